@@ -1,0 +1,14 @@
+/* libnat -- NAT traversal diagnostics and hard-NAT toolkit.
+ * Including this header includes every public header. */
+#ifndef NAT_NAT_H
+#define NAT_NAT_H
+
+#include "nat/common.h"
+#include "nat/error.h"
+#include "nat/addr.h"
+#include "nat/stun.h"
+#include "nat/txn.h"
+#include "nat/udp.h"
+#include "nat/resolve.h"
+
+#endif

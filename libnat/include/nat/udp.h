@@ -1,0 +1,124 @@
+/* libnat -- the UDP driver: one libuv UDP socket carrying STUN transactions
+ * (through a nat_txn_mgr) and any other datagrams (QUIC, later).
+ *
+ * Demultiplexing (LAB-NOTES): a datagram goes to the transaction layer only
+ * if nat_stun_is_stun() holds (top two bits 00, magic cookie, exact length),
+ * or if it decodes as a classic RFC 3489 response whose transaction ID
+ * matches a live transaction. Everything else -- requests and indications
+ * for this endpoint, and non-STUN data -- goes to the receive callback.
+ *
+ * Callback rule: when a call that takes a callback fails at once, the
+ * callback is never called.
+ */
+#ifndef NAT_UDP_H
+#define NAT_UDP_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "nat/addr.h"
+#include "nat/common.h"
+#include "nat/stun.h"
+#include "nat/txn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nat_udp nat_udp;
+
+typedef struct nat_udp_config {
+  /** Local address to bind: family, IP (may be the unspecified address) and
+   * port (0 for an ephemeral one). Required. */
+  nat_addr bind;
+  /** Transaction layer settings (zero fields take defaults). */
+  nat_txn_config txn;
+  /** SOFTWARE attribute for requests built by nat_udp_binding(); NULL for
+   * none. Copied. */
+  const char *software;
+  /** Randomness for transaction IDs; NULL uses nat_rand_system(). */
+  nat_rand_fn rand;
+  void *rand_ctx;
+} nat_udp_config;
+
+/** Called when a transaction started on @p u ends (see nat_txn_result). */
+typedef void (*nat_udp_stun_cb)(nat_udp *u, void *arg,
+                                const nat_txn_result *r);
+/** Called for each datagram that is not a response to a live transaction.
+ * @p buf is valid during the call only. */
+typedef void (*nat_udp_recv_cb)(nat_udp *u, void *arg, const nat_addr *from,
+                                const uint8_t *buf, size_t len);
+typedef void (*nat_udp_close_cb)(nat_udp *u, void *arg);
+
+/** Counters kept by the driver (the transaction layer's are added). */
+typedef struct nat_udp_stats {
+  nat_txn_stats txn;
+  uint64_t datagrams_in;
+  uint64_t datagrams_out;
+  uint64_t send_errors;
+  uint64_t queued_max; /**< longest the send queue has been */
+} nat_udp_stats;
+
+/** Open and bind a socket on @p loop. @p cfg is copied.
+ * @return 0, NAT_EINVAL, NAT_ENOMEM, or a UV_E* code from bind (for example
+ *         UV_EADDRINUSE, UV_EADDRNOTAVAIL). */
+NAT_EXTERN int nat_udp_new(nat_udp **out, uv_loop_t *loop,
+                           const nat_udp_config *cfg);
+
+/** The bound local address (with the port the kernel chose).
+ * @return 0 or a UV_E* code. */
+NAT_EXTERN int nat_udp_local_addr(const nat_udp *u, nat_addr *out);
+
+/** Send a Binding request to @p dst, with CHANGE-REQUEST @p change_flags
+ * if non-zero (RFC 5780), SOFTWARE if configured, and FINGERPRINT.
+ * @p opts as in nat_txn_start (NULL: expect the response from @p dst).
+ * @p tid_out, if not NULL, gets the transaction ID.
+ * @return 0, NAT_ECLOSING, NAT_EBADFAMILY (dst family differs from the
+ *         socket's), or nat_txn_start()'s errors. */
+NAT_EXTERN int nat_udp_binding(nat_udp *u, const nat_addr *dst,
+                               uint32_t change_flags, const nat_txn_opts *opts,
+                               nat_udp_stun_cb cb, void *arg,
+                               uint8_t tid_out[NAT_STUN_TID_LEN]);
+
+/** Start a transaction with a request the caller encoded (authenticated
+ * checks, classic RFC 3489 requests). @p req is copied.
+ * @return as nat_udp_binding. */
+NAT_EXTERN int nat_udp_request(nat_udp *u, const nat_addr *dst,
+                               const uint8_t *req, size_t len,
+                               const nat_txn_opts *opts, nat_udp_stun_cb cb,
+                               void *arg);
+
+/** A fresh random transaction ID from the socket's random source. */
+NAT_EXTERN void nat_udp_new_tid(nat_udp *u, uint8_t tid[NAT_STUN_TID_LEN]);
+
+/** Send a raw datagram (copied). Sends are queued, never dropped when the
+ * socket would block. @return 0, NAT_ECLOSING, NAT_ENOMEM, NAT_EBADFAMILY. */
+NAT_EXTERN int nat_udp_send(nat_udp *u, const nat_addr *dst,
+                            const uint8_t *buf, size_t len);
+
+/** Set the callback for datagrams that are not transaction responses.
+ * NULL drops them. */
+NAT_EXTERN void nat_udp_set_recv_cb(nat_udp *u, nat_udp_recv_cb cb,
+                                    void *arg);
+
+/** Feed an RTT measured elsewhere to the RTO estimator. */
+NAT_EXTERN void nat_udp_seed_rtt(nat_udp *u, nat_tstamp rtt);
+
+NAT_EXTERN void nat_udp_stats_get(const nat_udp *u, nat_udp_stats *out);
+
+/** The loop's clock in nanoseconds (uv_hrtime()). */
+NAT_EXTERN nat_tstamp nat_udp_now(void);
+
+/** Close: live transactions end with NAT_ECANCELED (their callbacks run
+ * first), then the socket and timer close; @p cb runs after the last handle
+ * has closed, and @p u is freed after it returns. */
+NAT_EXTERN void nat_udp_close(nat_udp *u, nat_udp_close_cb cb, void *arg);
+
+/** Randomness from the operating system (OpenSSL RAND_bytes); aborts never:
+ * on failure it falls back to getrandom(). A nat_rand_fn. */
+NAT_EXTERN void nat_rand_system(void *ctx, uint8_t *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
