@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# lab.netcheck_coturn: netcheck against coturn running as an RFC 5780 server
+# on loopback (127.0.0.1 and 127.0.0.2, a random port P and P+1), then
+# against a port nobody listens on, then with bad command lines.
+#
+# usage: netcheck_coturn.sh NETCHECK SCHEMA
+# Exit: 0 pass, 1 fail, 77 skipped (coturn or python3-jsonschema missing).
+set -u
+
+NETCHECK=${1:?usage: netcheck_coturn.sh NETCHECK SCHEMA}
+SCHEMA=${2:?usage: netcheck_coturn.sh NETCHECK SCHEMA}
+PY=/usr/bin/python3
+
+if ! command -v turnserver >/dev/null 2>&1; then
+  echo "SKIP: turnserver (coturn) is not installed"
+  exit 77
+fi
+if ! "$PY" -c 'import jsonschema' >/dev/null 2>&1; then
+  echo "SKIP: $PY with the jsonschema module (python3-jsonschema) is needed"
+  exit 77
+fi
+if ! command -v ss >/dev/null 2>&1; then
+  echo "SKIP: ss (iproute2) is needed to find free UDP ports"
+  exit 77
+fi
+
+tmp=$(mktemp -d)
+turn_pid=
+cleanup() {
+  if [ -n "$turn_pid" ]; then
+    kill "$turn_pid" 2>/dev/null
+    wait "$turn_pid" 2>/dev/null
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  if [ -s "$tmp/turn.log" ]; then
+    echo "--- last lines of the coturn log"
+    tail -n 5 "$tmp/turn.log"
+  fi
+  exit 1
+}
+
+udp_port_busy() {
+  ss -Hlun "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# check.py JSON_FILE SCHEMA CASE [ARGS...]: validate against the schema and
+# assert one case's facts. Prints one line and exits 1 on the first failure.
+cat >"$tmp/check.py" <<'PYEOF'
+import copy, json, sys
+import jsonschema
+
+path, schema_path, case = sys.argv[1], sys.argv[2], sys.argv[3]
+args = sys.argv[4:]
+schema = json.load(open(schema_path))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+doc = json.load(open(path))
+errors = list(validator.iter_errors(doc))
+if errors:
+    sys.exit("report does not match the schema: %s at %s"
+             % (errors[0].message, list(errors[0].path)))
+
+def expect(what, got, want):
+    if got != want:
+        sys.exit("%s: got %r, want %r" % (what, got, want))
+
+expect("schema_version", doc["schema_version"], 1)
+expect("tool", doc["tool"], "netcheck")
+expect("number of server entries", len(doc["servers"]), 1)
+s = doc["servers"][0]
+
+if case == "coturn":
+    port, alt = args
+    expect("udp", doc["udp"], True)
+    expect("nat_present", doc["nat_present"], False)
+    expect("nat_present_v4", doc["nat_present_v4"], False)
+    expect("public_v4", doc["public_v4"], "127.0.0.1")
+    expect("public_v6", doc["public_v6"], None)
+    expect("status", s["status"], "ok")
+    expect("error", s["error"], None)
+    expect("family", s["family"], "ipv4")
+    expect("address", s["address"], "127.0.0.1:%s" % port)
+    expect("local IP", s["local"].rsplit(":", 1)[0], "127.0.0.1")
+    expect("mapped == local", s["mapped"], s["local"])
+    expect("rfc5780", s["rfc5780"], True)
+    expect("other_address", s["other_address"], "127.0.0.2:%s" % alt)
+    expect("response_origin", s["response_origin"], "127.0.0.1:%s" % port)
+    expect("transmissions", s["transmissions"], 1)
+    if not (isinstance(s["rtt_ms"], (int, float)) and 0 <= s["rtt_ms"] < 1000):
+        sys.exit("rtt_ms: got %r, want a number of ms below 1000"
+                 % s["rtt_ms"])
+    if not (s["software"] or "").startswith("Coturn"):
+        sys.exit("software: got %r, want coturn's" % s["software"])
+    for k, v in doc["diagnostics"].items():
+        expect("diagnostics." + k, v, 0)
+    # The schema is strict: a stray key or an unknown status is refused.
+    bad = copy.deepcopy(doc)
+    bad["servers"][0]["extra"] = 1
+    if validator.is_valid(bad):
+        sys.exit("schema accepted an unknown server key")
+    bad = copy.deepcopy(doc)
+    bad["servers"][0]["status"] = "fine"
+    if validator.is_valid(bad):
+        sys.exit("schema accepted an unknown status")
+    bad = copy.deepcopy(doc)
+    del bad["public_v4"]
+    if validator.is_valid(bad):
+        sys.exit("schema accepted a report without public_v4")
+elif case == "dead":
+    port, = args
+    expect("udp", doc["udp"], False)
+    expect("nat_present", doc["nat_present"], None)
+    expect("public_v4", doc["public_v4"], None)
+    expect("status", s["status"], "timeout")
+    expect("error", s["error"], "timed out after 4 transmissions")
+    expect("transmissions", s["transmissions"], 4)
+    expect("address", s["address"], "127.0.0.1:%s" % port)
+    expect("mapped", s["mapped"], None)
+    expect("rtt_ms", s["rtt_ms"], None)
+    expect("rfc5780", s["rfc5780"], False)
+else:
+    sys.exit("unknown case " + case)
+PYEOF
+
+check() { "$PY" "$tmp/check.py" "$@" || fail "JSON check '$3' failed"; }
+
+# ---- start coturn on a free random port pair, retrying when busy
+port=
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  p=$((20000 + RANDOM % 20000))
+  if udp_port_busy "$p" || udp_port_busy $((p + 1)); then
+    continue
+  fi
+  : >"$tmp/turn.log"
+  turnserver -n --stun-only --no-tls --no-dtls --no-tcp --no-cli --no-auth \
+    --listening-ip 127.0.0.1 --listening-ip 127.0.0.2 \
+    --listening-port "$p" --alt-listening-port $((p + 1)) \
+    --log-file "$tmp/turn.log" --simple-log --no-stdout-log -m 1 \
+    >/dev/null 2>&1 &
+  turn_pid=$!
+  # Ready when netcheck gets an answer: each try waits at most 200 ms, so
+  # 50 tries bound the wait to about 10 s without any fixed sleep.
+  for try in $(seq 1 50); do
+    if ! kill -0 "$turn_pid" 2>/dev/null; then
+      break
+    fi
+    if "$NETCHECK" --server "127.0.0.1:$p" --timeout 200 --json \
+      >/dev/null 2>&1; then
+      port=$p
+      break
+    fi
+  done
+  [ -n "$port" ] && break
+  kill "$turn_pid" 2>/dev/null
+  wait "$turn_pid" 2>/dev/null
+  turn_pid=
+done
+[ -n "$port" ] || fail "coturn did not answer on any port tried"
+alt=$((port + 1))
+echo "coturn (pid $turn_pid) on 127.0.0.1:$port, 127.0.0.2:$alt"
+
+# ---- JSON report against coturn
+"$NETCHECK" --server "127.0.0.1:$port" --json >"$tmp/ok.json" 2>"$tmp/ok.err"
+rc=$?
+[ $rc -eq 0 ] || fail "netcheck against coturn exited $rc, want 0: $(cat "$tmp/ok.err")"
+check "$tmp/ok.json" "$SCHEMA" coturn "$port" "$alt"
+echo "ok: JSON report (no NAT, RFC 5780, schema valid)"
+
+# ---- text report: the verdict comes first, one fact a line
+"$NETCHECK" --server "127.0.0.1:$port" >"$tmp/ok.txt" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] || fail "text run exited $rc, want 0"
+first=$(head -n 1 "$tmp/ok.txt")
+[ "$first" = "no NAT" ] || fail "first line of the text report is '$first', want 'no NAT'"
+grep -Eq "^  other address: +127\.0\.0\.2:$alt\$" "$tmp/ok.txt" ||
+  fail "text report lacks 'other address: 127.0.0.2:$alt'"
+grep -Eq '^  RFC 5780: +yes$' "$tmp/ok.txt" || fail "text report lacks 'RFC 5780: yes'"
+echo "ok: text report starts with the verdict"
+
+# ---- -v writes progress on stderr only: stdout stays valid JSON
+"$NETCHECK" -v --server "127.0.0.1:$port" --json >"$tmp/v.json" 2>"$tmp/v.err"
+[ $? -eq 0 ] || fail "-v run failed"
+"$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/v.json" ||
+  fail "stdout of -v --json is not JSON"
+[ -s "$tmp/v.err" ] || fail "-v wrote nothing on stderr"
+echo "ok: -v keeps stdout clean"
+
+# ---- a port nobody listens on: timeout, exit 1
+dead=
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  p=$((20000 + RANDOM % 20000))
+  if ! udp_port_busy "$p"; then
+    dead=$p
+    break
+  fi
+done
+[ -n "$dead" ] || fail "no free UDP port found"
+"$NETCHECK" --server "127.0.0.1:$dead" --timeout 300 --json >"$tmp/dead.json" 2>/dev/null
+rc=$?
+[ $rc -eq 1 ] || fail "netcheck against a dead port exited $rc, want 1"
+check "$tmp/dead.json" "$SCHEMA" dead "$dead"
+"$NETCHECK" --server "127.0.0.1:$dead" --timeout 300 >"$tmp/dead.txt" 2>/dev/null
+first=$(head -n 1 "$tmp/dead.txt")
+[ "$first" = "UDP blocked" ] || fail "verdict for a dead server is '$first', want 'UDP blocked'"
+echo "ok: dead server -> timeout, exit 1, 'UDP blocked'"
+
+# ---- usage errors: exit 2, nothing on stdout, one line on stderr
+usage_case() {
+  local want_word=$1
+  shift
+  "$NETCHECK" "$@" >"$tmp/u.out" 2>"$tmp/u.err"
+  local rc=$?
+  [ $rc -eq 2 ] || fail "netcheck $* exited $rc, want 2"
+  [ ! -s "$tmp/u.out" ] || fail "netcheck $* wrote on stdout"
+  [ "$(wc -l <"$tmp/u.err")" -eq 1 ] ||
+    fail "netcheck $* wrote $(wc -l <"$tmp/u.err") lines on stderr, want 1"
+  grep -qF -- "$want_word" "$tmp/u.err" ||
+    fail "netcheck $*: stderr '$(cat "$tmp/u.err")' does not name '$want_word'"
+}
+usage_case "::1:bad" --server ::1:bad
+usage_case "[IPv6]:PORT" --server ::1:bad
+usage_case "--frobnicate" --frobnicate
+usage_case "abc" --server "127.0.0.1:$port" --timeout abc
+usage_case "70000" --server "127.0.0.1:70000"
+usage_case "stray" --server "127.0.0.1:$port" stray
+echo "ok: usage errors exit 2 with one line"
+
+# ---- environment error: a local address this host does not have
+"$NETCHECK" --bind 192.0.2.1 --server "127.0.0.1:$port" >"$tmp/e.out" 2>"$tmp/e.err"
+rc=$?
+[ $rc -eq 3 ] || fail "--bind 192.0.2.1 exited $rc, want 3"
+[ "$(wc -l <"$tmp/e.err")" -eq 1 ] || fail "--bind 192.0.2.1: want one line on stderr"
+echo "ok: unusable --bind exits 3"
+
+echo "PASS: lab.netcheck_coturn"
+exit 0

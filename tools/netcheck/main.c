@@ -1,0 +1,296 @@
+/* netcheck -- report on the network this host is in: UDP reachability,
+ * public addresses, NAT presence, per-server latency and RFC 5780 support.
+ * This file: the command line. See netcheck(1). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nat/common.h>
+#include <nat/error.h>
+#include <nat/resolve.h>
+
+#include "netcheck.h"
+
+/* Public STUN servers used when no --server is given (netcheck(1)). */
+static const char *const default_servers[] = {
+    "stun.l.google.com:19302",
+    "stun1.l.google.com:19302",
+    "stun.cloudflare.com:3478",
+};
+
+static const char usage_text[] =
+    "usage: netcheck [--server HOST[:PORT]]... [-4] [-6] [--json]\n"
+    "                [--timeout MS] [--software S] [--bind ADDR] [-v]\n"
+    "                [--help] [--version]\n"
+    "\n"
+    "Sends a STUN Binding request to each server and reports UDP\n"
+    "reachability, the public IPv4/IPv6 address, whether a NAT is in the\n"
+    "path, per-server round-trip time and RFC 5780 support.\n"
+    "\n"
+    "  -s, --server HOST[:PORT]  STUN server (repeatable; port 3478 by\n"
+    "                            default; [IPv6]:PORT for IPv6 literals)\n"
+    "  -4, -6                    IPv4 only / IPv6 only (default: both)\n"
+    "  -j, --json                JSON report (schema_version 1)\n"
+    "  -t, --timeout MS          overall deadline, 1..60000 (default 3000)\n"
+    "      --software S          SOFTWARE attribute sent (default\n"
+    "                            \"netcheck/VERSION\"; \"\" for none)\n"
+    "  -b, --bind ADDR           local IP[:PORT] to send from\n"
+    "  -v, --verbose             progress on stderr\n"
+    "  -h, --help                this help\n"
+    "  -V, --version             print the version\n"
+    "\n"
+    "Exit status: 0 a server answered, 1 no server answered, 2 usage\n"
+    "error, 3 internal or environment error.\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "netcheck: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, " (see netcheck --help)\n");
+  return NC_EXIT_USAGE;
+}
+
+/* Characters of a DNS name (RFC 1123 host names, plus '_'). */
+static bool hostname_ok(const char *h) {
+  size_t i;
+  for (i = 0; h[i] != '\0'; i++) {
+    char ch = h[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
+      return false;
+  }
+  return i > 0 && h[0] != '-' && h[0] != '.';
+}
+
+static bool all_digits_dots(const char *h) {
+  for (; *h != '\0'; h++)
+    if (!((*h >= '0' && *h <= '9') || *h == '.'))
+      return false;
+  return true;
+}
+
+/* A bare IPv6 literal whose last group could be a port ("::1:3478",
+ * "::1:bad") is refused: the user must say which with brackets. */
+static bool ambiguous_v6(const char *arg, const char *host) {
+  char prefix[NC_HOST_LEN];
+  const char *last = strrchr(host, ':');
+  nat_addr a;
+  size_t n;
+  if (arg[0] == '[' || last == NULL)
+    return false;
+  n = (size_t)(last - host);
+  if (n == 0 || n >= sizeof prefix)
+    return false;
+  memcpy(prefix, host, n);
+  prefix[n] = '\0';
+  return nat_addr_parse(&a, prefix, 0) == 0 && a.family == NAT_AF_INET6;
+}
+
+static int add_server(nc_options *opt, const char *arg) {
+  nc_server *s;
+  nat_addr a;
+  const char *fmt = "bad --server '%s': expected HOST, HOST:PORT, IPv4:PORT or "
+                    "[IPv6]:PORT with PORT in 1..65535";
+  if (opt->nservers == NC_MAX_SERVERS)
+    return usage_error("too many --server options (at most 64); '%s' is "
+                       "one too many",
+                       arg);
+  s = &opt->servers[opt->nservers];
+  memset(s, 0, sizeof *s);
+  if (nat_hostport_split(arg, s->host, sizeof s->host, &s->port,
+                         NC_DEFAULT_PORT) != 0)
+    return usage_error(fmt, arg);
+  if (strchr(s->host, ':') != NULL) {
+    if (nat_addr_parse(&a, s->host, 0) != 0 || a.family != NAT_AF_INET6)
+      return usage_error(fmt, arg);
+    if (ambiguous_v6(arg, s->host))
+      return usage_error("ambiguous --server '%s': an IPv6 address with a "
+                         "port needs brackets, [IPv6]:PORT (e.g. "
+                         "[::1]:3478); the address alone is [IPv6]",
+                         arg);
+  } else if (all_digits_dots(s->host)) {
+    if (nat_addr_parse(&a, s->host, 0) != 0)
+      return usage_error(fmt, arg);
+  } else if (!hostname_ok(s->host)) {
+    return usage_error(fmt, arg);
+  }
+  s->name = arg;
+  opt->nservers++;
+  return 0;
+}
+
+static int parse_timeout(nc_options *opt, const char *arg) {
+  char *end = NULL;
+  unsigned long v;
+  if (arg[0] < '0' || arg[0] > '9')
+    return usage_error("bad --timeout '%s': expected milliseconds, "
+                       "an integer in 1..60000",
+                       arg);
+  v = strtoul(arg, &end, 10);
+  if (*end != '\0' || v < 1 || v > NC_MAX_TIMEOUT_MS)
+    return usage_error("bad --timeout '%s': expected milliseconds, "
+                       "an integer in 1..60000",
+                       arg);
+  opt->timeout_ms = (unsigned)v;
+  return 0;
+}
+
+static int parse_bind(nc_options *opt, const char *arg) {
+  if (nat_addr_parse(&opt->bind, arg, 0) != 0)
+    return usage_error("bad --bind '%s': expected a local IP address "
+                       "with an optional port, e.g. 192.0.2.10, "
+                       "192.0.2.10:4000 or [2001:db8::1]:4000",
+                       arg);
+  opt->has_bind = true;
+  return 0;
+}
+
+static int parse_software(nc_options *opt, const char *arg) {
+  if (strlen(arg) > 127)
+    return usage_error("bad --software '%.40s...': expected at most 127 "
+                       "bytes",
+                       arg);
+  opt->software = arg[0] != '\0' ? arg : NULL;
+  return 0;
+}
+
+/* Families after -4/-6/--bind. */
+static int settle_families(nc_options *opt, bool only4, bool only6) {
+  char ip[NAT_ADDR_STRLEN];
+  opt->want_v4 = only4 || !only6;
+  opt->want_v6 = only6 || !only4;
+  if (!opt->has_bind)
+    return 0;
+  nat_addr_format_ip(&opt->bind, ip, sizeof ip);
+  if (opt->bind.family == NAT_AF_INET && only6 && !only4)
+    return usage_error("--bind %s is an IPv4 address but -6 asks for IPv6 "
+                       "only; drop one of them",
+                       ip);
+  if (opt->bind.family == NAT_AF_INET6 && only4 && !only6)
+    return usage_error("--bind %s is an IPv6 address but -4 asks for IPv4 "
+                       "only; drop one of them",
+                       ip);
+  opt->want_v4 = opt->bind.family == NAT_AF_INET;
+  opt->want_v6 = opt->bind.family == NAT_AF_INET6;
+  return 0;
+}
+
+static const struct option long_opts[] = {
+    {"server", required_argument, NULL, 's'},
+    {"json", no_argument, NULL, 'j'},
+    {"timeout", required_argument, NULL, 't'},
+    {"software", required_argument, NULL, 'S'},
+    {"bind", required_argument, NULL, 'b'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Unknown option or missing argument: name it. */
+static int bad_option(char **argv, int c) {
+  const char *arg = argv[optind - 1];
+  if (c == ':')
+    return usage_error("option '%s' needs an argument", arg);
+  if (optopt != 0 && strncmp(arg, "--", 2) != 0) {
+    static char shortopt[3] = "-?";
+    shortopt[1] = (char)optopt;
+    arg = shortopt;
+  }
+  return usage_error("unknown option '%s'", arg);
+}
+
+static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
+  bool only4 = false, only6 = false;
+  int c, rv = 0;
+  opterr = 0;
+  while (rv == 0 && (c = getopt_long(argc, argv, ":s:46jt:b:vhV", long_opts,
+                                     NULL)) != -1) {
+    switch (c) {
+    case 's':
+      rv = add_server(opt, optarg);
+      break;
+    case '4':
+      only4 = true;
+      break;
+    case '6':
+      only6 = true;
+      break;
+    case 'j':
+      opt->json = true;
+      break;
+    case 't':
+      rv = parse_timeout(opt, optarg);
+      break;
+    case 'S':
+      rv = parse_software(opt, optarg);
+      break;
+    case 'b':
+      rv = parse_bind(opt, optarg);
+      break;
+    case 'v':
+      opt->verbose++;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      *done = true;
+      return 0;
+    case 'V':
+      printf("netcheck %s (libnat %s)\n", nat_version_string(),
+             nat_version_string());
+      *done = true;
+      return 0;
+    default:
+      return bad_option(argv, c);
+    }
+  }
+  if (rv != 0)
+    return rv;
+  if (optind < argc)
+    return usage_error("unexpected argument '%s': servers are given with "
+                       "--server HOST[:PORT]",
+                       argv[optind]);
+  return settle_families(opt, only4, only6);
+}
+
+static void add_defaults(nc_options *opt) {
+  size_t i;
+  for (i = 0; i < sizeof default_servers / sizeof *default_servers; i++)
+    if (add_server(opt, default_servers[i]) != 0)
+      abort(); /* the built-in list is valid */
+}
+
+int main(int argc, char **argv) {
+  static nc_options opt;
+  static char software[64];
+  nc_result res;
+  bool done = false;
+  int rv;
+
+  snprintf(software, sizeof software, "netcheck/%s", nat_version_string());
+  opt.timeout_ms = NC_DEFAULT_TIMEOUT_MS;
+  opt.software = software;
+  rv = parse_args(&opt, argc, argv, &done);
+  if (rv != 0 || done)
+    return rv;
+  if (opt.nservers == 0)
+    add_defaults(&opt);
+
+  memset(&res, 0, sizeof res);
+  nat_obslog_init(&res.log);
+  nat_analyze_init(&res.analysis);
+  rv = nc_run(&opt, &res);
+  if (rv == 0)
+    rv = opt.json ? nc_report_json(stdout, &opt, &res)
+                  : nc_report_text(stdout, &opt, &res);
+  if (rv == 0 && fflush(stdout) != 0) {
+    fprintf(stderr, "netcheck: cannot write the report\n");
+    rv = -1;
+  }
+  if (rv == 0)
+    rv = res.analysis.udp_reachable ? NC_EXIT_OK : NC_EXIT_FAIL;
+  else
+    rv = NC_EXIT_ENV;
+  nat_analyze_free(&res.analysis);
+  nat_obslog_free(&res.log);
+  return rv;
+}

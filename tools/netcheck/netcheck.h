@@ -1,0 +1,84 @@
+/* netcheck -- shared declarations of the tool's files (not installed).
+ * The tool uses only libnat's public API. */
+#ifndef NETCHECK_H
+#define NETCHECK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <nat/addr.h>
+#include <nat/analyze.h>
+#include <nat/obs.h>
+
+/* Exit codes (documented in netcheck(1)). */
+#define NC_EXIT_OK    0 /* at least one server answered */
+#define NC_EXIT_FAIL  1 /* the network check failed: no server answered */
+#define NC_EXIT_USAGE 2 /* bad command line */
+#define NC_EXIT_ENV   3 /* internal or environment error */
+
+#define NC_DEFAULT_PORT       3478
+#define NC_DEFAULT_TIMEOUT_MS 3000u
+#define NC_MAX_TIMEOUT_MS     60000u
+#define NC_MAX_SERVERS        64
+#define NC_HOST_LEN           256
+
+/** One --server argument. */
+typedef struct nc_server {
+  const char *name; /* as given on the command line */
+  char host[NC_HOST_LEN];
+  uint16_t port;
+  bool resolving;    /* a lookup is under way */
+  bool resolve_late; /* the deadline passed before the lookup ended */
+  int resolve_uv;    /* the UV_EAI_* code of a failed lookup, or 0 */
+  uint8_t no_family; /* the name has no address of this family (-4/-6) */
+} nc_server;
+
+typedef struct nc_options {
+  nc_server servers[NC_MAX_SERVERS];
+  size_t nservers;
+  bool want_v4, want_v6;
+  bool json;
+  unsigned timeout_ms;
+  const char *software; /* SOFTWARE attribute; NULL for the default */
+  bool has_bind;
+  nat_addr bind;
+  int verbose;
+} nc_options;
+
+/** What the receive paths refused (from nat_udp_stats). */
+typedef struct nc_diag {
+  uint64_t malformed, spoofed, unmatched, duplicates, not_response;
+  uint64_t send_errors;
+} nc_diag;
+
+typedef struct nc_result {
+  nat_obslog log; /* sorted by server, then family */
+  nat_analysis analysis;
+  nc_diag diag;
+  nat_tstamp duration; /* ns, whole run */
+} nc_result;
+
+/* run.c: probe every server, fill @p res (init'ed by the caller).
+ * Returns 0, or a negative code for an environment error (no socket at
+ * all, out of memory), after printing one line on stderr. */
+int nc_run(nc_options *opt, nc_result *res);
+
+/* describe.c: shared wording of the two reports. */
+const char *nc_obs_status(const nat_obs *o); /* ok, timeout, ... */
+/* The failure of @p o in words, or NULL when it succeeded. */
+const char *nc_obs_error(const nat_obs *o, const nc_options *opt, char *buf,
+                         size_t len);
+const char *nc_family_name(uint8_t family); /* "ipv4", "ipv6" or NULL */
+/* Milliseconds with two decimals, rounded, from nanoseconds. */
+double nc_ms(nat_tstamp ns);
+/* The verdict line of the text report. */
+const char *nc_verdict(const nc_result *res, char *buf, size_t len);
+/* The server verdict for observation @p o, or NULL. */
+const nat_server_verdict *nc_verdict_of(const nc_result *res, const nat_obs *o);
+
+/* report_text.c / report_json.c: write the report on @p out.
+ * Return 0 or -1 (out of memory, write error). */
+int nc_report_text(FILE *out, const nc_options *opt, const nc_result *res);
+int nc_report_json(FILE *out, const nc_options *opt, const nc_result *res);
+
+#endif
