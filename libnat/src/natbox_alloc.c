@@ -1,0 +1,147 @@
+/* libnat -- the NAT model's PRNG, hash and external port allocation
+ * (RFC 4787 section 4.2: preservation, sequential, random). */
+#include "natbox_internal.h"
+
+#include "nat/natbox.h"
+
+/* Random tries before the random allocator falls back to a scan. */
+#define RANDOM_TRIES 32
+
+/** splitmix64: small, fast, and every seed gives a full-period stream. */
+uint64_t nat__nb_rand(nat_box *b) {
+  uint64_t z = (b->rng += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/** Uniform in [0, n) (n > 0), by rejection, so exactly uniform. */
+uint32_t nat__nb_rand_below(nat_box *b, uint32_t n) {
+  uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+  uint64_t r;
+  do
+    r = nat__nb_rand(b);
+  while (r >= lim);
+  return (uint32_t)(r % n);
+}
+
+/** Hash of a two-word key, salted per box. */
+uint32_t nat__nb_hash(uint64_t salt, uint64_t a, uint64_t c) {
+  uint64_t h = (a ^ salt) * 0x9e3779b97f4a7c15ULL;
+  h ^= c + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return (uint32_t)h;
+}
+
+static double rand_unit(nat_box *b) {
+  return (double)(nat__nb_rand(b) >> 11) * 0x1.0p-53;
+}
+
+/* Is @p port free on external IP @p eidx for a mapping towards rip:rport?
+ * Without overloading a port is free when no mapping holds it; with
+ * overloading, when no mapping on it has the same remote. */
+static bool port_free(const nat_box *b, unsigned eidx, uint32_t port,
+                      uint32_t rip, uint16_t rport) {
+  if (!b->overload)
+    return b->inuse[eidx][port - b->cfg.port_min] == 0;
+  return nat__nb_ext_find(b, eidx, (uint16_t)port, rip, rport) == NAT__NB_NIL;
+}
+
+/* @p port moved by @p step within [port_min, port_max], wrapping. */
+static uint32_t wrap(const nat_box *b, uint32_t port, int64_t step) {
+  int64_t r = (int64_t)b->range;
+  int64_t off = ((int64_t)port - (int64_t)b->cfg.port_min + step) % r;
+  if (off < 0)
+    off += r;
+  return (uint32_t)b->cfg.port_min + (uint32_t)off;
+}
+
+/* The first free port scanning upwards from @p start (inclusive),
+ * wrapping; 0 if every port in the range is taken. */
+static uint32_t scan_up(const nat_box *b, unsigned eidx, uint32_t start,
+                        uint32_t rip, uint16_t rport) {
+  uint32_t p = start;
+  for (uint32_t i = 0; i < b->range; i++) {
+    if (port_free(b, eidx, p, rip, rport))
+      return p;
+    p = wrap(b, p, 1);
+  }
+  return 0;
+}
+
+static uint32_t alloc_preserve(const nat_box *b, unsigned eidx,
+                               uint16_t int_port, uint32_t rip,
+                               uint16_t rport) {
+  uint32_t start = int_port;
+  if (start < b->cfg.port_min || start > b->cfg.port_max)
+    start = b->cfg.port_min;
+  return scan_up(b, eidx, start, rip, rport);
+}
+
+/* Next sequential port: previous + delta (plus the deltas taken by
+ * simulated other hosts), stepping on by delta over ports in use; if that
+ * cycle is all taken (delta not coprime with the range), a plain scan. */
+static uint32_t alloc_sequential(nat_box *b, nat__nb_seq *seq, unsigned eidx,
+                                 uint32_t rip, uint16_t rport) {
+  int64_t delta = b->cfg.delta;
+  uint32_t cand;
+  if (!seq->started) {
+    cand = b->cfg.port_min + nat__nb_rand_below(b, b->range);
+  } else {
+    int64_t steps = 1;
+    if (b->cfg.interleave > 0 && rand_unit(b) < b->cfg.interleave)
+      steps += 1 + nat__nb_rand_below(b, b->cfg.interleave_max);
+    cand = wrap(b, (uint32_t)seq->last, steps * delta);
+  }
+  uint32_t start = cand;
+  do {
+    if (port_free(b, eidx, cand, rip, rport))
+      goto found;
+    cand = wrap(b, cand, delta);
+  } while (cand != start);
+  cand = scan_up(b, eidx, start, rip, rport);
+  if (cand == 0)
+    return 0;
+found:
+  seq->last = (int32_t)cand;
+  seq->started = true;
+  return cand;
+}
+
+static uint32_t alloc_random(nat_box *b, unsigned eidx, uint32_t rip,
+                             uint16_t rport) {
+  uint32_t cand = b->cfg.port_min;
+  for (int i = 0; i < RANDOM_TRIES; i++) {
+    cand = b->cfg.port_min + nat__nb_rand_below(b, b->range);
+    if (port_free(b, eidx, cand, rip, rport))
+      return cand;
+  }
+  return scan_up(b, eidx, cand, rip, rport);
+}
+
+/** Choose an external port on public IP @p eidx for a new mapping of
+ * internal port @p int_port (host @p h) towards rip:rport.
+ * @return 0 with *out set, or NAT_BOX_DROP_PORTS_EXHAUSTED. */
+int nat__nb_alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
+                       uint16_t int_port, uint32_t rip, uint16_t rport,
+                       uint16_t *out) {
+  uint32_t p;
+  switch (b->cfg.alloc) {
+  case NAT_ALLOC_SEQUENTIAL:
+    p = alloc_sequential(b, b->cfg.per_host ? &h->seq : &b->seq, eidx, rip,
+                         rport);
+    break;
+  case NAT_ALLOC_RANDOM:
+    p = alloc_random(b, eidx, rip, rport);
+    break;
+  default:
+    p = alloc_preserve(b, eidx, int_port, rip, rport);
+    break;
+  }
+  if (p == 0)
+    return NAT_BOX_DROP_PORTS_EXHAUSTED;
+  *out = (uint16_t)p;
+  return 0;
+}
