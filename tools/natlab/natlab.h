@@ -1,0 +1,156 @@
+/* natlab -- NAT labs in network namespaces: shared private declarations.
+ *
+ * A lab is a tree of nodes. The root is the `wan` node (the internet
+ * router, which also runs coturn as the RFC 5780 STUN server on two
+ * addresses). NAT routers and hosts hang below it; every node has its own
+ * network namespace "<prefix>-<node>" and one uplink to its parent: a veth
+ * pair, or a natbox process (userspace NAT and/or link impairments) whose
+ * two TUN devices sit in the node's and the parent's namespace. */
+#ifndef NATLAB_H
+#define NATLAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes (documented in natlab(1)). */
+#define NL_EXIT_OK    0
+#define NL_EXIT_FAIL  1
+#define NL_EXIT_USAGE 2
+#define NL_EXIT_ENV   3
+
+/* Internal return codes: 0 ok, negative failure. */
+#define NL_ERR_USAGE (-2)
+#define NL_ERR_ENV   (-3)
+#define NL_ERR_INTR  (-4)
+
+#define NL_MAX_NODES    32
+#define NL_MAX_OPTS     16
+#define NL_MAX_PARAMS   8
+#define NL_NAME_MAX     13            /* node name: [a-z0-9-]{1,12} */
+#define NL_PREFIX_MAX   7             /* prefix: [a-z0-9]{1,6} */
+#define NL_STATE_DIR    "/run/natlab" /* NATLAB_STATE_DIR overrides */
+#define NL_STUN_IP1     "203.0.113.1"
+#define NL_STUN_IP2     "203.0.113.2"
+#define NL_DEFAULT_TOPO "port-restricted"
+
+enum nl_kind { NL_WAN = 0, NL_NAT = 1, NL_HOST = 2 };
+enum nl_engine { NL_ENGINE_KERNEL = 0, NL_ENGINE_NATBOX = 1 };
+/* Mapping / filtering behaviour; NL_BEH_NONE means "no NAT". */
+enum nl_beh { NL_BEH_EI = 0, NL_BEH_AD = 1, NL_BEH_APD = 2, NL_BEH_NONE = 3 };
+enum nl_alloc { NL_ALLOC_PRESERVE = 0, NL_ALLOC_SEQ = 1, NL_ALLOC_RANDOM = 2 };
+
+/** A key=value option passed through (link impairments, natbox extras). */
+struct nl_opt {
+  char key[24];
+  char val[40];
+};
+
+/** The behaviour a host should observe (or a NAT provides). -1: unknown. */
+struct nl_expect {
+  int mapping;   /* enum nl_beh or -1 */
+  int filtering; /* enum nl_beh or -1 */
+  int alloc;     /* enum nl_alloc or -1 */
+  int hairpin;   /* 0, 1 or -1 */
+  bool set;      /* an expect line was given */
+};
+
+struct nl_node {
+  char name[NL_NAME_MAX];
+  int kind;   /* enum nl_kind */
+  int parent; /* index into nodes, -1 for wan */
+  int line;   /* where it was declared */
+  /* NAT routers */
+  int engine;
+  int mapping, filtering, alloc;
+  int delta;
+  unsigned port_min, port_max; /* 0,0: whole ephemeral range */
+  bool hairpin;
+  unsigned timeout; /* mapping timeout in seconds, 0: kernel default */
+  struct nl_opt nat_opts[NL_MAX_OPTS]; /* extra natbox options */
+  int n_nat_opts;
+  /* uplink impairments (realised by natbox --nat none) */
+  struct nl_opt link_opts[NL_MAX_OPTS];
+  int n_link_opts;
+  struct nl_expect expect;
+  /* computed by nl_topo_layout() (host order IPv4) */
+  uint32_t up_addr;   /* this node's address on its uplink */
+  uint32_t up_peer;   /* the parent's address on that link */
+  uint32_t lan_addr;  /* NAT router: its address towards its children */
+  uint32_t public_ip; /* NAT router: the address it translates to */
+  int index;          /* uplink number, names the interfaces */
+};
+
+struct nl_topo {
+  char name[64];
+  char description[160];
+  char path[512];
+  int nnodes;
+  struct nl_node nodes[NL_MAX_NODES];
+};
+
+/** A --set NAME=VALUE list. */
+struct nl_params {
+  int n;
+  char name[NL_MAX_PARAMS][24];
+  char value[NL_MAX_PARAMS][40];
+};
+
+/* ---- topo.c */
+int nl_topo_find(const char *arg, char *path, size_t len);
+int nl_topo_load(struct nl_topo *t, const char *path,
+                 const struct nl_params *params);
+int nl_topo_node(const struct nl_topo *t, const char *name);
+int nl_topo_hosts(const struct nl_topo *t);
+void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e);
+int nl_topo_list(void);
+const char *nl_beh_name(int beh);
+const char *nl_alloc_name(int alloc);
+const char *nl_topo_dir(void);
+void nl_ip_str(uint32_t ip, char *buf, size_t len);
+bool nl_node_has_natbox(const struct nl_node *n);
+bool nl_node_natbox_nat(const struct nl_node *n);
+
+/* ---- nft.c */
+int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
+                   char **out);
+
+/* ---- proc.c */
+extern volatile int nl_interrupted;
+void nl_signals_install(void);
+int nl_run(const char *ns, char *const argv[], const char *log);
+int nl_runf(const char *ns, const char *log, const char *arg0, ...);
+int nl_spawn_daemon(const char *ns, char *const argv[], const char *log,
+                    int *pid);
+int nl_capture(const char *ns, char *const argv[], int timeout_ms, char **out,
+               int *status, double *ms);
+int nl_exec_in(const char *ns, char *const argv[]);
+int nl_netns_exists(const char *ns);
+bool nl_pid_alive(int pid, const char *comm);
+double nl_now_ms(void);
+int nl_stun_ping(const char *ns, const char *ip, unsigned short port,
+                 int timeout_ms);
+
+/* ---- state.c */
+const char *nl_state_dir(void);
+int nl_prefix_valid(const char *p);
+void nl_prefix_default(char *buf, size_t len);
+void nl_state_path(const char *prefix, const char *file, char *buf, size_t len);
+int nl_state_add(const char *prefix, const char *key, const char *value);
+int nl_state_get(const char *prefix, const char *key, int nth, char *value,
+                 size_t len);
+int nl_state_prefixes(char list[][NL_PREFIX_MAX], int max);
+int nl_state_single(char *prefix, size_t len);
+
+/* ---- lab_up.c / lab_down.c */
+int nl_lab_up(const struct nl_topo *t, const char *prefix,
+              const struct nl_params *params, bool quiet);
+int nl_lab_down(const char *prefix, bool quiet);
+bool nl_natbox_available(void);
+int nl_lab_down_all(void);
+int nl_lab_status(const char *prefix);
+
+/* ---- run.c */
+int nl_run_experiment(int argc, char **argv);
+
+#endif

@@ -1,0 +1,149 @@
+/* natlab -- nftables rulesets for the kernel NAT engine.
+ *
+ * Recipes measured in LAB-NOTES.md (nftables 1.0.6):
+ *   EI mapping, APD filtering, preserve     masquerade
+ *   APD mapping, random                     masquerade random
+ *   EI mapping, random in range             snat to PUB:LO-HI
+ *   APD mapping, random in range            snat to PUB:LO-HI random
+ *   APD mapping, sequential (+delta)        snat to PUB : numgen inc map
+ *   EI filtering (full cone)                learned map port -> inside
+ *   AD filtering (restricted cone)          learned map port.remote-ip
+ *   hairpinning                             the learned map on LAN ingress
+ *                                           plus an inside->inside snat */
+#include "natlab.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct ctx {
+  FILE *f;
+  char wan[16]; /* uplink interface */
+  char pub[16]; /* public address */
+  const struct nl_node *n;
+  bool fc; /* learned full-cone map (EI filtering, or hairpin) */
+  bool rc; /* learned restricted-cone map */
+};
+
+static void maps(struct ctx *c) {
+  unsigned to = c->n->timeout ? c->n->timeout : 120;
+  if (c->fc)
+    fprintf(c->f,
+            "  map fc {\n    type inet_service : ipv4_addr . inet_service;\n"
+            "    flags dynamic,timeout; timeout %us;\n  }\n",
+            to);
+  if (c->rc)
+    fprintf(c->f,
+            "  map rc {\n    type inet_service . ipv4_addr : ipv4_addr . "
+            "inet_service;\n    flags dynamic,timeout; timeout %us;\n  }\n",
+            to);
+}
+
+static void prerouting(struct ctx *c) {
+  fprintf(c->f, "  chain pre {\n    type nat hook prerouting priority dstnat;"
+                " policy accept;\n");
+  if (c->n->filtering == NL_BEH_EI)
+    fprintf(c->f,
+            "    iifname \"%s\" meta l4proto udp dnat ip addr . port to "
+            "udp dport map @fc\n",
+            c->wan);
+  if (c->rc)
+    fprintf(c->f,
+            "    iifname \"%s\" meta l4proto udp dnat ip addr . port to "
+            "udp dport . ip saddr map @rc\n",
+            c->wan);
+  if (c->n->hairpin)
+    fprintf(c->f,
+            "    iifname != \"%s\" ip daddr %s meta l4proto udp dnat ip "
+            "addr . port to udp dport map @fc\n",
+            c->wan, c->pub);
+  fprintf(c->f, "  }\n");
+}
+
+static void translation(struct ctx *c) {
+  const struct nl_node *n = c->n;
+  const char *w = c->wan;
+  if (n->alloc == NL_ALLOC_PRESERVE) {
+    fprintf(c->f, "    oifname \"%s\" masquerade\n", w);
+  } else if (n->alloc == NL_ALLOC_RANDOM && n->port_max == 0) {
+    fprintf(c->f, "    oifname \"%s\" masquerade random\n", w);
+  } else if (n->alloc == NL_ALLOC_RANDOM) {
+    fprintf(c->f,
+            "    oifname \"%s\" meta l4proto { tcp, udp } snat ip to "
+            "%s:%u-%u%s\n",
+            w, c->pub, n->port_min, n->port_max,
+            n->mapping == NL_BEH_APD ? " random" : "");
+  } else {
+    unsigned step = (unsigned)n->delta;
+    unsigned cnt = (n->port_max - n->port_min) / step + 1;
+    fprintf(c->f,
+            "    oifname \"%s\" meta l4proto udp snat ip to %s : numgen "
+            "inc mod %u map {",
+            w, c->pub, cnt);
+    for (unsigned i = 0; i < cnt; i++)
+      fprintf(c->f, "%s%s%u : %u", i ? "," : " ", i % 8 == 7 ? "\n      " : "",
+              i, n->port_min + i * step);
+    fprintf(c->f, " }\n");
+  }
+  if (n->alloc != NL_ALLOC_PRESERVE)
+    fprintf(c->f, "    oifname \"%s\" masquerade\n", w);
+}
+
+static void postrouting(struct ctx *c) {
+  fprintf(c->f, "  chain post {\n    type nat hook postrouting priority "
+                "srcnat; policy accept;\n");
+  if (c->n->hairpin)
+    fprintf(c->f,
+            "    iifname != \"%s\" oifname != \"%s\" ct status dnat snat ip "
+            "to %s\n",
+            c->wan, c->wan, c->pub);
+  translation(c);
+  fprintf(c->f, "  }\n");
+  if (!c->fc && !c->rc)
+    return;
+  fprintf(c->f, "  chain learn {\n    type filter hook postrouting priority "
+                "srcnat + 10; policy accept;\n");
+  if (c->fc)
+    fprintf(c->f,
+            "    oifname \"%s\" meta l4proto udp update @fc { udp sport : "
+            "ct original ip saddr . ct original proto-src }\n",
+            c->wan);
+  if (c->rc)
+    fprintf(c->f,
+            "    oifname \"%s\" meta l4proto udp update @rc { udp sport . "
+            "ip daddr : ct original ip saddr . ct original proto-src }\n",
+            c->wan);
+  fprintf(c->f, "  }\n");
+}
+
+/** The nftables ruleset (for `nft -f`) of kernel NAT node @p node; the
+ * caller frees *out. 0, or NL_ERR_ENV when memory runs out. */
+int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
+                   char **out) {
+  size_t len;
+  struct ctx c = {0};
+  c.n = &t->nodes[node];
+  snprintf(c.wan, sizeof c.wan, "%sa%d", prefix, c.n->index);
+  nl_ip_str(c.n->public_ip, c.pub, sizeof c.pub);
+  c.fc = c.n->filtering == NL_BEH_EI || c.n->hairpin;
+  c.rc = c.n->filtering == NL_BEH_AD;
+  *out = NULL;
+  c.f = open_memstream(out, &len);
+  if (!c.f)
+    return NL_ERR_ENV;
+  fprintf(c.f,
+          "# natlab: node %s of %s (mapping=%s filtering=%s alloc=%s "
+          "hairpin=%s)\nflush ruleset\ntable ip natlab {\n",
+          c.n->name, t->name, nl_beh_name(c.n->mapping),
+          nl_beh_name(c.n->filtering), nl_alloc_name(c.n->alloc),
+          c.n->hairpin ? "on" : "off");
+  maps(&c);
+  prerouting(&c);
+  postrouting(&c);
+  fprintf(c.f, "}\n");
+  if (fclose(c.f) != 0 || !*out) {
+    free(*out);
+    *out = NULL;
+    return NL_ERR_ENV;
+  }
+  return 0;
+}

@@ -1,0 +1,413 @@
+/* natlab -- experiment runner.
+ *
+ * An experiment is a list of cases (topology, node, command, expectation).
+ * Cases are grouped by topology; each group runs in its own worker process
+ * (groups run in parallel): up with a fresh prefix, exec each case in its
+ * node, down. Every case records exit code, stdout, duration, expected and
+ * observed verdicts. Results: JSON (--json FILE) and a Markdown table
+ * (stdout, or --md FILE).
+ *
+ * Shipped experiment `reference`: on every single-host topology, the
+ * reference clients turnutils_natdiscovery (-m -f, then -H) and Debian's
+ * `stun` (RFC 3489) against the lab's coturn, compared with the topology's
+ * declared behaviour. */
+#include "natlab.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+enum check { CHECK_MF, CHECK_HAIRPIN, CHECK_STUN };
+
+struct ncase {
+  const char *name;
+  enum check check;
+  const char *argv[6];
+  int timeout_ms;
+};
+
+static const struct ncase reference_cases[] = {
+    {"natdiscovery -m -f",
+     CHECK_MF,
+     {"turnutils_natdiscovery", "-m", "-f", NL_STUN_IP1, NULL},
+     30000},
+    {"natdiscovery -H",
+     CHECK_HAIRPIN,
+     {"turnutils_natdiscovery", "-H", NL_STUN_IP1, NULL},
+     30000},
+    {"stun", CHECK_STUN, {"stun", NL_STUN_IP1, NULL}, 30000},
+};
+#define NCASES (sizeof reference_cases / sizeof reference_cases[0])
+
+struct runopts {
+  const char *json, *md;
+  const char *only[64];
+  int nonly;
+};
+
+static int beh_from_text(const char *out, const char *what) {
+  char key[64];
+  static const struct {
+    const char *text;
+    int beh;
+  } forms[] = {{"Address and Port Dependent %s", NL_BEH_APD},
+               {"Address Dependent %s", NL_BEH_AD},
+               {"Endpoint Independent %s", NL_BEH_EI}};
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    snprintf(key, sizeof key, forms[i].text, what);
+    if (strstr(out, key))
+      return forms[i].beh;
+  }
+  return -1;
+}
+
+static bool beh_match(int expected, int observed) {
+  return expected < 0 || expected == observed;
+}
+
+/* natdiscovery -m -f: "NAT with <X> Mapping!" / "... Filtering!". It
+ * binds 0.0.0.0 and so calls a host without NAT "Endpoint Independent":
+ * a reflexive address equal to the host's own address means no NAT. */
+static bool check_mf(const char *out, const struct nl_expect *e,
+                     const char *host_ip, char *obs, size_t len) {
+  int m = beh_from_text(out, "Mapping"), f = beh_from_text(out, "Filtering");
+  const char *refl = strstr(out, "UDP reflexive addr: ");
+  size_t hl = strlen(host_ip);
+  if (refl && strncmp(refl + 20, host_ip, hl) == 0 && refl[20 + hl] == ':')
+    m = NL_BEH_NONE;
+  snprintf(obs, len, "mapping=%s filtering=%s", nl_beh_name(m), nl_beh_name(f));
+  if (e->mapping == NL_BEH_NONE || m == NL_BEH_NONE)
+    return e->mapping == m;
+  return m >= 0 && f >= 0 && beh_match(e->mapping, m) &&
+         beh_match(e->filtering, f);
+}
+
+static bool check_hairpin(const char *out, const struct nl_expect *e, char *obs,
+                          size_t len) {
+  int h = strstr(out, "successful hairpinning") != NULL;
+  snprintf(obs, len, "hairpin=%s", h ? "on" : "off");
+  return e->hairpin < 0 || e->hairpin == h;
+}
+
+/* stun (vovida client 0.97): exit code = type | 0x01 if the port was
+ * preserved | 0x10 if there is no hairpin. Types: 0x00 open, 0x02
+ * independent filter, 0x04 address-dependent filter, 0x06 port-dependent
+ * filter, 0x08 dependent mapping, 0x0A firewall, 0x0C blocked. */
+static bool check_stun(int code, const struct nl_expect *e, char *obs,
+                       size_t len) {
+  static const char *const names[] = {
+      "open",      "full-cone", "restricted", "port-restricted",
+      "symmetric", "firewall",  "blocked",    "unknown"};
+  int type = code < 0 || code > 0x1f ? 14 : code & 0x0e;
+  bool preserve = code >= 0 && (code & 1), hairpin = !(code & 0x10);
+  snprintf(obs, len, "%s%s%s", names[type / 2],
+           preserve ? " preserves-port" : " new-port",
+           hairpin ? " hairpin" : " no-hairpin");
+  int want = -1;
+  if (e->mapping == NL_BEH_NONE)
+    want = 0;
+  else if (e->mapping == NL_BEH_AD || e->mapping == NL_BEH_APD)
+    want = 8;
+  else if (e->mapping == NL_BEH_EI && e->filtering >= 0)
+    want = 2 + 2 * e->filtering;
+  if (want >= 0 && type != want)
+    return false;
+  if (e->alloc >= 0 && e->mapping != NL_BEH_NONE &&
+      (e->alloc == NL_ALLOC_PRESERVE) != preserve)
+    return false;
+  return e->hairpin < 0 || e->mapping == NL_BEH_NONE ||
+         e->hairpin == (int)hairpin;
+}
+
+static void expected_text(enum check c, const struct nl_expect *e, char *buf,
+                          size_t len) {
+  if (c == CHECK_MF)
+    snprintf(buf, len, "mapping=%s filtering=%s", nl_beh_name(e->mapping),
+             nl_beh_name(e->filtering));
+  else if (c == CHECK_HAIRPIN)
+    snprintf(buf, len, "hairpin=%s",
+             e->hairpin < 0 ? "any" : (e->hairpin ? "on" : "off"));
+  else
+    snprintf(buf, len, "mapping=%s filtering=%s alloc=%s hairpin=%s",
+             nl_beh_name(e->mapping), nl_beh_name(e->filtering),
+             nl_alloc_name(e->alloc),
+             e->hairpin < 0 ? "any" : (e->hairpin ? "on" : "off"));
+}
+
+static json_t *run_case(const struct nl_topo *t, int host, const char *prefix,
+                        const struct ncase *c) {
+  char ns[64], obs[128], exp[128], ip[20];
+  char *out = NULL;
+  int status = -1;
+  double ms = 0;
+  struct nl_expect e;
+  nl_topo_effective(t, host, &e);
+  snprintf(ns, sizeof ns, "%s-%s", prefix, t->nodes[host].name);
+  nl_ip_str(t->nodes[host].up_addr, ip, sizeof ip);
+  int r = nl_capture(ns, (char *const *)(uintptr_t)c->argv, c->timeout_ms, &out,
+                     &status, &ms);
+  bool pass = false;
+  const char *s = out ? out : "";
+  if (r == 0 && c->check == CHECK_MF)
+    pass = check_mf(s, &e, ip, obs, sizeof obs);
+  else if (r == 0 && c->check == CHECK_HAIRPIN)
+    pass = check_hairpin(s, &e, obs, sizeof obs);
+  else if (r == 0)
+    pass = check_stun(status, &e, obs, sizeof obs);
+  else
+    snprintf(obs, sizeof obs, "could not run");
+  expected_text(c->check, &e, exp, sizeof exp);
+  json_t *cmd = json_array();
+  for (int i = 0; c->argv[i]; i++)
+    json_array_append_new(cmd, json_string(c->argv[i]));
+  json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:i,s:f,s:s,s:s,s:s,s:s}", "topology",
+                        t->name, "node", t->nodes[host].name, "case", c->name,
+                        "command", cmd, "exit_code", status, "duration_ms", ms,
+                        "stdout", s, "expected", exp, "observed", obs, "result",
+                        e.set ? (pass ? "pass" : "fail") : "n/a");
+  free(out);
+  return j;
+}
+
+static json_t *error_case(const struct nl_topo *t, const char *what) {
+  return json_pack("{s:s,s:s,s:s,s:[],s:i,s:f,s:s,s:s,s:s,s:s}", "topology",
+                   t->name, "node", "-", "case", what, "command", "exit_code",
+                   -1, "duration_ms", 0.0, "stdout", "", "expected", "lab up",
+                   "observed", "lab did not come up", "result", "error");
+}
+
+/* Worker: one topology, its cases, results written as JSON to @p file. */
+static int worker(const char *path, const char *file, int seq) {
+  static struct nl_topo t;
+  char prefix[NL_PREFIX_MAX];
+  json_t *res = json_array();
+  if (nl_topo_load(&t, path, NULL) != 0)
+    return 2;
+  snprintf(prefix, sizeof prefix, "r%x%02d", (unsigned)getpid() & 0xfff,
+           seq % 100);
+  if (nl_lab_up(&t, prefix, NULL, true) != 0) {
+    json_array_append_new(res, error_case(&t, "up"));
+  } else {
+    for (int h = 1; h < t.nnodes && !nl_interrupted; h++) {
+      if (t.nodes[h].kind != NL_HOST)
+        continue;
+      for (size_t c = 0; c < NCASES && !nl_interrupted; c++)
+        json_array_append_new(res,
+                              run_case(&t, h, prefix, &reference_cases[c]));
+    }
+    nl_lab_down(prefix, true);
+  }
+  int r = json_dump_file(res, file, JSON_INDENT(1));
+  json_decref(res);
+  return r == 0 && !nl_interrupted ? 0 : 3;
+}
+
+static bool wanted(const struct runopts *o, const char *name) {
+  if (o->nonly == 0)
+    return true;
+  for (int i = 0; i < o->nonly; i++)
+    if (strcmp(o->only[i], name) == 0)
+      return true;
+  return false;
+}
+
+static int cmp_path(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+/* The single-host topologies of the shipped set (natbox-based ones only
+ * when a natbox program can be found). */
+static int reference_topologies(const struct runopts *o, char paths[][600],
+                                int max) {
+  static struct nl_topo t;
+  const char *dir = nl_topo_dir();
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  if (!d) {
+    fprintf(stderr, "natlab: cannot read %s\n", dir);
+    return NL_ERR_ENV;
+  }
+  while ((e = readdir(d)) && n < max) {
+    size_t l = strlen(e->d_name);
+    if (l < 6 || strcmp(e->d_name + l - 5, ".topo") != 0)
+      continue;
+    snprintf(paths[n], 600, "%s/%s", dir, e->d_name);
+    if (nl_topo_load(&t, paths[n], NULL) != 0 || nl_topo_hosts(&t) != 1 ||
+        !wanted(o, t.name))
+      continue;
+    bool natbox = false;
+    for (int i = 1; i < t.nnodes; i++)
+      natbox |= nl_node_has_natbox(&t.nodes[i]);
+    if (natbox && !nl_natbox_available())
+      continue;
+    n++;
+  }
+  closedir(d);
+  qsort(paths, (size_t)n, 600, cmp_path);
+  return n;
+}
+
+static void markdown(FILE *f, json_t *cases, int pass, int fail) {
+  size_t i;
+  json_t *c;
+  fprintf(f, "| topology | node | case | expected | observed | result | ms "
+             "|\n| --- | --- | --- | --- | --- | --- | ---: |\n");
+  json_array_foreach(cases, i, c) {
+    fprintf(f, "| %s | %s | %s | %s | %s | %s | %.0f |\n",
+            json_string_value(json_object_get(c, "topology")),
+            json_string_value(json_object_get(c, "node")),
+            json_string_value(json_object_get(c, "case")),
+            json_string_value(json_object_get(c, "expected")),
+            json_string_value(json_object_get(c, "observed")),
+            json_string_value(json_object_get(c, "result")),
+            json_real_value(json_object_get(c, "duration_ms")));
+  }
+  fprintf(f, "\n%d passed, %d failed\n", pass, fail);
+}
+
+static int parse_run(int argc, char **argv, struct runopts *o) {
+  if (argc < 1 || strcmp(argv[0], "reference") != 0) {
+    fprintf(stderr,
+            "natlab: unknown experiment '%s' (experiments: "
+            "reference)\n",
+            argc ? argv[0] : "");
+    return NL_ERR_USAGE;
+  }
+  for (int i = 1; i < argc; i++) {
+    bool has = i + 1 < argc;
+    if (strcmp(argv[i], "--json") == 0 && has)
+      o->json = argv[++i];
+    else if (strcmp(argv[i], "--md") == 0 && has)
+      o->md = argv[++i];
+    else if (strcmp(argv[i], "--only") == 0 && has && o->nonly < 64)
+      o->only[o->nonly++] = argv[++i];
+    else {
+      fprintf(stderr,
+              "natlab: run: bad option '%s' (--json FILE, --md "
+              "FILE, --only TOPOLOGY)\n",
+              argv[i]);
+      return NL_ERR_USAGE;
+    }
+  }
+  return 0;
+}
+
+/* Start one worker per topology, wait for all (forwarding SIGINT/SIGTERM
+ * so they tear their labs down). */
+static int run_workers(char paths[][600], int n, const char *tmp) {
+  pid_t pids[64];
+  char file[700];
+  int done = 0;
+  for (int i = 0; i < n; i++) {
+    snprintf(file, sizeof file, "%s/%d.json", tmp, i);
+    pids[i] = fork();
+    if (pids[i] == 0)
+      _exit(worker(paths[i], file, i));
+  }
+  bool forwarded = false;
+  while (done < n) {
+    int st;
+    pid_t p = waitpid(-1, &st, 0);
+    if (p > 0) {
+      done++;
+      continue;
+    }
+    if (errno != EINTR)
+      break;
+    if (nl_interrupted && !forwarded) {
+      for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+          kill(pids[i], SIGTERM);
+      forwarded = true;
+    }
+  }
+  return nl_interrupted ? NL_ERR_INTR : 0;
+}
+
+static json_t *collect_results(const char *tmp, int n, int *pass, int *fail) {
+  json_t *all = json_array();
+  char file[700];
+  for (int i = 0; i < n; i++) {
+    snprintf(file, sizeof file, "%s/%d.json", tmp, i);
+    json_t *part = json_load_file(file, 0, NULL);
+    size_t k;
+    json_t *c;
+    json_array_foreach(part, k, c) {
+      const char *r = json_string_value(json_object_get(c, "result"));
+      *pass += r && strcmp(r, "pass") == 0;
+      *fail += r && (strcmp(r, "fail") == 0 || strcmp(r, "error") == 0);
+      json_array_append(all, c);
+    }
+    if (!part)
+      (*fail)++;
+    json_decref(part);
+    unlink(file);
+  }
+  rmdir(tmp);
+  return all;
+}
+
+static int write_outputs(const struct runopts *o, json_t *cases, int pass,
+                         int fail) {
+  FILE *md = o->md ? fopen(o->md, "w") : stdout;
+  int r = 0;
+  if (!md) {
+    fprintf(stderr, "natlab: cannot write %s: %s\n", o->md, strerror(errno));
+    return NL_ERR_ENV;
+  }
+  markdown(md, cases, pass, fail);
+  if (md != stdout && fclose(md) != 0)
+    r = NL_ERR_ENV;
+  if (o->json) {
+    json_t *doc =
+        json_pack("{s:i,s:s,s:i,s:i,s:O}", "schema_version", 1, "experiment",
+                  "reference", "passed", pass, "failed", fail, "cases", cases);
+    if (json_dump_file(doc, o->json, JSON_INDENT(2)) != 0) {
+      fprintf(stderr, "natlab: cannot write %s\n", o->json);
+      r = NL_ERR_ENV;
+    }
+    json_decref(doc);
+  }
+  return r;
+}
+
+/** `natlab run EXPERIMENT ...`: exit code 0 all passed, 1 a case failed,
+ * 2 usage, 3 environment or interrupted. */
+int nl_run_experiment(int argc, char **argv) {
+  static char paths[64][600];
+  struct runopts o = {0};
+  char tmp[] = "/tmp/natlab-run-XXXXXX";
+  int pass = 0, fail = 0, n;
+  if (parse_run(argc, argv, &o))
+    return NL_EXIT_USAGE;
+  n = reference_topologies(&o, paths, 64);
+  if (n <= 0) {
+    fprintf(stderr, "natlab: no single-host topology to run%s\n",
+            o.nonly ? " (check --only)" : "");
+    return n < 0 ? NL_EXIT_ENV : NL_EXIT_USAGE;
+  }
+  if (!mkdtemp(tmp))
+    return NL_EXIT_ENV;
+  nl_signals_install();
+  if (isatty(2))
+    fprintf(stderr, "natlab: running %d topologies in parallel...\n", n);
+  int r = run_workers(paths, n, tmp);
+  json_t *cases = collect_results(tmp, n, &pass, &fail);
+  if (r == 0)
+    r = write_outputs(&o, cases, pass, fail);
+  json_decref(cases);
+  if (r == NL_ERR_INTR)
+    fprintf(stderr, "natlab: interrupted\n");
+  if (r)
+    return NL_EXIT_ENV;
+  return fail ? NL_EXIT_FAIL : NL_EXIT_OK;
+}

@@ -1,0 +1,713 @@
+/* natlab -- topology files: parser, presets, address layout.
+ * The format is documented in docs/topology-format.md. */
+#include "natlab.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NOT_GIVEN (-2)
+
+struct parser {
+  struct nl_topo *t;
+  const char *file;
+  int line;
+  const struct nl_params *set; /* --set values */
+  struct nl_params decl;       /* param lines: defaults */
+};
+
+static int perr(const struct parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int perr(const struct parser *p, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s:%d: ", p->file, p->line);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return NL_ERR_USAGE;
+}
+
+const char *nl_beh_name(int beh) {
+  switch (beh) {
+  case NL_BEH_EI:
+    return "ei";
+  case NL_BEH_AD:
+    return "ad";
+  case NL_BEH_APD:
+    return "apd";
+  case NL_BEH_NONE:
+    return "none";
+  default:
+    return "any";
+  }
+}
+
+const char *nl_alloc_name(int alloc) {
+  switch (alloc) {
+  case NL_ALLOC_PRESERVE:
+    return "preserve";
+  case NL_ALLOC_SEQ:
+    return "sequential";
+  case NL_ALLOC_RANDOM:
+    return "random";
+  default:
+    return "any";
+  }
+}
+
+void nl_ip_str(uint32_t ip, char *buf, size_t len) {
+  snprintf(buf, len, "%u.%u.%u.%u", (ip >> 24) & 255u, (ip >> 16) & 255u,
+           (ip >> 8) & 255u, ip & 255u);
+}
+
+bool nl_node_natbox_nat(const struct nl_node *n) {
+  return n->kind == NL_NAT && n->engine == NL_ENGINE_NATBOX;
+}
+
+bool nl_node_has_natbox(const struct nl_node *n) {
+  return n->n_link_opts > 0 || nl_node_natbox_nat(n);
+}
+
+static bool name_valid(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n >= NL_NAME_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+        s[i] != '-')
+      return false;
+  return true;
+}
+
+int nl_topo_node(const struct nl_topo *t, const char *name) {
+  for (int i = 0; i < t->nnodes; i++)
+    if (strcmp(t->nodes[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+int nl_topo_hosts(const struct nl_topo *t) {
+  int n = 0;
+  for (int i = 0; i < t->nnodes; i++)
+    n += t->nodes[i].kind == NL_HOST;
+  return n;
+}
+
+static int parse_beh(const char *v) {
+  if (strcmp(v, "ei") == 0)
+    return NL_BEH_EI;
+  if (strcmp(v, "ad") == 0)
+    return NL_BEH_AD;
+  if (strcmp(v, "apd") == 0)
+    return NL_BEH_APD;
+  if (strcmp(v, "none") == 0)
+    return NL_BEH_NONE;
+  if (strcmp(v, "any") == 0)
+    return -1;
+  return NOT_GIVEN;
+}
+
+static int parse_alloc(const char *v) {
+  if (strcmp(v, "preserve") == 0)
+    return NL_ALLOC_PRESERVE;
+  if (strcmp(v, "sequential") == 0)
+    return NL_ALLOC_SEQ;
+  if (strcmp(v, "random") == 0)
+    return NL_ALLOC_RANDOM;
+  if (strcmp(v, "any") == 0)
+    return -1;
+  return NOT_GIVEN;
+}
+
+static int parse_bool(const char *v) {
+  if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0)
+    return 1;
+  if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
+    return 0;
+  if (strcmp(v, "any") == 0)
+    return -1;
+  return NOT_GIVEN;
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out) {
+  char *end;
+  if (!isdigit((unsigned char)v[0]))
+    return -1;
+  errno = 0;
+  unsigned long x = strtoul(v, &end, 10);
+  if (errno || *end || x > max)
+    return -1;
+  *out = x;
+  return 0;
+}
+
+static int parse_range(const char *v, unsigned *lo, unsigned *hi) {
+  char a[16];
+  const char *dash = strchr(v, '-');
+  unsigned long x, y;
+  if (!dash || (size_t)(dash - v) >= sizeof a)
+    return -1;
+  memcpy(a, v, (size_t)(dash - v));
+  a[dash - v] = '\0';
+  if (parse_uint(a, 65535, &x) || parse_uint(dash + 1, 65535, &y) || x < 1024 ||
+      y < x)
+    return -1;
+  *lo = (unsigned)x;
+  *hi = (unsigned)y;
+  return 0;
+}
+
+/* A preset NAT kind: mapping, filtering, allocation. */
+struct preset {
+  const char *name;
+  int mapping, filtering, alloc;
+  unsigned lo, hi;
+};
+
+static const struct preset presets[] = {
+    {"full-cone", NL_BEH_EI, NL_BEH_EI, NL_ALLOC_PRESERVE, 0, 0},
+    {"restricted-cone", NL_BEH_EI, NL_BEH_AD, NL_ALLOC_PRESERVE, 0, 0},
+    {"port-restricted", NL_BEH_EI, NL_BEH_APD, NL_ALLOC_PRESERVE, 0, 0},
+    {"symmetric", NL_BEH_APD, NL_BEH_APD, NL_ALLOC_RANDOM, 0, 0},
+    {"symmetric-sequential", NL_BEH_APD, NL_BEH_APD, NL_ALLOC_SEQ, 20000,
+     20999},
+    {"random-range", NL_BEH_EI, NL_BEH_APD, NL_ALLOC_RANDOM, 20000, 20999},
+};
+
+static int apply_preset(struct nl_node *n, const char *v) {
+  for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+    if (strcmp(presets[i].name, v) != 0)
+      continue;
+    n->mapping = presets[i].mapping;
+    n->filtering = presets[i].filtering;
+    n->alloc = presets[i].alloc;
+    n->port_min = presets[i].lo;
+    n->port_max = presets[i].hi;
+    return 0;
+  }
+  return -1;
+}
+
+static bool is_link_key(const char *k) {
+  static const char *const base[] = {"delay",   "jitter",      "loss",
+                                     "reorder", "reorder-gap", "duplicate",
+                                     "rate",    "queue"};
+  if (strcmp(k, "seed") == 0)
+    return true;
+  if (strncmp(k, "up-", 3) == 0)
+    k += 3;
+  else if (strncmp(k, "down-", 5) == 0)
+    k += 5;
+  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+    if (strcmp(k, base[i]) == 0)
+      return true;
+  return false;
+}
+
+static bool number_like(const char *v) {
+  char *end;
+  if (!*v)
+    return false;
+  errno = 0;
+  double d = strtod(v, &end);
+  return !errno && !*end && d >= 0;
+}
+
+static int add_opt(const struct parser *p, struct nl_opt *opts, int *n,
+                   const char *k, const char *v) {
+  if (*n >= NL_MAX_OPTS)
+    return perr(p, "too many options (at most %d)", NL_MAX_OPTS);
+  if (strlen(k) >= sizeof opts[0].key || strlen(v) >= sizeof opts[0].val)
+    return perr(p, "option '%s' is too long", k);
+  snprintf(opts[*n].key, sizeof opts[0].key, "%s", k);
+  snprintf(opts[*n].val, sizeof opts[0].val, "%s", v);
+  (*n)++;
+  return 0;
+}
+
+/* One key=value of a `nat` line. */
+static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
+                   const char *v) {
+  unsigned long x;
+  int r;
+  if (strcmp(k, "kind") == 0) {
+    if (apply_preset(n, v))
+      return perr(p,
+                  "unknown NAT kind '%s' (full-cone, restricted-cone, "
+                  "port-restricted, symmetric, symmetric-sequential, "
+                  "random-range)",
+                  v);
+  } else if (strcmp(k, "engine") == 0) {
+    if (strcmp(v, "kernel") == 0)
+      n->engine = NL_ENGINE_KERNEL;
+    else if (strcmp(v, "natbox") == 0)
+      n->engine = NL_ENGINE_NATBOX;
+    else
+      return perr(p, "engine must be kernel or natbox, not '%s'", v);
+  } else if (strcmp(k, "mapping") == 0 || strcmp(k, "filtering") == 0) {
+    r = parse_beh(v);
+    if (r < 0 || r == NL_BEH_NONE)
+      return perr(p, "%s must be ei, ad or apd, not '%s'", k, v);
+    *(k[0] == 'm' ? &n->mapping : &n->filtering) = r;
+  } else if (strcmp(k, "alloc") == 0) {
+    if ((r = parse_alloc(v)) < 0)
+      return perr(p, "alloc must be preserve, sequential or random, not '%s'",
+                  v);
+    n->alloc = r;
+  } else if (strcmp(k, "delta") == 0) {
+    if (parse_uint(v, 1000, &x) || x == 0)
+      return perr(p, "delta must be 1..1000, not '%s'", v);
+    n->delta = (int)x;
+  } else if (strcmp(k, "range") == 0) {
+    if (parse_range(v, &n->port_min, &n->port_max))
+      return perr(p, "range must be LO-HI within 1024-65535, not '%s'", v);
+  } else if (strcmp(k, "hairpin") == 0) {
+    if ((r = parse_bool(v)) < 0)
+      return perr(p, "hairpin must be on or off, not '%s'", v);
+    n->hairpin = r == 1;
+  } else if (strcmp(k, "timeout") == 0) {
+    if (parse_uint(v, 86400, &x) || x == 0)
+      return perr(p, "timeout must be 1..86400 seconds, not '%s'", v);
+    n->timeout = (unsigned)x;
+  } else if (strncmp(k, "natbox.", 7) == 0) {
+    return add_opt(p, n->nat_opts, &n->n_nat_opts, k + 7, v);
+  } else {
+    return perr(p, "unknown nat option '%s'", k);
+  }
+  return 0;
+}
+
+static int expect_key(const struct parser *p, struct nl_expect *e,
+                      const char *k, const char *v) {
+  int r;
+  if (strcmp(k, "mapping") == 0 || strcmp(k, "filtering") == 0) {
+    if ((r = parse_beh(v)) == NOT_GIVEN)
+      return perr(p, "%s must be ei, ad, apd, none or any, not '%s'", k, v);
+    *(k[0] == 'm' ? &e->mapping : &e->filtering) = r;
+  } else if (strcmp(k, "alloc") == 0) {
+    if ((r = parse_alloc(v)) == NOT_GIVEN)
+      return perr(p, "alloc must be preserve, sequential, random or any");
+    e->alloc = r;
+  } else if (strcmp(k, "hairpin") == 0) {
+    if ((r = parse_bool(v)) == NOT_GIVEN)
+      return perr(p, "hairpin must be on, off or any, not '%s'", v);
+    e->hairpin = r;
+  } else {
+    return perr(p,
+                "unknown expect key '%s' (mapping, filtering, alloc, "
+                "hairpin)",
+                k);
+  }
+  e->set = true;
+  return 0;
+}
+
+/* Which NAT behaviours the kernel (nftables) engine can build. */
+static int kernel_check(const struct parser *p, const struct nl_node *n) {
+  int m = n->mapping, f = n->filtering, a = n->alloc;
+  bool ranged = n->port_max != 0;
+  if (m == NL_BEH_AD)
+    return perr(p, "the kernel engine cannot do mapping=ad; use "
+                   "engine=natbox");
+  if (m == NL_BEH_APD && f != NL_BEH_APD)
+    return perr(p, "the kernel engine does mapping=apd only with "
+                   "filtering=apd; use engine=natbox");
+  if (a == NL_ALLOC_PRESERVE && (m != NL_BEH_EI || ranged))
+    return perr(p, "the kernel engine preserves ports only with "
+                   "mapping=ei and no range");
+  if (a == NL_ALLOC_SEQ && (m != NL_BEH_APD || !ranged))
+    return perr(p, "kernel sequential allocation needs mapping=apd and a "
+                   "range=LO-HI");
+  if (a == NL_ALLOC_SEQ && n->port_max - n->port_min > 4095)
+    return perr(p, "kernel sequential range is at most 4096 ports");
+  if (a == NL_ALLOC_RANDOM && m == NL_BEH_EI && (!ranged || f != NL_BEH_APD))
+    return perr(p, "kernel random allocation with mapping=ei needs a "
+                   "range=LO-HI and filtering=apd");
+  if (n->hairpin && m != NL_BEH_EI)
+    return perr(p, "kernel hairpinning needs mapping=ei");
+  if (a != NL_ALLOC_SEQ && n->delta != 1)
+    return perr(p, "delta needs alloc=sequential");
+  if (n->n_nat_opts)
+    return perr(p, "natbox.* options need engine=natbox");
+  return 0;
+}
+
+static int split_kv(const struct parser *p, char *tok, char **v) {
+  char *eq = strchr(tok, '=');
+  if (!eq || eq == tok)
+    return perr(p, "expected key=value, got '%s'", tok);
+  *eq = '\0';
+  *v = eq + 1;
+  return 0;
+}
+
+static int find_parent(const struct parser *p, char **tok, int ntok,
+                       int *parent) {
+  *parent = 0;
+  for (int i = 0; i < ntok; i++) {
+    if (strncmp(tok[i], "behind=", 7) != 0)
+      continue;
+    *parent = nl_topo_node(p->t, tok[i] + 7);
+    if (*parent < 0)
+      return perr(p, "unknown node '%s' (declare it before use)", tok[i] + 7);
+    if (p->t->nodes[*parent].kind == NL_HOST)
+      return perr(
+          p, "'%s' is a host; only wan or a nat can be behind=", tok[i] + 7);
+    tok[i][0] = '\0';
+  }
+  return 0;
+}
+
+static int new_node(struct parser *p, char **tok, int ntok, int kind) {
+  struct nl_topo *t = p->t;
+  if (ntok < 2)
+    return perr(p, "%s needs a name", tok[0]);
+  if (!name_valid(tok[1]))
+    return perr(p, "bad node name '%s' (want [a-z0-9-]{1,12})", tok[1]);
+  if (nl_topo_node(t, tok[1]) >= 0)
+    return perr(p, "node '%s' is declared twice", tok[1]);
+  if (t->nnodes >= NL_MAX_NODES)
+    return perr(p, "too many nodes (at most %d)", NL_MAX_NODES);
+  struct nl_node *n = &t->nodes[t->nnodes];
+  memset(n, 0, sizeof *n);
+  snprintf(n->name, sizeof n->name, "%s", tok[1]);
+  n->kind = kind;
+  n->line = p->line;
+  n->delta = 1;
+  n->expect =
+      (struct nl_expect){NOT_GIVEN, NOT_GIVEN, NOT_GIVEN, NOT_GIVEN, false};
+  apply_preset(n, NL_DEFAULT_TOPO);
+  int r = find_parent(p, tok + 2, ntok - 2, &n->parent);
+  if (r)
+    return r;
+  for (int i = 2; i < ntok; i++) {
+    char *v = NULL;
+    if (!tok[i][0])
+      continue;
+    if (kind == NL_HOST)
+      return perr(p, "unknown host option '%s' (only behind=)", tok[i]);
+    if ((r = split_kv(p, tok[i], &v)) || (r = nat_key(p, n, tok[i], v)))
+      return r;
+  }
+  if (kind == NL_NAT && n->engine == NL_ENGINE_KERNEL &&
+      (r = kernel_check(p, n)))
+    return r;
+  t->nnodes++;
+  return 0;
+}
+
+static int node_stmt(struct parser *p, char **tok, int ntok, bool link) {
+  if (ntok < 2)
+    return perr(p, "%s needs a node name", tok[0]);
+  int i = nl_topo_node(p->t, tok[1]);
+  if (i < 0)
+    return perr(p, "unknown node '%s'", tok[1]);
+  struct nl_node *n = &p->t->nodes[i];
+  if (i == 0)
+    return perr(p, "wan has no uplink and observes nothing");
+  for (int k = 2; k < ntok; k++) {
+    char *v = NULL;
+    int r = split_kv(p, tok[k], &v);
+    if (r)
+      return r;
+    if (!link) {
+      if ((r = expect_key(p, &n->expect, tok[k], v)))
+        return r;
+      continue;
+    }
+    if (!is_link_key(tok[k]))
+      return perr(p,
+                  "unknown link option '%s' (delay, jitter, loss, "
+                  "reorder, reorder-gap, duplicate, rate, queue, up-*/down-*, "
+                  "seed)",
+                  tok[k]);
+    if (!number_like(v))
+      return perr(p, "link option %s wants a number, not '%s'", tok[k], v);
+    if ((r = add_opt(p, n->link_opts, &n->n_link_opts, tok[k], v)))
+      return r;
+  }
+  return 0;
+}
+
+static int param_stmt(struct parser *p, char **tok, int ntok) {
+  char *v = NULL;
+  int r;
+  if (ntok != 2)
+    return perr(p, "param wants exactly NAME=DEFAULT");
+  if ((r = split_kv(p, tok[1], &v)))
+    return r;
+  if (p->decl.n >= NL_MAX_PARAMS || strlen(tok[1]) >= 24 || strlen(v) >= 40)
+    return perr(p, "too many or too long params");
+  snprintf(p->decl.name[p->decl.n], 24, "%s", tok[1]);
+  snprintf(p->decl.value[p->decl.n], 40, "%s", v);
+  for (int i = 0; i < p->set->n; i++)
+    if (strcmp(p->set->name[i], tok[1]) == 0)
+      snprintf(p->decl.value[p->decl.n], 40, "%s", p->set->value[i]);
+  p->decl.n++;
+  return 0;
+}
+
+/* Replace ${NAME} by the param's value. */
+static int expand(const struct parser *p, const char *in, char *out,
+                  size_t len) {
+  size_t o = 0;
+  while (*in) {
+    if (in[0] == '$' && in[1] == '{') {
+      const char *end = strchr(in, '}');
+      int k;
+      if (!end)
+        return perr(p, "unterminated ${");
+      for (k = 0; k < p->decl.n; k++)
+        if (strlen(p->decl.name[k]) == (size_t)(end - in - 2) &&
+            strncmp(p->decl.name[k], in + 2, (size_t)(end - in - 2)) == 0)
+          break;
+      if (k == p->decl.n)
+        return perr(p, "unknown param '%.*s'", (int)(end - in - 2), in + 2);
+      size_t vl = strlen(p->decl.value[k]);
+      if (o + vl >= len)
+        return perr(p, "line too long");
+      memcpy(out + o, p->decl.value[k], vl);
+      o += vl;
+      in = end + 1;
+      continue;
+    }
+    if (o + 1 >= len)
+      return perr(p, "line too long");
+    out[o++] = *in++;
+  }
+  out[o] = '\0';
+  return 0;
+}
+
+static int parse_line(struct parser *p, char *raw) {
+  char line[1024], *tok[40], *save = NULL;
+  int ntok = 0, r;
+  char *hash = strchr(raw, '#');
+  if (hash)
+    *hash = '\0';
+  if ((r = expand(p, raw, line, sizeof line)))
+    return r;
+  for (char *s = strtok_r(line, " \t\r\n", &save); s;
+       s = strtok_r(NULL, " \t\r\n", &save)) {
+    if (ntok == 40)
+      return perr(p, "too many words");
+    tok[ntok++] = s;
+  }
+  if (ntok == 0)
+    return 0;
+  if (strcmp(tok[0], "description") == 0) {
+    const char *d = strstr(raw, "description") + 11;
+    d += strspn(d, " \t");
+    snprintf(p->t->description, sizeof p->t->description, "%.*s",
+             (int)strcspn(d, "\r\n"), d);
+    return 0;
+  }
+  if (strcmp(tok[0], "param") == 0)
+    return param_stmt(p, tok, ntok);
+  if (strcmp(tok[0], "nat") == 0)
+    return new_node(p, tok, ntok, NL_NAT);
+  if (strcmp(tok[0], "host") == 0)
+    return new_node(p, tok, ntok, NL_HOST);
+  if (strcmp(tok[0], "link") == 0)
+    return node_stmt(p, tok, ntok, true);
+  if (strcmp(tok[0], "expect") == 0)
+    return node_stmt(p, tok, ntok, false);
+  return perr(p,
+              "unknown statement '%s' (description, param, nat, host, "
+              "link, expect)",
+              tok[0]);
+}
+
+/* Addresses: children of wan get 198.51.100.4k+2/30-style point-to-point
+ * links; NAT number m gives its children 192.168.m.j (100.64.m.j when one
+ * of them is itself a NAT: carrier-grade NAT). */
+static int layout(struct nl_topo *t) {
+  int wan_children = 0, nat_seq = 0;
+  for (int i = 1; i < t->nnodes; i++) {
+    struct nl_node *n = &t->nodes[i];
+    n->index = i;
+    if (n->parent == 0) {
+      uint32_t base = (198u << 24) | (51u << 16) | (100u << 8);
+      n->up_peer = base + (uint32_t)(4 * wan_children + 1);
+      n->up_addr = base + (uint32_t)(4 * wan_children + 2);
+      wan_children++;
+    }
+    if (n->kind != NL_NAT)
+      continue;
+    nat_seq++;
+    bool cgn = false;
+    for (int c = i + 1; c < t->nnodes; c++)
+      cgn |= t->nodes[c].parent == i && t->nodes[c].kind == NL_NAT;
+    uint32_t base =
+        cgn ? (100u << 24) | (64u << 16) | ((uint32_t)nat_seq << 8)
+            : (192u << 24) | (168u << 16) | ((uint32_t)nat_seq << 8);
+    n->lan_addr = base + 1;
+    int j = 0;
+    for (int c = i + 1; c < t->nnodes; c++) {
+      if (t->nodes[c].parent != i)
+        continue;
+      t->nodes[c].up_peer = base + 1;
+      t->nodes[c].up_addr = base + (uint32_t)(j++ + 2);
+    }
+  }
+  for (int i = 1; i < t->nnodes; i++)
+    t->nodes[i].public_ip = t->nodes[i].up_addr;
+  return wan_children > 63 ? -1 : 0;
+}
+
+static void init_topo(struct nl_topo *t, const char *path) {
+  memset(t, 0, sizeof *t);
+  snprintf(t->path, sizeof t->path, "%s", path);
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  snprintf(t->name, sizeof t->name, "%.*s", (int)strcspn(base, "."), base);
+  t->nnodes = 1;
+  snprintf(t->nodes[0].name, sizeof t->nodes[0].name, "wan");
+  t->nodes[0].kind = NL_WAN;
+  t->nodes[0].parent = -1;
+}
+
+int nl_topo_load(struct nl_topo *t, const char *path,
+                 const struct nl_params *params) {
+  static const struct nl_params none;
+  struct parser p = {t, path, 0, params ? params : &none, {0}};
+  char buf[1024];
+  int r = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "natlab: cannot open topology %s: %s\n", path,
+            strerror(errno));
+    return NL_ERR_USAGE;
+  }
+  init_topo(t, path);
+  while (r == 0 && fgets(buf, sizeof buf, f)) {
+    p.line++;
+    if (!strchr(buf, '\n') && !feof(f))
+      r = perr(&p, "line too long");
+    else
+      r = parse_line(&p, buf);
+  }
+  fclose(f);
+  if (r)
+    return r;
+  for (int i = 0; i < p.set->n; i++) {
+    int k;
+    for (k = 0; k < p.decl.n; k++)
+      if (strcmp(p.decl.name[k], p.set->name[i]) == 0)
+        break;
+    if (k == p.decl.n) {
+      fprintf(stderr, "natlab: %s has no param '%s'\n", path, p.set->name[i]);
+      return NL_ERR_USAGE;
+    }
+  }
+  if (nl_topo_hosts(t) == 0) {
+    p.line = p.line ? p.line : 1;
+    return perr(&p, "the topology has no host");
+  }
+  if (layout(t)) {
+    fprintf(stderr, "%s: too many nodes behind wan (at most 63)\n", path);
+    return NL_ERR_USAGE;
+  }
+  return 0;
+}
+
+/* What a host should observe: the NAT right above it when that NAT sits on
+ * the WAN (or "no NAT" for a host on the WAN), then its expect lines. */
+void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e) {
+  const struct nl_node *h = &t->nodes[host];
+  *e = (struct nl_expect){-1, -1, -1, -1, false};
+  if (h->parent == 0) {
+    *e = (struct nl_expect){NL_BEH_NONE, NL_BEH_NONE, NL_ALLOC_PRESERVE, -1,
+                            true};
+  } else if (t->nodes[h->parent].parent == 0) {
+    const struct nl_node *n = &t->nodes[h->parent];
+    *e = (struct nl_expect){n->mapping, n->filtering, n->alloc, n->hairpin,
+                            true};
+  }
+  if (h->expect.mapping != NOT_GIVEN)
+    e->mapping = h->expect.mapping;
+  if (h->expect.filtering != NOT_GIVEN)
+    e->filtering = h->expect.filtering;
+  if (h->expect.alloc != NOT_GIVEN)
+    e->alloc = h->expect.alloc;
+  if (h->expect.hairpin != NOT_GIVEN)
+    e->hairpin = h->expect.hairpin;
+  e->set |= h->expect.set;
+}
+
+const char *nl_topo_dir(void) {
+  static char dir[PATH_MAX];
+  const char *env = getenv("NATLAB_TOPOLOGIES");
+  char exe[PATH_MAX];
+  ssize_t n;
+  if (env && *env)
+    return env;
+  n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  if (strcmp(exe, NATLAB_INSTALLED_BIN) != 0 &&
+      access(NATLAB_SOURCE_TOPODIR, R_OK) == 0)
+    snprintf(dir, sizeof dir, "%s", NATLAB_SOURCE_TOPODIR);
+  else
+    snprintf(dir, sizeof dir, "%s", NATLAB_INSTALLED_TOPODIR);
+  return dir;
+}
+
+int nl_topo_find(const char *arg, char *path, size_t len) {
+  if (strchr(arg, '/') || access(arg, R_OK) == 0) {
+    snprintf(path, len, "%s", arg);
+    return 0;
+  }
+  if (!name_valid(arg) && strlen(arg) > 40) {
+    fprintf(stderr, "natlab: no topology '%s'\n", arg);
+    return NL_ERR_USAGE;
+  }
+  snprintf(path, len, "%s/%s.topo", nl_topo_dir(), arg);
+  if (access(path, R_OK) != 0) {
+    fprintf(stderr,
+            "natlab: no topology '%s' (not a file, not in %s; see "
+            "'natlab list')\n",
+            arg, nl_topo_dir());
+    return NL_ERR_USAGE;
+  }
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int nl_topo_list(void) {
+  const char *dir = nl_topo_dir();
+  DIR *d = opendir(dir);
+  char *names[128];
+  int n = 0;
+  struct dirent *e;
+  if (!d) {
+    fprintf(stderr, "natlab: cannot read %s: %s\n", dir, strerror(errno));
+    return NL_ERR_ENV;
+  }
+  while ((e = readdir(d)) && n < 128) {
+    size_t l = strlen(e->d_name);
+    if (l > 5 && strcmp(e->d_name + l - 5, ".topo") == 0)
+      names[n++] = strdup(e->d_name);
+  }
+  closedir(d);
+  qsort(names, (size_t)n, sizeof names[0], cmp_str);
+  for (int i = 0; i < n; i++) {
+    static struct nl_topo t;
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (nl_topo_load(&t, path, NULL) == 0)
+      printf("%-24s %s\n", t.name, t.description);
+    free(names[i]);
+  }
+  return 0;
+}
