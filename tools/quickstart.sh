@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
-# The README's first command: install what libnat needs, build it, and run
-# netcheck against an RFC 5780 STUN server (coturn) that this script starts
-# on loopback (127.0.0.1 and 127.0.0.2, ports 3478/3479) and stops after.
+# The README's first command: install what libnat needs, build it, build the
+# default NAT lab (natlab's port-restricted topology: one host behind a
+# kernel NAT, an RFC 5780 STUN server on 203.0.113.1/.2 in the lab's WAN),
+# run netcheck on the host inside it, print the report and tear the lab down.
 # Extra arguments go to netcheck (for example --json).
+# Needs root (network namespaces and nftables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "quickstart: needs root (it installs packages and builds a network-namespace lab)" >&2
+  exit 3
+fi
 bash tools/install-deps.sh >&2
 cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >&2
 
-log=$(mktemp /tmp/nat-quickstart-coturn.XXXXXX)
-turnserver -n --stun-only --no-tls --no-dtls --no-tcp --no-cli --no-auth \
-  --listening-ip 127.0.0.1 --listening-ip 127.0.0.2 \
-  --listening-port 3478 --alt-listening-port 3479 \
-  --log-file "$log" --simple-log --no-stdout-log -m 1 &
-coturn=$!
-trap 'kill $coturn 2>/dev/null; wait $coturn 2>/dev/null; rm -f "$log"' EXIT
-# Wait until coturn answers (bounded: about 5 s).
-for _ in $(seq 1 100); do
-  if ./build/tools/netcheck --server 127.0.0.1:3478 --timeout 50 >/dev/null 2>&1; then
-    break
-  fi
-  kill -0 $coturn 2>/dev/null || { echo "quickstart: coturn failed to start (see $log)" >&2; exit 3; }
-done
-./build/tools/netcheck --server 127.0.0.1:3478 "$@"
+natlab=./build/tools/natlab/natlab
+netcheck=$PWD/build/tools/netcheck
+prefix="qs$$"
+prefix=${prefix:0:6}
+export NATLAB_NATBOX=$PWD/build/tools/natbox/natbox
+trap '$natlab down --prefix "$prefix" >/dev/null 2>&1 || true' EXIT INT TERM
+$natlab up --prefix "$prefix" -q >&2
+echo "quickstart: lab '$prefix' is up (port-restricted NAT); running netcheck on host h1" >&2
+$natlab exec --prefix "$prefix" h1 -- "$netcheck" --server 203.0.113.1:3478 "$@"
