@@ -144,7 +144,25 @@ NAT_EXTERN bool nat_stun_is_stun(const uint8_t *buf, size_t len);
  * Unknown comprehension-required attributes do not fail decoding: they are
  * listed in @c unknown for the caller's 420 response.
  *
- * @param m    the view to fill; it points into @p buf afterwards.
+ * Which error, when: a first byte with either top bit set gives
+ * NAT_ENOTSTUN; fewer than 20 bytes, or a datagram shorter than 20 + the
+ * length field, NAT_ETRUNC; a datagram longer than that, or over
+ * NAT_STUN_MAX_MSG, NAT_EBADLEN; a length field that is not a multiple of
+ * 4 gives NAT_EPADDING when the last attribute lacks its padding, else
+ * NAT_EBADLEN; an attribute whose header or value runs past the end,
+ * NAT_EATTRLEN; more than NAT_STUN_MAX_ATTRS attributes (ignored ones
+ * included), NAT_ETOOMANYATTRS; an address family other than 1 or 2,
+ * NAT_EBADFAMILY; a value of the wrong size or out of range (RFC 8489 byte
+ * limits a receiver must parse: USERNAME, REALM, NONCE, SOFTWARE 763),
+ * NAT_EBADATTR; anything
+ * after FINGERPRINT, NAT_EATTRORDER. Padding bytes may hold anything.
+ * Attributes after MESSAGE-INTEGRITY (other than MESSAGE-INTEGRITY-SHA256
+ * and FINGERPRINT) and after MESSAGE-INTEGRITY-SHA256 (other than
+ * FINGERPRINT) are framed but neither validated nor indexed. In a classic
+ * message FINGERPRINT is an ordinary attribute (not checked, fp_idx -1).
+ *
+ * @param m    the view to fill; it points into @p buf afterwards. On error
+ *             it holds no attributes.
  * @return the message length (== @p len), or NAT_EINVAL, NAT_ETRUNC,
  *         NAT_ENOTSTUN (top bits set), NAT_EBADLEN, NAT_EATTRLEN,
  *         NAT_EPADDING, NAT_ETOOMANYATTRS, NAT_EBADFAMILY, NAT_EBADATTR,
@@ -156,10 +174,11 @@ NAT_EXTERN ssize_t nat_stun_decode(nat_stun_msg *m, const uint8_t *buf,
 NAT_EXTERN const nat_stun_attr *nat_stun_msg_find(const nat_stun_msg *m,
                                                   uint16_t type);
 
-/** Read an address attribute of @p type. XOR-MAPPED-ADDRESS,
- * XOR-PEER/RELAYED style attributes (0x0020) are un-XORed with the cookie
- * and transaction ID; MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS,
- * ALTERNATE-SERVER and the RFC 3489 ones are read plainly.
+/** Read an address attribute of @p type. XOR-MAPPED-ADDRESS (0x0020) and
+ * TURN's XOR-PEER-ADDRESS (0x0012) / XOR-RELAYED-ADDRESS (0x0016) are
+ * un-XORed with the cookie and transaction ID (message bytes 4..19);
+ * MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS, ALTERNATE-SERVER and the
+ * RFC 3489 ones are read plainly.
  * @return 0, NAT_ENOTFOUND if absent, NAT_EBADATTR / NAT_EBADFAMILY. */
 NAT_EXTERN int nat_stun_msg_get_addr(const nat_stun_msg *m, uint16_t type,
                                      nat_addr *out);
@@ -218,7 +237,9 @@ NAT_EXTERN int nat_stun_long_term_key(uint16_t alg, const char *username,
  * with @p key (for short-term credentials, the password's bytes; for
  * long-term, nat_stun_long_term_key()'s output). Comparison is constant
  * time. A truncated MESSAGE-INTEGRITY-SHA256 (16..32 bytes, multiple of 4)
- * is compared over its length.
+ * is compared over its length. In a classic message MESSAGE-INTEGRITY
+ * follows RFC 3489 section 11.2.8 (header as sent, text zero-padded to a
+ * multiple of 64 bytes).
  * @return 0, NAT_ENOINTEGRITY, NAT_EINTEGRITY, NAT_EBADATTR, NAT_ECRYPTO. */
 NAT_EXTERN int nat_stun_msg_check_integrity(const nat_stun_msg *m,
                                             const uint8_t *key,
@@ -255,15 +276,21 @@ NAT_EXTERN int nat_stun_builder_init_classic(nat_stun_builder *b,
                                              uint16_t method, uint8_t cls,
                                              const uint8_t tid16[16]);
 
-/** Append an attribute with a raw value (zero padding added).
+/** Append an attribute with a raw value (zero padding added). A value
+ * that nat_stun_decode() would refuse for a known type (wrong size, bad
+ * family, over the RFC byte limit) is refused here too, and so is a
+ * USERNAME of 509 bytes or more (RFC 8489 section 14.3's sending limit).
  * @return 0 or the sticky error (NAT_ENOBUFS, NAT_EINVAL: value over
- *         65535 bytes, or an attribute after MESSAGE-INTEGRITY other than
- *         MESSAGE-INTEGRITY-SHA256 / FINGERPRINT). */
+ *         65535 bytes or invalid for its type, or an attribute after
+ *         MESSAGE-INTEGRITY other than MESSAGE-INTEGRITY-SHA256 /
+ *         FINGERPRINT, after MESSAGE-INTEGRITY-SHA256 other than
+ *         FINGERPRINT, or after FINGERPRINT). */
 NAT_EXTERN int nat_stun_add_attr(nat_stun_builder *b, uint16_t type,
                                  const void *value, size_t len);
 
-/** Append an address attribute. Type 0x0020 (XOR-MAPPED-ADDRESS) is XORed;
- * others are written plainly. @return as nat_stun_add_attr, or
+/** Append an address attribute. Types 0x0020 (XOR-MAPPED-ADDRESS), 0x0012
+ * and 0x0016 (TURN's XOR-PEER/RELAYED-ADDRESS) are XORed; others are
+ * written plainly. @return as nat_stun_add_attr, or
  * NAT_EBADFAMILY. */
 NAT_EXTERN int nat_stun_add_addr(nat_stun_builder *b, uint16_t type,
                                  const nat_addr *a);
@@ -299,7 +326,9 @@ NAT_EXTERN int nat_stun_add_integrity_sha256(nat_stun_builder *b,
 
 /** Finish the message: set the header length and, if @p fingerprint,
  * append FINGERPRINT (RFC 8489 section 14.7).
- * @return the message length in bytes, or the sticky error. */
+ * @return the message length in bytes, or the sticky error (NAT_EINVAL
+ *         when @p fingerprint is asked of a classic message or one that
+ *         already has FINGERPRINT). */
 NAT_EXTERN ssize_t nat_stun_builder_finish(nat_stun_builder *b,
                                            bool fingerprint);
 
