@@ -39,8 +39,10 @@ typedef struct nat_txn_mgr nat_txn_mgr;
 typedef struct nat_txn_config {
   nat_tstamp rto;     /**< initial RTO; default 500 ms */
   nat_tstamp rto_min; /**< lower bound of the adaptive RTO; default 50 ms */
-  nat_tstamp rto_max; /**< upper bound of one retransmission interval;
-                           default 3 s */
+  nat_tstamp rto_max; /**< upper bound of one retransmission interval and
+                           of the adaptive RTO; default 60 s (RFC 6298's
+                           maximum), so the defaults give RFC 8489's
+                           schedule */
   unsigned rc;        /**< transmissions in all; default 7 */
   unsigned rm;        /**< final wait in RTOs; default 16 */
   size_t max_txns;    /**< concurrent transactions; default 1024 */
