@@ -57,9 +57,12 @@ typedef struct nat_udp_stats {
   uint64_t datagrams_out;
   uint64_t send_errors;
   uint64_t queued_max; /**< longest the send queue has been */
+  uint64_t recv_errors; /**< failed reads and truncated datagrams (dropped) */
 } nat_udp_stats;
 
 /** Open and bind a socket on @p loop. @p cfg is copied.
+ * When bind fails, the libuv handles already made are closed from the loop:
+ * run it once more before uv_loop_close().
  * @return 0, NAT_EINVAL, NAT_ENOMEM, or a UV_E* code from bind (for example
  *         UV_EADDRINUSE, UV_EADDRNOTAVAIL). */
 NAT_EXTERN int nat_udp_new(nat_udp **out, uv_loop_t *loop,

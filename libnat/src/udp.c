@@ -1,0 +1,501 @@
+/* The UDP driver: one libuv UDP socket and one timer around a sans-I/O
+ * nat_txn_mgr. Datagrams due from the manager are sent at once with
+ * uv_udp_try_send() or queued (uv_udp_send) when the socket would block;
+ * received datagrams are demultiplexed between the transaction layer and the
+ * receive callback (see udp.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "nat/error.h"
+#include "nat/udp.h"
+
+/* Largest SOFTWARE value RFC 8489 section 14.14 allows. */
+#define UDP_SOFTWARE_MAX 763
+/* Room for a Binding request: header, CHANGE-REQUEST, SOFTWARE, FINGERPRINT */
+#define UDP_BINDING_CAP (NAT_STUN_HEADER_LEN + 8 + 4 + UDP_SOFTWARE_MAX + 1 + 8)
+#define UDP_SBUF_INIT   2048
+#define UDP_RBUF_LEN    65536
+
+/* What a transaction started through the driver calls back; given to the
+ * manager as the transaction's `user` pointer. */
+typedef struct udp_txn_rec {
+  nat_udp_stun_cb cb;
+  void *arg;
+} udp_txn_rec;
+
+/* A queued datagram: the libuv request and a copy of the bytes. */
+typedef struct udp_send_req {
+  uv_udp_send_t req;
+  nat_udp *u;
+  size_t len;
+  uint8_t data[];
+} udp_send_req;
+
+struct nat_udp {
+  uv_loop_t *loop;
+  uv_udp_t udp;
+  uv_timer_t timer;
+  nat_txn_mgr *mgr;
+  uint8_t family;
+  bool closing;
+  int open_handles; /* handles whose close callback is still to come */
+  nat_udp_close_cb close_cb;
+  void *close_arg;
+  nat_udp_recv_cb recv_cb;
+  void *recv_arg;
+  nat_rand_fn rand;
+  void *rand_ctx;
+  char *software;
+  nat_udp_stats stats; /* .txn is filled in by nat_udp_stats_get() */
+  uint64_t queued;     /* datagrams handed to uv_udp_send, not yet done */
+  uint8_t *sbuf;       /* scratch for nat_txn_mgr_next_send() */
+  size_t sbuf_cap;
+  uint8_t rbuf[UDP_RBUF_LEN];
+};
+
+static void udp_flush(nat_udp *u);
+
+/* ------------------------------------------------------------- lifetime */
+
+static void udp_free(nat_udp *u) {
+  nat_txn_mgr_free(u->mgr);
+  free(u->software);
+  free(u->sbuf);
+  free(u);
+}
+
+static void udp_on_handle_closed(uv_handle_t *h) {
+  nat_udp *u = h->data;
+  if (--u->open_handles > 0)
+    return;
+  if (u->close_cb)
+    u->close_cb(u, u->close_arg);
+  udp_free(u);
+}
+
+/* Close whatever handles are open; the last close callback frees @p u. */
+static void udp_close_handles(nat_udp *u) {
+  if (!uv_is_closing((uv_handle_t *)&u->udp))
+    uv_close((uv_handle_t *)&u->udp, udp_on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&u->timer))
+    uv_close((uv_handle_t *)&u->timer, udp_on_handle_closed);
+}
+
+/* ------------------------------------------------------------- sending */
+
+static void udp_on_sent(uv_udp_send_t *req, int status) {
+  udp_send_req *sr = (udp_send_req *)req;
+  nat_udp *u = sr->u;
+  u->queued--;
+  if (status < 0)
+    u->stats.send_errors++;
+  else
+    u->stats.datagrams_out++;
+  free(sr);
+}
+
+/* Queue a copy of the datagram behind the ones already waiting.
+ * @return 0 or NAT_ENOMEM. */
+static int udp_queue(nat_udp *u, const struct sockaddr *sa, const uint8_t *buf,
+                     size_t len) {
+  udp_send_req *sr = malloc(sizeof *sr + len);
+  uv_buf_t b;
+  int rc;
+  if (!sr)
+    return NAT_ENOMEM;
+  sr->u = u;
+  sr->len = len;
+  if (len > 0)
+    memcpy(sr->data, buf, len);
+  b = uv_buf_init((char *)sr->data, (unsigned)len);
+  rc = uv_udp_send(&sr->req, &u->udp, &b, 1, sa, udp_on_sent);
+  if (rc < 0) {
+    u->stats.send_errors++;
+    free(sr);
+    return 0;
+  }
+  if (++u->queued > u->stats.queued_max)
+    u->stats.queued_max = u->queued;
+  return 0;
+}
+
+/* Send now if nothing is queued and the socket takes it; else queue a copy.
+ * Errors from the network (ENETUNREACH, EINVAL for port 0, ...) are counted
+ * in send_errors, never fatal. @return 0 or NAT_ENOMEM. */
+static int udp_send_raw(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
+                        size_t len) {
+  struct sockaddr_storage ss;
+  const struct sockaddr *sa = (const struct sockaddr *)&ss;
+  int rc = nat_addr_to_sockaddr(dst, (struct sockaddr *)&ss, sizeof ss);
+  if (rc < 0) {
+    u->stats.send_errors++;
+    return 0;
+  }
+  if (u->queued == 0) {
+    uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+    rc = uv_udp_try_send(&u->udp, &b, 1, sa);
+    if (rc >= 0) {
+      u->stats.datagrams_out++;
+      return 0;
+    }
+    if (rc != UV_EAGAIN) {
+      u->stats.send_errors++;
+      return 0;
+    }
+  }
+  return udp_queue(u, sa, buf, len);
+}
+
+/* ---------------------------------------------------------------- timer */
+
+static void udp_on_timer(uv_timer_t *t) {
+  nat_udp *u = t->data;
+  if (u->closing)
+    return;
+  nat_txn_mgr_handle_expiry(u->mgr, nat_udp_now());
+  udp_flush(u); /* checks closing: a callback may have closed u */
+}
+
+/* Arm the timer for the manager's next expiry, rounded up to whole
+ * milliseconds (libuv timers have 1 ms resolution); an early wake-up only
+ * re-arms. */
+static void udp_arm_timer(nat_udp *u) {
+  nat_tstamp exp = nat_txn_mgr_get_expiry(u->mgr);
+  nat_tstamp now;
+  uint64_t ms = 0;
+  if (exp == NAT_TSTAMP_MAX) {
+    uv_timer_stop(&u->timer);
+    return;
+  }
+  now = nat_udp_now();
+  if (exp > now)
+    ms = (exp - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
+  uv_update_time(u->loop); /* the timer counts from the loop's "now" */
+  uv_timer_start(&u->timer, udp_on_timer, ms, 0);
+}
+
+/* Send every datagram the manager has due, then re-arm the timer. */
+static void udp_flush(nat_udp *u) {
+  nat_tstamp now;
+  if (u->closing)
+    return;
+  now = nat_udp_now();
+  for (;;) {
+    nat_addr dst;
+    ssize_t n = nat_txn_mgr_next_send(u->mgr, now, u->sbuf, u->sbuf_cap, &dst);
+    if (n == NAT_ENOBUFS && u->sbuf_cap < NAT_STUN_MAX_MSG) {
+      uint8_t *nb = realloc(u->sbuf, NAT_STUN_MAX_MSG);
+      if (!nb)
+        break; /* still due: the timer fires at once and retries */
+      u->sbuf = nb;
+      u->sbuf_cap = NAT_STUN_MAX_MSG;
+      continue;
+    }
+    if (n <= 0)
+      break;
+    if (udp_send_raw(u, &dst, u->sbuf, (size_t)n) < 0)
+      u->stats.send_errors++; /* out of memory: the retransmission retries */
+  }
+  udp_arm_timer(u);
+}
+
+/* -------------------------------------------------------------- receive */
+
+static void udp_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  nat_udp *u = h->data;
+  (void)suggested;
+  buf->base = (char *)u->rbuf;
+  buf->len = sizeof u->rbuf;
+}
+
+/* The class bits of a STUN header (RFC 8489 section 5). */
+static uint8_t udp_stun_class(const uint8_t *p) {
+  unsigned type = ((unsigned)p[0] << 8) | p[1];
+  return (uint8_t)(((type >> 7) & 0x2u) | ((type >> 4) & 0x1u));
+}
+
+static bool udp_is_response_class(const uint8_t *p) {
+  uint8_t cls = udp_stun_class(p);
+  return cls == NAT_STUN_SUCCESS || cls == NAT_STUN_ERROR;
+}
+
+/* A classic RFC 3489 success or error response (no magic cookie). */
+static bool udp_is_classic_response(const uint8_t *p, size_t len) {
+  nat_stun_msg m;
+  if (len < NAT_STUN_HEADER_LEN || (p[0] & 0xC0) != 0 ||
+      !udp_is_response_class(p))
+    return false;
+  if (nat_stun_decode(&m, p, len) < 0)
+    return false;
+  return m.classic;
+}
+
+/* Route one datagram: responses to the transaction layer, everything else
+ * (requests, indications, non-STUN) to the receive callback. */
+static void udp_dispatch(nat_udp *u, const nat_addr *from, const uint8_t *p,
+                         size_t len) {
+  bool stun = nat_stun_is_stun(p, len);
+  if (stun || udp_is_classic_response(p, len)) {
+    int rc = nat_txn_mgr_recv(u->mgr, nat_udp_now(), from, p, len);
+    if (rc == 0) {
+      udp_flush(u);
+      return;
+    }
+    /* A response nobody waits for (unmatched, duplicate, spoofed,
+     * malformed) was counted by the manager; it is nobody else's. */
+    if (!stun || udp_is_response_class(p))
+      return;
+  }
+  if (u->recv_cb && !u->closing)
+    u->recv_cb(u, u->recv_arg, from, p, len);
+}
+
+static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                        const struct sockaddr *sa, unsigned flags) {
+  nat_udp *u = h->data;
+  nat_addr from;
+  (void)buf;
+  if (u->closing)
+    return;
+  if (nread == 0 && sa == NULL)
+    return; /* libuv: nothing more to read */
+  if (nread < 0 || (flags & UV_UDP_PARTIAL) || sa == NULL ||
+      nat_addr_from_sockaddr(&from, sa) != 0) {
+    u->stats.recv_errors++;
+    return;
+  }
+  u->stats.datagrams_in++;
+  udp_dispatch(u, &from, u->rbuf, (size_t)nread);
+}
+
+/* --------------------------------------------------------- transactions */
+
+static void udp_on_txn_done(void *cb_arg, const nat_txn_result *r) {
+  nat_udp *u = cb_arg;
+  udp_txn_rec *rec = r->user;
+  nat_txn_result res = *r;
+  nat_udp_stun_cb cb = rec->cb;
+  res.user = rec->arg;
+  free(rec);
+  if (cb)
+    cb(u, res.user, &res);
+}
+
+/* ------------------------------------------------------------------ API */
+
+static int udp_check_config(const nat_udp_config *cfg) {
+  if (cfg->bind.family != NAT_AF_INET && cfg->bind.family != NAT_AF_INET6)
+    return NAT_EINVAL;
+  if (cfg->software && strlen(cfg->software) > UDP_SOFTWARE_MAX)
+    return NAT_EINVAL;
+  return 0;
+}
+
+/* Create the socket, bind it and start reading. On failure the handles are
+ * closed (asynchronously) and @p u is freed by their close callbacks. */
+static int udp_open_socket(nat_udp *u, const nat_addr *bind) {
+  struct sockaddr_storage ss;
+  unsigned af = bind->family == NAT_AF_INET6 ? AF_INET6 : AF_INET;
+  unsigned flags = bind->family == NAT_AF_INET6 ? UV_UDP_IPV6ONLY : 0;
+  int rc = nat_addr_to_sockaddr(bind, (struct sockaddr *)&ss, sizeof ss);
+  if (rc < 0)
+    return rc;
+  rc = uv_udp_init_ex(u->loop, &u->udp, af);
+  if (rc < 0)
+    return rc;
+  u->udp.data = u;
+  u->timer.data = u;
+  uv_timer_init(u->loop, &u->timer);
+  u->open_handles = 2;
+  rc = uv_udp_bind(&u->udp, (const struct sockaddr *)&ss, flags);
+  if (rc == 0)
+    rc = uv_udp_recv_start(&u->udp, udp_on_alloc, udp_on_recv);
+  if (rc < 0) {
+    u->closing = true;
+    udp_close_handles(u);
+  }
+  return rc;
+}
+
+/** Open and bind a UDP socket on @p loop for STUN transactions and other
+ * datagrams; see udp.h. */
+int nat_udp_new(nat_udp **out, uv_loop_t *loop, const nat_udp_config *cfg) {
+  nat_udp *u;
+  int rc;
+  if (!out || !loop || !cfg)
+    return NAT_EINVAL;
+  *out = NULL;
+  if ((rc = udp_check_config(cfg)) < 0)
+    return rc;
+  u = calloc(1, sizeof *u);
+  if (!u)
+    return NAT_ENOMEM;
+  u->loop = loop;
+  u->family = cfg->bind.family;
+  u->rand = cfg->rand ? cfg->rand : nat_rand_system;
+  u->rand_ctx = cfg->rand ? cfg->rand_ctx : NULL;
+  u->sbuf = malloc(UDP_SBUF_INIT);
+  u->sbuf_cap = UDP_SBUF_INIT;
+  if (cfg->software)
+    u->software = strdup(cfg->software);
+  if (!u->sbuf || (cfg->software && !u->software)) {
+    udp_free(u);
+    return NAT_ENOMEM;
+  }
+  rc = nat_txn_mgr_new(&u->mgr, &cfg->txn, udp_on_txn_done, u);
+  if (rc < 0) {
+    u->mgr = NULL;
+    udp_free(u);
+    return rc;
+  }
+  rc = udp_open_socket(u, &cfg->bind);
+  if (rc < 0) {
+    if (u->open_handles == 0)
+      udp_free(u);
+    return rc;
+  }
+  *out = u;
+  return 0;
+}
+
+/** The bound local address; see udp.h. */
+int nat_udp_local_addr(const nat_udp *u, nat_addr *out) {
+  struct sockaddr_storage ss;
+  int len = (int)sizeof ss;
+  int rc;
+  if (!u || !out)
+    return NAT_EINVAL;
+  rc = uv_udp_getsockname(&u->udp, (struct sockaddr *)&ss, &len);
+  if (rc < 0)
+    return rc;
+  return nat_addr_from_sockaddr(out, (const struct sockaddr *)&ss);
+}
+
+static int udp_check_dst(const nat_udp *u, const nat_addr *dst) {
+  if (u->closing)
+    return NAT_ECLOSING;
+  if (dst->family != u->family)
+    return NAT_EBADFAMILY;
+  return 0;
+}
+
+/** Start a transaction with a caller-encoded request; see udp.h. */
+int nat_udp_request(nat_udp *u, const nat_addr *dst, const uint8_t *req,
+                    size_t len, const nat_txn_opts *opts, nat_udp_stun_cb cb,
+                    void *arg) {
+  udp_txn_rec *rec;
+  int rc;
+  if (!u || !dst || !req)
+    return NAT_EINVAL;
+  if ((rc = udp_check_dst(u, dst)) < 0)
+    return rc;
+  rec = malloc(sizeof *rec);
+  if (!rec)
+    return NAT_ENOMEM;
+  rec->cb = cb;
+  rec->arg = arg;
+  if (len > u->sbuf_cap && len <= NAT_STUN_MAX_MSG) {
+    uint8_t *nb = realloc(u->sbuf, len);
+    if (!nb) {
+      free(rec);
+      return NAT_ENOMEM;
+    }
+    u->sbuf = nb;
+    u->sbuf_cap = len;
+  }
+  rc = nat_txn_start(u->mgr, nat_udp_now(), dst, req, len, opts, rec);
+  if (rc < 0) {
+    free(rec);
+    return rc;
+  }
+  udp_flush(u);
+  return 0;
+}
+
+/** Build and start a Binding request; see udp.h. */
+int nat_udp_binding(nat_udp *u, const nat_addr *dst, uint32_t change_flags,
+                    const nat_txn_opts *opts, nat_udp_stun_cb cb, void *arg,
+                    uint8_t tid_out[NAT_STUN_TID_LEN]) {
+  uint8_t buf[UDP_BINDING_CAP];
+  uint8_t tid[NAT_STUN_TID_LEN];
+  nat_stun_builder b;
+  ssize_t n;
+  int rc;
+  if (!u || !dst)
+    return NAT_EINVAL;
+  if ((rc = udp_check_dst(u, dst)) < 0)
+    return rc;
+  nat_udp_new_tid(u, tid);
+  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING, NAT_STUN_REQUEST,
+                        tid);
+  if (change_flags)
+    nat_stun_add_change_request(&b, change_flags);
+  if (u->software)
+    nat_stun_add_string(&b, NAT_ATTR_SOFTWARE, u->software);
+  n = nat_stun_builder_finish(&b, true);
+  if (n < 0)
+    return (int)n;
+  rc = nat_udp_request(u, dst, buf, (size_t)n, opts, cb, arg);
+  if (rc == 0 && tid_out)
+    memcpy(tid_out, tid, NAT_STUN_TID_LEN);
+  return rc;
+}
+
+/** A fresh transaction ID from the socket's random source; see udp.h. */
+void nat_udp_new_tid(nat_udp *u, uint8_t tid[NAT_STUN_TID_LEN]) {
+  u->rand(u->rand_ctx, tid, NAT_STUN_TID_LEN);
+}
+
+/** Send a raw datagram, queued if the socket would block; see udp.h. */
+int nat_udp_send(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
+                 size_t len) {
+  int rc;
+  if (!u || !dst || (!buf && len > 0))
+    return NAT_EINVAL;
+  if ((rc = udp_check_dst(u, dst)) < 0)
+    return rc;
+  return udp_send_raw(u, dst, buf, len);
+}
+
+/** Set the callback for datagrams that are not transaction responses. */
+void nat_udp_set_recv_cb(nat_udp *u, nat_udp_recv_cb cb, void *arg) {
+  if (!u)
+    return;
+  u->recv_cb = cb;
+  u->recv_arg = arg;
+}
+
+/** Feed an RTT measured elsewhere to the RTO estimator. */
+void nat_udp_seed_rtt(nat_udp *u, nat_tstamp rtt) {
+  if (!u)
+    return;
+  nat_txn_mgr_seed_rtt(u->mgr, rtt);
+}
+
+/** Copy the driver's counters, with the transaction layer's, to @p out. */
+void nat_udp_stats_get(const nat_udp *u, nat_udp_stats *out) {
+  if (!u || !out)
+    return;
+  *out = u->stats;
+  nat_txn_mgr_stats(u->mgr, &out->txn);
+}
+
+/** The loop's clock in nanoseconds (uv_hrtime()). */
+nat_tstamp nat_udp_now(void) {
+  return uv_hrtime();
+}
+
+/** Cancel live transactions, close the socket and timer, call @p cb and
+ * free @p u; see udp.h. A second call does nothing. */
+void nat_udp_close(nat_udp *u, nat_udp_close_cb cb, void *arg) {
+  if (!u || u->closing)
+    return;
+  u->closing = true;
+  u->close_cb = cb;
+  u->close_arg = arg;
+  nat_txn_cancel_all(u->mgr);
+  uv_udp_recv_stop(&u->udp);
+  uv_timer_stop(&u->timer);
+  udp_close_handles(u);
+}
