@@ -68,12 +68,16 @@ NAT_EXTERN int nat_addr_to_sockaddr(const nat_addr *a, struct sockaddr *ss,
                                     size_t sslen);
 
 /** Address classes used for candidate checks and NAT detection. */
-NAT_EXTERN bool nat_addr_is_private(const nat_addr *a);  /**< RFC 1918, fc00::/7 */
-NAT_EXTERN bool nat_addr_is_shared(const nat_addr *a);   /**< 100.64.0.0/10 (RFC 6598) */
+NAT_EXTERN bool
+nat_addr_is_private(const nat_addr *a); /**< RFC 1918, fc00::/7 */
+NAT_EXTERN bool
+nat_addr_is_shared(const nat_addr *a); /**< 100.64.0.0/10 (RFC 6598) */
 NAT_EXTERN bool nat_addr_is_loopback(const nat_addr *a); /**< 127/8, ::1 */
-NAT_EXTERN bool nat_addr_is_link_local(const nat_addr *a); /**< 169.254/16, fe80::/10 */
+NAT_EXTERN bool
+nat_addr_is_link_local(const nat_addr *a); /**< 169.254/16, fe80::/10 */
 NAT_EXTERN bool nat_addr_is_unspecified(const nat_addr *a); /**< 0.0.0.0, :: */
-NAT_EXTERN bool nat_addr_is_multicast(const nat_addr *a); /**< 224/4, ff00::/8 */
+NAT_EXTERN bool
+nat_addr_is_multicast(const nat_addr *a); /**< 224/4, ff00::/8 */
 
 #ifdef __cplusplus
 }

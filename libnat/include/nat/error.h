@@ -20,8 +20,9 @@ extern "C" {
   XX(ENOBUFS, -5003, "output buffer too small")                                \
   XX(ETRUNC, -5004, "STUN message truncated")                                  \
   XX(ENOTSTUN, -5005, "not a STUN message")                                    \
-  XX(EBADLEN, -5006, "STUN message length is not a multiple of 4 or "          \
-                     "does not match the datagram")                            \
+  XX(EBADLEN, -5006,                                                           \
+     "STUN message length is not a multiple of 4 or "                          \
+     "does not match the datagram")                                            \
   XX(EATTRLEN, -5007, "STUN attribute overruns the message")                   \
   XX(EPADDING, -5008, "STUN attribute padding missing")                        \
   XX(EBADFAMILY, -5009, "bad address family in STUN attribute")                \

@@ -10,5 +10,9 @@
 #include "nat/txn.h"
 #include "nat/udp.h"
 #include "nat/resolve.h"
+#include "nat/obs.h"
+#include "nat/analyze.h"
+#include "nat/natbox.h"
+#include "nat/link.h"
 
 #endif

@@ -53,25 +53,25 @@ typedef struct nat_box_config {
    * "paired" pooling gives every mapping of one internal IP the same
    * external IP; "arbitrary" pooling picks one at random per mapping. */
   uint32_t public_ip[NAT_BOX_MAX_PUBLIC];
-  unsigned npublic;        /**< 0 is taken as 1 */
+  unsigned npublic; /**< 0 is taken as 1 */
   bool pooling_arbitrary;
-  uint8_t mapping;    /**< nat_behaviour */
-  uint8_t filtering;  /**< nat_behaviour */
-  uint8_t alloc;      /**< nat_alloc */
-  int32_t delta;      /**< step for NAT_ALLOC_SEQUENTIAL (default 1;
-                           may be negative) */
-  bool per_host;      /**< sequential counter per internal IP */
+  uint8_t mapping;   /**< nat_behaviour */
+  uint8_t filtering; /**< nat_behaviour */
+  uint8_t alloc;     /**< nat_alloc */
+  int32_t delta;     /**< step for NAT_ALLOC_SEQUENTIAL (default 1;
+                          may be negative) */
+  bool per_host;     /**< sequential counter per internal IP */
   /** Probability (0..1) that, before each allocation, simulated other hosts
    * take 1..interleave_max ports (the visible delta jitters). */
   double interleave;
-  unsigned interleave_max; /**< default 3 */
+  unsigned interleave_max;     /**< default 3 */
   uint16_t port_min, port_max; /**< allocation range; default 1024-65535 */
   /** Reuse an external port for another internal endpoint when the
    * destinations differ (APD mapping only). */
   bool overload;
   bool hairpin; /**< translate LAN->own public address back into the LAN */
-  nat_tstamp timeout; /**< idle mapping lifetime; default 30 s (RFC 4787
-                           REQ-5 asks at least 2 min; labs use less) */
+  nat_tstamp timeout;   /**< idle mapping lifetime; default 30 s (RFC 4787
+                             REQ-5 asks at least 2 min; labs use less) */
   bool inbound_refresh; /**< inbound packets refresh the timer too */
   uint64_t seed;
   size_t max_mappings; /**< default 65536 */
@@ -79,17 +79,17 @@ typedef struct nat_box_config {
 
 /** What happened to a packet. */
 typedef enum nat_box_verdict {
-  NAT_BOX_TO_WAN = 0,   /**< rewritten; send out of the external side */
-  NAT_BOX_TO_LAN = 1,   /**< rewritten; send into the internal side
-                             (inbound, or hairpinned outbound) */
-  NAT_BOX_DROP_MALFORMED = -1,   /**< not a well-formed IPv4 packet */
-  NAT_BOX_DROP_PROTOCOL = -2,    /**< not UDP (ICMP, TCP, ...) */
-  NAT_BOX_DROP_NO_MAPPING = -3,  /**< inbound to a port with no mapping */
-  NAT_BOX_DROP_FILTERED = -4,    /**< inbound refused by the filtering rule */
+  NAT_BOX_TO_WAN = 0,           /**< rewritten; send out of the external side */
+  NAT_BOX_TO_LAN = 1,           /**< rewritten; send into the internal side
+                                     (inbound, or hairpinned outbound) */
+  NAT_BOX_DROP_MALFORMED = -1,  /**< not a well-formed IPv4 packet */
+  NAT_BOX_DROP_PROTOCOL = -2,   /**< not UDP (ICMP, TCP, ...) */
+  NAT_BOX_DROP_NO_MAPPING = -3, /**< inbound to a port with no mapping */
+  NAT_BOX_DROP_FILTERED = -4,   /**< inbound refused by the filtering rule */
   NAT_BOX_DROP_PORTS_EXHAUSTED = -5, /**< no external port left */
-  NAT_BOX_DROP_HAIRPIN = -6,     /**< LAN->own public address, hairpin off */
-  NAT_BOX_DROP_NOT_OURS = -7,    /**< inbound to an address not ours */
-  NAT_BOX_DROP_FRAGMENT = -8     /**< IP fragment (not translated) */
+  NAT_BOX_DROP_HAIRPIN = -6,  /**< LAN->own public address, hairpin off */
+  NAT_BOX_DROP_NOT_OURS = -7, /**< inbound to an address not ours */
+  NAT_BOX_DROP_FRAGMENT = -8  /**< IP fragment (not translated) */
 } nat_box_verdict;
 #define NAT_BOX_DROP_REASONS 8
 
@@ -100,8 +100,8 @@ typedef struct nat_box_stats {
 } nat_box_stats;
 
 /** Create a NAT. @p cfg is copied; zero fields take the defaults above.
- * @return 0, NAT_EINVAL (public_ip[0] 0, npublic > 4, bad enum, port_min > port_max,
- *         interleave outside 0..1), NAT_ENOMEM. */
+ * @return 0, NAT_EINVAL (public_ip[0] 0, npublic > 4, bad enum, port_min >
+ * port_max, interleave outside 0..1), NAT_ENOMEM. */
 NAT_EXTERN int nat_box_new(nat_box **out, const nat_box_config *cfg);
 NAT_EXTERN void nat_box_free(nat_box *b);
 

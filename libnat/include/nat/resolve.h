@@ -22,7 +22,7 @@ NAT_EXTERN int nat_hostport_split(const char *s, char *host, size_t hostlen,
                                   uint16_t *port, uint16_t default_port);
 
 typedef struct nat_resolve_result {
-  int status; /**< 0, or NAT_ERESOLVE with uv_status set, or NAT_EBADADDR */
+  int status;    /**< 0, or NAT_ERESOLVE with uv_status set, or NAT_EBADADDR */
   int uv_status; /**< the UV_EAI_* code when status is NAT_ERESOLVE */
   const char *name; /**< the string given, valid during the callback */
   size_t naddrs;

@@ -26,8 +26,8 @@ extern "C" {
 #endif
 
 #define NAT_STUN_MAGIC_COOKIE 0x2112A442u
-#define NAT_STUN_HEADER_LEN 20
-#define NAT_STUN_TID_LEN 12
+#define NAT_STUN_HEADER_LEN   20
+#define NAT_STUN_TID_LEN      12
 /** Largest message the codec accepts or builds (RFC 8489 section 6.1 allows
  * up to 64 KiB; anything over a UDP datagram's payload is refused). */
 #define NAT_STUN_MAX_MSG 65507
@@ -86,11 +86,11 @@ typedef enum nat_stun_attr_type {
 } nat_stun_attr_type;
 
 /* CHANGE-REQUEST flags (RFC 5780 section 7.2). */
-#define NAT_STUN_CHANGE_IP 0x04u
+#define NAT_STUN_CHANGE_IP   0x04u
 #define NAT_STUN_CHANGE_PORT 0x02u
 
 /* PASSWORD-ALGORITHM values (RFC 8489 section 18.5). */
-#define NAT_STUN_PWALG_MD5 0x0001
+#define NAT_STUN_PWALG_MD5    0x0001
 #define NAT_STUN_PWALG_SHA256 0x0002
 
 /** One attribute as found in the message. @p value points into the
@@ -191,8 +191,7 @@ NAT_EXTERN int nat_stun_msg_get_mapped(const nat_stun_msg *m, nat_addr *out);
  * the message (not NUL-terminated), @p reason_len its length.
  * @return 0, NAT_ENOTFOUND, NAT_EBADATTR. */
 NAT_EXTERN int nat_stun_msg_get_error(const nat_stun_msg *m, int *code,
-                                      const char **reason,
-                                      size_t *reason_len);
+                                      const char **reason, size_t *reason_len);
 
 /** Read a 32-bit attribute (CHANGE-REQUEST, PRIORITY, FINGERPRINT).
  * @return 0, NAT_ENOTFOUND, NAT_EBADATTR (length != 4). */
@@ -242,8 +241,7 @@ NAT_EXTERN int nat_stun_long_term_key(uint16_t alg, const char *username,
  * multiple of 64 bytes).
  * @return 0, NAT_ENOINTEGRITY, NAT_EINTEGRITY, NAT_EBADATTR, NAT_ECRYPTO. */
 NAT_EXTERN int nat_stun_msg_check_integrity(const nat_stun_msg *m,
-                                            const uint8_t *key,
-                                            size_t keylen);
+                                            const uint8_t *key, size_t keylen);
 
 /** CRC-32 (ISO-HDLC, as FINGERPRINT uses before the XOR) of @p len bytes,
  * continuing from @p crc (start with 0). */
@@ -271,9 +269,9 @@ NAT_EXTERN int nat_stun_builder_init(nat_stun_builder *b, uint8_t *buf,
 
 /** Start a classic RFC 3489 message with a 128-bit transaction ID (16 bytes
  * at @p tid16; no magic cookie). Returns as nat_stun_builder_init(). */
-NAT_EXTERN int nat_stun_builder_init_classic(nat_stun_builder *b,
-                                             uint8_t *buf, size_t cap,
-                                             uint16_t method, uint8_t cls,
+NAT_EXTERN int nat_stun_builder_init_classic(nat_stun_builder *b, uint8_t *buf,
+                                             size_t cap, uint16_t method,
+                                             uint8_t cls,
                                              const uint8_t tid16[16]);
 
 /** Append an attribute with a raw value (zero padding added). A value
@@ -295,10 +293,8 @@ NAT_EXTERN int nat_stun_add_attr(nat_stun_builder *b, uint16_t type,
 NAT_EXTERN int nat_stun_add_addr(nat_stun_builder *b, uint16_t type,
                                  const nat_addr *a);
 
-NAT_EXTERN int nat_stun_add_u32(nat_stun_builder *b, uint16_t type,
-                                uint32_t v);
-NAT_EXTERN int nat_stun_add_u64(nat_stun_builder *b, uint16_t type,
-                                uint64_t v);
+NAT_EXTERN int nat_stun_add_u32(nat_stun_builder *b, uint16_t type, uint32_t v);
+NAT_EXTERN int nat_stun_add_u64(nat_stun_builder *b, uint16_t type, uint64_t v);
 /** Append a string attribute (USERNAME, SOFTWARE, REALM, NONCE, ...). */
 NAT_EXTERN int nat_stun_add_string(nat_stun_builder *b, uint16_t type,
                                    const char *s);
@@ -306,8 +302,7 @@ NAT_EXTERN int nat_stun_add_string(nat_stun_builder *b, uint16_t type,
 NAT_EXTERN int nat_stun_add_error(nat_stun_builder *b, int code,
                                   const char *reason);
 /** Append CHANGE-REQUEST with NAT_STUN_CHANGE_IP / NAT_STUN_CHANGE_PORT. */
-NAT_EXTERN int nat_stun_add_change_request(nat_stun_builder *b,
-                                           uint32_t flags);
+NAT_EXTERN int nat_stun_add_change_request(nat_stun_builder *b, uint32_t flags);
 /** Append UNKNOWN-ATTRIBUTES listing @p n types. */
 NAT_EXTERN int nat_stun_add_unknown_attrs(nat_stun_builder *b,
                                           const uint16_t *types, size_t n);

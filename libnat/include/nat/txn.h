@@ -50,16 +50,16 @@ typedef struct nat_txn_config {
 
 /** How a transaction ended. */
 typedef struct nat_txn_result {
-  void *user;          /**< as given to nat_txn_start() */
-  int status;          /**< 0: a success or error response arrived;
-                            NAT_ETIMEDOUT; NAT_ECANCELED */
+  void *user;                   /**< as given to nat_txn_start() */
+  int status;                   /**< 0: a success or error response arrived;
+                                     NAT_ETIMEDOUT; NAT_ECANCELED */
   const nat_stun_msg *response; /**< valid during the callback only; NULL
                                      unless status == 0 */
-  nat_addr from;       /**< source of the response */
-  nat_addr dst;        /**< where the request went */
+  nat_addr from;                /**< source of the response */
+  nat_addr dst;                 /**< where the request went */
   uint8_t tid[NAT_STUN_TID_LEN];
-  nat_tstamp rtt;      /**< now - time of the first transmission */
-  nat_tstamp rtt_last; /**< now - time of the last transmission */
+  nat_tstamp rtt;         /**< now - time of the first transmission */
+  nat_tstamp rtt_last;    /**< now - time of the last transmission */
   unsigned transmissions; /**< how many times the request was sent */
 } nat_txn_result;
 
@@ -69,15 +69,15 @@ typedef void (*nat_txn_cb)(void *cb_arg, const nat_txn_result *result);
 
 /** Counters of what nat_txn_mgr_recv() refused. */
 typedef struct nat_txn_stats {
-  uint64_t sent;        /**< datagrams handed out (first + retransmissions) */
+  uint64_t sent; /**< datagrams handed out (first + retransmissions) */
   uint64_t retransmits;
-  uint64_t responses;   /**< responses matched to a live transaction */
+  uint64_t responses; /**< responses matched to a live transaction */
   uint64_t timeouts;
-  uint64_t malformed;   /**< failed nat_stun_decode() */
+  uint64_t malformed;    /**< failed nat_stun_decode() */
   uint64_t not_response; /**< requests/indications (not for the client) */
-  uint64_t unmatched;   /**< no transaction with that ID */
-  uint64_t duplicates;  /**< ID of a transaction that already ended */
-  uint64_t spoofed;     /**< right ID, wrong source address */
+  uint64_t unmatched;    /**< no transaction with that ID */
+  uint64_t duplicates;   /**< ID of a transaction that already ended */
+  uint64_t spoofed;      /**< right ID, wrong source address */
 } nat_txn_stats;
 
 /** Options of one transaction. */

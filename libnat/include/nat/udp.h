@@ -42,8 +42,7 @@ typedef struct nat_udp_config {
 } nat_udp_config;
 
 /** Called when a transaction started on @p u ends (see nat_txn_result). */
-typedef void (*nat_udp_stun_cb)(nat_udp *u, void *arg,
-                                const nat_txn_result *r);
+typedef void (*nat_udp_stun_cb)(nat_udp *u, void *arg, const nat_txn_result *r);
 /** Called for each datagram that is not a response to a live transaction.
  * @p buf is valid during the call only. */
 typedef void (*nat_udp_recv_cb)(nat_udp *u, void *arg, const nat_addr *from,
@@ -56,7 +55,7 @@ typedef struct nat_udp_stats {
   uint64_t datagrams_in;
   uint64_t datagrams_out;
   uint64_t send_errors;
-  uint64_t queued_max; /**< longest the send queue has been */
+  uint64_t queued_max;  /**< longest the send queue has been */
   uint64_t recv_errors; /**< failed reads and truncated datagrams (dropped) */
 } nat_udp_stats;
 
@@ -96,13 +95,12 @@ NAT_EXTERN void nat_udp_new_tid(nat_udp *u, uint8_t tid[NAT_STUN_TID_LEN]);
 
 /** Send a raw datagram (copied). Sends are queued, never dropped when the
  * socket would block. @return 0, NAT_ECLOSING, NAT_ENOMEM, NAT_EBADFAMILY. */
-NAT_EXTERN int nat_udp_send(nat_udp *u, const nat_addr *dst,
-                            const uint8_t *buf, size_t len);
+NAT_EXTERN int nat_udp_send(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
+                            size_t len);
 
 /** Set the callback for datagrams that are not transaction responses.
  * NULL drops them. */
-NAT_EXTERN void nat_udp_set_recv_cb(nat_udp *u, nat_udp_recv_cb cb,
-                                    void *arg);
+NAT_EXTERN void nat_udp_set_recv_cb(nat_udp *u, nat_udp_recv_cb cb, void *arg);
 
 /** Feed an RTT measured elsewhere to the RTO estimator. */
 NAT_EXTERN void nat_udp_seed_rtt(nat_udp *u, nat_tstamp rtt);

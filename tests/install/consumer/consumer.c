@@ -5,7 +5,8 @@
 #include <string.h>
 
 int main(void) {
-  uint8_t buf[128], tid[NAT_STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  uint8_t buf[128],
+      tid[NAT_STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   nat_stun_builder b;
   nat_stun_msg m;
   if (nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
