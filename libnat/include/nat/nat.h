@@ -14,5 +14,6 @@
 #include "nat/analyze.h"
 #include "nat/natbox.h"
 #include "nat/link.h"
+#include "nat/verdict.h"
 
 #endif

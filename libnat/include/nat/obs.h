@@ -49,6 +49,9 @@ typedef struct nat_obs {
   uint32_t change_flags;  /**< CHANGE-REQUEST value sent, 0 for none */
   nat_tstamp sent_at;     /**< first transmission, ns since the run began */
   unsigned transmissions; /**< how many times the request was sent */
+  nat_tstamp idle;        /**< NAT_OBS_LIFETIME: how long the mapping was
+                               left idle before this probe */
+  uint16_t response_port; /**< RESPONSE-PORT sent (RFC 5780 7.5), 0 none */
 
   /* --- the outcome */
   /** 0: a success response; NAT_ESTUNERR: an error response (see
