@@ -14,7 +14,8 @@ PACKAGES=(
   # tests
   libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3-jsonschema
   # lab and reference clients
-  iproute2 nftables conntrack coturn miniupnpd-nftables tcpdump tshark stun-client
+  iproute2 nftables conntrack coturn miniupnpd-nftables miniupnpc natpmpc
+  tcpdump tshark stun-client
 )
 
 SUDO=""

@@ -261,8 +261,19 @@ static int make_links(struct up *u) {
     else
       CHECK(nl_runf(NULL, u->log, "ip", "link", "add", mine, "netns", ns,
                     "type", "veth", "peer", "name", peer, "netns", pns, NULL));
-    CHECK(address_link(u, ns, mine, n->up_addr, n->up_peer));
     CHECK(address_link(u, pns, peer, n->up_peer, n->up_addr));
+    if (nl_node_natbox_nat(n)) {
+      /* natbox owns the public address: were it local to the router's
+       * namespace, packets from the LAN to it (hairpinning) would end
+       * there instead of reaching natbox, and hairpinned packets from it
+       * would be martians. The TUN link needs no address to route. */
+      CHECK(nl_runf(NULL, u->log, "ip", "-n", ns, "link", "set", mine, "up",
+                    NULL));
+      CHECK(nl_runf(NULL, u->log, "ip", "-n", ns, "route", "add", "default",
+                    "dev", mine, NULL));
+      continue;
+    }
+    CHECK(address_link(u, ns, mine, n->up_addr, n->up_peer));
     nl_ip_str(n->up_peer, gw, sizeof gw);
     CHECK(nl_runf(NULL, u->log, "ip", "-n", ns, "route", "add", "default",
                   "via", gw, "dev", mine, NULL));
@@ -354,11 +365,22 @@ static void print_summary(const struct up *u) {
     const struct nl_node *n = &u->t->nodes[i];
     ns_name(u, i, ns, sizeof ns);
     nl_ip_str(n->up_addr, a, sizeof a);
-    printf("  %-12s %-18s %s%s\n", n->name, ns, a,
-           n->kind == NL_NAT ? " (nat)" : "");
+    char pm[32];
+    printf("  %-12s %-18s %s%s%s%s\n", n->name, ns, a,
+           n->kind == NL_NAT ? " (nat)" : "", n->portmap ? " portmap " : "",
+           n->portmap ? nl_portmap_names(n->portmap, pm, sizeof pm) : "");
   }
   printf("try: natlab exec --prefix %s %s -- stun " NL_STUN_IP1 "\n", u->prefix,
          u->t->nodes[u->t->nnodes - 1].name);
+}
+
+/* miniupnpd on the NATs with portmap=; after coturn, which its STUN test
+ * needs. */
+static int start_portmaps(struct up *u) {
+  for (int i = 1; i < u->t->nnodes; i++)
+    if (u->t->nodes[i].kind == NL_NAT && u->t->nodes[i].portmap)
+      CHECK(nl_portmap_start(u->t, i, u->prefix, u->log));
+  return 0;
 }
 
 static int build(struct up *u, const struct nl_params *params) {
@@ -368,7 +390,8 @@ static int build(struct up *u, const struct nl_params *params) {
   CHECK(make_namespaces(u));
   CHECK(make_links(u));
   CHECK(make_nats(u));
-  return start_coturn(u);
+  CHECK(start_coturn(u));
+  return start_portmaps(u);
 }
 
 /** Build the lab. On any failure or interruption everything made is torn

@@ -16,7 +16,8 @@ static const char usage_text[] =
     "       natlab status [--prefix P]\n"
     "       natlab list\n"
     "       natlab show [TOPOLOGY] [--set NAME=VALUE]...\n"
-    "       natlab run EXPERIMENT [--json FILE] [--md FILE] [--only TOPO]...\n"
+    "       natlab run reference|netcheck [--json FILE] [--md FILE] [--only "
+    "TOPO]...\n"
     "TOPOLOGY is a file or a shipped topology name (natlab list); the\n"
     "default is " NL_DEFAULT_TOPO ". Prefix: [a-z0-9]{1,6}.\n"
     "Exit: 0 ok, 1 experiment failed, 2 usage error, 3 environment error.\n";
@@ -197,6 +198,12 @@ static void show_node(const struct nl_topo *t, int i) {
            n->engine == NL_ENGINE_KERNEL ? "kernel" : "natbox",
            nl_beh_name(n->mapping), nl_beh_name(n->filtering),
            nl_alloc_name(n->alloc), n->hairpin ? "on" : "off");
+  if (n->kind == NL_NAT && n->timeout)
+    printf(" timeout=%u", n->timeout);
+  if (n->kind == NL_NAT && n->portmap) {
+    char pm[32];
+    printf(" portmap=%s", nl_portmap_names(n->portmap, pm, sizeof pm));
+  }
   if (n->kind == NL_HOST) {
     struct nl_expect e;
     nl_topo_effective(t, i, &e);
@@ -204,6 +211,8 @@ static void show_node(const struct nl_topo *t, int i) {
            nl_beh_name(e.mapping), nl_beh_name(e.filtering),
            nl_alloc_name(e.alloc),
            e.hairpin < 0 ? "any" : (e.hairpin ? "on" : "off"));
+    if (e.delta > 0)
+      printf(" delta=%d", e.delta);
   }
   if (n->n_link_opts)
     printf(" link:");

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes (documented in natlab(1)). */
 #define NL_EXIT_OK    0
@@ -39,6 +40,12 @@ enum nl_engine { NL_ENGINE_KERNEL = 0, NL_ENGINE_NATBOX = 1 };
 /* Mapping / filtering behaviour; NL_BEH_NONE means "no NAT". */
 enum nl_beh { NL_BEH_EI = 0, NL_BEH_AD = 1, NL_BEH_APD = 2, NL_BEH_NONE = 3 };
 enum nl_alloc { NL_ALLOC_PRESERVE = 0, NL_ALLOC_SEQ = 1, NL_ALLOC_RANDOM = 2 };
+/* Port-mapping protocols a kernel NAT serves with miniupnpd (bit set). */
+enum nl_portmap {
+  NL_PORTMAP_UPNP = 1,   /* UPnP IGD (SSDP + SOAP over HTTP) */
+  NL_PORTMAP_NATPMP = 2, /* NAT-PMP (RFC 6886), UDP 5351 */
+  NL_PORTMAP_PCP = 4     /* PCP (RFC 6887), the same socket as NAT-PMP */
+};
 
 /** A key=value option passed through (link impairments, natbox extras). */
 struct nl_opt {
@@ -52,6 +59,7 @@ struct nl_expect {
   int filtering; /* enum nl_beh or -1 */
   int alloc;     /* enum nl_alloc or -1 */
   int hairpin;   /* 0, 1 or -1 */
+  int delta;     /* step of sequential allocation, 0: any */
   bool set;      /* an expect line was given */
 };
 
@@ -67,6 +75,7 @@ struct nl_node {
   unsigned port_min, port_max; /* 0,0: whole ephemeral range */
   bool hairpin;
   unsigned timeout; /* mapping timeout in seconds, 0: kernel default */
+  unsigned portmap; /* enum nl_portmap bits: miniupnpd runs on the NAT */
   struct nl_opt nat_opts[NL_MAX_OPTS]; /* extra natbox options */
   int n_nat_opts;
   /* uplink impairments (realised by natbox --nat none) */
@@ -115,6 +124,13 @@ bool nl_node_natbox_nat(const struct nl_node *n);
 int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
                    char **out);
 
+int nl_nft_portmap(const struct nl_node *n, FILE *f);
+
+/* ---- upnp.c */
+int nl_portmap_start(const struct nl_topo *t, int node, const char *prefix,
+                     const char *log);
+const char *nl_portmap_names(unsigned portmap, char *buf, size_t len);
+
 /* ---- proc.c */
 extern volatile int nl_interrupted;
 void nl_signals_install(void);
@@ -152,5 +168,11 @@ int nl_lab_status(const char *prefix);
 
 /* ---- run.c */
 int nl_run_experiment(int argc, char **argv);
+
+/* ---- run_netcheck.c: the `netcheck` experiment's checks */
+const char *nl_netcheck_path(void);
+bool nl_check_netcheck(const char *json, const struct nl_expect *e, char *obs,
+                       size_t len);
+int nl_netcheck_mf(const char *json, int *mapping, int *filtering);
 
 #endif

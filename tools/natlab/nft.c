@@ -115,6 +115,30 @@ static void postrouting(struct ctx *c) {
   fprintf(c->f, "  }\n");
 }
 
+/** The table miniupnpd (nftables backend) fills at run time, as its
+ * /etc/miniupnpd/nft_init.sh makes it, but named `miniupnpd` (its config
+ * says upnp_table_name=miniupnpd) and with an accepting forward chain: the
+ * NAT's filtering comes from conntrack, not from a forward policy. */
+int nl_nft_portmap(const struct nl_node *n, FILE *f) {
+  (void)n;
+  return fprintf(f,
+                 "# miniupnpd (portmap): it adds its rules to the *_miniupnpd "
+                 "chains\n"
+                 "table inet miniupnpd {\n"
+                 "  chain forward {\n    type filter hook forward priority "
+                 "filter; policy accept;\n    jump miniupnpd\n  }\n"
+                 "  chain miniupnpd {\n  }\n"
+                 "  chain prerouting {\n    type nat hook prerouting priority "
+                 "dstnat; policy accept;\n    jump prerouting_miniupnpd\n  }\n"
+                 "  chain postrouting {\n    type nat hook postrouting "
+                 "priority srcnat; policy accept;\n    jump "
+                 "postrouting_miniupnpd\n  }\n"
+                 "  chain prerouting_miniupnpd {\n  }\n"
+                 "  chain postrouting_miniupnpd {\n  }\n}\n") < 0
+             ? NL_ERR_ENV
+             : 0;
+}
+
 /** The nftables ruleset (for `nft -f`) of kernel NAT node @p node; the
  * caller frees *out. 0, or NL_ERR_ENV when memory runs out. */
 int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
@@ -140,6 +164,8 @@ int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
   prerouting(&c);
   postrouting(&c);
   fprintf(c.f, "}\n");
+  if (c.n->portmap)
+    nl_nft_portmap(c.n, c.f);
   if (fclose(c.f) != 0 || !*out) {
     free(*out);
     *out = NULL;

@@ -10,7 +10,13 @@
  * Shipped experiment `reference`: on every single-host topology, the
  * reference clients turnutils_natdiscovery (-m -f, then -H) and Debian's
  * `stun` (RFC 3489) against the lab's coturn, compared with the topology's
- * declared behaviour. */
+ * declared behaviour.
+ *
+ * Shipped experiment `netcheck`: on the same topologies, libnat's netcheck
+ * (`netcheck --server 203.0.113.1:3478 --json`; run_netcheck.c reads its
+ * report) against the declared mapping, filtering, hairpinning and port
+ * allocation, turnutils_natdiscovery -m -f likewise, and whether the two
+ * agree. */
 #include "natlab.h"
 
 #include <dirent.h>
@@ -25,12 +31,12 @@
 
 #include <jansson.h>
 
-enum check { CHECK_MF, CHECK_HAIRPIN, CHECK_STUN };
+enum check { CHECK_MF, CHECK_HAIRPIN, CHECK_STUN, CHECK_NETCHECK, CHECK_AGREE };
 
 struct ncase {
   const char *name;
   enum check check;
-  const char *argv[6];
+  const char *argv[6]; /* CHECK_NETCHECK: argv[0] is nl_netcheck_path() */
   int timeout_ms;
 };
 
@@ -45,9 +51,37 @@ static const struct ncase reference_cases[] = {
      30000},
     {"stun", CHECK_STUN, {"stun", NL_STUN_IP1, NULL}, 30000},
 };
-#define NCASES (sizeof reference_cases / sizeof reference_cases[0])
+
+/* Experiment `netcheck`: netcheck's verdict against the declaration, the
+ * reference natdiscovery -m -f likewise, and whether the two agree (the
+ * last case runs nothing: it compares the two before it). */
+static const struct ncase netcheck_cases[] = {
+    {"netcheck",
+     CHECK_NETCHECK,
+     {"netcheck", "--server", NL_STUN_IP1 ":3478", "--json", NULL},
+     60000},
+    {"natdiscovery -m -f",
+     CHECK_MF,
+     {"turnutils_natdiscovery", "-m", "-f", NL_STUN_IP1, NULL},
+     30000},
+    {"netcheck = natdiscovery", CHECK_AGREE, {NULL}, 0},
+};
+
+struct experiment {
+  const char *name;
+  const struct ncase *cases;
+  size_t n;
+};
+
+static const struct experiment experiments[] = {
+    {"reference", reference_cases,
+     sizeof reference_cases / sizeof reference_cases[0]},
+    {"netcheck", netcheck_cases,
+     sizeof netcheck_cases / sizeof netcheck_cases[0]},
+};
 
 struct runopts {
+  const struct experiment *x;
   const char *json, *md;
   const char *only[64];
   int nonly;
@@ -76,13 +110,19 @@ static bool beh_match(int expected, int observed) {
 /* natdiscovery -m -f: "NAT with <X> Mapping!" / "... Filtering!". It
  * binds 0.0.0.0 and so calls a host without NAT "Endpoint Independent":
  * a reflexive address equal to the host's own address means no NAT. */
-static bool check_mf(const char *out, const struct nl_expect *e,
-                     const char *host_ip, char *obs, size_t len) {
-  int m = beh_from_text(out, "Mapping"), f = beh_from_text(out, "Filtering");
+static void natdisc_mf(const char *out, const char *host_ip, int *m, int *f) {
   const char *refl = strstr(out, "UDP reflexive addr: ");
   size_t hl = strlen(host_ip);
+  *m = beh_from_text(out, "Mapping");
+  *f = beh_from_text(out, "Filtering");
   if (refl && strncmp(refl + 20, host_ip, hl) == 0 && refl[20 + hl] == ':')
-    m = NL_BEH_NONE;
+    *m = NL_BEH_NONE;
+}
+
+static bool check_mf(const char *out, const struct nl_expect *e,
+                     const char *host_ip, char *obs, size_t len) {
+  int m, f;
+  natdisc_mf(out, host_ip, &m, &f);
   snprintf(obs, len, "mapping=%s filtering=%s", nl_beh_name(m), nl_beh_name(f));
   if (e->mapping == NL_BEH_NONE || m == NL_BEH_NONE)
     return e->mapping == m;
@@ -127,9 +167,32 @@ static bool check_stun(int code, const struct nl_expect *e, char *obs,
          e->hairpin == (int)hairpin;
 }
 
+static const char *beh_word(int b) {
+  return b == -2 ? "null" : b == -1 ? "unknown" : nl_beh_name(b);
+}
+
+/* netcheck's mapping and filtering against natdiscovery's (no NAT: both
+ * "none"; natdiscovery's filtering is not compared then). */
+static bool check_agree(const char *netcheck_json, const char *natdisc_out,
+                        const char *host_ip, char *obs, size_t len) {
+  int nm = -2, nf = -2, dm, df;
+  bool parsed = nl_netcheck_mf(netcheck_json, &nm, &nf) == 0;
+  natdisc_mf(natdisc_out, host_ip, &dm, &df);
+  snprintf(obs, len, "netcheck %s/%s, natdiscovery %s/%s",
+           parsed ? beh_word(nm) : "no-report", beh_word(nf), beh_word(dm),
+           beh_word(df));
+  if (!parsed || nm < 0 || dm < 0)
+    return false;
+  if (nm == NL_BEH_NONE || dm == NL_BEH_NONE)
+    return nm == dm;
+  return nm == dm && nf == df && nf >= 0;
+}
+
 static void expected_text(enum check c, const struct nl_expect *e, char *buf,
                           size_t len) {
-  if (c == CHECK_MF)
+  if (c == CHECK_AGREE)
+    snprintf(buf, len, "same mapping and filtering");
+  else if (c == CHECK_MF)
     snprintf(buf, len, "mapping=%s filtering=%s", nl_beh_name(e->mapping),
              nl_beh_name(e->filtering));
   else if (c == CHECK_HAIRPIN)
@@ -140,23 +203,54 @@ static void expected_text(enum check c, const struct nl_expect *e, char *buf,
              nl_beh_name(e->mapping), nl_beh_name(e->filtering),
              nl_alloc_name(e->alloc),
              e->hairpin < 0 ? "any" : (e->hairpin ? "on" : "off"));
+  size_t l = strlen(buf);
+  if (c == CHECK_NETCHECK && e->alloc == NL_ALLOC_SEQ && e->delta > 0)
+    snprintf(buf + l, len - l, " delta=%d", e->delta);
+}
+
+/* The stdout of case @p name among the results of this host so far. */
+static const char *earlier_stdout(json_t *res, const char *node,
+                                  const char *name) {
+  size_t i;
+  json_t *c;
+  json_array_foreach(res, i, c) {
+    const char *cn = json_string_value(json_object_get(c, "case"));
+    const char *nn = json_string_value(json_object_get(c, "node"));
+    if (cn && nn && strcmp(cn, name) == 0 && strcmp(nn, node) == 0)
+      return json_string_value(json_object_get(c, "stdout"));
+  }
+  return NULL;
 }
 
 static json_t *run_case(const struct nl_topo *t, int host, const char *prefix,
-                        const struct ncase *c) {
-  char ns[64], obs[128], exp[128], ip[20];
+                        const struct ncase *c, json_t *res) {
+  char ns[64], obs[160], exp[128], ip[20];
   char *out = NULL;
-  int status = -1;
+  const char *argv[6];
+  int status = -1, r = 0;
   double ms = 0;
   struct nl_expect e;
   nl_topo_effective(t, host, &e);
   snprintf(ns, sizeof ns, "%s-%s", prefix, t->nodes[host].name);
   nl_ip_str(t->nodes[host].up_addr, ip, sizeof ip);
-  int r = nl_capture(ns, (char *const *)(uintptr_t)c->argv, c->timeout_ms, &out,
-                     &status, &ms);
+  memcpy(argv, c->argv, sizeof argv);
+  if (c->check == CHECK_NETCHECK)
+    argv[0] = nl_netcheck_path();
+  if (c->check == CHECK_AGREE)
+    status = 0;
+  else
+    r = nl_capture(ns, (char *const *)(uintptr_t)argv, c->timeout_ms, &out,
+                   &status, &ms);
   bool pass = false;
   const char *s = out ? out : "";
-  if (r == 0 && c->check == CHECK_MF)
+  const char *nc = earlier_stdout(res, t->nodes[host].name, "netcheck");
+  const char *nd =
+      earlier_stdout(res, t->nodes[host].name, "natdiscovery -m -f");
+  if (c->check == CHECK_AGREE)
+    pass = check_agree(nc ? nc : "", nd ? nd : "", ip, obs, sizeof obs);
+  else if (r == 0 && c->check == CHECK_NETCHECK)
+    pass = nl_check_netcheck(s, &e, obs, sizeof obs);
+  else if (r == 0 && c->check == CHECK_MF)
     pass = check_mf(s, &e, ip, obs, sizeof obs);
   else if (r == 0 && c->check == CHECK_HAIRPIN)
     pass = check_hairpin(s, &e, obs, sizeof obs);
@@ -166,8 +260,8 @@ static json_t *run_case(const struct nl_topo *t, int host, const char *prefix,
     snprintf(obs, sizeof obs, "could not run");
   expected_text(c->check, &e, exp, sizeof exp);
   json_t *cmd = json_array();
-  for (int i = 0; c->argv[i]; i++)
-    json_array_append_new(cmd, json_string(c->argv[i]));
+  for (int i = 0; argv[i]; i++)
+    json_array_append_new(cmd, json_string(argv[i]));
   json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:i,s:f,s:s,s:s,s:s,s:s}", "topology",
                         t->name, "node", t->nodes[host].name, "case", c->name,
                         "command", cmd, "exit_code", status, "duration_ms", ms,
@@ -178,6 +272,7 @@ static json_t *run_case(const struct nl_topo *t, int host, const char *prefix,
 }
 
 static json_t *error_case(const struct nl_topo *t, const char *what) {
+  /* a lab that did not come up: one error case for the topology */
   return json_pack("{s:s,s:s,s:s,s:[],s:i,s:f,s:s,s:s,s:s,s:s}", "topology",
                    t->name, "node", "-", "case", what, "command", "exit_code",
                    -1, "duration_ms", 0.0, "stdout", "", "expected", "lab up",
@@ -185,7 +280,8 @@ static json_t *error_case(const struct nl_topo *t, const char *what) {
 }
 
 /* Worker: one topology, its cases, results written as JSON to @p file. */
-static int worker(const char *path, const char *file, int seq) {
+static int worker(const struct experiment *x, const char *path,
+                  const char *file, int seq) {
   static struct nl_topo t;
   char prefix[NL_PREFIX_MAX];
   json_t *res = json_array();
@@ -199,9 +295,8 @@ static int worker(const char *path, const char *file, int seq) {
     for (int h = 1; h < t.nnodes && !nl_interrupted; h++) {
       if (t.nodes[h].kind != NL_HOST)
         continue;
-      for (size_t c = 0; c < NCASES && !nl_interrupted; c++)
-        json_array_append_new(res,
-                              run_case(&t, h, prefix, &reference_cases[c]));
+      for (size_t c = 0; c < x->n && !nl_interrupted; c++)
+        json_array_append_new(res, run_case(&t, h, prefix, &x->cases[c], res));
     }
     nl_lab_down(prefix, true);
   }
@@ -275,10 +370,14 @@ static void markdown(FILE *f, json_t *cases, int pass, int fail) {
 }
 
 static int parse_run(int argc, char **argv, struct runopts *o) {
-  if (argc < 1 || strcmp(argv[0], "reference") != 0) {
+  for (size_t i = 0; argc > 0 && i < sizeof experiments / sizeof experiments[0];
+       i++)
+    if (strcmp(argv[0], experiments[i].name) == 0)
+      o->x = &experiments[i];
+  if (!o->x) {
     fprintf(stderr,
             "natlab: unknown experiment '%s' (experiments: "
-            "reference)\n",
+            "reference, netcheck)\n",
             argc ? argv[0] : "");
     return NL_ERR_USAGE;
   }
@@ -303,7 +402,8 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
 
 /* Start one worker per topology, wait for all (forwarding SIGINT/SIGTERM
  * so they tear their labs down). */
-static int run_workers(char paths[][600], int n, const char *tmp) {
+static int run_workers(const struct experiment *x, char paths[][600], int n,
+                       const char *tmp) {
   pid_t pids[64];
   char file[700];
   int done = 0;
@@ -311,7 +411,7 @@ static int run_workers(char paths[][600], int n, const char *tmp) {
     snprintf(file, sizeof file, "%s/%d.json", tmp, i);
     pids[i] = fork();
     if (pids[i] == 0)
-      _exit(worker(paths[i], file, i));
+      _exit(worker(x, paths[i], file, i));
   }
   bool forwarded = false;
   while (done < n) {
@@ -370,7 +470,7 @@ static int write_outputs(const struct runopts *o, json_t *cases, int pass,
   if (o->json) {
     json_t *doc =
         json_pack("{s:i,s:s,s:i,s:i,s:O}", "schema_version", 1, "experiment",
-                  "reference", "passed", pass, "failed", fail, "cases", cases);
+                  o->x->name, "passed", pass, "failed", fail, "cases", cases);
     if (json_dump_file(doc, o->json, JSON_INDENT(2)) != 0) {
       fprintf(stderr, "natlab: cannot write %s\n", o->json);
       r = NL_ERR_ENV;
@@ -400,7 +500,7 @@ int nl_run_experiment(int argc, char **argv) {
   nl_signals_install();
   if (isatty(2))
     fprintf(stderr, "natlab: running %d topologies in parallel...\n", n);
-  int r = run_workers(paths, n, tmp);
+  int r = run_workers(o.x, paths, n, tmp);
   json_t *cases = collect_results(tmp, n, &pass, &fail);
   if (r == 0)
     r = write_outputs(&o, cases, pass, fail);

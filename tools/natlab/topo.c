@@ -233,6 +233,42 @@ static int add_opt(const struct parser *p, struct nl_opt *opts, int *n,
   return 0;
 }
 
+/* portmap=LIST (upnp, natpmp, pcp, all, none) or upnp=on|off (all|none). */
+static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
+                       const char *v) {
+  static const struct {
+    const char *name;
+    unsigned bits;
+  } names[] = {{"upnp", NL_PORTMAP_UPNP},
+               {"natpmp", NL_PORTMAP_NATPMP},
+               {"pcp", NL_PORTMAP_PCP},
+               {"all", NL_PORTMAP_UPNP | NL_PORTMAP_NATPMP | NL_PORTMAP_PCP},
+               {"none", 0}};
+  char buf[64], *save = NULL;
+  if (strcmp(k, "upnp") == 0) {
+    int b = parse_bool(v);
+    if (b < 0)
+      return perr(p, "upnp must be on or off, not '%s'", v);
+    n->portmap = b ? NL_PORTMAP_UPNP | NL_PORTMAP_NATPMP | NL_PORTMAP_PCP : 0;
+    return 0;
+  }
+  snprintf(buf, sizeof buf, "%s", v);
+  n->portmap = 0;
+  for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (strcmp(names[i].name, w) == 0)
+        break;
+    if (i == sizeof names / sizeof names[0])
+      return perr(p,
+                  "portmap takes a comma list of upnp, natpmp, pcp (or all, "
+                  "none), not '%s'",
+                  w);
+    n->portmap |= names[i].bits;
+  }
+  return 0;
+}
+
 /* One key=value of a `nat` line. */
 static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
                    const char *v) {
@@ -277,6 +313,8 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
     if (parse_uint(v, 86400, &x) || x == 0)
       return perr(p, "timeout must be 1..86400 seconds, not '%s'", v);
     n->timeout = (unsigned)x;
+  } else if (strcmp(k, "portmap") == 0 || strcmp(k, "upnp") == 0) {
+    return portmap_key(p, n, k, v);
   } else if (strncmp(k, "natbox.", 7) == 0) {
     return add_opt(p, n->nat_opts, &n->n_nat_opts, k + 7, v);
   } else {
@@ -300,10 +338,18 @@ static int expect_key(const struct parser *p, struct nl_expect *e,
     if ((r = parse_bool(v)) == NOT_GIVEN)
       return perr(p, "hairpin must be on, off or any, not '%s'", v);
     e->hairpin = r;
+  } else if (strcmp(k, "delta") == 0) {
+    unsigned long x;
+    if (strcmp(v, "any") == 0)
+      e->delta = 0;
+    else if (parse_uint(v, 1000, &x) || x == 0)
+      return perr(p, "delta must be 1..1000 or any, not '%s'", v);
+    else
+      e->delta = (int)x;
   } else {
     return perr(p,
                 "unknown expect key '%s' (mapping, filtering, alloc, "
-                "hairpin)",
+                "hairpin, delta)",
                 k);
   }
   e->set = true;
@@ -382,8 +428,11 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
   n->kind = kind;
   n->line = p->line;
   n->delta = 1;
-  n->expect =
-      (struct nl_expect){NOT_GIVEN, NOT_GIVEN, NOT_GIVEN, NOT_GIVEN, false};
+  n->expect = (struct nl_expect){.mapping = NOT_GIVEN,
+                                 .filtering = NOT_GIVEN,
+                                 .alloc = NOT_GIVEN,
+                                 .hairpin = NOT_GIVEN,
+                                 .delta = NOT_GIVEN};
   apply_preset(n, NL_DEFAULT_TOPO);
   int r = find_parent(p, tok + 2, ntok - 2, &n->parent);
   if (r)
@@ -400,6 +449,9 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
   if (kind == NL_NAT && n->engine == NL_ENGINE_KERNEL &&
       (r = kernel_check(p, n)))
     return r;
+  if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->portmap)
+    return perr(p, "portmap (miniupnpd) needs engine=kernel: miniupnpd "
+                   "programs nftables");
   t->nnodes++;
   return 0;
 }
@@ -623,13 +675,17 @@ int nl_topo_load(struct nl_topo *t, const char *path,
  * the WAN (or "no NAT" for a host on the WAN), then its expect lines. */
 void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e) {
   const struct nl_node *h = &t->nodes[host];
-  *e = (struct nl_expect){-1, -1, -1, -1, false};
+  *e = (struct nl_expect){-1, -1, -1, -1, 0, false};
   if (h->parent == 0) {
-    *e = (struct nl_expect){NL_BEH_NONE, NL_BEH_NONE, NL_ALLOC_PRESERVE, -1,
-                            true};
+    *e = (struct nl_expect){NL_BEH_NONE, NL_BEH_NONE, NL_ALLOC_PRESERVE,
+                            -1,          0,           true};
   } else if (t->nodes[h->parent].parent == 0) {
     const struct nl_node *n = &t->nodes[h->parent];
-    *e = (struct nl_expect){n->mapping, n->filtering, n->alloc, n->hairpin,
+    *e = (struct nl_expect){n->mapping,
+                            n->filtering,
+                            n->alloc,
+                            n->hairpin,
+                            n->alloc == NL_ALLOC_SEQ ? n->delta : 0,
                             true};
   }
   if (h->expect.mapping != NOT_GIVEN)
@@ -640,6 +696,8 @@ void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e) {
     e->alloc = h->expect.alloc;
   if (h->expect.hairpin != NOT_GIVEN)
     e->hairpin = h->expect.hairpin;
+  if (h->expect.delta != NOT_GIVEN)
+    e->delta = h->expect.delta;
   e->set |= h->expect.set;
 }
 
