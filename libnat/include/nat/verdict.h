@@ -26,6 +26,76 @@
  *    sent_at.
  *  - NAT_OBS_LIFETIME: see nat_obs.idle (time the mapping was left idle
  *    before the probe); status 0 = the mapping was still alive.
+ *    Observations with idle 0 are not probes: with a RESPONSE-PORT they
+ *    are control probes (if every control probe timed out, the lifetime
+ *    is not measured: answers to RESPONSE-PORT do not arrive), without
+ *    one they are the requests that made the mappings.
+ *
+ * How each analyzer decides (the rules the tests check):
+ *  - Mapping: the local sockets are tried in log order, IPv4 first. With
+ *    RFC 5780 the primary address is the server of the socket's earliest
+ *    mapping observation and the alternate comes from its OTHER-ADDRESS
+ *    (else CHANGED-ADDRESS): mapped(IP1:P1) == mapped(IP2:P1) -> EI; else
+ *    mapped(IP2:P1) == mapped(IP2:P2) -> AD; else APD; a missing answer
+ *    that the decision needs -> UNKNOWN. Mapped == local -> EI (no
+ *    translation). Without OTHER-ADDRESS, answers from one socket to
+ *    different destinations are compared (NAT_OBS_MAPPING, else
+ *    NAT_OBS_BASIC): a different port alone changes the mapping -> APD;
+ *    a different IP changes it but a different port of one IP does not
+ *    -> AD; the same mapping for different IPs -> EI; a mapping that
+ *    varies by IP with no same-IP pair -> UNKNOWN with mapping_varies YES.
+ *  - Filtering: the response to a change request only counts if its
+ *    source (nat_obs.from, else RESPONSE-ORIGIN) really changed: change
+ *    IP+port must come from another IP, change-port from another port.
+ *    An answer from the primary address, or an error response (420 ...),
+ *    means the server does not do CHANGE-REQUEST -> UNKNOWN (not EI, the
+ *    classic false verdict). Change IP+port answered -> EI; else change
+ *    port answered and change IP+port timed out -> AD; both timed out
+ *    after an answered opening request -> APD, but only if the server
+ *    advertised OTHER-ADDRESS or CHANGED-ADDRESS (else silence cannot be
+ *    told from a server that drops change requests -> UNKNOWN).
+ *  - Hairpinning: any answer -> YES; else any timeout -> NO; else UNKNOWN.
+ *  - Pooling: per family (IPv4 first), the mapped IPs of answered
+ *    observations grouped by local IP: one public IP -> SINGLE; one local
+ *    IP seeing several public IPs -> ARBITRARY; several local IPs each
+ *    with its own single public IP -> PAIRED. One internal IP cannot tell
+ *    PAIRED from SINGLE: that reports SINGLE.
+ *  - Double NAT: YES if a local address is in 100.64.0.0/10 (the host sits
+ *    directly behind a carrier-grade NAT), or if a server saw a private
+ *    (RFC 1918, fc00::/7) or shared (100.64.0.0/10) mapped address that
+ *    differs from the local one (that server is inside a carrier or
+ *    private network, and a further NAT leads out of it); NO only if the
+ *    host itself holds its public address (mapped == local, local not
+ *    private/shared); else UNKNOWN -- STUN alone cannot prove there is no
+ *    second NAT behind a public mapped address.
+ *
+ * Strategy table (nat_strategy_for), from this host's class, its
+ * filtering, and the peer's class; "hard" = non-EI mapping. Unknown
+ * filtering counts as APD, an unknown own class as hard-random:
+ *
+ *   self            self filtering  peer             strategy
+ *   easy            any             easy             direct
+ *   easy            EI or AD        hard-*           direct (the peer's new
+ *                                                    mapping reaches our
+ *                                                    stable address and our
+ *                                                    filter lets its IP in)
+ *   easy            APD             hard-sequential  predict
+ *   easy            APD             hard-random      birthday, one hard side
+ *   hard-sequential any             easy             predict (the peer aims
+ *                                                    at our predicted ports)
+ *   hard-sequential any             hard-sequential  predict
+ *   hard-sequential any             hard-random      birthday, one hard side
+ *                                                    (our ports are known)
+ *   hard-random     any             easy             birthday, one hard side
+ *   hard-random     any             hard-sequential  birthday, one hard side
+ *   hard-random     any             hard-random      birthday, both hard; relay
+ *                                                    if probes_99 takes more
+ *                                                    than
+ * NAT_STRATEGY_MAX_SECONDS at NAT_SPRAY_DEFAULT_RATE
+ *
+ * Against an easy peer whose filtering is EI or AD a direct punch also
+ * works for a hard self; the table gives what works whatever the peer's
+ * filtering. UDP unreachable -> relay for every peer class.
  */
 #ifndef NAT_VERDICT_H
 #define NAT_VERDICT_H
@@ -116,39 +186,64 @@ typedef struct nat_strategy {
   double seconds_99; /**< time for probes_99 at NAT_SPRAY_DEFAULT_RATE */
 } nat_strategy;
 
+/** Ports a birthday model draws from: 1024..65535 (65535 - 1023). With
+ * it the one-hard-side model gives Tailscale's public figures (256 open:
+ * 174 probes 50 %, 256 64 %, 1024 98 %, 2048 99.9 %) and the both-hard
+ * model its 54,000 probes each for 50 % and 170,000 for 99.9 %. */
+#define NAT_BIRTHDAY_RANGE 64512.0
+/** A birthday spray longer than this (at NAT_SPRAY_DEFAULT_RATE) is
+ * impractical: the strategy becomes a relay. */
+#define NAT_STRATEGY_MAX_SECONDS 60.0
 /** Probes per second the birthday tool sends by default. */
 #define NAT_SPRAY_DEFAULT_RATE 250.0
 /** Ports the acceptor side opens by default in a birthday spray. */
 #define NAT_SPRAY_DEFAULT_PORTS 256
 
-#define NAT_EXPLAIN_MAX 12
-#define NAT_EXPLAIN_LEN 160
+#define NAT_EXPLAIN_MAX 16
+#define NAT_EXPLAIN_LEN 256
 
 /** The whole verdict. A value object (init/free): it holds the basic
  * analysis, which allocates. */
 typedef struct nat_verdict {
-  nat_analysis basic; /**< reachability, public addresses, NAT presence */
+  nat_analysis basic; /**< reachability, public addresses, NAT presence:
+                           nat_analyze_basic(); udp_reachable is also set
+                           by an answer of any test, and nat_present, when
+                           the basic observations cannot tell, from the
+                           mapping, filtering, allocation and lifetime
+                           ones (mapped vs local) */
   uint8_t mapping;    /**< nat_beh */
   uint8_t filtering;  /**< nat_beh */
   nat_tri hairpinning;
   uint8_t pooling; /**< nat_pooling */
   nat_alloc_verdict alloc;
   nat_prediction prediction; /**< n == 0 unless sequential */
-  nat_tri double_nat;        /**< mapped IP in 100.64.0.0/10 or RFC 1918 space,
-                                  or a private local behind a non-public mapped
-                                  IP */
+  nat_tri double_nat;        /**< see "Double NAT" above */
   nat_tstamp lifetime_min;   /**< longest idle time the mapping survived (0:
                                   not measured) */
   nat_tstamp lifetime_max;   /**< shortest idle time it did not (0: none) */
   bool rfc5780_used;  /**< mapping/filtering came from an RFC 5780 server */
   uint8_t difficulty; /**< 0 unknown, 1 easy, 2 hard */
+  /** YES if the mapped address changed with the destination (set even
+   * when AD cannot be told from APD), NO if it did not. */
+  nat_tri mapping_varies;
+  /** The filtering server ignored or refused CHANGE-REQUEST (answered
+   * from the primary address, or an error response such as 420). */
+  bool filtering_unsupported;
+  uint8_t self_class;  /**< nat_peer_class of this host; NAT_PEER_CLASSES
+                            when unknown (the strategies then assume
+                            hard-random). A port-preserving NAT with a
+                            non-EI mapping counts as hard-sequential (its
+                            ports are predictable) */
+  size_t observations; /**< observations in the log */
   nat_strategy strategy[NAT_PEER_CLASSES];
   /** Plain-language lines: what was tried and why the verdict follows. */
   char explain[NAT_EXPLAIN_MAX][NAT_EXPLAIN_LEN];
   size_t nexplain;
 } nat_verdict;
 
+/** Make @p v empty (no allocation). NULL is fine. */
 NAT_EXTERN void nat_verdict_init(nat_verdict *v);
+/** Release what @p v holds and make it empty again. NULL is fine. */
 NAT_EXTERN void nat_verdict_free(nat_verdict *v);
 
 /** Run every analyzer over @p log into @p v (reset first).
@@ -171,27 +266,65 @@ NAT_EXTERN nat_pooling nat_analyze_pooling(const nat_obslog *log);
 /** Classify a sequence of port samples (in allocation order). Tolerates
  * jitter from other hosts' allocations (steps that are small multiples of
  * delta), wraparound at the end of the range, and some noise.
- * @return 0, NAT_EINVAL. */
+ *
+ * A sample repeating an earlier (local port, mapped port) pair is a reused
+ * mapping, not an allocation, and is dropped first. Then, with n >= 3
+ * allocations left: PRESERVING if mapped == local for >= 75 % of them;
+ * SEQUENTIAL if, for the best delta d (0 < |d| <= 64, taken from the
+ * steps seen), >= 60 % of the allocations follow the previous consistent
+ * one by k*d, k = 1..16 (a step across the end of the range -- the
+ * observed one (from 6 samples on), 1024..65535, 0..65535 or 49152..65535
+ * -- counts as its
+ * wrapped value; a lone outlier is skipped, a run that restarts elsewhere
+ * re-anchors); RANDOM if no d explains more than 35 % and most steps are
+ * large; else UNKNOWN. confidence = that share * (1 - 1/n). parity: YES
+ * when preserving, else (n >= 4) YES if every mapped port has its local
+ * port's parity, NO if not; UNKNOWN below 4.
+ * @return 0, NAT_EINVAL (NULL @p out, or NULL @p s with n > 0),
+ *         NAT_ENOMEM. */
 NAT_EXTERN int nat_alloc_classify(const nat_port_sample *s, size_t n,
                                   nat_alloc_verdict *out);
 
-/** Predict the next @p max (<= NAT_PREDICT_MAX) ports after @p last for a
- * sequential verdict, with probabilities from the step distribution seen.
- * @return 0, NAT_EINVAL (not sequential). */
+/** Predict the next @p max (1..NAT_PREDICT_MAX) ports after the last
+ * sample for a sequential verdict, with probabilities from the step
+ * distribution seen: candidate k (port last + k*delta, k = 1..max) gets
+ * (count of steps equal to k*delta + 0.5/k) / (steps + sum of 0.5/j), so
+ * the probabilities sum to <= 1. Sorted by probability, highest first.
+ * Ports past 65535 (or below 1) wrap into the observed range if a wrap
+ * was seen, else into 1024..65535.
+ * @return 0, NAT_EINVAL (not sequential, NULL argument, bad @p max),
+ *         NAT_ENOMEM. */
 NAT_EXTERN int nat_alloc_predict(const nat_alloc_verdict *a,
                                  const nat_port_sample *s, size_t n, size_t max,
                                  nat_prediction *out);
 
 /** Probability that a birthday spray succeeds after @p probes when one
  * side has @p open ports open among @p range and the other probes random
- * ports (one hard side); with @p both_hard, both sides spray @p probes each
- * and a pair must match on both ports. */
+ * ports (one hard side): 1 - (1 - open/range)^probes. With @p both_hard,
+ * both sides spray @p probes each from fresh random mappings to random
+ * ports of the other; each of the probes^2 pairs matches on both ports
+ * with probability 1/range^2: 1 - (1 - 1/range^2)^(probes^2) (@p open is
+ * not used). Use NAT_BIRTHDAY_RANGE for @p range. Bad arguments give 0. */
 NAT_EXTERN double nat_birthday_success(double probes, double open, double range,
                                        bool both_hard);
 
-/** Probes needed for success probability @p p (inverse of the above). */
+/** Probes needed for success probability @p p (inverse of the above).
+ * Returns 0 for @p p <= 0 and HUGE_VAL for @p p >= 1 or bad arguments. */
 NAT_EXTERN double nat_birthday_probes(double p, double open, double range,
                                       bool both_hard);
+
+/** Fill @p out with the strategy against peers of class @p peer (see the
+ * table above). @p self_class is a nat_peer_class (NAT_PEER_CLASSES:
+ * unknown), @p self_filtering a nat_beh, @p self_pred our own prediction
+ * (may be NULL; used for probe counts when we are the sequential side).
+ * Probe counts: predict uses the top predicted ports (our own
+ * distribution, or 1 for 50 % and NAT_PREDICT_MAX for 99 % when the
+ * peer is the sequential side); birthday uses nat_birthday_probes() with
+ * NAT_SPRAY_DEFAULT_PORTS open in NAT_BIRTHDAY_RANGE.
+ * @return 0, NAT_EINVAL (NULL @p out, @p peer out of range). */
+NAT_EXTERN int nat_strategy_for(uint8_t self_class, uint8_t self_filtering,
+                                const nat_prediction *self_pred, uint8_t peer,
+                                nat_strategy *out);
 
 /** JSON-facing names: "endpoint-independent", "address-dependent",
  * "address-and-port-dependent", "unknown"; "preserving", "sequential",
@@ -203,9 +336,12 @@ NAT_EXTERN const char *nat_pa_kind_name(uint8_t k);
 NAT_EXTERN const char *nat_pooling_name(uint8_t p);
 NAT_EXTERN const char *nat_strategy_name(uint8_t k);
 NAT_EXTERN const char *nat_peer_class_name(uint8_t c);
+/** "unknown", "easy", "hard" for nat_verdict.difficulty. */
+NAT_EXTERN const char *nat_difficulty_name(uint8_t d);
 /** Classic RFC 3489 name from mapping and filtering: "open internet",
- * "full cone", "restricted cone", "port-restricted cone", "symmetric",
- * "unknown". */
+ * "symmetric udp firewall" (no NAT, filtering not EI), "full cone",
+ * "restricted cone", "port-restricted cone", "symmetric", "udp blocked"
+ * (no server answered), "unknown". */
 NAT_EXTERN const char *nat_classic_name(const nat_verdict *v);
 
 #ifdef __cplusplus

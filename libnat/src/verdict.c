@@ -1,0 +1,213 @@
+/* The verdict: every analyzer over one observation log (nat/verdict.h).
+ * Pure: no I/O, no clock. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/error.h"
+#include "verdict_internal.h"
+
+void nat_verdict_init(nat_verdict *v) {
+  if (v == NULL)
+    return;
+  memset(v, 0, sizeof *v);
+  nat_analyze_init(&v->basic);
+  v->self_class = NAT_PEER_CLASSES;
+}
+
+void nat_verdict_free(nat_verdict *v) {
+  if (v == NULL)
+    return;
+  nat_analyze_free(&v->basic);
+  nat_verdict_init(v);
+}
+
+/* ---------------------------------------------------- allocation samples
+ */
+
+typedef struct ordered {
+  nat_port_sample s;
+  size_t idx;
+} ordered;
+
+static int cmp_ordered(const void *pa, const void *pb) {
+  const ordered *a = pa, *b = pb;
+  if (a->s.at != b->s.at)
+    return a->s.at < b->s.at ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static bool alloc_obs(const nat_obs *o, uint8_t fam) {
+  return o->test == NAT_OBS_ALLOCATION && o->status == 0 && o->has_mapped &&
+         o->mapped.family == fam;
+}
+
+int nat__alloc_samples(const nat_obslog *log, nat_port_sample **out,
+                       size_t *n) {
+  size_t i, k = 0, cnt = 0, total = nat_obslog_count(log);
+  uint8_t fam = NAT_AF_INET;
+  ordered *tmp;
+  *out = NULL;
+  *n = 0;
+  for (i = 0; i < total; i++)
+    cnt += alloc_obs(nat_obslog_at(log, i), fam);
+  if (cnt == 0) {
+    fam = NAT_AF_INET6;
+    for (i = 0; i < total; i++)
+      cnt += alloc_obs(nat_obslog_at(log, i), fam);
+  }
+  if (cnt == 0)
+    return 0;
+  tmp = malloc(cnt * sizeof *tmp);
+  *out = malloc(cnt * sizeof **out);
+  if (tmp == NULL || *out == NULL) {
+    free(tmp);
+    free(*out);
+    *out = NULL;
+    return NAT_ENOMEM;
+  }
+  for (i = 0; i < total; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (!alloc_obs(o, fam))
+      continue;
+    tmp[k].s.local_port = o->local.port;
+    tmp[k].s.mapped_port = o->mapped.port;
+    tmp[k].s.at = o->sent_at;
+    tmp[k].idx = k;
+    k++;
+  }
+  qsort(tmp, cnt, sizeof *tmp, cmp_ordered);
+  for (i = 0; i < cnt; i++)
+    (*out)[i] = tmp[i].s;
+  free(tmp);
+  *n = cnt;
+  return 0;
+}
+
+/* --------------------------------------------------------------- compute
+ */
+
+static bool obs_answered(const nat_obs *o) {
+  return o->status == 0 || o->status == NAT_ESTUNERR;
+}
+
+/* Reachability and NAT presence from the tests other than basic. */
+static void augment_basic(nat_verdict *v, const nat_obslog *log) {
+  size_t i, n = nat_obslog_count(log);
+  nat_tri nat = NAT_TRI_UNKNOWN;
+  for (i = 0; i < n; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    nat_tri t;
+    if (obs_answered(o))
+      v->basic.udp_reachable = true;
+    if (o->test == NAT_OBS_HAIRPIN)
+      continue; /* the answer comes from our own socket */
+    t = nat_analyze_obs_nat(o);
+    if (t == NAT_TRI_YES || nat == NAT_TRI_YES)
+      nat = NAT_TRI_YES;
+    else if (t == NAT_TRI_NO)
+      nat = NAT_TRI_NO;
+  }
+  if (v->basic.nat_present == NAT_TRI_UNKNOWN)
+    v->basic.nat_present = nat;
+}
+
+static void explain_reach(nat_verdict *v, const nat_obslog *log) {
+  size_t i, n = nat_obslog_count(log), answered = 0;
+  const nat_obs *pub = NULL;
+  char ip[NAT_ADDR_STRLEN];
+  for (i = 0; i < n; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    answered += obs_answered(o);
+    if (pub == NULL && o->status == 0 && o->has_mapped &&
+        o->test != NAT_OBS_HAIRPIN)
+      pub = o;
+  }
+  if (pub == NULL) {
+    nat__explain_add(v,
+                     "reachability: %zu of %zu STUN requests answered; no "
+                     "public address seen",
+                     answered, n);
+    return;
+  }
+  nat__explain_add(v,
+                   "reachability: %zu of %zu STUN requests answered; public "
+                   "address %s; NAT present: %s",
+                   answered, n, nat_addr_format_ip(&pub->mapped, ip, sizeof ip),
+                   nat_tri_name(v->basic.nat_present));
+}
+
+static int compute_alloc(nat_verdict *v, const nat_obslog *log) {
+  nat_port_sample *s;
+  size_t n;
+  int rc = nat__alloc_samples(log, &s, &n);
+  if (rc != 0)
+    return rc;
+  rc = nat_alloc_classify(s, n, &v->alloc);
+  if (rc == 0 && v->alloc.kind == NAT_PA_SEQUENTIAL)
+    rc = nat_alloc_predict(&v->alloc, s, n, NAT_PREDICT_MAX, &v->prediction);
+  free(s);
+  return rc;
+}
+
+static void classify_self(nat_verdict *v) {
+  v->difficulty = 0;
+  v->self_class = NAT_PEER_CLASSES;
+  if (!v->basic.udp_reachable)
+    return;
+  if (v->mapping == NAT_BEH_EI) {
+    v->difficulty = 1;
+    v->self_class = NAT_PEER_EASY;
+    return;
+  }
+  if (v->mapping == NAT_BEH_UNKNOWN && v->mapping_varies != NAT_TRI_YES)
+    return;
+  v->difficulty = 2;
+  if (v->alloc.kind == NAT_PA_SEQUENTIAL || v->alloc.kind == NAT_PA_PRESERVING)
+    v->self_class = NAT_PEER_HARD_SEQUENTIAL;
+  else if (v->alloc.kind == NAT_PA_RANDOM)
+    v->self_class = NAT_PEER_HARD_RANDOM;
+}
+
+static void compute_behaviour(nat_verdict *v, const nat_obslog *log) {
+  nat__why why;
+  nat_tstamp lo, hi;
+  v->mapping =
+      (uint8_t)nat__mapping(log, &v->rfc5780_used, &v->mapping_varies, &why);
+  nat__explain_add(v, "%s", why.line);
+  v->filtering = (uint8_t)nat__filtering(log, &v->filtering_unsupported, &why);
+  nat__explain_add(v, "%s", why.line);
+  v->hairpinning = nat__hairpin(log, &why);
+  nat__explain_add(v, "%s", why.line);
+  v->pooling = (uint8_t)nat__pooling(log, &why);
+  nat__explain_add(v, "%s", why.line);
+  v->double_nat = nat__double_nat(log, &why);
+  nat__explain_add(v, "%s", why.line);
+  if (nat__lifetime(log, &lo, &hi, &why)) {
+    v->lifetime_min = lo;
+    v->lifetime_max = hi;
+    nat__explain_add(v, "%s", why.line);
+  }
+}
+
+int nat_verdict_compute(nat_verdict *v, const nat_obslog *log) {
+  int rc;
+  if (v == NULL || log == NULL)
+    return NAT_EINVAL;
+  nat_verdict_free(v);
+  rc = nat_analyze_basic(&v->basic, log);
+  if (rc != 0)
+    return rc;
+  v->observations = nat_obslog_count(log);
+  augment_basic(v, log);
+  explain_reach(v, log);
+  compute_behaviour(v, log);
+  rc = compute_alloc(v, log);
+  if (rc != 0) {
+    nat_verdict_free(v);
+    return rc;
+  }
+  classify_self(v);
+  nat__verdict_strategies(v);
+  nat__verdict_explain_tail(v);
+  return 0;
+}

@@ -1,0 +1,268 @@
+/* Behaviour analyzers of the path: hairpinning (RFC 5780 section 4.5),
+ * address pooling (RFC 4787 section 4.1), double NAT, mapping lifetime
+ * (RFC 5780 section 4.6). Rules in nat/verdict.h. Pure: no I/O, no clock.
+ */
+#include <string.h>
+
+#include "nat/error.h"
+#include "verdict_internal.h"
+
+typedef char addrbuf[NAT_ADDR_STRLEN];
+
+static const char *fa(const nat_addr *a, addrbuf b) {
+  return nat_addr_format(a, b, NAT_ADDR_STRLEN);
+}
+
+static const char *fip(const nat_addr *a, addrbuf b) {
+  return nat_addr_format_ip(a, b, NAT_ADDR_STRLEN);
+}
+
+static bool answered_mapped(const nat_obs *o) {
+  return o->status == 0 && o->has_mapped;
+}
+
+/* ------------------------------------------------------------ hairpinning
+ */
+
+nat_tri nat__hairpin(const nat_obslog *log, nat__why *why) {
+  const nat_obs *ok = NULL, *to = NULL;
+  unsigned tries = 0;
+  size_t i, n = nat_obslog_count(log);
+  addrbuf b0, b1;
+  for (i = 0; i < n; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (o->test != NAT_OBS_HAIRPIN)
+      continue;
+    if (o->status == 0 && ok == NULL)
+      ok = o;
+    if (o->status == NAT_ETIMEDOUT) {
+      tries += o->transmissions;
+      if (to == NULL)
+        to = o;
+    }
+  }
+  if (ok != NULL) {
+    nat__why_set(why,
+                 "hairpinning: %s reached its own public address %s through "
+                 "the NAT -> yes",
+                 fa(&ok->local, b0), fa(&ok->server, b1));
+    return NAT_TRI_YES;
+  }
+  if (to != NULL) {
+    nat__why_set(why,
+                 "hairpinning: %s to its own public address %s: no answer "
+                 "after %u tries -> no",
+                 fa(&to->local, b0), fa(&to->server, b1), tries);
+    return NAT_TRI_NO;
+  }
+  nat__why_set(why, "hairpinning: not tested -> unknown");
+  return NAT_TRI_UNKNOWN;
+}
+
+nat_tri nat_analyze_hairpin(const nat_obslog *log) {
+  nat__why why;
+  if (log == NULL)
+    return NAT_TRI_UNKNOWN;
+  return nat__hairpin(log, &why);
+}
+
+/* ---------------------------------------------------------------- pooling
+ */
+
+typedef struct pool_scan {
+  const nat_obs *first, *other; /* two different public IPs */
+  const nat_obs *arb[2];        /* one local IP, two public IPs */
+  size_t answers;
+} pool_scan;
+
+static void pool_scan_family(const nat_obslog *log, uint8_t fam,
+                             pool_scan *ps) {
+  size_t i, j, n = nat_obslog_count(log);
+  memset(ps, 0, sizeof *ps);
+  for (i = 0; i < n; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (!answered_mapped(o) || o->mapped.family != fam)
+      continue;
+    ps->answers++;
+    if (ps->first == NULL)
+      ps->first = o;
+    else if (ps->other == NULL &&
+             !nat_addr_equal_ip(&o->mapped, &ps->first->mapped))
+      ps->other = o;
+    if (ps->arb[0] != NULL)
+      continue;
+    for (j = 0; j < i; j++) {
+      const nat_obs *p = nat_obslog_at(log, j);
+      if (answered_mapped(p) && p->mapped.family == fam &&
+          nat_addr_equal_ip(&p->local, &o->local) &&
+          !nat_addr_equal_ip(&p->mapped, &o->mapped)) {
+        ps->arb[0] = p;
+        ps->arb[1] = o;
+        break;
+      }
+    }
+  }
+}
+
+nat_pooling nat__pooling(const nat_obslog *log, nat__why *why) {
+  pool_scan ps;
+  addrbuf b0, b1, b2, b3, b4;
+  pool_scan_family(log, NAT_AF_INET, &ps);
+  if (ps.answers == 0)
+    pool_scan_family(log, NAT_AF_INET6, &ps);
+  if (ps.answers == 0) {
+    nat__why_set(why, "pooling: no mapped address -> unknown");
+    return NAT_POOL_UNKNOWN;
+  }
+  if (ps.other == NULL) {
+    nat__why_set(why,
+                 "pooling: one public address %s over %zu answers -> single "
+                 "(paired cannot be told from one internal address)",
+                 fip(&ps.first->mapped, b0), ps.answers);
+    return NAT_POOL_SINGLE;
+  }
+  if (ps.arb[0] != NULL) {
+    nat__why_set(why,
+                 "pooling: local %s appears as %s to %s and as %s to %s -> "
+                 "arbitrary",
+                 fip(&ps.arb[0]->local, b0), fip(&ps.arb[0]->mapped, b1),
+                 fa(&ps.arb[0]->server, b2), fip(&ps.arb[1]->mapped, b3),
+                 fa(&ps.arb[1]->server, b4));
+    return NAT_POOL_ARBITRARY;
+  }
+  nat__why_set(why,
+               "pooling: local %s appears as %s, local %s as %s, each "
+               "consistently -> paired",
+               fip(&ps.first->local, b0), fip(&ps.first->mapped, b1),
+               fip(&ps.other->local, b2), fip(&ps.other->mapped, b3));
+  return NAT_POOL_PAIRED;
+}
+
+nat_pooling nat_analyze_pooling(const nat_obslog *log) {
+  nat__why why;
+  if (log == NULL)
+    return NAT_POOL_UNKNOWN;
+  return nat__pooling(log, &why);
+}
+
+/* ------------------------------------------------------------- double NAT
+ */
+
+static bool is_public(const nat_addr *a) {
+  return a->family != NAT_AF_NONE && !nat_addr_is_private(a) &&
+         !nat_addr_is_shared(a) && !nat_addr_is_loopback(a) &&
+         !nat_addr_is_link_local(a) && !nat_addr_is_unspecified(a) &&
+         !nat_addr_is_multicast(a);
+}
+
+nat_tri nat__double_nat(const nat_obslog *log, nat__why *why) {
+  const nat_obs *pub = NULL, *any = NULL;
+  size_t i, n = nat_obslog_count(log);
+  addrbuf b0, b1, b2;
+  for (i = 0; i < n; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (nat_addr_is_shared(&o->local)) {
+      nat__why_set(why,
+                   "double NAT: local address %s is in 100.64.0.0/10 (carrier "
+                   "NAT shared space) -> yes",
+                   fip(&o->local, b0));
+      return NAT_TRI_YES;
+    }
+    if (!answered_mapped(o))
+      continue;
+    if ((nat_addr_is_private(&o->mapped) || nat_addr_is_shared(&o->mapped)) &&
+        !nat_addr_equal_ip(&o->mapped, &o->local)) {
+      nat__why_set(why,
+                   "double NAT: %s saw local %s as non-public %s, so a "
+                   "further NAT leads out -> yes",
+                   fa(&o->server, b0), fip(&o->local, b1), fip(&o->mapped, b2));
+      return NAT_TRI_YES;
+    }
+    if (any == NULL)
+      any = o;
+    if (pub == NULL && is_public(&o->local) &&
+        nat_addr_equal_ip(&o->mapped, &o->local))
+      pub = o;
+  }
+  if (pub != NULL) {
+    nat__why_set(why, "double NAT: the host holds its public address %s -> no",
+                 fip(&pub->local, b0));
+    return NAT_TRI_NO;
+  }
+  if (any != NULL)
+    nat__why_set(why,
+                 "double NAT: cannot tell (local %s appears as public %s; a "
+                 "second NAT behind a public address does not show in STUN)",
+                 fip(&any->local, b0), fip(&any->mapped, b1));
+  else
+    nat__why_set(why, "double NAT: no mapped address -> unknown");
+  return NAT_TRI_UNKNOWN;
+}
+
+/* --------------------------------------------------------------- lifetime
+ */
+
+/* A control probe: no idle time, asked to answer to RESPONSE-PORT. It
+ * checks that the server and the NAT deliver such answers at all. */
+static bool lifetime_control(const nat_obs *o) {
+  return o->idle == 0 && o->response_port != 0;
+}
+
+bool nat__lifetime(const nat_obslog *log, nat_tstamp *min, nat_tstamp *max,
+                   nat__why *why) {
+  size_t i, n = nat_obslog_count(log);
+  bool any = false, ctl_ok = false, ctl_fail = false;
+  *min = 0;
+  *max = 0;
+  for (i = 0; i < n; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (o->test != NAT_OBS_LIFETIME)
+      continue;
+    if (lifetime_control(o)) {
+      ctl_ok |= o->status == 0;
+      ctl_fail |= o->status == NAT_ETIMEDOUT;
+      continue;
+    }
+    if (o->idle == 0)
+      continue; /* a request that made the mapping */
+    if (o->status == 0) {
+      any = true;
+      if (o->idle > *min)
+        *min = o->idle;
+    } else if (o->status == NAT_ETIMEDOUT) {
+      any = true;
+      if (*max == 0 || o->idle < *max)
+        *max = o->idle;
+    }
+  }
+  if (ctl_fail && !ctl_ok) {
+    *min = *max = 0;
+    nat__why_set(why, "lifetime: the control probe (no idle time) got no "
+                      "answer: answers to RESPONSE-PORT do not arrive -> not "
+                      "measured");
+    return true;
+  }
+  if (!any)
+    return false;
+  if (*max != 0 && *max <= *min)
+    nat__why_set(why,
+                 "lifetime: alive after %.1f s idle but gone after %.1f s: "
+                 "inconsistent (the NAT's timer is not idle-based)",
+                 (double)*min / 1e9, (double)*max / 1e9);
+  else if (*max != 0 && *min == 0)
+    nat__why_set(why,
+                 "lifetime: mapping gone after %.1f s idle -> shorter "
+                 "than that",
+                 (double)*max / 1e9);
+  else if (*max != 0)
+    nat__why_set(why,
+                 "lifetime: mapping alive after %.1f s idle, gone after "
+                 "%.1f s -> between the two",
+                 (double)*min / 1e9, (double)*max / 1e9);
+  else
+    nat__why_set(why,
+                 "lifetime: mapping alive after %.1f s idle -> at least "
+                 "that",
+                 (double)*min / 1e9);
+  return true;
+}
