@@ -1,5 +1,6 @@
 /* netcheck -- wording shared by the text and JSON reports. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nat/error.h>
@@ -76,12 +77,13 @@ static void append(char *buf, size_t len, const char *s) {
 }
 
 const char *nc_verdict(const nc_result *res, char *buf, size_t len) {
-  const nat_analysis *a = &res->analysis;
+  const nat_analysis *a = &res->verdict.basic;
   size_t i, tried = 0;
   buf[0] = '\0';
   if (!a->udp_reachable) {
     for (i = 0; i < res->log.n; i++)
-      if (res->log.v[i].status == NAT_ETIMEDOUT)
+      if (res->log.v[i].status == NAT_ETIMEDOUT ||
+          res->log.v[i].status == NAT_ECANCELED)
         tried++;
     append(buf, len,
            tried > 0 ? "UDP blocked"
@@ -110,10 +112,56 @@ const char *nc_verdict(const nc_result *res, char *buf, size_t len) {
 const nat_server_verdict *nc_verdict_of(const nc_result *res,
                                         const nat_obs *o) {
   size_t i;
-  for (i = 0; i < res->analysis.nservers; i++) {
-    const nat_server_verdict *v = &res->analysis.servers[i];
+  for (i = 0; i < res->verdict.basic.nservers; i++) {
+    const nat_server_verdict *v = &res->verdict.basic.servers[i];
     if (v->server_idx == o->server_idx && v->family == nat_obs_family(o))
       return v;
   }
   return NULL;
+}
+
+static int basic_cmp(const void *pa, const void *pb) {
+  const nat_obs *a = *(const nat_obs *const *)pa;
+  const nat_obs *b = *(const nat_obs *const *)pb;
+  uint8_t fa = nat_obs_family(a), fb = nat_obs_family(b);
+  if (a->server_idx != b->server_idx)
+    return a->server_idx < b->server_idx ? -1 : 1;
+  if (fa != fb)
+    return fa < fb ? -1 : 1;
+  return a->sent_at < b->sent_at ? -1 : a->sent_at > b->sent_at;
+}
+
+const nat_obs **nc_basic_obs(const nc_result *res, size_t *n) {
+  const nat_obs **v = calloc(res->log.n + 1, sizeof *v);
+  size_t i;
+  *n = 0;
+  if (v == NULL)
+    return NULL;
+  for (i = 0; i < res->log.n; i++)
+    if (res->log.v[i].test == NAT_OBS_BASIC)
+      v[(*n)++] = &res->log.v[i];
+  qsort(v, *n, sizeof *v, basic_cmp);
+  return v;
+}
+
+const char *nc_headline(const nc_result *res, char *buf, size_t len) {
+  const nat_verdict *v = &res->verdict;
+  const char *classic = nat_classic_name(v);
+  const char *diff = nat_difficulty_name(v->difficulty);
+  if (!v->basic.udp_reachable)
+    return nc_verdict(res, buf, len);
+  if (v->basic.nat_present == NAT_TRI_NO)
+    snprintf(buf, len, "no NAT (%s: %s mapping, %s filtering) \xe2\x80\x94 %s",
+             strcmp(classic, "unknown") == 0 ? "no translation" : classic,
+             nat_beh_name(v->mapping), nat_beh_name(v->filtering), diff);
+  else if (strcmp(classic, "unknown") == 0)
+    snprintf(buf, len, "%s (%s mapping, %s filtering) \xe2\x80\x94 %s",
+             v->basic.nat_present == NAT_TRI_YES ? "NAT of unknown kind"
+                                                 : "unknown NAT behaviour",
+             nat_beh_name(v->mapping), nat_beh_name(v->filtering), diff);
+  else
+    snprintf(buf, len, "%s NAT (%s mapping, %s filtering) \xe2\x80\x94 %s",
+             classic, nat_beh_name(v->mapping), nat_beh_name(v->filtering),
+             diff);
+  return buf;
 }

@@ -1,5 +1,7 @@
 /* netcheck -- report on the network this host is in: UDP reachability,
- * public addresses, NAT presence, per-server latency and RFC 5780 support.
+ * public addresses, NAT presence and behaviour (mapping, filtering,
+ * hairpinning, port allocation, lifetime), per-server latency, the verdict
+ * and the traversal strategy.
  * This file: the command line. See netcheck(1). */
 #include <getopt.h>
 #include <stdlib.h>
@@ -19,19 +21,36 @@ static const char *const default_servers[] = {
 };
 
 static const char usage_text[] =
-    "usage: netcheck [--server HOST[:PORT]]... [-4] [-6] [--json]\n"
-    "                [--timeout MS] [--software S] [--bind ADDR] [-v]\n"
-    "                [--help] [--version]\n"
+    "usage: netcheck [--server HOST[:PORT]]... [--rfc5780-server "
+    "HOST[:PORT]]...\n"
+    "                [-4] [-6] [--json] [--timeout MS] [--lifetime[=MAXSEC]]\n"
+    "                [--alloc-samples N] [--no-hairpin] [--no-alloc]\n"
+    "                [--no-filtering] [--basic] [--software S] [--bind ADDR]\n"
+    "                [-v] [--help] [--version]\n"
     "\n"
-    "Sends a STUN Binding request to each server and reports UDP\n"
-    "reachability, the public IPv4/IPv6 address, whether a NAT is in the\n"
-    "path, per-server round-trip time and RFC 5780 support.\n"
+    "Probes STUN servers and reports UDP reachability, the public IPv4/IPv6\n"
+    "address, whether a NAT is in the path and how it behaves (RFC 5780\n"
+    "mapping and filtering, hairpinning, port allocation and prediction),\n"
+    "per-server round-trip time, an easy/hard verdict and the traversal\n"
+    "strategy that works.\n"
     "\n"
     "  -s, --server HOST[:PORT]  STUN server (repeatable; port 3478 by\n"
     "                            default; [IPv6]:PORT for IPv6 literals)\n"
+    "  -r, --rfc5780-server HOST[:PORT]\n"
+    "                            STUN server to use for the behaviour tests\n"
+    "                            (repeatable; also probed like --server)\n"
+    "      --lifetime[=MAXSEC]   also measure the mapping lifetime, trying\n"
+    "                            idle times up to MAXSEC (default 60, at\n"
+    "                            most 600); the run takes about MAXSEC\n"
+    "      --alloc-samples N     fresh sockets for the allocation test,\n"
+    "                            6..32 (default 8)\n"
+    "      --no-hairpin, --no-alloc, --no-filtering\n"
+    "                            skip that test\n"
+    "      --basic               one Binding request per server only\n"
     "  -4, -6                    IPv4 only / IPv6 only (default: both)\n"
     "  -j, --json                JSON report (schema_version 1)\n"
-    "  -t, --timeout MS          overall deadline, 1..60000 (default 3000)\n"
+    "  -t, --timeout MS          overall deadline, 1..60000 (default 3000;\n"
+    "                            --lifetime adds MAXSEC)\n"
     "      --software S          SOFTWARE attribute sent (default\n"
     "                            \"netcheck/VERSION\"; \"\" for none)\n"
     "  -b, --bind ADDR           local IP[:PORT] to send from\n"
@@ -118,6 +137,37 @@ static int add_server(nc_options *opt, const char *arg) {
   return 0;
 }
 
+static int parse_uint(const char *arg, unsigned long lo, unsigned long hi,
+                      unsigned *out) {
+  char *end = NULL;
+  unsigned long v;
+  if (arg[0] < '0' || arg[0] > '9')
+    return -1;
+  v = strtoul(arg, &end, 10);
+  if (*end != '\0' || v < lo || v > hi)
+    return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+static int parse_lifetime(nc_options *opt, const char *arg) {
+  opt->tests |= NAT_PROBE_LIFETIME;
+  opt->lifetime_max_s = 60;
+  if (arg != NULL && parse_uint(arg, 1, 600, &opt->lifetime_max_s) != 0)
+    return usage_error("bad --lifetime=%s: expected the longest idle time "
+                       "to try, in seconds, an integer in 1..600",
+                       arg);
+  return 0;
+}
+
+static int parse_samples(nc_options *opt, const char *arg) {
+  if (parse_uint(arg, 6, NAT_PROBE_ALLOC_MAX, &opt->alloc_samples) != 0)
+    return usage_error("bad --alloc-samples '%s': expected an integer in "
+                       "6..32 (the classifier needs at least 6 samples)",
+                       arg);
+  return 0;
+}
+
 static int parse_timeout(nc_options *opt, const char *arg) {
   char *end = NULL;
   unsigned long v;
@@ -176,6 +226,13 @@ static int settle_families(nc_options *opt, bool only4, bool only6) {
 
 static const struct option long_opts[] = {
     {"server", required_argument, NULL, 's'},
+    {"rfc5780-server", required_argument, NULL, 'r'},
+    {"lifetime", optional_argument, NULL, 'L'},
+    {"alloc-samples", required_argument, NULL, 'A'},
+    {"no-hairpin", no_argument, NULL, 'H'},
+    {"no-alloc", no_argument, NULL, 'N'},
+    {"no-filtering", no_argument, NULL, 'F'},
+    {"basic", no_argument, NULL, 'B'},
     {"json", no_argument, NULL, 'j'},
     {"timeout", required_argument, NULL, 't'},
     {"software", required_argument, NULL, 'S'},
@@ -203,11 +260,35 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
   bool only4 = false, only6 = false;
   int c, rv = 0;
   opterr = 0;
-  while (rv == 0 && (c = getopt_long(argc, argv, ":s:46jt:b:vhV", long_opts,
+  while (rv == 0 && (c = getopt_long(argc, argv, ":s:r:46jt:b:vhV", long_opts,
                                      NULL)) != -1) {
     switch (c) {
     case 's':
       rv = add_server(opt, optarg);
+      break;
+    case 'r':
+      rv = add_server(opt, optarg);
+      if (rv == 0)
+        opt->servers[opt->nservers - 1].rfc5780 = true;
+      break;
+    case 'L':
+      rv = parse_lifetime(opt, optarg);
+      break;
+    case 'A':
+      rv = parse_samples(opt, optarg);
+      break;
+    case 'H':
+      opt->tests &= ~NAT_PROBE_HAIRPIN;
+      break;
+    case 'N':
+      opt->tests &= ~NAT_PROBE_ALLOCATION;
+      break;
+    case 'F':
+      opt->tests &= ~NAT_PROBE_FILTERING;
+      break;
+    case 'B':
+      opt->tests &= NAT_PROBE_LIFETIME;
+      opt->tests |= NAT_PROBE_BASIC;
       break;
     case '4':
       only4 = true;
@@ -268,6 +349,7 @@ int main(int argc, char **argv) {
 
   snprintf(software, sizeof software, "netcheck/%s", nat_version_string());
   opt.timeout_ms = NC_DEFAULT_TIMEOUT_MS;
+  opt.tests = NAT_PROBE_DEFAULT;
   opt.software = software;
   rv = parse_args(&opt, argc, argv, &done);
   if (rv != 0 || done)
@@ -277,7 +359,7 @@ int main(int argc, char **argv) {
 
   memset(&res, 0, sizeof res);
   nat_obslog_init(&res.log);
-  nat_analyze_init(&res.analysis);
+  nat_verdict_init(&res.verdict);
   rv = nc_run(&opt, &res);
   if (rv == 0)
     rv = opt.json ? nc_report_json(stdout, &opt, &res)
@@ -287,10 +369,10 @@ int main(int argc, char **argv) {
     rv = -1;
   }
   if (rv == 0)
-    rv = res.analysis.udp_reachable ? NC_EXIT_OK : NC_EXIT_FAIL;
+    rv = res.verdict.basic.udp_reachable ? NC_EXIT_OK : NC_EXIT_FAIL;
   else
     rv = NC_EXIT_ENV;
-  nat_analyze_free(&res.analysis);
+  nat_verdict_free(&res.verdict);
   nat_obslog_free(&res.log);
   return rv;
 }

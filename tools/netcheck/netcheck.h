@@ -9,6 +9,8 @@
 #include <nat/addr.h>
 #include <nat/analyze.h>
 #include <nat/obs.h>
+#include <nat/probe.h>
+#include <nat/verdict.h>
 
 /* Exit codes (documented in netcheck(1)). */
 #define NC_EXIT_OK    0 /* at least one server answered */
@@ -31,6 +33,7 @@ typedef struct nc_server {
   bool resolve_late; /* the deadline passed before the lookup ended */
   int resolve_uv;    /* the UV_EAI_* code of a failed lookup, or 0 */
   uint8_t no_family; /* the name has no address of this family (-4/-6) */
+  bool rfc5780;      /* given with --rfc5780-server */
 } nc_server;
 
 typedef struct nc_options {
@@ -43,6 +46,9 @@ typedef struct nc_options {
   bool has_bind;
   nat_addr bind;
   int verbose;
+  unsigned tests;          /* NAT_PROBE_* bits */
+  unsigned alloc_samples;  /* 0: the library's default */
+  unsigned lifetime_max_s; /* with --lifetime */
 } nc_options;
 
 /** What the receive paths refused (from nat_udp_stats). */
@@ -52,10 +58,12 @@ typedef struct nc_diag {
 } nc_diag;
 
 typedef struct nc_result {
-  nat_obslog log; /* sorted by server, then family */
-  nat_analysis analysis;
+  nat_obslog log;      /* every transaction, in the order they were sent */
+  nat_verdict verdict; /* verdict.basic is the basic analysis */
   nc_diag diag;
-  nat_tstamp duration; /* ns, whole run */
+  nat_tstamp duration;          /* ns, whole run */
+  nat_probe_test_info tests[6]; /* by nat_obs_test */
+  bool probed;                  /* the plan ran (some server resolved) */
 } nc_result;
 
 /* run.c: probe every server, fill @p res (init'ed by the caller).
@@ -73,6 +81,11 @@ const char *nc_family_name(uint8_t family); /* "ipv4", "ipv6" or NULL */
 double nc_ms(nat_tstamp ns);
 /* The verdict line of the text report. */
 const char *nc_verdict(const nc_result *res, char *buf, size_t len);
+/* The basic observations, sorted by server then family (the servers[]
+ * of the reports); @p n gets their number. NULL when out of memory. */
+const nat_obs **nc_basic_obs(const nc_result *res, size_t *n);
+/* The verdict's headline ("port-restricted cone NAT (...) -- easy"). */
+const char *nc_headline(const nc_result *res, char *buf, size_t len);
 /* The server verdict for observation @p o, or NULL. */
 const nat_server_verdict *nc_verdict_of(const nc_result *res, const nat_obs *o);
 

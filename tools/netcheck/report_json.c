@@ -2,6 +2,7 @@
  * (docs/schema/netcheck-report-v1.schema.json). Keys are written in a fixed
  * order; absent values are null, never missing. */
 #include <jansson.h>
+#include <stdlib.h>
 
 #include <nat/common.h>
 #include <nat/error.h>
@@ -106,14 +107,144 @@ static json_t *diag_json(const nc_diag *d, bool *ok) {
   return j;
 }
 
+static json_t *beh_json(uint8_t b) {
+  return json_string(nat_beh_name(b));
+}
+
+static json_t *alloc_json(const nat_alloc_verdict *a, bool *ok) {
+  json_t *j = json_object();
+  if (j == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  put(j, "kind", json_string(nat_pa_kind_name(a->kind)), ok);
+  put(j, "delta",
+      a->kind == NAT_PA_SEQUENTIAL ? json_integer(a->delta) : json_null(), ok);
+  put(j, "samples", json_integer((json_int_t)a->samples), ok);
+  put(j, "confidence", json_real(a->confidence), ok);
+  put(j, "range",
+      a->samples > 0 ? json_pack("[ii]", (int)a->lo, (int)a->hi) : json_null(),
+      ok);
+  put(j, "parity_preserved", tri_json(a->parity), ok);
+  return j;
+}
+
+static json_t *prediction_json(const nat_prediction *p, bool *ok) {
+  json_t *arr = json_array();
+  size_t i;
+  if (arr == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (i = 0; i < p->n; i++)
+    if (json_array_append_new(arr, json_pack("{sisf}", "port", (int)p->port[i],
+                                             "probability", p->prob[i])) != 0)
+      *ok = false;
+  return arr;
+}
+
+static json_t *strategy_json(const nat_verdict *v, bool *ok) {
+  json_t *j = json_object();
+  size_t i;
+  if (j == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (i = 0; i < NAT_PEER_CLASSES; i++) {
+    const nat_strategy *s = &v->strategy[i];
+    json_t *e = json_pack("{sssfsfsf}", "kind", nat_strategy_name(s->kind),
+                          "probes_50", s->probes_50, "probes_99", s->probes_99,
+                          "seconds_99", s->seconds_99);
+    put(j, nat_peer_class_name(s->peer), e, ok);
+  }
+  return j;
+}
+
+static json_t *explain_json(const nat_verdict *v, bool *ok) {
+  json_t *arr = json_array();
+  size_t i;
+  if (arr == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (i = 0; i < v->nexplain; i++)
+    if (json_array_append_new(arr, safe_string(v->explain[i])) != 0)
+      *ok = false;
+  return arr;
+}
+
+static json_t *tests_json(const nc_result *res, bool *ok) {
+  json_t *j = json_object();
+  uint8_t t;
+  if (j == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (t = 0; t < 6; t++) {
+    const nat_probe_test_info *ti = &res->tests[t];
+    json_t *e = json_object();
+    if (e == NULL) {
+      *ok = false;
+      continue;
+    }
+    put(e, "run", json_boolean(ti->transactions > 0), ok);
+    put(e, "requests", json_integer(ti->transactions), ok);
+    put(e, "start_ms",
+        ti->transactions > 0 ? json_real(nc_ms(ti->start)) : json_null(), ok);
+    put(e, "duration_ms",
+        ti->transactions > 0 ? json_real(nc_ms(ti->end - ti->start))
+                             : json_null(),
+        ok);
+    put(e, "skipped", str_or_null(ti->skipped), ok);
+    put(j, nat_obs_test_name(t), e, ok);
+  }
+  return j;
+}
+
+static json_t *lifetime_json(const nat_verdict *v) {
+  if (v->lifetime_min == 0 && v->lifetime_max == 0)
+    return json_null();
+  return json_pack(
+      "{soso}", "min_s", json_real((double)v->lifetime_min / 1e9), "max_s",
+      v->lifetime_max ? json_real((double)v->lifetime_max / 1e9) : json_null());
+}
+
+static json_t *difficulty_json(const nat_verdict *v) {
+  return json_string(v->basic.udp_reachable ? nat_difficulty_name(v->difficulty)
+                                            : "unknown");
+}
+
+static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
+  const nat_verdict *v = &res->verdict;
+  char buf[400];
+  put(root, "verdict", json_string(nc_headline(res, buf, sizeof buf)), ok);
+  put(root, "classic_name", json_string(nat_classic_name(v)), ok);
+  put(root, "difficulty", difficulty_json(v), ok);
+  put(root, "mapping", beh_json(v->mapping), ok);
+  put(root, "filtering", beh_json(v->filtering), ok);
+  put(root, "rfc5780", json_boolean(v->rfc5780_used), ok);
+  put(root, "hairpinning", tri_json(v->hairpinning), ok);
+  put(root, "port_allocation", alloc_json(&v->alloc, ok), ok);
+  put(root, "prediction", prediction_json(&v->prediction, ok), ok);
+  put(root, "pooling", json_string(nat_pooling_name(v->pooling)), ok);
+  put(root, "double_nat", tri_json(v->double_nat), ok);
+  put(root, "lifetime", lifetime_json(v), ok);
+  put(root, "strategy", strategy_json(v, ok), ok);
+  put(root, "explanation", explain_json(v, ok), ok);
+  put(root, "tests", tests_json(res, ok), ok);
+}
+
 static json_t *report_json(const nc_options *opt, const nc_result *res,
                            bool *ok) {
-  const nat_analysis *a = &res->analysis;
+  const nat_analysis *a = &res->verdict.basic;
   json_t *root = json_object(), *servers = json_array();
-  size_t i;
-  if (root == NULL || servers == NULL) {
+  const nat_obs **basic;
+  size_t i, n = 0;
+  basic = nc_basic_obs(res, &n);
+  if (root == NULL || servers == NULL || basic == NULL) {
     json_decref(root);
     json_decref(servers);
+    free(basic);
     *ok = false;
     return NULL;
   }
@@ -127,11 +258,13 @@ static json_t *report_json(const nc_options *opt, const nc_result *res,
   put(root, "nat_present_v6", tri_json(a->v6.nat_present), ok);
   put(root, "public_v4", public_json(&a->v4), ok);
   put(root, "public_v6", public_json(&a->v6), ok);
-  for (i = 0; i < res->log.n; i++) {
-    json_t *s = server_json(opt, &res->log.v[i], ok);
+  verdict_keys(root, res, ok);
+  for (i = 0; i < n; i++) {
+    json_t *s = server_json(opt, basic[i], ok);
     if (s == NULL || json_array_append_new(servers, s) != 0)
       *ok = false;
   }
+  free(basic);
   put(root, "servers", servers, ok);
   put(root, "diagnostics", diag_json(&res->diag, ok), ok);
   return root;

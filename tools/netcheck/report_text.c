@@ -1,12 +1,13 @@
 /* netcheck -- the text report: the verdict first, then one fact a line,
  * labels aligned. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <nat/error.h>
 
 #include "netcheck.h"
 
-#define LABEL "%-18s"
+#define LABEL "%-20s"
 
 static const char *public_ip(const nat_family_verdict *f, char *buf,
                              size_t len) {
@@ -28,16 +29,76 @@ static const char *addr_or_dash(bool has, const nat_addr *a, char *buf,
   return nat_addr_format(a, buf, len);
 }
 
+static void behaviour(FILE *out, const nc_result *res) {
+  const nat_verdict *v = &res->verdict;
+  const nat_alloc_verdict *a = &v->alloc;
+  size_t i;
+  fprintf(out, LABEL "%s%s\n", "Mapping:", nat_beh_name(v->mapping),
+          v->rfc5780_used ? " (RFC 5780)" : "");
+  fprintf(out, LABEL "%s%s\n", "Filtering:", nat_beh_name(v->filtering),
+          v->filtering_unsupported ? " (the server ignores CHANGE-REQUEST)"
+          : res->tests[NAT_OBS_FILTERING].skipped != NULL ? " (not measured)"
+                                                          : "");
+  fprintf(out, LABEL "%s\n", "Hairpinning:", tri_text(v->hairpinning));
+  fprintf(out, LABEL "%s", "Port allocation:", nat_pa_kind_name(a->kind));
+  if (a->kind == NAT_PA_SEQUENTIAL)
+    fprintf(out, ", delta %+d", a->delta);
+  fprintf(out, ", %zu samples, confidence %.2f", a->samples, a->confidence);
+  if (a->samples > 0)
+    fprintf(out, ", ports %u-%u", a->lo, a->hi);
+  fprintf(out, ", parity %s\n",
+          a->parity == NAT_TRI_YES  ? "kept"
+          : a->parity == NAT_TRI_NO ? "not kept"
+                                    : "unknown");
+  fprintf(out, LABEL, "Prediction:");
+  if (v->prediction.n == 0)
+    fprintf(out, "-");
+  for (i = 0; i < v->prediction.n && i < 4; i++)
+    fprintf(out, "%s%u (%.0f %%)", i ? ", " : "", v->prediction.port[i],
+            100.0 * v->prediction.prob[i]);
+  fprintf(out, "\n");
+  fprintf(out, LABEL "%s\n", "Pooling:", nat_pooling_name(v->pooling));
+  fprintf(out, LABEL "%s\n", "Double NAT:", tri_text(v->double_nat));
+  if (v->lifetime_min == 0 && v->lifetime_max == 0)
+    fprintf(out, LABEL "%s\n", "Mapping lifetime:",
+            res->tests[NAT_OBS_LIFETIME].transactions > 0 ? "unknown"
+                                                          : "not measured");
+  else if (v->lifetime_max == 0)
+    fprintf(out, LABEL "more than %.1f s\n",
+            "Mapping lifetime:", (double)v->lifetime_min / 1e9);
+  else
+    fprintf(out, LABEL "between %.1f s and %.1f s\n",
+            "Mapping lifetime:", (double)v->lifetime_min / 1e9,
+            (double)v->lifetime_max / 1e9);
+}
+
+static void strategy(FILE *out, const nat_verdict *v) {
+  size_t i;
+  fprintf(out, "Strategy:\n");
+  for (i = 0; i < NAT_PEER_CLASSES; i++) {
+    const nat_strategy *s = &v->strategy[i];
+    char label[40];
+    snprintf(label, sizeof label, "vs %s:", nat_peer_class_name(s->peer));
+    fprintf(out, "  " LABEL "%s", label, nat_strategy_name(s->kind));
+    if (s->probes_99 > 0)
+      fprintf(out, " (%.0f probes for 50 %%, %.0f for 99 %%, about %.1f s)",
+              s->probes_50, s->probes_99, s->seconds_99);
+    fprintf(out, "\n");
+  }
+}
+
 static void summary(FILE *out, const nc_result *res) {
-  const nat_analysis *a = &res->analysis;
-  char buf[NAT_ADDR_STRLEN + 32];
+  const nat_analysis *a = &res->verdict.basic;
+  char buf[NAT_ADDR_STRLEN + 200];
   size_t tried = a->v4.tried + a->v6.tried;
   size_t answered = a->v4.answered + a->v6.answered;
   size_t i;
   for (i = 0; i < a->nservers; i++)
     if (a->servers[i].family == NAT_AF_NONE)
       tried++;
-  fprintf(out, "%s\n", nc_verdict(res, buf, sizeof buf));
+  fprintf(out, "%s\n", nc_headline(res, buf, sizeof buf));
+  if (a->udp_reachable && res->probed)
+    behaviour(out, res);
   fprintf(out, LABEL "%s\n", "UDP reachable:", a->udp_reachable ? "yes" : "no");
   fprintf(out, LABEL "%s\n",
           "Public IPv4:", public_ip(&a->v4, buf, sizeof buf));
@@ -46,7 +107,31 @@ static void summary(FILE *out, const nc_result *res) {
   fprintf(out, LABEL "%s\n", "NAT on IPv4:", tri_text(a->v4.nat_present));
   fprintf(out, LABEL "%s\n", "NAT on IPv6:", tri_text(a->v6.nat_present));
   fprintf(out, LABEL "%zu of %zu\n", "Probes answered:", answered, tried);
+  if (a->udp_reachable)
+    strategy(out, &res->verdict);
+  if (res->verdict.nexplain > 0)
+    fprintf(out, "Why:\n");
+  for (i = 0; i < res->verdict.nexplain; i++)
+    fprintf(out, "  %s\n", res->verdict.explain[i]);
   fprintf(out, LABEL "%.2f ms\n", "Duration:", nc_ms(res->duration));
+}
+
+static void tests_block(FILE *out, const nc_result *res) {
+  uint8_t t;
+  for (t = 0; t < 6; t++) {
+    const nat_probe_test_info *ti = &res->tests[t];
+    char label[40];
+    if (ti->transactions == 0 && ti->skipped == NULL)
+      continue;
+    snprintf(label, sizeof label, "Test %s:", nat_obs_test_name(t));
+    fprintf(out, LABEL, label);
+    if (ti->transactions > 0)
+      fprintf(out, "%u requests, %.2f ms", ti->transactions,
+              nc_ms(ti->end - ti->start));
+    if (ti->skipped != NULL)
+      fprintf(out, "%s%s", ti->transactions > 0 ? "; " : "", ti->skipped);
+    fprintf(out, "\n");
+  }
 }
 
 static void server_block(FILE *out, const nc_options *opt, const nc_result *res,
@@ -91,16 +176,23 @@ static void server_block(FILE *out, const nc_options *opt, const nc_result *res,
 
 int nc_report_text(FILE *out, const nc_options *opt, const nc_result *res) {
   const nc_diag *d = &res->diag;
-  size_t i;
+  const nat_obs **basic;
+  size_t i, n;
+  basic = nc_basic_obs(res, &n);
+  if (basic == NULL)
+    return -1;
   summary(out, res);
-  for (i = 0; i < res->log.n; i++)
-    server_block(out, opt, res, &res->log.v[i]);
+  tests_block(out, res);
+  for (i = 0; i < n; i++)
+    server_block(out, opt, res, basic[i]);
+  free(basic);
   fprintf(out,
           "\n" LABEL "%llu malformed, %llu spoofed, %llu unmatched, "
-          "%llu duplicates, %llu send errors\n",
+          "%llu duplicates, %llu not responses, %llu send errors\n",
           "Diagnostics:", (unsigned long long)d->malformed,
           (unsigned long long)d->spoofed, (unsigned long long)d->unmatched,
           (unsigned long long)d->duplicates,
+          (unsigned long long)d->not_response,
           (unsigned long long)d->send_errors);
   return ferror(out) ? -1 : 0;
 }

@@ -1,6 +1,7 @@
-/* netcheck -- the live run: resolve every server, send one Binding request
- * per (server, family) from one socket per family, all in parallel on one
- * loop, under one overall deadline; record each outcome as a nat_obs. */
+/* netcheck -- the live run: resolve every server, then drive libnat's
+ * probe plan (nat/probe.h) on one libuv loop: it asks for sockets and
+ * datagrams, this file opens the sockets, sends, feeds what arrives and
+ * runs its timers, all under one overall deadline. Nothing here sleeps. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,98 +15,113 @@
 
 #include "netcheck.h"
 
-#define FAM_V4 0
-#define FAM_V6 1
-
 struct nc_ctx;
-
-typedef struct nc_probe {
-  struct nc_ctx *ctx;
-  uint16_t server_idx;
-  nat_addr local;
-} nc_probe;
 
 typedef struct nc_lookup {
   struct nc_ctx *ctx;
   uint16_t server_idx;
+  size_t naddrs;
+  nat_addr addrs[2]; /* first IPv4, first IPv6 (as wanted) */
 } nc_lookup;
+
+typedef struct nc_sock {
+  struct nc_ctx *ctx;
+  unsigned idx;
+  bool open;
+  uv_udp_t h;
+} nc_sock;
+
+typedef struct nc_send {
+  uv_udp_send_t req;
+  uint8_t buf[];
+} nc_send;
 
 typedef struct nc_ctx {
   uv_loop_t loop;
   nc_options *opt;
   nc_result *res;
-  nat_udp *udp[2];
-  int udp_err[2];
-  nat_addr udp_local[2];
-  uv_timer_t deadline;
-  nc_probe probes[NC_MAX_SERVERS][2];
+  uv_timer_t deadline, tick;
   nc_lookup lookups[NC_MAX_SERVERS];
-  size_t resolving;    /* lookups under way */
-  size_t transactions; /* Binding requests under way */
-  size_t closing;      /* handles and sockets not yet closed */
+  nc_sock socks[NAT_PROBE_MAX_SOCKETS];
+  nat_probe *probe;
+  nat_obslog failures;  /* requests that could not be made */
+  nat_addr local_ip[2]; /* per family: the IP routes to the servers use */
+  bool have_local[2];
+  size_t resolving; /* lookups under way */
+  size_t closing;   /* handles not yet closed */
   bool finishing;
   int fatal;
+  uint64_t send_errors;
   nat_tstamp start;
 } nc_ctx;
 
 static int fam_index(uint8_t family) {
-  return family == NAT_AF_INET6 ? FAM_V6 : FAM_V4;
+  return family == NAT_AF_INET6 ? 1 : 0;
 }
 
-static void record(nc_ctx *c, nat_obs *o) {
-  int rv;
-  o->test = NAT_OBS_BASIC;
-  rv = nat_obslog_append(&c->res->log, o);
-  if (rv < 0 && c->fatal == 0)
-    c->fatal = rv;
-}
-
-/* Record a request that could not be made. */
+/* Record a request that could not be made (basic test). */
 static void record_failure(nc_ctx *c, uint16_t idx, const nat_addr *dst,
-                           const nat_addr *local, int status) {
+                           int status) {
   nat_obs o;
+  int rv;
   memset(&o, 0, sizeof o);
   o.server_idx = idx;
   if (dst != NULL)
     o.server = *dst;
-  if (local != NULL)
-    o.local = *local;
   o.status = status;
   o.sent_at = nat_udp_now() - c->start;
-  record(c, &o);
-}
-
-static void closed_one(nc_ctx *c) {
-  if (--c->closing == 0 && c->finishing && c->resolving > 0)
-    uv_stop(&c->loop); /* lookups cannot be cancelled: stop waiting */
+  rv = nat_obslog_append(&c->failures, &o);
+  if (rv < 0 && c->fatal == 0)
+    c->fatal = rv;
 }
 
 static void on_closed(uv_handle_t *h) {
-  closed_one(h->data);
+  nc_ctx *c = h->data;
+  if (--c->closing == 0 && c->resolving > 0)
+    uv_stop(&c->loop); /* lookups cannot be cancelled: stop waiting */
 }
 
-static void on_udp_closed(nat_udp *u, void *arg) {
-  (void)u;
-  closed_one(arg);
+static void on_sock_closed(uv_handle_t *h) {
+  nc_sock *s = h->data;
+  nc_ctx *c = s->ctx;
+  if (--c->closing == 0 && c->resolving > 0)
+    uv_stop(&c->loop);
 }
 
-static void collect_stats(nc_ctx *c, const nat_udp *u) {
-  nat_udp_stats st;
-  nc_diag *d = &c->res->diag;
-  nat_udp_stats_get(u, &st);
-  d->malformed += st.txn.malformed;
-  d->spoofed += st.txn.spoofed;
-  d->unmatched += st.txn.unmatched;
-  d->duplicates += st.txn.duplicates;
-  d->not_response += st.txn.not_response;
-  d->send_errors += st.send_errors;
+static void collect(nc_ctx *c) {
+  const nat_obslog *log = nat_probe_log(c->probe);
+  nat_probe_stats st;
+  size_t i;
+  uint8_t t;
+  for (i = 0; log != NULL && i < log->n; i++) {
+    const nat_obs *o = &log->v[i];
+    if (nat_obslog_append(&c->res->log, o) < 0)
+      c->fatal = NAT_ENOMEM;
+    if (c->opt->verbose) {
+      char a1[NAT_ADDR_STRLEN], a2[NAT_ADDR_STRLEN], a3[NAT_ADDR_STRLEN];
+      fprintf(stderr,
+              "netcheck: %-10s %s -> %s change %u: %s, mapped %s, %u sent\n",
+              nat_obs_test_name(o->test),
+              nat_addr_format(&o->local, a1, sizeof a1),
+              nat_addr_format(&o->server, a2, sizeof a2), o->change_flags,
+              nat_strerror(o->status),
+              nat_addr_format(&o->mapped, a3, sizeof a3), o->transmissions);
+    }
+  }
+  nat_probe_stats_get(c->probe, &st);
+  c->res->diag.malformed = st.malformed;
+  c->res->diag.spoofed = st.spoofed;
+  c->res->diag.unmatched = st.unmatched;
+  c->res->diag.duplicates = st.duplicates;
+  c->res->diag.not_response = st.not_response;
+  for (t = 0; t < 6; t++)
+    nat_probe_test_info_get(c->probe, t, &c->res->tests[t]);
+  c->res->probed = true;
 }
 
-/* Everything is in, or the deadline passed: close all. Transactions still
- * under way end (as timeouts) from inside nat_udp_close(). */
+/* Everything is in, or the deadline passed: close all. */
 static void finish(nc_ctx *c) {
   size_t i;
-  int f;
   if (c->finishing)
     return;
   c->finishing = true;
@@ -113,51 +129,25 @@ static void finish(nc_ctx *c) {
     nc_server *s = &c->opt->servers[i];
     if (s->resolving) {
       s->resolve_late = true;
-      record_failure(c, (uint16_t)i, NULL, NULL, NAT_ERESOLVE);
+      record_failure(c, (uint16_t)i, NULL, NAT_ERESOLVE);
     }
   }
-  for (f = 0; f < 2; f++) {
-    if (c->udp[f] == NULL)
+  if (c->probe != NULL)
+    collect(c);
+  for (i = 0; i < c->failures.n; i++)
+    if (nat_obslog_append(&c->res->log, &c->failures.v[i]) < 0)
+      c->fatal = NAT_ENOMEM;
+  c->res->diag.send_errors = c->send_errors;
+  for (i = 0; i < NAT_PROBE_MAX_SOCKETS; i++) {
+    if (!c->socks[i].open)
       continue;
-    collect_stats(c, c->udp[f]);
+    c->socks[i].open = false;
     c->closing++;
-    nat_udp_close(c->udp[f], on_udp_closed, c);
-    c->udp[f] = NULL;
+    uv_close((uv_handle_t *)&c->socks[i].h, on_sock_closed);
   }
-  c->closing++;
+  c->closing += 2;
   uv_close((uv_handle_t *)&c->deadline, on_closed);
-}
-
-static void maybe_finish(nc_ctx *c) {
-  if (c->resolving == 0 && c->transactions == 0)
-    finish(c);
-}
-
-static void on_deadline(uv_timer_t *t) {
-  finish(t->data);
-}
-
-static void on_binding(nat_udp *u, void *arg, const nat_txn_result *r) {
-  nc_probe *p = arg;
-  nc_ctx *c = p->ctx;
-  nat_obs o;
-  nat_tstamp now = nat_udp_now();
-  char a1[NAT_ADDR_STRLEN], a2[NAT_ADDR_STRLEN];
-  (void)u;
-  nat_obs_from_result(&o, r, &p->local);
-  o.server_idx = p->server_idx;
-  if (o.status == NAT_ECANCELED)
-    o.status = NAT_ETIMEDOUT; /* ended by the overall deadline */
-  if (now - c->start >= r->rtt)
-    o.sent_at = now - c->start - r->rtt;
-  record(c, &o);
-  if (c->opt->verbose)
-    fprintf(stderr, "netcheck: %s from %s: %s, mapped %s\n",
-            c->opt->servers[p->server_idx].name,
-            nat_addr_format(&r->dst, a1, sizeof a1), nat_strerror(o.status),
-            nat_addr_format(&o.mapped, a2, sizeof a2));
-  c->transactions--;
-  maybe_finish(c);
+  uv_close((uv_handle_t *)&c->tick, on_closed);
 }
 
 /* The local address the kernel would use to reach @p dst: connect a
@@ -185,33 +175,6 @@ static int learn_local_ip(const nat_addr *dst, nat_addr *out) {
   return nat_addr_from_sockaddr(out, (struct sockaddr *)&ss);
 }
 
-static void start_probe(nc_ctx *c, uint16_t idx, const nat_addr *dst) {
-  int f = fam_index(dst->family), rv;
-  nc_probe *p = &c->probes[idx][f];
-  p->ctx = c;
-  p->server_idx = idx;
-  p->local = c->udp_local[f];
-  if (c->udp[f] == NULL) {
-    record_failure(c, idx, dst, NULL, c->udp_err[f]);
-    return;
-  }
-  if (nat_addr_is_unspecified(&p->local)) {
-    nat_addr ip;
-    rv = learn_local_ip(dst, &ip);
-    if (rv < 0) {
-      record_failure(c, idx, dst, &p->local, rv);
-      return;
-    }
-    memcpy(p->local.ip, ip.ip, sizeof ip.ip);
-  }
-  rv = nat_udp_binding(c->udp[f], dst, 0, NULL, on_binding, p, NULL);
-  if (rv < 0) {
-    record_failure(c, idx, dst, &p->local, rv);
-    return;
-  }
-  c->transactions++;
-}
-
 /* The first address of @p family in @p r, or NULL. */
 static const nat_addr *first_of(const nat_resolve_result *r, uint8_t family) {
   size_t i;
@@ -219,6 +182,217 @@ static const nat_addr *first_of(const nat_resolve_result *r, uint8_t family) {
     if (r->addrs[i].family == family)
       return &r->addrs[i];
   return NULL;
+}
+
+static void pump(nc_ctx *c);
+
+static void on_send(uv_udp_send_t *req, int status) {
+  nc_send *s = (nc_send *)req;
+  nc_ctx *c = req->data;
+  if (status < 0)
+    c->send_errors++;
+  free(s);
+}
+
+static void do_send(nc_ctx *c, const nat_probe_action *a) {
+  struct sockaddr_storage ss;
+  nc_send *s;
+  uv_buf_t b;
+  nc_sock *k = &c->socks[a->sock];
+  if (!k->open ||
+      nat_addr_to_sockaddr(&a->dst, (struct sockaddr *)&ss, sizeof ss) < 0) {
+    c->send_errors++;
+    return;
+  }
+  s = malloc(sizeof *s + a->len);
+  if (s == NULL) {
+    c->send_errors++;
+    return;
+  }
+  memcpy(s->buf, a->data, a->len);
+  s->req.data = c;
+  b = uv_buf_init((char *)s->buf, (unsigned)a->len);
+  if (uv_udp_send(&s->req, &k->h, &b, 1, (struct sockaddr *)&ss, on_send) < 0) {
+    c->send_errors++;
+    free(s);
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+  static char slab[65536];
+  (void)h;
+  (void)size;
+  *buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
+                    const struct sockaddr *sa, unsigned flags) {
+  nc_sock *k = h->data;
+  nc_ctx *c = k->ctx;
+  nat_addr from;
+  if (n <= 0 || sa == NULL || (flags & UV_UDP_PARTIAL) || c->finishing)
+    return;
+  if (nat_addr_from_sockaddr(&from, sa) < 0)
+    return;
+  nat_probe_recv(c->probe, nat_udp_now(), k->idx, &from,
+                 (const uint8_t *)buf->base, (size_t)n);
+  pump(c);
+}
+
+/* The local IP of @p family: --bind's, else the one routes to the first
+ * server of that family use. */
+static int local_ip(nc_ctx *c, uint8_t family, nat_addr *out) {
+  int f = fam_index(family), rv = 0;
+  size_t i;
+  if (!c->have_local[f]) {
+    if (c->opt->has_bind) {
+      c->local_ip[f] = c->opt->bind;
+    } else {
+      rv = NAT_ENOTFOUND;
+      for (i = 0; i < c->opt->nservers && rv != 0; i++) {
+        const nc_lookup *l = &c->lookups[i];
+        size_t j;
+        for (j = 0; j < l->naddrs && rv != 0; j++)
+          if (l->addrs[j].family == family)
+            rv = learn_local_ip(&l->addrs[j], &c->local_ip[f]);
+      }
+      if (rv < 0)
+        return rv;
+    }
+    c->have_local[f] = true;
+  }
+  *out = c->local_ip[f];
+  return 0;
+}
+
+static int open_sock(nc_ctx *c, unsigned idx, uint8_t family, nat_addr *local) {
+  nc_sock *k = &c->socks[idx];
+  struct sockaddr_storage ss;
+  int len, rv, sl = sizeof ss;
+  nat_addr b;
+  rv = local_ip(c, family, &b);
+  if (rv < 0)
+    return rv;
+  if (!c->opt->has_bind || idx > 0)
+    b.port = 0;
+  len = nat_addr_to_sockaddr(&b, (struct sockaddr *)&ss, sizeof ss);
+  if (len < 0)
+    return len;
+  if (!c->opt->has_bind) { /* bind any:0 */
+    nat_addr any;
+    memset(&any, 0, sizeof any);
+    any.family = family;
+    len = nat_addr_to_sockaddr(&any, (struct sockaddr *)&ss, sizeof ss);
+  }
+  rv = uv_udp_init(&c->loop, &k->h);
+  if (rv < 0)
+    return rv;
+  k->ctx = c;
+  k->idx = idx;
+  k->h.data = k;
+  k->open = true;
+  rv = uv_udp_bind(&k->h, (struct sockaddr *)&ss,
+                   family == NAT_AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+  if (rv == 0)
+    rv = uv_udp_getsockname(&k->h, (struct sockaddr *)&ss, &sl);
+  if (rv == 0)
+    rv = uv_udp_recv_start(&k->h, on_alloc, on_recv);
+  if (rv < 0)
+    return rv;
+  rv = nat_addr_from_sockaddr(local, (struct sockaddr *)&ss);
+  if (rv == 0)
+    memcpy(local->ip, b.ip, sizeof local->ip);
+  return rv;
+}
+
+static void on_tick(uv_timer_t *t) {
+  nc_ctx *c = t->data;
+  nat_probe_handle_expiry(c->probe, nat_udp_now());
+  pump(c);
+}
+
+/* Do what the plan asks now, then sleep (in the loop) until its next
+ * deadline or a datagram. */
+static void pump(nc_ctx *c) {
+  nat_probe_action a;
+  nat_tstamp now = nat_udp_now(), exp;
+  nat_addr local;
+  int rv;
+  if (c->finishing)
+    return;
+  while (nat_probe_next_action(c->probe, now, &a) > 0) {
+    if (a.kind == NAT_PROBE_ACT_OPEN) {
+      memset(&local, 0, sizeof local);
+      rv = open_sock(c, a.sock, a.family, &local);
+      if (rv < 0 && c->opt->verbose)
+        fprintf(stderr, "netcheck: cannot open an %s socket: %s\n",
+                a.family == NAT_AF_INET ? "IPv4" : "IPv6", nat_strerror(rv));
+      nat_probe_socket_opened(c->probe, now, a.sock, rv, &local);
+    } else if (a.kind == NAT_PROBE_ACT_SEND) {
+      do_send(c, &a);
+    }
+  }
+  if (nat_probe_done(c->probe)) {
+    finish(c);
+    return;
+  }
+  exp = nat_probe_get_expiry(c->probe);
+  if (exp == NAT_TSTAMP_MAX)
+    return;
+  exp = exp > now ? (exp - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS : 0;
+  uv_timer_start(&c->tick, on_tick, exp, 0);
+}
+
+static nat_tstamp remaining(const nc_ctx *c) {
+  nat_tstamp total = (nat_tstamp)c->opt->timeout_ms * NAT_MILLISECONDS;
+  nat_tstamp used = nat_udp_now() - c->start;
+  if (c->opt->tests & NAT_PROBE_LIFETIME)
+    total += (nat_tstamp)c->opt->lifetime_max_s * NAT_SECONDS;
+  return used < total ? total - used : 1;
+}
+
+static void start_plan(nc_ctx *c) {
+  nat_probe_server srv[NAT_PROBE_MAX_SERVERS];
+  nat_probe_config cfg;
+  size_t i, j, n = 0;
+  int rv;
+  for (i = 0; i < c->opt->nservers; i++)
+    for (j = 0; j < c->lookups[i].naddrs && n < NAT_PROBE_MAX_SERVERS; j++) {
+      srv[n].addr = c->lookups[i].addrs[j];
+      srv[n].server_idx = (uint16_t)i;
+      srv[n].rfc5780 = c->opt->servers[i].rfc5780;
+      n++;
+    }
+  if (n == 0) {
+    finish(c);
+    return;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  cfg.servers = srv;
+  cfg.nservers = n;
+  cfg.tests = c->opt->tests | NAT_PROBE_BASIC;
+  cfg.alloc_samples = c->opt->alloc_samples;
+  cfg.deadline = remaining(c);
+  cfg.lifetime_max = (nat_tstamp)c->opt->lifetime_max_s * NAT_SECONDS;
+  cfg.software = c->opt->software;
+  cfg.rand = nat_rand_system;
+  rv = nat_probe_new(&c->probe, &cfg, nat_udp_now());
+  if (rv < 0) {
+    c->fatal = rv;
+    finish(c);
+    return;
+  }
+  uv_timer_stop(&c->deadline); /* the plan keeps its own deadline */
+  pump(c);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  nc_ctx *c = t->data;
+  if (c->probe != NULL) {
+    nat_probe_cancel(c->probe, nat_udp_now());
+    pump(c);
+  }
+  finish(c);
 }
 
 static void on_resolved(void *arg, const nat_resolve_result *r) {
@@ -238,72 +412,15 @@ static void on_resolved(void *arg, const nat_resolve_result *r) {
     s->resolve_uv = r->status == NAT_ERESOLVE ? r->uv_status : 0;
     if (r->status == 0)
       s->no_family = c->opt->want_v4 ? NAT_AF_INET : NAT_AF_INET6;
-    record_failure(c, l->server_idx, NULL, NULL,
+    record_failure(c, l->server_idx, NULL,
                    r->status != 0 ? r->status : NAT_ENOTFOUND);
   }
   if (a4 != NULL)
-    start_probe(c, l->server_idx, a4);
+    l->addrs[l->naddrs++] = *a4;
   if (a6 != NULL)
-    start_probe(c, l->server_idx, a6);
-  maybe_finish(c);
-}
-
-static nat_txn_config txn_config(unsigned timeout_ms) {
-  nat_txn_config t;
-  /* 4 sends at 0, 1, 3, 7 RTO, give up at 11 RTO: RTO = deadline / 12
-   * leaves one RTO of slack before the deadline */
-  nat_tstamp rto = (nat_tstamp)timeout_ms * NAT_MILLISECONDS / 12;
-  if (rto > 500 * NAT_MILLISECONDS)
-    rto = 500 * NAT_MILLISECONDS;
-  if (rto < 5 * NAT_MILLISECONDS)
-    rto = 5 * NAT_MILLISECONDS;
-  memset(&t, 0, sizeof t);
-  t.rto = rto;
-  t.rto_min = rto < 50 * NAT_MILLISECONDS ? rto : 50 * NAT_MILLISECONDS;
-  t.rto_max = 8 * rto;
-  t.rc = 4;
-  t.rm = 4;
-  return t;
-}
-
-static void open_socket(nc_ctx *c, uint8_t family) {
-  nat_udp_config cfg;
-  int f = fam_index(family), rv;
-  memset(&cfg, 0, sizeof cfg);
-  if (c->opt->has_bind)
-    cfg.bind = c->opt->bind;
-  else
-    cfg.bind.family = family;
-  cfg.txn = txn_config(c->opt->timeout_ms);
-  cfg.software = c->opt->software;
-  rv = nat_udp_new(&c->udp[f], &c->loop, &cfg);
-  if (rv == 0)
-    rv = nat_udp_local_addr(c->udp[f], &c->udp_local[f]);
-  if (rv < 0) {
-    c->udp_err[f] = rv;
-    if (c->udp[f] != NULL) {
-      c->closing++;
-      nat_udp_close(c->udp[f], on_udp_closed, c);
-      c->udp[f] = NULL;
-    }
-    if (c->opt->verbose)
-      fprintf(stderr, "netcheck: cannot open an %s socket: %s\n",
-              family == NAT_AF_INET ? "IPv4" : "IPv6", nat_strerror(rv));
-  }
-}
-
-static int open_sockets(nc_ctx *c) {
-  int f;
-  if (c->opt->want_v4)
-    open_socket(c, NAT_AF_INET);
-  if (c->opt->want_v6)
-    open_socket(c, NAT_AF_INET6);
-  if (c->udp[FAM_V4] != NULL || c->udp[FAM_V6] != NULL)
-    return 0;
-  f = c->opt->want_v4 ? FAM_V4 : FAM_V6;
-  fprintf(stderr, "netcheck: cannot open a UDP socket: %s\n",
-          nat_strerror(c->udp_err[f]));
-  return c->udp_err[f] < 0 ? c->udp_err[f] : NAT_EINVAL;
+    l->addrs[l->naddrs++] = *a6;
+  if (c->resolving == 0)
+    start_plan(c);
 }
 
 static void start_lookups(nc_ctx *c) {
@@ -321,36 +438,40 @@ static void start_lookups(nc_ctx *c) {
     rv = nat_resolve(&c->loop, s->name, NC_DEFAULT_PORT, family, on_resolved,
                      &c->lookups[i]);
     if (rv < 0) {
-      record_failure(c, (uint16_t)i, NULL, NULL, rv);
+      record_failure(c, (uint16_t)i, NULL, rv);
       continue;
     }
     s->resolving = true;
     c->resolving++;
   }
+  if (c->resolving == 0)
+    start_plan(c);
 }
 
-static int obs_cmp(const void *pa, const void *pb) {
-  const nat_obs *a = pa, *b = pb;
-  uint8_t fa = nat_obs_family(a), fb = nat_obs_family(b);
-  if (a->server_idx != b->server_idx)
-    return a->server_idx < b->server_idx ? -1 : 1;
-  if (fa != fb)
-    return fa < fb ? -1 : 1;
-  return a->sent_at < b->sent_at ? -1 : a->sent_at > b->sent_at;
-}
-
-static int run_loop(nc_ctx *c) {
-  int rv = open_sockets(c);
+/* A socket of each wanted family can be opened (or --bind works): else
+ * the run is an environment error, reported before anything is sent. */
+static int check_env(nc_ctx *c) {
+  uv_udp_t h;
+  struct sockaddr_storage ss;
+  nat_addr a;
+  int rv, len;
+  memset(&a, 0, sizeof a);
+  if (!c->opt->has_bind)
+    return 0;
+  a = c->opt->bind;
+  len = nat_addr_to_sockaddr(&a, (struct sockaddr *)&ss, sizeof ss);
+  if (len < 0)
+    return len;
+  uv_udp_init(&c->loop, &h);
+  rv = uv_udp_bind(&h, (struct sockaddr *)&ss, 0);
+  uv_close((uv_handle_t *)&h, NULL);
+  uv_run(&c->loop, UV_RUN_NOWAIT);
   if (rv < 0) {
-    finish(c);
-    uv_run(&c->loop, UV_RUN_DEFAULT);
-    return rv;
+    char buf[NAT_ADDR_STRLEN];
+    fprintf(stderr, "netcheck: cannot bind to %s: %s\n",
+            nat_addr_format(&a, buf, sizeof buf), nat_strerror(rv));
   }
-  start_lookups(c);
-  uv_timer_start(&c->deadline, on_deadline, c->opt->timeout_ms, 0);
-  maybe_finish(c);
-  uv_run(&c->loop, UV_RUN_DEFAULT);
-  return 0;
+  return rv;
 }
 
 int nc_run(nc_options *opt, nc_result *res) {
@@ -370,24 +491,34 @@ int nc_run(nc_options *opt, nc_result *res) {
     return rv;
   }
   c->start = nat_udp_now();
+  rv = check_env(c);
+  if (rv < 0) {
+    uv_loop_close(&c->loop);
+    free(c);
+    return rv;
+  }
   uv_timer_init(&c->loop, &c->deadline);
+  uv_timer_init(&c->loop, &c->tick);
   c->deadline.data = c;
-  rv = run_loop(c);
+  c->tick.data = c;
+  uv_timer_start(&c->deadline, on_deadline, opt->timeout_ms, 0);
+  start_lookups(c);
+  uv_run(&c->loop, UV_RUN_DEFAULT);
   res->duration = nat_udp_now() - c->start;
+  nat_probe_free(c->probe);
+  nat_obslog_free(&c->failures);
+  rv = c->fatal;
   /* With a lookup still under way the loop cannot close; the process is
    * about to exit, so it is left as it is. */
-  if (c->resolving == 0)
+  if (c->resolving == 0) {
     uv_loop_close(&c->loop);
-  if (rv == 0 && c->fatal < 0) {
-    rv = c->fatal;
-    fprintf(stderr, "netcheck: %s\n", nat_strerror(rv));
-  }
-  if (c->resolving == 0)
     free(c);
-  if (rv < 0)
+  }
+  if (rv < 0) {
+    fprintf(stderr, "netcheck: %s\n", nat_strerror(rv));
     return rv;
-  qsort(res->log.v, res->log.n, sizeof *res->log.v, obs_cmp);
-  rv = nat_analyze_basic(&res->analysis, &res->log);
+  }
+  rv = nat_verdict_compute(&res->verdict, &res->log);
   if (rv < 0)
     fprintf(stderr, "netcheck: %s\n", nat_strerror(rv));
   return rv;

@@ -9,7 +9,7 @@ NETCHECK=${2:-}
 need_lab python3
 lab_init a
 
-# The mapped ports of 20 fresh sockets: 20 runs of `netcheck --json` (one
+# The mapped ports of 20 fresh sockets: 20 runs of `netcheck --basic --json` (one
 # fresh socket each) when netcheck is built, else this minimal STUN client
 # (20 fresh sockets, one Binding request each, XOR-MAPPED-ADDRESS ports).
 read -r -d '' STUN_PY <<'PY'
@@ -38,7 +38,7 @@ netcheck_ports() {  # prefix -> 20 mapped ports from netcheck runs
   local out=() seen=" " i line local mapped
   for i in $(seq 40); do
     line=$("$NATLAB" exec --prefix "$1" h1 -- "$NETCHECK" --server \
-      203.0.113.1:3478 --json -4 | python3 -c '
+      203.0.113.1:3478 --basic --json -4 | python3 -c '
 import json, sys
 s = json.load(sys.stdin)["servers"][0]
 print(s["local"].rsplit(":", 1)[1], s["mapped"].rsplit(":", 1)[1])') || return 1

@@ -1,0 +1,775 @@
+/* Unit tests: the probe plan (nat/probe.h), end to end and sans I/O.
+ *
+ * A simulated network: the plan's sockets sit in a LAN (10.0.0.2) behind
+ * the pure NAT model (nat/natbox.h: IPv4/UDP packets through
+ * nat_box_outbound/inbound), a WAN with a fixed one-way delay and seeded
+ * loss, and a fake RFC 5780 server on 203.0.113.1/.2 ports 3478/3479
+ * built from nat_stunsrv_respond(). A fake clock jumps from event to
+ * event. Each NAT kind is checked on the actions and the observation log
+ * the plan produced, and on the verdict computed from that log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ipv4.h"
+#include "nat/error.h"
+#include "nat/natbox.h"
+#include "nat/probe.h"
+#include "nat/stun.h"
+#include "nat/stunsrv.h"
+#include "nat/verdict.h"
+
+#define MS     NAT_MILLISECONDS
+#define IP1    0xCB007101u /* 203.0.113.1 */
+#define IP2    0xCB007102u /* 203.0.113.2 */
+#define P1     3478
+#define P2     3479
+#define LANIP  0x0A000002u /* 10.0.0.2 */
+#define PUBIP  0xC6336401u /* 198.51.100.1: the NAT's */
+#define HOSTIP 0xC633640Au /* 198.51.100.10: a public host */
+#define PKT    700
+
+enum { EV_SERVER, EV_INBOUND, EV_LAN };
+
+typedef struct ev {
+  nat_tstamp at;
+  uint64_t seq;
+  int kind;
+  uint8_t pkt[PKT];
+  size_t len;
+} ev;
+
+typedef struct world {
+  nat_box *box; /* NULL: the host is public */
+  uint32_t host;
+  nat_tstamp delay;
+  double loss;
+  uint64_t rng;
+  bool rfc5780, ignore_change, no_response_port;
+  ev *evs;
+  size_t nev, cap;
+  uint64_t seq;
+  nat_probe *p;
+  nat_addr local[NAT_PROBE_MAX_SOCKETS];
+  unsigned opens, sends, lost;
+  nat_tstamp now, end;
+} world;
+
+static uint64_t next_rand(world *w) {
+  w->rng ^= w->rng << 13;
+  w->rng ^= w->rng >> 7;
+  w->rng ^= w->rng << 17;
+  return w->rng;
+}
+
+static void rand_fn(void *ctx, uint8_t *buf, size_t len) {
+  world *w = ctx;
+  size_t i;
+  for (i = 0; i < len; i++)
+    buf[i] = (uint8_t)(next_rand(w) >> 24);
+}
+
+static bool lose(world *w) {
+  return w->loss > 0 && (double)(next_rand(w) % 1000000) / 1e6 < w->loss &&
+         (++w->lost, true);
+}
+
+static void push(world *w, int kind, nat_tstamp at, const uint8_t *pkt,
+                 size_t len) {
+  ev *e;
+  if (w->nev == w->cap) {
+    w->cap = w->cap ? 2 * w->cap : 64;
+    w->evs = realloc(w->evs, w->cap * sizeof *w->evs);
+    assert_non_null(w->evs);
+  }
+  e = &w->evs[w->nev++];
+  e->at = at;
+  e->seq = w->seq++;
+  e->kind = kind;
+  memcpy(e->pkt, pkt, len);
+  e->len = len;
+}
+
+static size_t build_pkt(uint8_t *pkt, const nat_addr *src, const nat_addr *dst,
+                        const uint8_t *data, size_t len) {
+  size_t tot = 28 + len;
+  uint64_t acc;
+  memset(pkt, 0, 28);
+  pkt[0] = 0x45;
+  nat__ip_wr16(pkt + 2, (uint16_t)tot);
+  pkt[8] = 64;
+  pkt[9] = 17;
+  memcpy(pkt + 12, src->ip, 4);
+  memcpy(pkt + 16, dst->ip, 4);
+  nat__ip_wr16(pkt + 10, nat__ip_checksum(pkt, 20));
+  nat__ip_wr16(pkt + 20, src->port);
+  nat__ip_wr16(pkt + 22, dst->port);
+  nat__ip_wr16(pkt + 24, (uint16_t)(8 + len));
+  memcpy(pkt + 28, data, len);
+  acc = nat__ip_sum(0, pkt + 12, 8);
+  acc += 17 + 8 + len;
+  acc = nat__ip_sum(acc, pkt + 20, 8 + len);
+  nat__ip_wr16(pkt + 26, (uint16_t)~nat__ip_fold(acc));
+  return tot;
+}
+
+static void pkt_addrs(const uint8_t *pkt, nat_addr *src, nat_addr *dst) {
+  nat_addr_set_v4(src, nat__ip_rd32(pkt + 12), nat__ip_rd16(pkt + 20));
+  nat_addr_set_v4(dst, nat__ip_rd32(pkt + 16), nat__ip_rd16(pkt + 22));
+}
+
+static void deliver(world *w, const uint8_t *pkt, size_t len) {
+  nat_addr src, dst;
+  unsigned k;
+  pkt_addrs(pkt, &src, &dst);
+  for (k = 0; k < NAT_PROBE_MAX_SOCKETS; k++)
+    if (nat_addr_equal(&w->local[k], &dst)) {
+      nat_probe_recv(w->p, w->now, k, &src, pkt + 28, len - 28);
+      return;
+    }
+}
+
+/* A packet leaves the LAN (after the NAT, if any). */
+static void lan_out(world *w, uint8_t *pkt, size_t len) {
+  int v = NAT_BOX_TO_WAN;
+  if (w->box != NULL)
+    v = nat_box_outbound(w->box, w->now, pkt, len);
+  else if (nat__ip_rd32(pkt + 16) == w->host)
+    v = NAT_BOX_TO_LAN;
+  if (v == NAT_BOX_TO_LAN)
+    push(w, EV_LAN, w->now, pkt, len);
+  else if (v == NAT_BOX_TO_WAN && !lose(w))
+    push(w, EV_SERVER, w->now + w->delay, pkt, len);
+}
+
+/* The fake RFC 5780 server. */
+static void server(world *w, const uint8_t *pkt, size_t len) {
+  nat_addr src, dst, other;
+  nat_stunsrv_opts o;
+  nat_stunsrv_reply r;
+  uint8_t out[600], reply[PKT];
+  uint32_t ip = nat__ip_rd32(pkt + 16);
+  ssize_t n;
+  pkt_addrs(pkt, &src, &dst);
+  if ((ip != IP1 && ip != IP2) || (dst.port != P1 && dst.port != P2))
+    return;
+  nat_addr_set_v4(&other, ip == IP1 ? IP2 : IP1, dst.port == P1 ? P2 : P1);
+  memset(&o, 0, sizeof o);
+  o.software = "fake-5780";
+  o.local = &dst;
+  o.other = w->rfc5780 ? &other : NULL;
+  if (w->no_response_port && w->rfc5780) {
+    uint16_t rp;
+    nat_stun_msg m;
+    if (nat_stun_decode(&m, pkt + 28, len - 28) > 0 &&
+        nat_stun_msg_get_response_port(&m, &rp) == 0)
+      return; /* drops requests it does not understand */
+  }
+  n = nat_stunsrv_respond(&o, &src, pkt + 28, len - 28, out, sizeof out, &r);
+  if (n <= 0)
+    return;
+  if (w->ignore_change)
+    r.src = dst;
+  if (!lose(w))
+    push(w, EV_INBOUND, w->now + w->delay, reply,
+         build_pkt(reply, &r.src, &r.dst, out, (size_t)n));
+}
+
+static void inbound(world *w, uint8_t *pkt, size_t len) {
+  int v = NAT_BOX_TO_LAN;
+  if (w->box != NULL)
+    v = nat_box_inbound(w->box, w->now, pkt, len);
+  if (v == NAT_BOX_TO_LAN)
+    deliver(w, pkt, len);
+}
+
+static void do_actions(world *w) {
+  nat_probe_action a;
+  uint8_t pkt[PKT];
+  while (nat_probe_next_action(w->p, w->now, &a) > 0) {
+    if (a.kind == NAT_PROBE_ACT_OPEN) {
+      assert_int_equal(a.family, NAT_AF_INET);
+      /* ephemeral ports as the kernel gives them: random, distinct */
+      nat_addr_set_v4(&w->local[a.sock], w->box ? LANIP : w->host,
+                      (uint16_t)(32768 + a.sock * 211 + next_rand(w) % 211));
+      assert_int_equal(
+          nat_probe_socket_opened(w->p, w->now, a.sock, 0, &w->local[a.sock]),
+          0);
+      w->opens++;
+    } else {
+      assert_int_equal(a.kind, NAT_PROBE_ACT_SEND);
+      assert_true(a.len > 0 && a.len + 28 <= PKT);
+      w->sends++;
+      lan_out(w, pkt, build_pkt(pkt, &w->local[a.sock], &a.dst, a.data, a.len));
+    }
+  }
+}
+
+/* Earliest event (ties: first pushed). */
+static size_t first_event(const world *w) {
+  size_t i, best = SIZE_MAX;
+  for (i = 0; i < w->nev; i++)
+    if (best == SIZE_MAX || w->evs[i].at < w->evs[best].at ||
+        (w->evs[i].at == w->evs[best].at && w->evs[i].seq < w->evs[best].seq))
+      best = i;
+  return best;
+}
+
+static void run(world *w) {
+  int guard;
+  for (guard = 0; guard < 200000; guard++) {
+    nat_tstamp exp;
+    size_t i;
+    do_actions(w);
+    if (nat_probe_done(w->p))
+      break;
+    exp = nat_probe_get_expiry(w->p);
+    i = first_event(w);
+    if (i != SIZE_MAX && w->evs[i].at <= exp) {
+      ev e = w->evs[i];
+      w->evs[i] = w->evs[--w->nev];
+      if (e.at > w->now)
+        w->now = e.at;
+      if (e.kind == EV_SERVER)
+        server(w, e.pkt, e.len);
+      else if (e.kind == EV_INBOUND)
+        inbound(w, e.pkt, e.len);
+      else
+        deliver(w, e.pkt, e.len);
+      continue;
+    }
+    assert_true(exp != NAT_TSTAMP_MAX); /* not done, nothing to wait for */
+    if (exp > w->now)
+      w->now = exp;
+    nat_probe_handle_expiry(w->p, w->now);
+  }
+  assert_true(nat_probe_done(w->p));
+  w->end = w->now;
+}
+
+typedef struct nat_kind {
+  const char *name;
+  bool nat;
+  uint8_t mapping, filtering, alloc;
+  int32_t delta;
+  bool hairpin;
+  /* expectations */
+  uint8_t v_mapping, v_filtering, v_alloc;
+  nat_tri v_hairpin;
+} nat_kind;
+
+static const nat_kind kinds[] = {
+    {"full-cone", true, NAT_BEHAVIOUR_EI, NAT_BEHAVIOUR_EI, NAT_ALLOC_PRESERVE,
+     0, false, NAT_BEH_EI, NAT_BEH_EI, NAT_PA_PRESERVING, NAT_TRI_NO},
+    {"restricted-cone", true, NAT_BEHAVIOUR_EI, NAT_BEHAVIOUR_AD,
+     NAT_ALLOC_PRESERVE, 0, false, NAT_BEH_EI, NAT_BEH_AD, NAT_PA_PRESERVING,
+     NAT_TRI_NO},
+    {"port-restricted", true, NAT_BEHAVIOUR_EI, NAT_BEHAVIOUR_APD,
+     NAT_ALLOC_PRESERVE, 0, false, NAT_BEH_EI, NAT_BEH_APD, NAT_PA_PRESERVING,
+     NAT_TRI_NO},
+    {"port-restricted-hairpin", true, NAT_BEHAVIOUR_EI, NAT_BEHAVIOUR_APD,
+     NAT_ALLOC_PRESERVE, 0, true, NAT_BEH_EI, NAT_BEH_APD, NAT_PA_PRESERVING,
+     NAT_TRI_YES},
+    {"full-cone-hairpin", true, NAT_BEHAVIOUR_EI, NAT_BEHAVIOUR_EI,
+     NAT_ALLOC_PRESERVE, 0, true, NAT_BEH_EI, NAT_BEH_EI, NAT_PA_PRESERVING,
+     NAT_TRI_YES},
+    {"address-dependent", true, NAT_BEHAVIOUR_AD, NAT_BEHAVIOUR_AD,
+     NAT_ALLOC_RANDOM, 0, false, NAT_BEH_AD, NAT_BEH_AD, NAT_PA_RANDOM,
+     NAT_TRI_NO},
+    {"symmetric", true, NAT_BEHAVIOUR_APD, NAT_BEHAVIOUR_APD, NAT_ALLOC_RANDOM,
+     0, false, NAT_BEH_APD, NAT_BEH_APD, NAT_PA_RANDOM, NAT_TRI_NO},
+    {"symmetric-sequential", true, NAT_BEHAVIOUR_APD, NAT_BEHAVIOUR_APD,
+     NAT_ALLOC_SEQUENTIAL, 1, false, NAT_BEH_APD, NAT_BEH_APD,
+     NAT_PA_SEQUENTIAL, NAT_TRI_NO},
+    {"natbox-sequential", true, NAT_BEHAVIOUR_APD, NAT_BEHAVIOUR_APD,
+     NAT_ALLOC_SEQUENTIAL, 2, false, NAT_BEH_APD, NAT_BEH_APD,
+     NAT_PA_SEQUENTIAL, NAT_TRI_NO},
+    {"public", false, 0, 0, 0, 0, false, NAT_BEH_EI, NAT_BEH_EI,
+     NAT_PA_PRESERVING, NAT_TRI_UNKNOWN},
+};
+
+static void world_init(world *w, const nat_kind *k, nat_tstamp delay,
+                       double loss, uint64_t seed) {
+  nat_box_config bc;
+  memset(w, 0, sizeof *w);
+  w->rng = seed * 2654435761u + 88172645463325252ull;
+  w->delay = delay;
+  w->loss = loss;
+  w->rfc5780 = true;
+  w->host = HOSTIP;
+  if (!k->nat)
+    return;
+  memset(&bc, 0, sizeof bc);
+  bc.public_ip[0] = PUBIP;
+  bc.mapping = k->mapping;
+  bc.filtering = k->filtering;
+  bc.alloc = k->alloc;
+  bc.delta = k->delta;
+  bc.hairpin = k->hairpin;
+  if (k->alloc != NAT_ALLOC_PRESERVE) {
+    bc.port_min = 20000;
+    bc.port_max = 29999;
+  }
+  bc.timeout = 30 * NAT_SECONDS;
+  bc.seed = seed;
+  assert_int_equal(nat_box_new(&w->box, &bc), 0);
+}
+
+static void world_free(world *w) {
+  nat_probe_free(w->p);
+  nat_box_free(w->box);
+  free(w->evs);
+}
+
+static void start(world *w, const nat_probe_server *srv, size_t n,
+                  unsigned tests) {
+  nat_probe_config c;
+  memset(&c, 0, sizeof c);
+  c.servers = srv;
+  c.nservers = n;
+  c.tests = tests;
+  c.rand = rand_fn;
+  c.rand_ctx = w;
+  c.software = "test_probe";
+  c.lifetime_max = 40 * NAT_SECONDS;
+  assert_int_equal(nat_probe_new(&w->p, &c, 0), 0);
+}
+
+static const nat_probe_server one_server[] = {
+    {{NAT_AF_INET, P1, {203, 0, 113, 1}}, 0, false}};
+
+static size_t count(const nat_obslog *log, uint8_t test) {
+  size_t i, n = 0;
+  for (i = 0; i < log->n; i++)
+    n += log->v[i].test == test;
+  return n;
+}
+
+static const nat_obs *find(const nat_obslog *log, uint8_t test, uint32_t change,
+                           size_t nth) {
+  size_t i;
+  for (i = 0; i < log->n; i++)
+    if (log->v[i].test == test && log->v[i].change_flags == change &&
+        nth-- == 0)
+      return &log->v[i];
+  return NULL;
+}
+
+/* The log's shape (nat/verdict.h): what was asked, from where, to where. */
+static void check_shape(const world *w, const nat_kind *k) {
+  const nat_obslog *log = nat_probe_log(w->p);
+  const nat_obs *b = find(log, NAT_OBS_BASIC, 0, 0), *o;
+  nat_addr ip2p1;
+  size_t i;
+  assert_non_null(b);
+  assert_int_equal(b->status, 0);
+  assert_int_equal(count(log, NAT_OBS_BASIC), 1);
+  /* mapping: one socket (the basic one) to IP1:P1, IP2:P1, IP2:P2 */
+  assert_int_equal(count(log, NAT_OBS_MAPPING), 3);
+  nat_addr_set_v4(&ip2p1, IP2, P1);
+  assert_true(
+      nat_addr_equal(&find(log, NAT_OBS_MAPPING, 0, 0)->server, &b->server));
+  assert_true(
+      nat_addr_equal(&find(log, NAT_OBS_MAPPING, 0, 1)->server, &ip2p1));
+  assert_true(nat_addr_equal(&find(log, NAT_OBS_MAPPING, 0, 2)->server,
+                             &b->other_address));
+  for (i = 0; i < 3; i++)
+    assert_true(
+        nat_addr_equal(&find(log, NAT_OBS_MAPPING, 0, i)->local, &b->local));
+  /* filtering: a new socket, opening request, then the two changes */
+  o = find(log, NAT_OBS_FILTERING, 0, 0);
+  assert_non_null(o);
+  assert_int_equal(o->status, 0);
+  assert_false(nat_addr_equal(&o->local, &b->local));
+  assert_non_null(find(log, NAT_OBS_FILTERING, 6, 0));
+  assert_non_null(find(log, NAT_OBS_FILTERING, 2, 0));
+  assert_true(
+      nat_addr_equal(&find(log, NAT_OBS_FILTERING, 6, 0)->local, &o->local));
+  assert_true(
+      nat_addr_equal(&find(log, NAT_OBS_FILTERING, 6, 0)->server, &b->server));
+  assert_int_equal(count(log, NAT_OBS_FILTERING), 3);
+  /* allocation: 8 fresh sockets + 3 more destinations from the last one */
+  assert_int_equal(count(log, NAT_OBS_ALLOCATION), 8 + 3);
+  /* hairpin: a new socket to the basic socket's mapped address */
+  if (k->nat) {
+    o = find(log, NAT_OBS_HAIRPIN, 0, 0);
+    assert_non_null(o);
+    assert_true(nat_addr_equal(&o->server, &b->mapped));
+  } else {
+    assert_int_equal(count(log, NAT_OBS_HAIRPIN), 0);
+  }
+  for (i = 1; i < log->n; i++) /* ordered by sent_at */
+    assert_true(log->v[i - 1].sent_at <= log->v[i].sent_at);
+}
+
+/* The behaviour as read directly from the log (independently of the
+ * verdict code). */
+static void check_log_behaviour(const world *w, const nat_kind *k) {
+  const nat_obslog *log = nat_probe_log(w->p);
+  const nat_obs *c6 = find(log, NAT_OBS_FILTERING, 6, 0);
+  const nat_obs *c2 = find(log, NAT_OBS_FILTERING, 2, 0);
+  const nat_obs *m0 = find(log, NAT_OBS_MAPPING, 0, 0);
+  const nat_obs *m1 = find(log, NAT_OBS_MAPPING, 0, 1);
+  const nat_obs *m2 = find(log, NAT_OBS_MAPPING, 0, 2);
+  const nat_obs *h = find(log, NAT_OBS_HAIRPIN, 0, 0);
+  assert_int_equal(c6->status == 0, k->v_filtering == NAT_BEH_EI);
+  assert_int_equal(c2->status == 0, k->v_filtering != NAT_BEH_APD);
+  if (c6->status == 0) {
+    assert_false(nat_addr_equal_ip(&c6->from, &c6->server));
+    assert_int_not_equal(c6->from.port, c6->server.port);
+  } else {
+    assert_int_equal(c6->status, NAT_ETIMEDOUT);
+    assert_int_equal(c6->transmissions, 6);
+  }
+  assert_int_equal(nat_addr_equal(&m0->mapped, &m1->mapped),
+                   k->v_mapping == NAT_BEH_EI);
+  assert_int_equal(nat_addr_equal(&m1->mapped, &m2->mapped),
+                   k->v_mapping != NAT_BEH_APD);
+  if (h != NULL && (h->status == 0) != (k->v_hairpin == NAT_TRI_YES))
+    fail_msg("%s: hairpin status %s", k->name, nat_err_name(h->status));
+}
+
+/* Fresh-socket allocation samples in order: the step is delta. */
+static void check_alloc_steps(const world *w, int32_t delta) {
+  const nat_obslog *log = nat_probe_log(w->p);
+  const nat_obs *prev = NULL;
+  size_t i, n = 0;
+  for (i = 0; i < log->n && n < 8; i++) {
+    const nat_obs *o = &log->v[i];
+    if (o->test != NAT_OBS_ALLOCATION)
+      continue;
+    if (prev != NULL && !nat_addr_equal(&o->local, &prev->local))
+      assert_int_equal((int32_t)o->mapped.port - (int32_t)prev->mapped.port,
+                       delta);
+    prev = o;
+    n++;
+  }
+  assert_int_equal(n, 8);
+}
+
+static void check_verdict(const world *w, const nat_kind *k) {
+  nat_verdict v;
+  nat_verdict_init(&v);
+  assert_int_equal(nat_verdict_compute(&v, nat_probe_log(w->p)), 0);
+  if (v.mapping != k->v_mapping || v.filtering != k->v_filtering ||
+      v.hairpinning != k->v_hairpin || v.alloc.kind != k->v_alloc)
+    fail_msg("%s: verdict mapping %s filtering %s hairpin %s alloc %s", k->name,
+             nat_beh_name(v.mapping), nat_beh_name(v.filtering),
+             nat_tri_name(v.hairpinning), nat_pa_kind_name(v.alloc.kind));
+  assert_true(v.rfc5780_used);
+  if (k->v_alloc == NAT_PA_SEQUENTIAL)
+    assert_int_equal(v.alloc.delta, k->delta);
+  nat_verdict_free(&v);
+}
+
+static void run_kind(const nat_kind *k, nat_tstamp delay, double loss,
+                     uint64_t seed, nat_tstamp *took) {
+  world w;
+  world_init(&w, k, delay, loss, seed);
+  start(&w, one_server, 1, 0);
+  run(&w);
+  if (loss == 0)
+    check_shape(&w, k);
+  check_log_behaviour(&w, k);
+  if (k->alloc == NAT_ALLOC_SEQUENTIAL && loss == 0)
+    check_alloc_steps(&w, k->delta);
+  check_verdict(&w, k);
+  if (took != NULL)
+    *took = w.end;
+  world_free(&w);
+}
+
+static void test_every_kind(void **state) {
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof kinds / sizeof *kinds; i++)
+    run_kind(&kinds[i], 20 * MS, 0, 1 + i, NULL);
+}
+
+/* 20 ms each way, no loss: the whole plan ends within 0.6 s even when it
+ * must wait for silence (APD filtering, no hairpinning). */
+static void test_time_budget(void **state) {
+  nat_tstamp took;
+  (void)state;
+  run_kind(&kinds[2], 20 * MS, 0, 7, &took); /* port-restricted */
+  print_message("port-restricted, 20 ms each way: %.1f ms simulated\n",
+                (double)took / 1e6);
+  assert_true(took < 600 * MS);
+  run_kind(&kinds[6], 20 * MS, 0, 7, &took); /* symmetric */
+  assert_true(took < 600 * MS);
+}
+
+/* 10 % loss each way, many seeds: the verdict does not change, and the run
+ * stays short. */
+static void test_loss(void **state) {
+  size_t i, seed;
+  nat_tstamp took, worst = 0;
+  (void)state;
+  for (seed = 1; seed <= 12; seed++)
+    for (i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+      run_kind(&kinds[i], 20 * MS, 0.10, seed * 100 + i, &took);
+      if (took > worst)
+        worst = took;
+    }
+  print_message("10%% loss: slowest run %.1f ms simulated\n",
+                (double)worst / 1e6);
+  assert_true(worst < 2000 * MS);
+}
+
+/* The first actions: sockets opened in order, the basic request first,
+ * then the filtering socket's, then 8 allocation requests back to back. */
+static void test_first_actions(void **state) {
+  world w;
+  nat_probe_action a;
+  unsigned opens = 0, sends = 0;
+  nat_addr l;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 0, 3);
+  start(&w, one_server, 1, 0);
+  while (nat_probe_next_action(w.p, 0, &a) > 0) {
+    if (a.kind == NAT_PROBE_ACT_OPEN) {
+      assert_int_equal(a.sock, opens);
+      opens++;
+      nat_addr_set_v4(&l, LANIP, (uint16_t)(40000 + a.sock));
+      assert_int_equal(nat_probe_socket_opened(w.p, 0, a.sock, 0, &l), 0);
+      continue;
+    }
+    /* one request per socket, in socket order */
+    assert_int_equal(a.sock, sends);
+    assert_true(nat_stun_is_stun(a.data, a.len));
+    sends++;
+  }
+  assert_int_equal(opens, 1 + 1 + 8);
+  assert_int_equal(sends, 10);
+  assert_false(nat_probe_done(w.p));
+  /* the first retransmission is due after the initial RTO (100 ms) */
+  assert_int_equal(nat_probe_get_expiry(w.p), 100 * MS);
+  /* a socket that is not waiting cannot be "opened" again */
+  assert_int_equal(nat_probe_socket_opened(w.p, 0, 0, 0, &l), NAT_EINVAL);
+  assert_int_equal(nat_probe_socket_opened(w.p, 0, 99, 0, &l), NAT_EINVAL);
+  world_free(&w);
+}
+
+/* Hostile datagrams are counted and never trusted. */
+static void test_hostile(void **state) {
+  world w;
+  nat_probe_stats st;
+  nat_addr from, l;
+  nat_probe_action a;
+  uint8_t junk[64], req[128], fake[600];
+  nat_stun_builder b;
+  uint8_t tid[12] = {9};
+  ssize_t n;
+  (void)state;
+  world_init(&w, &kinds[0], 20 * MS, 0, 5);
+  start(&w, one_server, 1, NAT_PROBE_MAPPING);
+  while (nat_probe_next_action(w.p, 0, &a) > 0)
+    if (a.kind == NAT_PROBE_ACT_OPEN) {
+      nat_addr_set_v4(&l, LANIP, (uint16_t)(40000 + a.sock));
+      nat_probe_socket_opened(w.p, 0, a.sock, 0, &l);
+    } else {
+      memcpy(req, a.data, a.len);
+    }
+  nat_addr_set_v4(&from, IP1, P1);
+  memset(junk, 0xAB, sizeof junk);
+  assert_true(nat_probe_recv(w.p, 1, 0, &from, junk, sizeof junk) < 0);
+  /* a response with an unknown ID */
+  nat_stun_builder_init(&b, fake, sizeof fake, NAT_STUN_BINDING,
+                        NAT_STUN_SUCCESS, tid);
+  n = nat_stun_builder_finish(&b, true);
+  assert_int_equal(nat_probe_recv(w.p, 1, 0, &from, fake, (size_t)n),
+                   NAT_ENOTFOUND);
+  /* the right ID from the wrong source */
+  nat_stun_builder_init(&b, fake, sizeof fake, NAT_STUN_BINDING,
+                        NAT_STUN_SUCCESS, req + 8);
+  n = nat_stun_builder_finish(&b, true);
+  nat_addr_set_v4(&from, IP2, P1);
+  assert_int_equal(nat_probe_recv(w.p, 1, 0, &from, fake, (size_t)n),
+                   NAT_EBADADDR);
+  /* a Binding request on a socket that does not serve */
+  nat_stun_builder_init(&b, fake, sizeof fake, NAT_STUN_BINDING,
+                        NAT_STUN_REQUEST, tid);
+  n = nat_stun_builder_finish(&b, true);
+  assert_int_equal(nat_probe_recv(w.p, 1, 0, &from, fake, (size_t)n),
+                   NAT_EINVAL);
+  nat_probe_stats_get(w.p, &st);
+  assert_int_equal(st.malformed, 1);
+  assert_int_equal(st.unmatched, 1);
+  assert_int_equal(st.spoofed, 1);
+  assert_int_equal(st.not_response, 1);
+  assert_int_equal(nat_probe_log(w.p)->n, 0); /* nothing was recorded */
+  world_free(&w);
+}
+
+/* A server without RFC 5780: the filtering test says why it did not run,
+ * and with two servers the mapping test compares them. */
+static void test_no_rfc5780(void **state) {
+  static const nat_probe_server two[] = {
+      {{NAT_AF_INET, P1, {203, 0, 113, 1}}, 0, false},
+      {{NAT_AF_INET, P1, {203, 0, 113, 2}}, 1, false}};
+  world w;
+  nat_probe_test_info info;
+  const nat_obslog *log;
+  (void)state;
+  world_init(&w, &kinds[6], 20 * MS, 0, 11); /* symmetric */
+  w.rfc5780 = false;
+  start(&w, two, 2, 0);
+  run(&w);
+  log = nat_probe_log(w.p);
+  assert_int_equal(count(log, NAT_OBS_BASIC), 2);
+  assert_int_equal(count(log, NAT_OBS_MAPPING), 2);
+  assert_int_equal(count(log, NAT_OBS_FILTERING), 1); /* only the opening */
+  assert_int_equal(nat_probe_test_info_get(w.p, NAT_OBS_FILTERING, &info), 0);
+  assert_non_null(info.skipped);
+  assert_int_not_equal(find(log, NAT_OBS_MAPPING, 0, 0)->mapped.port,
+                       find(log, NAT_OBS_MAPPING, 0, 1)->mapped.port);
+  assert_int_equal(nat_analyze_mapping(log, &(bool){false}), NAT_BEH_UNKNOWN);
+  world_free(&w);
+}
+
+/* A server that ignores CHANGE-REQUEST and answers from its primary
+ * address: recorded (obs.from), never read as endpoint-independent. */
+static void test_ignores_change(void **state) {
+  world w;
+  const nat_obs *c6;
+  (void)state;
+  world_init(&w, &kinds[0], 20 * MS, 0, 13); /* full cone */
+  w.ignore_change = true;
+  start(&w, one_server, 1, NAT_PROBE_FILTERING);
+  run(&w);
+  c6 = find(nat_probe_log(w.p), NAT_OBS_FILTERING, 6, 0);
+  assert_non_null(c6);
+  assert_int_equal(c6->status, 0);
+  assert_true(nat_addr_equal(&c6->from, &c6->server));
+  assert_int_equal(nat_analyze_filtering(nat_probe_log(w.p)), NAT_BEH_UNKNOWN);
+  world_free(&w);
+}
+
+/* The forced RFC 5780 server is used even when another one is first. */
+static void test_forced_server(void **state) {
+  static const nat_probe_server two[] = {
+      {{NAT_AF_INET, P1, {203, 0, 113, 2}}, 0, false},
+      {{NAT_AF_INET, P2, {203, 0, 113, 1}}, 1, true}};
+  world w;
+  const nat_obslog *log;
+  size_t i;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 0, 17);
+  start(&w, two, 2, NAT_PROBE_MAPPING | NAT_PROBE_FILTERING);
+  run(&w);
+  log = nat_probe_log(w.p);
+  for (i = 0; i < log->n; i++)
+    if (log->v[i].test == NAT_OBS_FILTERING ||
+        (log->v[i].test == NAT_OBS_MAPPING && log->v[i].server.port == P2))
+      assert_int_equal(log->v[i].server_idx, 1);
+  assert_int_equal(count(log, NAT_OBS_MAPPING), 3);
+  assert_int_equal(nat_analyze_filtering(log), NAT_BEH_APD);
+  world_free(&w);
+}
+
+/* Lifetime: with a 30 s NAT timeout the ladder brackets it, within the
+ * bound; a server that drops RESPONSE-PORT makes the test say so. */
+static void test_lifetime(void **state) {
+  world w;
+  const nat_obslog *log;
+  nat_tstamp alive = 0, dead = NAT_TSTAMP_MAX;
+  nat_probe_test_info info;
+  size_t i;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 0, 19);
+  start(&w, one_server, 1, NAT_PROBE_LIFETIME);
+  run(&w);
+  log = nat_probe_log(w.p);
+  for (i = 0; i < log->n; i++) {
+    const nat_obs *o = &log->v[i];
+    if (o->test != NAT_OBS_LIFETIME || o->response_port == 0 || o->idle == 0)
+      continue;
+    if (o->status == 0 && o->idle > alive)
+      alive = o->idle;
+    if (o->status != 0 && o->idle < dead)
+      dead = o->idle;
+  }
+  print_message("lifetime 30 s: alive at %.1f s, gone at %.1f s, run %.1f s\n",
+                (double)alive / 1e9, (double)dead / 1e9, (double)w.end / 1e9);
+  assert_true(alive < 30 * NAT_SECONDS && alive >= 20 * NAT_SECONDS);
+  assert_true(dead > 30 * NAT_SECONDS && dead <= 40 * NAT_SECONDS);
+  assert_true(w.end < 41 * NAT_SECONDS);
+  world_free(&w);
+
+  world_init(&w, &kinds[2], 20 * MS, 0, 23);
+  w.no_response_port = true;
+  start(&w, one_server, 1, NAT_PROBE_LIFETIME);
+  run(&w);
+  assert_int_equal(nat_probe_test_info_get(w.p, NAT_OBS_LIFETIME, &info), 0);
+  assert_non_null(info.skipped);
+  assert_true(w.end < 2 * NAT_SECONDS); /* the ladder was called off */
+  world_free(&w);
+}
+
+/* The overall deadline ends everything, recorded as canceled. */
+static void test_deadline(void **state) {
+  world w;
+  nat_probe_config c;
+  const nat_obslog *log;
+  size_t i;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 1.0, 29); /* everything lost */
+  memset(&c, 0, sizeof c);
+  c.servers = one_server;
+  c.nservers = 1;
+  c.rand = rand_fn;
+  c.rand_ctx = &w;
+  c.deadline = 250 * MS;
+  assert_int_equal(nat_probe_new(&w.p, &c, 0), 0);
+  run(&w);
+  assert_int_equal(w.end, 250 * MS);
+  log = nat_probe_log(w.p);
+  assert_int_equal(log->n, 1 + 1 + 8);
+  for (i = 0; i < log->n; i++)
+    assert_int_equal(log->v[i].status, NAT_ECANCELED);
+  world_free(&w);
+}
+
+static void test_bad_config(void **state) {
+  nat_probe *p;
+  nat_probe_config c;
+  nat_probe_server bad = {{0}, 0, false};
+  (void)state;
+  memset(&c, 0, sizeof c);
+  assert_int_equal(nat_probe_new(&p, &c, 0), NAT_EINVAL);
+  c.servers = one_server;
+  c.nservers = 1;
+  assert_int_equal(nat_probe_new(&p, &c, 0), NAT_EINVAL); /* no rand */
+  c.rand = rand_fn;
+  c.alloc_samples = 33;
+  assert_int_equal(nat_probe_new(&p, &c, 0), NAT_EINVAL);
+  c.alloc_samples = 0;
+  c.tests = 0x100;
+  assert_int_equal(nat_probe_new(&p, &c, 0), NAT_EINVAL);
+  c.tests = 0;
+  c.servers = &bad;
+  assert_int_equal(nat_probe_new(&p, &c, 0), NAT_EINVAL);
+  assert_int_equal(nat_probe_new(NULL, &c, 0), NAT_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_first_actions),
+      cmocka_unit_test(test_every_kind),
+      cmocka_unit_test(test_time_budget),
+      cmocka_unit_test(test_loss),
+      cmocka_unit_test(test_hostile),
+      cmocka_unit_test(test_no_rfc5780),
+      cmocka_unit_test(test_ignores_change),
+      cmocka_unit_test(test_forced_server),
+      cmocka_unit_test(test_lifetime),
+      cmocka_unit_test(test_deadline),
+      cmocka_unit_test(test_bad_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
