@@ -5,8 +5,8 @@
 # usage: netcheck_lab.sh NATLAB NETCHECK SCHEMA TOPOLOGY KEY=VALUE...
 #   keys: mapping filtering (ei|ad|apd), alloc (preserving|sequential|
 #   random), delta N, hairpin (true|false|null), nat (true|false),
-#   rtt_ms LO-HI, range LO-HI (allocation range must lie inside),
-#   max_ms N (the run's duration_ms must stay below it).
+#   rtt_ms LO-HI, range LO-HI (allocation range must lie inside).
+# Durations are printed, never asserted: speed goals live in tests/bench/.
 # Exit: 0 pass, 1 fail, 77 skipped (not root, no namespaces, a program
 # missing). Each run uses its own prefix and NATLAB_STATE_DIR and tears the
 # lab down on exit.
@@ -89,8 +89,6 @@ for i in range(1, runs + 1):
         expect("diagnostics." + k, n, 0)
     durs.append(d["duration_ms"])
 med = statistics.median(durs)
-if "max_ms" in want and med >= float(want["max_ms"]):
-    sys.exit("%s: median duration %.1f ms, want < %s" % (topo, med, want["max_ms"]))
 print("%s: %s; %s mapping, %s filtering, allocation %s%s, hairpinning %s; "
       "median %.1f ms over %d runs (%s)" % (
     topo, d["classic_name"], d["mapping"], d["filtering"],
