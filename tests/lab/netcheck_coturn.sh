@@ -124,8 +124,8 @@ if case == "coturn":
         expect("strategy." + k, doc["strategy"][k]["kind"], "direct")
     if not doc["explanation"] or not all(isinstance(x, str) for x in doc["explanation"]):
         sys.exit("explanation: want a non-empty list of strings")
-    if not (doc["duration_ms"] < 1000):
-        sys.exit("duration_ms: got %r, want < 1000 on loopback" % doc["duration_ms"])
+    if not (doc["duration_ms"] > 0):
+        sys.exit("duration_ms: got %r, want a positive duration" % doc["duration_ms"])
     bad = copy.deepcopy(doc)
     bad["mapping"] = "cone"
     if validator.is_valid(bad):
