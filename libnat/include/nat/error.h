@@ -44,7 +44,14 @@ extern "C" {
   XX(EBUSY, -5025, "resource busy")                                            \
   XX(EAGAIN, -5026, "nothing to do now, try again later")                      \
   XX(ESTUNERR, -5027, "STUN error response")                                   \
-  XX(EUNSUPPORTED, -5028, "not supported")
+  XX(EUNSUPPORTED, -5028, "not supported")                                     \
+  XX(EQUIC, -5029, "QUIC protocol error")                                      \
+  XX(EPIN, -5030, "peer certificate does not match the pinned SHA-256")        \
+  XX(EALPN, -5031, "no common ALPN protocol with the peer")                    \
+  XX(EIDLE, -5032, "connection closed after the idle timeout")                 \
+  XX(ETLS, -5033, "TLS handshake failed or was refused by the peer")           \
+  XX(ECAPTURE, -5034, "damaged or unreadable capture file")                    \
+  XX(EFRAME, -5035, "captured frame is not a whole UDP datagram")
 
 typedef enum nat_errno {
 #define NAT__ERR_ENUM(name, val, msg) NAT_##name = val,

@@ -15,5 +15,8 @@
 #include "nat/natbox.h"
 #include "nat/link.h"
 #include "nat/verdict.h"
+#include "nat/probe.h"
+#include "nat/stunsrv.h"
+#include "nat/quic.h"
 
 #endif

@@ -1,0 +1,666 @@
+/* One QUIC connection over ngtcp2 0.12: creation in both roles, reading
+ * packets with their real path, writing (stream data through the stream
+ * buffers), one uv_timer driven by ngtcp2_conn_get_expiry() (rounded up to
+ * whole milliseconds), closing, and the mapping of every way a connection
+ * ends to a nat_quic_close_info.
+ *
+ * ngtcp2 must not be re-entered from its own callbacks: in_ngtcp2 counts
+ * the calls in progress; work that writes (user writes, closes) is marked
+ * and done after the call returns (conn_after). User callbacks that could
+ * close things run either from ngtcp2 callbacks (stream data: only marks
+ * are set) or from conn_after. The object is freed only from the timer's
+ * close callback, never on a stack that still uses it. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "nat/error.h"
+#include "quic_internal.h"
+
+#define TLS_ALERT_BAD_CERTIFICATE 42
+#define TLS_ALERT_NO_APP_PROTOCOL 120
+
+static void conn_after(nat_quic_conn *c);
+static void conn_arm(nat_quic_conn *c);
+
+static nat_tstamp conn_now(void) {
+  return nat_udp_now();
+}
+
+/* ---------------------------------------------------------- callbacks */
+
+static ngtcp2_conn *conn_get(ngtcp2_crypto_conn_ref *ref) {
+  return ((nat_quic_conn *)ref->user_data)->conn;
+}
+
+static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx) {
+  (void)ctx;
+  nat__quic_rand(dest, len);
+}
+
+static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
+                      size_t cidlen, void *user_data) {
+  nat_quic_conn *c = user_data;
+  (void)conn;
+  cid->datalen = cidlen;
+  nat__quic_rand(token, NGTCP2_STATELESS_RESET_TOKENLEN);
+  for (int tries = 0; tries < 4; tries++) { /* a collision: draw again */
+    nat__quic_rand(cid->data, cidlen);
+    int rv = nat__quic_cid_add(c, cid->data, cidlen);
+    if (rv != NAT_EEXIST)
+      return rv == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+  return NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
+static int cb_remove_cid(ngtcp2_conn *conn, const ngtcp2_cid *cid,
+                         void *user_data) {
+  (void)conn;
+  nat__quic_cid_remove(user_data, cid->data, cid->datalen);
+  return 0;
+}
+
+static int cb_handshake_confirmed(ngtcp2_conn *conn, void *user_data);
+
+static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data) {
+  nat_quic_conn *c = user_data;
+  (void)conn;
+  c->t_completed = conn_now();
+  if (!nat__quic_tls_alpn_ok(c)) {
+    c->alpn_failed = true;
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+  if (!c->pin_seen) { /* no certificate was checked: never accept that */
+    c->pin_failed = true;
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+  /* RFC 9001 4.1.2: a server's handshake is confirmed when it completes
+   * (it has checked the client's certificate and Finished by then); ngtcp2
+   * 0.12 calls handshake_confirmed only on clients. */
+  if (c->server)
+    return cb_handshake_confirmed(conn, c);
+  return 0;
+}
+
+static int cb_handshake_confirmed(ngtcp2_conn *conn, void *user_data) {
+  nat_quic_conn *c = user_data;
+  (void)conn;
+  if (c->t_confirmed != 0)
+    return 0;
+  c->t_confirmed = conn_now();
+  c->state = NAT__QUIC_OPEN;
+  c->confirmed_due = true;
+  return 0;
+}
+
+static void conn_callbacks(ngtcp2_callbacks *cb, bool server) {
+  memset(cb, 0, sizeof *cb);
+  if (server) {
+    cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+  } else {
+    cb->client_initial = ngtcp2_crypto_client_initial_cb;
+    cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+  }
+  cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  cb->encrypt = ngtcp2_crypto_encrypt_cb;
+  cb->decrypt = ngtcp2_crypto_decrypt_cb;
+  cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+  cb->update_key = ngtcp2_crypto_update_key_cb;
+  cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+  cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+  cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+  cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+  cb->rand = cb_rand;
+  cb->get_new_connection_id = cb_new_cid;
+  cb->remove_connection_id = cb_remove_cid;
+  cb->handshake_completed = cb_handshake_completed;
+  cb->handshake_confirmed = cb_handshake_confirmed;
+  nat__quic_stream_callbacks(cb);
+}
+
+static void conn_settings(const nat_quic_conn *c, ngtcp2_settings *s,
+                          ngtcp2_transport_params *p) {
+  const nat_quic_config *cfg = &c->ep->cfg;
+  ngtcp2_settings_default(s);
+  s->initial_ts = conn_now();
+  s->handshake_timeout = cfg->handshake_timeout;
+  s->max_tx_udp_payload_size = NAT__QUIC_MAX_PKT;
+  ngtcp2_transport_params_default(p);
+  p->initial_max_streams_bidi = cfg->max_streams;
+  p->initial_max_streams_uni = 0;
+  p->initial_max_stream_data_bidi_local = cfg->stream_window;
+  p->initial_max_stream_data_bidi_remote = cfg->stream_window;
+  p->initial_max_data = cfg->conn_window;
+  p->max_idle_timeout = cfg->idle_timeout;
+}
+
+/* The path of a datagram between our socket and @p remote. */
+static int conn_path(const nat_quic_conn *c, const nat_addr *remote,
+                     struct sockaddr_storage *ss, ngtcp2_path *path) {
+  int n = nat_addr_to_sockaddr(remote, (struct sockaddr *)ss, sizeof *ss);
+  if (n < 0)
+    return n;
+  memset(path, 0, sizeof *path);
+  path->local.addr = (ngtcp2_sockaddr *)&c->ep->local_ss;
+  path->local.addrlen = c->ep->local_sslen;
+  path->remote.addr = (ngtcp2_sockaddr *)ss;
+  path->remote.addrlen = (ngtcp2_socklen)n;
+  return 0;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+static void conn_on_closed(uv_handle_t *h) {
+  nat_quic_conn *c = h->data;
+  nat_quic_endpoint *ep = c->ep;
+  if (!c->silent && ep->cfg.cb.on_closed)
+    ep->cfg.cb.on_closed(c, c->arg, &c->info);
+  nat__quic_stream_free_all(c);
+  if (c->conn)
+    ngtcp2_conn_del(c->conn); /* before the TLS session it points to */
+  if (c->tls)
+    gnutls_deinit(c->tls);
+  nat__quic_ep_conn_gone(ep, c);
+  free(c);
+}
+
+/* End @p c: record why, forget its CIDs, close its timer; on_closed runs
+ * from the close callback, then everything is freed. */
+static void conn_terminate(nat_quic_conn *c, int error, bool by_peer, bool app,
+                           uint64_t code, const uint8_t *reason, size_t rlen) {
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  c->state = NAT__QUIC_DEAD;
+  if (rlen > NAT_QUIC_REASON_MAX)
+    rlen = NAT_QUIC_REASON_MAX;
+  if (rlen > 0)
+    memcpy(c->info_reason, reason, rlen);
+  c->info_reason[rlen] = '\0';
+  c->info.error = error;
+  c->info.by_peer = by_peer;
+  c->info.app = app;
+  c->info.code = code;
+  c->info.reason = c->info_reason;
+  c->info.reason_len = rlen;
+  nat__quic_cid_remove_all(c);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, conn_on_closed);
+}
+
+static nat_quic_conn *conn_alloc(nat_quic_endpoint *ep, void *arg,
+                                 bool server) {
+  nat_quic_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->ep = ep;
+  c->arg = arg;
+  c->server = server;
+  c->state = NAT__QUIC_HANDSHAKE;
+  c->ref.get_conn = conn_get;
+  c->ref.user_data = c;
+  c->t_start = conn_now();
+  uv_timer_init(ep->loop, &c->timer);
+  c->timer.data = c;
+  c->next = ep->conns;
+  if (ep->conns)
+    ep->conns->prev = c;
+  ep->conns = c;
+  ep->stats.conns++;
+  return c;
+}
+
+/* A connection that failed while being made: freed without on_closed. */
+static int conn_discard(nat_quic_conn *c, int rv) {
+  c->silent = true;
+  conn_terminate(c, rv, false, false, 0, NULL, 0);
+  return rv;
+}
+
+static int conn_finish_new(nat_quic_conn *c, int rv) {
+  if (rv != 0)
+    return conn_discard(c, rv == NGTCP2_ERR_NOMEM ? NAT_ENOMEM : NAT_EQUIC);
+  ngtcp2_conn_set_tls_native_handle(c->conn, c->tls);
+  if (c->ep->cfg.keep_alive)
+    ngtcp2_conn_set_keep_alive_timeout(c->conn, c->ep->cfg.keep_alive);
+  return 0;
+}
+
+/* Start a client-role connection; see nat_quic_connect(). */
+int nat__quic_conn_client(nat_quic_endpoint *ep, const nat_addr *peer,
+                          const uint8_t *pin, void *arg, nat_quic_conn **out) {
+  ngtcp2_callbacks cb;
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid dcid, scid;
+  ngtcp2_path path;
+  struct sockaddr_storage ss;
+  nat_quic_conn *c = conn_alloc(ep, arg, false);
+  int rv;
+  if (!c)
+    return NAT_ENOMEM;
+  c->remote = *peer;
+  if (pin) {
+    c->has_pin = true;
+    memcpy(c->pin, pin, NAT_QUIC_PIN_LEN);
+  }
+  dcid.datalen = scid.datalen = NAT_QUIC_CID_LEN;
+  nat__quic_rand(dcid.data, dcid.datalen);
+  nat__quic_rand(scid.data, scid.datalen);
+  if ((rv = conn_path(c, peer, &ss, &path)) < 0 ||
+      (rv = nat__quic_cid_add(c, scid.data, scid.datalen)) < 0 ||
+      (rv = nat__quic_tls_new(c, &c->tls)) < 0)
+    return conn_discard(c, rv);
+  conn_callbacks(&cb, false);
+  conn_settings(c, &settings, &params);
+  rv =
+      ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
+                             &cb, &settings, &params, NULL, c);
+  if ((rv = conn_finish_new(c, rv)) < 0)
+    return rv;
+  if (out)
+    *out = c;
+  nat__quic_conn_write(c); /* the first Initial */
+  return 0;
+}
+
+/* A server-role connection for the Initial described by @p hd, which came
+ * from @p from: that address becomes the connection's remote address. */
+int nat__quic_conn_server(nat_quic_endpoint *ep, const nat_addr *from,
+                          const ngtcp2_pkt_hd *hd, nat_quic_conn **out) {
+  ngtcp2_callbacks cb;
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid scid;
+  ngtcp2_path path;
+  struct sockaddr_storage ss;
+  nat_quic_conn *c = conn_alloc(ep, ep->cfg.arg, true);
+  int rv;
+  if (!c)
+    return NAT_ENOMEM;
+  c->remote = *from;
+  scid.datalen = NAT_QUIC_CID_LEN;
+  nat__quic_rand(scid.data, scid.datalen);
+  /* The client's chosen DCID routes its Initial retransmissions. */
+  if ((rv = conn_path(c, from, &ss, &path)) < 0 ||
+      (rv = nat__quic_cid_add(c, scid.data, scid.datalen)) < 0 ||
+      (rv = nat__quic_cid_add(c, hd->dcid.data, hd->dcid.datalen)) < 0 ||
+      (rv = nat__quic_tls_new(c, &c->tls)) < 0)
+    return conn_discard(c, rv);
+  conn_callbacks(&cb, true);
+  conn_settings(c, &settings, &params);
+  settings.token = hd->token;
+  params.original_dcid = hd->dcid;
+  rv = ngtcp2_conn_server_new(&c->conn, &hd->scid, &scid, &path, hd->version,
+                              &cb, &settings, &params, NULL, c);
+  if ((rv = conn_finish_new(c, rv)) < 0)
+    return rv;
+  *out = c;
+  return 0;
+}
+
+/* ------------------------------------------------------------- sending */
+
+/* Send CONNECTION_CLOSE carrying @p ccerr, if the state allows one. */
+static void conn_send_close(nat_quic_conn *c,
+                            const ngtcp2_connection_close_error *ccerr) {
+  ngtcp2_path_storage ps;
+  ngtcp2_pkt_info pi;
+  ngtcp2_ssize n;
+  if (ngtcp2_conn_is_in_closing_period(c->conn) ||
+      ngtcp2_conn_is_in_draining_period(c->conn))
+    return;
+  ngtcp2_path_storage_zero(&ps);
+  c->in_ngtcp2++;
+  n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, c->txbuf,
+                                         sizeof c->txbuf, ccerr, conn_now());
+  c->in_ngtcp2--;
+  if (n > 0)
+    nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n);
+}
+
+/* A fatal error from ngtcp2 itself: close with the matching transport
+ * error and end with NAT_EQUIC. */
+static void conn_fatal(nat_quic_conn *c, int liberr) {
+  ngtcp2_connection_close_error cc;
+  ngtcp2_connection_close_error_set_transport_error_liberr(&cc, liberr, NULL,
+                                                           0);
+  conn_send_close(c, &cc);
+  conn_terminate(c, NAT_EQUIC, false, false, cc.error_code, NULL, 0);
+}
+
+/* Close with the application code and reason stored in @p c. */
+static void conn_do_close(nat_quic_conn *c, int error) {
+  ngtcp2_connection_close_error cc;
+  c->close_due = false;
+  ngtcp2_connection_close_error_set_application_error(
+      &cc, c->close_code, (const uint8_t *)c->close_reason,
+      c->close_reason_len);
+  conn_send_close(c, &cc);
+  conn_terminate(c, error, false, true, c->close_code,
+                 (const uint8_t *)c->close_reason, c->close_reason_len);
+}
+
+/* One writev_stream() call for stream @p s (or none). @return its result;
+ * the stream's offsets are advanced by what ngtcp2 took. */
+static ngtcp2_ssize conn_write_one(nat_quic_conn *c, nat__quic_stream *s,
+                                   ngtcp2_path_storage *ps, size_t max,
+                                   ngtcp2_tstamp ts) {
+  ngtcp2_pkt_info pi;
+  ngtcp2_vec v = {NULL, 0};
+  ngtcp2_ssize n, ndatalen = -1;
+  uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+  size_t vcnt = 0;
+  bool fin = false;
+  if (s) {
+    vcnt = nat__quic_stream_peek(s, &v, &fin);
+    if (fin)
+      flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+  }
+  c->in_ngtcp2++;
+  n = ngtcp2_conn_writev_stream(c->conn, &ps->path, &pi, c->txbuf, max,
+                                &ndatalen, flags, s ? s->id : -1,
+                                vcnt ? &v : NULL, vcnt, ts);
+  c->in_ngtcp2--;
+  if (s && ndatalen >= 0)
+    nat__quic_stream_sent(s, (size_t)ndatalen,
+                          fin && (size_t)ndatalen == v.len);
+  return n;
+}
+
+/* Write every packet ngtcp2 has for us now, then re-arm the timer. */
+void nat__quic_conn_write(nat_quic_conn *c) {
+  ngtcp2_path_storage ps;
+  ngtcp2_tstamp ts;
+  size_t max;
+  if (c->state == NAT__QUIC_DEAD || c->in_ngtcp2)
+    return; /* conn_after() writes once ngtcp2 has returned */
+  ts = conn_now();
+  max = ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
+  if (max > sizeof c->txbuf)
+    max = sizeof c->txbuf;
+  ngtcp2_path_storage_zero(&ps);
+  for (;;) {
+    nat__quic_stream *s = nat__quic_stream_next_to_send(c);
+    ngtcp2_ssize n = conn_write_one(c, s, &ps, max, ts);
+    if (n == NGTCP2_ERR_WRITE_MORE)
+      continue;
+    if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED && s) {
+      s->blocked = true;
+      continue;
+    }
+    if ((n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) &&
+        s) {
+      s->shut_wr = true;
+      continue;
+    }
+    if (n < 0) {
+      conn_fatal(c, (int)n);
+      return;
+    }
+    if (n == 0)
+      break;
+    nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n);
+  }
+  /* Pace only once the handshake is confirmed: pacing from the initial RTT
+   * guess (333 ms) held the client's second flight back by ~20 ms (a
+   * loopback handshake went from 1.7 ms to 23 ms to confirmed). */
+  if (c->state == NAT__QUIC_OPEN)
+    ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+  conn_arm(c);
+}
+
+/* --------------------------------------------------------------- timer */
+
+static void conn_on_timer(uv_timer_t *t) {
+  nat_quic_conn *c = t->data;
+  int rv;
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  c->in_ngtcp2++;
+  rv = ngtcp2_conn_handle_expiry(c->conn, conn_now());
+  c->in_ngtcp2--;
+  if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+    conn_terminate(c, NAT_EIDLE, false, false, 0, NULL, 0); /* silently */
+    return;
+  }
+  if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+    conn_terminate(c, NAT_ETIMEDOUT, false, false, 0, NULL, 0);
+    return;
+  }
+  if (rv != 0) {
+    conn_fatal(c, rv);
+    return;
+  }
+  conn_after(c);
+}
+
+/* Arm the timer for ngtcp2's next expiry, rounded up to whole ms. */
+static void conn_arm(nat_quic_conn *c) {
+  ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
+  nat_tstamp now;
+  uint64_t ms = 0;
+  if (exp == UINT64_MAX) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  now = conn_now();
+  if (exp > now)
+    ms = (exp - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
+  uv_update_time(c->ep->loop);
+  uv_timer_start(&c->timer, conn_on_timer, ms, 0);
+}
+
+/* ----------------------------------------------------------- receiving */
+
+/* Our TLS stack refused the handshake (@p alert is what it sent). */
+static int conn_local_tls_error(const nat_quic_conn *c, uint8_t alert) {
+  if (c->pin_failed)
+    return NAT_EPIN;
+  if (c->alpn_failed || alert == TLS_ALERT_NO_APP_PROTOCOL)
+    return NAT_EALPN;
+  return NAT_ETLS;
+}
+
+/* The peer sent CONNECTION_CLOSE. */
+static void conn_peer_closed(nat_quic_conn *c) {
+  ngtcp2_connection_close_error cc;
+  int err = 0;
+  bool app;
+  ngtcp2_conn_get_connection_close_error(c->conn, &cc);
+  app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+  if (!app && cc.error_code >= NGTCP2_CRYPTO_ERROR &&
+      cc.error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
+    err = (cc.error_code & 0xff) == TLS_ALERT_NO_APP_PROTOCOL ? NAT_EALPN
+                                                              : NAT_ETLS;
+  else if (!app && cc.error_code != NGTCP2_NO_ERROR)
+    err = NAT_EQUIC;
+  conn_terminate(c, err, true, app, cc.error_code, cc.reason, cc.reasonlen);
+}
+
+static void conn_read_error(nat_quic_conn *c, int rv) {
+  ngtcp2_connection_close_error cc;
+  uint8_t alert;
+  int err;
+  switch (rv) {
+  case NGTCP2_ERR_DISCARD_PKT:
+  case NGTCP2_ERR_RETRY:
+    conn_after(c);
+    return;
+  case NGTCP2_ERR_DRAINING:
+    conn_peer_closed(c);
+    return;
+  case NGTCP2_ERR_DROP_CONN:
+    conn_terminate(c, NAT_EQUIC, false, false, 0, NULL, 0);
+    return;
+  case NGTCP2_ERR_CRYPTO:
+  case NGTCP2_ERR_CALLBACK_FAILURE:
+    if (rv == NGTCP2_ERR_CRYPTO || c->pin_failed || c->alpn_failed) {
+      alert = ngtcp2_conn_get_tls_alert(c->conn);
+      if (rv != NGTCP2_ERR_CRYPTO || alert == 0)
+        alert = c->alpn_failed ? TLS_ALERT_NO_APP_PROTOCOL
+                               : TLS_ALERT_BAD_CERTIFICATE;
+      err = conn_local_tls_error(c, alert);
+      ngtcp2_connection_close_error_set_transport_error_tls_alert(&cc, alert,
+                                                                  NULL, 0);
+      conn_send_close(c, &cc);
+      conn_terminate(c, err, false, false, cc.error_code, NULL, 0);
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+  conn_fatal(c, rv);
+}
+
+/* Feed one datagram from @p from (its real source: NAT-translated, maybe a
+ * new path) to the connection. */
+void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
+                         const uint8_t *buf, size_t len) {
+  struct sockaddr_storage ss;
+  ngtcp2_path path;
+  ngtcp2_pkt_info pi = {0};
+  int rv;
+  if (c->state == NAT__QUIC_DEAD || conn_path(c, from, &ss, &path) < 0)
+    return;
+  c->in_ngtcp2++;
+  rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, buf, len, conn_now());
+  c->in_ngtcp2--;
+  if (rv != 0) {
+    conn_read_error(c, rv);
+    return;
+  }
+  conn_after(c);
+}
+
+/* Work deferred while ngtcp2 was running: a close, on_connected,
+ * on_writable, then the packets to send. */
+static void conn_after(nat_quic_conn *c) {
+  const nat_quic_callbacks *cb = &c->ep->cfg.cb;
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  if (c->close_due) {
+    conn_do_close(c, c->ep->closing ? NAT_ECANCELED : 0);
+    return;
+  }
+  if (c->confirmed_due) {
+    c->confirmed_due = false;
+    if (cb->on_connected)
+      cb->on_connected(c, c->arg);
+    if (c->state == NAT__QUIC_DEAD)
+      return;
+  }
+  nat__quic_stream_deliver_writable(c);
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  nat__quic_conn_write(c);
+}
+
+/* ------------------------------------------------------------- closing */
+
+/* End @p c now (or as soon as ngtcp2 returns): CONNECTION_CLOSE with
+ * application code 0 if @p send_close, and on_closed with @p error. */
+void nat__quic_conn_abort(nat_quic_conn *c, int error, bool send_close) {
+  static const char why[] = "endpoint closed";
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  if (!send_close) {
+    conn_terminate(c, error, false, false, 0, NULL, 0);
+    return;
+  }
+  c->close_code = 0;
+  memcpy(c->close_reason, why, sizeof why);
+  c->close_reason_len = sizeof why - 1;
+  c->close_due = true;
+  if (!c->in_ngtcp2)
+    conn_do_close(c, error);
+}
+
+/** Close with an application error code and reason; see quic.h. */
+int nat_quic_conn_close(nat_quic_conn *c, uint64_t app_code,
+                        const char *reason) {
+  size_t len = reason ? strlen(reason) : 0;
+  if (!c)
+    return NAT_EINVAL;
+  if (c->state == NAT__QUIC_DEAD || c->close_due)
+    return NAT_ECLOSING;
+  if (len > NAT_QUIC_REASON_MAX)
+    len = NAT_QUIC_REASON_MAX;
+  c->close_code = app_code;
+  if (len > 0)
+    memcpy(c->close_reason, reason, len);
+  c->close_reason[len] = '\0';
+  c->close_reason_len = len;
+  c->close_due = true;
+  if (!c->in_ngtcp2)
+    conn_do_close(c, 0);
+  return 0;
+}
+
+/* ------------------------------------------------------------- pinning */
+
+/* Called by the TLS verify function with the peer's certificate pin. */
+bool nat__quic_conn_check_pin(nat_quic_conn *c,
+                              const uint8_t pin[NAT_QUIC_PIN_LEN]) {
+  const nat_quic_endpoint *ep = c->ep;
+  bool ok = false;
+  memcpy(c->peer_pin, pin, NAT_QUIC_PIN_LEN);
+  c->pin_seen = true;
+  if (c->has_pin) {
+    ok = nat_quic_pin_equal(pin, c->pin);
+  } else {
+    for (size_t i = 0; i < ep->cfg.n_peer_pins; i++)
+      ok |= nat_quic_pin_equal(pin, ep->pins[i]); /* no early exit */
+    if (!ok && ep->cfg.verify_pin)
+      ok = ep->cfg.verify_pin(c, ep->cfg.verify_arg, pin);
+  }
+  if (!ok)
+    c->pin_failed = true;
+  return ok;
+}
+
+/** Set the pin expected from the peer; see quic.h. */
+int nat_quic_conn_set_peer_pin(nat_quic_conn *c,
+                               const uint8_t pin[NAT_QUIC_PIN_LEN]) {
+  if (!c || !pin)
+    return NAT_EINVAL;
+  if (c->pin_seen)
+    return NAT_EBUSY;
+  memcpy(c->pin, pin, NAT_QUIC_PIN_LEN);
+  c->has_pin = true;
+  return 0;
+}
+
+/** Set the connection's callback argument. */
+void nat_quic_conn_set_arg(nat_quic_conn *c, void *arg) {
+  if (c)
+    c->arg = arg;
+}
+
+/** The connection's callback argument. */
+void *nat_quic_conn_get_arg(const nat_quic_conn *c) {
+  return c ? c->arg : NULL;
+}
+
+/** Facts about the connection; see quic.h. */
+int nat_quic_conn_get_info(const nat_quic_conn *c, nat_quic_conn_info *out) {
+  const ngtcp2_path *path;
+  if (!c || !out)
+    return NAT_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->server = c->server;
+  out->connected = c->t_confirmed != 0;
+  out->remote = c->remote;
+  path = c->conn ? ngtcp2_conn_get_path(c->conn) : NULL;
+  if (path && path->remote.addrlen > 0)
+    nat_addr_from_sockaddr(&out->remote,
+                           (const struct sockaddr *)path->remote.addr);
+  out->has_peer_pin = c->pin_seen;
+  memcpy(out->peer_pin, c->peer_pin, NAT_QUIC_PIN_LEN);
+  out->t_start = c->t_start;
+  out->t_completed = c->t_completed;
+  out->t_confirmed = c->t_confirmed;
+  return 0;
+}

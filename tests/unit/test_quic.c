@@ -1,0 +1,709 @@
+/* The QUIC punch endpoint on real loopback sockets (127.0.0.1 and ::1, port
+ * 0), both peers in one loop: handshakes with pins both ways, pin and ALPN
+ * refusals, close with code and reason, idle and handshake timeouts,
+ * keep-alive, many connections on one endpoint, closing an endpoint with
+ * live connections, identities and pins. No sleeps: the loop runs until the
+ * callbacks fire; a guard timer turns a hang into a failure. The stream
+ * echo and the STUN/QUIC demultiplexing under load are in test_quic_stream.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "nat/addr.h"
+#include "nat/error.h"
+#include "nat/quic.h"
+#include "nat/udp.h"
+
+#define MAXREC 128
+#define MAXEP  32
+
+/* ------------------------------------------------------------ fixture */
+
+typedef struct fx fx;
+
+/* What the test saw of one connection (the connection's argument). */
+typedef struct rec {
+  fx *f;
+  nat_quic_conn *c;
+  bool server;
+  int connected, closed;
+  nat_quic_close_info ci;
+  char reason[NAT_QUIC_REASON_MAX + 1];
+  nat_quic_conn_info info; /* taken in on_connected */
+  int64_t sid;
+  const char *send; /* client: sent with FIN once connected */
+  uint8_t rx[256];
+  size_t rx_len;
+  int rx_fin;
+  bool echo; /* server: echo every stream back */
+} rec;
+
+struct fx {
+  uv_loop_t loop;
+  uv_timer_t guard;
+  bool expired;
+  nat_quic_identity *ida, *idb;
+  uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
+  rec recs[MAXREC];
+  int nrecs;
+  nat_quic_endpoint *eps[MAXEP];
+  int neps, ep_closed;
+  int accepts, refuse_accepts, verify_calls;
+  bool verify_answer;
+  const uint8_t *accept_pin; /* set on accepted connections if not NULL */
+};
+
+static void on_guard(uv_timer_t *t) {
+  ((fx *)t->data)->expired = true;
+}
+
+/* Run the loop until *counter >= target, or fail after the guard. */
+static void run_until_(fx *f, const int *counter, int target, int line) {
+  f->expired = false;
+  uv_timer_start(&f->guard, on_guard, 15000, 0);
+  while (*counter < target && !f->expired)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  if (f->expired)
+    fail_msg("line %d: timed out waiting: %d of %d", line, *counter, target);
+}
+#define run_until(f, counter, target) run_until_(f, counter, target, __LINE__)
+
+/* Run the loop for @p ms of loop time (for "nothing happens" checks). */
+static void run_for(fx *f, uint64_t ms) {
+  f->expired = false;
+  uv_timer_start(&f->guard, on_guard, ms, 0);
+  while (!f->expired)
+    uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static rec *rec_new(fx *f, bool server) {
+  rec *r;
+  assert_true(f->nrecs < MAXREC);
+  r = &f->recs[f->nrecs++];
+  memset(r, 0, sizeof *r);
+  r->f = f;
+  r->server = server;
+  r->sid = -1;
+  return r;
+}
+
+static int fx_setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
+  f->guard.data = f;
+  assert_int_equal(nat_quic_identity_new(&f->ida, "peer-a"), 0);
+  assert_int_equal(nat_quic_identity_new(&f->idb, "peer-b"), 0);
+  nat_quic_identity_pin(f->ida, f->pina);
+  nat_quic_identity_pin(f->idb, f->pinb);
+  f->verify_answer = true;
+  *state = f;
+  return 0;
+}
+
+static void on_ep_closed(nat_quic_endpoint *ep, void *arg) {
+  fx *f = arg;
+  for (int i = 0; i < f->neps; i++)
+    if (f->eps[i] == ep)
+      f->eps[i] = NULL;
+  f->ep_closed++;
+}
+
+static void close_all_eps(fx *f) {
+  int open = 0;
+  for (int i = 0; i < f->neps; i++)
+    if (f->eps[i]) {
+      open++;
+      nat_quic_endpoint_close(f->eps[i], on_ep_closed, f);
+    }
+  int target = f->ep_closed + open;
+  run_until(f, &f->ep_closed, target);
+}
+
+static int fx_teardown(void **state) {
+  fx *f = *state;
+  close_all_eps(f);
+  uv_close((uv_handle_t *)&f->guard, NULL);
+  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  nat_quic_identity_free(f->ida);
+  nat_quic_identity_free(f->idb);
+  free(f);
+  return 0;
+}
+
+/* ----------------------------------------------------------- callbacks */
+
+static int on_accept(nat_quic_endpoint *ep, void *arg, nat_quic_conn *c) {
+  fx *f = arg;
+  rec *r;
+  (void)ep;
+  f->accepts++;
+  if (f->refuse_accepts)
+    return -1;
+  r = rec_new(f, true);
+  r->c = c;
+  r->echo = true;
+  if (f->accept_pin)
+    assert_int_equal(nat_quic_conn_set_peer_pin(c, f->accept_pin), 0);
+  nat_quic_conn_set_arg(c, r);
+  return 0;
+}
+
+static void on_connected(nat_quic_conn *c, void *arg) {
+  rec *r = arg;
+  r->connected++;
+  assert_int_equal(nat_quic_conn_get_info(c, &r->info), 0);
+  if (r->send) {
+    size_t len = strlen(r->send);
+    assert_int_equal(nat_quic_stream_open(c, &r->sid), 0);
+    assert_int_equal(
+        nat_quic_stream_write(c, r->sid, (const uint8_t *)r->send, len, true),
+        (ssize_t)len);
+  }
+}
+
+static void on_stream_data(nat_quic_conn *c, void *arg, int64_t sid,
+                           const uint8_t *data, size_t len, bool fin) {
+  rec *r = arg;
+  assert_true(r->rx_len + len <= sizeof r->rx);
+  memcpy(r->rx + r->rx_len, data, len);
+  r->rx_len += len;
+  r->rx_fin |= fin ? 1 : 0;
+  r->sid = sid;
+  if (r->echo && fin)
+    assert_int_equal(nat_quic_stream_write(c, sid, r->rx, r->rx_len, true),
+                     (ssize_t)r->rx_len);
+}
+
+static void on_closed(nat_quic_conn *c, void *arg,
+                      const nat_quic_close_info *info) {
+  rec *r = arg;
+  (void)c;
+  r->closed++;
+  r->ci = *info;
+  assert_non_null(info->reason);
+  assert_int_equal(strlen(info->reason), info->reason_len);
+  memcpy(r->reason, info->reason, info->reason_len + 1);
+  r->ci.reason = r->reason;
+  r->c = NULL;
+}
+
+static bool verify_cb(nat_quic_conn *c, void *arg, const uint8_t *pin) {
+  fx *f = arg;
+  (void)c;
+  (void)pin;
+  f->verify_calls++;
+  return f->verify_answer;
+}
+
+static nat_quic_config base_cfg(fx *f, nat_quic_identity *id, const char *ip) {
+  nat_quic_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  assert_int_equal(nat_addr_parse(&cfg.bind, ip, 0), 0);
+  cfg.identity = id;
+  cfg.cb.on_accept = on_accept;
+  cfg.cb.on_connected = on_connected;
+  cfg.cb.on_stream_data = on_stream_data;
+  cfg.cb.on_closed = on_closed;
+  cfg.arg = f;
+  return cfg;
+}
+
+static nat_quic_endpoint *ep_new(fx *f, const nat_quic_config *cfg,
+                                 nat_addr *addr) {
+  nat_quic_endpoint *ep = NULL;
+  int rv = nat_quic_endpoint_new(&ep, &f->loop, cfg);
+  if (rv != 0)
+    fail_msg("nat_quic_endpoint_new = %s", nat_err_name(rv));
+  assert_true(f->neps < MAXEP);
+  f->eps[f->neps++] = ep;
+  if (addr)
+    assert_int_equal(nat_quic_endpoint_local_addr(ep, addr), 0);
+  return ep;
+}
+
+/* A server endpoint (identity B, accepting client pin A) and a client
+ * endpoint (identity A) on @p ip. */
+static void pair(fx *f, const char *ip, nat_quic_endpoint **srv,
+                 nat_addr *srv_addr, nat_quic_endpoint **cli) {
+  nat_quic_config cfg = base_cfg(f, f->idb, ip);
+  cfg.accept = true;
+  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
+  cfg.n_peer_pins = 1;
+  *srv = ep_new(f, &cfg, srv_addr);
+  cfg = base_cfg(f, f->ida, ip);
+  *cli = ep_new(f, &cfg, NULL);
+}
+
+static rec *dial(fx *f, nat_quic_endpoint *cli, const nat_addr *to,
+                 const uint8_t *pin) {
+  rec *r = rec_new(f, false);
+  assert_int_equal(nat_quic_connect(cli, to, pin, r, &r->c), 0);
+  assert_non_null(r->c);
+  return r;
+}
+
+static rec *server_rec(fx *f, int n) {
+  for (int i = 0; i < f->nrecs; i++)
+    if (f->recs[i].server && n-- == 0)
+      return &f->recs[i];
+  fail_msg("no server-side connection #%d", n);
+  return NULL;
+}
+
+/* ------------------------------------------------------------- tests */
+
+/* Both sides connect with the right pins, see each other's pin, exchange a
+ * message, and the peer sees the close code and reason. */
+static void handshake_and_close(fx *f, const char *ip) {
+  nat_quic_endpoint *srv, *cli;
+  nat_addr sa;
+  rec *c, *s;
+  pair(f, ip, &srv, &sa, &cli);
+  c = dial(f, cli, &sa, f->pinb);
+  c->send = "hello through the punched path";
+  run_until(f, &c->connected, 1);
+  s = server_rec(f, 0);
+  run_until(f, &s->connected, 1);
+  assert_false(c->info.server);
+  assert_true(s->info.server);
+  assert_true(c->info.has_peer_pin && s->info.has_peer_pin);
+  assert_memory_equal(c->info.peer_pin, f->pinb, NAT_QUIC_PIN_LEN);
+  assert_memory_equal(s->info.peer_pin, f->pina, NAT_QUIC_PIN_LEN);
+  assert_true(c->info.t_start < c->info.t_completed);
+  assert_true(c->info.t_completed <= c->info.t_confirmed);
+  assert_int_equal(c->info.remote.port, sa.port);
+  run_until(f, &c->rx_fin, 1);
+  assert_int_equal(c->rx_len, strlen(c->send));
+  assert_memory_equal(c->rx, c->send, c->rx_len);
+  /* server's view of the client's address is where its datagrams came
+   * from */
+  nat_addr ca;
+  assert_int_equal(nat_quic_endpoint_local_addr(cli, &ca), 0);
+  assert_int_equal(s->info.remote.port, ca.port);
+
+  assert_int_equal(nat_quic_conn_close(c->c, 42, "bye now"), 0);
+  run_until(f, &s->closed, 1);
+  run_until(f, &c->closed, 1);
+  assert_int_equal(s->ci.error, 0);
+  assert_true(s->ci.by_peer);
+  assert_true(s->ci.app);
+  assert_int_equal(s->ci.code, 42);
+  assert_string_equal(s->ci.reason, "bye now");
+  assert_int_equal(c->ci.error, 0);
+  assert_false(c->ci.by_peer);
+  assert_int_equal(c->ci.code, 42);
+  nat_quic_stats st;
+  nat_quic_endpoint_stats(srv, &st);
+  assert_int_equal(st.accepted, 1);
+  assert_int_equal(st.conns, 0);
+}
+
+static void test_handshake_v4(void **state) {
+  handshake_and_close(*state, "127.0.0.1");
+}
+
+static void test_handshake_v6(void **state) {
+  fx *f = *state;
+  nat_udp_config ucfg;
+  nat_udp *probe = NULL;
+  memset(&ucfg, 0, sizeof ucfg);
+  assert_int_equal(nat_addr_parse(&ucfg.bind, "::1", 0), 0);
+  if (nat_udp_new(&probe, &f->loop, &ucfg) != 0) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    print_message("skipped: ::1 cannot be bound here (no IPv6 loopback)\n");
+    skip();
+  }
+  nat_udp_close(probe, NULL, NULL);
+  handshake_and_close(f, "::1");
+}
+
+static int cmp_ts(const void *a, const void *b) {
+  nat_tstamp x = *(const nat_tstamp *)a, y = *(const nat_tstamp *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Many sequential handshakes: all succeed; the medians are reported. */
+static void test_handshake_times(void **state) {
+  enum { N = 101 };
+  fx *f = *state;
+  nat_quic_endpoint *srv, *cli;
+  nat_addr sa;
+  nat_tstamp comp[N], conf[N], srvconf[N];
+  pair(f, "127.0.0.1", &srv, &sa, &cli);
+  for (int i = 0; i < N; i++) {
+    rec *c = dial(f, cli, &sa, f->pinb);
+    run_until(f, &c->connected, 1);
+    rec *s = server_rec(f, 0);
+    run_until(f, &s->connected, 1);
+    comp[i] = c->info.t_completed - c->info.t_start;
+    conf[i] = c->info.t_confirmed - c->info.t_start;
+    srvconf[i] = s->info.t_confirmed - c->info.t_start;
+    assert_int_equal(nat_quic_conn_close(c->c, 0, NULL), 0);
+    run_until(f, &s->closed, 1);
+    run_until(f, &c->closed, 1);
+    f->nrecs = 0; /* records are reused: both are closed */
+  }
+  qsort(comp, N, sizeof *comp, cmp_ts);
+  qsort(conf, N, sizeof *conf, cmp_ts);
+  qsort(srvconf, N, sizeof *srvconf, cmp_ts);
+  print_message("loopback handshake, median of %d: client completed %.3f ms, "
+                "client confirmed %.3f ms, server confirmed %.3f ms "
+                "(min %.3f / %.3f, max %.3f / %.3f)\n",
+                N, (double)comp[N / 2] / 1e6, (double)conf[N / 2] / 1e6,
+                (double)srvconf[N / 2] / 1e6, (double)comp[0] / 1e6,
+                (double)conf[0] / 1e6, (double)comp[N - 1] / 1e6,
+                (double)conf[N - 1] / 1e6);
+  assert_true(conf[N / 2] >= comp[N / 2]);
+}
+
+/* The client holds a wrong pin for the server: the client refuses with
+ * NAT_EPIN, the server sees the refusal (a TLS alert) and never connects. */
+static void test_wrong_server_pin(void **state) {
+  fx *f = *state;
+  nat_quic_endpoint *srv, *cli;
+  nat_addr sa;
+  uint8_t bad[NAT_QUIC_PIN_LEN];
+  pair(f, "127.0.0.1", &srv, &sa, &cli);
+  memcpy(bad, f->pinb, sizeof bad);
+  bad[31] ^= 1;
+  rec *c = dial(f, cli, &sa, bad);
+  run_until(f, &c->closed, 1);
+  rec *s = server_rec(f, 0);
+  run_until(f, &s->closed, 1);
+  assert_int_equal(c->connected, 0);
+  assert_int_equal(s->connected, 0);
+  assert_int_equal(c->ci.error, NAT_EPIN);
+  assert_false(c->ci.by_peer);
+  assert_int_equal(s->ci.error, NAT_ETLS);
+  assert_true(s->ci.by_peer);
+  assert_int_equal(s->ci.code, 0x100 + 42); /* bad_certificate */
+}
+
+/* The server expects another client: it refuses with NAT_EPIN; the client,
+ * whose handshake had completed, is never connected (confirmed). */
+static void test_wrong_client_pin(void **state) {
+  fx *f = *state;
+  nat_quic_endpoint *srv, *cli;
+  nat_addr sa;
+  uint8_t bad[NAT_QUIC_PIN_LEN];
+  memcpy(bad, f->pina, sizeof bad);
+  bad[0] ^= 0x80;
+  f->accept_pin = bad; /* per-connection pin, set in on_accept */
+  pair(f, "127.0.0.1", &srv, &sa, &cli);
+  rec *c = dial(f, cli, &sa, f->pinb);
+  run_until(f, &c->closed, 1);
+  rec *s = server_rec(f, 0);
+  run_until(f, &s->closed, 1);
+  assert_int_equal(s->connected, 0);
+  assert_int_equal(c->connected, 0);
+  assert_int_equal(s->ci.error, NAT_EPIN);
+  assert_int_equal(c->ci.error, NAT_ETLS);
+  assert_true(c->ci.by_peer);
+}
+
+/* A verify callback decides when no pin is given. */
+static void test_verify_callback(void **state) {
+  fx *f = *state;
+  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
+  nat_addr sa;
+  cfg.accept = true;
+  cfg.verify_pin = verify_cb;
+  cfg.verify_arg = f;
+  ep_new(f, &cfg, &sa);
+  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  nat_quic_endpoint *cli = ep_new(f, &cfg, NULL);
+  rec *c = dial(f, cli, &sa, f->pinb);
+  run_until(f, &c->connected, 1);
+  assert_int_equal(f->verify_calls, 1);
+  f->verify_answer = false;
+  rec *c2 = dial(f, cli, &sa, f->pinb);
+  run_until(f, &c2->closed, 1);
+  assert_int_equal(f->verify_calls, 2);
+  assert_int_equal(c2->connected, 0);
+  rec *s2 = server_rec(f, 1);
+  run_until(f, &s2->closed, 1);
+  assert_int_equal(s2->ci.error, NAT_EPIN);
+  assert_int_equal(c2->ci.error, NAT_ETLS);
+}
+
+/* Different ALPNs: refused on both sides with NAT_EALPN. */
+static void test_alpn_mismatch(void **state) {
+  fx *f = *state;
+  nat_quic_endpoint *srv, *cli;
+  nat_addr sa;
+  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
+  cfg.accept = true;
+  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
+  cfg.n_peer_pins = 1;
+  srv = ep_new(f, &cfg, &sa);
+  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  cfg.alpn = "not-natpunch";
+  cli = ep_new(f, &cfg, NULL);
+  (void)srv;
+  rec *c = dial(f, cli, &sa, f->pinb);
+  run_until(f, &c->closed, 1);
+  rec *s = server_rec(f, 0);
+  run_until(f, &s->closed, 1);
+  assert_int_equal(c->connected + s->connected, 0);
+  assert_int_equal(s->ci.error, NAT_EALPN);
+  assert_int_equal(c->ci.error, NAT_EALPN);
+  assert_true(c->ci.by_peer);
+}
+
+/* Without traffic, both sides end with NAT_EIDLE; with keep-alive on one
+ * side, the connection outlives several idle timeouts. */
+static void test_idle_and_keepalive(void **state) {
+  fx *f = *state;
+  nat_addr sa;
+  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
+  cfg.accept = true;
+  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
+  cfg.n_peer_pins = 1;
+  cfg.idle_timeout = 150 * NAT_MILLISECONDS;
+  ep_new(f, &cfg, &sa);
+  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  cfg.idle_timeout = 150 * NAT_MILLISECONDS;
+  nat_quic_endpoint *quiet = ep_new(f, &cfg, NULL);
+  cfg.keep_alive = 40 * NAT_MILLISECONDS;
+  nat_quic_endpoint *alive = ep_new(f, &cfg, NULL);
+
+  rec *c = dial(f, quiet, &sa, f->pinb);
+  rec *k = dial(f, alive, &sa, f->pinb);
+  run_until(f, &c->closed, 1);
+  assert_int_equal(c->connected, 1);
+  assert_int_equal(c->ci.error, NAT_EIDLE);
+  assert_false(c->ci.by_peer);
+  uint64_t t0 = uv_now(&f->loop);
+  run_for(f, 600); /* four idle timeouts */
+  assert_true(uv_now(&f->loop) - t0 >= 600);
+  assert_int_equal(k->connected, 1);
+  assert_int_equal(k->closed, 0);
+  int idle_server = 0;
+  for (int i = 0; i < f->nrecs; i++)
+    if (f->recs[i].server && f->recs[i].closed) {
+      assert_int_equal(f->recs[i].ci.error, NAT_EIDLE);
+      idle_server++;
+    }
+  assert_int_equal(idle_server, 1);
+  assert_int_equal(nat_quic_conn_close(k->c, 7, "done"), 0);
+  run_until(f, &k->closed, 1);
+}
+
+/* A server that never answers: the handshake times out. */
+static void test_handshake_timeout(void **state) {
+  fx *f = *state;
+  nat_udp_config ucfg;
+  nat_udp *mute = NULL;
+  nat_addr to;
+  memset(&ucfg, 0, sizeof ucfg);
+  assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
+  assert_int_equal(nat_udp_new(&mute, &f->loop, &ucfg), 0);
+  assert_int_equal(nat_udp_local_addr(mute, &to), 0);
+  nat_quic_config cfg = base_cfg(f, f->ida, "127.0.0.1");
+  cfg.handshake_timeout = 200 * NAT_MILLISECONDS;
+  nat_quic_endpoint *cli = ep_new(f, &cfg, NULL);
+  rec *c = dial(f, cli, &to, f->pinb);
+  run_until(f, &c->closed, 1);
+  assert_int_equal(c->ci.error, NAT_ETIMEDOUT);
+  nat_udp_stats st;
+  nat_udp_stats_get(mute, &st);
+  nat_udp_close(mute, NULL, NULL);
+  assert_true(st.datagrams_in >= 1); /* the Initial did go out */
+}
+
+/* 20 clients (each its own socket) on one server endpoint; then the server
+ * endpoint closes with all of them live. */
+static void test_many_clients_and_endpoint_close(void **state) {
+  enum { N = 20 };
+  fx *f = *state;
+  nat_addr sa;
+  rec *cl[N];
+  char msgs[N][32];
+  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
+  cfg.accept = true;
+  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
+  cfg.n_peer_pins = 1;
+  nat_quic_endpoint *srv = ep_new(f, &cfg, &sa);
+  for (int i = 0; i < N; i++) {
+    cfg = base_cfg(f, f->ida, "127.0.0.1");
+    nat_quic_endpoint *e = ep_new(f, &cfg, NULL);
+    cl[i] = dial(f, e, &sa, f->pinb);
+    snprintf(msgs[i], sizeof msgs[i], "client %d says hi", i);
+    cl[i]->send = msgs[i];
+  }
+  for (int i = 0; i < N; i++) {
+    run_until(f, &cl[i]->rx_fin, 1);
+    assert_int_equal(cl[i]->rx_len, strlen(msgs[i]));
+    assert_memory_equal(cl[i]->rx, msgs[i], cl[i]->rx_len);
+  }
+  nat_quic_stats st;
+  nat_quic_endpoint_stats(srv, &st);
+  assert_int_equal(st.accepted, N);
+  assert_int_equal(st.conns, N);
+  assert_int_equal(st.undecodable + st.unknown_cid, 0);
+
+  int before = f->ep_closed;
+  nat_quic_endpoint_close(srv, on_ep_closed, f);
+  run_until(f, &f->ep_closed, before + 1);
+  for (int i = 0; i < N; i++) {
+    run_until(f, &cl[i]->closed, 1);
+    assert_true(cl[i]->ci.by_peer);
+    assert_true(cl[i]->ci.app);
+    assert_int_equal(cl[i]->ci.code, 0);
+    assert_string_equal(cl[i]->ci.reason, "endpoint closed");
+  }
+  for (int i = 0; i < N; i++) {
+    rec *s = server_rec(f, i);
+    assert_int_equal(s->closed, 1);
+    assert_int_equal(s->ci.error, NAT_ECANCELED);
+  }
+}
+
+/* Client endpoints closing with connections still in their handshake, and
+ * a refused accept: on_closed for the former, nothing for the latter. */
+static void test_close_during_handshake(void **state) {
+  fx *f = *state;
+  nat_quic_endpoint *srv, *cli;
+  nat_addr sa;
+  pair(f, "127.0.0.1", &srv, &sa, &cli);
+  f->refuse_accepts = 1;
+  rec *c = dial(f, cli, &sa, f->pinb);
+  run_until(f, &f->accepts, 1);
+  int before = f->ep_closed;
+  nat_quic_endpoint_close(cli, on_ep_closed, f);
+  assert_int_equal(c->closed, 0); /* never from inside the call */
+  run_until(f, &f->ep_closed, before + 1);
+  assert_int_equal(c->closed, 1);
+  assert_int_equal(c->ci.error, NAT_ECANCELED);
+  nat_quic_stats st;
+  nat_quic_endpoint_stats(srv, &st);
+  assert_int_equal(st.conns, 0);
+  assert_int_equal(f->nrecs, 1); /* no record for the refused one */
+}
+
+/* Argument checks: failures never call back. */
+static void test_api_errors(void **state) {
+  fx *f = *state;
+  nat_quic_endpoint *ep = NULL;
+  nat_quic_config cfg = base_cfg(f, NULL, "127.0.0.1");
+  assert_int_equal(nat_quic_endpoint_new(&ep, &f->loop, &cfg), NAT_EINVAL);
+  cfg.identity = f->ida;
+  cfg.alpn = "";
+  assert_int_equal(nat_quic_endpoint_new(&ep, &f->loop, &cfg), NAT_EINVAL);
+  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  ep = ep_new(f, &cfg, NULL);
+  nat_addr v6;
+  assert_int_equal(nat_addr_parse(&v6, "[::1]:4433", 0), 0);
+  assert_int_equal(nat_quic_connect(ep, &v6, f->pinb, NULL, NULL),
+                   NAT_EBADFAMILY);
+  nat_addr v4;
+  assert_int_equal(nat_addr_parse(&v4, "127.0.0.1:9", 0), 0);
+  /* no pin, no pin list, no callback: refused at once */
+  assert_int_equal(nat_quic_connect(ep, &v4, NULL, NULL, NULL), NAT_EINVAL);
+  assert_int_equal(nat_quic_conn_close(NULL, 0, NULL), NAT_EINVAL);
+}
+
+/* Identities: PEM round trip keeps the pin; pins in hex and base64. */
+static void test_identity_and_pins(void **state) {
+  fx *f = *state;
+  char dir[] = "/tmp/natquicXXXXXX", cert[64], key[64];
+  char hex[NAT_QUIC_PIN_HEX_LEN], b64[NAT_QUIC_PIN_B64_LEN];
+  uint8_t p[NAT_QUIC_PIN_LEN];
+  nat_quic_identity *id = NULL;
+  assert_non_null(mkdtemp(dir));
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  assert_int_equal(nat_quic_identity_save(f->ida, cert, key), 0);
+  assert_int_equal(nat_quic_identity_load(&id, cert, key), 0);
+  nat_quic_identity_pin(id, p);
+  assert_memory_equal(p, f->pina, NAT_QUIC_PIN_LEN);
+  nat_quic_identity_free(id);
+  /* a key that does not match the certificate */
+  char key2[64];
+  snprintf(key2, sizeof key2, "%s/key2.pem", dir);
+  assert_int_equal(nat_quic_identity_save(f->idb, cert, key2), 0);
+  assert_int_equal(nat_quic_identity_load(&id, cert, key), NAT_ECRYPTO);
+  assert_int_equal(nat_quic_identity_load(&id, "/nonexistent/c", key),
+                   NAT_ENOTFOUND);
+  unlink(cert);
+  unlink(key);
+  unlink(key2);
+  rmdir(dir);
+
+  assert_int_equal(nat_quic_pin_to_hex(f->pina, hex, sizeof hex), 0);
+  assert_int_equal(strlen(hex), 64);
+  assert_int_equal(nat_quic_pin_to_base64(f->pina, b64, sizeof b64), 0);
+  assert_int_equal(strlen(b64), 44);
+  assert_int_equal(b64[43], '=');
+  memset(p, 0, sizeof p);
+  assert_int_equal(nat_quic_pin_parse(p, hex), 0);
+  assert_true(nat_quic_pin_equal(p, f->pina));
+  memset(p, 0, sizeof p);
+  assert_int_equal(nat_quic_pin_parse(p, b64), 0);
+  assert_true(nat_quic_pin_equal(p, f->pina));
+  char pref[80];
+  snprintf(pref, sizeof pref, "sha256:%s", hex);
+  assert_int_equal(nat_quic_pin_parse(p, pref), 0);
+  assert_true(nat_quic_pin_equal(p, f->pina));
+  assert_false(nat_quic_pin_equal(f->pina, f->pinb));
+  /* a known vector: SHA-256("") */
+  static const char colons[] =
+      "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:"
+      "27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55";
+  assert_int_equal(nat_quic_pin_parse(p, colons), 0);
+  assert_int_equal(nat_quic_pin_to_base64(p, b64, sizeof b64), 0);
+  assert_string_equal(b64, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+  assert_int_equal(
+      nat_quic_pin_parse(p, "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"), 0);
+  assert_int_equal(nat_quic_pin_to_hex(p, hex, sizeof hex), 0);
+  assert_string_equal(
+      hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert_int_equal(nat_quic_pin_parse(p, "e3b0"), NAT_EBADATTR);
+  assert_int_equal(nat_quic_pin_parse(p, "zz"), NAT_EBADATTR);
+  assert_int_equal(nat_quic_pin_to_hex(p, hex, 10), NAT_ENOBUFS);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_identity_and_pins, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_api_errors, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_handshake_v4, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_handshake_v6, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_handshake_times, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_server_pin, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_client_pin, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_verify_callback, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_alpn_mismatch, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_idle_and_keepalive, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_handshake_timeout, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_many_clients_and_endpoint_close,
+                                      fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_close_during_handshake, fx_setup,
+                                      fx_teardown),
+  };
+  if (getenv("NAT_TEST_FILTER")) /* run a subset: a glob on test names */
+    cmocka_set_test_filter(getenv("NAT_TEST_FILTER"));
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
