@@ -1,6 +1,11 @@
 /* nat_link: a one-direction link impairment model (see nat/link.h).
  * Queued packets sit in a binary min-heap ordered by (release, seq), seq
- * being a submission counter, so equal release times leave FIFO. */
+ * being a submission counter, so equal release times leave FIFO.
+ * Packet bytes live in a pool of fixed-size cells (LINK_CELL bytes), grown
+ * in blocks of LINK_BLOCK cells when empty and kept until nat_link_free(), so
+ * a link in steady state does no allocation per packet; the pool never holds
+ * more cells than max_queue (rounded up to a block). Larger packets get
+ * their own allocation. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +17,8 @@
 #define LINK_DEFAULT_PACKET 65535
 #define LINK_DEFAULT_GAP    NAT_MILLISECONDS
 #define LINK_MAX_JITTER     (3600 * NAT_SECONDS)
+#define LINK_CELL           2048 /* pooled packet size: an MTU 1500 frame */
+#define LINK_BLOCK          64   /* cells allocated at once */
 
 typedef struct link_pkt {
   nat_tstamp release;
@@ -28,6 +35,10 @@ struct nat_link {
   uint64_t next_seq;       /* submission counter */
   nat_tstamp last_release; /* release of the last in-order packet */
   nat_tstamp busy_until;   /* rate model: bottleneck free again */
+  uint8_t **free_cells;    /* stack of free pool cells */
+  size_t nfree, free_cap;  /* cells on the stack, its capacity */
+  uint8_t **blocks;        /* pool blocks, for nat_link_free() */
+  size_t nblocks;
   nat_link_stats st;
 };
 
@@ -86,9 +97,12 @@ int nat_link_new(nat_link **out, const nat_link_config *cfg) {
     l->cfg.max_packet = LINK_DEFAULT_PACKET;
   if (l->cfg.reorder_gap == 0)
     l->cfg.reorder_gap = LINK_DEFAULT_GAP;
+  l->free_cap = (l->cfg.max_queue + LINK_BLOCK - 1) / LINK_BLOCK * LINK_BLOCK;
   l->heap = calloc(l->cfg.max_queue, sizeof *l->heap);
-  if (!l->heap) {
-    free(l);
+  l->free_cells = calloc(l->free_cap, sizeof *l->free_cells);
+  l->blocks = calloc(l->free_cap / LINK_BLOCK, sizeof *l->blocks);
+  if (!l->heap || !l->free_cells || !l->blocks) {
+    nat_link_free(l);
     return NAT_ENOMEM;
   }
   x = cfg->seed;
@@ -103,9 +117,41 @@ void nat_link_free(nat_link *l) {
   if (!l)
     return;
   for (size_t i = 0; i < l->n; i++)
-    free(l->heap[i].data);
+    if (l->heap[i].len > LINK_CELL)
+      free(l->heap[i].data);
+  for (size_t i = 0; i < l->nblocks; i++)
+    free(l->blocks[i]);
+  free(l->blocks);
+  free(l->free_cells);
   free(l->heap);
   free(l);
+}
+
+/* Storage for a packet of @p len bytes: a pool cell, or its own allocation
+ * above LINK_CELL. @return NULL when out of memory. */
+static uint8_t *buf_get(nat_link *l, size_t len) {
+  if (len > LINK_CELL)
+    return malloc(len);
+  if (l->nfree == 0) {
+    uint8_t *block;
+    if (l->nblocks * LINK_BLOCK >= l->free_cap)
+      return NULL; /* cannot happen: at most max_queue cells are in use */
+    block = malloc((size_t)LINK_BLOCK * LINK_CELL);
+    if (!block)
+      return NULL;
+    l->blocks[l->nblocks++] = block;
+    for (size_t i = LINK_BLOCK; i-- > 0;)
+      l->free_cells[l->nfree++] = block + i * LINK_CELL;
+  }
+  return l->free_cells[--l->nfree];
+}
+
+/* Give back the storage of a packet of @p len bytes. */
+static void buf_put(nat_link *l, uint8_t *data, size_t len) {
+  if (len > LINK_CELL)
+    free(data);
+  else
+    l->free_cells[l->nfree++] = data;
 }
 
 static int pkt_before(const link_pkt *a, const link_pkt *b) {
@@ -152,7 +198,7 @@ static int enqueue(nat_link *l, nat_tstamp release, const uint8_t *pkt,
     return 0;
   }
   p = &l->heap[l->n];
-  p->data = malloc(len);
+  p->data = buf_get(l, len);
   if (!p->data)
     return NAT_ENOMEM;
   memcpy(p->data, pkt, len);
@@ -265,7 +311,7 @@ ssize_t nat_link_pop(nat_link *l, nat_tstamp now, uint8_t *buf, size_t cap) {
       return NAT_ENOBUFS;
     memcpy(buf, top.data, top.len);
   }
-  free(top.data);
+  buf_put(l, top.data, top.len);
   l->n--;
   if (l->n > 0) {
     l->heap[0] = l->heap[l->n];

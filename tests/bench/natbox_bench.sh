@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # natbox benchmark (prints figures; never passes or fails on them).
 #   forwarding: UDP blasted for SECONDS (64-byte datagrams) through
-#     natbox --nat none and --nat box, counted at the receiver, next to the
-#     same blast over a plain veth pair (the reference), as pps and ratio;
-#   delay accuracy: median UDP RTT through natbox --delay 20 minus the
-#     configured 40 ms, and the RTT through natbox with no delay.
-# Usage: natbox_bench.sh PATH/TO/natbox PATH/TO/udpblast [SECONDS]
+#     natbox --nat none and --nat box at no delay, counted at the receiver,
+#     next to the same blast over a plain veth pair (the reference) in the
+#     same round; ROUNDS rounds (default 3), each round measuring veth, none
+#     and box back to back; prints pps and the ratio to that round's veth,
+#     and the median of each over the rounds;
+#   delay accuracy: 200 UDP probes 10 ms apart through natbox --up-delay 20
+#     (20 ms one way, none back): RTT minus the configured 20 ms, median and
+#     p99, raw and net of the median RTT through natbox with no delay.
+# Sender, natbox and receiver share the machine's CPUs (2 on the lab VMs),
+# with whatever else runs there: the same-round ratio is the figure to
+# compare between runs, not the absolute pps.
+# Usage: natbox_bench.sh PATH/TO/natbox PATH/TO/udpblast [SECONDS [ROUNDS]]
 # Needs root. Traffic stays in namespaces made here (198.51.100.0/24,
 # 203.0.113.0/24, 192.168.1.0/24 inside them).
 set -euo pipefail
 NATBOX=${1:?usage: natbox_bench.sh natbox udpblast [seconds]}
 BLAST=${2:?usage: natbox_bench.sh natbox udpblast [seconds]}
 SECS=${3:-2}
+ROUNDS=${4:-3}
 [ "$(id -u)" -eq 0 ] || {
   echo "SKIP: natbox_bench needs root"
   exit 77
@@ -67,7 +75,8 @@ wait_bound() { # NS PORT
   done
 }
 
-# blast SRC DST: receiver in B on DST:9000, sender in A; prints pps.
+# blast SRC DST: receiver in B on DST:9000, sender in A; sets PPS (run in
+# this shell, not in $(...), so that cleanup knows natbox's pid).
 blast() {
   ip netns exec "$B" "$BLAST" recv 0.0.0.0 9000 "$SECS" >"$TMP/recv" &
   local rp=$!
@@ -77,8 +86,8 @@ blast() {
   local sent pps
   sent=$(awk '{print $2}' "$TMP/sent")
   pps=$(awk '{print $4}' "$TMP/recv")
-  echo "  sent $sent in ${SECS}s, $(cat "$TMP/recv")" >&2
-  echo "$pps"
+  echo "  sent $sent in ${SECS}s, $(cat "$TMP/recv")"
+  PPS=$pps
 }
 
 p2p() {
@@ -86,61 +95,97 @@ p2p() {
   ip -n "$B" addr add 198.51.100.2 peer 198.51.100.1 dev nb0
 }
 
-echo "== reference: veth pair"
-fresh_namespaces
-ip link add "$PFX-va" netns "$A" type veth peer name "$PFX-vb" netns "$B"
-ip -n "$A" addr add 198.51.100.1/30 dev "$PFX-va"
-ip -n "$B" addr add 198.51.100.2/30 dev "$PFX-vb"
-ip -n "$A" link set "$PFX-va" up
-ip -n "$B" link set "$PFX-vb" up
-ref=$(blast 198.51.100.1 198.51.100.2)
+reference() {
+  fresh_namespaces
+  ip link add "$PFX-va" netns "$A" type veth peer name "$PFX-vb" netns "$B"
+  ip -n "$A" addr add 198.51.100.1/30 dev "$PFX-va"
+  ip -n "$B" addr add 198.51.100.2/30 dev "$PFX-vb"
+  ip -n "$A" link set "$PFX-va" up
+  ip -n "$B" link set "$PFX-vb" up
+  blast 198.51.100.1 198.51.100.2
+}
 
-echo "== natbox --nat none"
-fresh_namespaces
-start_natbox --nat none
-p2p
-none=$(blast 198.51.100.1 198.51.100.2)
-stop_natbox
+through_none() {
+  fresh_namespaces
+  start_natbox --nat none
+  p2p
+  blast 198.51.100.1 198.51.100.2
+  stop_natbox
+}
 
-echo "== natbox --nat box (EI mapping, 203.0.113.5)"
-fresh_namespaces
-start_natbox --nat box --public 203.0.113.5
-ip -n "$A" addr add 192.168.1.2/24 dev nb0
-ip -n "$A" route add default dev nb0
-ip -n "$B" addr add 198.51.100.10/24 dev nb0
-ip -n "$B" route add 203.0.113.5/32 dev nb0
-box=$(blast 192.168.1.2 198.51.100.10)
-stop_natbox
+through_box() {
+  fresh_namespaces
+  start_natbox --nat box --public 203.0.113.5
+  ip -n "$A" addr add 192.168.1.2/24 dev nb0
+  ip -n "$A" route add default dev nb0
+  ip -n "$B" addr add 198.51.100.10/24 dev nb0
+  ip -n "$B" route add 203.0.113.5/32 dev nb0
+  blast 192.168.1.2 198.51.100.10
+  stop_natbox
+}
+
+: >"$TMP/rounds"
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round: veth reference, natbox --nat none, --nat box (EI)"
+  reference
+  ref=$PPS
+  through_none
+  none=$PPS
+  through_box
+  echo "$ref $none $PPS" >>"$TMP/rounds"
+done
 
 echo "== delay accuracy (UDP RTT, 200 probes 10 ms apart)"
-rtt() { # natbox args...
+rtt() { # OUTFILE natbox args...
+  local out=$1
+  shift
   fresh_namespaces
   start_natbox --nat none "$@"
   p2p
   ip netns exec "$B" "$BLAST" echo 198.51.100.2 9001 6 &
   local ep=$!
   wait_bound "$B" 9001
-  ip netns exec "$A" "$BLAST" ping 198.51.100.1 198.51.100.2 9001 200 10
+  ip netns exec "$A" "$BLAST" ping 198.51.100.1 198.51.100.2 9001 200 10 \
+    >"$out"
   kill "$ep" 2>/dev/null || true
   wait "$ep" 2>/dev/null || true
   stop_natbox
 }
-r0=$(rtt)
-r20=$(rtt --delay 20)
-echo "  no delay:   $r0"
-echo "  delay 20:   $r20"
+rtt "$TMP/rtt0"
+rtt "$TMP/rtt20" --up-delay 20
+# natbox's own part: how late it wrote delayed packets after their release
+# time (stats file, release_late_us), without the end hosts' scheduling.
+late=$(sed -n 's/.*"release_late_us": {\(.*\)}.*/\1/p' "$TMP/stats.json" | tr -d '"')
+r0=$(cat "$TMP/rtt0")
+r20=$(cat "$TMP/rtt20")
+echo "  no delay:       $r0"
+echo "  up-delay 20 ms: $r20"
 
-med0=$(echo "$r0" | awk '{print $6}')
-med20=$(echo "$r20" | awk '{print $6}')
 echo
-echo "== figures"
-awk -v r="$ref" -v n="$none" -v b="$box" 'BEGIN {
-  printf "forwarding, veth reference: %9.0f pps\n", r
-  printf "forwarding, natbox none:    %9.0f pps (ratio %.2f of veth)\n", n, n / r
-  printf "forwarding, natbox box:     %9.0f pps (ratio %.2f of veth)\n", b, b / r
+echo "== figures (rounds: $ROUNDS x ${SECS}s; sender, natbox and receiver share $(nproc) CPUs)"
+awk '
+function median(a, n,   i, j, t) {
+  for (i = 1; i <= n; i++)
+    for (j = i + 1; j <= n; j++)
+      if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+  n++; r[n] = $1; x[n] = $2; b[n] = $3
+  rx[n] = $1 > 0 ? $2 / $1 : 0; rb[n] = $1 > 0 ? $3 / $1 : 0
+  printf "round %d: veth %9.0f pps, natbox none %9.0f pps (ratio %.2f), box %9.0f pps (ratio %.2f)\n", n, $1, $2, rx[n], $3, rb[n]
+}
+END {
+  printf "median forwarding, veth reference: %9.0f pps\n", median(r, n)
+  printf "median forwarding, natbox none:    %9.0f pps, ratio to same-round veth %.2f\n", median(x, n), median(rx, n)
+  printf "median forwarding, natbox box:     %9.0f pps, ratio to same-round veth %.2f\n", median(b, n), median(rb, n)
+}' "$TMP/rounds"
+awk -v z="$r0" -v d="$r20" 'BEGIN {
+  split(z, a, " "); split(d, b, " ")
+  # fields: received N min_ms A median_ms B mean_ms C max_ms D p99_ms E
+  base = a[6]; med = b[6]; p99 = b[12]
+  printf "RTT through natbox, no delay: median %.3f ms, p99 %.3f ms\n", base, a[12]
+  printf "delay accuracy, --up-delay 20 (RTT minus configured 20 ms): median %+.3f ms, p99 %+.3f ms\n", med - 20, p99 - 20
+  printf "  net of the no-delay median RTT:                           median %+.3f ms, p99 %+.3f ms\n", med - 20 - base, p99 - 20 - base
 }'
-awk -v a="$med0" -v b="$med20" 'BEGIN {
-  printf "RTT median through natbox, no delay: %.3f ms\n", a
-  printf "RTT median, --delay 20 (40 ms configured): %.3f ms\n", b
-  printf "delay error: %+.3f ms per round trip (%+.3f ms one way), %+.3f ms one way net of the no-delay RTT\n", b - 40, (b - 40) / 2, (b - a - 40) / 2
-}'
+echo "natbox release lateness (write time minus release time, us): ${late:-n/a}"

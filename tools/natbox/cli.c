@@ -48,6 +48,7 @@ enum {
   OPT_SEED,
   OPT_STATS,
   OPT_READY,
+  OPT_TUN_QUEUE,
   OPT_HELP,
   OPT_VERSION,
   OPT_IMP = 1000 /* + field * 3 + (0 both, 1 up, 2 down) */
@@ -73,6 +74,7 @@ static const struct option base_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"stats", required_argument, NULL, OPT_STATS},
     {"ready-file", required_argument, NULL, OPT_READY},
+    {"tun-queue", required_argument, NULL, OPT_TUN_QUEUE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -108,7 +110,7 @@ void nb_usage(FILE *f) {
         "(WAN->LAN):\n"
         "    [--delay MS] [--jitter MS] [--loss P] [--reorder P]\n"
         "    [--reorder-gap MS] [--duplicate P] [--rate KBIT] [--queue N]\n"
-        "  [--seed N] [--stats FILE] [--ready-file FILE]\n"
+        "  [--seed N] [--stats FILE] [--ready-file FILE] [--tun-queue N]\n"
         "see natbox(1)\n",
         f);
 }
@@ -376,8 +378,10 @@ int nb_parse_args(int argc, char **argv, nb_opts *o, char *err, size_t cap) {
   imp_set imp;
   bool nat_opt = false;
   uint64_t seed = 1;
+  double v;
   int c, rv;
   memset(o, 0, sizeof *o);
+  o->tun_queue = NB_TUN_QUEUE;
   memset(&imp, 0, sizeof imp);
   o->lan.fd = o->wan.fd = -1;
   opterr = 0;
@@ -420,6 +424,12 @@ int nb_parse_args(int argc, char **argv, nb_opts *o, char *err, size_t cap) {
       break;
     case OPT_READY:
       o->ready_file = optarg;
+      break;
+    case OPT_TUN_QUEUE:
+      if (parse_num(optarg, 1, 1e6, &v) || v != floor(v))
+        return fail(err, cap, "--tun-queue wants packets 1..1000000, got '%s'",
+                    optarg);
+      o->tun_queue = (unsigned)v;
       break;
     case OPT_HELP:
       nb_usage(stdout);

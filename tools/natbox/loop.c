@@ -3,7 +3,16 @@
  * the links, and a signalfd for SIGINT/SIGTERM. Packets read from a TUN go
  * through the NAT model (with --nat box), then into the link of their
  * direction; due packets are written to the TUN of the other side. A write
- * that fails with EAGAIN leaves the packet queued and waits for EPOLLOUT. */
+ * that fails with EAGAIN leaves the packet queued and waits for EPOLLOUT.
+ *
+ * Fast path: a link with no impairment at all (no delay, jitter, loss,
+ * reorder, duplication or rate) releases every packet at once, so a packet
+ * for it is written straight from the read buffer to the other TUN, with
+ * no copy into the model, as long as that link has nothing queued and its
+ * output is not blocked; otherwise it goes through the link queue behind
+ * the packets already there, so the order of a direction never changes.
+ * The clock is read once per wake-up (packets of one batch share `now`),
+ * and each TUN is read until EAGAIN or a budget per wake-up. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,8 +26,9 @@
 #include "nat/error.h"
 #include "natbox_prog.h"
 
-#define NB_BATCH  64    /* packets read per TUN per wake-up */
-#define NB_PKTMAX 65536 /* a TUN read buffer */
+#define NB_BATCH    256   /* packets read per TUN per wake-up, at most */
+#define NB_PKTMAX   65536 /* a TUN read buffer */
+#define NB_LATE_MAX 10000 /* lateness histogram: 1 us buckets up to 10 ms */
 
 enum { L_UP = 0, L_DOWN = 1, L_HAIR = 2, L_COUNT = 3 };
 enum { EV_LAN = 1, EV_WAN, EV_TIMER, EV_SIGNAL };
@@ -28,9 +38,13 @@ typedef struct nb_loop {
   int ep, tfd, sfd;
   nat_box *box;
   nat_link *link[L_COUNT];
-  bool blocked[2];  /* [0] LAN fd, [1] WAN fd: waiting for EPOLLOUT */
-  nat_tstamp armed; /* timerfd deadline, 0 when disarmed */
+  bool fast[L_COUNT];        /* link has no impairment: fast path allowed */
+  uint64_t fast_tx[L_COUNT]; /* packets that took the fast path */
+  bool blocked[2];           /* [0] LAN fd, [1] WAN fd: waiting for EPOLLOUT */
+  nat_tstamp armed;          /* timerfd deadline, 0 when disarmed */
   nb_io_stats io;
+  uint64_t late[NB_LATE_MAX + 1]; /* [NB_LATE_MAX]: later than that */
+  nat_tstamp late_max;
   bool stop;
   uint8_t buf[NB_PKTMAX];
 } nb_loop;
@@ -61,12 +75,21 @@ static void set_pollout(nb_loop *lp, int side, bool on) {
   epoll_ctl(lp->ep, EPOLL_CTL_MOD, fd, &ev);
 }
 
+/* Count a packet released @p late ns after its release time. */
+static void note_late(nb_loop *lp, nat_tstamp late) {
+  nat_tstamp us = late / NAT_MICROSECONDS;
+  lp->late[us < NB_LATE_MAX ? us : NB_LATE_MAX]++;
+  if (late > lp->late_max)
+    lp->late_max = late;
+}
+
 /* Write every packet of link @p k due at @p now. */
 static void flush_link(nb_loop *lp, int k, nat_tstamp now) {
   int side, fd = link_out(lp, k, &side);
   const uint8_t *p;
   ssize_t n;
   while (!lp->blocked[side] && (n = nat_link_peek(lp->link[k], now, &p)) > 0) {
+    nat_tstamp due = nat_link_get_expiry(lp->link[k]);
     ssize_t w = write(fd, p, (size_t)n);
     if (w < 0 && errno == EINTR)
       continue;
@@ -81,8 +104,26 @@ static void flush_link(nb_loop *lp, int k, nat_tstamp now) {
       lp->io.wan_tx++;
     else
       lp->io.lan_tx++;
+    if (!lp->fast[k])
+      note_late(lp, now - due);
     nat_link_pop(lp->link[k], now, NULL, 0);
   }
+}
+
+/* Write every due packet of every link. The clock is read again only when
+ * something is queued (reads may have taken a while): the fast path alone
+ * needs no second read. */
+static void flush_all(nb_loop *lp) {
+  nat_tstamp now;
+  int k;
+  for (k = 0; k < L_COUNT; k++)
+    if (nat_link_get_expiry(lp->link[k]) != NAT_TSTAMP_MAX)
+      break;
+  if (k == L_COUNT)
+    return;
+  now = now_ns();
+  for (k = 0; k < L_COUNT; k++)
+    flush_link(lp, k, now);
 }
 
 /* Arm the timer at the earliest release time of a link that can write. */
@@ -110,6 +151,33 @@ static void arm_timer(nb_loop *lp) {
   lp->armed = next;
 }
 
+/* Write the packet in the read buffer for link @p k straight to its output
+ * when nothing of that link waits before it.
+ * @return true when done with it (written or dropped on an error), false
+ * when it must go through the link queue (blocked, queued, or EAGAIN). */
+static bool try_fast(nb_loop *lp, int k, size_t len) {
+  int side, fd = link_out(lp, k, &side);
+  ssize_t w;
+  if (lp->blocked[side] || nat_link_get_expiry(lp->link[k]) != NAT_TSTAMP_MAX)
+    return false;
+  do
+    w = write(fd, lp->buf, len);
+  while (w < 0 && errno == EINTR);
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    lp->io.eagain++;
+    set_pollout(lp, side, true);
+    return false; /* queued, and written on EPOLLOUT */
+  }
+  if (w < 0)
+    lp->io.write_errors++;
+  else if (side)
+    lp->io.wan_tx++;
+  else
+    lp->io.lan_tx++;
+  lp->fast_tx[k]++;
+  return true;
+}
+
 /* One packet read from the LAN (@p from_wan false) or the WAN. */
 static void handle_packet(nb_loop *lp, bool from_wan, size_t len,
                           nat_tstamp now) {
@@ -124,10 +192,14 @@ static void handle_packet(nb_loop *lp, bool from_wan, size_t len,
     else
       return; /* dropped; counted by the NAT model */
   }
+  if (lp->fast[k] && try_fast(lp, k, len))
+    return;
   nat_link_submit(lp->link[k], now, lp->buf, len);
 }
 
-static void read_side(nb_loop *lp, bool from_wan) {
+/* Read the TUN of one side until EAGAIN or NB_BATCH packets; every packet
+ * of the batch is stamped with @p now, the time of the wake-up. */
+static void read_side(nb_loop *lp, bool from_wan, nat_tstamp now) {
   int fd = from_wan ? lp->o->wan.fd : lp->o->lan.fd;
   for (int i = 0; i < NB_BATCH; i++) {
     ssize_t n = read(fd, lp->buf, sizeof lp->buf);
@@ -144,11 +216,12 @@ static void read_side(nb_loop *lp, bool from_wan) {
       lp->io.wan_rx++;
     else
       lp->io.lan_rx++;
-    handle_packet(lp, from_wan, (size_t)n, now_ns());
+    handle_packet(lp, from_wan, (size_t)n, now);
   }
 }
 
-static void on_event(nb_loop *lp, const struct epoll_event *ev) {
+static void on_event(nb_loop *lp, const struct epoll_event *ev,
+                     nat_tstamp now) {
   switch (ev->data.u32) {
   case EV_SIGNAL: {
     struct signalfd_siginfo si;
@@ -168,7 +241,7 @@ static void on_event(nb_loop *lp, const struct epoll_event *ev) {
     if ((ev->events & EPOLLOUT) && lp->blocked[side])
       set_pollout(lp, side, false);
     if (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-      read_side(lp, side == 1);
+      read_side(lp, side == 1, now);
     break;
   }
   default:
@@ -180,6 +253,12 @@ static int add_fd(nb_loop *lp, int fd, uint32_t tag) {
   struct epoll_event ev = {.events = EPOLLIN};
   ev.data.u32 = tag;
   return epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* A link that releases every packet at once, unchanged and in order. */
+static bool transparent(const nat_link_config *c) {
+  return c->delay == 0 && c->jitter == 0 && c->loss == 0.0 &&
+         c->reorder == 0.0 && c->duplicate == 0.0 && c->rate_bps == 0;
 }
 
 /* Create the links (the hairpin path combines both directions), the NAT,
@@ -200,6 +279,9 @@ static int setup(nb_loop *lp, char *err, size_t cap) {
       (rv = nat_link_new(&lp->link[L_DOWN], dn)) ||
       (rv = nat_link_new(&lp->link[L_HAIR], &hair)))
     return fail(err, cap, "cannot create the link model", rv);
+  lp->fast[L_UP] = transparent(&o->link[NB_UP]);
+  lp->fast[L_DOWN] = transparent(dn);
+  lp->fast[L_HAIR] = lp->fast[L_UP] && lp->fast[L_DOWN];
   if (o->nat && (rv = nat_box_new(&lp->box, &o->box)))
     return fail(err, cap, "cannot create the NAT model", rv);
   sigemptyset(&sigs);
@@ -215,6 +297,30 @@ static int setup(nb_loop *lp, char *err, size_t cap) {
   return 0;
 }
 
+/* The value (us, bucket midpoint) below which a fraction @p q of the
+ * counted releases fall. */
+static double late_quantile(const nb_loop *lp, uint64_t count, double q) {
+  uint64_t want = (uint64_t)((double)count * q), seen = 0;
+  for (int i = 0; i < NB_LATE_MAX; i++) {
+    seen += lp->late[i];
+    if (seen > want)
+      return i + 0.5;
+  }
+  return (double)lp->late_max / 1e3;
+}
+
+static void late_summary(const nb_loop *lp, nb_late_stats *out) {
+  uint64_t count = 0;
+  for (int i = 0; i <= NB_LATE_MAX; i++)
+    count += lp->late[i];
+  out->count = count;
+  if (count == 0)
+    return;
+  out->median_us = late_quantile(lp, count, 0.5);
+  out->p99_us = late_quantile(lp, count, 0.99);
+  out->max_us = (double)lp->late_max / 1e3;
+}
+
 static void teardown(nb_loop *lp, nb_report *r, nat_tstamp start) {
   nat_tstamp end = now_ns();
   memset(r, 0, sizeof *r);
@@ -223,9 +329,13 @@ static void teardown(nb_loop *lp, nb_report *r, nat_tstamp start) {
     nat_box_expire(lp->box, end);
     nat_box_stats_get(lp->box, &r->box);
   }
-  for (int k = 0; k < L_COUNT; k++)
+  for (int k = 0; k < L_COUNT; k++) {
     nat_link_stats_get(lp->link[k], &r->link[k]);
+    r->link[k].submitted += lp->fast_tx[k]; /* fast path: through at once */
+    r->link[k].delivered += lp->fast_tx[k];
+  }
   r->io = lp->io;
+  late_summary(lp, &r->late);
   r->uptime_s = (double)(end - start) / 1e9;
   for (int k = 0; k < L_COUNT; k++)
     nat_link_free(lp->link[k]);
@@ -257,11 +367,10 @@ int nb_run(const nb_opts *o, nb_report *r, char *err, size_t cap) {
         rv = fail(err, cap, "epoll_wait", -1);
         break;
       }
+      now = now_ns(); /* once per wake-up */
       for (int i = 0; i < n; i++)
-        on_event(lp, &evs[i]);
-      now = now_ns();
-      for (int k = 0; k < L_COUNT; k++)
-        flush_link(lp, k, now);
+        on_event(lp, &evs[i], now);
+      flush_all(lp);
       arm_timer(lp);
     }
   } else {

@@ -54,8 +54,8 @@ int main(int argc, char **argv) {
   if (geteuid() != 0)
     return env_error("must run as root (creating TUN devices in network "
                      "namespaces needs CAP_NET_ADMIN and CAP_SYS_ADMIN)");
-  if (nb_tun_open(&o.lan, err, sizeof err) < 0 ||
-      nb_tun_open(&o.wan, err, sizeof err) < 0)
+  if (nb_tun_open(&o.lan, o.tun_queue, err, sizeof err) < 0 ||
+      nb_tun_open(&o.wan, o.tun_queue, err, sizeof err) < 0)
     return env_error(err);
   if (o.ready_file && nb_write_ready(o.ready_file) < 0) {
     snprintf(err, sizeof err, "cannot write ready file %s: %s", o.ready_file,

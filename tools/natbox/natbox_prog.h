@@ -16,8 +16,9 @@
 #define NB_EXIT_USAGE 2
 #define NB_EXIT_ENV   3
 
-#define NB_NAME_MAX 64 /* network namespace names */
-#define NB_IFNAME   16 /* IFNAMSIZ */
+#define NB_NAME_MAX  64   /* network namespace names */
+#define NB_TUN_QUEUE 4096 /* default TUN transmit queue (--tun-queue) */
+#define NB_IFNAME    16   /* IFNAMSIZ */
 
 typedef enum nb_dir { NB_UP = 0, NB_DOWN = 1 } nb_dir;
 
@@ -33,6 +34,7 @@ typedef struct nb_opts {
   bool nat;                /* --nat box */
   nat_box_config box;      /* with --nat box */
   nat_link_config link[2]; /* indexed by nb_dir */
+  unsigned tun_queue;      /* TUN transmit queue length, packets */
   const char *stats_file;  /* NULL: none */
   const char *ready_file;  /* NULL: none */
 } nb_opts;
@@ -46,10 +48,12 @@ int nb_parse_args(int argc, char **argv, nb_opts *o, char *err, size_t cap);
 void nb_usage(FILE *f);
 
 /** Create the TUN device @p s->ifname inside network namespace @p s->netns,
- * set it up with MTU 1500, and leave its fd in @p s->fd. The calling
- * thread returns to the network namespace it started in.
+ * set it up with MTU 1500 and a transmit queue of @p qlen packets (the
+ * packets the kernel holds for natbox to read), and leave its fd in
+ * @p s->fd. The calling thread returns to the network namespace it
+ * started in.
  * @return 0, or -1 with a one-line reason in @p err. */
-int nb_tun_open(nb_side *s, char *err, size_t cap);
+int nb_tun_open(nb_side *s, unsigned qlen, char *err, size_t cap);
 
 /** Write "ready\n<pid>\n" to @p path atomically (temporary + rename).
  * @return 0 or -1 (errno set). */
@@ -61,12 +65,21 @@ typedef struct nb_io_stats {
   uint64_t read_errors, write_errors, eagain;
 } nb_io_stats;
 
+/** How late the delay lines released their packets: the time from a
+ * packet's release time to its write, over the packets of impaired links
+ * (the fast path has no release time). Microseconds. */
+typedef struct nb_late_stats {
+  uint64_t count;
+  double median_us, p99_us, max_us;
+} nb_late_stats;
+
 /** Everything the stats file reports. */
 typedef struct nb_report {
   bool nat;
   nat_box_stats box;
   nat_link_stats link[3]; /* up, down, hairpin */
   nb_io_stats io;
+  nb_late_stats late;
   double uptime_s;
 } nb_report;
 

@@ -92,9 +92,13 @@ static void stats_writer(FILE *f, const void *arg) {
           "  },\n  \"io\": {\"lan_rx\": %" PRIu64 ", \"lan_tx\": %" PRIu64
           ", \"wan_rx\": %" PRIu64 ", \"wan_tx\": %" PRIu64
           ", \"read_errors\": %" PRIu64 ", \"write_errors\": %" PRIu64
-          ", \"eagain\": %" PRIu64 "}\n}\n",
+          ", \"eagain\": %" PRIu64 "},\n",
           r->io.lan_rx, r->io.lan_tx, r->io.wan_rx, r->io.wan_tx,
           r->io.read_errors, r->io.write_errors, r->io.eagain);
+  fprintf(f,
+          "  \"release_late_us\": {\"count\": %" PRIu64
+          ", \"median\": %.1f, \"p99\": %.1f, \"max\": %.1f}\n}\n",
+          r->late.count, r->late.median_us, r->late.p99_us, r->late.max_us);
 }
 
 /** Write the stats file; see natbox_prog.h. */

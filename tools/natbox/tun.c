@@ -2,7 +2,10 @@
  * The thread enters the namespace (setns), opens /dev/net/tun and creates
  * the device there; the fd stays bound to that device after the thread
  * switches back. The link is brought up with MTU 1500 through a socket
- * opened in the same namespace. */
+ * opened in the same namespace, with a transmit queue deeper than the
+ * kernel's default of 500: that queue is all that holds packets while
+ * natbox waits for a CPU, and a short one loses bursts when natbox shares
+ * its CPUs with the traffic's senders and receivers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -25,8 +28,9 @@ static int fail_errno(char *err, size_t cap, const char *what, const nb_side *s,
   return -1;
 }
 
-/* In the current namespace: bring @p ifname up with MTU 1500. */
-static int link_up(const nb_side *s, char *err, size_t cap) {
+/* In the current namespace: bring @p ifname up with MTU 1500 and a
+ * transmit queue of @p qlen packets. */
+static int link_up(const nb_side *s, unsigned qlen, char *err, size_t cap) {
   struct ifreq ifr;
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   int e;
@@ -36,6 +40,9 @@ static int link_up(const nb_side *s, char *err, size_t cap) {
   snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", s->ifname);
   ifr.ifr_mtu = NB_MTU;
   if (ioctl(sock, SIOCSIFMTU, &ifr) < 0)
+    goto fail;
+  ifr.ifr_qlen = (int)qlen;
+  if (ioctl(sock, SIOCSIFTXQLEN, &ifr) < 0)
     goto fail;
   if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
     goto fail;
@@ -69,7 +76,7 @@ static int tun_create(const nb_side *s, char *err, size_t cap) {
 }
 
 /** Create a TUN device in a network namespace; see natbox_prog.h. */
-int nb_tun_open(nb_side *s, char *err, size_t cap) {
+int nb_tun_open(nb_side *s, unsigned qlen, char *err, size_t cap) {
   char path[128];
   int self, target, fd, rv = -1;
   self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -91,7 +98,7 @@ int nb_tun_open(nb_side *s, char *err, size_t cap) {
     goto out;
   }
   fd = tun_create(s, err, cap);
-  if (fd >= 0 && link_up(s, err, cap) < 0) {
+  if (fd >= 0 && link_up(s, qlen, err, cap) < 0) {
     close(fd);
     fd = -1;
   }
