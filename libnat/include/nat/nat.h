@@ -18,5 +18,7 @@
 #include "nat/probe.h"
 #include "nat/stunsrv.h"
 #include "nat/quic.h"
+#include "nat/capture.h"
+#include "nat/replay.h"
 
 #endif

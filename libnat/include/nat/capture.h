@@ -1,0 +1,210 @@
+/* libnat -- captured traces: frame decoding, a streaming pcap/pcapng
+ * reader and a pcap writer.
+ *
+ * Three layers, used by `netcheck --record` and `netcheck --replay`:
+ *
+ *  - nat_capture_decode() (pure, no I/O): one captured frame of a given
+ *    link type -> the UDP datagram inside it (source, destination,
+ *    payload), or the specific reason it is not one. Link types: Ethernet
+ *    (with 802.1Q / 802.1ad VLAN tags), Linux cooked v1 and v2 (what
+ *    `tcpdump -i any` writes), raw IP (LINKTYPE_RAW, DLT_RAW,
+ *    LINKTYPE_IPV4, LINKTYPE_IPV6), BSD loopback (DLT_NULL and DLT_LOOP,
+ *    the family word in either byte order). IPv4 with options; IPv6 with
+ *    hop-by-hop, routing and destination-options headers skipped.
+ *    Fragments (IPv4 MF/offset, the IPv6 fragment header) are refused and
+ *    counted: STUN over fragmented UDP is not reassembled.
+ *
+ *  - nat_capture_reader (driver, libpcap): streams a pcap or pcapng file
+ *    (pcap_fopen_offline) record by record and returns each datagram whose
+ *    payload is a STUN message by CONTENT, on any port: nat_stun_decode()
+ *    accepts it (RFC 5389/8489 messages and classic RFC 3489 ones). Memory
+ *    stays flat whatever the file's size: one record at a time.
+ *
+ *  - nat_capture_writer (driver, stdio): writes a classic pcap file
+ *    (nanosecond timestamps) in which each datagram gets a synthesized
+ *    IPv4 or IPv6 + UDP header (valid checksums) and, for Ethernet, a
+ *    synthesized Ethernet header, so that `tshark -r FILE -Y stun`
+ *    dissects it and nat_capture_reader reads it back unchanged.
+ */
+#ifndef NAT_CAPTURE_H
+#define NAT_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nat/addr.h"
+#include "nat/common.h"
+#include "nat/stun.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Link types, as the LINKTYPE_ values stored in pcap files (libpcap's
+ * pcap_datalink() gives the DLT_ value, which differs only for raw IP:
+ * both are accepted). */
+typedef enum nat_linktype {
+  NAT_LINK_NULL = 0,        /**< BSD loopback, family in host order */
+  NAT_LINK_ETHERNET = 1,    /**< DLT_EN10MB */
+  NAT_LINK_RAW_DLT = 12,    /**< DLT_RAW on Linux: raw IPv4/IPv6 */
+  NAT_LINK_RAW = 101,       /**< LINKTYPE_RAW: raw IPv4/IPv6 */
+  NAT_LINK_LOOP = 108,      /**< OpenBSD loopback, family big-endian */
+  NAT_LINK_LINUX_SLL = 113, /**< Linux cooked capture v1 */
+  NAT_LINK_IPV4 = 228,      /**< raw IPv4 only */
+  NAT_LINK_IPV6 = 229,      /**< raw IPv6 only */
+  NAT_LINK_LINUX_SLL2 = 276 /**< Linux cooked capture v2 */
+} nat_linktype;
+
+/** Why a frame did not give a UDP datagram (nat_capture_frame.reason). */
+typedef enum nat_capture_reason {
+  NAT_CAPR_OK = 0,
+  NAT_CAPR_LINKTYPE = 1,   /**< link type not supported */
+  NAT_CAPR_TRUNC_LINK = 2, /**< frame shorter than its link header */
+  NAT_CAPR_NOT_IP = 3,     /**< not IPv4/IPv6 (ARP, LLDP, ...) */
+  NAT_CAPR_BAD_IP = 4,     /**< bad IP version, header or total length */
+  NAT_CAPR_TRUNC_IP = 5,   /**< IP header or payload cut by the snaplen */
+  NAT_CAPR_FRAGMENT = 6,   /**< IPv4 fragment or IPv6 fragment header */
+  NAT_CAPR_BAD_EXTHDR = 7, /**< IPv6 extension header chain overruns */
+  NAT_CAPR_NOT_UDP = 8,    /**< another transport (TCP, ICMP, ESP, ...) */
+  NAT_CAPR_BAD_UDP = 9,    /**< UDP length < 8 or beyond the IP payload */
+  NAT_CAPR_TRUNC_UDP = 10, /**< UDP payload cut by the snaplen */
+  NAT_CAPR_COUNT = 11
+} nat_capture_reason;
+
+/** One decoded frame: the UDP datagram inside it. */
+typedef struct nat_capture_frame {
+  uint8_t reason;         /**< nat_capture_reason */
+  uint8_t ip_version;     /**< 4 or 6 once the IP header was read, else 0 */
+  nat_addr src, dst;      /**< UDP source and destination */
+  const uint8_t *payload; /**< into the frame given to the decoder */
+  size_t len;             /**< UDP payload length (UDP length - 8) */
+} nat_capture_frame;
+
+/** Decode one captured frame of link type @p linktype: @p caplen bytes at
+ * @p frame (the bytes that were captured). Checks every length against
+ * @p caplen; an IPv4 total length, IPv6 payload length or UDP length that
+ * claims more than was captured gives a TRUNC reason; trailing bytes after
+ * the IP packet (Ethernet padding) are ignored. The UDP checksum is not
+ * checked (captures of the sending host carry offloaded, unfinished
+ * checksums).
+ * @param out  filled on success and on failure (reason set; ip_version,
+ *             src and dst as far as they were read).
+ * @return 0; NAT_EUNSUPPORTED for an unsupported link type; NAT_EFRAME
+ *         for every other frame that is not a whole, unfragmented UDP
+ *         datagram (out->reason says which); NAT_EINVAL for NULL. */
+NAT_EXTERN int nat_capture_decode(uint32_t linktype, const uint8_t *frame,
+                                  size_t caplen, nat_capture_frame *out);
+
+/** True if nat_capture_decode() supports @p linktype (LINKTYPE_ or the
+ * equivalent DLT_ value). */
+NAT_EXTERN bool nat_capture_linktype_supported(uint32_t linktype);
+
+/** Short name of a nat_capture_reason ("fragment", "not-udp", ...). */
+NAT_EXTERN const char *nat_capture_reason_name(uint8_t reason);
+
+/* ------------------------------------------------------------- reader */
+
+typedef struct nat_capture_reader nat_capture_reader;
+
+/** One STUN datagram from a capture. Valid until the next call on the
+ * reader. */
+typedef struct nat_capture_pkt {
+  nat_tstamp ts;     /**< record timestamp, ns since the Unix epoch */
+  uint64_t record;   /**< 1-based record number in the file */
+  nat_addr src, dst; /**< UDP endpoints */
+  const uint8_t *payload;
+  size_t len;
+  const nat_stun_msg *msg; /**< the decoded STUN message (over payload) */
+} nat_capture_pkt;
+
+/** What the reader has seen so far. */
+typedef struct nat_capture_stats {
+  uint64_t records;        /**< records read */
+  uint64_t udp;            /**< records that held a whole UDP datagram */
+  uint64_t stun;           /**< of which STUN (returned) */
+  uint64_t stun_malformed; /**< UDP payloads that pass nat_stun_is_stun()
+                               (cookie, length) but fail nat_stun_decode():
+                               hostile or damaged, counted, not returned */
+  uint64_t not_stun;       /**< other UDP payloads (QUIC, DNS, ...) */
+  uint64_t reason[NAT_CAPR_COUNT]; /**< frames refused, per reason */
+} nat_capture_stats;
+
+/** Longest message nat_capture_reader_error() returns, with the NUL. */
+#define NAT_CAPTURE_ERRLEN 512
+
+/** Open the pcap or pcapng file @p path for streaming.
+ * @return 0; a negative errno (UV_ENOENT, UV_EACCES, ... -- libuv's codes
+ *         are negative errno values) if the file cannot be opened;
+ *         NAT_ECAPTURE if it is not a capture libpcap can read (wrong
+ *         magic, damaged header); NAT_EUNSUPPORTED if its link type is not
+ *         one nat_capture_decode() knows; NAT_ENOMEM; NAT_EINVAL. On every
+ *         error but NAT_EINVAL and NAT_ENOMEM, @p err (if not NULL) gets a
+ *         one-line message naming the file (@p errlen bytes,
+ *         NAT_CAPTURE_ERRLEN is enough). */
+NAT_EXTERN int nat_capture_reader_open(nat_capture_reader **out,
+                                       const char *path, char *err,
+                                       size_t errlen);
+
+/** Same as nat_capture_reader_open() on a stream open for reading (a pipe
+ * works: the file is read front to back). The reader takes @p fp over in
+ * every case but NAT_EINVAL: nat_capture_reader_close() closes it, and so
+ * does a failed open. @p name is used in messages ("-" for stdin). */
+NAT_EXTERN int nat_capture_reader_open_fp(nat_capture_reader **out, FILE *fp,
+                                          const char *name, char *err,
+                                          size_t errlen);
+
+/** The next STUN datagram. Records that are not STUN are counted in the
+ * stats and skipped.
+ * @return 1 and @p out filled; 0 at the end of the file; NAT_ECAPTURE if
+ *         the file is damaged (truncated record, garbage record header):
+ *         nat_capture_reader_error() then names the record number and
+ *         byte offset, and later calls return NAT_ECAPTURE again. */
+NAT_EXTERN int nat_capture_reader_next(nat_capture_reader *r,
+                                       nat_capture_pkt *out);
+
+/** The link type of the capture (LINKTYPE_ value; for pcapng, the first
+ * interface's). */
+NAT_EXTERN uint32_t nat_capture_reader_linktype(const nat_capture_reader *r);
+
+/** The last error message ("" if none). */
+NAT_EXTERN const char *nat_capture_reader_error(const nat_capture_reader *r);
+
+NAT_EXTERN void nat_capture_reader_stats(const nat_capture_reader *r,
+                                         nat_capture_stats *out);
+
+/** Close the file and free @p r. NULL is fine. */
+NAT_EXTERN void nat_capture_reader_close(nat_capture_reader *r);
+
+/* ------------------------------------------------------------- writer */
+
+typedef struct nat_capture_writer nat_capture_writer;
+
+/** Create (truncate) @p path and write a classic pcap header with
+ * nanosecond timestamps and link type @p linktype: NAT_LINK_RAW (each
+ * record is an IPv4 or IPv6 packet) or NAT_LINK_ETHERNET (with
+ * synthesized locally administered MAC addresses).
+ * @return 0, NAT_EINVAL (NULL, other link type), a negative errno from
+ *         opening or writing, NAT_ENOMEM. */
+NAT_EXTERN int nat_capture_writer_open(nat_capture_writer **out,
+                                       const char *path, uint32_t linktype);
+
+/** Append one UDP datagram @p buf (@p len bytes) from @p src to @p dst
+ * (same family, not NAT_AF_NONE) at @p ts (ns since the Unix epoch). The
+ * IPv4 header gets a valid header checksum, the UDP header a valid
+ * checksum over the pseudo-header; hop limit 64.
+ * @return 0; NAT_EINVAL (NULL, families differ or none, @p len over
+ *         65507 for IPv4 or 65527 for IPv6); a negative errno if the
+ *         write failed (the error is sticky: later writes return it). */
+NAT_EXTERN int nat_capture_writer_write(nat_capture_writer *w, nat_tstamp ts,
+                                        const nat_addr *src,
+                                        const nat_addr *dst, const uint8_t *buf,
+                                        size_t len);
+
+/** Flush, close and free @p w (NULL is fine).
+ * @return 0, or the first write/flush/close error as a negative errno. */
+NAT_EXTERN int nat_capture_writer_close(nat_capture_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,208 @@
+/* libnat -- replay: rebuild the observation log (nat/obs.h) from a stream
+ * of captured STUN datagrams, so that a capture goes through the same
+ * analyzers (nat/analyze.h, nat/verdict.h) as a live run.
+ *
+ * Pure: no I/O, no clock; timestamps come with the datagrams (capture
+ * time). Feed datagrams in capture order with nat_replay_feed(), then call
+ * nat_replay_finish() once to get the log.
+ *
+ * Pairing (RFC 8489 section 6.3, RFC 3489 section 9): Binding requests
+ * and responses pair by transaction ID -- the 96-bit ID plus the magic
+ * cookie, i.e. the whole 128-bit ID of classic RFC 3489 messages. RTT is
+ * the response's timestamp minus the request's first transmission. The
+ * same request seen again from the same source to the same destination is
+ * a retransmission (counted; the observation's `transmissions`). A request
+ * left unanswered for `timeout` of capture time after its last
+ * transmission, or at the end of the capture, becomes an NAT_ETIMEDOUT
+ * observation. Pending requests sit in a bounded table (`max_pending`);
+ * when it is full the oldest one is closed as a timeout (counted as
+ * evicted). Memory stays bounded: the table, a few small caches, and at
+ * most `max_obs` observations.
+ *
+ * Hostile or odd packets are counted in nat_replay_diag and never trusted:
+ *  - a response from an address the request did not go to, that is not
+ *    where its CHANGE-REQUEST asked the answer to come from (the server's
+ *    OTHER-ADDRESS / CHANGED-ADDRESS combination when known, else any
+ *    address that differs the way the flags ask) -> `spoofed`, ignored:
+ *    the request stays pending;
+ *  - a response whose ID matches no request -> `unmatched`; one for a
+ *    request already answered -> `duplicates`;
+ *  - a datagram that does not decode as STUN -> `malformed` (feeding the
+ *    reader's output never gives one: nat_capture_reader drops them and
+ *    counts them as stun_malformed);
+ *  - the same request or response seen a second time at another point of
+ *    the path (a capture on a NAT box, `-i any` on both sides) -> `copies`.
+ *
+ * The client: the side sending Binding requests. With several requesting
+ * IPs, `client` in the config picks one (netcheck --client ADDR); without
+ * it, the IP that sent the most requests wins and nat_replay_diag lists
+ * the others so the caller can say so. Observations of other requesters
+ * are dropped (counted in `other_client_obs`).
+ *
+ * Where the capture was taken: on the client host (inside the NAT), the
+ * request's source is the client's private address and NAT presence shows
+ * as mapped != local. Captured outside the NAT, the client's private
+ * address is not in the capture: the local address recorded is the
+ * request's source as seen there, which equals the mapped address, so the
+ * log looks like a host with no NAT, and NAT presence cannot be told from
+ * it. With capture_point AUTO, NAT presence counts as measurable only when
+ * some response shows mapped != local; otherwise the caller should print
+ * it as "not measurable from this capture" unless the user says the
+ * capture was taken on the client (NAT_REPLAY_AT_CLIENT).
+ *
+ * Test tagging: a live run records which RFC 5780 test each transaction
+ * belonged to; a replay infers it from the shapes of verdict.h, per local
+ * socket (the request's source address), at nat_replay_finish():
+ *  - HAIRPIN: a request whose destination is a client socket's mapped
+ *    address: another socket's (RFC 5780 section 4.5) or the sender's own
+ *    (the classic `stun` client's test). It counts as answered (status 0) if
+ * the request is seen arriving at a client socket (a capture on the client
+ * host) or a response comes back from that mapped address.
+ *  - FILTERING: a socket that sent CHANGE-REQUEST with flags: its change
+ *    requests and its plain requests to that server's primary address.
+ *  - MAPPING: a socket that sent plain requests to at least two of one
+ *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
+ *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS
+ *    (RFC 3489) in its responses. The primary request is recorded once
+ *    per test it belongs to (MAPPING and FILTERING when one socket did
+ *    both, as turnutils_natdiscovery and the classic `stun` client do).
+ *  - ALLOCATION: at least two fresh sockets that each sent plain requests
+ *    to one and the same destination only.
+ *  - BASIC: everything else. If a server has no BASIC observation in the
+ *    end, a copy of its first plain request to the primary address is
+ *    added as BASIC, so that reachability, public address and RTT are
+ *    reported as a live run's first phase would.
+ *  - LIFETIME is never inferred (nat_obs.idle is not in a capture).
+ * Servers: every destination of a plain request that is not another
+ * server's alternate, numbered (server_idx) in order of first appearance.
+ */
+#ifndef NAT_REPLAY_H
+#define NAT_REPLAY_H
+
+#include <stdbool.h>
+
+#include "nat/addr.h"
+#include "nat/common.h"
+#include "nat/obs.h"
+#include "nat/stun.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nat_replay nat_replay;
+
+/** Where the capture was taken. */
+typedef enum nat_replay_point {
+  NAT_REPLAY_AUTO = 0,      /**< unknown: infer what can be inferred */
+  NAT_REPLAY_AT_CLIENT = 1, /**< on the client host: local is private */
+  NAT_REPLAY_OUTSIDE = 2    /**< between the NAT and the servers */
+} nat_replay_point;
+
+/** Configuration, copied by nat_replay_new(). Zero fields take defaults. */
+typedef struct nat_replay_config {
+  /** Pick the client (netcheck --client): requests from this IP (and
+   * this port, if not 0) are the client's. NAT_AF_NONE: automatic. */
+  nat_addr client;
+  /** Capture time after a request's last transmission after which it is
+   * a timeout; default 20 s (RFC 8489's schedule retransmits up to 16 s
+   * apart). */
+  nat_tstamp timeout;
+  size_t max_pending;    /**< pending requests tracked; default 4096 */
+  size_t max_obs;        /**< observations kept; default 100000 */
+  uint8_t capture_point; /**< nat_replay_point */
+} nat_replay_config;
+
+/** Verdicts a capture can or cannot support (nat_replay_diag.measurable).
+ */
+enum {
+  NAT_REPLAY_M_BASIC = 1u << 0,      /**< reachability, public address, RTT */
+  NAT_REPLAY_M_NAT = 1u << 1,        /**< NAT presence */
+  NAT_REPLAY_M_MAPPING = 1u << 2,    /**< mapping behaviour */
+  NAT_REPLAY_M_FILTERING = 1u << 3,  /**< filtering behaviour */
+  NAT_REPLAY_M_HAIRPIN = 1u << 4,    /**< hairpinning */
+  NAT_REPLAY_M_ALLOCATION = 1u << 5, /**< port allocation pattern */
+  NAT_REPLAY_M_LIFETIME = 1u << 6    /**< mapping lifetime: never */
+};
+
+/** Requesting IPs remembered in nat_replay_diag. */
+#define NAT_REPLAY_MAX_CLIENTS 8
+
+/** What the replay saw. A plain value. */
+typedef struct nat_replay_diag {
+  uint64_t datagrams;        /**< fed */
+  uint64_t requests;         /**< Binding requests, first transmissions */
+  uint64_t retransmissions;  /**< same ID, source, destination again */
+  uint64_t responses;        /**< responses paired with a request */
+  uint64_t timeouts;         /**< requests never answered */
+  uint64_t evicted;          /**< of which closed early: table full */
+  uint64_t unmatched;        /**< responses without a request */
+  uint64_t duplicates;       /**< responses to an answered request */
+  uint64_t spoofed;          /**< responses from a wrong source */
+  uint64_t copies;           /**< the same message seen at another point */
+  uint64_t malformed;        /**< not decodable as STUN */
+  uint64_t ignored;          /**< other methods, indications, requests to
+                                  the client (ICE checks) */
+  uint64_t hairpin_arrivals; /**< hairpin requests seen arriving */
+  uint64_t obs_dropped;      /**< transactions beyond max_obs */
+  uint64_t other_client_obs; /**< observations of non-client requesters */
+  nat_addr client;           /**< the client's IP (port 0) */
+  size_t nclients;           /**< requesting IPs seen (capped) */
+  nat_addr clients[NAT_REPLAY_MAX_CLIENTS];
+  uint64_t client_requests[NAT_REPLAY_MAX_CLIENTS];
+  uint64_t change_requests;  /**< requests with CHANGE-REQUEST flags */
+  uint64_t hairpin_requests; /**< requests to another socket's mapping */
+  size_t nservers;           /**< servers identified */
+  uint8_t capture_point;     /**< nat_replay_point, as configured */
+  bool saw_translation;      /**< some response had mapped != local */
+  bool inside;               /**< the capture is known to be on the client
+                                  side of the NAT: AT_CLIENT, or AUTO with
+                                  saw_translation. Filtering, hairpinning
+                                  and allocation need it: outside the NAT,
+                                  answers the NAT then drops are seen, and
+                                  the internal ports are not. */
+  uint32_t measurable;       /**< NAT_REPLAY_M_* bits */
+} nat_replay_diag;
+
+/** Create a replay. @p cfg is copied (NULL: defaults).
+ * @return 0, NAT_EINVAL (NULL out, client family other than none/v4/v6),
+ *         NAT_ENOMEM. */
+NAT_EXTERN int nat_replay_new(nat_replay **out, const nat_replay_config *cfg);
+
+/** Free @p r (NULL is fine). */
+NAT_EXTERN void nat_replay_free(nat_replay *r);
+
+/** Feed one captured UDP datagram: @p len bytes at @p buf from @p src to
+ * @p dst at capture time @p ts (ns; any epoch, non-decreasing apart from
+ * small reorderings). Non-STUN data is counted as malformed and ignored.
+ * @return 0, NAT_EINVAL (NULL argument, after finish). */
+NAT_EXTERN int nat_replay_feed(nat_replay *r, nat_tstamp ts,
+                               const nat_addr *src, const nat_addr *dst,
+                               const uint8_t *buf, size_t len);
+
+/** Same with a message already decoded (nat_capture_pkt.msg), which saves
+ * decoding it twice. @return as nat_replay_feed(). */
+NAT_EXTERN int nat_replay_feed_msg(nat_replay *r, nat_tstamp ts,
+                                   const nat_addr *src, const nat_addr *dst,
+                                   const nat_stun_msg *m);
+
+/** End of the capture: pending requests become timeouts, tests are
+ * tagged, and the observations are appended to @p log in order of first
+ * transmission (sent_at: ns since the first datagram fed). Call once.
+ * @return 0, NAT_EINVAL (NULL, called twice), NAT_ENOMEM (@p log keeps
+ *         what was appended). */
+NAT_EXTERN int nat_replay_finish(nat_replay *r, nat_obslog *log);
+
+/** Counters and the measurable bits (final after nat_replay_finish()). */
+NAT_EXTERN void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out);
+
+/** Why a verdict is not measurable from this capture, one phrase for the
+ * report ("no CHANGE-REQUEST probes in the capture"); "" if @p bit is
+ * measurable. @p bit is one NAT_REPLAY_M_* value. */
+NAT_EXTERN const char *nat_replay_why_not(const nat_replay_diag *d,
+                                          uint32_t bit);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,510 @@
+/* Replay: pair captured STUN requests and responses into observations
+ * (nat/replay.h). Pure: no I/O, no clock. Tagging lives in replay_tag.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "nat/error.h"
+#include "nat/replay.h"
+#include "nat/txn.h"
+#include "replay_internal.h"
+
+#define NIL             UINT32_MAX
+#define DEFAULT_TIMEOUT (20 * NAT_SECONDS)
+#define DEFAULT_PENDING 4096
+#define DEFAULT_MAX_OBS 100000
+#define SOCK_CACHE      1024 /* direct-mapped: mapped address -> socket */
+#define SRV_CACHE       256  /* direct-mapped: primary -> alternate */
+
+enum { E_FREE = 0, E_PENDING = 1, E_DONE = 2 };
+
+typedef struct rp_entry {
+  uint8_t key[16]; /* message bytes 4..19: cookie + 96-bit ID, or the
+                      whole 128-bit classic ID */
+  uint8_t state;
+  bool classic;
+  bool hairpin;
+  uint16_t response_port;
+  uint32_t change_flags;
+  unsigned transmissions;
+  nat_addr src, dst;
+  nat_tstamp sent_at, last_tx;
+  uint32_t prev, next; /* activity list, oldest first */
+  uint32_t hnext;      /* hash chain */
+} rp_entry;
+
+typedef struct sock_slot {
+  bool used;
+  nat_addr local, mapped;
+} sock_slot;
+
+typedef struct srv_slot {
+  bool used;
+  nat_addr primary, alt;
+} srv_slot;
+
+struct nat_replay {
+  nat_replay_config cfg;
+  rp_entry *e;
+  uint32_t *bucket;
+  uint32_t nbucket; /* power of two */
+  uint32_t head, tail, freelist;
+  nat__rp_rec *recs;
+  size_t nrecs, caprecs;
+  uint32_t seq;
+  sock_slot sock[SOCK_CACHE];
+  srv_slot srv[SRV_CACHE];
+  nat_tstamp t0;
+  bool have_t0, finished;
+  nat_replay_diag d;
+};
+
+bool nat__rp_changes(uint32_t change_flags) {
+  return (change_flags & (NAT_STUN_CHANGE_IP | NAT_STUN_CHANGE_PORT)) != 0;
+}
+
+static uint32_t addr_hash(const nat_addr *a) {
+  uint32_t h = 2166136261u ^ a->family;
+  size_t i, n = a->family == NAT_AF_INET ? 4 : 16;
+  for (i = 0; i < n; i++)
+    h = (h ^ a->ip[i]) * 16777619u;
+  return (h ^ a->port) * 16777619u;
+}
+
+static uint32_t key_hash(const nat_replay *r, const uint8_t key[16]) {
+  uint64_t a = nat__get64(key), b = nat__get64(key + 8);
+  uint64_t h = a * 0x9E3779B97F4A7C15ull ^ b * 0xC2B2AE3D27D4EB4Full;
+  return (uint32_t)(h >> 32) & (r->nbucket - 1);
+}
+
+int nat_replay_new(nat_replay **out, const nat_replay_config *cfg) {
+  nat_replay *r;
+  uint32_t i;
+  if (out == NULL)
+    return NAT_EINVAL;
+  *out = NULL;
+  if (cfg != NULL && cfg->client.family != NAT_AF_NONE &&
+      cfg->client.family != NAT_AF_INET && cfg->client.family != NAT_AF_INET6)
+    return NAT_EINVAL;
+  r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return NAT_ENOMEM;
+  if (cfg != NULL)
+    r->cfg = *cfg;
+  if (r->cfg.timeout == 0)
+    r->cfg.timeout = DEFAULT_TIMEOUT;
+  if (r->cfg.max_pending == 0 || r->cfg.max_pending > (1u << 24))
+    r->cfg.max_pending = DEFAULT_PENDING;
+  if (r->cfg.max_obs == 0)
+    r->cfg.max_obs = DEFAULT_MAX_OBS;
+  for (r->nbucket = 16; r->nbucket < 2 * r->cfg.max_pending;)
+    r->nbucket *= 2;
+  r->e = calloc(r->cfg.max_pending, sizeof *r->e);
+  r->bucket = malloc(r->nbucket * sizeof *r->bucket);
+  if (r->e == NULL || r->bucket == NULL) {
+    nat_replay_free(r);
+    return NAT_ENOMEM;
+  }
+  for (i = 0; i < r->nbucket; i++)
+    r->bucket[i] = NIL;
+  for (i = 0; i < r->cfg.max_pending; i++)
+    r->e[i].next = i + 1 < r->cfg.max_pending ? i + 1 : NIL;
+  r->freelist = 0;
+  r->head = r->tail = NIL;
+  *out = r;
+  return 0;
+}
+
+void nat_replay_free(nat_replay *r) {
+  if (r == NULL)
+    return;
+  free(r->e);
+  free(r->bucket);
+  free(r->recs);
+  free(r);
+}
+
+/* ---------------------------------------------------------- the table */
+
+static rp_entry *lookup(nat_replay *r, const uint8_t key[16]) {
+  uint32_t i = r->bucket[key_hash(r, key)];
+  for (; i != NIL; i = r->e[i].hnext)
+    if (memcmp(r->e[i].key, key, 16) == 0)
+      return &r->e[i];
+  return NULL;
+}
+
+static void list_unlink(nat_replay *r, uint32_t i) {
+  rp_entry *e = &r->e[i];
+  if (e->prev != NIL)
+    r->e[e->prev].next = e->next;
+  else
+    r->head = e->next;
+  if (e->next != NIL)
+    r->e[e->next].prev = e->prev;
+  else
+    r->tail = e->prev;
+}
+
+static void list_append(nat_replay *r, uint32_t i) {
+  rp_entry *e = &r->e[i];
+  e->prev = r->tail;
+  e->next = NIL;
+  if (r->tail != NIL)
+    r->e[r->tail].next = i;
+  else
+    r->head = i;
+  r->tail = i;
+}
+
+/* The entry becomes the most recently active one. */
+static void touch(nat_replay *r, rp_entry *e, nat_tstamp ts) {
+  uint32_t i = (uint32_t)(e - r->e);
+  e->last_tx = ts;
+  list_unlink(r, i);
+  list_append(r, i);
+}
+
+static void entry_free(nat_replay *r, uint32_t i) {
+  uint32_t *pp = &r->bucket[key_hash(r, r->e[i].key)];
+  while (*pp != i)
+    pp = &r->e[*pp].hnext;
+  *pp = r->e[i].hnext;
+  list_unlink(r, i);
+  r->e[i].state = E_FREE;
+  r->e[i].next = r->freelist;
+  r->freelist = i;
+}
+
+/* ------------------------------------------------------- observations */
+
+static nat__rp_rec *new_rec(nat_replay *r) {
+  if (r->nrecs >= r->cfg.max_obs) {
+    r->d.obs_dropped++;
+    return NULL;
+  }
+  if (r->nrecs == r->caprecs) {
+    size_t cap = r->caprecs ? r->caprecs * 2 : 64;
+    nat__rp_rec *v;
+    if (cap > r->cfg.max_obs)
+      cap = r->cfg.max_obs;
+    v = realloc(r->recs, cap * sizeof *v);
+    if (v == NULL) {
+      r->d.obs_dropped++;
+      return NULL;
+    }
+    r->recs = v;
+    r->caprecs = cap;
+  }
+  return &r->recs[r->nrecs++];
+}
+
+/* Record how transaction @p e ended: a response @p m from @p from at
+ * @p now, or a timeout (@p m NULL, @p status NAT_ETIMEDOUT), or a hairpin
+ * arrival (@p m NULL, status 0). */
+static void record(nat_replay *r, const rp_entry *e, int status,
+                   const nat_stun_msg *m, const nat_addr *from,
+                   nat_tstamp now) {
+  nat_txn_result res;
+  nat__rp_rec *rec = new_rec(r);
+  if (rec == NULL)
+    return;
+  memset(rec, 0, sizeof *rec);
+  memset(&res, 0, sizeof res);
+  res.status = status;
+  res.response = m;
+  if (from != NULL)
+    res.from = *from;
+  res.dst = e->dst;
+  memcpy(res.tid, e->key + 4, NAT_STUN_TID_LEN);
+  res.rtt = now - e->sent_at;
+  res.rtt_last = now - e->last_tx;
+  res.transmissions = e->transmissions;
+  nat_obs_from_result(&rec->o, &res, &e->src);
+  if (status == 0 && m == NULL) { /* hairpin arrival: no message back */
+    rec->o.status = 0;
+    rec->o.rtt = res.rtt;
+    rec->o.from = res.from;
+  }
+  rec->o.classic = e->classic;
+  rec->o.change_flags = e->change_flags;
+  rec->o.response_port = e->response_port;
+  rec->o.sent_at = e->sent_at - r->t0;
+  rec->seq = r->seq++;
+  rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
+}
+
+/* A pending entry that will not be answered. */
+static void close_timeout(nat_replay *r, uint32_t i) {
+  rp_entry *e = &r->e[i];
+  if (e->state == E_PENDING) {
+    r->d.timeouts++;
+    record(r, e, NAT_ETIMEDOUT, NULL, NULL, e->last_tx + r->cfg.timeout);
+  }
+  entry_free(r, i);
+}
+
+static void expire(nat_replay *r, nat_tstamp now) {
+  while (r->head != NIL && r->e[r->head].last_tx + r->cfg.timeout < now)
+    close_timeout(r, r->head);
+}
+
+/* ------------------------------------------------------------ caches */
+
+static void learn_socket(nat_replay *r, const nat_addr *local,
+                         const nat_addr *mapped) {
+  sock_slot *s = &r->sock[addr_hash(mapped) % SOCK_CACHE];
+  s->used = true;
+  s->local = *local;
+  s->mapped = *mapped;
+}
+
+/* Is @p dst the mapped address of a client socket? Another socket's
+ * (RFC 5780 section 4.5) or the sender's own (the classic `stun` client's
+ * hairpin test), as long as that is not the sender as seen (a capture
+ * outside the NAT, where local == mapped). */
+static bool is_hairpin(const nat_replay *r, const nat_addr *src,
+                       const nat_addr *dst) {
+  const sock_slot *s = &r->sock[addr_hash(dst) % SOCK_CACHE];
+  return s->used && nat_addr_equal(&s->mapped, dst) &&
+         !nat_addr_equal(src, dst);
+}
+
+/* Remember the alternate address a response from @p primary advertised
+ * (OTHER-ADDRESS, else CHANGED-ADDRESS). */
+static void learn_server(nat_replay *r, const nat_addr *primary,
+                         const nat_stun_msg *m) {
+  srv_slot *s = &r->srv[addr_hash(primary) % SRV_CACHE];
+  nat_addr alt;
+  if (nat_stun_msg_get_addr(m, NAT_ATTR_OTHER_ADDRESS, &alt) != 0 &&
+      nat_stun_msg_get_addr(m, NAT_ATTR_CHANGED_ADDRESS, &alt) != 0)
+    return;
+  s->used = true;
+  s->primary = *primary;
+  s->alt = alt;
+}
+
+/* Whether a response from @p from may answer request @p e. */
+static bool source_ok(const nat_replay *r, const rp_entry *e,
+                      const nat_addr *from) {
+  const srv_slot *s = &r->srv[addr_hash(&e->dst) % SRV_CACHE];
+  bool cip = (e->change_flags & NAT_STUN_CHANGE_IP) != 0;
+  bool cport = (e->change_flags & NAT_STUN_CHANGE_PORT) != 0;
+  nat_addr want;
+  if (nat_addr_equal(from, &e->dst))
+    return true; /* also a server that ignored CHANGE-REQUEST */
+  if (!cip && !cport)
+    return false;
+  if (s->used && nat_addr_equal(&s->primary, &e->dst) &&
+      s->alt.family == e->dst.family) {
+    want = e->dst;
+    if (cip)
+      memcpy(want.ip, s->alt.ip, sizeof want.ip);
+    if (cport)
+      want.port = s->alt.port;
+    return nat_addr_equal(from, &want);
+  }
+  /* alternate unknown: it must differ the way the flags ask */
+  return from->family == e->dst.family &&
+         nat_addr_equal_ip(from, &e->dst) != cip &&
+         (from->port != e->dst.port) == cport;
+}
+
+/* ------------------------------------------------------------ feeding */
+
+static void count_client(nat_replay *r, const nat_addr *src) {
+  nat_addr ip = *src;
+  size_t i;
+  ip.port = 0;
+  for (i = 0; i < r->d.nclients; i++) {
+    if (nat_addr_equal(&r->d.clients[i], &ip)) {
+      r->d.client_requests[i]++;
+      return;
+    }
+  }
+  if (r->d.nclients < NAT_REPLAY_MAX_CLIENTS) {
+    r->d.clients[r->d.nclients] = ip;
+    r->d.client_requests[r->d.nclients++] = 1;
+  }
+}
+
+/* A request whose ID is already in the table. */
+static void request_again(nat_replay *r, rp_entry *e, nat_tstamp ts,
+                          const nat_addr *src, const nat_addr *dst) {
+  if (nat_addr_equal(src, &e->src) && nat_addr_equal(dst, &e->dst)) {
+    r->d.retransmissions++;
+    if (e->state == E_PENDING) {
+      e->transmissions++;
+      touch(r, e, ts);
+    }
+    return;
+  }
+  if (e->state == E_PENDING && e->hairpin && !nat_addr_equal(dst, &e->dst)) {
+    /* the hairpin request came back in through the NAT */
+    r->d.hairpin_arrivals++;
+    r->d.responses++;
+    record(r, e, 0, NULL, src, ts);
+    e->state = E_DONE;
+    touch(r, e, ts);
+    return;
+  }
+  r->d.copies++;
+}
+
+static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
+                        const nat_addr *dst, const nat_stun_msg *m,
+                        const uint8_t key[16]) {
+  uint32_t i, flags = 0;
+  uint16_t rport = 0;
+  rp_entry *e;
+  if (r->freelist == NIL) {
+    r->d.evicted++;
+    close_timeout(r, r->head);
+  }
+  i = r->freelist;
+  e = &r->e[i];
+  r->freelist = e->next;
+  memset(e, 0, sizeof *e);
+  memcpy(e->key, key, 16);
+  e->state = E_PENDING;
+  e->classic = m->classic;
+  if (nat_stun_msg_get_u32(m, NAT_ATTR_CHANGE_REQUEST, &flags) == 0)
+    e->change_flags = flags;
+  if (nat_stun_msg_get_response_port(m, &rport) == 0)
+    e->response_port = rport;
+  e->transmissions = 1;
+  e->src = *src;
+  e->dst = *dst;
+  e->sent_at = e->last_tx = ts;
+  e->hairpin = !nat__rp_changes(flags) && is_hairpin(r, src, dst);
+  e->hnext = r->bucket[key_hash(r, key)];
+  r->bucket[key_hash(r, key)] = i;
+  list_append(r, i);
+  r->d.requests++;
+  r->d.change_requests += nat__rp_changes(flags);
+  r->d.hairpin_requests += e->hairpin;
+  count_client(r, src);
+}
+
+static void response(nat_replay *r, nat_tstamp ts, const nat_addr *src,
+                     const nat_addr *dst, const nat_stun_msg *m, rp_entry *e) {
+  nat_addr mapped;
+  if (e == NULL) {
+    r->d.unmatched++;
+    return;
+  }
+  if (e->state == E_DONE) {
+    r->d.duplicates++;
+    return;
+  }
+  if (!nat_addr_equal(dst, &e->src)) {
+    r->d.copies++; /* e.g. seen outside the NAT before translation */
+    return;
+  }
+  if (!source_ok(r, e, src)) {
+    r->d.spoofed++;
+    return;
+  }
+  r->d.responses++;
+  record(r, e, 0, m, src, ts);
+  if (!e->hairpin && nat_stun_msg_get_mapped(m, &mapped) == 0)
+    learn_socket(r, &e->src, &mapped);
+  if (!nat__rp_changes(e->change_flags))
+    learn_server(r, &e->dst, m);
+  e->state = E_DONE;
+  touch(r, e, ts);
+}
+
+int nat_replay_feed_msg(nat_replay *r, nat_tstamp ts, const nat_addr *src,
+                        const nat_addr *dst, const nat_stun_msg *m) {
+  rp_entry *e;
+  if (r == NULL || src == NULL || dst == NULL || m == NULL || r->finished)
+    return NAT_EINVAL;
+  r->d.datagrams++;
+  if (!r->have_t0) {
+    r->t0 = ts;
+    r->have_t0 = true;
+  }
+  if (ts < r->t0)
+    ts = r->t0; /* a reordered first packet: clamp */
+  expire(r, ts);
+  if (m->method != NAT_STUN_BINDING || m->cls == NAT_STUN_INDICATION) {
+    r->d.ignored++;
+    return 0;
+  }
+  e = lookup(r, m->buf + 4);
+  if (m->cls == NAT_STUN_REQUEST) {
+    if (e != NULL)
+      request_again(r, e, ts, src, dst);
+    else
+      request_new(r, ts, src, dst, m, m->buf + 4);
+    return 0;
+  }
+  response(r, ts, src, dst, m, e);
+  return 0;
+}
+
+int nat_replay_feed(nat_replay *r, nat_tstamp ts, const nat_addr *src,
+                    const nat_addr *dst, const uint8_t *buf, size_t len) {
+  nat_stun_msg m;
+  if (r == NULL || src == NULL || dst == NULL || buf == NULL || r->finished)
+    return NAT_EINVAL;
+  if (nat_stun_decode(&m, buf, len) != (ssize_t)len) {
+    r->d.datagrams++;
+    r->d.malformed++;
+    return 0;
+  }
+  return nat_replay_feed_msg(r, ts, src, dst, &m);
+}
+
+/* ------------------------------------------------------------- finish */
+
+static bool is_client(const nat_addr *pick, const nat_addr *local) {
+  if (!nat_addr_equal_ip(pick, local))
+    return false;
+  return pick->port == 0 || pick->port == local->port;
+}
+
+/* Choose the client and drop the other requesters' records. */
+static void keep_client(nat_replay *r) {
+  size_t i, j, best = 0;
+  nat_addr pick;
+  if (r->cfg.client.family != NAT_AF_NONE) {
+    pick = r->cfg.client;
+  } else if (r->d.nclients > 0) {
+    for (i = 1; i < r->d.nclients; i++)
+      if (r->d.client_requests[i] > r->d.client_requests[best])
+        best = i;
+    pick = r->d.clients[best];
+  } else {
+    return;
+  }
+  r->d.client = pick;
+  r->d.client.port = 0;
+  for (i = j = 0; i < r->nrecs; i++) {
+    if (is_client(&pick, &r->recs[i].o.local))
+      r->recs[j++] = r->recs[i];
+    else
+      r->d.other_client_obs++;
+  }
+  r->nrecs = j;
+}
+
+int nat_replay_finish(nat_replay *r, nat_obslog *log) {
+  if (r == NULL || log == NULL || r->finished)
+    return NAT_EINVAL;
+  r->finished = true;
+  while (r->head != NIL)
+    close_timeout(r, r->head);
+  keep_client(r);
+  return nat__replay_tag(r->recs, r->nrecs, r->cfg.capture_point, &r->d, log);
+}
+
+void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out) {
+  if (out == NULL)
+    return;
+  if (r == NULL)
+    memset(out, 0, sizeof *out);
+  else
+    *out = r->d;
+}

@@ -1,0 +1,76 @@
+/* libFuzzer target for the capture frame decoder: the first byte picks
+ * the link type, the rest is the captured frame. Invariants that must
+ * hold abort() when broken:
+ * - success gives a payload inside the frame, a UDP header before it, and
+ *   addresses of the family of the IP version read;
+ * - failure gives a reason in range and no payload; NAT_EUNSUPPORTED only
+ *   for the link-type reason;
+ * - a decoded payload that is STUN is fed to the replay, which must
+ *   accept it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/capture.h"
+#include "nat/error.h"
+#include "nat/replay.h"
+#include "nat/stun.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const uint32_t linktypes[] = {
+    NAT_LINK_NULL,       NAT_LINK_ETHERNET,
+    NAT_LINK_RAW_DLT,    NAT_LINK_RAW,
+    NAT_LINK_LOOP,       NAT_LINK_LINUX_SLL,
+    NAT_LINK_IPV4,       NAT_LINK_IPV6,
+    NAT_LINK_LINUX_SLL2, 147 /* unsupported */};
+#define NLT (sizeof linktypes / sizeof linktypes[0])
+
+static void check_ok(const uint8_t *f, size_t n, const nat_capture_frame *o) {
+  uint8_t fam = o->ip_version == 4 ? NAT_AF_INET : NAT_AF_INET6;
+  if (o->reason != NAT_CAPR_OK || o->payload == NULL)
+    abort();
+  if (o->payload < f + 8 || o->payload + o->len > f + n)
+    abort();
+  if ((o->ip_version != 4 && o->ip_version != 6) || o->src.family != fam ||
+      o->dst.family != fam)
+    abort();
+}
+
+static void replay_one(const nat_capture_frame *o) {
+  nat_replay *r = NULL;
+  nat_obslog log;
+  if (nat_replay_new(&r, NULL) != 0)
+    return;
+  nat_obslog_init(&log);
+  if (nat_replay_feed(r, 1, &o->src, &o->dst, o->payload, o->len) != 0)
+    abort();
+  if (nat_replay_finish(r, &log) != 0)
+    abort();
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  nat_capture_frame o;
+  uint32_t lt;
+  int rv;
+  if (size < 1)
+    return 0;
+  lt = linktypes[data[0] % NLT];
+  rv = nat_capture_decode(lt, data + 1, size - 1, &o);
+  if (rv == 0) {
+    check_ok(data + 1, size - 1, &o);
+    if (nat_stun_is_stun(o.payload, o.len))
+      replay_one(&o);
+    return 0;
+  }
+  if (o.reason == NAT_CAPR_OK || o.reason >= NAT_CAPR_COUNT ||
+      o.payload != NULL)
+    abort();
+  if ((rv == NAT_EUNSUPPORTED) != (o.reason == NAT_CAPR_LINKTYPE))
+    abort();
+  if (rv != NAT_EUNSUPPORTED && rv != NAT_EFRAME)
+    abort();
+  return 0;
+}
