@@ -314,6 +314,22 @@ static bool wanted(const struct runopts *o, const char *name) {
   return false;
 }
 
+/* True if some uplink of @p t drops packets on purpose (loss=, up-loss=,
+ * down-loss= above 0). The reference clients do not retransmit, so such a
+ * topology says nothing about their verdicts: `natlab run` leaves it out
+ * unless named with --only (lab.netcheck.loss covers netcheck there). */
+static bool lossy(const struct nl_topo *t) {
+  for (int i = 0; i < t->nnodes; i++)
+    for (int k = 0; k < t->nodes[i].n_link_opts; k++) {
+      const struct nl_opt *opt = &t->nodes[i].link_opts[k];
+      if ((strcmp(opt->key, "loss") == 0 || strcmp(opt->key, "up-loss") == 0 ||
+           strcmp(opt->key, "down-loss") == 0) &&
+          atof(opt->val) > 0)
+        return true;
+    }
+  return false;
+}
+
 static int cmp_path(const void *a, const void *b) {
   return strcmp((const char *)a, (const char *)b);
 }
@@ -337,7 +353,7 @@ static int reference_topologies(const struct runopts *o, char paths[][600],
       continue;
     snprintf(paths[n], 600, "%s/%s", dir, e->d_name);
     if (nl_topo_load(&t, paths[n], NULL) != 0 || nl_topo_hosts(&t) != 1 ||
-        !wanted(o, t.name))
+        !wanted(o, t.name) || (o->nonly == 0 && lossy(&t)))
       continue;
     bool natbox = false;
     for (int i = 1; i < t.nnodes; i++)
