@@ -51,7 +51,16 @@ extern "C" {
   XX(EIDLE, -5032, "connection closed after the idle timeout")                 \
   XX(ETLS, -5033, "TLS handshake failed or was refused by the peer")           \
   XX(ECAPTURE, -5034, "damaged or unreadable capture file")                    \
-  XX(EFRAME, -5035, "captured frame is not a whole UDP datagram")
+  XX(EFRAME, -5035, "captured frame is not a whole UDP datagram")              \
+  XX(ETICKET, -5036, "malformed punch ticket")                                 \
+  XX(ERDVTRUNC, -5037, "rendezvous message truncated")                         \
+  XX(ERDVSIZE, -5038, "rendezvous message over the size cap")                  \
+  XX(ERDVTYPE, -5039, "unknown rendezvous message type")                       \
+  XX(ERDVMSG, -5040, "malformed rendezvous message")                           \
+  XX(EROOMSECRET, -5041,                                                       \
+     "wrong room secret: the peer's data failed authentication")               \
+  XX(EROOMFULL, -5042, "rendezvous room is full")                              \
+  XX(ERDVREFUSED, -5043, "refused by the rendezvous server")
 
 typedef enum nat_errno {
 #define NAT__ERR_ENUM(name, val, msg) NAT_##name = val,

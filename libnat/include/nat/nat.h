@@ -20,5 +20,8 @@
 #include "nat/quic.h"
 #include "nat/capture.h"
 #include "nat/replay.h"
+#include "nat/cand.h"
+#include "nat/ticket.h"
+#include "nat/check.h"
 
 #endif

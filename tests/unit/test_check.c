@@ -1,0 +1,698 @@
+/* Unit tests: sans-I/O connectivity checks (nat/check.h), end to end.
+ *
+ * A simulated network: two agents, each on one UDP "socket" in a LAN
+ * (10.0.L.2, or both in LAN 0 for the same-NAT case) behind the pure NAT
+ * model (nat/natbox.h: raw IPv4/UDP packets through nat_box_outbound /
+ * nat_box_inbound), or on a public address. The WAN has a fixed one-way
+ * delay and seeded loss; a LAN hop takes 1 ms. The srflx candidate is what
+ * the NAT gives a packet to a STUN server address at t=0 (the mapping
+ * STUN would have reported). A fake clock jumps from event to event. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ipv4.h"
+#include "nat/check.h"
+#include "nat/error.h"
+#include "nat/natbox.h"
+#include "nat/stun.h"
+#include "nat/ticket.h"
+
+#define MS    NAT_MILLISECONDS
+#define PKT   600
+#define STUNS 0xCB007101u /* 203.0.113.1: the STUN server */
+
+enum { NONE = -1, FULL, RESTRICTED, PORT_RESTRICTED, SYMMETRIC };
+static const char *const kind_name[] = {"full-cone", "restricted",
+                                        "port-restricted", "symmetric"};
+
+typedef struct ev {
+  nat_tstamp at;
+  uint64_t seq;
+  bool wan; /* true: arrives at the WAN side; false: deliver in a LAN */
+  uint8_t pkt[PKT];
+  size_t len;
+} ev;
+
+typedef struct agent {
+  nat_check *chk;
+  nat_addr local;
+  int lan; /* index of the NAT in front, or -1 */
+  nat_cand cands[4];
+  size_t ncands;
+  nat_tstamp done_at;
+  int final;
+  unsigned role_events;
+} agent;
+
+typedef struct net {
+  nat_box *box[2];
+  uint32_t pub[2];
+  agent a[2];
+  ev *evs;
+  size_t nev, cap;
+  uint64_t seq, rng;
+  nat_tstamp now, delay;
+  double loss;
+  unsigned lost;
+} net;
+
+static uint64_t next_rand(net *n) {
+  n->rng ^= n->rng << 13;
+  n->rng ^= n->rng >> 7;
+  n->rng ^= n->rng << 17;
+  return n->rng;
+}
+
+static void rand_fn(void *ctx, uint8_t *buf, size_t len) {
+  net *n = ctx;
+  size_t i;
+  for (i = 0; i < len; i++)
+    buf[i] = (uint8_t)(next_rand(n) >> 24);
+}
+
+/* ------------------------------------------------- IPv4/UDP wrapping */
+
+static size_t wrap(uint8_t *pkt, const nat_addr *src, const nat_addr *dst,
+                   const uint8_t *data, size_t len) {
+  size_t tot = 28 + len;
+  uint64_t acc;
+  memset(pkt, 0, 28);
+  pkt[0] = 0x45;
+  nat__ip_wr16(pkt + 2, (uint16_t)tot);
+  pkt[8] = 64;
+  pkt[9] = 17;
+  memcpy(pkt + 12, src->ip, 4);
+  memcpy(pkt + 16, dst->ip, 4);
+  nat__ip_wr16(pkt + 10, nat__ip_checksum(pkt, 20));
+  nat__ip_wr16(pkt + 20, src->port);
+  nat__ip_wr16(pkt + 22, dst->port);
+  nat__ip_wr16(pkt + 24, (uint16_t)(8 + len));
+  memcpy(pkt + 28, data, len);
+  acc = nat__ip_sum(0, pkt + 12, 8);
+  acc += 17 + 8 + len;
+  acc = nat__ip_sum(acc, pkt + 20, 8 + len);
+  nat__ip_wr16(pkt + 26, (uint16_t)~nat__ip_fold(acc));
+  return tot;
+}
+
+static void unwrap(const uint8_t *pkt, nat_addr *src, nat_addr *dst) {
+  nat_addr_set_v4(src, nat__ip_rd32(pkt + 12), nat__ip_rd16(pkt + 20));
+  nat_addr_set_v4(dst, nat__ip_rd32(pkt + 16), nat__ip_rd16(pkt + 22));
+}
+
+/* ------------------------------------------------------------ network */
+
+static void push(net *n, bool wan, nat_tstamp at, const uint8_t *pkt,
+                 size_t len) {
+  ev *e;
+  if (n->nev == n->cap) {
+    n->cap = n->cap ? 2 * n->cap : 64;
+    n->evs = realloc(n->evs, n->cap * sizeof *n->evs);
+    assert_non_null(n->evs);
+  }
+  e = &n->evs[n->nev++];
+  e->at = at;
+  e->seq = n->seq++;
+  e->wan = wan;
+  memcpy(e->pkt, pkt, len);
+  e->len = len;
+}
+
+static bool lose(net *n) {
+  if (n->loss > 0 && (double)(next_rand(n) % 1000000) / 1e6 < n->loss) {
+    n->lost++;
+    return true;
+  }
+  return false;
+}
+
+static bool same_lan(const agent *x, uint32_t ip) {
+  return x->lan >= 0 &&
+         (ip >> 8) == (0x0A000000u | (uint32_t)(x->lan + 1) << 8) >> 8;
+}
+
+/* Agent @p i sends @p data to @p dst. */
+static void send_from(net *n, int i, const nat_addr *dst, const uint8_t *data,
+                      size_t len) {
+  agent *x = &n->a[i];
+  uint8_t pkt[PKT];
+  size_t plen = wrap(pkt, &x->local, dst, data, len);
+  uint32_t dip = nat__ip_rd32(pkt + 16);
+  if (x->lan >= 0 && same_lan(x, dip)) {
+    push(n, false, n->now + 1 * MS, pkt, plen);
+    return;
+  }
+  if (x->lan >= 0) {
+    int v = nat_box_outbound(n->box[x->lan], n->now, pkt, plen);
+    if (v == NAT_BOX_TO_LAN)
+      push(n, false, n->now + 1 * MS, pkt, plen);
+    if (v != NAT_BOX_TO_WAN)
+      return;
+  }
+  if (!lose(n))
+    push(n, true, n->now + n->delay, pkt, plen);
+}
+
+static void deliver_lan(net *n, const uint8_t *pkt, size_t len) {
+  nat_addr src, dst;
+  int i;
+  unwrap(pkt, &src, &dst);
+  for (i = 0; i < 2; i++)
+    if (nat_addr_equal(&n->a[i].local, &dst)) {
+      int rc = nat_check_recv(n->a[i].chk, n->now, &src, pkt + 28, len - 28);
+      /* ENOTFOUND: a late answer to a check the agent already ended */
+      assert_true(rc == 0 || rc == NAT_ENOTFOUND);
+    }
+}
+
+static void arrive_wan(net *n, uint8_t *pkt, size_t len) {
+  uint32_t dip = nat__ip_rd32(pkt + 16);
+  int k;
+  for (k = 0; k < 2; k++)
+    if (n->box[k] != NULL && n->pub[k] == dip) {
+      if (nat_box_inbound(n->box[k], n->now, pkt, len) == NAT_BOX_TO_LAN)
+        deliver_lan(n, pkt, len);
+      return;
+    }
+  deliver_lan(n, pkt, len); /* a public host, or nobody */
+}
+
+static void flush(net *n, int i) {
+  uint8_t buf[PKT];
+  nat_addr dst;
+  ssize_t len;
+  while ((len = nat_check_next_send(n->a[i].chk, n->now, buf, sizeof buf,
+                                    &dst)) > 0)
+    send_from(n, i, &dst, buf, (size_t)len);
+  assert_true(len == 0);
+}
+
+static void on_event(void *arg, const nat_check_event *e) {
+  agent *x = arg;
+  if (e->type == NAT_CHECK_EV_SELECTED || e->type == NAT_CHECK_EV_FAILED) {
+    assert_int_equal(x->final, 0);
+    x->final = e->type;
+    x->done_at = e->at;
+  }
+  if (e->type == NAT_CHECK_EV_ROLE_CHANGED)
+    x->role_events++;
+}
+
+/* Pop the earliest event (by time, then sequence). */
+static bool pop(net *n, nat_tstamp upto, ev *out) {
+  size_t i, best = SIZE_MAX;
+  for (i = 0; i < n->nev; i++)
+    if (n->evs[i].at <= upto &&
+        (best == SIZE_MAX || n->evs[i].at < n->evs[best].at ||
+         (n->evs[i].at == n->evs[best].at && n->evs[i].seq < n->evs[best].seq)))
+      best = i;
+  if (best == SIZE_MAX)
+    return false;
+  *out = n->evs[best];
+  n->evs[best] = n->evs[--n->nev];
+  return true;
+}
+
+static void run(net *n, nat_tstamp limit) {
+  ev e;
+  int i;
+  for (;;) {
+    nat_tstamp t = NAT_TSTAMP_MAX;
+    for (i = 0; i < 2; i++) {
+      if (nat_check_get_expiry(n->a[i].chk) <= n->now)
+        nat_check_handle_expiry(n->a[i].chk, n->now);
+      flush(n, i);
+    }
+    while (pop(n, n->now, &e)) {
+      if (e.wan)
+        arrive_wan(n, e.pkt, e.len);
+      else
+        deliver_lan(n, e.pkt, e.len);
+      flush(n, 0);
+      flush(n, 1);
+    }
+    if (n->a[0].final && n->a[1].final)
+      return;
+    for (i = 0; i < 2; i++) {
+      nat_tstamp x = nat_check_get_expiry(n->a[i].chk);
+      if (x < t)
+        t = x;
+    }
+    for (size_t k = 0; k < n->nev; k++)
+      if (n->evs[k].at < t)
+        t = n->evs[k].at;
+    if (t == NAT_TSTAMP_MAX || t > limit)
+      return;
+    if (t > n->now)
+      n->now = t;
+  }
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static const char *const ufrag[2] = {"ufA1", "ufB2"};
+static const char *const pwd[2] = {"passwordA-0123456789abcd",
+                                   "passwordB-0123456789abcd"};
+
+static nat_box *make_box(int kind, uint32_t pub) {
+  nat_box_config bc;
+  nat_box *b = NULL;
+  memset(&bc, 0, sizeof bc);
+  bc.public_ip[0] = pub;
+  bc.seed = pub;
+  bc.mapping = kind == SYMMETRIC ? NAT_BEHAVIOUR_APD : NAT_BEHAVIOUR_EI;
+  bc.filtering = kind == FULL         ? NAT_BEHAVIOUR_EI
+                 : kind == RESTRICTED ? NAT_BEHAVIOUR_AD
+                                      : NAT_BEHAVIOUR_APD;
+  bc.alloc = kind == SYMMETRIC ? NAT_ALLOC_RANDOM : NAT_ALLOC_PRESERVE;
+  assert_int_equal(nat_box_new(&b, &bc), 0);
+  return b;
+}
+
+/* What a STUN server would have reported: the NAT's mapping for a packet
+ * to 203.0.113.1:3478. */
+static nat_addr srflx_of(net *n, int i) {
+  uint8_t pkt[PKT], data[4] = {0};
+  nat_addr stun, src, dst;
+  agent *x = &n->a[i];
+  size_t len;
+  nat_addr_set_v4(&stun, STUNS, 3478);
+  len = wrap(pkt, &x->local, &stun, data, sizeof data);
+  assert_int_equal(nat_box_outbound(n->box[x->lan], 0, pkt, len),
+                   NAT_BOX_TO_WAN);
+  unwrap(pkt, &src, &dst);
+  return src;
+}
+
+typedef struct setup {
+  int kind[2];     /* NONE or a NAT kind per side */
+  bool same_nat;   /* both agents behind kind[0]'s NAT */
+  bool srflx_only; /* signal only srflx candidates */
+  bool both_controlling;
+  bool both_controlled;
+  bool wrong_pwd; /* agent 0 has a wrong copy of agent 1's password */
+  bool hints;     /* tell the agents each side's mapping kind */
+  double loss;
+  uint64_t seed;
+} setup;
+
+static void init_agent(net *n, int i, const setup *s) {
+  agent *x = &n->a[i];
+  nat_cand c;
+  x->lan = s->same_nat ? 0 : (s->kind[i] == NONE ? -1 : i);
+  if (x->lan >= 0)
+    nat_addr_set_v4(&x->local,
+                    0x0A000002u | (uint32_t)(x->lan + 1) << 8 |
+                        (uint32_t)(s->same_nat ? i : 0),
+                    5000);
+  else
+    nat_addr_set_v4(&x->local, 0xC633640Au + (uint32_t)i, 5000);
+  nat_cand_make(&x->cands[x->ncands++], NAT_CAND_HOST, &x->local, &x->local,
+                NULL, 65535);
+  if (x->lan >= 0) {
+    nat_addr m = srflx_of(n, i);
+    nat_addr stun;
+    nat_addr_set_v4(&stun, STUNS, 3478);
+    nat_cand_make_srflx(&c, &m, &x->local, &stun);
+    x->cands[x->ncands++] = c;
+  }
+}
+
+static void init_check(net *n, int i, const setup *s) {
+  nat_check_config cfg;
+  agent *x = &n->a[i];
+  uint64_t tb = i == 0 ? 0x2000 : 0x1000;
+  size_t k;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.tie_breaker = tb;
+  cfg.controlling =
+      s->both_controlling ||
+      (!s->both_controlled && nat_check_role_for(tb, i == 0 ? 0x1000 : 0x2000));
+  cfg.local_ufrag = ufrag[i];
+  cfg.local_pwd = pwd[i];
+  cfg.remote_ufrag = ufrag[1 - i];
+  cfg.remote_pwd =
+      (i == 0 && s->wrong_pwd) ? "notthepassword-01234567" : pwd[1 - i];
+  cfg.local_mapping = cfg.remote_mapping = -1;
+  if (s->hints) {
+    cfg.local_mapping = s->kind[i] == SYMMETRIC ? NAT_BEHAVIOUR_APD : 0;
+    cfg.remote_mapping = s->kind[1 - i] == SYMMETRIC ? NAT_BEHAVIOUR_APD : 0;
+  }
+  cfg.rand = rand_fn;
+  cfg.rand_ctx = n;
+  assert_int_equal(nat_check_new(&x->chk, &cfg, on_event, x), 0);
+  for (k = 0; k < x->ncands; k++)
+    assert_int_equal(nat_check_add_local(x->chk, &x->cands[k]), 0);
+}
+
+static void add_remotes(net *n, int i, const setup *s) {
+  agent *peer = &n->a[1 - i];
+  size_t k;
+  for (k = 0; k < peer->ncands; k++) {
+    if (s->srflx_only && peer->cands[k].type != NAT_CAND_SRFLX)
+      continue;
+    assert_int_equal(nat_check_add_remote(n->a[i].chk, 0, &peer->cands[k]), 0);
+  }
+}
+
+static void net_init(net *n, const setup *s) {
+  int i;
+  memset(n, 0, sizeof *n);
+  n->rng = s->seed ? s->seed : 0x9E3779B97F4A7C15ull;
+  n->delay = 20 * MS;
+  n->loss = s->loss;
+  n->pub[0] = 0xC6336401u; /* 198.51.100.1 */
+  n->pub[1] = 0xC6336402u; /* 198.51.100.2 */
+  for (i = 0; i < 2; i++)
+    if (s->kind[i] != NONE && (i == 0 || !s->same_nat))
+      n->box[i] = make_box(s->kind[i], n->pub[i]);
+  for (i = 0; i < 2; i++)
+    init_agent(n, i, s);
+  for (i = 0; i < 2; i++)
+    init_check(n, i, s);
+  for (i = 0; i < 2; i++) {
+    add_remotes(n, i, s);
+    assert_int_equal(nat_check_start(n->a[i].chk, 0), 0);
+  }
+}
+
+static void net_free(net *n) {
+  int i;
+  for (i = 0; i < 2; i++) {
+    nat_check_free(n->a[i].chk);
+    nat_box_free(n->box[i]);
+  }
+  free(n->evs);
+}
+
+/* Both selected the same path: each side's valid local address is what
+ * the other sends to. */
+static void assert_same_pair(net *n) {
+  nat_check_pair p0, p1;
+  assert_int_equal(nat_check_selected(n->a[0].chk, &p0), 0);
+  assert_int_equal(nat_check_selected(n->a[1].chk, &p1), 0);
+  assert_true(nat_addr_equal(&p0.local.addr, &p1.remote.addr));
+  assert_true(nat_addr_equal(&p1.local.addr, &p0.remote.addr));
+  assert_true(nat_check_is_controlling(n->a[0].chk) !=
+              nat_check_is_controlling(n->a[1].chk));
+}
+
+/* ------------------------------------------------------------- tests */
+
+/* Every pair of {full cone, restricted, port-restricted, no NAT}: a pair
+ * is selected on both sides, the same one, within bounded time. */
+static void test_nat_matrix(void **state) {
+  int i, j;
+  (void)state;
+  printf("  simulated time to selection (20 ms one way), A / B:\n");
+  for (i = NONE; i <= PORT_RESTRICTED; i++)
+    for (j = NONE; j <= PORT_RESTRICTED; j++) {
+      setup s = {.kind = {i, j}};
+      net n;
+      nat_check_pair p0, p1;
+      net_init(&n, &s);
+      run(&n, 20 * NAT_SECONDS);
+      assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+      assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+      assert_same_pair(&n);
+      assert_true(n.a[0].done_at < 1 * NAT_SECONDS);
+      assert_true(n.a[1].done_at < 1 * NAT_SECONDS);
+      nat_check_selected(n.a[0].chk, &p0);
+      nat_check_selected(n.a[1].chk, &p1);
+      printf("  %-15s <-> %-15s  %4llu / %4llu ms  A: %s -> %s\n",
+             i == NONE ? "no NAT" : kind_name[i],
+             j == NONE ? "no NAT" : kind_name[j],
+             (unsigned long long)(n.a[0].done_at / MS),
+             (unsigned long long)(n.a[1].done_at / MS),
+             nat_cand_type_name(p0.local.type),
+             nat_cand_type_name(p0.remote.type));
+      net_free(&n);
+    }
+}
+
+/* Two hosts behind one NAT (hairpinning off) connect over host
+ * candidates. */
+static void test_same_nat_host(void **state) {
+  setup s = {.kind = {PORT_RESTRICTED, PORT_RESTRICTED}, .same_nat = true};
+  net n;
+  nat_check_pair p0, p1;
+  (void)state;
+  net_init(&n, &s);
+  run(&n, 20 * NAT_SECONDS);
+  assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+  assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+  assert_same_pair(&n);
+  nat_check_selected(n.a[0].chk, &p0);
+  nat_check_selected(n.a[1].chk, &p1);
+  assert_int_equal(p0.local.type, NAT_CAND_HOST);
+  assert_int_equal(p0.remote.type, NAT_CAND_HOST);
+  assert_int_equal(p1.local.type, NAT_CAND_HOST);
+  assert_int_equal(p1.remote.type, NAT_CAND_HOST);
+  printf("  same NAT, host pair selected at %llu / %llu ms\n",
+         (unsigned long long)(n.a[0].done_at / MS),
+         (unsigned long long)(n.a[1].done_at / MS));
+  net_free(&n);
+}
+
+static void assert_all_no_response(nat_check *c) {
+  size_t i, n = nat_check_pair_count(c);
+  nat_check_pair p;
+  assert_true(n > 0);
+  for (i = 0; i < n; i++) {
+    assert_int_equal(nat_check_pair_get(c, i, &p), 0);
+    assert_int_equal(p.state, NAT_PAIR_FAILED);
+    assert_int_equal(p.fail, NAT_PAIR_FAIL_NO_RESPONSE);
+    assert_true(p.sent >= 7);
+  }
+}
+
+/* APD mapping on both sides, only srflx candidates: no response on any
+ * pair, in bounded time; the mapping hint turns it into "use birthday". */
+static void test_symmetric_fails(void **state) {
+  int h;
+  (void)state;
+  for (h = 0; h < 2; h++) {
+    setup s = {
+        .kind = {SYMMETRIC, SYMMETRIC}, .srflx_only = true, .hints = h == 1};
+    net n;
+    char text[2048];
+    int i;
+    net_init(&n, &s);
+    run(&n, 30 * NAT_SECONDS);
+    for (i = 0; i < 2; i++) {
+      assert_int_equal(n.a[i].final, NAT_CHECK_EV_FAILED);
+      assert_true(n.a[i].done_at <= 10 * NAT_SECONDS);
+      assert_int_equal(nat_check_status_get(n.a[i].chk), NAT_CHECK_FAILED);
+      assert_all_no_response(n.a[i].chk);
+      assert_int_equal(nat_check_hint_get(n.a[i].chk),
+                       h ? NAT_CHECK_HINT_BIRTHDAY
+                         : NAT_CHECK_HINT_NO_RESPONSE);
+    }
+    nat_check_explain(n.a[0].chk, text, sizeof text);
+    assert_non_null(strstr(text, "no response"));
+    assert_non_null(strstr(text, h ? "birthday" : "filters"));
+    if (h)
+      printf("  symmetric/symmetric failed at %llu ms:\n%s",
+             (unsigned long long)(n.a[0].done_at / MS), text);
+    net_free(&n);
+  }
+}
+
+/* A wrong password: integrity failures, no selection. */
+static void test_wrong_password(void **state) {
+  setup s = {.kind = {FULL, PORT_RESTRICTED}, .wrong_pwd = true};
+  net n;
+  nat_check_pair p;
+  size_t i;
+  bool integrity = false;
+  char text[2048];
+  (void)state;
+  net_init(&n, &s);
+  run(&n, 30 * NAT_SECONDS);
+  assert_int_equal(n.a[0].final, NAT_CHECK_EV_FAILED);
+  assert_int_equal(n.a[1].final, NAT_CHECK_EV_FAILED);
+  assert_int_equal(nat_check_selected(n.a[0].chk, &p), NAT_EAGAIN);
+  assert_int_equal(nat_check_selected(n.a[1].chk, &p), NAT_EAGAIN);
+  for (i = 0; i < nat_check_pair_count(n.a[0].chk); i++) {
+    nat_check_pair_get(n.a[0].chk, i, &p);
+    if (p.fail == NAT_PAIR_FAIL_INTEGRITY)
+      integrity = true;
+  }
+  assert_true(integrity);
+  assert_int_equal(nat_check_hint_get(n.a[0].chk), NAT_CHECK_HINT_CREDENTIALS);
+  assert_int_equal(nat_check_hint_get(n.a[1].chk), NAT_CHECK_HINT_CREDENTIALS);
+  nat_check_explain(n.a[0].chk, text, sizeof text);
+  assert_non_null(strstr(text, "integrity failure"));
+  net_free(&n);
+}
+
+static unsigned role_conflicts(const nat_check *c) {
+  size_t i;
+  unsigned sum = 0;
+  nat_check_pair p;
+  for (i = 0; i < nat_check_pair_count(c); i++) {
+    nat_check_pair_get(c, i, &p);
+    sum += p.role_conflicts;
+  }
+  return sum;
+}
+
+/* Both start controlling: the larger tie-breaker keeps control, the other
+ * switches (RFC 8445 7.3.1.1), and they still agree on one pair. */
+static void test_role_conflict(void **state) {
+  setup s = {.kind = {RESTRICTED, FULL}, .both_controlling = true};
+  net n;
+  (void)state;
+  net_init(&n, &s);
+  assert_true(nat_check_is_controlling(n.a[0].chk));
+  assert_true(nat_check_is_controlling(n.a[1].chk));
+  run(&n, 20 * NAT_SECONDS);
+  assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+  assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+  assert_same_pair(&n);
+  /* agent 0 has the larger tie-breaker */
+  assert_true(nat_check_is_controlling(n.a[0].chk));
+  assert_false(nat_check_is_controlling(n.a[1].chk));
+  assert_int_equal(n.a[0].role_events, 0);
+  assert_int_equal(n.a[1].role_events, 1);
+  assert_true(role_conflicts(n.a[0].chk) + role_conflicts(n.a[1].chk) > 0);
+  net_free(&n);
+}
+
+/* Both start controlled: the larger tie-breaker takes control. */
+static void test_role_both_controlled(void **state) {
+  setup s = {.kind = {FULL, NONE}, .both_controlled = true};
+  net n;
+  (void)state;
+  net_init(&n, &s);
+  assert_false(nat_check_is_controlling(n.a[0].chk));
+  assert_false(nat_check_is_controlling(n.a[1].chk));
+  run(&n, 20 * NAT_SECONDS);
+  assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+  assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+  assert_same_pair(&n);
+  assert_true(nat_check_is_controlling(n.a[0].chk));
+  assert_false(nat_check_is_controlling(n.a[1].chk));
+  net_free(&n);
+}
+
+/* 5 % loss each way on the WAN: still selected, over many seeds. */
+static void test_loss(void **state) {
+  uint64_t seed;
+  nat_tstamp worst = 0;
+  unsigned lost = 0;
+  (void)state;
+  for (seed = 1; seed <= 40; seed++) {
+    setup s = {.kind = {PORT_RESTRICTED, RESTRICTED},
+               .loss = 0.05,
+               .seed = seed * 0x2545F4914F6CDD1Dull};
+    net n;
+    net_init(&n, &s);
+    run(&n, 20 * NAT_SECONDS);
+    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+    assert_same_pair(&n);
+    if (n.a[0].done_at > worst)
+      worst = n.a[0].done_at;
+    if (n.a[1].done_at > worst)
+      worst = n.a[1].done_at;
+    lost += n.lost;
+    net_free(&n);
+  }
+  printf("  5%% loss, 40 runs: all selected, worst %llu ms, %u packets "
+         "lost\n",
+         (unsigned long long)(worst / MS), lost);
+}
+
+/* Non-STUN datagrams go back to the caller (for QUIC); malformed input
+ * never crashes; arguments are checked. */
+static void test_demux_and_args(void **state) {
+  net n;
+  setup s = {.kind = {NONE, NONE}};
+  uint8_t quic[40] = {0x40, 1, 2, 3};
+  nat_addr from;
+  nat_check_config cfg;
+  nat_check *c = NULL;
+  nat_cand bad;
+  (void)state;
+  net_init(&n, &s);
+  nat_addr_set_v4(&from, 0xC633640Bu, 5000);
+  assert_int_equal(nat_check_recv(n.a[0].chk, 0, &from, quic, sizeof quic),
+                   NAT_ENOTSTUN);
+  nat_addr_set_v4(&from, 0x7F000001u, 5000);
+  nat_cand_make(&bad, NAT_CAND_HOST, &from, NULL, NULL, 1);
+  assert_int_equal(nat_check_add_remote(n.a[0].chk, 0, &bad), NAT_EBADADDR);
+  assert_int_equal(nat_check_start(n.a[0].chk, 0), NAT_EINVAL);
+  memset(&cfg, 0, sizeof cfg);
+  cfg.rand = rand_fn;
+  cfg.local_ufrag = "abcd";
+  assert_int_equal(nat_check_new(&c, &cfg, NULL, NULL), NAT_EINVAL);
+  net_free(&n);
+}
+
+/* A STUN response to none of the checks (the caller's own srflx
+ * discovery) is handed back with NAT_ENOTFOUND. */
+static void test_foreign_response(void **state) {
+  net n;
+  setup s = {.kind = {NONE, NONE}};
+  uint8_t buf[128], tid[12] = {1, 2, 3};
+  nat_stun_builder b;
+  nat_addr from, mapped;
+  ssize_t len;
+  (void)state;
+  net_init(&n, &s);
+  nat_addr_set_v4(&from, STUNS, 3478);
+  nat_addr_set_v4(&mapped, 0xC633640Au, 5000);
+  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING, NAT_STUN_SUCCESS,
+                        tid);
+  nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &mapped);
+  len = nat_stun_builder_finish(&b, true);
+  assert_true(len > 0);
+  assert_int_equal(nat_check_recv(n.a[0].chk, 0, &from, buf, (size_t)len),
+                   NAT_ENOTFOUND);
+  net_free(&n);
+}
+
+/* Config from two tickets: credentials crossed, opposite roles. */
+static void test_config_from_tickets(void **state) {
+  nat_ticket ta, tb;
+  nat_check_config ca, cb;
+  net n; /* only for its random source */
+  (void)state;
+  memset(&n, 0, sizeof n);
+  n.rng = 77;
+  nat_ticket_init_random(&ta, rand_fn, &n);
+  nat_ticket_init_random(&tb, rand_fn, &n);
+  memset(&ca, 0, sizeof ca);
+  memset(&cb, 0, sizeof cb);
+  assert_int_equal(nat_check_config_from_tickets(&ca, &ta, &tb), 0);
+  assert_int_equal(nat_check_config_from_tickets(&cb, &tb, &ta), 0);
+  assert_true(ca.controlling != cb.controlling);
+  assert_string_equal(ca.remote_pwd, cb.local_pwd);
+  assert_string_equal(cb.remote_ufrag, ca.local_ufrag);
+  assert_true(ca.tie_breaker == ta.tie_breaker);
+  assert_int_equal(nat_check_config_from_tickets(NULL, &ta, &tb), NAT_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_nat_matrix),
+      cmocka_unit_test(test_same_nat_host),
+      cmocka_unit_test(test_symmetric_fails),
+      cmocka_unit_test(test_wrong_password),
+      cmocka_unit_test(test_role_conflict),
+      cmocka_unit_test(test_role_both_controlled),
+      cmocka_unit_test(test_loss),
+      cmocka_unit_test(test_demux_and_args),
+      cmocka_unit_test(test_foreign_response),
+      cmocka_unit_test(test_config_from_tickets),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
