@@ -213,6 +213,56 @@ rc=$?
 check "$tmp/ok.json" "$SCHEMA" coturn "$port" "$alt"
 echo "ok: JSON report (no NAT, RFC 5780, schema valid)"
 
+# ---- --record: tshark dissects the capture; its replay gives the same
+# verdict through the same analyzers; live JSON has "replay": null
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["replay"] is not None)' "$tmp/ok.json" ||
+  fail "live report: want \"replay\": null"
+"$NETCHECK" --server "127.0.0.1:$port" --json --record "$tmp/rec.pcap" \
+  >"$tmp/rec.json" 2>"$tmp/rec.err" || fail "--record run failed: $(cat "$tmp/rec.err")"
+if command -v tshark >/dev/null 2>&1; then
+  n=$(tshark -r "$tmp/rec.pcap" -Y stun 2>/dev/null | wc -l)
+  [ "$n" -ge 10 ] || fail "tshark -Y stun dissects $n packets of the record, want >= 10"
+  tshark -r "$tmp/rec.pcap" -Y 'stun.type == 0x0101 && stun.att.ipv4 == 127.0.0.1' \
+    2>/dev/null | grep -q . || fail "tshark sees no Binding success with a mapped 127.0.0.1"
+  echo "ok: tshark dissects $n STUN packets of --record"
+else
+  echo "note: tshark not installed, dissection not checked"
+fi
+"$NETCHECK" --replay "$tmp/rec.pcap" --capture-point client --json >"$tmp/rp.json" 2>"$tmp/rp.err" ||
+  fail "replay of the record failed: $(cat "$tmp/rp.err")"
+"$PY" - "$tmp/rec.json" "$tmp/rp.json" "$SCHEMA" "$port" <<'PYEOF' || fail "replay of --record"
+import json, sys
+import jsonschema
+live, rp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+v = jsonschema.Draft202012Validator(json.load(open(sys.argv[3])))
+for d in (live, rp):
+    errs = list(v.iter_errors(d))
+    if errs:
+        sys.exit("schema: %s at %s" % (errs[0].message, list(errs[0].path)))
+for k in ("udp", "nat_present", "mapping", "filtering", "public_v4",
+          "classic_name", "difficulty"):
+    if live[k] != rp[k]:
+        sys.exit("replay %s = %r, live %r" % (k, rp[k], live[k]))
+if live["port_allocation"]["kind"] != rp["port_allocation"]["kind"]:
+    sys.exit("replay allocation %r, live %r" % (rp["port_allocation"]["kind"],
+                                                live["port_allocation"]["kind"]))
+r = rp["replay"]
+if r["client"] != "127.0.0.1" or r["capture_point"] != "client":
+    sys.exit("replay client/capture_point: %r %r" % (r["client"], r["capture_point"]))
+if rp["servers"][0]["address"] != "127.0.0.1:%s" % sys.argv[4]:
+    sys.exit("replay server address %r" % rp["servers"][0]["address"])
+if live["servers"][0]["local"] != rp["servers"][0]["local"]:
+    sys.exit("record has local %r, live %r" % (rp["servers"][0]["local"],
+                                               live["servers"][0]["local"]))
+PYEOF
+echo "ok: --record replays to the live verdict"
+"$NETCHECK" --server "127.0.0.1:$port" --record "$tmp/nodir/x.pcap" >/dev/null 2>"$tmp/r.err"
+rc=$?
+[ $rc -eq 3 ] || fail "--record into a missing directory exited $rc, want 3"
+[ "$(wc -l <"$tmp/r.err")" -eq 1 ] && grep -q "nodir/x.pcap" "$tmp/r.err" ||
+  fail "--record error: $(cat "$tmp/r.err")"
+echo "ok: unwritable --record exits 3"
+
 # ---- text report: the verdict comes first, one fact a line
 "$NETCHECK" --server "127.0.0.1:$port" >"$tmp/ok.txt" 2>/dev/null
 rc=$?

@@ -165,3 +165,13 @@ const char *nc_headline(const nc_result *res, char *buf, size_t len) {
              diff);
   return buf;
 }
+
+const char *nc_server_name(const nc_options *opt, const nat_obs *o, char *buf,
+                           size_t len) {
+  if (o->server_idx < opt->nservers)
+    return opt->servers[o->server_idx].name;
+  if (o->server.family != NAT_AF_NONE)
+    return nat_addr_format(&o->server, buf, len);
+  snprintf(buf, len, "server %u", (unsigned)o->server_idx + 1);
+  return buf;
+}

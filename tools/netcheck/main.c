@@ -26,7 +26,9 @@ static const char usage_text[] =
     "                [-4] [-6] [--json] [--timeout MS] [--lifetime[=MAXSEC]]\n"
     "                [--alloc-samples N] [--no-hairpin] [--no-alloc]\n"
     "                [--no-filtering] [--basic] [--software S] [--bind ADDR]\n"
-    "                [-v] [--help] [--version]\n"
+    "                [--record FILE.pcap] [-v] [--help] [--version]\n"
+    "       netcheck --replay FILE [--client ADDR]\n"
+    "                [--capture-point client|outside|auto] [--json] [-v]\n"
     "\n"
     "Probes STUN servers and reports UDP reachability, the public IPv4/IPv6\n"
     "address, whether a NAT is in the path and how it behaves (RFC 5780\n"
@@ -54,12 +56,23 @@ static const char usage_text[] =
     "      --software S          SOFTWARE attribute sent (default\n"
     "                            \"netcheck/VERSION\"; \"\" for none)\n"
     "  -b, --bind ADDR           local IP[:PORT] to send from\n"
+    "      --record FILE         write every STUN datagram sent or received\n"
+    "                            to FILE (pcap, real addresses, timestamps)\n"
+    "      --replay FILE         no probes: read a pcap/pcapng capture "
+    "(\"-\":\n"
+    "                            stdin) and report the verdict it supports\n"
+    "      --client ADDR         replay: the client's IP[:PORT] (default:\n"
+    "                            the address that sent most requests)\n"
+    "      --capture-point P     replay: where the capture was taken: client\n"
+    "                            (on the host), outside (beyond the NAT) or\n"
+    "                            auto (default: inferred)\n"
     "  -v, --verbose             progress on stderr\n"
     "  -h, --help                this help\n"
     "  -V, --version             print the version\n"
     "\n"
-    "Exit status: 0 a server answered, 1 no server answered, 2 usage\n"
-    "error, 3 internal or environment error.\n";
+    "Exit status: 0 a server answered, 1 no server answered (replay: no\n"
+    "STUN or no answered request in the capture), 2 usage error or an\n"
+    "unusable capture, 3 internal or environment error.\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "netcheck: ");
@@ -224,7 +237,45 @@ static int settle_families(nc_options *opt, bool only4, bool only6) {
   return 0;
 }
 
+static int parse_client(nc_options *opt, const char *arg) {
+  if (nat_addr_parse(&opt->client, arg, 0) != 0)
+    return usage_error("bad --client '%s': expected the client's IP address "
+                       "with an optional port, e.g. 192.168.1.2, "
+                       "192.168.1.2:40000 or [2001:db8::2]:40000",
+                       arg);
+  opt->has_client = true;
+  return 0;
+}
+
+static int parse_point(nc_options *opt, const char *arg) {
+  if (strcmp(arg, "client") == 0)
+    opt->capture_point = NAT_REPLAY_AT_CLIENT;
+  else if (strcmp(arg, "outside") == 0)
+    opt->capture_point = NAT_REPLAY_OUTSIDE;
+  else if (strcmp(arg, "auto") == 0)
+    opt->capture_point = NAT_REPLAY_AUTO;
+  else
+    return usage_error("bad --capture-point '%s': expected client, outside "
+                       "or auto",
+                       arg);
+  return 0;
+}
+
+static int parse_file(const char **out, const char *opt, const char *arg) {
+  if (arg[0] == '\0') {
+    fprintf(stderr, "netcheck: %s needs a file name (see netcheck --help)\n",
+            opt);
+    return NC_EXIT_USAGE;
+  }
+  *out = arg;
+  return 0;
+}
+
 static const struct option long_opts[] = {
+    {"record", required_argument, NULL, 'R'},
+    {"replay", required_argument, NULL, 'P'},
+    {"client", required_argument, NULL, 'C'},
+    {"capture-point", required_argument, NULL, 'W'},
     {"server", required_argument, NULL, 's'},
     {"rfc5780-server", required_argument, NULL, 'r'},
     {"lifetime", optional_argument, NULL, 'L'},
@@ -257,11 +308,13 @@ static int bad_option(char **argv, int c) {
 }
 
 static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
-  bool only4 = false, only6 = false;
+  bool only4 = false, only6 = false, seen_point = false, live_opt = false;
   int c, rv = 0;
   opterr = 0;
   while (rv == 0 && (c = getopt_long(argc, argv, ":s:r:46jt:b:vhV", long_opts,
                                      NULL)) != -1) {
+    if (c > 0 && strchr("srLAHNFB46tSbR", c) != NULL)
+      live_opt = true; /* an option of live runs only */
     switch (c) {
     case 's':
       rv = add_server(opt, optarg);
@@ -311,6 +364,19 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
     case 'v':
       opt->verbose++;
       break;
+    case 'R':
+      rv = parse_file(&opt->record, "--record", optarg);
+      break;
+    case 'P':
+      rv = parse_file(&opt->replay, "--replay", optarg);
+      break;
+    case 'C':
+      rv = parse_client(opt, optarg);
+      break;
+    case 'W':
+      rv = parse_point(opt, optarg);
+      seen_point = true;
+      break;
     case 'h':
       fputs(usage_text, stdout);
       *done = true;
@@ -330,6 +396,14 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
     return usage_error("unexpected argument '%s': servers are given with "
                        "--server HOST[:PORT]",
                        argv[optind]);
+  if (opt->replay != NULL && live_opt)
+    return usage_error("--replay %s reads a capture: it takes only --client, "
+                       "--capture-point, --json and -v, not the options of "
+                       "a live run",
+                       opt->replay);
+  if (opt->replay == NULL && (opt->has_client || seen_point))
+    return usage_error("%s only applies to --replay FILE",
+                       opt->has_client ? "--client" : "--capture-point");
   return settle_families(opt, only4, only6);
 }
 
@@ -338,6 +412,27 @@ static void add_defaults(nc_options *opt) {
   for (i = 0; i < sizeof default_servers / sizeof *default_servers; i++)
     if (add_server(opt, default_servers[i]) != 0)
       abort(); /* the built-in list is valid */
+}
+
+/* netcheck --replay: the same reports, from a capture. */
+static int replay_main(const nc_options *opt, nc_result *res) {
+  static nc_replay_info info;
+  int rv = nc_replay(opt, res, &info);
+  if (rv == 0) {
+    rv = opt->json ? nc_report_json(stdout, opt, res)
+                   : nc_report_text(stdout, opt, res);
+    if (rv == 0 && fflush(stdout) != 0) {
+      fprintf(stderr, "netcheck: cannot write the report\n");
+      rv = -1;
+    }
+    if (rv == 0)
+      rv = res->verdict.basic.udp_reachable ? NC_EXIT_OK : NC_EXIT_FAIL;
+    else
+      rv = NC_EXIT_ENV;
+  }
+  nat_verdict_free(&res->verdict);
+  nat_obslog_free(&res->log);
+  return rv;
 }
 
 int main(int argc, char **argv) {
@@ -354,12 +449,14 @@ int main(int argc, char **argv) {
   rv = parse_args(&opt, argc, argv, &done);
   if (rv != 0 || done)
     return rv;
-  if (opt.nservers == 0)
-    add_defaults(&opt);
-
   memset(&res, 0, sizeof res);
   nat_obslog_init(&res.log);
   nat_verdict_init(&res.verdict);
+  if (opt.replay != NULL)
+    return replay_main(&opt, &res);
+  if (opt.nservers == 0)
+    add_defaults(&opt);
+
   rv = nc_run(&opt, &res);
   if (rv == 0)
     rv = opt.json ? nc_report_json(stdout, &opt, &res)

@@ -8,8 +8,10 @@
 
 #include <nat/addr.h>
 #include <nat/analyze.h>
+#include <nat/capture.h>
 #include <nat/obs.h>
 #include <nat/probe.h>
+#include <nat/replay.h>
 #include <nat/verdict.h>
 
 /* Exit codes (documented in netcheck(1)). */
@@ -49,6 +51,11 @@ typedef struct nc_options {
   unsigned tests;          /* NAT_PROBE_* bits */
   unsigned alloc_samples;  /* 0: the library's default */
   unsigned lifetime_max_s; /* with --lifetime */
+  const char *record;      /* --record FILE: pcap of every STUN datagram */
+  const char *replay;      /* --replay FILE ("-": stdin) */
+  bool has_client;         /* --client ADDR (replay) */
+  nat_addr client;
+  uint8_t capture_point; /* --capture-point: nat_replay_point */
 } nc_options;
 
 /** What the receive paths refused (from nat_udp_stats). */
@@ -57,6 +64,20 @@ typedef struct nc_diag {
   uint64_t send_errors;
 } nc_diag;
 
+/* Verdicts a replay can mask, in report order (index into why[]). */
+#define NC_REPLAY_NBITS 7
+
+/** What a replay read and could tell (NULL in live runs). */
+typedef struct nc_replay_info {
+  const char *file;       /* as given ("-" for stdin) */
+  uint32_t linktype;      /* LINKTYPE_ of the capture */
+  nat_capture_stats cap;  /* the reader's counters */
+  nat_replay_diag diag;   /* the replay's counters and measurable bits */
+  nat_tstamp first, last; /* capture time of the first/last STUN datagram */
+  uint32_t masked;        /* NAT_REPLAY_M_* bits withheld from the report */
+  char skipped[6][200];   /* tests[].skipped texts, by nat_obs_test */
+} nc_replay_info;
+
 typedef struct nc_result {
   nat_obslog log;      /* every transaction, in the order they were sent */
   nat_verdict verdict; /* verdict.basic is the basic analysis */
@@ -64,12 +85,26 @@ typedef struct nc_result {
   nat_tstamp duration;          /* ns, whole run */
   nat_probe_test_info tests[6]; /* by nat_obs_test */
   bool probed;                  /* the plan ran (some server resolved) */
+  const nc_replay_info *replay; /* set by a replay, NULL live */
 } nc_result;
 
 /* run.c: probe every server, fill @p res (init'ed by the caller).
  * Returns 0, or a negative code for an environment error (no socket at
  * all, out of memory), after printing one line on stderr. */
 int nc_run(nc_options *opt, nc_result *res);
+
+/* replay.c: read the capture opt->replay, rebuild the log, compute the
+ * verdict into @p res (init'ed by the caller), fill @p info. Returns 0,
+ * or an NC_EXIT_* code after printing one line on stderr. */
+int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info);
+/* The NAT_REPLAY_M_* bit of report row @p i (0..NC_REPLAY_NBITS-1) and its
+ * JSON key ("basic", "nat_present", "mapping", ...). */
+uint32_t nc_replay_bit(size_t i);
+const char *nc_replay_key(size_t i);
+/* "client", "outside" or "unknown". */
+const char *nc_capture_point_name(const nc_replay_info *info);
+/* True when the report must show verdict @p bit as not measurable. */
+bool nc_masked(const nc_result *res, uint32_t bit);
 
 /* describe.c: shared wording of the two reports. */
 const char *nc_obs_status(const nat_obs *o); /* ok, timeout, ... */
@@ -86,6 +121,10 @@ const char *nc_verdict(const nc_result *res, char *buf, size_t len);
 const nat_obs **nc_basic_obs(const nc_result *res, size_t *n);
 /* The verdict's headline ("port-restricted cone NAT (...) -- easy"). */
 const char *nc_headline(const nc_result *res, char *buf, size_t len);
+/* The name of @p o's server: the command-line name, else (replays) its
+ * address. */
+const char *nc_server_name(const nc_options *opt, const nat_obs *o, char *buf,
+                           size_t len);
 /* The server verdict for observation @p o, or NULL. */
 const nat_server_verdict *nc_verdict_of(const nc_result *res, const nat_obs *o);
 

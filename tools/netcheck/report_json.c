@@ -59,14 +59,14 @@ static json_t *public_json(const nat_family_verdict *f) {
 
 static json_t *server_json(const nc_options *opt, const nat_obs *o, bool *ok) {
   json_t *s = json_object();
-  char err[160];
+  char err[160], name[NAT_ADDR_STRLEN];
   bool answered = o->status == 0 || o->status == NAT_ESTUNERR;
   bool sent = o->server.family != NAT_AF_NONE;
   if (s == NULL) {
     *ok = false;
     return NULL;
   }
-  put(s, "name", json_string(opt->servers[o->server_idx].name), ok);
+  put(s, "name", safe_string(nc_server_name(opt, o, name, sizeof name)), ok);
   put(s, "address", addr_json(sent, &o->server), ok);
   put(s, "family", str_or_null(nc_family_name(nat_obs_family(o))), ok);
   put(s, "status", json_string(nc_obs_status(o)), ok);
@@ -192,8 +192,9 @@ static json_t *tests_json(const nc_result *res, bool *ok) {
     put(e, "start_ms",
         ti->transactions > 0 ? json_real(nc_ms(ti->start)) : json_null(), ok);
     put(e, "duration_ms",
-        ti->transactions > 0 ? json_real(nc_ms(ti->end - ti->start))
-                             : json_null(),
+        ti->transactions > 0 && res->replay == NULL
+            ? json_real(nc_ms(ti->end - ti->start))
+            : json_null(),
         ok);
     put(e, "skipped", str_or_null(ti->skipped), ok);
     put(j, nat_obs_test_name(t), e, ok);
@@ -234,6 +235,102 @@ static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   put(root, "tests", tests_json(res, ok), ok);
 }
 
+static json_t *count_json(uint64_t n) {
+  return json_integer((json_int_t)n);
+}
+
+static json_t *replay_diag_json(const nc_replay_info *info, bool *ok) {
+  const nat_replay_diag *d = &info->diag;
+  json_t *j = json_object(), *others = json_array(), *refused = json_object();
+  char buf[NAT_ADDR_STRLEN];
+  size_t i;
+  if (j == NULL || others == NULL || refused == NULL) {
+    json_decref(j);
+    json_decref(others);
+    json_decref(refused);
+    *ok = false;
+    return NULL;
+  }
+  put(j, "requests", count_json(d->requests), ok);
+  put(j, "responses", count_json(d->responses), ok);
+  put(j, "retransmissions", count_json(d->retransmissions), ok);
+  put(j, "timeouts", count_json(d->timeouts), ok);
+  put(j, "spoofed", count_json(d->spoofed), ok);
+  put(j, "unmatched", count_json(d->unmatched), ok);
+  put(j, "duplicates", count_json(d->duplicates), ok);
+  put(j, "copies", count_json(d->copies), ok);
+  put(j, "malformed", count_json(d->malformed + info->cap.stun_malformed), ok);
+  put(j, "ignored", count_json(d->ignored), ok);
+  put(j, "evicted", count_json(d->evicted), ok);
+  put(j, "obs_dropped", count_json(d->obs_dropped), ok);
+  put(j, "other_client_obs", count_json(d->other_client_obs), ok);
+  put(j, "hairpin_arrivals", count_json(d->hairpin_arrivals), ok);
+  put(j, "change_requests", count_json(d->change_requests), ok);
+  put(j, "servers", count_json(d->nservers), ok);
+  put(j, "not_stun", count_json(info->cap.not_stun), ok);
+  for (i = 0; i < d->nclients && i < NAT_REPLAY_MAX_CLIENTS; i++) {
+    if (nat_addr_equal_ip(&d->clients[i], &d->client))
+      continue;
+    if (json_array_append_new(
+            others,
+            json_pack("{sssI}", "address",
+                      nat_addr_format_ip(&d->clients[i], buf, sizeof buf),
+                      "requests", (json_int_t)d->client_requests[i])) != 0)
+      *ok = false;
+  }
+  put(j, "other_clients", others, ok);
+  for (i = 1; i < NAT_CAPR_COUNT; i++)
+    if (info->cap.reason[i] > 0)
+      put(refused, nat_capture_reason_name((uint8_t)i),
+          count_json(info->cap.reason[i]), ok);
+  put(j, "refused_frames", refused, ok);
+  return j;
+}
+
+/* "replay": null in live runs; what the capture held and could tell. */
+static json_t *replay_json(const nc_result *res, bool *ok) {
+  const nc_replay_info *info = res->replay;
+  json_t *j, *meas, *why;
+  char buf[NAT_ADDR_STRLEN];
+  size_t i;
+  if (info == NULL)
+    return json_null();
+  j = json_object();
+  meas = json_object();
+  why = json_object();
+  if (j == NULL || meas == NULL || why == NULL) {
+    json_decref(j);
+    json_decref(meas);
+    json_decref(why);
+    *ok = false;
+    return NULL;
+  }
+  put(j, "file", safe_string(info->file), ok);
+  put(j, "linktype", count_json(info->linktype), ok);
+  put(j, "packets", count_json(info->cap.records), ok);
+  put(j, "udp_datagrams", count_json(info->cap.udp), ok);
+  put(j, "stun_datagrams", count_json(info->cap.stun), ok);
+  put(j, "span_ms", json_real(nc_ms(info->last - info->first)), ok);
+  put(j, "capture_point", json_string(nc_capture_point_name(info)), ok);
+  put(j, "client",
+      info->diag.client.family != NAT_AF_NONE
+          ? json_string(nat_addr_format_ip(&info->diag.client, buf, sizeof buf))
+          : json_null(),
+      ok);
+  for (i = 0; i < NC_REPLAY_NBITS; i++) {
+    uint32_t bit = nc_replay_bit(i);
+    bool m = (info->diag.measurable & bit) != 0;
+    put(meas, nc_replay_key(i), json_boolean(m), ok);
+    put(why, nc_replay_key(i),
+        m ? json_null() : safe_string(nat_replay_why_not(&info->diag, bit)),
+        ok);
+  }
+  put(j, "measurable", meas, ok);
+  put(j, "not_measurable", why, ok);
+  put(j, "diagnostics", replay_diag_json(info, ok), ok);
+  return j;
+}
+
 static json_t *report_json(const nc_options *opt, const nc_result *res,
                            bool *ok) {
   const nat_analysis *a = &res->verdict.basic;
@@ -267,6 +364,7 @@ static json_t *report_json(const nc_options *opt, const nc_result *res,
   free(basic);
   put(root, "servers", servers, ok);
   put(root, "diagnostics", diag_json(&res->diag, ok), ok);
+  put(root, "replay", replay_json(res, ok), ok);
   return root;
 }
 

@@ -29,17 +29,18 @@ static const char *addr_or_dash(bool has, const nat_addr *a, char *buf,
   return nat_addr_format(a, buf, len);
 }
 
-static void behaviour(FILE *out, const nc_result *res) {
-  const nat_verdict *v = &res->verdict;
-  const nat_alloc_verdict *a = &v->alloc;
-  size_t i;
-  fprintf(out, LABEL "%s%s\n", "Mapping:", nat_beh_name(v->mapping),
-          v->rfc5780_used ? " (RFC 5780)" : "");
-  fprintf(out, LABEL "%s%s\n", "Filtering:", nat_beh_name(v->filtering),
-          v->filtering_unsupported ? " (the server ignores CHANGE-REQUEST)"
-          : res->tests[NAT_OBS_FILTERING].skipped != NULL ? " (not measured)"
-                                                          : "");
-  fprintf(out, LABEL "%s\n", "Hairpinning:", tri_text(v->hairpinning));
+/* Replays: "LABEL not measurable from this capture: why" for a verdict
+ * the capture cannot support; returns true if it printed that. */
+static bool not_measurable(FILE *out, const nc_result *res, const char *label,
+                           uint32_t bit) {
+  if (!nc_masked(res, bit))
+    return false;
+  fprintf(out, LABEL "not measurable from this capture: %s\n", label,
+          nat_replay_why_not(&res->replay->diag, bit));
+  return true;
+}
+
+static void allocation(FILE *out, const nat_alloc_verdict *a) {
   fprintf(out, LABEL "%s", "Port allocation:", nat_pa_kind_name(a->kind));
   if (a->kind == NAT_PA_SEQUENTIAL)
     fprintf(out, ", delta %+d", a->delta);
@@ -50,6 +51,23 @@ static void behaviour(FILE *out, const nc_result *res) {
           a->parity == NAT_TRI_YES  ? "kept"
           : a->parity == NAT_TRI_NO ? "not kept"
                                     : "unknown");
+}
+
+static void behaviour(FILE *out, const nc_result *res) {
+  const nat_verdict *v = &res->verdict;
+  size_t i;
+  if (!not_measurable(out, res, "Mapping:", NAT_REPLAY_M_MAPPING))
+    fprintf(out, LABEL "%s%s\n", "Mapping:", nat_beh_name(v->mapping),
+            v->rfc5780_used ? " (RFC 5780)" : "");
+  if (!not_measurable(out, res, "Filtering:", NAT_REPLAY_M_FILTERING))
+    fprintf(out, LABEL "%s%s\n", "Filtering:", nat_beh_name(v->filtering),
+            v->filtering_unsupported ? " (the server ignores CHANGE-REQUEST)"
+            : res->tests[NAT_OBS_FILTERING].skipped != NULL ? " (not measured)"
+                                                            : "");
+  if (!not_measurable(out, res, "Hairpinning:", NAT_REPLAY_M_HAIRPIN))
+    fprintf(out, LABEL "%s\n", "Hairpinning:", tri_text(v->hairpinning));
+  if (!not_measurable(out, res, "Port allocation:", NAT_REPLAY_M_ALLOCATION))
+    allocation(out, &v->alloc);
   fprintf(out, LABEL, "Prediction:");
   if (v->prediction.n == 0)
     fprintf(out, "-");
@@ -59,6 +77,8 @@ static void behaviour(FILE *out, const nc_result *res) {
   fprintf(out, "\n");
   fprintf(out, LABEL "%s\n", "Pooling:", nat_pooling_name(v->pooling));
   fprintf(out, LABEL "%s\n", "Double NAT:", tri_text(v->double_nat));
+  if (not_measurable(out, res, "Mapping lifetime:", NAT_REPLAY_M_LIFETIME))
+    return;
   if (v->lifetime_min == 0 && v->lifetime_max == 0)
     fprintf(out, LABEL "%s\n", "Mapping lifetime:",
             res->tests[NAT_OBS_LIFETIME].transactions > 0 ? "unknown"
@@ -87,6 +107,45 @@ static void strategy(FILE *out, const nat_verdict *v) {
   }
 }
 
+static void replay_line(FILE *out, const nc_replay_info *info) {
+  char ip[NAT_ADDR_STRLEN];
+  fprintf(out,
+          LABEL "%s: %llu records, %llu STUN datagrams, captured at %s, "
+                "client %s\n",
+          "Replay of:", info->file, (unsigned long long)info->cap.records,
+          (unsigned long long)info->cap.stun, nc_capture_point_name(info),
+          info->diag.client.family != NAT_AF_NONE
+              ? nat_addr_format_ip(&info->diag.client, ip, sizeof ip)
+              : "-");
+}
+
+static void replay_diag(FILE *out, const nc_replay_info *info) {
+  const nat_replay_diag *d = &info->diag;
+  char ip[NAT_ADDR_STRLEN];
+  size_t i;
+  fprintf(out,
+          LABEL "%llu requests, %llu responses, %llu retransmissions, "
+                "%llu timeouts, %llu spoofed, %llu unmatched, %llu "
+                "duplicates, %llu copies, %llu malformed, %llu ignored, "
+                "%llu dropped (log full)\n",
+          "Replay diagnostics:", (unsigned long long)d->requests,
+          (unsigned long long)d->responses,
+          (unsigned long long)d->retransmissions,
+          (unsigned long long)d->timeouts, (unsigned long long)d->spoofed,
+          (unsigned long long)d->unmatched, (unsigned long long)d->duplicates,
+          (unsigned long long)d->copies,
+          (unsigned long long)(d->malformed + info->cap.stun_malformed),
+          (unsigned long long)d->ignored, (unsigned long long)d->obs_dropped);
+  for (i = 0; i < d->nclients && i < NAT_REPLAY_MAX_CLIENTS; i++)
+    if (!nat_addr_equal_ip(&d->clients[i], &d->client))
+      fprintf(
+          out,
+          LABEL "%s also sent %llu requests (ignored; pick it with "
+                "--client)\n",
+          "Other requester:", nat_addr_format_ip(&d->clients[i], ip, sizeof ip),
+          (unsigned long long)d->client_requests[i]);
+}
+
 static void summary(FILE *out, const nc_result *res) {
   const nat_analysis *a = &res->verdict.basic;
   char buf[NAT_ADDR_STRLEN + 200];
@@ -97,6 +156,8 @@ static void summary(FILE *out, const nc_result *res) {
     if (a->servers[i].family == NAT_AF_NONE)
       tried++;
   fprintf(out, "%s\n", nc_headline(res, buf, sizeof buf));
+  if (res->replay != NULL)
+    replay_line(out, res->replay);
   if (a->udp_reachable && res->probed)
     behaviour(out, res);
   fprintf(out, LABEL "%s\n", "UDP reachable:", a->udp_reachable ? "yes" : "no");
@@ -104,8 +165,10 @@ static void summary(FILE *out, const nc_result *res) {
           "Public IPv4:", public_ip(&a->v4, buf, sizeof buf));
   fprintf(out, LABEL "%s\n",
           "Public IPv6:", public_ip(&a->v6, buf, sizeof buf));
-  fprintf(out, LABEL "%s\n", "NAT on IPv4:", tri_text(a->v4.nat_present));
-  fprintf(out, LABEL "%s\n", "NAT on IPv6:", tri_text(a->v6.nat_present));
+  if (!not_measurable(out, res, "NAT:", NAT_REPLAY_M_NAT)) {
+    fprintf(out, LABEL "%s\n", "NAT on IPv4:", tri_text(a->v4.nat_present));
+    fprintf(out, LABEL "%s\n", "NAT on IPv6:", tri_text(a->v6.nat_present));
+  }
   fprintf(out, LABEL "%zu of %zu\n", "Probes answered:", answered, tried);
   if (a->udp_reachable)
     strategy(out, &res->verdict);
@@ -113,7 +176,8 @@ static void summary(FILE *out, const nc_result *res) {
     fprintf(out, "Why:\n");
   for (i = 0; i < res->verdict.nexplain; i++)
     fprintf(out, "  %s\n", res->verdict.explain[i]);
-  fprintf(out, LABEL "%.2f ms\n", "Duration:", nc_ms(res->duration));
+  fprintf(out, LABEL "%.2f ms%s\n", "Duration:", nc_ms(res->duration),
+          res->replay != NULL ? " (capture span)" : "");
 }
 
 static void tests_block(FILE *out, const nc_result *res) {
@@ -125,7 +189,9 @@ static void tests_block(FILE *out, const nc_result *res) {
       continue;
     snprintf(label, sizeof label, "Test %s:", nat_obs_test_name(t));
     fprintf(out, LABEL, label);
-    if (ti->transactions > 0)
+    if (ti->transactions > 0 && res->replay != NULL)
+      fprintf(out, "%u requests", ti->transactions);
+    else if (ti->transactions > 0)
       fprintf(out, "%u requests, %.2f ms", ti->transactions,
               nc_ms(ti->end - ti->start));
     if (ti->skipped != NULL)
@@ -136,12 +202,12 @@ static void tests_block(FILE *out, const nc_result *res) {
 
 static void server_block(FILE *out, const nc_options *opt, const nc_result *res,
                          const nat_obs *o) {
-  char b1[NAT_ADDR_STRLEN], err[160];
+  char b1[NAT_ADDR_STRLEN], err[160], name[NAT_ADDR_STRLEN];
   const char *fam = nc_family_name(nat_obs_family(o));
   const char *why = nc_obs_error(o, opt, err, sizeof err);
   const nat_server_verdict *v = nc_verdict_of(res, o);
 
-  fprintf(out, "\nServer %s (%s)\n", opt->servers[o->server_idx].name,
+  fprintf(out, "\nServer %s (%s)\n", nc_server_name(opt, o, name, sizeof name),
           fam == NULL     ? "no address"
           : fam[3] == '4' ? "IPv4"
                           : "IPv6");
@@ -194,5 +260,7 @@ int nc_report_text(FILE *out, const nc_options *opt, const nc_result *res) {
           (unsigned long long)d->duplicates,
           (unsigned long long)d->not_response,
           (unsigned long long)d->send_errors);
+  if (res->replay != NULL)
+    replay_diag(out, res->replay);
   return ferror(out) ? -1 : 0;
 }

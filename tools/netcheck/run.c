@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -28,6 +29,7 @@ typedef struct nc_sock {
   struct nc_ctx *ctx;
   unsigned idx;
   bool open;
+  nat_addr local; /* bound port, with the concrete local IP */
   uv_udp_t h;
 } nc_sock;
 
@@ -53,6 +55,7 @@ typedef struct nc_ctx {
   int fatal;
   uint64_t send_errors;
   nat_tstamp start;
+  nat_capture_writer *rec; /* --record */
 } nc_ctx;
 
 static int fam_index(uint8_t family) {
@@ -186,6 +189,20 @@ static const nat_addr *first_of(const nat_resolve_result *r, uint8_t family) {
 
 static void pump(nc_ctx *c);
 
+/* --record: one datagram with its real addresses and wall-clock time.
+ * Write errors are sticky in the writer and reported when it closes. */
+static void record(nc_ctx *c, const nat_addr *src, const nat_addr *dst,
+                   const uint8_t *buf, size_t len) {
+  struct timespec ts;
+  if (c->rec == NULL || !nat_stun_is_stun(buf, len) ||
+      src->family != dst->family)
+    return;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  (void)nat_capture_writer_write(
+      c->rec, (nat_tstamp)ts.tv_sec * NAT_SECONDS + (nat_tstamp)ts.tv_nsec, src,
+      dst, buf, len);
+}
+
 static void on_send(uv_udp_send_t *req, int status) {
   nc_send *s = (nc_send *)req;
   nc_ctx *c = req->data;
@@ -215,7 +232,9 @@ static void do_send(nc_ctx *c, const nat_probe_action *a) {
   if (uv_udp_send(&s->req, &k->h, &b, 1, (struct sockaddr *)&ss, on_send) < 0) {
     c->send_errors++;
     free(s);
+    return;
   }
+  record(c, &k->local, &a->dst, a->data, a->len);
 }
 
 static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
@@ -234,6 +253,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
     return;
   if (nat_addr_from_sockaddr(&from, sa) < 0)
     return;
+  record(c, &from, &k->local, (const uint8_t *)buf->base, (size_t)n);
   nat_probe_recv(c->probe, nat_udp_now(), k->idx, &from,
                  (const uint8_t *)buf->base, (size_t)n);
   pump(c);
@@ -302,6 +322,8 @@ static int open_sock(nc_ctx *c, unsigned idx, uint8_t family, nat_addr *local) {
   rv = nat_addr_from_sockaddr(local, (struct sockaddr *)&ss);
   if (rv == 0)
     memcpy(local->ip, b.ip, sizeof local->ip);
+  if (rv == 0)
+    k->local = *local;
   return rv;
 }
 
@@ -476,7 +498,7 @@ static int check_env(nc_ctx *c) {
 
 int nc_run(nc_options *opt, nc_result *res) {
   nc_ctx *c = calloc(1, sizeof *c);
-  int rv;
+  int rv, wrv;
   if (c == NULL) {
     fprintf(stderr, "netcheck: out of memory\n");
     return NAT_ENOMEM;
@@ -492,6 +514,12 @@ int nc_run(nc_options *opt, nc_result *res) {
   }
   c->start = nat_udp_now();
   rv = check_env(c);
+  if (rv == 0 && opt->record != NULL) {
+    rv = nat_capture_writer_open(&c->rec, opt->record, NAT_LINK_ETHERNET);
+    if (rv < 0)
+      fprintf(stderr, "netcheck: cannot create --record file %s: %s\n",
+              opt->record, nat_strerror(rv));
+  }
   if (rv < 0) {
     uv_loop_close(&c->loop);
     free(c);
@@ -508,6 +536,8 @@ int nc_run(nc_options *opt, nc_result *res) {
   nat_probe_free(c->probe);
   nat_obslog_free(&c->failures);
   rv = c->fatal;
+  wrv = nat_capture_writer_close(c->rec);
+  c->rec = NULL;
   /* With a lookup still under way the loop cannot close; the process is
    * about to exit, so it is left as it is. */
   if (c->resolving == 0) {
@@ -517,6 +547,11 @@ int nc_run(nc_options *opt, nc_result *res) {
   if (rv < 0) {
     fprintf(stderr, "netcheck: %s\n", nat_strerror(rv));
     return rv;
+  }
+  if (wrv < 0) {
+    fprintf(stderr, "netcheck: cannot write --record file %s: %s\n",
+            opt->record, nat_strerror(wrv));
+    return wrv;
   }
   rv = nat_verdict_compute(&res->verdict, &res->log);
   if (rv < 0)

@@ -1,0 +1,297 @@
+/* netcheck -- replays: stream a pcap/pcapng capture through libnat's
+ * capture reader, rebuild the observation log with the replay module and
+ * run the same verdict (nat_verdict_compute) a live run uses. Verdicts the
+ * capture cannot support (nat_replay_diag.measurable) are withheld from
+ * the report: shown as unknown / "not measurable from this capture".
+ * Memory stays flat: one record at a time, and the replay module bounds
+ * its tables and its log. See netcheck(1) and docs/replay.md. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nat/error.h>
+
+#include "netcheck.h"
+
+/* Report rows: the NAT_REPLAY_M_* bit and its JSON key. */
+static const struct {
+  uint32_t bit;
+  const char *key;
+} rows[NC_REPLAY_NBITS] = {
+    {NAT_REPLAY_M_BASIC, "basic"},
+    {NAT_REPLAY_M_NAT, "nat_present"},
+    {NAT_REPLAY_M_MAPPING, "mapping"},
+    {NAT_REPLAY_M_FILTERING, "filtering"},
+    {NAT_REPLAY_M_HAIRPIN, "hairpinning"},
+    {NAT_REPLAY_M_ALLOCATION, "allocation"},
+    {NAT_REPLAY_M_LIFETIME, "lifetime"},
+};
+
+/* The bit each nat_obs_test needs. */
+static const uint32_t test_bit[6] = {
+    NAT_REPLAY_M_BASIC,   NAT_REPLAY_M_MAPPING,    NAT_REPLAY_M_FILTERING,
+    NAT_REPLAY_M_HAIRPIN, NAT_REPLAY_M_ALLOCATION, NAT_REPLAY_M_LIFETIME,
+};
+
+uint32_t nc_replay_bit(size_t i) {
+  return i < NC_REPLAY_NBITS ? rows[i].bit : 0;
+}
+
+const char *nc_replay_key(size_t i) {
+  return i < NC_REPLAY_NBITS ? rows[i].key : "unknown";
+}
+
+const char *nc_capture_point_name(const nc_replay_info *info) {
+  if (info->diag.capture_point == NAT_REPLAY_OUTSIDE)
+    return "outside";
+  if (info->diag.capture_point == NAT_REPLAY_AT_CLIENT || info->diag.inside)
+    return "client";
+  return "unknown";
+}
+
+bool nc_masked(const nc_result *res, uint32_t bit) {
+  return res->replay != NULL && (res->replay->masked & bit) != 0;
+}
+
+/* Exit code of a reader error: the capture given is unusable (missing,
+ * unreadable, not a capture, damaged, unsupported link type) -> 2, like
+ * any other bad input named on the command line; out of memory and I/O
+ * errors -> 3. */
+static int open_exit(int rv) {
+  switch (rv) {
+  case NAT_ENOMEM:
+  case -EIO:
+  case -EMFILE:
+  case -ENFILE:
+    return NC_EXIT_ENV;
+  default:
+    return NC_EXIT_USAGE;
+  }
+}
+
+static int open_reader(const nc_options *opt, nat_capture_reader **rd) {
+  char err[NAT_CAPTURE_ERRLEN];
+  int rv;
+  err[0] = '\0';
+  if (strcmp(opt->replay, "-") == 0)
+    rv = nat_capture_reader_open_fp(rd, stdin, "-", err, sizeof err);
+  else
+    rv = nat_capture_reader_open(rd, opt->replay, err, sizeof err);
+  if (rv == 0)
+    return 0;
+  if (err[0] != '\0')
+    fprintf(stderr, "netcheck: %s\n", err);
+  else
+    fprintf(stderr, "netcheck: cannot replay %s: %s\n", opt->replay,
+            nat_strerror(rv));
+  return open_exit(rv);
+}
+
+/* The client's requests are what a replay rests on: none -> exit 1 with
+ * what the capture did hold. */
+static int no_requests(const nc_options *opt, const nc_replay_info *info) {
+  const nat_replay_diag *d = &info->diag;
+  char a[NAT_ADDR_STRLEN];
+  if (opt->has_client && d->nclients > 0) {
+    fprintf(stderr,
+            "netcheck: %s: no Binding request from --client %s in the "
+            "capture (%zu other requesting address%s, e.g. %s)\n",
+            opt->replay, nat_addr_format(&opt->client, a, sizeof a),
+            d->nclients, d->nclients == 1 ? "" : "es",
+            nat_addr_format_ip(&d->clients[0], a, sizeof a));
+    return NC_EXIT_FAIL;
+  }
+  fprintf(stderr,
+          "netcheck: %s: %llu STUN datagrams but no Binding request from "
+          "a client: nothing to replay (capture the client's requests "
+          "too)\n",
+          opt->replay, (unsigned long long)info->cap.stun);
+  return NC_EXIT_FAIL;
+}
+
+static int read_all(const nc_options *opt, nat_capture_reader *rd,
+                    nat_replay *rp, nc_replay_info *info) {
+  nat_capture_pkt pkt;
+  int rv;
+  while ((rv = nat_capture_reader_next(rd, &pkt)) == 1) {
+    if (info->cap.stun == 0 || pkt.ts < info->first)
+      info->first = pkt.ts;
+    if (info->cap.stun == 0 || pkt.ts > info->last)
+      info->last = pkt.ts;
+    info->cap.stun++; /* a running count; the reader's stats replace it */
+    if (nat_replay_feed_msg(rp, pkt.ts, &pkt.src, &pkt.dst, pkt.msg) < 0) {
+      fprintf(stderr, "netcheck: internal error feeding the replay\n");
+      return NC_EXIT_ENV;
+    }
+  }
+  nat_capture_reader_stats(rd, &info->cap);
+  if (rv < 0) {
+    const char *e = nat_capture_reader_error(rd);
+    if (e[0] != '\0')
+      fprintf(stderr, "netcheck: %s\n", e);
+    else
+      fprintf(stderr, "netcheck: cannot read %s: %s\n", opt->replay,
+              nat_strerror(rv));
+    return open_exit(rv);
+  }
+  if (info->cap.stun == 0) {
+    fprintf(stderr,
+            "netcheck: %s: no STUN datagrams in the capture (%llu records, "
+            "%llu UDP datagrams, %llu damaged STUN messages)\n",
+            opt->replay, (unsigned long long)info->cap.records,
+            (unsigned long long)info->cap.udp,
+            (unsigned long long)info->cap.stun_malformed);
+    return NC_EXIT_FAIL;
+  }
+  return 0;
+}
+
+/* Withhold what the capture cannot tell, then redo the strategy table
+ * (nat_strategy_for, the library's) from what is left. */
+static void mask(nat_verdict *v, nc_replay_info *info) {
+  uint32_t m =
+      ~info->diag.measurable &
+      (NAT_REPLAY_M_NAT | NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |
+       NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION | NAT_REPLAY_M_LIFETIME);
+  uint8_t p;
+  size_t i;
+  info->masked = m;
+  if (m & NAT_REPLAY_M_NAT) {
+    v->basic.nat_present = NAT_TRI_UNKNOWN;
+    v->basic.v4.nat_present = NAT_TRI_UNKNOWN;
+    v->basic.v6.nat_present = NAT_TRI_UNKNOWN;
+    for (i = 0; i < v->basic.nservers; i++)
+      v->basic.servers[i].nat_present = NAT_TRI_UNKNOWN;
+    v->double_nat = NAT_TRI_UNKNOWN;
+  }
+  if (m & NAT_REPLAY_M_MAPPING) {
+    v->mapping = NAT_BEH_UNKNOWN;
+    v->mapping_varies = NAT_TRI_UNKNOWN;
+    v->rfc5780_used = false;
+    v->difficulty = 0;
+    v->self_class = NAT_PEER_CLASSES;
+  }
+  if (m & NAT_REPLAY_M_FILTERING) {
+    v->filtering = NAT_BEH_UNKNOWN;
+    v->filtering_unsupported = false;
+  }
+  if (m & NAT_REPLAY_M_HAIRPIN)
+    v->hairpinning = NAT_TRI_UNKNOWN;
+  if (m & NAT_REPLAY_M_ALLOCATION) {
+    v->alloc.kind = NAT_PA_UNKNOWN;
+    v->alloc.delta = 0;
+    v->alloc.confidence = 0;
+    v->alloc.parity = NAT_TRI_UNKNOWN;
+    v->prediction.n = 0;
+    if (v->self_class == NAT_PEER_HARD_SEQUENTIAL)
+      v->self_class = NAT_PEER_CLASSES;
+  }
+  if (m & NAT_REPLAY_M_LIFETIME) {
+    v->lifetime_min = 0;
+    v->lifetime_max = 0;
+  }
+  if ((m & (NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |
+            NAT_REPLAY_M_ALLOCATION)) &&
+      v->basic.udp_reachable)
+    for (p = 0; p < NAT_PEER_CLASSES; p++)
+      nat_strategy_for(v->self_class, v->filtering, &v->prediction, p,
+                       &v->strategy[p]);
+  for (i = 0; i < NC_REPLAY_NBITS && v->nexplain < NAT_EXPLAIN_MAX; i++) {
+    if (!(m & rows[i].bit) || rows[i].bit == NAT_REPLAY_M_LIFETIME)
+      continue;
+    snprintf(v->explain[v->nexplain++], NAT_EXPLAIN_LEN,
+             "Replay: %s not measurable from this capture: %s", rows[i].key,
+             nat_replay_why_not(&info->diag, rows[i].bit));
+  }
+}
+
+/* tests[]: counts and capture-time starts from the log; durations are not
+ * measured in a replay (the report prints null). */
+static void fill_tests(nc_result *res, nc_replay_info *info) {
+  size_t i;
+  uint8_t t;
+  for (i = 0; i < res->log.n; i++) {
+    const nat_obs *o = &res->log.v[i];
+    nat_probe_test_info *ti;
+    if (o->test >= 6)
+      continue;
+    ti = &res->tests[o->test];
+    if (ti->transactions == 0 || o->sent_at < ti->start)
+      ti->start = o->sent_at;
+    if (o->sent_at + o->rtt > ti->end)
+      ti->end = o->sent_at + o->rtt;
+    ti->transactions++;
+  }
+  for (t = 0; t < 6; t++) {
+    if (!(info->masked & test_bit[t]) && (info->diag.measurable & test_bit[t]))
+      continue;
+    snprintf(info->skipped[t], sizeof info->skipped[t],
+             "not measurable from this capture: %s",
+             nat_replay_why_not(&info->diag, test_bit[t]));
+    res->tests[t].skipped = info->skipped[t];
+  }
+}
+
+int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
+  nat_capture_reader *rd = NULL;
+  nat_replay *rp = NULL;
+  nat_replay_config cfg;
+  int rv;
+
+  memset(info, 0, sizeof *info);
+  info->file = opt->replay;
+  rv = open_reader(opt, &rd);
+  if (rv != 0)
+    return rv;
+  info->linktype = nat_capture_reader_linktype(rd);
+  memset(&cfg, 0, sizeof cfg);
+  if (opt->has_client)
+    cfg.client = opt->client;
+  cfg.capture_point = opt->capture_point;
+  if (nat_replay_new(&rp, &cfg) < 0) {
+    nat_capture_reader_close(rd);
+    fprintf(stderr, "netcheck: out of memory\n");
+    return NC_EXIT_ENV;
+  }
+  rv = read_all(opt, rd, rp, info);
+  nat_capture_reader_close(rd);
+  if (rv == 0 && nat_replay_finish(rp, &res->log) < 0) {
+    fprintf(stderr, "netcheck: out of memory\n");
+    rv = NC_EXIT_ENV;
+  }
+  nat_replay_get_diag(rp, &info->diag);
+  nat_replay_free(rp);
+  if (rv != 0)
+    return rv;
+  if (!(info->diag.measurable & NAT_REPLAY_M_BASIC) || res->log.n == 0)
+    return no_requests(opt, info);
+  if (nat_verdict_compute(&res->verdict, &res->log) < 0) {
+    fprintf(stderr, "netcheck: out of memory\n");
+    return NC_EXIT_ENV;
+  }
+  mask(&res->verdict, info);
+  fill_tests(res, info);
+  res->duration = info->last - info->first;
+  res->diag.malformed = info->diag.malformed + info->cap.stun_malformed;
+  res->diag.spoofed = info->diag.spoofed;
+  res->diag.unmatched = info->diag.unmatched;
+  res->diag.duplicates = info->diag.duplicates;
+  res->diag.not_response = info->diag.ignored;
+  res->probed = true;
+  res->replay = info;
+  if (opt->verbose) {
+    size_t i;
+    for (i = 0; i < res->log.n; i++) {
+      const nat_obs *o = &res->log.v[i];
+      char a1[NAT_ADDR_STRLEN], a2[NAT_ADDR_STRLEN], a3[NAT_ADDR_STRLEN];
+      fprintf(stderr,
+              "netcheck: %-10s %s -> %s change %u: %s, mapped %s, %u sent\n",
+              nat_obs_test_name(o->test),
+              nat_addr_format(&o->local, a1, sizeof a1),
+              nat_addr_format(&o->server, a2, sizeof a2), o->change_flags,
+              nat_strerror(o->status),
+              nat_addr_format(&o->mapped, a3, sizeof a3), o->transmissions);
+    }
+  }
+  return 0;
+}
