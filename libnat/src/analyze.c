@@ -39,16 +39,60 @@ nat_tri nat_analyze_obs_nat(const nat_obs *o) {
   return nat_addr_equal(&o->local, &o->mapped) ? NAT_TRI_NO : NAT_TRI_YES;
 }
 
+/* Where the verdict of each (server_idx, family) is: head[server_idx] is
+ * the position of one verdict of that index in nat_analysis.servers (+1,
+ * 0 for none) and next[] chains the others (other families), so a
+ * lookup costs O(1) whatever the number of servers. */
+typedef struct server_lookup {
+  size_t *head; /* by server_idx */
+  size_t *next; /* by position in servers, grown with it */
+  size_t next_cap;
+} server_lookup;
+
+static int lookup_init(server_lookup *lk, const nat_obslog *log) {
+  size_t i, top = 0;
+  for (i = 0; i < log->n; i++)
+    if (log->v[i].test == NAT_OBS_BASIC && log->v[i].server_idx >= top)
+      top = (size_t)log->v[i].server_idx + 1;
+  lk->head = calloc(top ? top : 1, sizeof *lk->head);
+  lk->next = NULL;
+  lk->next_cap = 0;
+  return lk->head == NULL ? NAT_ENOMEM : 0;
+}
+
+static void lookup_free(server_lookup *lk) {
+  free(lk->head);
+  free(lk->next);
+}
+
+/* Record that position @p pos holds a verdict of @p server_idx. */
+static bool lookup_add(server_lookup *lk, uint16_t server_idx, size_t pos) {
+  if (pos >= lk->next_cap) {
+    size_t cap = lk->next_cap ? lk->next_cap * 2 : 8;
+    size_t *nn = realloc(lk->next, cap * sizeof *nn);
+    if (nn == NULL)
+      return false;
+    lk->next = nn;
+    lk->next_cap = cap;
+  }
+  lk->next[pos] = lk->head[server_idx];
+  lk->head[server_idx] = pos + 1;
+  return true;
+}
+
 /* Find or add the verdict of (server_idx, family). NULL on ENOMEM. */
-static nat_server_verdict *verdict_for(nat_analysis *a, uint16_t server_idx,
-                                       uint8_t family, size_t obs_index) {
-  size_t i;
+static nat_server_verdict *verdict_for(nat_analysis *a, server_lookup *lk,
+                                       uint16_t server_idx, uint8_t family,
+                                       size_t obs_index) {
+  size_t p;
   nat_server_verdict *v;
-  for (i = 0; i < a->nservers; i++) {
-    v = &a->servers[i];
-    if (v->server_idx == server_idx && v->family == family)
+  for (p = lk->head[server_idx]; p != 0; p = lk->next[p - 1]) {
+    v = &a->servers[p - 1];
+    if (v->family == family)
       return v;
   }
+  if (!lookup_add(lk, server_idx, a->nservers))
+    return NULL;
   if (a->nservers == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 8;
     nat_server_verdict *nv;
@@ -120,23 +164,36 @@ static void fold_family(nat_family_verdict *f, const nat_server_verdict *v) {
   }
 }
 
-int nat_analyze_basic(nat_analysis *out, const nat_obslog *log) {
-  size_t i, n;
-  if (out == NULL || log == NULL)
-    return NAT_EINVAL;
-  nat_analyze_free(out);
-  n = nat_obslog_count(log);
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
+/* Fold the basic observations into one verdict per (server, family). */
+static int fold_servers(nat_analysis *out, const nat_obslog *log) {
+  server_lookup lk;
+  size_t i;
+  if (lookup_init(&lk, log) != 0)
+    return NAT_ENOMEM;
+  for (i = 0; i < log->n; i++) {
+    const nat_obs *o = &log->v[i];
     nat_server_verdict *v;
     if (o->test != NAT_OBS_BASIC)
       continue;
-    v = verdict_for(out, o->server_idx, nat_obs_family(o), i);
+    v = verdict_for(out, &lk, o->server_idx, nat_obs_family(o), i);
     if (v == NULL) {
-      nat_analyze_free(out);
+      lookup_free(&lk);
       return NAT_ENOMEM;
     }
     fold_obs(v, o, i);
+  }
+  lookup_free(&lk);
+  return 0;
+}
+
+int nat_analyze_basic(nat_analysis *out, const nat_obslog *log) {
+  size_t i;
+  if (out == NULL || log == NULL)
+    return NAT_EINVAL;
+  nat_analyze_free(out);
+  if (fold_servers(out, log) != 0) {
+    nat_analyze_free(out);
+    return NAT_ENOMEM;
   }
   for (i = 0; i < out->nservers; i++) {
     const nat_server_verdict *v = &out->servers[i];

@@ -168,17 +168,18 @@ static void classify_self(nat_verdict *v) {
     v->self_class = NAT_PEER_HARD_RANDOM;
 }
 
-static void compute_behaviour(nat_verdict *v, const nat_obslog *log) {
+static void compute_behaviour(nat_verdict *v, nat__vindex *ix) {
+  const nat_obslog *log = ix->log;
   nat__why why;
   nat_tstamp lo, hi;
   v->mapping =
-      (uint8_t)nat__mapping(log, &v->rfc5780_used, &v->mapping_varies, &why);
+      (uint8_t)nat__mapping(ix, &v->rfc5780_used, &v->mapping_varies, &why);
   nat__explain_add(v, "%s", why.line);
-  v->filtering = (uint8_t)nat__filtering(log, &v->filtering_unsupported, &why);
+  v->filtering = (uint8_t)nat__filtering(ix, &v->filtering_unsupported, &why);
   nat__explain_add(v, "%s", why.line);
   v->hairpinning = nat__hairpin(log, &why);
   nat__explain_add(v, "%s", why.line);
-  v->pooling = (uint8_t)nat__pooling(log, &why);
+  v->pooling = (uint8_t)nat__pooling(ix, &why);
   nat__explain_add(v, "%s", why.line);
   v->double_nat = nat__double_nat(log, &why);
   nat__explain_add(v, "%s", why.line);
@@ -189,18 +190,27 @@ static void compute_behaviour(nat_verdict *v, const nat_obslog *log) {
   }
 }
 
+/* Every analyzer is linear in the log over the index (built in
+ * O(n log n)), so a replay of a long capture costs little more than
+ * reading it. */
 int nat_verdict_compute(nat_verdict *v, const nat_obslog *log) {
+  nat__vindex ix;
   int rc;
   if (v == NULL || log == NULL)
     return NAT_EINVAL;
   nat_verdict_free(v);
   rc = nat_analyze_basic(&v->basic, log);
-  if (rc != 0)
+  if (rc == 0)
+    rc = nat__vindex_build(&ix, log);
+  if (rc != 0) {
+    nat_verdict_free(v);
     return rc;
+  }
   v->observations = nat_obslog_count(log);
   augment_basic(v, log);
   explain_reach(v, log);
-  compute_behaviour(v, log);
+  compute_behaviour(v, &ix);
+  nat__vindex_free(&ix);
   rc = compute_alloc(v, log);
   if (rc != 0) {
     nat_verdict_free(v);

@@ -135,29 +135,54 @@ double nat_birthday_probes(double p, double open, double range,
 /* ------------------------------------------------------------ the samples
  */
 
+typedef struct pairkey {
+  uint32_t key; /* local port << 16 | mapped port */
+  size_t idx;
+} pairkey;
+
+static int cmp_pairkey(const void *pa, const void *pb) {
+  const pairkey *a = pa, *b = pb;
+  if (a->key != b->key)
+    return a->key < b->key ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
 /* Copy @p s without the samples that repeat an earlier (local, mapped)
- * pair: those reuse a mapping, they are not allocations. */
+ * pair: those reuse a mapping, they are not allocations. Sorting the
+ * pairs finds the first of each in O(n log n). */
 static int dedupe(const nat_port_sample *s, size_t n, nat_port_sample **out,
                   size_t *m) {
-  size_t i, j, k = 0;
+  size_t i, k = 0;
   nat_port_sample *d;
+  pairkey *pk;
+  bool *keep;
   *out = NULL;
   *m = 0;
   if (n == 0)
     return 0;
-  if (n > SIZE_MAX / sizeof *d)
+  if (n > SIZE_MAX / sizeof *pk)
     return NAT_ENOMEM;
   d = malloc(n * sizeof *d);
-  if (d == NULL)
+  pk = malloc(n * sizeof *pk);
+  keep = calloc(n, sizeof *keep);
+  if (d == NULL || pk == NULL || keep == NULL) {
+    free(d);
+    free(pk);
+    free(keep);
     return NAT_ENOMEM;
-  for (i = 0; i < n; i++) {
-    for (j = 0; j < k; j++)
-      if (d[j].local_port == s[i].local_port &&
-          d[j].mapped_port == s[i].mapped_port)
-        break;
-    if (j == k)
-      d[k++] = s[i];
   }
+  for (i = 0; i < n; i++) {
+    pk[i].key = (uint32_t)s[i].local_port << 16 | s[i].mapped_port;
+    pk[i].idx = i;
+  }
+  qsort(pk, n, sizeof *pk, cmp_pairkey);
+  for (i = 0; i < n; i++)
+    keep[pk[i].idx] = i == 0 || pk[i].key != pk[i - 1].key;
+  for (i = 0; i < n; i++)
+    if (keep[i])
+      d[k++] = s[i];
+  free(pk);
+  free(keep);
   *out = d;
   *m = k;
   return 0;

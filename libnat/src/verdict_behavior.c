@@ -31,57 +31,56 @@ static bool concrete_local(const nat_addr *a) {
   return a->family != NAT_AF_NONE && a->port != 0;
 }
 
-/* Whether observation @p i of @p test is the first from its local socket
- * of family @p fam. */
-static bool first_of_socket(const nat_obslog *log, size_t i, uint8_t test,
-                            uint8_t fam) {
-  const nat_obs *o = nat_obslog_at(log, i);
-  size_t j;
-  if (o->test != test || o->local.family != fam || !concrete_local(&o->local))
-    return false;
-  for (j = 0; j < i; j++) {
-    const nat_obs *p = nat_obslog_at(log, j);
-    if (p->test == test && nat_addr_equal(&p->local, &o->local))
-      return false;
+/* Fill ix->first_of: per local socket, its first observation of @p test
+ * (NAT__NONE if none). */
+static void first_of_test(nat__vindex *ix, uint8_t test) {
+  size_t i, g;
+  for (g = 0; g < ix->nlocal; g++)
+    ix->first_of[g] = NAT__NONE;
+  for (i = 0; i < ix->n; i++) {
+    uint32_t id = ix->local_id[i];
+    if (ix->log->v[i].test == test && id != NAT__NONE &&
+        ix->first_of[id] == NAT__NONE)
+      ix->first_of[id] = (uint32_t)i;
   }
-  return true;
 }
 
-/* The earliest observation of @p test from @p local (log order breaks
- * ties). */
-static const nat_obs *earliest(const nat_obslog *log, uint8_t test,
-                               const nat_addr *local) {
+/* The local socket of observation @p i if @p i is the first of @p test
+ * from that socket and the socket is a concrete one of family @p fam
+ * (first_of_test() ran for @p test), else NAT__NONE. */
+static uint32_t first_of_socket(const nat__vindex *ix, size_t i, uint8_t test,
+                                uint8_t fam) {
+  const nat_obs *o = &ix->log->v[i];
+  uint32_t g = ix->local_id[i];
+  if (o->test != test || o->local.family != fam || !concrete_local(&o->local) ||
+      g == NAT__NONE || ix->first_of[g] != i)
+    return NAT__NONE;
+  return g;
+}
+
+/* Observation @p k of a socket's list (nat__vindex.sock_obs). */
+static const nat_obs *sock_at(const nat__vindex *ix, size_t k) {
+  return &ix->log->v[ix->sock_obs[k]];
+}
+
+static size_t obs_index(const nat__vindex *ix, const nat_obs *o) {
+  return (size_t)(o - ix->log->v);
+}
+
+/* The earliest observation of @p test from local socket @p g (log order
+ * breaks ties). */
+static const nat_obs *earliest(const nat__vindex *ix, uint8_t test,
+                               uint32_t g) {
   const nat_obs *best = NULL;
-  size_t i, n = nat_obslog_count(log);
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
-    if (o->test != test || !nat_addr_equal(&o->local, local))
+  size_t k, end = ix->sock_start[g + 1];
+  for (k = ix->sock_start[g]; k < end; k++) {
+    const nat_obs *o = sock_at(ix, k);
+    if (o->test != test)
       continue;
     if (best == NULL || o->sent_at < best->sent_at)
       best = o;
   }
   return best;
-}
-
-/* The alternate address of server @p p: OTHER-ADDRESS (else
- * CHANGED-ADDRESS) from any answer it gave, if its IP differs. */
-static bool other_of(const nat_obslog *log, const nat_addr *p, nat_addr *oa) {
-  size_t i, n = nat_obslog_count(log);
-  int pass;
-  for (pass = 0; pass < 2; pass++) {
-    for (i = 0; i < n; i++) {
-      const nat_obs *o = nat_obslog_at(log, i);
-      const nat_addr *c = pass == 0 ? &o->other_address : &o->changed_address;
-      bool has = pass == 0 ? o->has_other_address : o->has_changed_address;
-      if (o->status != 0 || !has || !nat_addr_equal(&o->server, p))
-        continue;
-      if (c->family != p->family || nat_addr_equal_ip(c, p))
-        continue;
-      *oa = *c;
-      return true;
-    }
-  }
-  return false;
 }
 
 /* ---------------------------------------------------------------- mapping
@@ -94,16 +93,15 @@ typedef struct map_probe {
   size_t attempts;
 } map_probe;
 
-static void probe_find(const nat_obslog *log, uint8_t test,
-                       const nat_addr *local, map_probe *p) {
-  size_t i, n = nat_obslog_count(log);
+static void probe_find(const nat__vindex *ix, uint8_t test, uint32_t g,
+                       map_probe *p) {
+  size_t k, end = ix->sock_start[g + 1];
   p->ans = NULL;
   p->tries = 0;
   p->attempts = 0;
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
-    if (o->test != test || !nat_addr_equal(&o->local, local) ||
-        !nat_addr_equal(&o->server, &p->dst))
+  for (k = ix->sock_start[g]; k < end; k++) {
+    const nat_obs *o = sock_at(ix, k);
+    if (o->test != test || !nat_addr_equal(&o->server, &p->dst))
       continue;
     p->attempts++;
     if (answered_mapped(o)) {
@@ -178,12 +176,12 @@ static nat_beh map_5780_decide(const map_probe *p, const nat_addr *local,
 
 /* RFC 5780 section 4.3 on the socket of @p first. Returns false if the
  * log does not have that shape (no OTHER-ADDRESS, no probe to it). */
-static bool map_5780(const nat_obslog *log, const nat_obs *first, nat_beh *beh,
-                     nat_tri *varies, nat__why *why) {
+static bool map_5780(const nat__vindex *ix, uint32_t g, const nat_obs *first,
+                     nat_beh *beh, nat_tri *varies, nat__why *why) {
   map_probe p[3];
   nat_addr oa;
   int k;
-  if (!other_of(log, &first->server, &oa))
+  if (!nat__vindex_other_of(ix, obs_index(ix, first), &oa))
     return false;
   memset(p, 0, sizeof p);
   p[0].dst = first->server;
@@ -191,7 +189,7 @@ static bool map_5780(const nat_obslog *log, const nat_obs *first, nat_beh *beh,
   p[1].dst.port = first->server.port;
   p[2].dst = oa;
   for (k = 0; k < 3; k++)
-    probe_find(log, first->test, &first->local, &p[k]);
+    probe_find(ix, first->test, g, &p[k]);
   if (p[1].attempts == 0 && p[2].attempts == 0)
     return false;
   *beh = map_5780_decide(p, &first->local, varies, why);
@@ -215,34 +213,99 @@ static void note_pair(const nat_obs **slot, const nat_obs *a,
   }
 }
 
-static void collect_pairs(const nat_obslog *log, uint8_t test,
+static bool eq_server(const nat_obs *a, const nat_obs *b) {
+  return nat_addr_equal(&a->server, &b->server);
+}
+
+static bool eq_server_ip(const nat_obs *a, const nat_obs *b) {
+  return nat_addr_equal_ip(&a->server, &b->server);
+}
+
+static bool eq_mapped(const nat_obs *a, const nat_obs *b) {
+  return nat_addr_equal(&a->mapped, &b->mapped);
+}
+
+/* For answer @p i, the earliest earlier answer of each kind of pair not
+ * found yet (the first pair of a kind is the one with the earliest later
+ * element, then the earliest earlier one: what a loop over all pairs in
+ * log order finds first):
+ *  - ip_same: same mapped address, another server IP (by mapped address);
+ *  - ip_diff: another mapped address and another server IP (@p ipd);
+ *  - port_same: same server IP and mapped address, another server;
+ *  - port_diff: same server IP, another server and mapped address. */
+static void pairs_find(const nat__vindex *ix, const nat__avoid2 *ipd,
+                       uint32_t i, map_pairs *mp) {
+  const nat_obslog *log = ix->log;
+  const nat_obs *a = &log->v[i];
+  uint32_t j;
+  if (mp->ip_same[0] == NULL && ix->mapped_id[i] != NAT__NONE) {
+    j = nat__avoid1_find(&ix->by_mapped[ix->mapped_id[i]], log, a,
+                         eq_server_ip);
+    if (j != NAT__NONE)
+      note_pair(mp->ip_same, &log->v[j], a);
+  }
+  if (mp->ip_diff[0] == NULL) {
+    j = nat__avoid2_find(ipd, log, a, eq_mapped, eq_server_ip);
+    if (j != NAT__NONE)
+      note_pair(mp->ip_diff, &log->v[j], a);
+  }
+  if (mp->port_same[0] == NULL && ix->sipmap_id[i] != NAT__NONE) {
+    j = nat__avoid1_find(&ix->by_sipmap[ix->sipmap_id[i]], log, a, eq_server);
+    if (j != NAT__NONE)
+      note_pair(mp->port_same, &log->v[j], a);
+  }
+  if (mp->port_diff[0] == NULL && ix->sip_id[i] != NAT__NONE) {
+    j = nat__avoid2_find(&ix->by_sip[ix->sip_id[i]], log, a, eq_server,
+                         eq_mapped);
+    if (j != NAT__NONE)
+      note_pair(mp->port_diff, &log->v[j], a);
+  }
+}
+
+static void pairs_add(nat__vindex *ix, nat__avoid2 *ipd, uint32_t i) {
+  const nat_obslog *log = ix->log;
+  if (ix->mapped_id[i] != NAT__NONE)
+    nat__avoid1_add(&ix->by_mapped[ix->mapped_id[i]], log, i, eq_server_ip);
+  nat__avoid2_add(ipd, log, i, eq_mapped, eq_server_ip);
+  if (ix->sipmap_id[i] != NAT__NONE)
+    nat__avoid1_add(&ix->by_sipmap[ix->sipmap_id[i]], log, i, eq_server);
+  if (ix->sip_id[i] != NAT__NONE)
+    nat__avoid2_add(&ix->by_sip[ix->sip_id[i]], log, i, eq_server, eq_mapped);
+}
+
+static void pairs_clear(nat__vindex *ix, uint32_t i) {
+  if (ix->mapped_id[i] != NAT__NONE)
+    nat__avoid1_reset(&ix->by_mapped[ix->mapped_id[i]]);
+  if (ix->sipmap_id[i] != NAT__NONE)
+    nat__avoid1_reset(&ix->by_sipmap[ix->sipmap_id[i]]);
+  if (ix->sip_id[i] != NAT__NONE)
+    nat__avoid2_reset(&ix->by_sip[ix->sip_id[i]]);
+}
+
+/* The answers of @p test from local socket @p g (address @p local),
+ * paired by how their destinations differ: linear in the socket's
+ * observations. */
+static void collect_pairs(nat__vindex *ix, uint8_t test, uint32_t g,
                           const nat_addr *local, map_pairs *mp) {
-  size_t i, j, n = nat_obslog_count(log);
+  size_t k, end = ix->sock_start[g + 1];
+  nat__avoid2 ipd;
   memset(mp, 0, sizeof *mp);
   mp->all_local = true;
-  for (i = 0; i < n; i++) {
-    const nat_obs *a = nat_obslog_at(log, i);
-    if (a->test != test || !nat_addr_equal(&a->local, local) ||
-        !answered_mapped(a))
+  nat__avoid2_reset(&ipd);
+  for (k = ix->sock_start[g]; k < end; k++) {
+    const nat_obs *a = sock_at(ix, k);
+    if (a->test != test || !answered_mapped(a))
       continue;
     mp->answered++;
     if (mp->any == NULL)
       mp->any = a;
     if (!nat_addr_equal(&a->mapped, local))
       mp->all_local = false;
-    for (j = 0; j < i; j++) {
-      const nat_obs *b = nat_obslog_at(log, j);
-      bool same;
-      if (b->test != test || !nat_addr_equal(&b->local, local) ||
-          !answered_mapped(b) || nat_addr_equal(&a->server, &b->server))
-        continue;
-      same = nat_addr_equal(&a->mapped, &b->mapped);
-      if (!nat_addr_equal_ip(&a->server, &b->server))
-        note_pair(same ? mp->ip_same : mp->ip_diff, b, a);
-      else
-        note_pair(same ? mp->port_same : mp->port_diff, b, a);
-    }
+    pairs_find(ix, &ipd, ix->sock_obs[k], mp);
+    pairs_add(ix, &ipd, ix->sock_obs[k]);
   }
+  for (k = ix->sock_start[g]; k < end; k++)
+    pairs_clear(ix, ix->sock_obs[k]);
 }
 
 static nat_beh map_compare_decide(const map_pairs *mp, nat_tri *varies,
@@ -304,12 +367,12 @@ static nat_beh map_compare_decide(const map_pairs *mp, nat_tri *varies,
 
 /* Compare answers from one socket to different destinations. Returns
  * false if the socket has no answer at all. */
-static bool map_compare(const nat_obslog *log, uint8_t test,
+static bool map_compare(nat__vindex *ix, uint8_t test, uint32_t g,
                         const nat_addr *local, nat_beh *beh, nat_tri *varies,
                         nat__why *why) {
   map_pairs mp;
   addrbuf b0, b1;
-  collect_pairs(log, test, local, &mp);
+  collect_pairs(ix, test, g, local, &mp);
   if (mp.answered == 0)
     return false;
   if (mp.all_local) {
@@ -326,13 +389,13 @@ static bool map_compare(const nat_obslog *log, uint8_t test,
 }
 
 /* No answer at all on the socket of @p first: say where it asked. */
-static void why_silent(const nat_obslog *log, const nat_obs *first,
+static void why_silent(const nat__vindex *ix, uint32_t g, const nat_obs *first,
                        nat__why *why) {
   map_probe p;
   addrbuf b0;
   memset(&p, 0, sizeof p);
   p.dst = first->server;
-  probe_find(log, first->test, &first->local, &p);
+  probe_find(ix, first->test, g, &p);
   nat__why_set(why, "mapping: no answer from %s after %u tries -> unknown",
                fa(&p.dst, b0), p.tries);
 }
@@ -346,22 +409,24 @@ typedef struct map_best {
 
 /* Try every socket of @p test (IPv4 first). Returns true once one
  * decides. */
-static bool map_try_test(const nat_obslog *log, uint8_t test, nat_beh *beh,
+static bool map_try_test(nat__vindex *ix, uint8_t test, nat_beh *beh,
                          bool *rfc5780, nat_tri *varies, nat__why *why,
                          map_best *best) {
   static const uint8_t fams[2] = {NAT_AF_INET, NAT_AF_INET6};
-  size_t f, i, n = nat_obslog_count(log);
+  size_t f, i;
+  first_of_test(ix, test);
   for (f = 0; f < 2; f++) {
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < ix->n; i++) {
       const nat_obs *first;
       nat__why w;
       nat_tri var = NAT_TRI_UNKNOWN;
       nat_beh b = NAT_BEH_UNKNOWN;
       bool is5780;
-      if (!first_of_socket(log, i, test, fams[f]))
+      uint32_t g = first_of_socket(ix, i, test, fams[f]);
+      if (g == NAT__NONE)
         continue;
-      first = earliest(log, test, &nat_obslog_at(log, i)->local);
-      is5780 = map_5780(log, first, &b, &var, &w);
+      first = earliest(ix, test, g);
+      is5780 = map_5780(ix, g, first, &b, &var, &w);
       if (is5780 && b == NAT_BEH_UNKNOWN && !best->have) {
         best->have = true;
         best->rfc5780 = true;
@@ -369,8 +434,8 @@ static bool map_try_test(const nat_obslog *log, uint8_t test, nat_beh *beh,
         best->why = w;
       }
       if (b == NAT_BEH_UNKNOWN &&
-          !map_compare(log, test, &first->local, &b, &var, &w))
-        why_silent(log, first, &w);
+          !map_compare(ix, test, g, &first->local, &b, &var, &w))
+        why_silent(ix, g, first, &w);
       if (b == NAT_BEH_UNKNOWN && !best->have) {
         best->have = true;
         best->rfc5780 = false;
@@ -389,15 +454,15 @@ static bool map_try_test(const nat_obslog *log, uint8_t test, nat_beh *beh,
   return false;
 }
 
-nat_beh nat__mapping(const nat_obslog *log, bool *rfc5780, nat_tri *varies,
+nat_beh nat__mapping(nat__vindex *ix, bool *rfc5780, nat_tri *varies,
                      nat__why *why) {
   map_best best;
   nat_beh beh = NAT_BEH_UNKNOWN;
   *rfc5780 = false;
   *varies = NAT_TRI_UNKNOWN;
   memset(&best, 0, sizeof best);
-  if (map_try_test(log, NAT_OBS_MAPPING, &beh, rfc5780, varies, why, &best) ||
-      map_try_test(log, NAT_OBS_BASIC, &beh, rfc5780, varies, why, &best))
+  if (map_try_test(ix, NAT_OBS_MAPPING, &beh, rfc5780, varies, why, &best) ||
+      map_try_test(ix, NAT_OBS_BASIC, &beh, rfc5780, varies, why, &best))
     return beh;
   if (best.have) {
     *rfc5780 = best.rfc5780;
@@ -414,13 +479,14 @@ nat_beh nat_analyze_mapping(const nat_obslog *log, bool *rfc5780) {
   bool r = false;
   nat_tri varies;
   nat__why why;
+  nat__vindex ix;
   nat_beh b;
-  if (log == NULL) {
-    if (rfc5780 != NULL)
-      *rfc5780 = false;
+  if (rfc5780 != NULL)
+    *rfc5780 = false;
+  if (log == NULL || nat__vindex_build(&ix, log) != 0)
     return NAT_BEH_UNKNOWN;
-  }
-  b = nat__mapping(log, &r, &varies, &why);
+  b = nat__mapping(&ix, &r, &varies, &why);
+  nat__vindex_free(&ix);
   if (rfc5780 != NULL)
     *rfc5780 = r;
   return b;
@@ -486,26 +552,26 @@ typedef struct fgroup {
 /* An answered request from @p local to @p server of any test: the
  * mapping the change requests need, when no flags-0 filtering request
  * was logged. */
-static const nat_obs *any_opening(const nat_obslog *log, const nat_addr *local,
+static const nat_obs *any_opening(const nat__vindex *ix, uint32_t sock,
                                   const nat_addr *server) {
-  size_t i, n = nat_obslog_count(log);
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
+  size_t k, end = ix->sock_start[sock + 1];
+  for (k = ix->sock_start[sock]; k < end; k++) {
+    const nat_obs *o = sock_at(ix, k);
     if (o->status == 0 && o->change_flags == 0 &&
-        nat_addr_equal(&o->local, local) && nat_addr_equal(&o->server, server))
+        nat_addr_equal(&o->server, server))
       return o;
   }
   return NULL;
 }
 
-static void fgroup_collect(const nat_obslog *log, const nat_addr *local,
-                           fgroup *g) {
-  size_t i, n = nat_obslog_count(log);
+/* The filtering test of local socket @p sock. */
+static void fgroup_collect(const nat__vindex *ix, uint32_t sock, fgroup *g) {
+  size_t k, end = ix->sock_start[sock + 1];
   const nat_obs *first_change = NULL;
   memset(g, 0, sizeof *g);
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
-    if (o->test != NAT_OBS_FILTERING || !nat_addr_equal(&o->local, local))
+  for (k = ix->sock_start[sock]; k < end; k++) {
+    const nat_obs *o = sock_at(ix, k);
+    if (o->test != NAT_OBS_FILTERING)
       continue;
     if (o->change_flags != 0) {
       if (first_change == NULL)
@@ -520,17 +586,17 @@ static void fgroup_collect(const nat_obslog *log, const nat_addr *local,
       g->open_tries += o->transmissions;
   }
   if (g->open == NULL && g->open_try == NULL && first_change != NULL)
-    g->open = any_opening(log, local, &first_change->server);
+    g->open = any_opening(ix, sock, &first_change->server);
   if (g->open == NULL)
     return;
   /* the alternate address of the server the change requests went to */
-  g->has_oa =
-      (first_change != NULL && other_of(log, &first_change->server, &g->oa)) ||
-      other_of(log, &g->open->server, &g->oa);
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
+  g->has_oa = (first_change != NULL &&
+               nat__vindex_other_of(ix, obs_index(ix, first_change), &g->oa)) ||
+              nat__vindex_other_of(ix, obs_index(ix, g->open), &g->oa);
+  for (k = ix->sock_start[sock]; k < end; k++) {
+    const nat_obs *o = sock_at(ix, k);
     if (o->test != NAT_OBS_FILTERING || o->change_flags == 0 ||
-        !nat_addr_equal(&o->local, local) || o->sent_at < g->open->sent_at)
+        o->sent_at < g->open->sent_at)
       continue;
     if (o->change_flags & NAT__CHANGE_IP)
       fold_cat(&g->ip, o);
@@ -639,22 +705,23 @@ static nat_beh fgroup_decide(const fgroup *g, bool *unsupported,
   return NAT_BEH_APD;
 }
 
-nat_beh nat__filtering(const nat_obslog *log, bool *unsupported,
-                       nat__why *why) {
+nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why) {
   static const uint8_t fams[2] = {NAT_AF_INET, NAT_AF_INET6};
   nat__why first_why;
   bool have = false, first_unsup = false;
-  size_t f, i, n = nat_obslog_count(log);
+  size_t f, i;
   *unsupported = false;
+  first_of_test(ix, NAT_OBS_FILTERING);
   for (f = 0; f < 2; f++) {
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < ix->n; i++) {
       fgroup g;
       nat__why w;
       bool unsup = false;
       nat_beh b;
-      if (!first_of_socket(log, i, NAT_OBS_FILTERING, fams[f]))
+      uint32_t sock = first_of_socket(ix, i, NAT_OBS_FILTERING, fams[f]);
+      if (sock == NAT__NONE)
         continue;
-      fgroup_collect(log, &nat_obslog_at(log, i)->local, &g);
+      fgroup_collect(ix, sock, &g);
       b = fgroup_decide(&g, &unsup, &w);
       if (b != NAT_BEH_UNKNOWN) {
         *why = w;
@@ -678,8 +745,12 @@ nat_beh nat__filtering(const nat_obslog *log, bool *unsupported,
 
 nat_beh nat_analyze_filtering(const nat_obslog *log) {
   nat__why why;
+  nat__vindex ix;
   bool unsup;
-  if (log == NULL)
+  nat_beh b;
+  if (log == NULL || nat__vindex_build(&ix, log) != 0)
     return NAT_BEH_UNKNOWN;
-  return nat__filtering(log, &unsup, &why);
+  b = nat__filtering(&ix, &unsup, &why);
+  nat__vindex_free(&ix);
+  return b;
 }

@@ -1,10 +1,12 @@
 /* libnat -- private declarations shared by the verdict files (verdict.c,
- * verdict_behavior.c, verdict_alloc.c, verdict_explain.c). */
+ * verdict_behavior.c, verdict_path.c, verdict_alloc.c, verdict_explain.c,
+ * verdict_index.c). */
 #ifndef NAT_VERDICT_INTERNAL_H
 #define NAT_VERDICT_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nat/verdict.h"
 
@@ -17,16 +19,91 @@ typedef struct nat__why {
   char line[NAT_EXPLAIN_LEN];
 } nat__why;
 
+/* ------------------------------------------------------------ the index
+ *
+ * Built once per verdict (verdict_index.c) so that every analyzer is
+ * linear in the log after an O(n log n) build: observations are grouped
+ * by equal addresses (nat_addr_equal / nat_addr_equal_ip) through ids
+ * assigned by sorting, the observations of each local socket are listed
+ * in log order, and each server's alternate address is found once.
+ * An id is NAT__NONE where the address has no IP (family neither IPv4
+ * nor IPv6): such an address equals nothing, not even itself. */
+
+#define NAT__NONE UINT32_MAX
+
+/* The earliest element of a group whose attribute differs from a given
+ * value, when equality is an equivalence on valid values and an invalid
+ * value equals nothing: the first element, and the first one that
+ * differs from it. */
+typedef struct nat__avoid1 {
+  uint32_t first, other;
+} nat__avoid1;
+
+/* The same with two attributes X and Y that must both differ: the first
+ * element e1; a, the first with X != X(e1), and a2, the first after it
+ * with X != X(e1) and Y != Y(a); b and b2 likewise with X and Y swapped;
+ * c, the first with X != X(e1) and Y != Y(e1). */
+typedef struct nat__avoid2 {
+  uint32_t e1, a, a2, b, b2, c;
+} nat__avoid2;
+
+typedef bool (*nat__obs_eq)(const nat_obs *, const nat_obs *);
+
+typedef struct nat__vindex {
+  const nat_obslog *log;
+  size_t n;
+  /* per observation: the group of its local address, server address,
+   * server IP, mapped address, (server IP, mapped address), local IP */
+  uint32_t *local_id, *server_id, *sip_id, *mapped_id, *sipmap_id, *lip_id;
+  size_t nlocal, nserver, nsip, nmapped, nsipmap, nlip;
+  /* the observations of local socket g, in log order:
+   * sock_obs[sock_start[g] .. sock_start[g + 1]) */
+  uint32_t *sock_start, *sock_obs;
+  /* per server: the first answer with a usable OTHER-ADDRESS (resp.
+   * CHANGED-ADDRESS): another IP of the same family, or NAT__NONE */
+  uint32_t *srv_other, *srv_changed;
+  /* scratch of the analyzers: first_of is filled for one test at a time;
+   * the groups are empty between uses (each user empties what it
+   * filled) */
+  uint32_t *first_of;                          /* per local socket */
+  nat__avoid1 *by_mapped, *by_sipmap, *by_lip; /* per group */
+  nat__avoid2 *by_sip;
+} nat__vindex;
+
+/* Build the index of @p log. @return 0 or NAT_ENOMEM. */
+int nat__vindex_build(nat__vindex *ix, const nat_obslog *log);
+void nat__vindex_free(nat__vindex *ix);
+
+/* The alternate address of the server of observation @p i: OTHER-ADDRESS
+ * (else CHANGED-ADDRESS) from any answer it gave, if its IP differs. */
+bool nat__vindex_other_of(const nat__vindex *ix, size_t i, nat_addr *oa);
+
+void nat__avoid1_reset(nat__avoid1 *av);
+/* The earliest element added whose attribute differs from @p o's, or
+ * NAT__NONE. */
+uint32_t nat__avoid1_find(const nat__avoid1 *av, const nat_obslog *log,
+                          const nat_obs *o, nat__obs_eq eq);
+void nat__avoid1_add(nat__avoid1 *av, const nat_obslog *log, uint32_t i,
+                     nat__obs_eq eq);
+void nat__avoid2_reset(nat__avoid2 *av);
+/* The earliest element added that differs from @p o in both X and Y. */
+uint32_t nat__avoid2_find(const nat__avoid2 *av, const nat_obslog *log,
+                          const nat_obs *o, nat__obs_eq eqx, nat__obs_eq eqy);
+void nat__avoid2_add(nat__avoid2 *av, const nat_obslog *log, uint32_t i,
+                     nat__obs_eq eqx, nat__obs_eq eqy);
+
+/* ------------------------------------------------------------ analyzers */
+
 /* Mapping with its explanation; @p varies, @p rfc5780 may not be NULL. */
-nat_beh nat__mapping(const nat_obslog *log, bool *rfc5780, nat_tri *varies,
+nat_beh nat__mapping(nat__vindex *ix, bool *rfc5780, nat_tri *varies,
                      nat__why *why);
 
 /* Filtering with its explanation; *unsupported set when the server
  * ignored or refused CHANGE-REQUEST. */
-nat_beh nat__filtering(const nat_obslog *log, bool *unsupported, nat__why *why);
+nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why);
 
 nat_tri nat__hairpin(const nat_obslog *log, nat__why *why);
-nat_pooling nat__pooling(const nat_obslog *log, nat__why *why);
+nat_pooling nat__pooling(nat__vindex *ix, nat__why *why);
 nat_tri nat__double_nat(const nat_obslog *log, nat__why *why);
 
 /* Lifetime bounds from NAT_OBS_LIFETIME; false when not measured. */

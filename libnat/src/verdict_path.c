@@ -75,13 +75,25 @@ typedef struct pool_scan {
   size_t answers;
 } pool_scan;
 
-static void pool_scan_family(const nat_obslog *log, uint8_t fam,
-                             pool_scan *ps) {
-  size_t i, j, n = nat_obslog_count(log);
+static bool pool_obs(const nat_obs *o, uint8_t fam) {
+  return answered_mapped(o) && o->mapped.family == fam;
+}
+
+static bool eq_mapped_ip(const nat_obs *a, const nat_obs *b) {
+  return nat_addr_equal_ip(&a->mapped, &b->mapped);
+}
+
+/* arb: the first answer for which an earlier one from the same local IP
+ * saw another public IP, and the earliest such earlier one (found per
+ * local IP group: linear). */
+static void pool_scan_family(nat__vindex *ix, uint8_t fam, pool_scan *ps) {
+  const nat_obslog *log = ix->log;
+  size_t i;
   memset(ps, 0, sizeof *ps);
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
-    if (!answered_mapped(o) || o->mapped.family != fam)
+  for (i = 0; i < ix->n; i++) {
+    const nat_obs *o = &log->v[i];
+    uint32_t lip = ix->lip_id[i], j;
+    if (!pool_obs(o, fam))
       continue;
     ps->answers++;
     if (ps->first == NULL)
@@ -89,27 +101,26 @@ static void pool_scan_family(const nat_obslog *log, uint8_t fam,
     else if (ps->other == NULL &&
              !nat_addr_equal_ip(&o->mapped, &ps->first->mapped))
       ps->other = o;
-    if (ps->arb[0] != NULL)
+    if (ps->arb[0] != NULL || lip == NAT__NONE)
       continue;
-    for (j = 0; j < i; j++) {
-      const nat_obs *p = nat_obslog_at(log, j);
-      if (answered_mapped(p) && p->mapped.family == fam &&
-          nat_addr_equal_ip(&p->local, &o->local) &&
-          !nat_addr_equal_ip(&p->mapped, &o->mapped)) {
-        ps->arb[0] = p;
-        ps->arb[1] = o;
-        break;
-      }
+    j = nat__avoid1_find(&ix->by_lip[lip], log, o, eq_mapped_ip);
+    if (j != NAT__NONE) {
+      ps->arb[0] = &log->v[j];
+      ps->arb[1] = o;
     }
+    nat__avoid1_add(&ix->by_lip[lip], log, (uint32_t)i, eq_mapped_ip);
   }
+  for (i = 0; i < ix->n; i++)
+    if (ix->lip_id[i] != NAT__NONE)
+      nat__avoid1_reset(&ix->by_lip[ix->lip_id[i]]);
 }
 
-nat_pooling nat__pooling(const nat_obslog *log, nat__why *why) {
+nat_pooling nat__pooling(nat__vindex *ix, nat__why *why) {
   pool_scan ps;
   addrbuf b0, b1, b2, b3, b4;
-  pool_scan_family(log, NAT_AF_INET, &ps);
+  pool_scan_family(ix, NAT_AF_INET, &ps);
   if (ps.answers == 0)
-    pool_scan_family(log, NAT_AF_INET6, &ps);
+    pool_scan_family(ix, NAT_AF_INET6, &ps);
   if (ps.answers == 0) {
     nat__why_set(why, "pooling: no mapped address -> unknown");
     return NAT_POOL_UNKNOWN;
@@ -140,9 +151,13 @@ nat_pooling nat__pooling(const nat_obslog *log, nat__why *why) {
 
 nat_pooling nat_analyze_pooling(const nat_obslog *log) {
   nat__why why;
-  if (log == NULL)
+  nat__vindex ix;
+  nat_pooling p;
+  if (log == NULL || nat__vindex_build(&ix, log) != 0)
     return NAT_POOL_UNKNOWN;
-  return nat__pooling(log, &why);
+  p = nat__pooling(&ix, &why);
+  nat__vindex_free(&ix);
+  return p;
 }
 
 /* ------------------------------------------------------------- double NAT

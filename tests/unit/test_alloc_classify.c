@@ -334,6 +334,42 @@ static void test_birthday_anchors(void **state) {
               nat_birthday_success(101, 256, R, false));
 }
 
+/* Reused mappings are dropped before classifying: a long sequence that
+ * repeats a core of allocations (a replay of the same run many times)
+ * classifies and predicts exactly like the core; and a long sequence of
+ * distinct samples is classified in O(n log n), not O(n^2). */
+static void test_repeated_core(void **state) {
+  enum { CORE = 24, COPIES = 4000 };
+  nat_port_sample core[CORE], *big;
+  nat_alloc_verdict a1, a2;
+  nat_prediction p1, p2;
+  size_t i, n = (size_t)CORE * COPIES;
+  (void)state;
+  make(core, CORE, G_SEQ_JITTER, 20000, 2, 1024, 65535, 7);
+  big = test_malloc(n * sizeof *big);
+  for (i = 0; i < n; i++) {
+    big[i] = core[i % CORE];
+    big[i].at = (nat_tstamp)i;
+  }
+  assert_int_equal(nat_alloc_classify(core, CORE, &a1), 0);
+  assert_int_equal(nat_alloc_classify(big, n, &a2), 0);
+  assert_int_equal(a1.kind, NAT_PA_SEQUENTIAL);
+  assert_memory_equal(&a1, &a2, sizeof a1);
+  assert_int_equal(nat_alloc_predict(&a1, core, CORE, 8, &p1), 0);
+  assert_int_equal(nat_alloc_predict(&a2, big, n, 8, &p2), 0);
+  assert_memory_equal(&p1, &p2, sizeof p1);
+  /* all distinct: a long sequential run from fresh sockets */
+  for (i = 0; i < n; i++) {
+    big[i].local_port = (uint16_t)(32768 + i % 28000);
+    big[i].mapped_port = (uint16_t)(1024 + i % 64512);
+  }
+  assert_int_equal(nat_alloc_classify(big, n, &a2), 0);
+  assert_int_equal(a2.samples, n);
+  assert_int_equal(a2.kind, NAT_PA_SEQUENTIAL);
+  assert_int_equal(a2.delta, 1);
+  test_free(big);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
@@ -341,6 +377,7 @@ int main(void) {
       cmocka_unit_test(test_false_positives),
       cmocka_unit_test(test_predict),
       cmocka_unit_test(test_birthday_anchors),
+      cmocka_unit_test(test_repeated_core),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

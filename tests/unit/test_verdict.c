@@ -740,6 +740,115 @@ static void test_ipv6(void **state) {
   nat_obslog_free(&log);
 }
 
+/* ------------------------------------------------- scaling: long logs
+ * A long log that repeats one run, or that has many silent sockets before
+ * the one that answers, gives the verdict of the run alone: every
+ * analyzer must look at each socket once (the verdict used to be
+ * quadratic in the log: minutes for a 100k-observation replay). */
+
+/* One run of the probe plan: basic, mapping (AD), filtering (AD),
+ * 20 sequential allocations, a hairpin probe that times out. */
+static void core_run(nat_obslog *log) {
+  add(log,
+      other(ob(NAT_OBS_BASIC, "10.0.0.2:4000", P1, "198.51.100.2:40000"), OA));
+  add(log, ob(NAT_OBS_BASIC, "10.0.0.2:4000", "192.0.2.9:3478",
+              "198.51.100.2:40000"));
+  add_mapping(log, LAN, "198.51.100.2:20000", "198.51.100.2:20001",
+              "198.51.100.2:20001");
+  add_filtering(log, "10.0.0.2:5001", "198.51.100.2:40001", NULL, P1P2);
+  add_alloc(log, 20, 1);
+  add(log, ob(NAT_OBS_HAIRPIN, "10.0.0.2:5002", PUB, NULL));
+}
+
+/* Mapping and filtering sockets that got no answer (copy @p k). */
+static void silent_run(nat_obslog *log, unsigned k) {
+  char local[32];
+  snprintf(local, sizeof local, "10.1.%u.%u:%u", k / 200 % 200, k % 200,
+           6000u + k % 50000u);
+  add(log, ob(NAT_OBS_MAPPING, local, P1, NULL));
+  add(log, ob(NAT_OBS_MAPPING, local, P2, NULL));
+  snprintf(local, sizeof local, "10.2.%u.%u:%u", k / 200 % 200, k % 200,
+           6000u + k % 50000u);
+  add(log, ob(NAT_OBS_FILTERING, local, P1, NULL));
+  add(log, chg(local, 0x06, NULL, NULL));
+  add(log, chg(local, 0x02, NULL, NULL));
+}
+
+static bool counts_line(const char *line) {
+  return strncmp(line, "reachability:", 13) == 0 ||
+         strncmp(line, "pooling:", 8) == 0;
+}
+
+/* The same explanation line; with @p exact false, only the conclusion
+ * (after the last "->") must match: tries add up over repeated probes. */
+static void same_line(const char *one, const char *big, bool exact) {
+  const char *a = strrchr(one, '>'), *b = strrchr(big, '>');
+  if (exact || a == NULL)
+    assert_string_equal(big, one);
+  else
+    assert_string_equal(b != NULL ? b : big, a);
+}
+
+/* @p big has the verdict of @p one; only the counts may differ (the
+ * number of observations, answers and tries), and the server attempts. */
+static void same_verdict(const nat_verdict *one, const nat_verdict *big,
+                         bool exact) {
+  assert_int_equal(big->mapping, one->mapping);
+  assert_int_equal(big->filtering, one->filtering);
+  assert_int_equal(big->hairpinning, one->hairpinning);
+  assert_int_equal(big->pooling, one->pooling);
+  assert_int_equal(big->double_nat, one->double_nat);
+  assert_int_equal(big->rfc5780_used, one->rfc5780_used);
+  assert_int_equal(big->mapping_varies, one->mapping_varies);
+  assert_int_equal(big->filtering_unsupported, one->filtering_unsupported);
+  assert_int_equal(big->difficulty, one->difficulty);
+  assert_int_equal(big->self_class, one->self_class);
+  assert_int_equal(big->basic.udp_reachable, one->basic.udp_reachable);
+  assert_int_equal(big->basic.nat_present, one->basic.nat_present);
+  assert_int_equal(big->basic.nservers, one->basic.nservers);
+  assert_memory_equal(&big->alloc, &one->alloc, sizeof one->alloc);
+  assert_memory_equal(&big->prediction, &one->prediction,
+                      sizeof one->prediction);
+  assert_memory_equal(big->strategy, one->strategy, sizeof one->strategy);
+  assert_int_equal(big->nexplain, one->nexplain);
+  for (size_t i = 0; i < one->nexplain; i++)
+    if (!counts_line(one->explain[i]))
+      same_line(one->explain[i], big->explain[i], exact);
+}
+
+static void test_scaling(void **state) {
+  nat_obslog log;
+  nat_verdict one, big;
+  unsigned k;
+  (void)state;
+  nat_obslog_init(&log);
+  core_run(&log);
+  compute(&one, &log);
+  assert_int_equal(one.mapping, NAT_BEH_AD);
+  assert_int_equal(one.filtering, NAT_BEH_AD);
+  assert_int_equal(one.alloc.kind, NAT_PA_SEQUENTIAL);
+  /* the same run repeated: about 100,000 observations */
+  while (nat_obslog_count(&log) < 100000)
+    core_run(&log);
+  compute(&big, &log);
+  assert_int_equal(big.observations, nat_obslog_count(&log));
+  same_verdict(&one, &big, false);
+  nat_verdict_free(&big);
+  nat_obslog_free(&log);
+  /* 100,000 observations of silent sockets, then the run */
+  for (k = 0; nat_obslog_count(&log) < 100000; k++)
+    silent_run(&log, k);
+  core_run(&log);
+  compute(&big, &log);
+  same_verdict(&one, &big, true);
+  assert_int_equal(nat_analyze_mapping(&log, NULL), NAT_BEH_AD);
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_AD);
+  assert_int_equal(nat_analyze_pooling(&log), NAT_POOL_SINGLE);
+  nat_verdict_free(&big);
+  nat_verdict_free(&one);
+  nat_obslog_free(&log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_nat),
@@ -758,6 +867,7 @@ int main(void) {
       cmocka_unit_test(test_strategy_table),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_ipv6),
+      cmocka_unit_test(test_scaling),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
