@@ -18,7 +18,8 @@ typedef struct tag_srv {
   nat_addr alt; /* OTHER-ADDRESS / CHANGED-ADDRESS */
   bool has_basic;
   size_t alloc_sockets; /* fresh sockets that asked only this server */
-  size_t stamp_prim, stamp_alt, stamp_prim_ans, stamp_alt_ans;
+  size_t multi_sockets; /* netcheck's multi-destination ones (shape_of) */
+  size_t stamp_prim, stamp_alt; /* last socket (group) that asked them */
 } tag_srv;
 
 typedef struct tagger {
@@ -27,7 +28,7 @@ typedef struct tagger {
   tag_srv *srv;
   size_t nsrv;
   nat__rp_rec **by_sock;
-  bool mapping_ok, filtering_ok;
+  bool filtering_ok;
 } tagger;
 
 static bool answered(const nat_obs *o) {
@@ -148,42 +149,86 @@ static void assign_hairpin(tagger *t, nat__rp_rec *h) {
   }
 }
 
+/* The shape of one socket's records (sorted in sent order) that the
+ * allocation test looks at. Hairpin requests do not count: they go to a
+ * client socket's mapping, not to a server (netcheck's hairpin socket B is
+ * also its first fresh allocation socket). */
+typedef struct sock_shape {
+  const nat__rp_rec *first; /* first plain request */
+  bool single;              /* plain requests to one destination only */
+  bool multi;               /* netcheck's multi-destination one */
+} sock_shape;
+
+/* IP1:P2 of server @p s: its primary IP with the alternate port. */
+static bool is_p1p2(const tag_srv *s, const nat_addr *d) {
+  nat_addr a;
+  if (!s->has_alt || s->alt.port == s->primary.port)
+    return false;
+  a = s->primary;
+  a.port = s->alt.port;
+  return nat_addr_equal(d, &a);
+}
+
+/* netcheck's multi-destination allocation socket (probe_plan.c,
+ * alloc_multi): the last fresh allocation socket asks the primary first,
+ * like the others, then the server's other addresses IP1:P2, IP2:P1,
+ * IP2:P2 and the other servers, all recorded as NAT_OBS_ALLOCATION. No
+ * RFC 5780 mapping test (RFC 5780 section 4.3: IP1:P1, IP2:P1, IP2:P2)
+ * and no filtering test asks IP1:P2 with plain requests: that request,
+ * with no CHANGE-REQUEST from the socket, marks it. */
+static void shape_of(const tagger *t, nat__rp_rec *const *by, size_t k,
+                     sock_shape *sh) {
+  size_t i;
+  bool changes = false, p1p2 = false;
+  memset(sh, 0, sizeof *sh);
+  sh->single = true;
+  for (i = 0; i < k; i++) {
+    const nat__rp_rec *r = by[i];
+    if (r->flags & NAT__REC_HAIRPIN)
+      continue;
+    if (nat__rp_changes(r->o.change_flags)) {
+      changes = true;
+      continue;
+    }
+    if (sh->first == NULL)
+      sh->first = r;
+    else if (!nat_addr_equal(&r->o.server, &sh->first->o.server))
+      sh->single = false;
+    if (r->o.server_idx == sh->first->o.server_idx &&
+        is_p1p2(&t->srv[r->o.server_idx], &r->o.server))
+      p1p2 = true;
+  }
+  if (sh->first == NULL || sh->first->role != ROLE_PRIMARY || changes) {
+    sh->single = false;
+    return;
+  }
+  sh->multi = !sh->single && p1p2;
+}
+
 /* Tag one socket's records by[0..k): filtering, mapping, the rest basic;
- * a fresh socket that only asked one destination is an allocation
- * candidate (tagged later, when the count across sockets is known). */
+ * a fresh socket that only asked one destination, or netcheck's
+ * multi-destination one, is an allocation candidate (tagged later, when
+ * the count across sockets is known). */
 static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
   size_t i, fsrv = SIZE_MAX;
-  bool single = true;
-  const nat_addr *first_ans = NULL;
+  nat_tstamp open_at = 0;
+  bool opened = false;
+  sock_shape sh;
   for (i = 0; i < k; i++) {
     nat__rp_rec *r = by[i];
     tag_srv *s = &t->srv[r->o.server_idx];
     if (r->flags & NAT__REC_HAIRPIN) {
       assign_hairpin(t, r);
-      single = false;
       continue;
     }
     if (nat__rp_changes(r->o.change_flags)) {
       fsrv = r->o.server_idx;
-      single = false;
       continue;
     }
-    if (!nat_addr_equal(&r->o.server, &by[0]->o.server))
-      single = false;
     if (r->role == ROLE_PRIMARY)
       s->stamp_prim = g;
     else
       s->stamp_alt = g;
-    if (!answered(&r->o))
-      continue;
-    if (r->role == ROLE_PRIMARY)
-      s->stamp_prim_ans = g;
-    else
-      s->stamp_alt_ans = g;
-    if (first_ans == NULL)
-      first_ans = &r->o.server;
-    else if (!nat_addr_equal(first_ans, &r->o.server))
-      t->mapping_ok = true; /* different destinations, both answered */
   }
   for (i = 0; i < k; i++) {
     nat__rp_rec *r = by[i];
@@ -193,37 +238,56 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
     if (r->o.server_idx == fsrv &&
         (nat__rp_changes(r->o.change_flags) || r->role == ROLE_PRIMARY)) {
       r->tags |= TAG(NAT_OBS_FILTERING);
+      /* the opening request: plain, to IP1:P1, answered */
       if (r->role == ROLE_PRIMARY && answered(&r->o) &&
-          !nat__rp_changes(r->o.change_flags))
-        t->filtering_ok = true;
+          !nat__rp_changes(r->o.change_flags) &&
+          (!opened || r->o.sent_at < open_at)) {
+        opened = true;
+        open_at = r->o.sent_at;
+      }
     }
     if (plain(r) && s->stamp_prim == g && s->stamp_alt == g)
       r->tags |= TAG(NAT_OBS_MAPPING);
-    if (s->stamp_prim_ans == g && s->stamp_alt_ans == g)
-      t->mapping_ok = true;
   }
-  if (single && by[0]->role == ROLE_PRIMARY)
-    t->srv[by[0]->o.server_idx].alloc_sockets++;
+  /* The analyzer rates the change requests sent after the opening one
+   * (verdict.h): measurable only if there is one. */
+  for (i = 0; opened && i < k; i++)
+    if (by[i]->o.server_idx == fsrv && nat__rp_changes(by[i]->o.change_flags) &&
+        by[i]->o.sent_at >= open_at)
+      t->filtering_ok = true;
+  shape_of(t, by, k, &sh);
+  if (sh.single)
+    t->srv[sh.first->o.server_idx].alloc_sockets++;
+  else if (sh.multi)
+    t->srv[sh.first->o.server_idx].multi_sockets++;
 }
 
-/* Second look at the fresh sockets: two or more asking the same server
- * make an allocation test; then untagged records are basic. */
+/* Second look at the sockets: two or more fresh ones asking the same
+ * server (one of them may be netcheck's multi-destination socket, when
+ * at least one other asked only the primary) make an allocation test;
+ * their plain requests are tagged NAT_OBS_ALLOCATION, and only that, as
+ * the live probe plan records them. Then untagged records are basic. */
 static void tag_alloc_and_basic(tagger *t) {
   size_t a = 0, b, i;
   while (a < t->n) {
-    bool single = true;
+    sock_shape sh;
+    const tag_srv *s;
     nat__rp_rec *r0 = t->by_sock[a];
     for (b = a;
-         b < t->n && cmp_addr(&t->by_sock[b]->o.local, &r0->o.local) == 0;
-         b++) {
-      nat__rp_rec *r = t->by_sock[b];
-      if (!plain(r) || !nat_addr_equal(&r->o.server, &r0->o.server))
-        single = false;
+         b < t->n && cmp_addr(&t->by_sock[b]->o.local, &r0->o.local) == 0; b++)
+      ;
+    shape_of(t, t->by_sock + a, b - a, &sh);
+    s = sh.first != NULL ? &t->srv[sh.first->o.server_idx] : NULL;
+    if (s != NULL && (sh.single || sh.multi) && s->alloc_sockets >= 1 &&
+        s->alloc_sockets + s->multi_sockets >= 2) {
+      for (i = a; i < b; i++) {
+        nat__rp_rec *r = t->by_sock[i];
+        if (!plain(r))
+          continue;
+        r->tags = (uint8_t)(r->tags & ~TAG(NAT_OBS_MAPPING));
+        r->tags |= TAG(NAT_OBS_ALLOCATION);
+      }
     }
-    if (single && r0->role == ROLE_PRIMARY &&
-        t->srv[r0->o.server_idx].alloc_sockets >= 2)
-      for (i = a; i < b; i++)
-        t->by_sock[i]->tags |= TAG(NAT_OBS_ALLOCATION);
     a = b;
   }
   for (i = 0; i < t->n; i++) {
@@ -273,6 +337,54 @@ static int emit(const tagger *t, nat_obslog *log) {
   return 0;
 }
 
+/* Does one socket's log show its mapping for two destinations? Inside
+ * the NAT (@p inside): two answered requests to different destinations
+ * among the observations the mapping analyzer reads (NAT_OBS_MAPPING,
+ * else NAT_OBS_BASIC). Outside, a "socket" is a mapping the NAT made,
+ * so a new public port cannot be told from a new client socket: AD and
+ * APD never show, and the analyzer's mapped == local rule would call any
+ * socket endpoint-independent. Only a source that two different server
+ * IPs answered with one and the same mapped address shows an
+ * endpoint-independent mapping (assuming no port overloading, which
+ * RFC 4787 REQ-3 forbids); two ports of one IP do not (an
+ * address-dependent mapping keeps them on one public port too). */
+static bool socket_shows_mapping(nat__rp_rec *const *by, size_t k,
+                                 bool inside) {
+  const nat_obs *first = NULL;
+  size_t i;
+  for (i = 0; i < k; i++) {
+    const nat__rp_rec *r = by[i];
+    const nat_obs *o = &r->o;
+    if (!plain(r) || !answered(o))
+      continue;
+    if (inside && (r->tags & (TAG(NAT_OBS_MAPPING) | TAG(NAT_OBS_BASIC))) == 0)
+      continue;
+    if (first == NULL) {
+      first = o;
+      continue;
+    }
+    if (inside && !nat_addr_equal(&o->server, &first->server))
+      return true;
+    if (!inside && !nat_addr_equal_ip(&o->server, &first->server) &&
+        nat_addr_equal(&o->mapped, &first->mapped))
+      return true;
+  }
+  return false;
+}
+
+static bool mapping_ok(const tagger *t, bool inside) {
+  size_t a, b;
+  for (a = 0; a < t->n; a = b) {
+    for (b = a; b < t->n &&
+                cmp_addr(&t->by_sock[b]->o.local, &t->by_sock[a]->o.local) == 0;
+         b++)
+      ;
+    if (socket_shows_mapping(t->by_sock + a, b - a, inside))
+      return true;
+  }
+  return false;
+}
+
 /* The measurable bits, from the tags and where the capture was taken. */
 static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
   size_t i, alloc = 0;
@@ -298,7 +410,7 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
     d->measurable |= NAT_REPLAY_M_BASIC;
   if (d->inside && any_mapped)
     d->measurable |= NAT_REPLAY_M_NAT;
-  if (t->mapping_ok)
+  if (mapping_ok(t, d->inside))
     d->measurable |= NAT_REPLAY_M_MAPPING;
   if (d->inside && t->filtering_ok)
     d->measurable |= NAT_REPLAY_M_FILTERING;
@@ -367,13 +479,23 @@ const char *nat_replay_why_not(const nat_replay_diag *d, uint32_t bit) {
                                "source: no NAT, or a capture taken outside "
                                "the NAT";
   case NAT_REPLAY_M_MAPPING:
-    return "no socket had answers from two destinations (RFC 5780 "
-           "section 4.3 probes)";
+    return d->inside ? "no socket had answers from two destinations (RFC "
+                       "5780 section 4.3 probes)"
+                     : "the capture may have been taken outside the NAT, "
+                       "where a new mapping cannot be told from a new "
+                       "client socket, and no source was answered from two "
+                       "server IPs with one mapped address (which would "
+                       "show an endpoint-independent mapping)";
   case NAT_REPLAY_M_FILTERING:
     return d->change_requests == 0 ? "no CHANGE-REQUEST probes in the capture"
-           : d->inside             ? "no answered request opened the mapping "
-                                     "before the CHANGE-REQUEST probes"
-                                   : outside;
+           : d->inside
+               ? "no answered request opened the mapping before the "
+                 "CHANGE-REQUEST probes: the probing socket had no answered "
+                 "plain request to the server's primary address before them "
+                 "(the classic stun client probes from a second socket that "
+                 "sends none), and the filtering analyzer rates change "
+                 "requests only after such an opening request"
+               : outside;
   case NAT_REPLAY_M_HAIRPIN:
     return d->hairpin_requests == 0
                ? "no request to another socket's mapped address"

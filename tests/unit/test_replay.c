@@ -2,7 +2,10 @@
  * RFC 5780 run pairing into the shapes of verdict.h with the right tags
  * (and the same analyzers a live run uses giving the expected verdicts);
  * retransmissions; spoofed, unmatched and duplicate responses; a classic
- * RFC 3489 client; a capture taken outside the NAT; picking the client. */
+ * RFC 3489 client; a capture taken outside the NAT; picking the client;
+ * the replay differences the fixtures found (netcheck's allocation
+ * sockets, an address-dependent NAT captured outside, the classic client's
+ * change requests from a socket with no opening request). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -535,6 +538,302 @@ static void test_timeouts_and_eviction(void **state) {
   nat_replay_free(r);
 }
 
+/* The tags of the observations of local socket @p local, in log order,
+ * as a string of test digits ("14": one MAPPING, one ALLOCATION). */
+static void sock_tests(const nat_obslog *log, const char *local, char *out,
+                       size_t len) {
+  nat_addr l = A(local);
+  size_t i, k = 0;
+  for (i = 0; i < nat_obslog_count(log) && k + 1 < len; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (nat_addr_equal(&o->local, &l))
+      out[k++] = (char)('0' + o->test);
+  }
+  out[k] = '\0';
+}
+
+/* netcheck's live plan (probe_plan.c) on a sequential NAT (+1 per new
+ * mapping, endpoint-independent): S0 basic + RFC 5780 mapping; the
+ * filtering socket; fresh allocation sockets to the primary, the first of
+ * which (B) also sends the hairpin request, the last of which then also
+ * asks IP1:P2, IP2:P1 and IP2:P2. Live, B's and the last socket's plain
+ * requests are NAT_OBS_ALLOCATION only: the replay must record the same,
+ * so the allocation analyzer gets as many samples as the live run. */
+static void netcheck_run(nat_replay *r) {
+  const char *S0 = "10.0.0.2:5000", *SF = "10.0.0.2:5001";
+  const char *B = "10.0.0.2:5002", *LAST = "10.0.0.2:5005";
+  unsigned id = 1;
+  req(r, 0, S0, P, id, 0, false);
+  resp(r, 1, P, S0, id++, "198.51.100.7:6000", ALT, false);
+  req(r, 2, SF, P, id, 0, false);
+  resp(r, 3, P, SF, id++, "198.51.100.7:6001", ALT, false);
+  req(r, 4, B, P, id, 0, false);
+  resp(r, 5, P, B, id++, "198.51.100.7:6002", ALT, false);
+  req(r, 6, "10.0.0.2:5003", P, id, 0, false);
+  resp(r, 7, P, "10.0.0.2:5003", id++, "198.51.100.7:6003", ALT, false);
+  req(r, 8, "10.0.0.2:5004", P, id, 0, false);
+  resp(r, 9, P, "10.0.0.2:5004", id++, "198.51.100.7:6004", ALT, false);
+  req(r, 10, LAST, P, id, 0, false);
+  resp(r, 11, P, LAST, id++, "198.51.100.7:6005", ALT, false);
+  /* RFC 5780 mapping from S0 */
+  req(r, 20, S0, P, id, 0, false);
+  resp(r, 21, P, S0, id++, "198.51.100.7:6000", ALT, false);
+  req(r, 22, S0, IP2, id, 0, false);
+  resp(r, 23, IP2, S0, id++, "198.51.100.7:6000", ALT, false);
+  req(r, 24, S0, ALT, id, 0, false);
+  resp(r, 25, ALT, S0, id++, "198.51.100.7:6000", ALT, false);
+  /* filtering: both change requests filtered */
+  req(r, 26, SF, P, id++, CIP | CPT, false);
+  req(r, 27, SF, P, id++, CPT, false);
+  /* hairpin from B to S0's mapping: not answered */
+  req(r, 28, B, "198.51.100.7:6000", id++, 0, false);
+  /* the last allocation socket's other destinations */
+  req(r, 30, LAST, P1P2, id, 0, false);
+  resp(r, 31, P1P2, LAST, id++, "198.51.100.7:6005", ALT, false);
+  req(r, 32, LAST, IP2, id, 0, false);
+  resp(r, 33, IP2, LAST, id++, "198.51.100.7:6005", ALT, false);
+  req(r, 34, LAST, ALT, id, 0, false);
+  resp(r, 35, ALT, LAST, id++, "198.51.100.7:6005", ALT, false);
+}
+
+static void test_netcheck_allocation_sockets(void **state) {
+  nat_replay *r = mk(NULL);
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_verdict v;
+  char t[32];
+  (void)state;
+  netcheck_run(r);
+  finish(r, &log, &d);
+  sock_tests(&log, "10.0.0.2:5005", t, sizeof t);
+  assert_string_equal(t, "4444"); /* was "1111": MAPPING only */
+  sock_tests(&log, "10.0.0.2:5002", t, sizeof t);
+  assert_string_equal(t, "43"); /* was "03": the hairpin made it basic */
+  sock_tests(&log, "10.0.0.2:5003", t, sizeof t);
+  assert_string_equal(t, "4");
+  sock_tests(&log, "10.0.0.2:5000", t, sizeof t);
+  assert_string_equal(t, "01111"); /* first request basic and mapping */
+  sock_tests(&log, "10.0.0.2:5001", t, sizeof t);
+  assert_string_equal(t, "222");
+  assert_int_equal(d.measurable,
+                   NAT_REPLAY_M_BASIC | NAT_REPLAY_M_NAT |
+                       NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |
+                       NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION);
+  nat_verdict_init(&v);
+  assert_int_equal(nat_verdict_compute(&v, &log), 0);
+  /* four fresh mappings, as live: 6002..6005 (the last socket's other
+   * destinations reuse 6005); 6003..6005 alone were three */
+  assert_int_equal(v.alloc.kind, NAT_PA_SEQUENTIAL);
+  assert_int_equal(v.alloc.delta, 1);
+  assert_int_equal(v.alloc.samples, 4);
+  assert_int_equal(v.alloc.lo, 6002);
+  assert_int_equal(v.alloc.hi, 6005);
+  assert_int_equal(v.mapping, NAT_BEH_EI);
+  assert_true(v.rfc5780_used);
+  assert_int_equal(v.filtering, NAT_BEH_APD);
+  assert_int_equal(v.hairpinning, NAT_TRI_NO);
+  nat_verdict_free(&v);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* A socket that asked IP1:P2 is netcheck's allocation socket only next to
+ * fresh sockets that asked the primary alone: otherwise its probes stay a
+ * mapping test. */
+static void test_p1p2_socket_without_fresh_sockets(void **state) {
+  nat_replay *r = mk(NULL);
+  nat_obslog log;
+  nat_replay_diag d;
+  const char *L = "10.0.0.2:5000", *M = "198.51.100.7:6000";
+  char t[16];
+  bool rfc5780 = false;
+  (void)state;
+  req(r, 0, L, P, 1, 0, false);
+  resp(r, 1, P, L, 1, M, ALT, false);
+  req(r, 2, L, P1P2, 2, 0, false);
+  resp(r, 3, P1P2, L, 2, M, ALT, false);
+  req(r, 4, L, IP2, 3, 0, false);
+  resp(r, 5, IP2, L, 3, "198.51.100.7:6001", ALT, false);
+  finish(r, &log, &d);
+  sock_tests(&log, L, t, sizeof t);
+  assert_string_equal(t, "0111");
+  assert_true(d.measurable & NAT_REPLAY_M_MAPPING);
+  assert_false(d.measurable & NAT_REPLAY_M_ALLOCATION);
+  /* a new mapping for IP2, the same for IP1:P2 */
+  assert_int_equal(nat_analyze_mapping(&log, &rfc5780), NAT_BEH_AD);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* An address-dependent NAT captured outside (natbox-ad-netcheck-outside):
+ * IP1:P1 and IP1:P2 share a public port, so one "socket" has two
+ * destinations, and every answer has mapped == source. That is no
+ * evidence of an endpoint-independent mapping: not measurable. */
+static void test_outside_address_dependent(void **state) {
+  nat_replay_config cfg = {0};
+  nat_obslog log;
+  nat_replay_diag d;
+  const char *E1 = "198.51.100.7:6000", *E2 = "198.51.100.7:6001";
+  (void)state;
+  for (int point = NAT_REPLAY_AUTO; point <= NAT_REPLAY_OUTSIDE; point += 2) {
+    nat_replay *r;
+    cfg.capture_point = (uint8_t)point;
+    r = mk(&cfg);
+    req(r, 0, E1, P, 1, 0, false);
+    resp(r, 1, P, E1, 1, E1, ALT, false);
+    req(r, 2, E1, P1P2, 2, 0, false);
+    resp(r, 3, P1P2, E1, 2, E1, ALT, false);
+    req(r, 4, E2, IP2, 3, 0, false);
+    resp(r, 5, IP2, E2, 3, E2, ALT, false);
+    req(r, 6, E2, ALT, 4, 0, false);
+    resp(r, 7, ALT, E2, 4, E2, ALT, false);
+    finish(r, &log, &d);
+    assert_false(d.inside);
+    assert_int_equal(d.measurable & NAT_REPLAY_M_MAPPING, 0);
+    assert_non_null(strstr(nat_replay_why_not(&d, NAT_REPLAY_M_MAPPING),
+                           "outside the NAT"));
+    /* what the analyzer would have said: the wrong verdict withheld */
+    assert_int_equal(nat_analyze_mapping(&log, NULL), NAT_BEH_EI);
+    nat_obslog_free(&log);
+    nat_replay_free(r);
+  }
+}
+
+/* Outside, one source answered by two server IPs with one mapped address
+ * shows an endpoint-independent mapping; answered with two different
+ * mapped addresses (a further NAT beyond the capture point) it does not. */
+static void test_outside_two_server_ips(void **state) {
+  nat_replay_config cfg = {0};
+  nat_obslog log;
+  nat_replay_diag d;
+  const char *E = "198.51.100.7:6000";
+  nat_replay *r;
+  (void)state;
+  cfg.capture_point = NAT_REPLAY_OUTSIDE;
+  r = mk(&cfg);
+  req(r, 0, E, P, 1, 0, false);
+  resp(r, 1, P, E, 1, E, ALT, false);
+  req(r, 2, E, IP2, 2, 0, false);
+  resp(r, 3, IP2, E, 2, E, ALT, false);
+  finish(r, &log, &d);
+  assert_true(d.measurable & NAT_REPLAY_M_MAPPING);
+  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_MAPPING), "");
+  assert_int_equal(nat_analyze_mapping(&log, NULL), NAT_BEH_EI);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+
+  r = mk(&cfg);
+  req(r, 0, E, P, 1, 0, false);
+  resp(r, 1, P, E, 1, "192.0.2.9:7000", ALT, false);
+  req(r, 2, E, IP2, 2, 0, false);
+  resp(r, 3, IP2, E, 2, "192.0.2.9:7001", ALT, false);
+  /* an unanswered request to a second IP proves nothing either */
+  req(r, 4, "198.51.100.7:6002", P, 3, 0, false);
+  resp(r, 5, P, "198.51.100.7:6002", 3, "198.51.100.7:6002", ALT, false);
+  req(r, 6, "198.51.100.7:6002", IP2, 4, 0, false);
+  finish(r, &log, &d);
+  assert_int_equal(d.measurable & NAT_REPLAY_M_MAPPING, 0);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* Debian's `stun` client behind a full cone (full-cone-stun.pcap): test I
+ * and the mapping test from socket A; the change requests (change IP,
+ * then change port) from socket B, which sends no plain request at all.
+ * The change-IP answer from IP2 passed B's fresh filter, which proves
+ * endpoint-independent filtering, but the filtering analyzer rates change
+ * requests only after an answered opening request from the same socket
+ * to IP1:P1, and B has none: no observation is equivalent (the probes
+ * carry CHANGE-REQUEST), and none is made up. Filtering stays not
+ * measurable, and says why. */
+static void classic_full_cone(nat_replay *r, bool b_opens) {
+  const char *LA = "10.0.0.2:40000", *MA = "198.51.100.7:40000";
+  const char *LB = "10.0.0.2:40001", *MB = "198.51.100.7:40001";
+  req(r, 0, LA, P, 1, 0, true);
+  resp(r, 1, P, LA, 1, MA, ALT, true);
+  if (b_opens) {
+    req(r, 5, LB, P, 6, 0, true);
+    resp(r, 6, P, LB, 6, MB, ALT, true);
+  }
+  req(r, 10, LB, P, 2, CIP, true);
+  resp(r, 11, IP2, LB, 2, MB, ALT, true);
+  req(r, 20, LB, P, 3, CPT, true);
+  resp(r, 21, P1P2, LB, 3, MB, ALT, true);
+  req(r, 30, LA, IP2, 4, 0, true);
+  resp(r, 31, IP2, LA, 4, MA, ALT, true);
+}
+
+static void test_classic_change_socket_without_opening(void **state) {
+  nat_replay *r = mk(NULL);
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_addr lb = A("10.0.0.2:40001");
+  size_t i, b_obs = 0;
+  (void)state;
+  classic_full_cone(r, false);
+  finish(r, &log, &d);
+  assert_int_equal(d.spoofed, 0);
+  assert_int_equal(d.responses, 4);
+  for (i = 0; i < nat_obslog_count(&log); i++) {
+    const nat_obs *o = nat_obslog_at(&log, i);
+    if (!nat_addr_equal(&o->local, &lb))
+      continue;
+    b_obs++;
+    /* B's observations are its two probes, as sent */
+    assert_int_equal(o->test, NAT_OBS_FILTERING);
+    assert_int_not_equal(o->change_flags, 0);
+  }
+  assert_int_equal(b_obs, 2);
+  assert_true(d.inside);
+  assert_true(d.measurable & NAT_REPLAY_M_MAPPING);
+  assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
+  assert_non_null(strstr(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING),
+                         "classic stun client probes from a second socket"));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+
+  /* the same with B's own answered request to IP1:P1 first: that is the
+   * opening request, and the change-IP answer gives EI */
+  r = mk(NULL);
+  classic_full_cone(r, true);
+  finish(r, &log, &d);
+  expect_obs(nat_obslog_at(&log, 0), NAT_OBS_BASIC, "10.0.0.2:40000", P, 0, 0);
+  expect_obs(nat_obslog_at(&log, 1), NAT_OBS_MAPPING, "10.0.0.2:40000", P, 0,
+             0);
+  expect_obs(nat_obslog_at(&log, 2), NAT_OBS_FILTERING, "10.0.0.2:40001", P, 0,
+             0);
+  assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* An opening request sent after the change requests does not open the
+ * mapping they probed: the analyzer ignores change requests before it, so
+ * filtering is not measurable. */
+static void test_opening_after_change_requests(void **state) {
+  nat_replay *r = mk(NULL);
+  nat_obslog log;
+  nat_replay_diag d;
+  const char *L = "10.0.0.2:5001", *M = "198.51.100.7:6001";
+  (void)state;
+  req(r, 0, "10.0.0.2:5000", P, 1, 0, false);
+  resp(r, 1, P, "10.0.0.2:5000", 1, "198.51.100.7:6000", ALT, false);
+  req(r, 10, L, P, 2, CIP | CPT, false);
+  resp(r, 11, ALT, L, 2, M, ALT, false);
+  req(r, 20, L, P, 3, CPT, false);
+  resp(r, 21, P1P2, L, 3, M, ALT, false);
+  req(r, 30, L, P, 4, 0, false);
+  resp(r, 31, P, L, 4, M, ALT, false);
+  finish(r, &log, &d);
+  assert_true(d.inside);
+  assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
 static void test_bad_arguments(void **state) {
   nat_replay_config cfg = {0};
   nat_replay *r = NULL;
@@ -563,6 +862,12 @@ int main(void) {
       cmocka_unit_test(test_client_choice),
       cmocka_unit_test(test_copies_across_the_nat),
       cmocka_unit_test(test_timeouts_and_eviction),
+      cmocka_unit_test(test_netcheck_allocation_sockets),
+      cmocka_unit_test(test_p1p2_socket_without_fresh_sockets),
+      cmocka_unit_test(test_outside_address_dependent),
+      cmocka_unit_test(test_outside_two_server_ips),
+      cmocka_unit_test(test_classic_change_socket_without_opening),
+      cmocka_unit_test(test_opening_after_change_requests),
       cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

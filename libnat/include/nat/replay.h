@@ -48,7 +48,14 @@
  * it. With capture_point AUTO, NAT presence counts as measurable only when
  * some response shows mapped != local; otherwise the caller should print
  * it as "not measurable from this capture" unless the user says the
- * capture was taken on the client (NAT_REPLAY_AT_CLIENT).
+ * capture was taken on the client (NAT_REPLAY_AT_CLIENT). Outside, each
+ * "socket" of the log is a mapping the NAT made, and a new mapping cannot
+ * be told from a new client socket: an address-dependent NAT keeps one
+ * public port for IP1:P1 and IP1:P2, and the analyzer's mapped == local
+ * rule would call that endpoint-independent. So unless the capture is
+ * known to be inside, mapping counts as measurable only when one source
+ * was answered by two different server IPs with one and the same mapped
+ * address (an endpoint-independent mapping; AD and APD never show).
  *
  * Test tagging: a live run records which RFC 5780 test each transaction
  * belonged to; a replay infers it from the shapes of verdict.h, per local
@@ -60,14 +67,32 @@
  * host) or a response comes back from that mapped address.
  *  - FILTERING: a socket that sent CHANGE-REQUEST with flags: its change
  *    requests and its plain requests to that server's primary address.
+ *    Filtering is measurable only if one of those plain requests was
+ *    answered and sent no later than a change request (the analyzer rates
+ *    change requests after that opening request). The classic `stun`
+ *    client sends its change requests from a second socket that sent no
+ *    plain request: even when its change-IP request is answered from the
+ *    other IP (proof of endpoint-independent filtering) no observation is
+ *    an equivalent opening request, none is made up, and filtering stays
+ *    not measurable.
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS
  *    (RFC 3489) in its responses. The primary request is recorded once
  *    per test it belongs to (MAPPING and FILTERING when one socket did
  *    both, as turnutils_natdiscovery and the classic `stun` client do).
+ *    netcheck's multi-destination allocation socket is not a mapping test
+ *    (see ALLOCATION). Inside the NAT, mapping is measurable when one
+ *    socket's MAPPING or BASIC observations have answers from two
+ *    destinations (outside: see above).
  *  - ALLOCATION: at least two fresh sockets that each sent plain requests
- *    to one and the same destination only.
+ *    to one and the same destination only (hairpin requests aside: the
+ *    hairpin test's socket B is also a fresh allocation socket), and
+ *    netcheck's multi-destination allocation socket -- first a plain
+ *    request to a server's primary address, then also its IP1:P2 (which
+ *    no RFC 5780 mapping test asks), no CHANGE-REQUEST -- when at least
+ *    one such fresh socket asked that server. As the live probe plan
+ *    does, all their plain requests are recorded as ALLOCATION only.
  *  - BASIC: everything else. If a server has no BASIC observation in the
  *    end, a copy of its first plain request to the primary address is
  *    added as BASIC, so that reachability, public address and RTT are
@@ -160,7 +185,9 @@ typedef struct nat_replay_diag {
                                   saw_translation. Filtering, hairpinning
                                   and allocation need it: outside the NAT,
                                   answers the NAT then drops are seen, and
-                                  the internal ports are not. */
+                                  the internal ports are not. Without it,
+                                  mapping needs a source answered by two
+                                  server IPs with one mapped address. */
   uint32_t measurable;       /**< NAT_REPLAY_M_* bits */
 } nat_replay_diag;
 
