@@ -96,8 +96,11 @@ if case == "coturn":
                  % s["rtt_ms"])
     if not (s["software"] or "").startswith("Coturn"):
         sys.exit("software: got %r, want coturn's" % s["software"])
+    # A late duplicate of a retransmitted request's answer is benign (a slow
+    # sanitizer build); nothing else may be refused on loopback.
     for k, v in doc["diagnostics"].items():
-        expect("diagnostics." + k, v, 0)
+        if k != "duplicates":
+            expect("diagnostics." + k, v, 0)
     # Behaviour discovery on loopback: no NAT; coturn answers change
     # requests from 127.0.0.2 / the alternate port.
     expect("mapping", doc["mapping"], "endpoint-independent")

@@ -85,8 +85,12 @@ for i in range(1, runs + 1):
         sys.exit("%s: sequential allocation without a prediction" % topo)
     if d["difficulty"] != ("easy" if d["mapping"] == names["ei"] else "hard"):
         sys.exit("%s: difficulty %r for mapping %r" % (topo, d["difficulty"], d["mapping"]))
+    # A retransmission whose first answer was only slow (a loaded machine,
+    # a sanitizer build) makes a late duplicate: benign. Nothing else may
+    # be refused on a clean lab path.
     for k, n in d["diagnostics"].items():
-        expect("diagnostics." + k, n, 0)
+        if k != "duplicates":
+            expect("diagnostics." + k, n, 0)
     durs.append(d["duration_ms"])
 med = statistics.median(durs)
 print("%s: %s; %s mapping, %s filtering, allocation %s%s, hairpinning %s; "
