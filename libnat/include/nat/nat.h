@@ -23,5 +23,6 @@
 #include "nat/cand.h"
 #include "nat/ticket.h"
 #include "nat/check.h"
+#include "nat/rdv.h"
 
 #endif
