@@ -85,6 +85,7 @@ struct runopts {
   const char *json, *md;
   const char *only[64];
   int nonly;
+  int jobs; /* workers at a time; 0: the number of CPUs */
 };
 
 static int beh_from_text(const char *out, const char *what) {
@@ -405,10 +406,18 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
       o->md = argv[++i];
     else if (strcmp(argv[i], "--only") == 0 && has && o->nonly < 64)
       o->only[o->nonly++] = argv[++i];
-    else {
+    else if (strcmp(argv[i], "--jobs") == 0 && has) {
+      char *end;
+      long j = strtol(argv[++i], &end, 10);
+      if (*end != '\0' || j < 1 || j > 64) {
+        fprintf(stderr, "natlab: run: bad --jobs '%s' (1..64)\n", argv[i]);
+        return NL_ERR_USAGE;
+      }
+      o->jobs = (int)j;
+    } else {
       fprintf(stderr,
               "natlab: run: bad option '%s' (--json FILE, --md "
-              "FILE, --only TOPOLOGY)\n",
+              "FILE, --only TOPOLOGY, --jobs N)\n",
               argv[i]);
       return NL_ERR_USAGE;
     }
@@ -416,34 +425,41 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
   return 0;
 }
 
-/* Start one worker per topology, wait for all (forwarding SIGINT/SIGTERM
- * so they tear their labs down). */
+/* Run one worker per topology, at most @p jobs at a time (each lab's
+ * coturn, NATs and probes compete for the CPUs: too many at once delays
+ * packets by seconds and turns verdicts into timeouts), and wait for all,
+ * forwarding SIGINT/SIGTERM so they tear their labs down. */
 static int run_workers(const struct experiment *x, char paths[][600], int n,
-                       const char *tmp) {
+                       int jobs, const char *tmp) {
   pid_t pids[64];
   char file[700];
-  int done = 0;
-  for (int i = 0; i < n; i++) {
-    snprintf(file, sizeof file, "%s/%d.json", tmp, i);
-    pids[i] = fork();
-    if (pids[i] == 0)
-      _exit(worker(x, paths[i], file, i));
-  }
+  int started = 0, done = 0;
   bool forwarded = false;
   while (done < n) {
+    while (started < n && started - done < jobs && !nl_interrupted) {
+      snprintf(file, sizeof file, "%s/%d.json", tmp, started);
+      pids[started] = fork();
+      if (pids[started] == 0)
+        _exit(worker(x, paths[started], file, started));
+      started++;
+    }
     int st;
     pid_t p = waitpid(-1, &st, 0);
     if (p > 0) {
+      for (int i = 0; i < started; i++)
+        if (pids[i] == p)
+          pids[i] = 0;
       done++;
       continue;
     }
     if (errno != EINTR)
       break;
     if (nl_interrupted && !forwarded) {
-      for (int i = 0; i < n; i++)
+      for (int i = 0; i < started; i++)
         if (pids[i] > 0)
           kill(pids[i], SIGTERM);
       forwarded = true;
+      n = started; /* start nothing more */
     }
   }
   return nl_interrupted ? NL_ERR_INTR : 0;
@@ -514,9 +530,14 @@ int nl_run_experiment(int argc, char **argv) {
   if (!mkdtemp(tmp))
     return NL_EXIT_ENV;
   nl_signals_install();
+  if (o.jobs == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o.jobs = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+  }
   if (isatty(2))
-    fprintf(stderr, "natlab: running %d topologies in parallel...\n", n);
-  int r = run_workers(o.x, paths, n, tmp);
+    fprintf(stderr, "natlab: running %d topologies, %d at a time...\n", n,
+            o.jobs);
+  int r = run_workers(o.x, paths, n, o.jobs, tmp);
   json_t *cases = collect_results(tmp, n, &pass, &fail);
   if (r == 0)
     r = write_outputs(&o, cases, pass, fail);

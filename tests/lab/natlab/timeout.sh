@@ -54,8 +54,10 @@ while :; do  # bounded polling of the NAT's state (deadline 15 s)
 done
 [ -n "$gone" ] || fail "kernel: conntrack entry still there after 15 s (timeout=5)"
 idle=$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$gone")
-python3 -c "import sys; sys.exit(0 if 3.5 <= float(sys.argv[1]) <= 7 else 1)" "$idle" ||
-  fail "kernel: the entry went after ${idle}s idle, want about 5"
+# Not before the timeout (the lower bound allows for when t0 was taken);
+# late only by the polling interval, which a loaded machine stretches.
+python3 -c "import sys; sys.exit(0 if 3.5 <= float(sys.argv[1]) <= 12 else 1)" "$idle" ||
+  fail "kernel: the entry went after ${idle}s idle, want 5 (3.5..12 allowing for polling)"
 x3=$("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$STUN1_PY" 40001) || fail "stun 3"
 "$NATLAB" down --prefix "$p" >/dev/null
 [ "$x3" = $((x1 + 1)) ] || fail "kernel: after expiry got port $x3, want the next one $((x1 + 1))"
@@ -101,6 +103,6 @@ echo "natbox timeout=3: A mapped $pa; B refused $((tries - 1)) times, then mappe
 [ "$pa" = 20000 ] || fail "natbox: A got '$pa', want 20000"
 [ "$pb" = 20000 ] || fail "natbox: B got '$pb' within 10 s, want 20000 once A's mapping expired"
 [ "$tries" -gt 10 ] || fail "natbox: B got the port after $tries probes: A's mapping did not hold"
-python3 -c "import sys; sys.exit(0 if 2.5 <= float(sys.argv[1]) <= 5 else 1)" "$idle" ||
-  fail "natbox: A's mapping expired after ${idle}s, want about 3"
+python3 -c "import sys; sys.exit(0 if 2.5 <= float(sys.argv[1]) <= 9 else 1)" "$idle" ||
+  fail "natbox: A's mapping expired after ${idle}s, want 3 (2.5..9 allowing for polling)"
 echo "PASS: mapping timeouts (kernel conntrack, natbox)"
