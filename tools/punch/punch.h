@@ -11,4 +11,9 @@
 /* `punch serve ARGS...`: argv[0] is "serve". */
 int punch_serve(int argc, char **argv);
 
+/* `punch connect ARGS...` and `punch ticket ARGS...`: argv[0] is the
+ * command's name (connect.c). */
+int punch_connect(int argc, char **argv);
+int punch_ticket(int argc, char **argv);
+
 #endif

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# lab.punch.*: punch connect / punch ticket between two hosts of a natlab
+# lab, with `punch serve` on the lab's WAN (203.0.113.1:4000; coturn owns
+# 3478/3479).
+#
+# usage: punch_lab.sh NATLAB PUNCH SCHEMA SCENARIO [ARGS...]
+#   pair KIND_A KIND_B   both connect through the rendezvous (KIND public:
+#                        ha has a public address); exit 0 both, schema ok
+#   same-nat             two hosts behind one NAT: host/host pair wins
+#   symmetric            symmetric NATs both sides: exit 1 both within the
+#                        timeout, hint birthday
+#   wrong-room           different codes: both exit 1 (rendezvous), bounded
+#   pipe                 1 MiB each way through --pipe, sha256 compared
+#   ticket               punch ticket through FIFOs; malformed ticket -> 2
+# Durations are printed, never asserted beyond the --timeout bound.
+# Exit: 0 pass, 1 fail, 77 skipped.
+set -uo pipefail
+NATLAB=${1:?usage}
+PUNCH=${2:?usage}
+SCHEMA=${3:?usage}
+SCEN=${4:?usage}
+shift 4
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../natlab/common.sh"
+need_lab python3 sha256sum mkfifo
+/usr/bin/python3 -c 'import jsonschema' 2>/dev/null ||
+  skip "python3-jsonschema is needed"
+lab_init "p$(printf '%s %s' "$SCEN" "$*" | cksum | cut -c1-2)"
+tmp=$(mktemp -d)
+SRV_PID=
+cleanup() {
+  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null
+  lab_cleanup
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+RDV=203.0.113.1:4000
+A=ha
+B=hb
+
+up() {
+  "$NATLAB" up "$@" --prefix "$PFX" -q >"$tmp/up.log" 2>&1 ||
+    { cat "$tmp/up.log"; fail "natlab up $*"; }
+}
+
+# Start the rendezvous on the WAN and wait for its "listening" line.
+serve() {
+  mkfifo "$tmp/srv.fifo"
+  "$NATLAB" exec --prefix "$PFX" wan -- "$PUNCH" serve --listen "$RDV" \
+    2>"$tmp/srv.fifo" &
+  SRV_PID=$!
+  exec 5<"$tmp/srv.fifo"
+  read -r line <&5 || fail "punch serve did not start"
+  case $line in *listening*) ;; *) fail "punch serve: $line" ;; esac
+  cat <&5 >"$tmp/srv.log" &
+}
+
+x() { local n=$1; shift; "$NATLAB" exec --prefix "$PFX" "$n" -- "$@"; }
+
+# connect_both ROOM_A ROOM_B ARGS...: run both peers at once; rc in RA/RB.
+connect_both() {
+  local ra=$1 rb=$2
+  shift 2
+  x "$A" "$PUNCH" connect --rendezvous $RDV --room "$ra" --json "$@" \
+    >"$tmp/a.json" 2>"$tmp/a.err" &
+  local pa=$!
+  x "$B" "$PUNCH" connect --rendezvous $RDV --room "$rb" --json "$@" \
+    >"$tmp/b.json" 2>"$tmp/b.err" &
+  local pb=$!
+  wait $pa; RA=$?
+  wait $pb; RB=$?
+}
+
+# check_json FILE EXPECT... : validate against the schema and assert.
+check_json() {
+  /usr/bin/python3 - "$SCHEMA" "$@" <<'PY'
+import json, sys
+import jsonschema
+schema, f = sys.argv[1], sys.argv[2]
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+d = json.load(open(f))
+errs = list(jsonschema.Draft202012Validator(json.load(open(schema))).iter_errors(d))
+if errs:
+    sys.exit("%s: schema: %s at %s" % (f, errs[0].message, list(errs[0].path)))
+def get(path):
+    v = d
+    for k in path.split("."):
+        v = v[int(k)] if isinstance(v, list) else v[k]
+    return v
+for k, exp in want.items():
+    got = get(k)
+    if str(got).lower() != exp.lower():
+        sys.exit("%s: %s = %r, want %s" % (f, k, got, exp))
+t = d["times_ms"]
+print("%s: ok=%s role=%s path=%s first_check_ok=%s quic_confirmed=%s "
+      "peer_to_confirmed=%s rtt=%s" % (
+      f.rsplit("/", 1)[-1], d["ok"], d["role"],
+      d["selected"] and "%s->%s" % (d["selected"]["local"]["type"],
+                                    d["selected"]["remote"]["type"]),
+      t["first_check_ok"], t["quic_confirmed"], t["peer_to_confirmed"],
+      d["rtt_ms"]))
+if d["failure"]:
+    print("  failure: %s (%s)" % (d["failure"]["reason"], d["failure"]["hint"]))
+PY
+}
+
+both_ok() {
+  [ "$RA" = 0 ] || fail "$SCEN $*: peer A exited $RA: $(cat "$tmp/a.err" "$tmp/a.json")"
+  [ "$RB" = 0 ] || fail "$SCEN $*: peer B exited $RB: $(cat "$tmp/b.err" "$tmp/b.json")"
+  check_json "$tmp/a.json" ok=true quic_connected=true "$@" || fail "A report"
+  check_json "$tmp/b.json" ok=true quic_connected=true "$@" || fail "B report"
+  /usr/bin/python3 - "$tmp/a.json" "$tmp/b.json" <<'PY' || fail "roles/paths"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+if {a["role"], b["role"]} != {"controlling", "controlled"}:
+    sys.exit("roles %s/%s" % (a["role"], b["role"]))
+if a["selected"]["remote"]["address"] == "" or b["selected"] is None:
+    sys.exit("no selected pair")
+PY
+}
+
+room() { printf 'lab%05d-%s' $$ "$1"; }
+
+case $SCEN in
+pair)
+  ka=${1:?kind a}
+  kb=${2:?kind b}
+  if [ "$ka" = public ]; then
+    up "$HERE/public-pair.topo" --set "b=$kb"
+  else
+    up pair --set "a=$ka" --set "b=$kb"
+  fi
+  serve
+  connect_both "$(room r)" "$(room r)" --timeout 10
+  both_ok
+  # the winning path is direct: srflx (or host for the public side)
+  /usr/bin/python3 - "$tmp/a.json" <<'PY' || fail "path types"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["selected"]
+if s["remote"]["type"] not in ("srflx", "host", "prflx"):
+    sys.exit("remote type %s" % s["remote"]["type"])
+PY
+  ;;
+same-nat)
+  up same-nat
+  A=h1 B=h2
+  serve
+  connect_both "$(room s)" "$(room s)" --timeout 10
+  both_ok selected.local.type=host selected.remote.type=host
+  ;;
+symmetric)
+  up pair --set a=symmetric --set b=symmetric
+  serve
+  t0=$(date +%s%N)
+  connect_both "$(room y)" "$(room y)" --timeout 5 --stun 203.0.113.1:3478
+  el=$((($(date +%s%N) - t0) / 1000000))
+  echo "symmetric: both gave up after ${el} ms"
+  [ "$RA" = 1 ] && [ "$RB" = 1 ] || fail "symmetric: exits $RA/$RB, want 1/1"
+  [ "$el" -lt 7000 ] || fail "symmetric: took ${el} ms (timeout 5 s)"
+  check_json "$tmp/a.json" ok=false failure.phase=checks failure.hint=birthday \
+    mapping.local=address-and-port-dependent || fail "A report"
+  check_json "$tmp/b.json" ok=false failure.phase=checks failure.hint=birthday ||
+    fail "B report"
+  grep -q "birthday" "$tmp/a.json" || fail "no birthday advice"
+  ;;
+wrong-room)
+  up pair --set a=port-restricted --set b=port-restricted
+  serve
+  t0=$(date +%s%N)
+  connect_both "$(room w)-one" "$(room w)-two" --timeout 3
+  el=$((($(date +%s%N) - t0) / 1000000))
+  echo "wrong-room: both gave up after ${el} ms"
+  [ "$RA" = 1 ] && [ "$RB" = 1 ] || fail "wrong-room: exits $RA/$RB, want 1/1"
+  [ "$el" -lt 5000 ] || fail "wrong-room: took ${el} ms (timeout 3 s)"
+  check_json "$tmp/a.json" ok=false failure.phase=rendezvous || fail "A report"
+  check_json "$tmp/b.json" ok=false failure.phase=rendezvous || fail "B report"
+  grep -q "same room code" "$tmp/a.json" || fail "reason does not name the code"
+  ;;
+pipe)
+  up pair --set a=port-restricted --set b=port-restricted
+  serve
+  head -c 1048576 /dev/urandom >"$tmp/in.a"
+  head -c 1048576 /dev/urandom >"$tmp/in.b"
+  r=$(room p)
+  x "$A" "$PUNCH" connect --rendezvous $RDV --room "$r" --pipe --json \
+    <"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.json" &
+  pa=$!
+  x "$B" "$PUNCH" connect --rendezvous $RDV --room "$r" --pipe --json \
+    <"$tmp/in.b" >"$tmp/out.b" 2>"$tmp/b.json" &
+  pb=$!
+  wait $pa; RA=$?
+  wait $pb; RB=$?
+  [ "$RA" = 0 ] && [ "$RB" = 0 ] || fail "pipe: exits $RA/$RB: $(cat "$tmp/a.json" "$tmp/b.json")"
+  [ "$(sha256sum <"$tmp/in.a")" = "$(sha256sum <"$tmp/out.b")" ] ||
+    fail "pipe: A->B bytes differ ($(stat -c %s "$tmp/out.b") bytes arrived)"
+  [ "$(sha256sum <"$tmp/in.b")" = "$(sha256sum <"$tmp/out.a")" ] ||
+    fail "pipe: B->A bytes differ ($(stat -c %s "$tmp/out.a") bytes arrived)"
+  check_json "$tmp/a.json" ok=true pipe.bytes_sent=1048576 \
+    pipe.bytes_received=1048576 || fail "A report"
+  echo "pipe: 1 MiB each way, sha256 equal"
+  ;;
+ticket)
+  up pair --set a=port-restricted --set b=port-restricted
+  for n in a b; do mkfifo "$tmp/in.$n" "$tmp/out.$n"; done
+  # stdin opened read-write so the open does not wait for a writer
+  x "$A" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
+    <>"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.err" &
+  pa=$!
+  x "$B" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
+    <>"$tmp/in.b" >"$tmp/out.b" 2>"$tmp/b.err" &
+  pb=$!
+  exec 6<"$tmp/out.a" 7<"$tmp/out.b"
+  read -r ta <&6 || fail "no ticket from A: $(cat "$tmp/a.err")"
+  read -r tb <&7 || fail "no ticket from B: $(cat "$tmp/b.err")"
+  case "$ta$tb" in natp1.*natp1.*) ;; *) fail "tickets: '$ta' '$tb'" ;; esac
+  printf '%s\n' "$tb" >"$tmp/in.a"
+  printf '%s\n' "$ta" >"$tmp/in.b"
+  cat <&6 >"$tmp/a.json" &
+  cat <&7 >"$tmp/b.json" &
+  wait $pa; RA=$?
+  wait $pb; RB=$?
+  wait
+  both_ok mode=ticket
+  # a malformed ticket: exit 2, one line on stderr
+  echo "natp1.this-is-not-a-ticket" |
+    x "$A" "$PUNCH" ticket >/dev/null 2>"$tmp/bad.err"
+  rc=$?
+  [ "$rc" = 2 ] || fail "malformed ticket: exit $rc, want 2"
+  [ "$(wc -l <"$tmp/bad.err")" = 1 ] ||
+    fail "malformed ticket: want one line, got: $(cat "$tmp/bad.err")"
+  echo "malformed ticket: $(cat "$tmp/bad.err")"
+  ;;
+*) fail "unknown scenario $SCEN" ;;
+esac
+echo "PASS: $SCEN $*"
