@@ -11,6 +11,7 @@
 
 /* rec flags */
 #define NAT__REC_HAIRPIN 0x01u
+#define NAT__REC_DROP    0x02u /* tagger: its server is beyond the cap */
 
 /* One finished transaction before tagging. */
 typedef struct nat__rp_rec {

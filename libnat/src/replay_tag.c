@@ -9,6 +9,7 @@
 #include "replay_internal.h"
 
 #define TAG(t) ((uint8_t)(1u << (t)))
+#define NONE   UINT32_MAX
 
 enum { ROLE_NONE = 0, ROLE_PRIMARY = 1, ROLE_ALT = 2 };
 
@@ -20,7 +21,26 @@ typedef struct tag_srv {
   size_t alloc_sockets; /* fresh sockets that asked only this server */
   size_t multi_sockets; /* netcheck's multi-destination ones (shape_of) */
   size_t stamp_prim, stamp_alt; /* last socket (group) that asked them */
+  nat__rp_rec *pick;            /* ensure_basic()'s choice */
 } tag_srv;
+
+/* One address of the index and where it came from (before dedup). */
+typedef struct ix_ent {
+  nat_addr a;
+  uint32_t ref; /* record index * 2, + 1 for a mapped address */
+} ix_ent;
+
+/* The addresses of the records, sorted (no hashing a hostile capture
+ * could flood): every destination, and every answered mapped address.
+ * An address with no IP has no id: it equals nothing (nat_addr_equal). */
+typedef struct addr_index {
+  ix_ent *u;           /* the distinct addresses, sorted */
+  size_t nu;           /* how many */
+  uint32_t *dst_id;    /* per record: the id of its destination, or NONE */
+  uint32_t *prim_of;   /* per id: the server it is the primary of */
+  uint32_t *alt_of;    /* per id: the lowest server it is an alternate of */
+  uint32_t *first_map; /* per id: the first answered record mapped to it */
+} addr_index;
 
 typedef struct tagger {
   nat__rp_rec *recs;
@@ -28,6 +48,9 @@ typedef struct tagger {
   tag_srv *srv;
   size_t nsrv;
   nat__rp_rec **by_sock;
+  addr_index ix;
+  nat_addr *ips;  /* scratch: one socket's destination IPs (lazy) */
+  size_t dropped; /* records whose server would be beyond the cap */
   bool filtering_ok;
 } tagger;
 
@@ -67,45 +90,172 @@ static int cmp_sock(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* The alternates of a server: IP2:P2, IP2:P1, IP1:P2. */
-static bool is_alt_of(const tag_srv *s, const nat_addr *d) {
-  nat_addr a;
-  if (!s->has_alt || d->family != s->primary.family)
-    return false;
-  if (nat_addr_equal(d, &s->alt))
-    return true;
-  a = s->alt;
-  a.port = s->primary.port;
-  if (nat_addr_equal(d, &a))
-    return true;
-  a = s->primary;
-  a.port = s->alt.port;
-  return nat_addr_equal(d, &a);
+static size_t ip_len(const nat_addr *a) {
+  return a->family == NAT_AF_INET ? 4 : a->family == NAT_AF_INET6 ? 16 : 0;
 }
 
-/* The server and role of destination @p d; adds a server if @p add. */
-static size_t find_server(tagger *t, const nat_addr *d, bool add,
-                          uint8_t *role) {
-  size_t i;
-  for (i = 0; i < t->nsrv; i++) {
-    if (nat_addr_equal(&t->srv[i].primary, d)) {
-      *role = ROLE_PRIMARY;
-      return i;
+/* Orders addresses the way nat_addr_equal compares them: the family, the
+ * IP bytes of that family, the port. */
+static int cmp_canon(const nat_addr *a, const nat_addr *b) {
+  int c;
+  if (a->family != b->family)
+    return a->family < b->family ? -1 : 1;
+  c = memcmp(a->ip, b->ip, ip_len(a));
+  if (c != 0)
+    return c;
+  return a->port < b->port ? -1 : a->port > b->port;
+}
+
+static int cmp_ent(const void *pa, const void *pb) {
+  const ix_ent *a = pa, *b = pb;
+  int c = cmp_canon(&a->a, &b->a);
+  if (c != 0)
+    return c;
+  return a->ref < b->ref ? -1 : a->ref > b->ref;
+}
+
+static void index_free(addr_index *ix) {
+  free(ix->u);
+  free(ix->dst_id);
+  free(ix->prim_of);
+  free(ix->alt_of);
+  free(ix->first_map);
+  memset(ix, 0, sizeof *ix);
+}
+
+static uint32_t *nones(size_t n) {
+  uint32_t *p = malloc((n ? n : 1) * sizeof *p);
+  if (p != NULL)
+    memset(p, 0xff, (n ? n : 1) * sizeof *p);
+  return p;
+}
+
+/* Collect the addresses of the records (ref: record * 2, + 1 if mapped).
+ * @return how many. */
+static size_t index_collect(const tagger *t, ix_ent *e) {
+  size_t i, m = 0;
+  for (i = 0; i < t->n; i++) {
+    const nat_obs *o = &t->recs[i].o;
+    if (ip_len(&o->server) > 0) {
+      e[m].a = o->server;
+      e[m++].ref = (uint32_t)(2 * i);
+    }
+    if (answered(o) && ip_len(&o->mapped) > 0) {
+      e[m].a = o->mapped;
+      e[m++].ref = (uint32_t)(2 * i + 1);
     }
   }
-  for (i = 0; i < t->nsrv; i++) {
-    if (is_alt_of(&t->srv[i], d)) {
-      *role = ROLE_ALT;
-      return i;
-    }
+  return m;
+}
+
+/* (Re)build t->ix over the records: O(n log n). @return 0 or NAT_ENOMEM. */
+static int index_build(tagger *t) {
+  addr_index *ix = &t->ix;
+  size_t i, m, cap = 2 * t->n;
+  index_free(ix);
+  if (t->n >= UINT32_MAX / 2)
+    return NAT_ENOMEM;
+  ix->u = malloc((cap ? cap : 1) * sizeof *ix->u);
+  ix->dst_id = nones(t->n);
+  ix->prim_of = nones(cap);
+  ix->alt_of = nones(cap);
+  ix->first_map = nones(cap);
+  if (ix->u == NULL || ix->dst_id == NULL || ix->prim_of == NULL ||
+      ix->alt_of == NULL || ix->first_map == NULL)
+    return NAT_ENOMEM;
+  m = index_collect(t, ix->u);
+  if (m > 0)
+    qsort(ix->u, m, sizeof *ix->u, cmp_ent);
+  for (i = 0; i < m; i++) { /* dedup in place, ids in sorted order */
+    uint32_t ref = ix->u[i].ref, id;
+    if (ix->nu == 0 || cmp_canon(&ix->u[i].a, &ix->u[ix->nu - 1].a) != 0)
+      ix->u[ix->nu++].a = ix->u[i].a;
+    id = (uint32_t)(ix->nu - 1);
+    if ((ref & 1) == 0)
+      ix->dst_id[ref / 2] = id;
+    else if (ix->first_map[id] == NONE) /* refs ascend within an address */
+      ix->first_map[id] = ref / 2;
+  }
+  return 0;
+}
+
+/* The id of address @p a, or NONE if no record has it. */
+static uint32_t index_find(const addr_index *ix, const nat_addr *a) {
+  size_t lo = 0, hi = ix->nu;
+  if (ip_len(a) == 0)
+    return NONE;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = cmp_canon(a, &ix->u[mid].a);
+    if (c == 0)
+      return (uint32_t)mid;
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NONE;
+}
+
+/* Address @p a now leads to server @p s, unless a lower one has it. */
+static void alt_note(tagger *t, const nat_addr *a, size_t s) {
+  uint32_t id = index_find(&t->ix, a);
+  if (id != NONE && (t->ix.alt_of[id] == NONE || s < t->ix.alt_of[id]))
+    t->ix.alt_of[id] = (uint32_t)s;
+}
+
+/* Server @p s learns its alternate @p alt: from now on its IP2:P2,
+ * IP2:P1 and IP1:P2 (of the primary's family) are its alternates. */
+static void learn_alt(tagger *t, size_t s, const nat_addr *alt) {
+  tag_srv *v = &t->srv[s];
+  nat_addr a;
+  v->has_alt = true;
+  v->alt = *alt;
+  if (alt->family == v->primary.family) {
+    alt_note(t, alt, s);
+    a = *alt;
+    a.port = v->primary.port;
+    alt_note(t, &a, s);
+  }
+  a = v->primary;
+  a.port = alt->port;
+  alt_note(t, &a, s);
+}
+
+/* The server and role of record @p i's destination: a server's primary
+ * address, else the lowest-numbered server it is an alternate of, else a
+ * new server -- SIZE_MAX when NAT_REPLAY_MAX_SERVERS are known already
+ * (server_idx is 16 bits: it must not wrap). */
+static size_t find_server(tagger *t, size_t i, uint8_t *role) {
+  uint32_t id = t->ix.dst_id[i];
+  tag_srv *v;
+  if (id != NONE && t->ix.prim_of[id] != NONE) {
+    *role = ROLE_PRIMARY;
+    return t->ix.prim_of[id];
+  }
+  if (id != NONE && t->ix.alt_of[id] != NONE) {
+    *role = ROLE_ALT;
+    return t->ix.alt_of[id];
   }
   *role = ROLE_NONE;
-  if (!add)
+  if (t->nsrv >= NAT_REPLAY_MAX_SERVERS)
     return SIZE_MAX;
-  memset(&t->srv[t->nsrv], 0, sizeof t->srv[t->nsrv]);
-  t->srv[t->nsrv].primary = *d;
+  v = &t->srv[t->nsrv];
+  memset(v, 0, sizeof *v);
+  v->primary = t->recs[i].o.server;
+  if (id != NONE)
+    t->ix.prim_of[id] = (uint32_t)t->nsrv;
   *role = ROLE_PRIMARY;
   return t->nsrv++;
+}
+
+static void set_server(tagger *t, nat__rp_rec *r, size_t s) {
+  if (s == SIZE_MAX) {
+    r->flags |= NAT__REC_DROP;
+    t->dropped++;
+  } else {
+    r->o.server_idx = (uint16_t)s;
+  }
 }
 
 /* Number the servers, learn their alternates, give every record its
@@ -117,36 +267,46 @@ static void assign_servers(tagger *t) {
     const nat_obs *o = &r->o;
     if (!plain(r))
       continue;
-    s = find_server(t, &o->server, true, &r->role);
-    r->o.server_idx = (uint16_t)s;
+    s = find_server(t, i, &r->role);
+    set_server(t, r, s);
     if (r->role == ROLE_PRIMARY && !t->srv[s].has_alt &&
-        (o->has_other_address || o->has_changed_address)) {
-      t->srv[s].has_alt = true;
-      t->srv[s].alt =
-          o->has_other_address ? o->other_address : o->changed_address;
-    }
+        (o->has_other_address || o->has_changed_address))
+      learn_alt(t, s,
+                o->has_other_address ? &o->other_address : &o->changed_address);
   }
   for (i = 0; i < t->n; i++) {
     nat__rp_rec *r = &t->recs[i];
-    if (nat__rp_changes(r->o.change_flags)) {
-      s = find_server(t, &r->o.server, true, &r->role);
-      r->o.server_idx = (uint16_t)s;
-    }
+    if (nat__rp_changes(r->o.change_flags))
+      set_server(t, r, find_server(t, i, &r->role));
   }
 }
 
+/* Records whose server would be beyond NAT_REPLAY_MAX_SERVERS (a hostile
+ * capture) are left out of the log, counted: a wrapped server_idx would
+ * merge unrelated servers. The index is rebuilt for the records kept.
+ * @return 0 or NAT_ENOMEM. */
+static int drop_capped(tagger *t) {
+  size_t i, j;
+  if (t->dropped == 0)
+    return 0;
+  for (i = j = 0; i < t->n; i++)
+    if (!(t->recs[i].flags & NAT__REC_DROP))
+      t->recs[j++] = t->recs[i];
+  t->n = j;
+  return index_build(t);
+}
+
 /* A hairpin request belongs to the server that reported the mapped
- * address it was sent to. */
+ * address it was sent to: the server_idx, as it is now, of the first
+ * answered record with that mapped address. */
 static void assign_hairpin(tagger *t, nat__rp_rec *h) {
-  size_t i;
+  uint32_t id = t->ix.dst_id[h - t->recs], first;
   h->tags |= TAG(NAT_OBS_HAIRPIN);
-  for (i = 0; i < t->n; i++) {
-    const nat_obs *o = &t->recs[i].o;
-    if (answered(o) && nat_addr_equal(&o->mapped, &h->o.server)) {
-      h->o.server_idx = o->server_idx;
-      return;
-    }
-  }
+  if (id == NONE)
+    return;
+  first = t->ix.first_map[id];
+  if (first != NONE)
+    h->o.server_idx = t->recs[first].o.server_idx;
 }
 
 /* The shape of one socket's records (sorted in sent order) that the
@@ -205,6 +365,62 @@ static void shape_of(const tagger *t, nat__rp_rec *const *by, size_t k,
   sh->multi = !sh->single && p1p2;
 }
 
+/* The source of a response as the analyzer reads it: where it came
+ * from, else RESPONSE-ORIGIN. */
+static const nat_addr *resp_source(const nat_obs *o) {
+  if (o->from.family != NAT_AF_NONE)
+    return &o->from;
+  return o->has_response_origin ? &o->response_origin : NULL;
+}
+
+static nat_addr ip_only(const nat_addr *a) {
+  nat_addr x;
+  memset(&x, 0, sizeof x);
+  x.family = a->family;
+  memcpy(x.ip, a->ip, ip_len(a));
+  return x;
+}
+
+static int cmp_ip(const void *pa, const void *pb) {
+  return cmp_canon(pa, pb); /* ports are 0 */
+}
+
+/* A filtering change-IP request answered from another IP. */
+static bool blind_candidate(const nat__rp_rec *r) {
+  const nat_addr *src = resp_source(&r->o);
+  return (r->tags & TAG(NAT_OBS_FILTERING)) &&
+         (r->o.change_flags & NAT_STUN_CHANGE_IP) && r->o.status == 0 &&
+         src != NULL && ip_len(src) > 0 && src->family == r->o.server.family &&
+         !nat_addr_equal_ip(src, &r->o.server);
+}
+
+/* verdict.h's rule for the classic `stun` client, which sends its change
+ * requests from a socket that opened nothing: a change-IP request of
+ * this socket answered from an IP the socket never sent anything to
+ * proves endpoint-independent filtering by itself. O(k log k). */
+static bool blind_proof(tagger *t, nat__rp_rec *const *by, size_t k) {
+  size_t i, m = 0;
+  for (i = 0; i < k && !blind_candidate(by[i]); i++)
+    ;
+  if (i == k)
+    return false;
+  if (t->ips == NULL && (t->ips = malloc(t->n * sizeof *t->ips)) == NULL)
+    return false; /* no proof without memory: not measurable */
+  for (i = 0; i < k; i++)
+    if (ip_len(&by[i]->o.server) > 0)
+      t->ips[m++] = ip_only(&by[i]->o.server);
+  qsort(t->ips, m, sizeof *t->ips, cmp_ip);
+  for (i = 0; i < k; i++) {
+    nat_addr key;
+    if (!blind_candidate(by[i]))
+      continue;
+    key = ip_only(resp_source(&by[i]->o));
+    if (bsearch(&key, t->ips, m, sizeof *t->ips, cmp_ip) == NULL)
+      return true;
+  }
+  return false;
+}
+
 /* Tag one socket's records by[0..k): filtering, mapping, the rest basic;
  * a fresh socket that only asked one destination, or netcheck's
  * multi-destination one, is an allocation candidate (tagged later, when
@@ -250,11 +466,14 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
       r->tags |= TAG(NAT_OBS_MAPPING);
   }
   /* The analyzer rates the change requests sent after the opening one
-   * (verdict.h): measurable only if there is one. */
+   * (verdict.h): measurable if there is one, or if a change-IP request
+   * was answered from an IP this socket never sent to. */
   for (i = 0; opened && i < k; i++)
     if (by[i]->o.server_idx == fsrv && nat__rp_changes(by[i]->o.change_flags) &&
         by[i]->o.sent_at >= open_at)
       t->filtering_ok = true;
+  if (!t->filtering_ok && blind_proof(t, by, k))
+    t->filtering_ok = true;
   shape_of(t, by, k, &sh);
   if (sh.single)
     t->srv[sh.first->o.server_idx].alloc_sockets++;
@@ -300,25 +519,23 @@ static void tag_alloc_and_basic(tagger *t) {
 }
 
 /* A server with no basic observation gets its first plain request to the
- * primary address (the first answered one if any) as one. */
+ * primary address (the first answered one if any) as one: one pass. */
 static void ensure_basic(tagger *t) {
   size_t s, i;
-  for (s = 0; s < t->nsrv; s++) {
-    nat__rp_rec *pick = NULL;
-    if (t->srv[s].has_basic)
+  for (i = 0; i < t->n; i++) {
+    nat__rp_rec *r = &t->recs[i];
+    tag_srv *v;
+    if (!plain(r) || r->role != ROLE_PRIMARY)
       continue;
-    for (i = 0; i < t->n; i++) {
-      nat__rp_rec *r = &t->recs[i];
-      if (r->o.server_idx != s || !plain(r) || r->role != ROLE_PRIMARY)
-        continue;
-      if (pick == NULL || (answered(&r->o) && !answered(&pick->o)))
-        pick = r;
-      if (answered(&pick->o))
-        break;
-    }
-    if (pick != NULL)
-      pick->tags |= TAG(NAT_OBS_BASIC);
+    v = &t->srv[r->o.server_idx];
+    if (v->has_basic)
+      continue;
+    if (v->pick == NULL || (answered(&r->o) && !answered(&v->pick->o)))
+      v->pick = r;
   }
+  for (s = 0; s < t->nsrv; s++)
+    if (!t->srv[s].has_basic && t->srv[s].pick != NULL)
+      t->srv[s].pick->tags |= TAG(NAT_OBS_BASIC);
 }
 
 static int emit(const tagger *t, nat_obslog *log) {
@@ -420,29 +637,50 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
     d->measurable |= NAT_REPLAY_M_ALLOCATION;
 }
 
+static void tagger_free(tagger *t) {
+  free(t->srv);
+  free(t->by_sock);
+  free(t->ips);
+  index_free(&t->ix);
+}
+
+/* Sort the records, index their addresses, allocate the tables, number
+ * the servers. @return 0 or NAT_ENOMEM. */
+static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n) {
+  size_t nsrv = n < NAT_REPLAY_MAX_SERVERS ? n : NAT_REPLAY_MAX_SERVERS;
+  int rv;
+  memset(t, 0, sizeof *t);
+  t->recs = recs;
+  t->n = n;
+  if (n == 0)
+    return 0;
+  qsort(recs, n, sizeof *recs, cmp_sent);
+  t->srv = calloc(nsrv, sizeof *t->srv);
+  t->by_sock = malloc(n * sizeof *t->by_sock);
+  if (t->srv == NULL || t->by_sock == NULL)
+    return NAT_ENOMEM;
+  if ((rv = index_build(t)) != 0)
+    return rv;
+  assign_servers(t);
+  return drop_capped(t);
+}
+
 int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
                     nat_replay_diag *d, nat_obslog *log) {
   tagger t;
   size_t i, a, b, g = 0;
-  int rv;
-  memset(&t, 0, sizeof t);
-  t.recs = recs;
-  t.n = n;
-  if (n > 0) {
-    qsort(recs, n, sizeof *recs, cmp_sent);
-    t.srv = calloc(n, sizeof *t.srv);
-    t.by_sock = malloc(n * sizeof *t.by_sock);
-    if (t.srv == NULL || t.by_sock == NULL) {
-      free(t.srv);
-      free(t.by_sock);
-      return NAT_ENOMEM;
-    }
+  int rv = tagger_start(&t, recs, n);
+  if (rv != 0) {
+    tagger_free(&t);
+    return rv;
   }
+  d->server_overflow += t.dropped;
+  d->obs_dropped += t.dropped;
+  n = t.n;
   for (i = 0; i < n; i++) {
     recs[i].tags = 0;
     t.by_sock[i] = &recs[i];
   }
-  assign_servers(&t);
   if (n > 0)
     qsort(t.by_sock, n, sizeof *t.by_sock, cmp_sock);
   for (a = 0; a < n; a = b) {
@@ -452,13 +690,13 @@ int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
       ;
     tag_socket(&t, t.by_sock + a, b - a, ++g);
   }
+  index_free(&t.ix); /* not needed any more: lower the peak of emit() */
   tag_alloc_and_basic(&t);
   ensure_basic(&t);
   d->nservers = t.nsrv;
   measurable(&t, capture_point, d);
   rv = emit(&t, log);
-  free(t.srv);
-  free(t.by_sock);
+  tagger_free(&t);
   return rv;
 }
 
@@ -490,11 +728,11 @@ const char *nat_replay_why_not(const nat_replay_diag *d, uint32_t bit) {
     return d->change_requests == 0 ? "no CHANGE-REQUEST probes in the capture"
            : d->inside
                ? "no answered request opened the mapping before the "
-                 "CHANGE-REQUEST probes: the probing socket had no answered "
-                 "plain request to the server's primary address before them "
-                 "(the classic stun client probes from a second socket that "
-                 "sends none), and the filtering analyzer rates change "
-                 "requests only after such an opening request"
+                 "CHANGE-REQUEST probes (the probing socket had no answered "
+                 "plain request to the server's primary address before "
+                 "them), and no change-IP probe was answered from an IP its "
+                 "socket never sent to (which alone proves "
+                 "endpoint-independent filtering)"
                : outside;
   case NAT_REPLAY_M_HAIRPIN:
     return d->hairpin_requests == 0

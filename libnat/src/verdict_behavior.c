@@ -3,6 +3,7 @@
  * in nat/verdict.h. Pure: no I/O, no clock. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nat/error.h"
@@ -549,6 +550,63 @@ typedef struct fgroup {
   nat_addr oa;
 } fgroup;
 
+static size_t ip_len(const nat_addr *a) {
+  return a->family == NAT_AF_INET ? 4 : a->family == NAT_AF_INET6 ? 16 : 0;
+}
+
+static nat_addr ip_only(const nat_addr *a) {
+  nat_addr x;
+  memset(&x, 0, sizeof x);
+  x.family = a->family;
+  memcpy(x.ip, a->ip, ip_len(a));
+  return x;
+}
+
+static int cmp_ip(const void *pa, const void *pb) {
+  const nat_addr *a = pa, *b = pb;
+  if (a->family != b->family)
+    return a->family < b->family ? -1 : 1;
+  return memcmp(a->ip, b->ip, sizeof a->ip);
+}
+
+/* A change-IP filtering request answered from another IP. */
+static bool blind_candidate(const nat_obs *o) {
+  const nat_addr *src = resp_source(o);
+  return o->test == NAT_OBS_FILTERING && (o->change_flags & NAT__CHANGE_IP) &&
+         o->status == 0 && src != NULL && ip_len(src) > 0 &&
+         src->family == o->server.family && !nat_addr_equal_ip(src, &o->server);
+}
+
+/* The first change-IP request of socket @p sock answered from an IP that
+ * socket never sent anything to (any test, any time), or NULL: only an
+ * endpoint-independent filter lets such an answer in (verdict.h). The
+ * socket's destination IPs are sorted: O(k log k). NULL also when memory
+ * runs out (no proof, the verdict stays unknown). */
+static const nat_obs *blind_answer(const nat__vindex *ix, uint32_t sock) {
+  size_t k, m = 0, start = ix->sock_start[sock], end = ix->sock_start[sock + 1];
+  const nat_obs *hit = NULL;
+  nat_addr *ips;
+  for (k = start; k < end && !blind_candidate(sock_at(ix, k)); k++)
+    ;
+  if (k == end || (ips = malloc((end - start) * sizeof *ips)) == NULL)
+    return NULL;
+  for (k = start; k < end; k++)
+    if (ip_len(&sock_at(ix, k)->server) > 0)
+      ips[m++] = ip_only(&sock_at(ix, k)->server);
+  qsort(ips, m, sizeof *ips, cmp_ip);
+  for (k = start; k < end && hit == NULL; k++) {
+    const nat_obs *o = sock_at(ix, k);
+    nat_addr key;
+    if (!blind_candidate(o))
+      continue;
+    key = ip_only(resp_source(o));
+    if (bsearch(&key, ips, m, sizeof *ips, cmp_ip) == NULL)
+      hit = o;
+  }
+  free(ips);
+  return hit;
+}
+
 /* An answered request from @p local to @p server of any test: the
  * mapping the change requests need, when no flags-0 filtering request
  * was logged. */
@@ -632,6 +690,17 @@ static void explain_unsupported(const fgroup *g, const fcat *c, bool ip,
                  "does not support CHANGE-REQUEST -> unknown",
                  fa(&c->o->server, b0), what, c->o->error_code,
                  c->o->error_reason[0] ? " " : "", c->o->error_reason);
+}
+
+/* The socket's change-IP request @p o was answered from an IP it never
+ * sent to. */
+static nat_beh blind_decide(const nat_obs *o, nat__why *why) {
+  addrbuf b0, b1;
+  nat__why_set(why,
+               "filtering: answer from %s to change IP (request to %s), an "
+               "IP this socket never sent to -> endpoint-independent",
+               fa(resp_source(o), b0), fa(&o->server, b1));
+  return NAT_BEH_EI;
 }
 
 static nat_beh fgroup_decide(const fgroup *g, bool *unsupported,
@@ -718,11 +787,16 @@ nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why) {
       nat__why w;
       bool unsup = false;
       nat_beh b;
+      const nat_obs *blind = NULL;
       uint32_t sock = first_of_socket(ix, i, NAT_OBS_FILTERING, fams[f]);
       if (sock == NAT__NONE)
         continue;
       fgroup_collect(ix, sock, &g);
-      b = fgroup_decide(&g, &unsup, &w);
+      /* no change-IP request rated after an opening request */
+      if (g.open == NULL || g.ip.state == F_NONE)
+        blind = blind_answer(ix, sock);
+      b = blind != NULL ? blind_decide(blind, &w)
+                        : fgroup_decide(&g, &unsup, &w);
       if (b != NAT_BEH_UNKNOWN) {
         *why = w;
         return b;

@@ -85,29 +85,15 @@ LIMITS = [
      "address; answered or not, see the entry"),
     (("stun", "*", "filtering"),
      "the classic stun client sends its CHANGE-REQUEST probes from a second "
-     "socket that sent no plain request first; the replay needs an answered "
-     "opening request on the probing socket, so filtering is not measurable "
-     "(even when the change request was answered, which would prove "
-     "endpoint-independent filtering: reported against replay_tag.c)"),
-    (("netcheck", "client", "alloc"),
-     "replay_tag.c tags netcheck's multi-destination allocation socket (to "
-     "IP1:P1, IP1:P2, IP2:P1, IP2:P2) as MAPPING only, so a replay has 6 "
-     "allocation samples where the live run had 8; 6 random ports in a "
-     "1000-port range sometimes fit no pattern clearly (unknown). Reported."),
+     "socket that sent no plain request first, so no opening request is "
+     "rated; only a change-IP answer from an IP that socket never sent to "
+     "shows the filtering (endpoint-independent). An address- or "
+     "address-and-port-dependent NAT drops that answer, and without an "
+     "opening request the other outcomes (a change-port answer, timeouts) "
+     "are not rated: AD and APD are not measurable"),
     (("*", "*", "delta"),
      "delta only exists for sequential allocation"),
 ]
-
-
-# A wrong verdict the replay module gives today (reported, not a capture
-# limitation): pinned so that a fix shows up as a changed expectation.
-OUTSIDE_EI_BUG = (
-    "BUG in replay_tag.c (reported): outside the NAT an address-dependent "
-    "mapping keeps one public port for IP1:P1 and IP1:P2, so the replay sees "
-    "one 'socket' with two destinations, sets NAT_REPLAY_M_MAPPING although "
-    "the capture is not inside, and the analyzer's mapped == local rule says "
-    "endpoint-independent. Outside, mapping should be measurable only when "
-    "one source reached two server IPs")
 
 
 def limit(client, point, key):
@@ -233,9 +219,6 @@ def build(netcheck, fixtures, runs_path):
                     if got.get(k) == want:
                         continue
                     why = limit(o["client"], o["capture_point"], SHORT[k])
-                    if (k == "mapping" and o["capture_point"] == "outside"
-                            and got.get(k) == NAMES["ei"]):
-                        why = OUTSIDE_EI_BUG
                     diffs.append({"key": k, "replay": got.get(k),
                                   "declared": want,
                                   "reason": why or "UNEXPLAINED"})

@@ -5,7 +5,8 @@
  * RFC 3489 client; a capture taken outside the NAT; picking the client;
  * the replay differences the fixtures found (netcheck's allocation
  * sockets, an address-dependent NAT captured outside, the classic client's
- * change requests from a socket with no opening request). */
+ * change requests from a socket with no opening request); more servers
+ * than server_idx can number. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -740,13 +741,14 @@ static void test_outside_two_server_ips(void **state) {
 /* Debian's `stun` client behind a full cone (full-cone-stun.pcap): test I
  * and the mapping test from socket A; the change requests (change IP,
  * then change port) from socket B, which sends no plain request at all.
- * The change-IP answer from IP2 passed B's fresh filter, which proves
- * endpoint-independent filtering, but the filtering analyzer rates change
- * requests only after an answered opening request from the same socket
- * to IP1:P1, and B has none: no observation is equivalent (the probes
- * carry CHANGE-REQUEST), and none is made up. Filtering stays not
- * measurable, and says why. */
-static void classic_full_cone(nat_replay *r, bool b_opens) {
+ * No observation of B is an opening request (its probes carry
+ * CHANGE-REQUEST) and none is made up; but the change-IP answer came from
+ * IP2, which B never sent anything to: only an endpoint-independent
+ * filter lets that in (verdict.h), so filtering is measurable and EI.
+ * With @p b_opens, B first sends its own answered request to IP1:P1
+ * (the RFC 5780 shape); with @p b_ip2, a plain request to IP2:P1, after
+ * which the answer from IP2 proves nothing. */
+static void classic_full_cone(nat_replay *r, bool b_opens, bool b_ip2) {
   const char *LA = "10.0.0.2:40000", *MA = "198.51.100.7:40000";
   const char *LB = "10.0.0.2:40001", *MB = "198.51.100.7:40001";
   req(r, 0, LA, P, 1, 0, true);
@@ -754,6 +756,10 @@ static void classic_full_cone(nat_replay *r, bool b_opens) {
   if (b_opens) {
     req(r, 5, LB, P, 6, 0, true);
     resp(r, 6, P, LB, 6, MB, ALT, true);
+  }
+  if (b_ip2) {
+    req(r, 7, LB, IP2, 7, 0, true);
+    resp(r, 8, IP2, LB, 7, MB, ALT, true);
   }
   req(r, 10, LB, P, 2, CIP, true);
   resp(r, 11, IP2, LB, 2, MB, ALT, true);
@@ -770,7 +776,7 @@ static void test_classic_change_socket_without_opening(void **state) {
   nat_addr lb = A("10.0.0.2:40001");
   size_t i, b_obs = 0;
   (void)state;
-  classic_full_cone(r, false);
+  classic_full_cone(r, false, false);
   finish(r, &log, &d);
   assert_int_equal(d.spoofed, 0);
   assert_int_equal(d.responses, 4);
@@ -786,17 +792,16 @@ static void test_classic_change_socket_without_opening(void **state) {
   assert_int_equal(b_obs, 2);
   assert_true(d.inside);
   assert_true(d.measurable & NAT_REPLAY_M_MAPPING);
-  assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
-  assert_non_null(strstr(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING),
-                         "classic stun client probes from a second socket"));
-  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING), "");
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
   nat_obslog_free(&log);
   nat_replay_free(r);
 
   /* the same with B's own answered request to IP1:P1 first: that is the
    * opening request, and the change-IP answer gives EI */
   r = mk(NULL);
-  classic_full_cone(r, true);
+  classic_full_cone(r, true, false);
   finish(r, &log, &d);
   expect_obs(nat_obslog_at(&log, 0), NAT_OBS_BASIC, "10.0.0.2:40000", P, 0, 0);
   expect_obs(nat_obslog_at(&log, 1), NAT_OBS_MAPPING, "10.0.0.2:40000", P, 0,
@@ -807,29 +812,100 @@ static void test_classic_change_socket_without_opening(void **state) {
   assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
   nat_obslog_free(&log);
   nat_replay_free(r);
-}
 
-/* An opening request sent after the change requests does not open the
- * mapping they probed: the analyzer ignores change requests before it, so
- * filtering is not measurable. */
-static void test_opening_after_change_requests(void **state) {
-  nat_replay *r = mk(NULL);
-  nat_obslog log;
-  nat_replay_diag d;
-  const char *L = "10.0.0.2:5001", *M = "198.51.100.7:6001";
-  (void)state;
-  req(r, 0, "10.0.0.2:5000", P, 1, 0, false);
-  resp(r, 1, P, "10.0.0.2:5000", 1, "198.51.100.7:6000", ALT, false);
-  req(r, 10, L, P, 2, CIP | CPT, false);
-  resp(r, 11, ALT, L, 2, M, ALT, false);
-  req(r, 20, L, P, 3, CPT, false);
-  resp(r, 21, P1P2, L, 3, M, ALT, false);
-  req(r, 30, L, P, 4, 0, false);
-  resp(r, 31, P, L, 4, M, ALT, false);
+  /* B sent to IP2 before its change-IP request: an address-dependent
+   * filter would let IP2's answer in too; no opening request to IP1:P1
+   * either, so filtering is not measurable, and says why */
+  r = mk(NULL);
+  classic_full_cone(r, false, true);
   finish(r, &log, &d);
   assert_true(d.inside);
   assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
+  assert_non_null(
+      strstr(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING), "never sent to"));
   assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* An opening request sent after the change requests does not open the
+ * mapping they probed: the analyzer does not rate change requests before
+ * it. A change-IP+port answer from IP2, which the socket never sent to,
+ * still proves EI; without one, filtering is not measurable. */
+static void test_opening_after_change_requests(void **state) {
+  const char *L = "10.0.0.2:5001", *M = "198.51.100.7:6001";
+  nat_obslog log;
+  nat_replay_diag d;
+  int pass;
+  (void)state;
+  for (pass = 0; pass < 2; pass++) {
+    nat_replay *r = mk(NULL);
+    req(r, 0, "10.0.0.2:5000", P, 1, 0, false);
+    resp(r, 1, P, "10.0.0.2:5000", 1, "198.51.100.7:6000", ALT, false);
+    req(r, 10, L, P, 2, CIP | CPT, false);
+    if (pass == 0)
+      resp(r, 11, ALT, L, 2, M, ALT, false);
+    req(r, 20, L, P, 3, CPT, false);
+    resp(r, 21, P1P2, L, 3, M, ALT, false);
+    req(r, 30, L, P, 4, 0, false);
+    resp(r, 31, P, L, 4, M, ALT, false);
+    finish(r, &log, &d);
+    assert_true(d.inside);
+    if (pass == 0) {
+      assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+      assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
+    } else {
+      assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
+      assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+    }
+    nat_obslog_free(&log);
+    nat_replay_free(r);
+  }
+}
+
+/* A hostile capture with more destinations than server_idx can number:
+ * the first NAT_REPLAY_MAX_SERVERS become servers 0.., the rest are left
+ * out and counted instead of wrapping onto server 0. */
+static void test_server_cap(void **state) {
+  const unsigned extra = 100, total = NAT_REPLAY_MAX_SERVERS + extra;
+  nat_replay_config cfg = {0};
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_addr src = A("10.0.0.2:5000"), dst = A("100.64.0.0:3478");
+  uint8_t buf[64], tid[NAT_STUN_TID_LEN];
+  unsigned i;
+  size_t k;
+  (void)state;
+  cfg.max_obs = total;
+  r = mk(&cfg);
+  for (i = 0; i < total; i++) {
+    nat_stun_builder b;
+    ssize_t len;
+    memset(tid, 0, sizeof tid);
+    memcpy(tid, &i, sizeof i);
+    dst.ip[1] = (uint8_t)(64 + (i >> 16));
+    dst.ip[2] = (uint8_t)(i >> 8);
+    dst.ip[3] = (uint8_t)i;
+    nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
+                          NAT_STUN_REQUEST, tid);
+    len = nat_stun_builder_finish(&b, false);
+    assert_true(len > 0);
+    assert_int_equal(nat_replay_feed(r, T0 + (nat_tstamp)i * MS, &src, &dst,
+                                     buf, (size_t)len),
+                     0);
+  }
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, total);
+  assert_int_equal(d.nservers, NAT_REPLAY_MAX_SERVERS);
+  assert_int_equal(d.server_overflow, extra);
+  assert_int_equal(d.obs_dropped, extra);
+  assert_int_equal(nat_obslog_count(&log), NAT_REPLAY_MAX_SERVERS);
+  for (k = 0; k < nat_obslog_count(&log); k++) {
+    const nat_obs *o = nat_obslog_at(&log, k);
+    assert_int_equal(o->server_idx, k); /* in order of first appearance */
+    assert_int_equal(o->status, NAT_ETIMEDOUT);
+  }
   nat_obslog_free(&log);
   nat_replay_free(r);
 }
@@ -868,6 +944,7 @@ int main(void) {
       cmocka_unit_test(test_outside_two_server_ips),
       cmocka_unit_test(test_classic_change_socket_without_opening),
       cmocka_unit_test(test_opening_after_change_requests),
+      cmocka_unit_test(test_server_cap),
       cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

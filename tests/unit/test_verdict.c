@@ -1,7 +1,8 @@
 /* The behaviour analyzers and the verdict on synthetic observation logs
  * shaped like the probe plan's (nat/verdict.h): no NAT, the cones,
  * symmetric NATs, servers without RFC 5780, servers that ignore or refuse
- * CHANGE-REQUEST, UDP blocked, hairpinning, pooling, double NAT, lifetime,
+ * CHANGE-REQUEST, change requests without an opening request (the
+ * classic client's), UDP blocked, hairpinning, pooling, double NAT, lifetime,
  * the strategy table, names and the explanation lines. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -461,6 +462,103 @@ static void test_filtering_edges(void **state) {
   assert_int_equal(nat_analyze_filtering(NULL), NAT_BEH_UNKNOWN);
 }
 
+/* Debian's classic `stun` client sends its change requests from a second
+ * socket that sent nothing else: no opening request. An answer to change
+ * IP that comes from an IP this socket never sent to can only pass an
+ * endpoint-independent filter (verdict.h). */
+static void test_filtering_without_opening(void **state) {
+  const char *LB = "10.0.0.2:5001", *MB = "198.51.100.2:40001";
+  nat_obslog log;
+  nat_verdict v;
+  nat_obs o;
+  (void)state;
+  nat_obslog_init(&log);
+  add_mapping(&log, LAN, PUB, PUB, PUB);
+  add(&log, chg(LB, 0x04, MB, P2)); /* change IP, from IP2:P1 */
+  add(&log, chg(LB, 0x02, MB, P1P2));
+  compute(&v, &log);
+  assert_int_equal(v.filtering, NAT_BEH_EI);
+  assert_false(v.filtering_unsupported);
+  assert_string_equal(nat_classic_name(&v), "full cone");
+  must_explain(&v, "answer from " P2 " to change IP", "never sent to");
+  nat_verdict_free(&v);
+  nat_obslog_free(&log);
+  /* change IP+port answered from OTHER-ADDRESS, change port timed out */
+  add(&log, chg(LB, 0x06, MB, OA));
+  add(&log, chg(LB, 0x02, MB, NULL));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
+  nat_obslog_free(&log);
+  /* only RESPONSE-ORIGIN says where the answer came from */
+  o = chg(LB, 0x04, MB, P2);
+  memset(&o.from, 0, sizeof o.from);
+  o.has_response_origin = true;
+  o.response_origin = A(P2);
+  add(&log, o);
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
+  nat_obslog_free(&log);
+}
+
+/* What does not prove it: an answer from the primary address (the server
+ * ignored CHANGE-REQUEST), from an IP the socket did send to (an
+ * address-dependent filter lets that in), to change port only, or no
+ * answer at all. */
+static void test_filtering_without_opening_no_proof(void **state) {
+  const char *LB = "10.0.0.2:5001", *MB = "198.51.100.2:40001";
+  nat_obslog log;
+  nat_verdict v;
+  (void)state;
+  nat_obslog_init(&log);
+  add_mapping(&log, LAN, PUB, PUB, PUB);
+  add(&log, chg(LB, 0x04, MB, P1)); /* from the primary address */
+  add(&log, chg(LB, 0x02, MB, P1P2));
+  compute(&v, &log);
+  assert_int_equal(v.filtering, NAT_BEH_UNKNOWN);
+  assert_false(explained(&v, "never sent to", NULL));
+  nat_verdict_free(&v);
+  nat_obslog_free(&log);
+  /* the socket sent to IP2 before (any test): its filter knows IP2 */
+  add(&log, ob(NAT_OBS_BASIC, LB, OA, MB));
+  add(&log, chg(LB, 0x04, MB, P2));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+  /* ... or after: it still does not count */
+  add(&log, chg(LB, 0x06, MB, OA));
+  add(&log, ob(NAT_OBS_BASIC, LB, P2, MB));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+  /* change port answered from another port of the same IP */
+  add(&log, chg(LB, 0x02, MB, P1P2));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+  /* nothing answered: a restricted NAT and a server that drops change
+   * requests look the same */
+  add(&log, chg(LB, 0x04, MB, NULL));
+  add(&log, chg(LB, 0x02, MB, NULL));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
+  nat_obslog_free(&log);
+}
+
+/* With an opening request the RFC 5780 rules decide; change requests
+ * sent before the opening request are not rated by them, but an answer
+ * from a never-contacted IP among them still proves EI. */
+static void test_filtering_opening_rules_first(void **state) {
+  const char *LB = "10.0.0.2:5001", *MB = "198.51.100.2:40001";
+  nat_obslog log;
+  (void)state;
+  nat_obslog_init(&log);
+  add(&log, chg(LB, 0x06, MB, OA));
+  add(&log, chg(LB, 0x02, MB, P1P2));
+  add(&log, other(ob(NAT_OBS_FILTERING, LB, P1, MB), OA));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
+  nat_obslog_free(&log);
+  /* rated after the opening request: timeouts give APD as before */
+  add(&log, other(ob(NAT_OBS_FILTERING, LB, P1, MB), OA));
+  add(&log, chg(LB, 0x06, MB, NULL));
+  add(&log, chg(LB, 0x02, MB, NULL));
+  assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_APD);
+  nat_obslog_free(&log);
+}
+
 static void test_udp_blocked(void **state) {
   nat_obslog log;
   nat_verdict v;
@@ -859,6 +957,9 @@ int main(void) {
       cmocka_unit_test(test_change_request_ignored),
       cmocka_unit_test(test_change_request_420),
       cmocka_unit_test(test_filtering_edges),
+      cmocka_unit_test(test_filtering_without_opening),
+      cmocka_unit_test(test_filtering_without_opening_no_proof),
+      cmocka_unit_test(test_filtering_opening_rules_first),
       cmocka_unit_test(test_udp_blocked),
       cmocka_unit_test(test_hairpin),
       cmocka_unit_test(test_pooling),

@@ -67,14 +67,16 @@
  * host) or a response comes back from that mapped address.
  *  - FILTERING: a socket that sent CHANGE-REQUEST with flags: its change
  *    requests and its plain requests to that server's primary address.
- *    Filtering is measurable only if one of those plain requests was
- *    answered and sent no later than a change request (the analyzer rates
- *    change requests after that opening request). The classic `stun`
- *    client sends its change requests from a second socket that sent no
- *    plain request: even when its change-IP request is answered from the
- *    other IP (proof of endpoint-independent filtering) no observation is
- *    an equivalent opening request, none is made up, and filtering stays
- *    not measurable.
+ *    Filtering is measurable (inside the NAT) if one of those plain
+ *    requests was answered and sent no later than a change request (the
+ *    analyzer rates change requests after that opening request), or if a
+ *    change-IP request of the socket was answered from an IP the socket
+ *    never sent anything to (verdict.h: that alone proves
+ *    endpoint-independent filtering). The classic `stun` client sends its
+ *    change requests from a second socket that sent no plain request: no
+ *    opening request is made up for it; behind a full cone its change-IP
+ *    answer makes filtering measurable (EI), behind other NATs, which
+ *    drop that answer, filtering stays not measurable.
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS
@@ -99,7 +101,12 @@
  *    reported as a live run's first phase would.
  *  - LIFETIME is never inferred (nat_obs.idle is not in a capture).
  * Servers: every destination of a plain request that is not another
- * server's alternate, numbered (server_idx) in order of first appearance.
+ * server's alternate, numbered (server_idx) in order of first appearance,
+ * at most NAT_REPLAY_MAX_SERVERS of them.
+ *
+ * Cost: nat_replay_finish() takes O(n log n) time for n observations
+ * (addresses are indexed by sorting, which no crafted capture can turn
+ * quadratic) and O(n) memory besides the observations.
  */
 #ifndef NAT_REPLAY_H
 #define NAT_REPLAY_H
@@ -150,6 +157,12 @@ enum {
   NAT_REPLAY_M_LIFETIME = 1u << 6    /**< mapping lifetime: never */
 };
 
+/** Servers a replay numbers at most (nat_obs.server_idx is 16 bits):
+ * the observations of further servers (only a hostile capture has that
+ * many destinations) are left out and counted in
+ * nat_replay_diag.server_overflow and obs_dropped. */
+#define NAT_REPLAY_MAX_SERVERS 65535
+
 /** Requesting IPs remembered in nat_replay_diag. */
 #define NAT_REPLAY_MAX_CLIENTS 8
 
@@ -169,15 +182,19 @@ typedef struct nat_replay_diag {
   uint64_t ignored;          /**< other methods, indications, requests to
                                   the client (ICE checks) */
   uint64_t hairpin_arrivals; /**< hairpin requests seen arriving */
-  uint64_t obs_dropped;      /**< transactions beyond max_obs */
+  uint64_t obs_dropped;      /**< transactions not kept: beyond max_obs,
+                                  or server_overflow */
   uint64_t other_client_obs; /**< observations of non-client requesters */
+  uint64_t server_overflow;  /**< observations of servers beyond
+                                  NAT_REPLAY_MAX_SERVERS, left out */
   nat_addr client;           /**< the client's IP (port 0) */
   size_t nclients;           /**< requesting IPs seen (capped) */
   nat_addr clients[NAT_REPLAY_MAX_CLIENTS];
   uint64_t client_requests[NAT_REPLAY_MAX_CLIENTS];
   uint64_t change_requests;  /**< requests with CHANGE-REQUEST flags */
   uint64_t hairpin_requests; /**< requests to another socket's mapping */
-  size_t nservers;           /**< servers identified */
+  size_t nservers;           /**< servers identified (capped at
+                                  NAT_REPLAY_MAX_SERVERS) */
   uint8_t capture_point;     /**< nat_replay_point, as configured */
   bool saw_translation;      /**< some response had mapped != local */
   bool inside;               /**< the capture is known to be on the client

@@ -54,6 +54,18 @@
  *    after an answered opening request -> APD, but only if the server
  *    advertised OTHER-ADDRESS or CHANGED-ADDRESS (else silence cannot be
  *    told from a server that drops change requests -> UNKNOWN).
+ *    Without an opening request (or when no change-IP request was sent
+ *    after it) -- Debian's classic `stun` client sends its change
+ *    requests from a second socket that sent nothing else: a change-IP
+ *    (+port) request answered (success) from an IP that differs from the
+ *    IP of every request that socket sent, before or after, -> EI: only
+ *    an endpoint-independent filter lets an answer from an address the
+ *    socket never contacted in. An answer from the primary address or
+ *    from any IP the socket sent to proves nothing (an address-dependent
+ *    filter passes it). Timeouts and change-port answers are not rated
+ *    without an opening request -> UNKNOWN. The log must come from the
+ *    client side of the NAT (a live run; a replay withholds filtering
+ *    unless the capture is known to be inside, nat/replay.h).
  *  - Hairpinning: any answer -> YES; else any timeout -> NO; else UNKNOWN.
  *  - Pooling: per family (IPv4 first), the mapped IPs of answered
  *    observations grouped by local IP: one public IP -> SINGLE; one local
