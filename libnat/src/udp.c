@@ -232,19 +232,29 @@ static bool udp_is_classic_response(const uint8_t *p, size_t len) {
 }
 
 /* Route one datagram: responses to the transaction layer, everything else
- * (requests, indications, non-STUN) to the receive callback. */
+ * (requests, indications, non-STUN) to the receive callback. A response
+ * the manager refused goes to the receive callback too when it is
+ * "unmatched" (an ID the manager never had or has forgotten: someone
+ * else's transaction on this socket, e.g. connectivity checks); the
+ * manager's own duplicates, spoofed answers to its live transactions and
+ * malformed messages are dropped (all counted by the manager). */
 static void udp_dispatch(nat_udp *u, const nat_addr *from, const uint8_t *p,
                          size_t len) {
   bool stun = nat_stun_is_stun(p, len);
   if (stun || udp_is_classic_response(p, len)) {
-    int rc = nat_txn_mgr_recv(u->mgr, nat_udp_now(), from, p, len);
+    nat_txn_stats before, after;
+    int rc;
+    nat_txn_mgr_stats(u->mgr, &before);
+    rc = nat_txn_mgr_recv(u->mgr, nat_udp_now(), from, p, len);
     if (rc == 0) {
       udp_flush(u);
       return;
     }
-    /* A response nobody waits for (unmatched, duplicate, spoofed,
-     * malformed) was counted by the manager; it is nobody else's. */
-    if (!stun || udp_is_response_class(p))
+    nat_txn_mgr_stats(u->mgr, &after);
+    /* NAT_ENOTFOUND covers both unmatched and duplicate: the counters
+     * tell them apart. */
+    if ((!stun || udp_is_response_class(p)) &&
+        !(rc == NAT_ENOTFOUND && after.unmatched > before.unmatched))
       return;
   }
   if (u->recv_cb && !u->closing)

@@ -29,6 +29,7 @@ typedef struct server {
   nat_addr addr;
   bool answer;  /* send a Binding success back */
   nat_udp *via; /* if set, first send the same response from this socket */
+  bool twice;   /* send each response twice (the second is a duplicate) */
   int requests; /* decoded Binding requests */
   int other;    /* anything else */
   bool has_change;
@@ -172,6 +173,8 @@ static void server_reply(server *s, const nat_addr *to,
   if (s->via)
     assert_int_equal(nat_udp_send(s->via, to, out, (size_t)n), 0);
   assert_int_equal(nat_udp_send(s->u, to, out, (size_t)n), 0);
+  if (s->twice)
+    assert_int_equal(nat_udp_send(s->u, to, out, (size_t)n), 0);
 }
 
 static void server_recv(nat_udp *u, void *arg, const nat_addr *from,
@@ -382,13 +385,55 @@ static void test_spoofed_response(void **state) {
   assert_int_equal(st.txn.spoofed, 1);
   assert_int_equal(st.txn.responses, 1);
   assert_int_equal(st.datagrams_in, 2);
-  assert_int_equal(k.calls, 0); /* a refused response is nobody else's */
+  assert_int_equal(k.calls, 0); /* a spoofed answer to a live one: dropped */
   close_sync(f, c);
   close_sync(f, spoofer);
   close_sync(f, s.u);
 }
 
-/* Non-STUN datagrams go to the receive callback, not the transactions. */
+/* A late copy of the response to one of the socket's own (ended)
+ * transactions is a duplicate: counted and dropped, never handed to the
+ * receive callback. A marker sent after it tells when it has arrived. */
+static void test_duplicate_response(void **state) {
+  fx *f = *state;
+  static const uint8_t marker[] = {0x41, 0x42, 0x43};
+  server s;
+  result res;
+  sink k;
+  nat_udp *c;
+  nat_addr caddr;
+  nat_udp_stats st;
+  int done = 0;
+
+  server_open(f, &s, "127.0.0.1:0", true);
+  s.twice = true;
+  c = open_udp(f, "127.0.0.1:0", NULL, NULL);
+  assert_int_equal(nat_udp_local_addr(c, &caddr), 0);
+  memset(&k, 0, sizeof k);
+  nat_udp_set_recv_cb(c, on_sink, &k);
+  memset(&res, 0, sizeof res);
+  res.done = &done;
+  assert_int_equal(nat_udp_binding(c, &s.addr, 0, NULL, on_binding, &res, NULL),
+                   0);
+  run_until(f, &done, 1);
+  assert_int_equal(res.status, 0);
+  assert_int_equal(nat_udp_send(s.u, &caddr, marker, sizeof marker), 0);
+  run_until(f, &k.calls, 1);
+  assert_int_equal(k.calls, 1); /* the marker only */
+  assert_int_equal(k.lens[0], sizeof marker);
+  assert_int_equal(k.first_bytes[0], 0x41);
+  assert_int_equal(res.calls, 1);
+  nat_udp_stats_get(c, &st);
+  assert_int_equal(st.datagrams_in, 3);
+  assert_int_equal(st.txn.responses, 1);
+  assert_int_equal(st.txn.duplicates, 1);
+  assert_int_equal(st.txn.unmatched, 0);
+  close_sync(f, c);
+  close_sync(f, s.u);
+}
+
+/* Non-STUN datagrams, requests and unmatched responses (another STUN
+ * agent's on the same socket) go to the receive callback. */
 static void test_demux(void **state) {
   fx *f = *state;
   static const uint8_t quic[] = {
@@ -415,7 +460,7 @@ static void test_demux(void **state) {
   nat_udp_set_recv_cb(c, on_sink, &k);
 
   /* a STUN request for the client (its server role) and an unmatched
-   * success response (dropped, counted) */
+   * success response (for the receive callback, counted) */
   nat_stun_builder_init(&b, req, sizeof req, NAT_STUN_BINDING, NAT_STUN_REQUEST,
                         tid);
   nreq = nat_stun_builder_finish(&b, true);
@@ -431,15 +476,17 @@ static void test_demux(void **state) {
   assert_int_equal(nat_udp_send(s.u, &caddr, greased, sizeof greased), 0);
   assert_int_equal(nat_udp_send(s.u, &caddr, req, (size_t)nreq), 0);
   assert_int_equal(nat_udp_send(s.u, &caddr, NULL, 0), 0);
-  run_until(f, &k.calls, 4);
+  run_until(f, &k.calls, 5);
 
-  assert_int_equal(k.calls, 4);
+  assert_int_equal(k.calls, 5);
   assert_int_equal(k.first_bytes[0], 0x40);
   assert_int_equal(k.lens[0], sizeof quic);
-  assert_int_equal(k.first_bytes[1], 0x00);
-  assert_int_equal(k.lens[1], sizeof greased);
-  assert_int_equal(k.lens[2], (size_t)nreq);
-  assert_int_equal(k.lens[3], 0); /* an empty datagram is still one */
+  assert_int_equal(k.first_bytes[1], 0x01); /* success response 0x0101 */
+  assert_int_equal(k.lens[1], (size_t)nresp);
+  assert_int_equal(k.first_bytes[2], 0x00);
+  assert_int_equal(k.lens[2], sizeof greased);
+  assert_int_equal(k.lens[3], (size_t)nreq);
+  assert_int_equal(k.lens[4], 0); /* an empty datagram is still one */
   assert_true(nat_addr_equal(&k.from, &s.addr));
   nat_udp_stats_get(c, &st);
   assert_int_equal(st.datagrams_in, 5);
@@ -831,6 +878,7 @@ int main(void) {
       FX_TEST(test_change_request_and_software),
       FX_TEST(test_timeout),
       FX_TEST(test_spoofed_response),
+      FX_TEST(test_duplicate_response),
       FX_TEST(test_demux),
       FX_TEST(test_hostile),
       FX_TEST(test_concurrent_200),

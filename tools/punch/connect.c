@@ -353,8 +353,11 @@ static void rdv_seen(nat_rdv_client *c, void *arg, const nat_addr *seen) {
 static void rdv_peer(nat_rdv_client *c, void *arg, const uint8_t *blob,
                      size_t len) {
   punch_sess *s = arg;
-  (void)c;
+  nat_rdv_client_info info;
   s->t_peer = nat_udp_now();
+  nat_rdv_client_info_get(c, &info);
+  if (info.t_seen > info.t_hello && info.t_hello != 0)
+    s->rdv_rtt = info.t_seen - info.t_hello;
   if (take_peer(s, (const char *)blob, len) != 0)
     return;
   if (punch_checks_start(s) != 0 && !s->finished)

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <nat/error.h>
+#include <nat/natbox.h>
+#include <nat/verdict.h>
 
 #include "punch.h"
 #include "session.h"
@@ -14,32 +16,13 @@
 static void chk_timer_cb(uv_timer_t *t);
 static void chk_pump(punch_sess *s);
 
-/* nat_udp hands STUN responses only to its own transactions and drops
- * the rest (udp.c, udp_dispatch), so a check's response would never reach
- * the agent. Bridge: each check request is also registered as a nat_udp
- * transaction with one transmission and a long wait; its response, raw,
- * goes to nat_check_recv(). Retransmissions (same transaction ID, still
- * live) and answers to the peer's checks are plain sends. */
-static void chk_response(nat_udp *u, void *arg, const nat_txn_result *r) {
-  punch_sess *s = arg;
-  (void)u;
-  if (r->status != 0 || r->response == NULL || s->chk == NULL || s->finished)
-    return;
-  (void)nat_check_recv(s->chk, nat_udp_now(), &r->from, r->response->buf,
-                       r->response->len);
-  chk_pump(s);
-}
-
+/* Checks, retransmissions and answers are plain sends: nat_check runs
+ * its own transactions. Responses to them are unmatched for the socket's
+ * transaction layer, so nat_udp hands them to the receive callback (the
+ * rendezvous client's, then the QUIC endpoint's on_stun), which feeds
+ * them to nat_check_recv() with the peer's checks (punch_checks_feed). */
 static void chk_send(punch_sess *s, const nat_addr *dst, const uint8_t *buf,
                      size_t len) {
-  nat_txn_opts o;
-  memset(&o, 0, sizeof o);
-  o.any_source = true;
-  o.rc = 1;
-  o.rto = 2 * NAT_SECONDS;
-  if (len >= 2 && (buf[0] & 0x01) == 0 && (buf[1] & 0x10) == 0 &&
-      nat_udp_request(s->udp, dst, buf, len, &o, chk_response, s) == 0)
-    return;
   (void)nat_udp_send(s->udp, dst, buf, len);
 }
 
@@ -149,7 +132,26 @@ static void add_remotes(punch_sess *s, nat_tstamp now) {
   }
 }
 
-#define CHECK_HOLD_MS 100
+/* How long our checks wait after the openers (holes.c). The rendezvous
+ * sends PEER to both peers at once (docs/rendezvous.md), so the peer gets
+ * it within about the difference of the two one-way delays from the
+ * server (measured in natlab: under 1 ms) and sends its openers then; our
+ * first check must reach its NAT after that. One and a half RTTs to the
+ * rendezvous (HELLO -> SEEN) cover that difference, with a floor for scheduling
+ * jitter and a cap (a slow rendezvous must not delay the run much: the checks
+ * retransmit anyway). Ticket mode has no such clock (people paste tickets): the
+ * floor only. */
+#define CHECK_HOLD_MIN (50 * NAT_MILLISECONDS)
+#define CHECK_HOLD_MAX (500 * NAT_MILLISECONDS)
+
+static uint64_t check_hold_ms(const punch_sess *s) {
+  nat_tstamp h = s->rdv_rtt + s->rdv_rtt / 2;
+  if (h < CHECK_HOLD_MIN)
+    h = CHECK_HOLD_MIN;
+  if (h > CHECK_HOLD_MAX)
+    h = CHECK_HOLD_MAX;
+  return (h + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
+}
 
 static void start_cb(uv_timer_t *t) {
   punch_sess *s = t->data;
@@ -165,6 +167,22 @@ static void start_cb(uv_timer_t *t) {
     chk_failed(s, NAT_CHECK_HINT_NO_PAIRS);
 }
 
+/* The session keeps mapping kinds as nat_beh values (verdict.h: EI 1, AD 2,
+ * APD 3; also the blob's "map=N"); nat_check's hints take nat_behaviour
+ * values (natbox.h: EI 0, AD 1, APD 2) or -1. */
+static int check_mapping(int beh) {
+  switch (beh) {
+  case NAT_BEH_EI:
+    return NAT_BEHAVIOUR_EI;
+  case NAT_BEH_AD:
+    return NAT_BEHAVIOUR_AD;
+  case NAT_BEH_APD:
+    return NAT_BEHAVIOUR_APD;
+  default:
+    return -1;
+  }
+}
+
 int punch_checks_start(punch_sess *s) {
   nat_check_config cfg;
   nat_tstamp now = nat_udp_now();
@@ -174,8 +192,8 @@ int punch_checks_start(punch_sess *s) {
   cfg.timeout = s->end > now + 400 * NAT_MILLISECONDS
                     ? s->end - now - 300 * NAT_MILLISECONDS
                     : 100 * NAT_MILLISECONDS;
-  cfg.local_mapping = s->local_mapping;
-  cfg.remote_mapping = s->remote_mapping;
+  cfg.local_mapping = check_mapping(s->local_mapping);
+  cfg.remote_mapping = check_mapping(s->remote_mapping);
   cfg.policy.allow_loopback = s->opt.allow_loopback;
   cfg.policy.subnets = s->subnets;
   cfg.policy.nsubnets = s->nsubnets;
@@ -189,11 +207,12 @@ int punch_checks_start(punch_sess *s) {
   punch_open_holes(s);
   s->phase = PUNCH_PH_CHECKS;
   s->t_check = now;
-  /* Our own checks start CHECK_HOLD_MS after the holes are opened, so
+  /* Our own checks start check_hold_ms() after the holes are opened, so
    * that the peer (which got the blobs at about the same time) has opened
    * its NAT before our first check reaches it (see holes.c). The peer's
-   * checks are answered meanwhile. */
-  uv_timer_start(&s->start_timer, start_cb, CHECK_HOLD_MS, 0);
+   * checks are answered meanwhile (and learned as peer-reflexive pairs
+   * when they come from an unexpected port: check.c). */
+  uv_timer_start(&s->start_timer, start_cb, check_hold_ms(s), 0);
   return 0;
 }
 
@@ -212,11 +231,32 @@ static int q_accept(nat_quic_endpoint *ep, void *arg, nat_quic_conn *c) {
   return 0;
 }
 
+/* The controlled side may accept the handshake before its own check on the
+ * nominated pair has succeeded (it selects only then): the handshake,
+ * pinned both ways, proved that path too. Report the pair whose remote
+ * address is the connection's. */
+static void select_from_conn(punch_sess *s, nat_quic_conn *c) {
+  nat_quic_conn_info info;
+  size_t n = s->chk != NULL ? nat_check_pair_count(s->chk) : 0;
+  if (s->selected || nat_quic_conn_get_info(c, &info) != 0)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    nat_check_pair p;
+    if (nat_check_pair_get(s->chk, i, &p) == 0 &&
+        nat_addr_equal(&p.remote.addr, &info.remote)) {
+      s->sel = p;
+      s->selected = true;
+      s->t_selected = nat_udp_now();
+      return;
+    }
+  }
+}
+
 static void q_connected(nat_quic_conn *c, void *arg) {
   punch_sess *s = arg;
-  (void)c;
   if (s->finished)
     return;
+  select_from_conn(s, c);
   s->connected = true;
   s->t_confirmed = nat_udp_now();
   uv_timer_stop(&s->deadline);

@@ -93,6 +93,7 @@ typedef struct punch_sess {
   int hint; /* nat_check_hint at failure */
   char reason[320];
   unsigned holes_opened;
+  nat_tstamp rdv_rtt; /* HELLO -> SEEN at the rendezvous; 0: unknown */
   punch_pipe pipe;
 } punch_sess;
 

@@ -7,6 +7,15 @@
  * matches a live transaction. Everything else -- requests and indications
  * for this endpoint, and non-STUN data -- goes to the receive callback.
  *
+ * Responses the transaction layer refuses: an "unmatched" one (a success
+ * or error response whose transaction ID matches no live or recently ended
+ * transaction of this socket's manager: it belongs to another STUN agent
+ * sharing the socket, such as nat_check's connectivity checks) goes to the
+ * receive callback, and is still counted in stats.txn.unmatched. A late
+ * duplicate of one of our own ended transactions (txn.duplicates), a
+ * response to a live transaction from the wrong source (txn.spoofed) and
+ * a malformed message (txn.malformed) are dropped.
+ *
  * Callback rule: when a call that takes a callback fails at once, the
  * callback is never called.
  */
@@ -43,8 +52,10 @@ typedef struct nat_udp_config {
 
 /** Called when a transaction started on @p u ends (see nat_txn_result). */
 typedef void (*nat_udp_stun_cb)(nat_udp *u, void *arg, const nat_txn_result *r);
-/** Called for each datagram that is not a response to a live transaction.
- * @p buf is valid during the call only. */
+/** Called for each datagram that is not for this socket's transactions:
+ * non-STUN data, STUN requests and indications, and unmatched STUN
+ * responses (see the top of this file). @p buf is valid during the call
+ * only. */
 typedef void (*nat_udp_recv_cb)(nat_udp *u, void *arg, const nat_addr *from,
                                 const uint8_t *buf, size_t len);
 typedef void (*nat_udp_close_cb)(nat_udp *u, void *arg);
@@ -98,7 +109,8 @@ NAT_EXTERN void nat_udp_new_tid(nat_udp *u, uint8_t tid[NAT_STUN_TID_LEN]);
 NAT_EXTERN int nat_udp_send(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
                             size_t len);
 
-/** Set the callback for datagrams that are not transaction responses.
+/** Set the callback for datagrams that are not for this socket's
+ * transactions (non-STUN, requests, indications, unmatched responses).
  * NULL drops them. */
 NAT_EXTERN void nat_udp_set_recv_cb(nat_udp *u, nat_udp_recv_cb cb, void *arg);
 
