@@ -234,7 +234,7 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   o.test = t->o.test;
   o.change_flags = t->o.change_flags;
   o.response_port = t->o.response_port;
-  o.idle = t->o.idle;
+  o.idle = nat__probe_plan_idle(p, t);
   o.sent_at = t->o.sent_at;
   /* The path's RTT: the smallest sample (queueing in a burst inflates the
    * others); jitter is covered by the final wait of 2 R = 3 RTT. */
@@ -429,6 +429,9 @@ int nat_probe_next_action(nat_probe *p, nat_tstamp now, nat_probe_action *a) {
     a->sock = t->sock;
     a->data = p->sendbuf;
     a->len = (size_t)n;
+    if (t->ntx++ == 0)
+      t->tx_first = now;
+    t->tx_last = now;
     p->stats.sent++;
     return 1;
   }

@@ -53,6 +53,9 @@ typedef struct probe_txn {
   nat_txn_mgr *mgr;    /* own manager while live */
   nat_txn_config tcfg; /* its schedule */
   bool any_source;
+  unsigned ntx;        /* transmissions handed out */
+  nat_tstamp tx_first; /* when the first and the last were (absolute) */
+  nat_tstamp tx_last;
   uint8_t tid[NAT_STUN_TID_LEN];
   uint8_t req[PROBE_REQ_MAX];
   size_t reqlen;
@@ -67,10 +70,11 @@ typedef struct probe_server {
 } probe_server;
 
 typedef struct probe_ladder {
-  unsigned x;      /* socket X_k */
-  nat_tstamp due;  /* when Y probes (0: not scheduled) */
-  nat_tstamp idle; /* T_k */
-  uint16_t port;   /* X_k's mapped port */
+  unsigned x;         /* socket X_k */
+  nat_tstamp due;     /* when Y probes (0: not scheduled) */
+  nat_tstamp idle;    /* T_k */
+  nat_tstamp refresh; /* X_k's last outbound datagram (absolute) */
+  uint16_t port;      /* X_k's mapped port */
 } probe_ladder;
 
 typedef struct probe_fam {
@@ -154,5 +158,8 @@ void nat__probe_plan_result(nat_probe *p, nat_tstamp now, size_t ti,
                             const nat_obs *o);
 void nat__probe_plan_timers(nat_probe *p, nat_tstamp now);
 nat_tstamp nat__probe_plan_expiry(const nat_probe *p);
+/* The idle time ended transaction @p t really measured (lifetime probes),
+ * else its planned o.idle. */
+nat_tstamp nat__probe_plan_idle(const nat_probe *p, const probe_txn *t);
 
 #endif

@@ -294,8 +294,27 @@ static void lifetime_fail(nat_probe *p, uint8_t fi, const char *why) {
     }
 }
 
+/* The idle time a lifetime probe really measured: from X_k's last outbound
+ * datagram (the last transmission of its mapping request, which was
+ * answered; nothing else leaves X_k) to the probe's first transmission.
+ * Late timers and a slow driver only make it longer than T_k. "Alive" is
+ * proven for it whichever transmission the answer belongs to (none was
+ * sent earlier); "gone" too when no transmission was answered (Y's
+ * retransmissions do not refresh X_k's mapping). The control probe and
+ * probes never sent keep their planned value (0 for the control). */
+nat_tstamp nat__probe_plan_idle(const nat_probe *p, const probe_txn *t) {
+  const probe_ladder *l;
+  if (t->step != STEP_L_PROBE || t->ntx == 0 ||
+      t->aux > NAT_PROBE_LIFETIME_STEPS)
+    return t->o.idle;
+  l = &p->fams[t->fam].ladder[t->aux];
+  if (t->tx_first <= l->refresh)
+    return t->o.idle;
+  return t->tx_first - l->refresh;
+}
+
 static void on_lifetime(nat_probe *p, nat_tstamp now, uint8_t fi, uint8_t step,
-                        size_t k, const nat_obs *o) {
+                        size_t k, const nat_obs *o, const probe_txn *t) {
   probe_fam *f = &p->fams[fi];
   if (step == STEP_L_CONTROL) {
     if (o->status != 0)
@@ -309,6 +328,7 @@ static void on_lifetime(nat_probe *p, nat_tstamp now, uint8_t fi, uint8_t step,
   if (o->status != 0 || !o->has_mapped || f->lt_failed || p->canceled)
     return;
   f->ladder[k].port = o->mapped.port;
+  f->ladder[k].refresh = t->tx_last;
   if (k == 0) {
     lifetime_probe(p, now, fi, 0);
     return;
@@ -372,7 +392,7 @@ void nat__probe_plan_result(nat_probe *p, nat_tstamp now, size_t ti,
   case STEP_L_CONTROL:
   case STEP_L_MAP:
   case STEP_L_PROBE:
-    on_lifetime(p, now, fi, step, k, o);
+    on_lifetime(p, now, fi, step, k, o, t);
     break;
   default:
     break;

@@ -36,6 +36,15 @@
 
 enum { EV_SERVER, EV_INBOUND, EV_LAN };
 
+/* A datagram the plan handed out (lifetime tests). */
+typedef struct sent_rec {
+  nat_tstamp at;
+  uint16_t sport; /* the socket's local port */
+  uint16_t rp;    /* RESPONSE-PORT of a request, 0 none */
+} sent_rec;
+#define SENT_MAX 1024
+#define DROP_MAX 64
+
 typedef struct ev {
   nat_tstamp at;
   uint64_t seq;
@@ -58,7 +67,38 @@ typedef struct world {
   nat_addr local[NAT_PROBE_MAX_SOCKETS];
   unsigned opens, sends, lost;
   nat_tstamp now, end;
+  nat_tstamp late;    /* every timer of the plan is run this late */
+  bool drop_first_rp; /* the server drops the first transmission of each
+                         RESPONSE-PORT request */
+  uint8_t dropped[DROP_MAX][NAT_STUN_TID_LEN];
+  size_t ndropped;
+  sent_rec sent[SENT_MAX];
+  size_t nsent;
 } world;
+
+/* The RESPONSE-PORT of STUN message @p buf, or 0. */
+static uint16_t response_port_of(const uint8_t *buf, size_t len) {
+  nat_stun_msg m;
+  uint16_t rp = 0;
+  if (nat_stun_decode(&m, buf, len) > 0 &&
+      nat_stun_msg_get_response_port(&m, &rp) == 0)
+    return rp;
+  return 0;
+}
+
+/* drop_first_rp: true the first time a RESPONSE-PORT request is seen. */
+static bool drop_first(world *w, const uint8_t *buf, size_t len) {
+  size_t i;
+  if (!w->drop_first_rp || len < NAT_STUN_HEADER_LEN ||
+      response_port_of(buf, len) == 0)
+    return false;
+  for (i = 0; i < w->ndropped; i++)
+    if (memcmp(w->dropped[i], buf + 8, NAT_STUN_TID_LEN) == 0)
+      return false;
+  assert_true(w->ndropped < DROP_MAX);
+  memcpy(w->dropped[w->ndropped++], buf + 8, NAT_STUN_TID_LEN);
+  return true;
+}
 
 static uint64_t next_rand(world *w) {
   w->rng ^= w->rng << 13;
@@ -158,6 +198,8 @@ static void server(world *w, const uint8_t *pkt, size_t len) {
   pkt_addrs(pkt, &src, &dst);
   if ((ip != IP1 && ip != IP2) || (dst.port != P1 && dst.port != P2))
     return;
+  if (drop_first(w, pkt + 28, len - 28))
+    return;
   nat_addr_set_v4(&other, ip == IP1 ? IP2 : IP1, dst.port == P1 ? P2 : P1);
   memset(&o, 0, sizeof o);
   o.software = "fake-5780";
@@ -205,6 +247,12 @@ static void do_actions(world *w) {
       assert_int_equal(a.kind, NAT_PROBE_ACT_SEND);
       assert_true(a.len > 0 && a.len + 28 <= PKT);
       w->sends++;
+      if (w->nsent < SENT_MAX) {
+        sent_rec *s = &w->sent[w->nsent++];
+        s->at = w->now;
+        s->sport = w->local[a.sock].port;
+        s->rp = response_port_of(a.data, a.len);
+      }
       lan_out(w, pkt, build_pkt(pkt, &w->local[a.sock], &a.dst, a.data, a.len));
     }
   }
@@ -245,7 +293,7 @@ static void run(world *w) {
     }
     assert_true(exp != NAT_TSTAMP_MAX); /* not done, nothing to wait for */
     if (exp > w->now)
-      w->now = exp;
+      w->now = exp + w->late; /* a loaded machine runs its timers late */
     nat_probe_handle_expiry(w->p, w->now);
   }
   assert_true(nat_probe_done(w->p));
@@ -697,7 +745,9 @@ static void test_lifetime(void **state) {
   print_message("lifetime 30 s: alive at %.1f s, gone at %.1f s, run %.1f s\n",
                 (double)alive / 1e9, (double)dead / 1e9, (double)w.end / 1e9);
   assert_true(alive < 30 * NAT_SECONDS && alive >= 20 * NAT_SECONDS);
-  assert_true(dead > 30 * NAT_SECONDS && dead <= 40 * NAT_SECONDS);
+  /* the real idle time counts from X_k's request, the rung from its answer
+   * one round trip (2 x 20 ms) later */
+  assert_true(dead > 30 * NAT_SECONDS && dead <= 40 * NAT_SECONDS + 40 * MS);
   assert_true(w.end < 41 * NAT_SECONDS);
   world_free(&w);
 
@@ -708,6 +758,93 @@ static void test_lifetime(void **state) {
   assert_int_equal(nat_probe_test_info_get(w.p, NAT_OBS_LIFETIME, &info), 0);
   assert_non_null(info.skipped);
   assert_true(w.end < 2 * NAT_SECONDS); /* the ladder was called off */
+  world_free(&w);
+}
+
+/* The idle time a lifetime probe really had, from what the plan handed
+ * out: its first transmission (the first request with its RESPONSE-PORT,
+ * X_k's mapped port, which is X_k's local port: ports are preserved) minus
+ * X_k's last datagram out before it. */
+static nat_tstamp real_idle(const world *w, uint16_t rp) {
+  nat_tstamp first = 0, last_out = 0;
+  size_t i;
+  for (i = 0; i < w->nsent && first == 0; i++)
+    if (w->sent[i].rp == rp)
+      first = w->sent[i].at;
+  assert_true(first != 0);
+  for (i = 0; i < w->nsent; i++)
+    if (w->sent[i].sport == rp && w->sent[i].at <= first)
+      last_out = w->sent[i].at;
+  assert_true(last_out != 0);
+  return first - last_out;
+}
+
+/* One lifetime run with a 30 s NAT timeout: every ladder probe records
+ * the idle time it really had (never less than its rung), and the
+ * verdict's bracket holds the timeout. */
+static void lifetime_checked(world *w, unsigned *late_probes,
+                             unsigned *retried) {
+  const nat_obslog *log;
+  nat_verdict v;
+  size_t i;
+  unsigned probes = 0;
+  start(w, one_server, 1, NAT_PROBE_LIFETIME);
+  run(w);
+  assert_true(w->nsent < SENT_MAX);
+  log = nat_probe_log(w->p);
+  for (i = 0; i < log->n; i++) {
+    const nat_obs *o = &log->v[i];
+    nat_tstamp want;
+    if (o->test != NAT_OBS_LIFETIME || o->response_port == 0 || o->idle == 0)
+      continue;
+    probes++;
+    want = real_idle(w, o->response_port);
+    if (o->idle != want)
+      fail_msg("probe to port %u: idle %.3f s recorded, %.3f s real",
+               o->response_port, (double)o->idle / 1e9, (double)want / 1e9);
+    *late_probes += o->idle >= 5 * NAT_SECONDS / 2 + w->late;
+    *retried += o->status == 0 && o->transmissions > 1;
+  }
+  assert_int_equal(probes, NAT_PROBE_LIFETIME_STEPS);
+  nat_verdict_init(&v);
+  assert_int_equal(nat_verdict_compute(&v, log), 0);
+  print_message("late %.1f s: lifetime %.3f .. %.3f s (NAT: 30 s)\n",
+                (double)w->late / 1e9, (double)v.lifetime_min / 1e9,
+                (double)v.lifetime_max / 1e9);
+  assert_true(v.lifetime_min > 0 && v.lifetime_min <= 30 * NAT_SECONDS);
+  assert_true(v.lifetime_max >= 30 * NAT_SECONDS);
+  nat_verdict_free(&v);
+}
+
+/* The plan's timers run 4 s late (a loaded machine): the rung planned at
+ * 26.7 s really idles 30.7 s and finds the 30 s mapping gone. Recording
+ * the planned idle would claim "gone after 26.7 s", below the real
+ * timeout; the real idle keeps the bracket right. */
+static void test_lifetime_late(void **state) {
+  world w;
+  unsigned late = 0, retried = 0;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 0, 31);
+  w.late = 4 * NAT_SECONDS;
+  lifetime_checked(&w, &late, &retried);
+  assert_true(late > 0);
+  world_free(&w);
+}
+
+/* The first transmission of every probe is lost: answered probes are
+ * answered on a retransmission, and still record the idle time of their
+ * first transmission (the earliest the answer can belong to); dead ones
+ * too (the later ones found nothing more: Y's datagrams do not refresh
+ * X_k's mapping). */
+static void test_lifetime_retransmitted(void **state) {
+  world w;
+  unsigned late = 0, retried = 0;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 0, 37);
+  w.drop_first_rp = true;
+  w.late = 300 * MS;
+  lifetime_checked(&w, &late, &retried);
+  assert_true(retried > 0);
   world_free(&w);
 }
 
@@ -768,6 +905,8 @@ int main(void) {
       cmocka_unit_test(test_ignores_change),
       cmocka_unit_test(test_forced_server),
       cmocka_unit_test(test_lifetime),
+      cmocka_unit_test(test_lifetime_late),
+      cmocka_unit_test(test_lifetime_retransmitted),
       cmocka_unit_test(test_deadline),
       cmocka_unit_test(test_bad_config),
   };

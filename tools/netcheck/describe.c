@@ -19,6 +19,13 @@ const char *nc_obs_status(const nat_obs *o) {
   return "send_error";
 }
 
+const char *nc_no_family_error(const nc_server *s, char *buf, size_t len) {
+  bool v4 = s->no_family == NAT_AF_INET;
+  snprintf(buf, len, "resolution failed: no %s address for %s (%s given)",
+           v4 ? "IPv4" : "IPv6", s->name, v4 ? "-4" : "-6");
+  return buf;
+}
+
 static const char *resolve_error(const nat_obs *o, const nc_options *opt,
                                  char *buf, size_t len) {
   const nc_server *s = NULL;
@@ -30,8 +37,7 @@ static const char *resolve_error(const nat_obs *o, const nc_options *opt,
   else if (s != NULL && s->resolve_uv != 0)
     snprintf(buf, len, "resolution failed: %s", nat_strerror(s->resolve_uv));
   else if (s != NULL && s->no_family != NAT_AF_NONE)
-    snprintf(buf, len, "resolution failed: no %s address",
-             s->no_family == NAT_AF_INET ? "IPv4" : "IPv6");
+    nc_no_family_error(s, buf, len);
   else
     snprintf(buf, len, "resolution failed: %s", nat_strerror(o->status));
   return buf;

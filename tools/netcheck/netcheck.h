@@ -112,6 +112,11 @@ const char *nc_obs_status(const nat_obs *o); /* ok, timeout, ... */
 const char *nc_obs_error(const nat_obs *o, const nc_options *opt, char *buf,
                          size_t len);
 const char *nc_family_name(uint8_t family); /* "ipv4", "ipv6" or NULL */
+/* Room for an error of nc_obs_error() (it names the server). */
+#define NC_ERRLEN 384
+/* "resolution failed: no IPv4 address for NAME (-4 given)": @p s has no
+ * address of the family -4/-6 asked for (s->no_family). */
+const char *nc_no_family_error(const nc_server *s, char *buf, size_t len);
 /* Milliseconds with two decimals, rounded, from nanoseconds. */
 double nc_ms(nat_tstamp ns);
 /* The verdict line of the text report. */

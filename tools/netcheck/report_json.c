@@ -59,7 +59,7 @@ static json_t *public_json(const nat_family_verdict *f) {
 
 static json_t *server_json(const nc_options *opt, const nat_obs *o, bool *ok) {
   json_t *s = json_object();
-  char err[160], name[NAT_ADDR_STRLEN];
+  char err[NC_ERRLEN], name[NAT_ADDR_STRLEN];
   bool answered = o->status == 0 || o->status == NAT_ESTUNERR;
   bool sent = o->server.family != NAT_AF_NONE;
   if (s == NULL) {

@@ -202,7 +202,7 @@ static void tests_block(FILE *out, const nc_result *res) {
 
 static void server_block(FILE *out, const nc_options *opt, const nc_result *res,
                          const nat_obs *o) {
-  char b1[NAT_ADDR_STRLEN], err[160], name[NAT_ADDR_STRLEN];
+  char b1[NAT_ADDR_STRLEN], err[NC_ERRLEN], name[NAT_ADDR_STRLEN];
   const char *fam = nc_family_name(nat_obs_family(o));
   const char *why = nc_obs_error(o, opt, err, sizeof err);
   const nat_server_verdict *v = nc_verdict_of(res, o);

@@ -259,23 +259,41 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   pump(c);
 }
 
-/* The local IP of @p family: --bind's, else the one routes to the first
- * server of that family use. */
+/* The route to a server of @p family (the RFC 5780 server given, else
+ * the first that has one; -1: none): its source IP into @p out. */
+static int learn_family_ip(nc_ctx *c, uint8_t family, bool forced_only,
+                           nat_addr *out) {
+  int rv = NAT_ENOTFOUND;
+  size_t i, j;
+  for (i = 0; i < c->opt->nservers && rv != 0; i++) {
+    const nc_lookup *l = &c->lookups[i];
+    if (forced_only && !c->opt->servers[i].rfc5780)
+      continue;
+    for (j = 0; j < l->naddrs && rv != 0; j++)
+      if (l->addrs[j].family == family)
+        rv = learn_local_ip(&l->addrs[j], out);
+  }
+  return rv;
+}
+
+/* The local IP of @p family every socket binds to: --bind's, else the
+ * source IP the kernel routes to the RFC 5780 server given (else to the
+ * first server of that family) from. A socket bound to the unspecified
+ * address would leave from whatever IP the kernel picks per destination
+ * (a host with several addresses or IPv6 prefixes, servers on the host's
+ * own addresses): a request to the server's second IP could then leave
+ * from another IP than the first, and one socket would look like a NAT
+ * whose mapping depends on the destination. Bound, every datagram of the
+ * run leaves from this one IP, the one recorded. */
 static int local_ip(nc_ctx *c, uint8_t family, nat_addr *out) {
   int f = fam_index(family), rv = 0;
-  size_t i;
   if (!c->have_local[f]) {
     if (c->opt->has_bind) {
       c->local_ip[f] = c->opt->bind;
     } else {
-      rv = NAT_ENOTFOUND;
-      for (i = 0; i < c->opt->nservers && rv != 0; i++) {
-        const nc_lookup *l = &c->lookups[i];
-        size_t j;
-        for (j = 0; j < l->naddrs && rv != 0; j++)
-          if (l->addrs[j].family == family)
-            rv = learn_local_ip(&l->addrs[j], &c->local_ip[f]);
-      }
+      rv = learn_family_ip(c, family, true, &c->local_ip[f]);
+      if (rv != 0)
+        rv = learn_family_ip(c, family, false, &c->local_ip[f]);
       if (rv < 0)
         return rv;
     }
@@ -298,12 +316,6 @@ static int open_sock(nc_ctx *c, unsigned idx, uint8_t family, nat_addr *local) {
   len = nat_addr_to_sockaddr(&b, (struct sockaddr *)&ss, sizeof ss);
   if (len < 0)
     return len;
-  if (!c->opt->has_bind) { /* bind any:0 */
-    nat_addr any;
-    memset(&any, 0, sizeof any);
-    any.family = family;
-    len = nat_addr_to_sockaddr(&any, (struct sockaddr *)&ss, sizeof ss);
-  }
   rv = uv_udp_init(&c->loop, &k->h);
   if (rv < 0)
     return rv;
@@ -320,8 +332,6 @@ static int open_sock(nc_ctx *c, unsigned idx, uint8_t family, nat_addr *local) {
   if (rv < 0)
     return rv;
   rv = nat_addr_from_sockaddr(local, (struct sockaddr *)&ss);
-  if (rv == 0)
-    memcpy(local->ip, b.ip, sizeof local->ip);
   if (rv == 0)
     k->local = *local;
   return rv;
@@ -432,8 +442,17 @@ static void on_resolved(void *arg, const nat_resolve_result *r) {
   }
   if (a4 == NULL && a6 == NULL) {
     s->resolve_uv = r->status == NAT_ERESOLVE ? r->uv_status : 0;
-    if (r->status == 0)
+    /* -4 or -6 and the name has no address of that family: a name without
+     * one, or a literal of the other family (the resolver says "address
+     * family not supported", which names neither the server nor -4/-6). */
+    if (r->status == 0 ||
+        (r->status == NAT_ERESOLVE && r->uv_status == UV_EAI_ADDRFAMILY &&
+         c->opt->want_v4 != c->opt->want_v6)) {
+      char why[NC_ERRLEN];
+      s->resolve_uv = 0;
       s->no_family = c->opt->want_v4 ? NAT_AF_INET : NAT_AF_INET6;
+      fprintf(stderr, "netcheck: %s\n", nc_no_family_error(s, why, sizeof why));
+    }
     record_failure(c, l->server_idx, NULL,
                    r->status != 0 ? r->status : NAT_ENOTFOUND);
   }

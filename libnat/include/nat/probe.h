@@ -53,7 +53,15 @@
  *    run concurrently with T_k = lifetime_max / 1.5^(K-1-k), k = 0..K-1
  *    (K = 8), after a control probe with T = 0 that proves the server
  *    honours RESPONSE-PORT; the test takes lifetime_max plus a few RTTs and
- *    brackets the lifetime within a factor 1.5.
+ *    brackets the lifetime within a factor 1.5. nat_obs.idle records the
+ *    idle time the probe really had, not T_k: from X_k's last outbound
+ *    datagram (the last transmission of its answered mapping request) to
+ *    the probe's FIRST transmission, as handed out by next_action (a
+ *    driver that runs late makes it longer). An answer proves the mapping
+ *    outlived that idle time (whichever transmission it answers was sent
+ *    no earlier); no answer to any transmission proves it gone by then
+ *    (Y's retransmissions do not refresh X_k's mapping). Both are exact to
+ *    within the datagrams' transit time.
  *
  * Timeouts: until a server has answered, requests use rto (default 100 ms)
  * doubling up to 4 * rto, 7 transmissions, final wait 4 * rto. Once the RTT

@@ -11,7 +11,8 @@
 #     the local address the server sees).
 #  2. netcheck -4 against that IPv6 literal: nothing can be tried; exit 1,
 #     a schema-valid report (udp false, verdict "check failed: no server
-#     could be tried"), the server's status resolve_error, no transmission.
+#     could be tried"), the server's status resolve_error naming the server
+#     and -4, no transmission; that one error line on stderr.
 #  3. Both families at once: 192.0.2.1 and 192.0.2.2 added on lo, coturn
 #     listening on all four addresses; netcheck --server 192.0.2.1:3478
 #     --server [2001:db8::1]:3478: both servers answer with OTHER-ADDRESS of
@@ -153,7 +154,7 @@ elif case == "v4only":
     expect("servers[0].address", s["address"], None)
     expect("servers[0].transmissions", s["transmissions"], 0)
     expect("servers[0].error", s["error"],
-           "resolution failed: address family not supported")
+           "resolution failed: no IPv4 address for [2001:db8::1]:3478 (-4 given)")
 elif case == "both":
     expect("number of servers", len(d["servers"]), 2)
     if len(d["servers"]) == 2:
@@ -193,6 +194,11 @@ nsx "$NETCHECK" -4 --server '[2001:db8::1]:3478' --json >"$tmp/v4.json" 2>"$tmp/
 rc=$?
 [ $rc = 1 ] || fail "netcheck -4 against [2001:db8::1]:3478 exited $rc, want 1"
 check "$tmp/v4.json" v4only "netcheck -4 --server [2001:db8::1]:3478"
+want_err="netcheck: resolution failed: no IPv4 address for [2001:db8::1]:3478 (-4 given)"
+if [ "$(cat "$tmp/v4.err")" != "$want_err" ]; then
+  echo "  v4only: stderr = '$(cat "$tmp/v4.err")', want '$want_err'" >&2
+  failed+=("netcheck -4 --server [2001:db8::1]:3478: stderr")
+fi
 stop_turn
 
 # ---- 3. both families at once
