@@ -441,8 +441,9 @@ static void check_shape(const world *w, const nat_kind *k) {
   assert_true(
       nat_addr_equal(&find(log, NAT_OBS_FILTERING, 6, 0)->server, &b->server));
   assert_int_equal(count(log, NAT_OBS_FILTERING), 3);
-  /* allocation: 8 fresh sockets + 3 more destinations from the last one */
-  assert_int_equal(count(log, NAT_OBS_ALLOCATION), 8 + 3);
+  /* allocation: the default fresh sockets + 3 more destinations from the
+   * last one */
+  assert_int_equal(count(log, NAT_OBS_ALLOCATION), NAT_PROBE_ALLOC_DEFAULT + 3);
   /* hairpin: a new socket to the basic socket's mapped address */
   if (k->nat) {
     o = find(log, NAT_OBS_HAIRPIN, 0, 0);
@@ -592,8 +593,8 @@ static void test_first_actions(void **state) {
     assert_true(nat_stun_is_stun(a.data, a.len));
     sends++;
   }
-  assert_int_equal(opens, 1 + 1 + 8);
-  assert_int_equal(sends, 10);
+  assert_int_equal(opens, 1 + 1 + NAT_PROBE_ALLOC_DEFAULT);
+  assert_int_equal(sends, 2 + NAT_PROBE_ALLOC_DEFAULT);
   assert_false(nat_probe_done(w.p));
   /* the first retransmission is due after the initial RTO (100 ms) */
   assert_int_equal(nat_probe_get_expiry(w.p), 100 * MS);
@@ -866,7 +867,7 @@ static void test_deadline(void **state) {
   run(&w);
   assert_int_equal(w.end, 250 * MS);
   log = nat_probe_log(w.p);
-  assert_int_equal(log->n, 1 + 1 + 8);
+  assert_int_equal(log->n, 1 + 1 + NAT_PROBE_ALLOC_DEFAULT);
   for (i = 0; i < log->n; i++)
     assert_int_equal(log->v[i].status, NAT_ECANCELED);
   world_free(&w);

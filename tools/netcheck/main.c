@@ -45,7 +45,7 @@ static const char usage_text[] =
     "                            idle times up to MAXSEC (default 60, at\n"
     "                            most 600); the run takes about MAXSEC\n"
     "      --alloc-samples N     fresh sockets for the allocation test,\n"
-    "                            6..32 (default 8)\n"
+    "                            6..32 (default 16)\n"
     "      --no-hairpin, --no-alloc, --no-filtering\n"
     "                            skip that test\n"
     "      --basic               one Binding request per server only\n"

@@ -104,7 +104,7 @@ extern "C" {
 /** Sockets the plan may ask for in one run. */
 #define NAT_PROBE_MAX_SOCKETS 128
 /** Default and largest number of fresh allocation sockets per family. */
-#define NAT_PROBE_ALLOC_DEFAULT 8
+#define NAT_PROBE_ALLOC_DEFAULT 16
 #define NAT_PROBE_ALLOC_MAX     32
 /** Probes of the lifetime ladder (the control probe not counted). */
 #define NAT_PROBE_LIFETIME_STEPS 8
@@ -123,7 +123,7 @@ typedef struct nat_probe_config {
   const nat_probe_server *servers; /**< 1..NAT_PROBE_MAX_SERVERS */
   size_t nservers;
   unsigned tests;          /**< NAT_PROBE_* bits; 0: NAT_PROBE_DEFAULT */
-  unsigned alloc_samples;  /**< fresh sockets; default 8, at most 32 */
+  unsigned alloc_samples;  /**< fresh sockets; default 16, at most 32 */
   nat_tstamp rto;          /**< before the RTT is known; default 100 ms */
   nat_tstamp rto_min;      /**< floor of the RTT-based interval; 20 ms */
   unsigned rc;             /**< transmissions once the RTT is known; 6 */
