@@ -2,7 +2,7 @@
 # lab.natbox_link: natbox between two network namespaces of its own.
 #   1. exit codes: a bad flag gives 2, a missing namespace 3;
 #      the TUN devices get the transmit queue of --tun-queue (default 4096);
-#   2. --nat none --delay 20: ICMP ping RTT 39-60 ms (20 ms each way), and
+#   2. --nat none --delay 20: fastest ICMP ping RTT 39-60 ms (20 ms each way), and
 #      the stats file times the release of every delayed packet;
 #   3. --nat none --loss 0.2: loss of 200 pings near 1-0.8^2 = 36 %, and the
 #      link counters in the stats file agree;
@@ -118,16 +118,20 @@ p2p_addresses
 out=$(ip netns exec "$A" "$PY" "$PROBE" ping 198.51.100.2 10 0.05 1)
 echo "delay 20 ms each way: $out"
 avg=$(echo "$out" | awk '{print $8}')
+min=$(echo "$out" | awk '{print $10}')
 recv=$(echo "$out" | awk '{print $4}')
 [ "$recv" -eq 10 ] || fail "lost pings without loss configured"
-awk -v a="$avg" 'BEGIN { exit !(a >= 39 && a <= 60) }' ||
-  fail "RTT avg $avg ms, want 39-60 (20 ms each way; the upper bound only catches a delay applied twice)"
+# The fastest round trip shows the delay natbox applies: scheduling on a
+# busy machine only ever adds to it (the average is printed, not judged;
+# delay accuracy is measured in tests/bench/natbox_bench.sh).
+awk -v a="$min" 'BEGIN { exit !(a >= 39 && a <= 60) }' ||
+  fail "fastest RTT $min ms, want 39-60 (20 ms each way, applied once)"
 stop_natbox
 [ "$(json links.up.delivered)" -eq 10 ] || fail "up link delivered"
 # Every delayed packet (10 echo requests up, 10 replies down) has its
 # release lateness counted.
 [ "$(json release_late_us.count)" -eq 20 ] || fail "release_late_us.count"
-echo "ok delay (RTT avg $avg ms)"
+echo "ok delay (RTT min $min ms, avg $avg ms)"
 
 # --- 3. loss 0.2 each way (seeded)
 start_natbox --nat none --loss 0.2 --seed 7
