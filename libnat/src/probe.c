@@ -30,20 +30,33 @@ unsigned nat__probe_sock_new(nat_probe *p, uint8_t fam) {
   return p->nsocks++;
 }
 
-/* The retransmission schedule of a request to @p server (RTT-based once
- * known, see nat/probe.h). */
-nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
-                                   uint8_t fam) {
-  nat_txn_config t;
-  nat_tstamp rtt = 0, r;
+/* The RTT to plan a request to @p server by: its smallest clean sample,
+ * else the family's largest, else (loss left only retransmitted exchanges)
+ * the same over the lower bounds; 0 when nothing is known. */
+static nat_tstamp path_rtt(const nat_probe *p, int server, uint8_t fam) {
+  nat_tstamp rtt = 0;
   size_t i;
-  memset(&t, 0, sizeof t);
-  t.max_txns = 1;
   if (server >= 0)
     rtt = p->servers[server].rtt;
   for (i = 0; rtt == 0 && i < p->nservers; i++)
     if (p->servers[i].fam == fam && p->servers[i].rtt > rtt)
       rtt = p->servers[i].rtt;
+  if (rtt == 0 && server >= 0)
+    rtt = p->servers[server].rtt_lb;
+  for (i = 0; rtt == 0 && i < p->nservers; i++)
+    if (p->servers[i].fam == fam && p->servers[i].rtt_lb > rtt)
+      rtt = p->servers[i].rtt_lb;
+  return rtt;
+}
+
+/* The retransmission schedule of a request to @p server (RTT-based once
+ * known, see nat/probe.h). */
+nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
+                                   uint8_t fam) {
+  nat_txn_config t;
+  nat_tstamp rtt = path_rtt(p, server, fam), r;
+  memset(&t, 0, sizeof t);
+  t.max_txns = 1;
   if (rtt == 0) {
     t.rto = p->cfg.rto;
     t.rto_min = p->cfg.rto;
@@ -61,6 +74,52 @@ nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
   t.rc = p->cfg.rc;
   t.rm = 2;
   return t;
+}
+
+/* How long a transaction with schedule @p t lives when nothing answers
+ * (mirrors txn.c: doubling intervals capped at rto_max, then rm RTOs). */
+static nat_tstamp schedule_span(const nat_txn_config *t) {
+  nat_tstamp iv = t->rto < t->rto_max ? t->rto : t->rto_max, sum = 0;
+  unsigned k;
+  for (k = 1; k < t->rc; k++) {
+    sum += iv;
+    iv = 2 * iv < t->rto_max ? 2 * iv : t->rto_max;
+  }
+  return sum + (nat_tstamp)t->rm * t->rto;
+}
+
+/* A request that nothing answers must still end (NAT_ETIMEDOUT: a result,
+ * "no answer") before the plan's deadline cancels it ("not made"). Shrink
+ * its schedule to what is left: shorter intervals first, down to half the
+ * path's RTT (the final wait of rm = 2 RTOs still covers one RTT), then
+ * fewer transmissions. */
+static void schedule_fit(const nat_probe *p, nat_tstamp now,
+                         nat_txn_config *t, nat_tstamp rtt) {
+  const nat_tstamp margin = 20 * MS;
+  nat_tstamp end, left, span, floor, r;
+  if (p->cfg.deadline == 0)
+    return;
+  end = p->start + p->cfg.deadline;
+  if (now + margin >= end)
+    return;
+  left = end - now - margin;
+  span = schedule_span(t);
+  if (span <= left)
+    return;
+  floor = rtt / 2 > p->cfg.rto_min ? rtt / 2 : p->cfg.rto_min;
+  r = (nat_tstamp)((double)t->rto * ((double)left / (double)span));
+  if (r < floor)
+    r = floor;
+  if (r < t->rto) {
+    t->rto_max = (nat_tstamp)((double)t->rto_max * ((double)r / (double)t->rto));
+    if (t->rto_max < r)
+      t->rto_max = r;
+    t->rto = r;
+    if (t->rto_min > r)
+      t->rto_min = r;
+  }
+  while (t->rc > 1 && schedule_span(t) > left)
+    t->rc--;
 }
 
 static int grow_txns(nat_probe *p) {
@@ -188,7 +247,9 @@ static void txn_fail(nat_probe *p, nat_tstamp now, size_t ti, int status) {
 static void txn_start(nat_probe *p, nat_tstamp now, size_t ti) {
   probe_txn *t = &p->txns[ti];
   nat_txn_opts opts;
-  int rv = nat_txn_mgr_new(&t->mgr, &t->tcfg, on_txn, p);
+  int rv;
+  schedule_fit(p, now, &t->tcfg, path_rtt(p, t->server, t->fam));
+  rv = nat_txn_mgr_new(&t->mgr, &t->tcfg, on_txn, p);
   if (rv == 0) {
     memset(&opts, 0, sizeof opts);
     opts.any_source = t->any_source;
@@ -241,6 +302,12 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   if (o.status == 0 && r->transmissions == 1 && t->server >= 0 && r->rtt > 0 &&
       (p->servers[t->server].rtt == 0 || r->rtt < p->servers[t->server].rtt))
     p->servers[t->server].rtt = r->rtt;
+  /* A retransmitted exchange: the answer came at least rtt_last after the
+   * transmission it answers (Karn: no sample), a lower bound kept for when
+   * loss leaves no clean sample at all. */
+  if (o.status == 0 && r->transmissions > 1 && t->server >= 0 &&
+      r->rtt_last > p->servers[t->server].rtt_lb)
+    p->servers[t->server].rtt_lb = r->rtt_last;
   if (o.status == 0 && t->server >= 0)
     p->servers[t->server].answered = true;
   txn_end(p, now, ti, &o);

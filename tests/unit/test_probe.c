@@ -850,6 +850,8 @@ static void test_lifetime_retransmitted(void **state) {
 }
 
 /* The overall deadline ends everything, recorded as canceled. */
+/* Everything lost: every request ends as "no answer" (NAT_ETIMEDOUT), its
+ * schedule shrunk to end 20 ms before the deadline, not cut off by it. */
 static void test_deadline(void **state) {
   world w;
   nat_probe_config c;
@@ -865,7 +867,33 @@ static void test_deadline(void **state) {
   c.deadline = 250 * MS;
   assert_int_equal(nat_probe_new(&w.p, &c, 0), 0);
   run(&w);
-  assert_int_equal(w.end, 250 * MS);
+  assert_true(w.end <= 230 * MS);
+  log = nat_probe_log(w.p);
+  assert_int_equal(log->n, 1 + 1 + NAT_PROBE_ALLOC_DEFAULT);
+  for (i = 0; i < log->n; i++) {
+    assert_int_equal(log->v[i].status, NAT_ETIMEDOUT);
+    assert_true(log->v[i].transmissions >= 2);
+  }
+  world_free(&w);
+}
+
+/* A deadline too close for any schedule: the requests are canceled by it. */
+static void test_deadline_cancel(void **state) {
+  world w;
+  nat_probe_config c;
+  const nat_obslog *log;
+  size_t i;
+  (void)state;
+  world_init(&w, &kinds[2], 20 * MS, 1.0, 29);
+  memset(&c, 0, sizeof c);
+  c.servers = one_server;
+  c.nservers = 1;
+  c.rand = rand_fn;
+  c.rand_ctx = &w;
+  c.deadline = 15 * MS;
+  assert_int_equal(nat_probe_new(&w.p, &c, 0), 0);
+  run(&w);
+  assert_int_equal(w.end, 15 * MS);
   log = nat_probe_log(w.p);
   assert_int_equal(log->n, 1 + 1 + NAT_PROBE_ALLOC_DEFAULT);
   for (i = 0; i < log->n; i++)
@@ -909,6 +937,7 @@ int main(void) {
       cmocka_unit_test(test_lifetime_late),
       cmocka_unit_test(test_lifetime_retransmitted),
       cmocka_unit_test(test_deadline),
+      cmocka_unit_test(test_deadline_cancel),
       cmocka_unit_test(test_bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,12 @@
  * server, as queueing only inflates samples): "filtered" or "no hairpinning" is
  * concluded after 6 unanswered transmissions, which with 10 % loss each way
  * (19 % per round trip) is wrong with probability 0.19^6 = 5e-5, and costs
- * 7.5 RTT. Never a fixed multi-second wait.
+ * 7.5 RTT. Never a fixed multi-second wait. When loss leaves only
+ * retransmitted exchanges (Karn's rule gives no sample), the RTT is their
+ * lower bound: the time from the last transmission to the answer. A request
+ * whose schedule would outlive the deadline is shrunk to end 20 ms before
+ * it (intervals down to RTT / 2, then fewer transmissions), so that "no
+ * answer" is concluded rather than cut off as "not made".
  */
 #ifndef NAT_PROBE_H
 #define NAT_PROBE_H

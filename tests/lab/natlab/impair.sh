@@ -12,7 +12,9 @@ lab_init i
 tmp=$(mktemp -d); trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 
 # STUN probes from the host: N requests paced 2 ms apart, then wait 1 s
-# for stragglers; prints answered count and the median RTT in ms.
+# for stragglers; prints answered count, the fastest and the median RTT in
+# ms. The delay is judged by the fastest round trip: a loaded machine's
+# scheduling only ever adds to it (the median is printed, not judged).
 read -r -d '' PROBE_PY <<'PY'
 import os, socket, struct, sys, time, select
 n = int(sys.argv[1])
@@ -34,25 +36,26 @@ for _ in range(n):
     drain(time.monotonic() + 0.002)
 drain(time.monotonic() + 1.0)
 rtt.sort()
-print(len(rtt), rtt[len(rtt) // 2] if rtt else -1)
+print(len(rtt), rtt[0] if rtt else -1, rtt[len(rtt) // 2] if rtt else -1)
 PY
 
 # -- 20 ms each way on the WAN link: RTT about 40 ms
 p="${PFX:0:5}d"
 "$NATLAB" up wan-delay --prefix "$p" -q || fail "up wan-delay"
-read -r got med < <("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$PROBE_PY" 50)
+read -r got low med < <("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$PROBE_PY" 50)
 "$NATLAB" down --prefix "$p" >/dev/null
-echo "wan-delay: $got/50 answered, median RTT $med ms (configured 2 x 20 ms)"
+echo "wan-delay: $got/50 answered, fastest RTT $low ms, median $med ms" \
+  "(configured 2 x 20 ms)"
 [ "$got" = 50 ] || fail "wan-delay lost packets: $got/50"
-python3 -c "import sys; m=float(sys.argv[1]); sys.exit(0 if 39 <= m <= 55 else 1)" \
-  "$med" || fail "median RTT $med ms, want 40 ms (39..55)"
+python3 -c "import sys; m=float(sys.argv[1]); sys.exit(0 if 39 <= m <= 50 else 1)" \
+  "$low" || fail "fastest RTT $low ms, want 40 ms (39..50)"
 
 # -- 20 % loss LAN->WAN only: about 80 % of 500 answered
 printf 'description loss\nnat home kind=port-restricted\nhost h1 behind=home\nlink home up-loss=0.2 seed=7\n' \
   >"$tmp/loss.topo"
 p="${PFX:0:5}l"
 "$NATLAB" up "$tmp/loss.topo" --prefix "$p" -q || fail "up loss"
-read -r got med < <("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$PROBE_PY" 500)
+read -r got _ _ < <("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$PROBE_PY" 500)
 "$NATLAB" down --prefix "$p" >/dev/null
 echo "loss: $got/500 answered (configured up-loss 0.2: expect ~400)"
 [ "$got" -ge 360 ] && [ "$got" -le 440 ] || fail "answered $got/500, want 360..440"
