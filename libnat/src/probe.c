@@ -93,8 +93,8 @@ static nat_tstamp schedule_span(const nat_txn_config *t) {
  * its schedule to what is left: shorter intervals first, down to half the
  * path's RTT (the final wait of rm = 2 RTOs still covers one RTT), then
  * fewer transmissions. */
-static void schedule_fit(const nat_probe *p, nat_tstamp now,
-                         nat_txn_config *t, nat_tstamp rtt) {
+static void schedule_fit(const nat_probe *p, nat_tstamp now, nat_txn_config *t,
+                         nat_tstamp rtt) {
   const nat_tstamp margin = 20 * MS;
   nat_tstamp end, left, span, floor, r;
   if (p->cfg.deadline == 0)
@@ -111,7 +111,8 @@ static void schedule_fit(const nat_probe *p, nat_tstamp now,
   if (r < floor)
     r = floor;
   if (r < t->rto) {
-    t->rto_max = (nat_tstamp)((double)t->rto_max * ((double)r / (double)t->rto));
+    t->rto_max =
+        (nat_tstamp)((double)t->rto_max * ((double)r / (double)t->rto));
     if (t->rto_max < r)
       t->rto_max = r;
     t->rto = r;
