@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "nat/addr.h"
 
 #define NAT__IP_HDR_MIN   20u
 #define NAT__UDP_HDR      8u
@@ -81,6 +84,43 @@ static inline uint16_t nat__ip_csum_upd32(uint16_t hc, uint32_t old,
   acc += nw >> 16;
   acc += nw & 0xffffu;
   return (uint16_t)~nat__ip_fold(acc);
+}
+
+/** Build an IPv4/UDP datagram (TTL 64, no options, both checksums) from
+ * IPv4 @p src to @p dst carrying @p len bytes; @p pkt holds 28 + len.
+ * Returns its length. For in-memory networks (tests, simulations). */
+static inline size_t nat__ip_udp4_build(uint8_t *pkt, const nat_addr *src,
+                                        const nat_addr *dst,
+                                        const uint8_t *data, size_t len) {
+  size_t tot = NAT__IP_HDR_MIN + NAT__UDP_HDR + len;
+  uint64_t acc;
+  memset(pkt, 0, NAT__IP_HDR_MIN + NAT__UDP_HDR);
+  pkt[0] = 0x45;
+  nat__ip_wr16(pkt + 2, (uint16_t)tot);
+  pkt[8] = 64;
+  pkt[9] = NAT__IP_PROTO_UDP;
+  memcpy(pkt + NAT__IP_OFF_SRC, src->ip, 4);
+  memcpy(pkt + NAT__IP_OFF_DST, dst->ip, 4);
+  nat__ip_wr16(pkt + NAT__IP_OFF_CSUM, nat__ip_checksum(pkt, NAT__IP_HDR_MIN));
+  nat__ip_wr16(pkt + 20, src->port);
+  nat__ip_wr16(pkt + 22, dst->port);
+  nat__ip_wr16(pkt + 24, (uint16_t)(NAT__UDP_HDR + len));
+  memcpy(pkt + 28, data, len);
+  acc = nat__ip_sum(0, pkt + NAT__IP_OFF_SRC, 8);
+  acc += NAT__IP_PROTO_UDP + NAT__UDP_HDR + len;
+  acc = nat__ip_sum(acc, pkt + 20, NAT__UDP_HDR + len);
+  nat__ip_wr16(pkt + 26, (uint16_t)~nat__ip_fold(acc));
+  return tot;
+}
+
+/** The addresses of a datagram built by nat__ip_udp4_build() (an IPv4
+ * header without options). */
+static inline void nat__ip_udp4_addrs(const uint8_t *pkt, nat_addr *src,
+                                      nat_addr *dst) {
+  nat_addr_set_v4(src, nat__ip_rd32(pkt + NAT__IP_OFF_SRC),
+                  nat__ip_rd16(pkt + 20));
+  nat_addr_set_v4(dst, nat__ip_rd32(pkt + NAT__IP_OFF_DST),
+                  nat__ip_rd16(pkt + 22));
 }
 
 #endif

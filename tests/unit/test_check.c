@@ -77,36 +77,6 @@ static void rand_fn(void *ctx, uint8_t *buf, size_t len) {
     buf[i] = (uint8_t)(next_rand(n) >> 24);
 }
 
-/* ------------------------------------------------- IPv4/UDP wrapping */
-
-static size_t wrap(uint8_t *pkt, const nat_addr *src, const nat_addr *dst,
-                   const uint8_t *data, size_t len) {
-  size_t tot = 28 + len;
-  uint64_t acc;
-  memset(pkt, 0, 28);
-  pkt[0] = 0x45;
-  nat__ip_wr16(pkt + 2, (uint16_t)tot);
-  pkt[8] = 64;
-  pkt[9] = 17;
-  memcpy(pkt + 12, src->ip, 4);
-  memcpy(pkt + 16, dst->ip, 4);
-  nat__ip_wr16(pkt + 10, nat__ip_checksum(pkt, 20));
-  nat__ip_wr16(pkt + 20, src->port);
-  nat__ip_wr16(pkt + 22, dst->port);
-  nat__ip_wr16(pkt + 24, (uint16_t)(8 + len));
-  memcpy(pkt + 28, data, len);
-  acc = nat__ip_sum(0, pkt + 12, 8);
-  acc += 17 + 8 + len;
-  acc = nat__ip_sum(acc, pkt + 20, 8 + len);
-  nat__ip_wr16(pkt + 26, (uint16_t)~nat__ip_fold(acc));
-  return tot;
-}
-
-static void unwrap(const uint8_t *pkt, nat_addr *src, nat_addr *dst) {
-  nat_addr_set_v4(src, nat__ip_rd32(pkt + 12), nat__ip_rd16(pkt + 20));
-  nat_addr_set_v4(dst, nat__ip_rd32(pkt + 16), nat__ip_rd16(pkt + 22));
-}
-
 /* ------------------------------------------------------------ network */
 
 static void push(net *n, bool wan, nat_tstamp at, const uint8_t *pkt,
@@ -143,7 +113,7 @@ static void send_from(net *n, int i, const nat_addr *dst, const uint8_t *data,
                       size_t len) {
   agent *x = &n->a[i];
   uint8_t pkt[PKT];
-  size_t plen = wrap(pkt, &x->local, dst, data, len);
+  size_t plen = nat__ip_udp4_build(pkt, &x->local, dst, data, len);
   uint32_t dip = nat__ip_rd32(pkt + 16);
   if (x->lan >= 0 && same_lan(x, dip)) {
     push(n, false, n->now + 1 * MS, pkt, plen);
@@ -163,7 +133,7 @@ static void send_from(net *n, int i, const nat_addr *dst, const uint8_t *data,
 static void deliver_lan(net *n, const uint8_t *pkt, size_t len) {
   nat_addr src, dst;
   int i;
-  unwrap(pkt, &src, &dst);
+  nat__ip_udp4_addrs(pkt, &src, &dst);
   for (i = 0; i < 2; i++)
     if (nat_addr_equal(&n->a[i].local, &dst)) {
       int rc = nat_check_recv(n->a[i].chk, n->now, &src, pkt + 28, len - 28);
@@ -284,10 +254,10 @@ static nat_addr srflx_of(net *n, int i) {
   agent *x = &n->a[i];
   size_t len;
   nat_addr_set_v4(&stun, STUNS, 3478);
-  len = wrap(pkt, &x->local, &stun, data, sizeof data);
+  len = nat__ip_udp4_build(pkt, &x->local, &stun, data, sizeof data);
   assert_int_equal(nat_box_outbound(n->box[x->lan], 0, pkt, len),
                    NAT_BOX_TO_WAN);
-  unwrap(pkt, &src, &dst);
+  nat__ip_udp4_addrs(pkt, &src, &dst);
   return src;
 }
 

@@ -135,38 +135,10 @@ static void push(world *w, int kind, nat_tstamp at, const uint8_t *pkt,
   e->len = len;
 }
 
-static size_t build_pkt(uint8_t *pkt, const nat_addr *src, const nat_addr *dst,
-                        const uint8_t *data, size_t len) {
-  size_t tot = 28 + len;
-  uint64_t acc;
-  memset(pkt, 0, 28);
-  pkt[0] = 0x45;
-  nat__ip_wr16(pkt + 2, (uint16_t)tot);
-  pkt[8] = 64;
-  pkt[9] = 17;
-  memcpy(pkt + 12, src->ip, 4);
-  memcpy(pkt + 16, dst->ip, 4);
-  nat__ip_wr16(pkt + 10, nat__ip_checksum(pkt, 20));
-  nat__ip_wr16(pkt + 20, src->port);
-  nat__ip_wr16(pkt + 22, dst->port);
-  nat__ip_wr16(pkt + 24, (uint16_t)(8 + len));
-  memcpy(pkt + 28, data, len);
-  acc = nat__ip_sum(0, pkt + 12, 8);
-  acc += 17 + 8 + len;
-  acc = nat__ip_sum(acc, pkt + 20, 8 + len);
-  nat__ip_wr16(pkt + 26, (uint16_t)~nat__ip_fold(acc));
-  return tot;
-}
-
-static void pkt_addrs(const uint8_t *pkt, nat_addr *src, nat_addr *dst) {
-  nat_addr_set_v4(src, nat__ip_rd32(pkt + 12), nat__ip_rd16(pkt + 20));
-  nat_addr_set_v4(dst, nat__ip_rd32(pkt + 16), nat__ip_rd16(pkt + 22));
-}
-
 static void deliver(world *w, const uint8_t *pkt, size_t len) {
   nat_addr src, dst;
   unsigned k;
-  pkt_addrs(pkt, &src, &dst);
+  nat__ip_udp4_addrs(pkt, &src, &dst);
   for (k = 0; k < NAT_PROBE_MAX_SOCKETS; k++)
     if (nat_addr_equal(&w->local[k], &dst)) {
       nat_probe_recv(w->p, w->now, k, &src, pkt + 28, len - 28);
@@ -195,7 +167,7 @@ static void server(world *w, const uint8_t *pkt, size_t len) {
   uint8_t out[600], reply[PKT];
   uint32_t ip = nat__ip_rd32(pkt + 16);
   ssize_t n;
-  pkt_addrs(pkt, &src, &dst);
+  nat__ip_udp4_addrs(pkt, &src, &dst);
   if ((ip != IP1 && ip != IP2) || (dst.port != P1 && dst.port != P2))
     return;
   if (drop_first(w, pkt + 28, len - 28))
@@ -219,7 +191,7 @@ static void server(world *w, const uint8_t *pkt, size_t len) {
     r.src = dst;
   if (!lose(w))
     push(w, EV_INBOUND, w->now + w->delay, reply,
-         build_pkt(reply, &r.src, &r.dst, out, (size_t)n));
+         nat__ip_udp4_build(reply, &r.src, &r.dst, out, (size_t)n));
 }
 
 static void inbound(world *w, uint8_t *pkt, size_t len) {
@@ -253,7 +225,9 @@ static void do_actions(world *w) {
         s->sport = w->local[a.sock].port;
         s->rp = response_port_of(a.data, a.len);
       }
-      lan_out(w, pkt, build_pkt(pkt, &w->local[a.sock], &a.dst, a.data, a.len));
+      lan_out(
+          w, pkt,
+          nat__ip_udp4_build(pkt, &w->local[a.sock], &a.dst, a.data, a.len));
     }
   }
 }
