@@ -181,3 +181,13 @@ const char *nc_server_name(const nc_options *opt, const nat_obs *o, char *buf,
   snprintf(buf, len, "server %u", (unsigned)o->server_idx + 1);
   return buf;
 }
+
+void nc_obs_trace(const nat_obs *o) {
+  char a1[NAT_ADDR_STRLEN], a2[NAT_ADDR_STRLEN], a3[NAT_ADDR_STRLEN];
+  fprintf(stderr,
+          "netcheck: %-10s %s -> %s change %u: %s, mapped %s, %u sent\n",
+          nat_obs_test_name(o->test), nat_addr_format(&o->local, a1, sizeof a1),
+          nat_addr_format(&o->server, a2, sizeof a2), o->change_flags,
+          nat_strerror(o->status), nat_addr_format(&o->mapped, a3, sizeof a3),
+          o->transmissions);
+}

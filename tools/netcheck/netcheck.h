@@ -108,6 +108,8 @@ bool nc_masked(const nc_result *res, uint32_t bit);
 
 /* describe.c: shared wording of the two reports. */
 const char *nc_obs_status(const nat_obs *o); /* ok, timeout, ... */
+/* --verbose: one line per observation on stderr. */
+void nc_obs_trace(const nat_obs *o);
 /* The failure of @p o in words, or NULL when it succeeded. */
 const char *nc_obs_error(const nat_obs *o, const nc_options *opt, char *buf,
                          size_t len);

@@ -281,17 +281,8 @@ int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
   res->replay = info;
   if (opt->verbose) {
     size_t i;
-    for (i = 0; i < res->log.n; i++) {
-      const nat_obs *o = &res->log.v[i];
-      char a1[NAT_ADDR_STRLEN], a2[NAT_ADDR_STRLEN], a3[NAT_ADDR_STRLEN];
-      fprintf(stderr,
-              "netcheck: %-10s %s -> %s change %u: %s, mapped %s, %u sent\n",
-              nat_obs_test_name(o->test),
-              nat_addr_format(&o->local, a1, sizeof a1),
-              nat_addr_format(&o->server, a2, sizeof a2), o->change_flags,
-              nat_strerror(o->status),
-              nat_addr_format(&o->mapped, a3, sizeof a3), o->transmissions);
-    }
+    for (i = 0; i < res->log.n; i++)
+      nc_obs_trace(&res->log.v[i]);
   }
   return 0;
 }

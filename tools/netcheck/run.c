@@ -100,16 +100,8 @@ static void collect(nc_ctx *c) {
     const nat_obs *o = &log->v[i];
     if (nat_obslog_append(&c->res->log, o) < 0)
       c->fatal = NAT_ENOMEM;
-    if (c->opt->verbose) {
-      char a1[NAT_ADDR_STRLEN], a2[NAT_ADDR_STRLEN], a3[NAT_ADDR_STRLEN];
-      fprintf(stderr,
-              "netcheck: %-10s %s -> %s change %u: %s, mapped %s, %u sent\n",
-              nat_obs_test_name(o->test),
-              nat_addr_format(&o->local, a1, sizeof a1),
-              nat_addr_format(&o->server, a2, sizeof a2), o->change_flags,
-              nat_strerror(o->status),
-              nat_addr_format(&o->mapped, a3, sizeof a3), o->transmissions);
-    }
+    if (c->opt->verbose)
+      nc_obs_trace(o);
   }
   nat_probe_stats_get(c->probe, &st);
   c->res->diag.malformed = st.malformed;
