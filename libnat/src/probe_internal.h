@@ -65,7 +65,7 @@ typedef struct probe_txn {
 typedef struct probe_server {
   nat_probe_server s;
   uint8_t fam;
-  nat_tstamp rtt; /* smallest first-transmission RTT seen, 0 unknown */
+  nat_tstamp rtt;    /* smallest first-transmission RTT seen, 0 unknown */
   nat_tstamp rtt_lb; /* largest lower bound from retransmitted exchanges */
   bool answered;
 } probe_server;
