@@ -5,33 +5,14 @@
 set -uo pipefail
 NATLAB=$1
 NETCHECK=${2:-}
-. "$(dirname "$0")/common.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/common.sh"
 need_lab python3
 lab_init a
 
 # The mapped ports of 20 fresh sockets: 20 runs of `netcheck --basic --json` (one
-# fresh socket each) when netcheck is built, else this minimal STUN client
+# fresh socket each) when netcheck is built, else stunc.py fresh 20
 # (20 fresh sockets, one Binding request each, XOR-MAPPED-ADDRESS ports).
-read -r -d '' STUN_PY <<'PY'
-import os, socket, struct, sys
-ports, socks = [], []
-for _ in range(20):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    socks.append(s)  # kept open: 20 distinct local ports
-    s.settimeout(2)
-    tid = os.urandom(12)
-    s.sendto(struct.pack("!HHI", 1, 0, 0x2112A442) + tid, ("203.0.113.1", 3478))
-    data = s.recv(2048)
-    assert data[8:20] == tid
-    i = 20
-    while i < len(data):
-        t, l = struct.unpack("!HH", data[i:i + 4])
-        if t == 0x0020:
-            ports.append(struct.unpack("!H", data[i + 6:i + 8])[0] ^ 0x2112)
-        i += 4 + (l + 3) // 4 * 4
-print(" ".join(map(str, ports)))
-PY
-
 netcheck_ports() {  # prefix -> 20 mapped ports from netcheck runs
   # A run whose local port repeats an earlier one reuses that conntrack
   # entry (the same mapping): such runs are not fresh and are skipped.
@@ -57,7 +38,7 @@ ports_of() {  # topology -> 20 mapped ports
   if [ -n "$NETCHECK" ] && [ -x "$NETCHECK" ]; then
     netcheck_ports "$p" || r=1
   else
-    "$NATLAB" exec --prefix "$p" h1 -- python3 -c "$STUN_PY" || r=1
+    "$NATLAB" exec --prefix "$p" h1 -- python3 "$HERE/stunc.py" fresh 20 || r=1
   fi
   "$NATLAB" down --prefix "$p" >/dev/null || fail "down $1"
   [ $r = 0 ] || fail "no mapped ports in $1"

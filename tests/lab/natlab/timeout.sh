@@ -11,31 +11,13 @@
 set -uo pipefail
 NATLAB=$1
 export NATLAB_NATBOX=${2:-}
-. "$(dirname "$0")/common.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/common.sh"
 need_lab conntrack python3
 lab_init t
 tmp=$(mktemp -d); trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 
 # One STUN Binding request from 192.168.1.2:PORT; prints the mapped port.
-read -r -d '' STUN1_PY <<'PY'
-import os, socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.settimeout(2)
-for _ in range(int(sys.argv[2]) if len(sys.argv) > 2 else 1):
-    tid = os.urandom(12)
-    s.sendto(struct.pack("!HHI", 1, 0, 0x2112A442) + tid, ("203.0.113.1", 3478))
-    d = s.recv(2048)
-    assert d[8:20] == tid
-    i = 20
-    while i < len(d):
-        t, l = struct.unpack("!HH", d[i:i + 4])
-        if t == 0x0020:
-            print(struct.unpack("!H", d[i + 6:i + 8])[0] ^ 0x2112)
-        i += 4 + (l + 3) // 4 * 4
-PY
-
 # -- kernel: symmetric-sequential with a 5 s UDP timeout
 mkdir "$tmp/topos"
 printf 'description kernel timeout\nnat home kind=symmetric-sequential timeout=5\nhost h1 behind=home\n' \
@@ -44,7 +26,7 @@ p="${PFX:0:5}k"
 "$NATLAB" up "$tmp/topos/kto.topo" --prefix "$p" -q || fail "up kernel timeout lab"
 # Two probes from one process, back to back: well inside the timeout even
 # on a loaded machine.
-two=$("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$STUN1_PY" 40001 2) || fail "stun 1"
+two=$("$NATLAB" exec --prefix "$p" h1 -- python3 "$HERE/stunc.py" bind 40001 2) || fail "stun 1"
 read -r x1 x2 <<<"$(echo $two)"
 [ -n "$x1" ] && [ "$x1" = "$x2" ] || fail "kernel: a live mapping changed port ($x1 then $x2)"
 t0=$(date +%s.%N)
@@ -61,7 +43,7 @@ idle=$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.ar
 # late only by the polling interval, which a loaded machine stretches.
 python3 -c "import sys; sys.exit(0 if 3.5 <= float(sys.argv[1]) <= 12 else 1)" "$idle" ||
   fail "kernel: the entry went after ${idle}s idle, want 5 (3.5..12 allowing for polling)"
-x3=$("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$STUN1_PY" 40001) || fail "stun 3"
+x3=$("$NATLAB" exec --prefix "$p" h1 -- python3 "$HERE/stunc.py" bind 40001) || fail "stun 3"
 "$NATLAB" down --prefix "$p" >/dev/null
 [ "$x3" = $((x1 + 1)) ] || fail "kernel: after expiry got port $x3, want the next one $((x1 + 1))"
 echo "kernel timeout=5: mapping $x1 dropped after ${idle}s idle; next mapping $x3"

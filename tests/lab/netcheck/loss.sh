@@ -31,32 +31,8 @@ tmp=$(mktemp -d)
 trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 RUNS=${RUNS:-20}
 
-# N STUN Binding requests paced 2 ms apart, then 1 s for stragglers:
-# prints how many were answered.
-read -r -d '' PROBE_PY <<'PY'
-import os, select, socket, struct, sys, time
-n = int(sys.argv[1])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sent, got = set(), 0
-def drain(deadline):
-    global got
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([s], [], [], left)[0]:
-            return
-        d = s.recv(2048)
-        if d[8:20] in sent:
-            sent.discard(d[8:20])
-            got += 1
-for _ in range(n):
-    tid = os.urandom(12)
-    sent.add(tid)
-    s.sendto(struct.pack("!HHI", 1, 0, 0x2112A442) + tid, ("203.0.113.1", 3478))
-    drain(time.monotonic() + 0.002)
-drain(time.monotonic() + 1.0)
-print(got)
-PY
-
+# The loss probe: stunc.py burst N (N requests paced 2 ms apart, then 1 s
+# for stragglers; the first figure is how many were answered).
 bad=0
 # lab NAME SUFFIX WANT TOPOLOGY [--set ...]: one lab, RUNS netcheck runs.
 lab() {
@@ -75,7 +51,8 @@ lab() {
       "$(cat "$tmp/$name.$i.err")" >>"$tmp/$name.$i.json"
   done
   local answered
-  answered=$("$NATLAB" exec --prefix "$p" h1 -- python3 -c "$PROBE_PY" 200)
+  read -r answered _ < <("$NATLAB" exec --prefix "$p" h1 -- \
+    python3 "$HERE/../natlab/stunc.py" burst 200)
   "$NATLAB" down --prefix "$p" >/dev/null 2>&1
   echo "$name: loss probe: ${answered:-?}/200 answered (10 % each way: ~162)"
   python3 -c 'import sys; sys.exit(0 if 120 <= int(sys.argv[1]) <= 190 else 1)' \
