@@ -12,6 +12,7 @@
 #include <nat/resolve.h>
 
 #include "netcheck.h"
+#include "../common/cli.h"
 
 /* Public STUN servers used when no --server is given (netcheck(1)). */
 static const char *const default_servers[] = {
@@ -150,23 +151,10 @@ static int add_server(nc_options *opt, const char *arg) {
   return 0;
 }
 
-static int parse_uint(const char *arg, unsigned long lo, unsigned long hi,
-                      unsigned *out) {
-  char *end = NULL;
-  unsigned long v;
-  if (arg[0] < '0' || arg[0] > '9')
-    return -1;
-  v = strtoul(arg, &end, 10);
-  if (*end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = (unsigned)v;
-  return 0;
-}
-
 static int parse_lifetime(nc_options *opt, const char *arg) {
   opt->tests |= NAT_PROBE_LIFETIME;
   opt->lifetime_max_s = 60;
-  if (arg != NULL && parse_uint(arg, 1, 600, &opt->lifetime_max_s) != 0)
+  if (arg != NULL && nat_cli_uint(arg, 1, 600, &opt->lifetime_max_s) != 0)
     return usage_error("bad --lifetime=%s: expected the longest idle time "
                        "to try, in seconds, an integer in 1..600",
                        arg);
@@ -174,7 +162,7 @@ static int parse_lifetime(nc_options *opt, const char *arg) {
 }
 
 static int parse_samples(nc_options *opt, const char *arg) {
-  if (parse_uint(arg, 6, NAT_PROBE_ALLOC_MAX, &opt->alloc_samples) != 0)
+  if (nat_cli_uint(arg, 6, NAT_PROBE_ALLOC_MAX, &opt->alloc_samples) != 0)
     return usage_error("bad --alloc-samples '%s': expected an integer in "
                        "6..32 (the classifier needs at least 6 samples)",
                        arg);

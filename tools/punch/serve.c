@@ -16,6 +16,7 @@
 #include <nat/rdv.h>
 
 #include "punch.h"
+#include "../common/cli.h"
 
 typedef struct serve_opts {
   nat_addr listen;
@@ -65,19 +66,6 @@ static int usage_error(const char *fmt, const char *arg) {
   return PUNCH_EXIT_USAGE;
 }
 
-static int parse_uint(const char *arg, unsigned long lo, unsigned long hi,
-                      unsigned *out) {
-  char *end = NULL;
-  unsigned long v;
-  if (arg[0] < '0' || arg[0] > '9')
-    return -1;
-  v = strtoul(arg, &end, 10);
-  if (*end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = (unsigned)v;
-  return 0;
-}
-
 static int parse_opt(serve_opts *o, int ch, const char *arg) {
   switch (ch) {
   case 'l':
@@ -88,13 +76,13 @@ static int parse_opt(serve_opts *o, int ch, const char *arg) {
     o->has_listen = true;
     return 0;
   case 't':
-    if (parse_uint(arg, 1, 3600, &o->ttl_s) != 0)
+    if (nat_cli_uint(arg, 1, 3600, &o->ttl_s) != 0)
       return usage_error("bad --room-ttl '%s': expected seconds, an integer "
                          "in 1..3600",
                          arg);
     return 0;
   case 'm':
-    if (parse_uint(arg, 1, 65536, &o->max_rooms) != 0)
+    if (nat_cli_uint(arg, 1, 65536, &o->max_rooms) != 0)
       return usage_error("bad --max-rooms '%s': expected an integer in "
                          "1..65536",
                          arg);
