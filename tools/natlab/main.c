@@ -16,8 +16,11 @@ static const char usage_text[] =
     "       natlab status [--prefix P]\n"
     "       natlab list\n"
     "       natlab show [TOPOLOGY] [--set NAME=VALUE]...\n"
-    "       natlab run reference|netcheck [--json FILE] [--md FILE] [--only "
-    "TOPO]...\n"
+    "       natlab run reference|netcheck [--json FILE] [--md FILE] [--jobs "
+    "N]\n"
+    "                  [--only TOPO]...\n"
+    "       natlab run punch [--kinds K,K...] [--json FILE] [--md FILE] "
+    "[--jobs N]\n"
     "TOPOLOGY is a file or a shipped topology name (natlab list); the\n"
     "default is " NL_DEFAULT_TOPO ". Prefix: [a-z0-9]{1,6}.\n"
     "Exit: 0 ok, 1 experiment failed, 2 usage error, 3 environment error.\n";

@@ -175,4 +175,22 @@ bool nl_check_netcheck(const char *json, const struct nl_expect *e, char *obs,
                        size_t len);
 int nl_netcheck_mf(const char *json, int *mapping, int *filtering);
 
+/* ---- run_punch.c: the `punch` experiment (punch(1) across NAT pairs) */
+#define NL_PUNCH_MAX_KINDS 8
+/** The pairs of NAT kinds to run: every unordered pair of @c kinds, each
+ * kind with itself too; pair i is kinds[pa[i]] x kinds[pb[i]]. */
+struct nl_punch_plan {
+  int nkinds;
+  const char *kinds[NL_PUNCH_MAX_KINDS]; /* "public" or a NAT kind */
+  int npairs;
+  unsigned char pa[NL_PUNCH_MAX_KINDS * (NL_PUNCH_MAX_KINDS + 1) / 2];
+  unsigned char pb[NL_PUNCH_MAX_KINDS * (NL_PUNCH_MAX_KINDS + 1) / 2];
+  int timeout_s; /* punch connect --timeout */
+};
+struct json_t;
+const char *nl_punch_path(void);
+int nl_punch_plan(const char *kinds, struct nl_punch_plan *p);
+int nl_punch_worker(const struct nl_punch_plan *p, int i, const char *file);
+void nl_punch_markdown(FILE *f, struct json_t *cases, int pass, int fail);
+
 #endif

@@ -16,7 +16,12 @@
  * (`netcheck --server 203.0.113.1:3478 --json`; run_netcheck.c reads its
  * report) against the declared mapping, filtering, hairpinning and port
  * allocation, turnutils_natdiscovery -m -f likewise, and whether the two
- * agree. */
+ * agree.
+ *
+ * Shipped experiment `punch` (run_punch.c): not per topology but per pair
+ * of NAT kinds: each worker runs one pair (its lab, the rendezvous, both
+ * peers of punch(1) at once) and compares the outcome with what RFC 4787
+ * behaviours predict. */
 #include "natlab.h"
 
 #include <dirent.h>
@@ -71,13 +76,15 @@ struct experiment {
   const char *name;
   const struct ncase *cases;
   size_t n;
+  bool pairs; /* `punch`: one worker per pair of NAT kinds (run_punch.c) */
 };
 
 static const struct experiment experiments[] = {
     {"reference", reference_cases,
-     sizeof reference_cases / sizeof reference_cases[0]},
+     sizeof reference_cases / sizeof reference_cases[0], false},
     {"netcheck", netcheck_cases,
-     sizeof netcheck_cases / sizeof netcheck_cases[0]},
+     sizeof netcheck_cases / sizeof netcheck_cases[0], false},
+    {"punch", NULL, 0, true},
 };
 
 struct runopts {
@@ -85,7 +92,10 @@ struct runopts {
   const char *json, *md;
   const char *only[64];
   int nonly;
-  int jobs; /* workers at a time; 0: the number of CPUs */
+  int jobs;           /* workers at a time; 0: the number of CPUs */
+  const char *kinds;  /* punch: --kinds LIST */
+  char (*paths)[600]; /* per-topology experiments: one topology a worker */
+  struct nl_punch_plan plan; /* punch: one pair of kinds a worker */
 };
 
 static int beh_from_text(const char *out, const char *what) {
@@ -394,7 +404,7 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
   if (!o->x) {
     fprintf(stderr,
             "natlab: unknown experiment '%s' (experiments: "
-            "reference, netcheck)\n",
+            "reference, netcheck, punch)\n",
             argc ? argv[0] : "");
     return NL_ERR_USAGE;
   }
@@ -404,8 +414,11 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
       o->json = argv[++i];
     else if (strcmp(argv[i], "--md") == 0 && has)
       o->md = argv[++i];
-    else if (strcmp(argv[i], "--only") == 0 && has && o->nonly < 64)
+    else if (strcmp(argv[i], "--only") == 0 && has && o->nonly < 64 &&
+             !o->x->pairs)
       o->only[o->nonly++] = argv[++i];
+    else if (strcmp(argv[i], "--kinds") == 0 && has && o->x->pairs)
+      o->kinds = argv[++i];
     else if (strcmp(argv[i], "--jobs") == 0 && has) {
       char *end;
       long j = strtol(argv[++i], &end, 10);
@@ -416,22 +429,41 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
       o->jobs = (int)j;
     } else {
       fprintf(stderr,
-              "natlab: run: bad option '%s' (--json FILE, --md "
-              "FILE, --only TOPOLOGY, --jobs N)\n",
-              argv[i]);
+              "natlab: run %s: bad option '%s' (--json FILE, --md "
+              "FILE, %s, --jobs N)\n",
+              o->x->name, argv[i],
+              o->x->pairs ? "--kinds KIND,KIND..." : "--only TOPOLOGY");
       return NL_ERR_USAGE;
     }
   }
-  return 0;
+  return o->x->pairs ? nl_punch_plan(o->kinds, &o->plan) : 0;
 }
 
-/* Run one worker per topology, at most @p jobs at a time (each lab's
- * coturn, NATs and probes compete for the CPUs: too many at once delays
- * packets by seconds and turns verdicts into timeouts), and wait for all,
- * forwarding SIGINT/SIGTERM so they tear their labs down. */
-static int run_workers(const struct experiment *x, char paths[][600], int n,
-                       int jobs, const char *tmp) {
+/* Worker @p i of the run: one topology, or one pair of kinds (punch). */
+static int job(const struct runopts *o, int i, const char *file) {
+  if (o->x->pairs)
+    return nl_punch_worker(&o->plan, i, file);
+  return worker(o->x, o->paths[i], file, i);
+}
+
+/* On a terminal: how many of @p total workers are done (quiet otherwise);
+ * the line ends when the last one to wait for (@p last) is. */
+static void progress(int done, int last, int total) {
+  if (!isatty(2))
+    return;
+  fprintf(stderr, "\rnatlab: %d/%d done", done, total);
+  if (done == last)
+    fputc('\n', stderr);
+}
+
+/* Run one worker per topology (punch: per pair of kinds), at most
+ * @p o->jobs at a time (each lab's coturn, NATs and probes compete for the
+ * CPUs: too many at once delays packets by seconds and turns verdicts into
+ * timeouts), and wait for all, forwarding SIGINT/SIGTERM so they tear their
+ * labs down. */
+static int run_workers(const struct runopts *o, int n, const char *tmp) {
   pid_t pids[64];
+  int jobs = o->jobs, total = n;
   char file[700];
   int started = 0, done = 0;
   bool forwarded = false;
@@ -440,7 +472,7 @@ static int run_workers(const struct experiment *x, char paths[][600], int n,
       snprintf(file, sizeof file, "%s/%d.json", tmp, started);
       pids[started] = fork();
       if (pids[started] == 0)
-        _exit(worker(x, paths[started], file, started));
+        _exit(job(o, started, file));
       started++;
     }
     int st;
@@ -450,6 +482,7 @@ static int run_workers(const struct experiment *x, char paths[][600], int n,
         if (pids[i] == p)
           pids[i] = 0;
       done++;
+      progress(done, n, total);
       continue;
     }
     if (errno != EINTR)
@@ -496,13 +529,25 @@ static int write_outputs(const struct runopts *o, json_t *cases, int pass,
     fprintf(stderr, "natlab: cannot write %s: %s\n", o->md, strerror(errno));
     return NL_ERR_ENV;
   }
-  markdown(md, cases, pass, fail);
+  if (o->x->pairs)
+    nl_punch_markdown(md, cases, pass, fail);
+  else
+    markdown(md, cases, pass, fail);
   if (md != stdout && fclose(md) != 0)
     r = NL_ERR_ENV;
   if (o->json) {
     json_t *doc =
         json_pack("{s:i,s:s,s:i,s:i,s:O}", "schema_version", 1, "experiment",
                   o->x->name, "passed", pass, "failed", fail, "cases", cases);
+    if (o->x->pairs) {
+      json_t *kinds = json_array();
+      for (int k = 0; k < o->plan.nkinds; k++)
+        json_array_append_new(kinds, json_string(o->plan.kinds[k]));
+      json_object_set_new(doc, "kinds", kinds);
+      json_object_set_new(doc, "peer_timeout_s",
+                          json_integer(o->plan.timeout_s));
+      json_object_set_new(doc, "punch", json_string(nl_punch_path()));
+    }
     if (json_dump_file(doc, o->json, JSON_INDENT(2)) != 0) {
       fprintf(stderr, "natlab: cannot write %s\n", o->json);
       r = NL_ERR_ENV;
@@ -521,7 +566,8 @@ int nl_run_experiment(int argc, char **argv) {
   int pass = 0, fail = 0, n;
   if (parse_run(argc, argv, &o))
     return NL_EXIT_USAGE;
-  n = reference_topologies(&o, paths, 64);
+  o.paths = paths;
+  n = o.x->pairs ? o.plan.npairs : reference_topologies(&o, paths, 64);
   if (n <= 0) {
     fprintf(stderr, "natlab: no single-host topology to run%s\n",
             o.nonly ? " (check --only)" : "");
@@ -535,9 +581,9 @@ int nl_run_experiment(int argc, char **argv) {
     o.jobs = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
   }
   if (isatty(2))
-    fprintf(stderr, "natlab: running %d topologies, %d at a time...\n", n,
-            o.jobs);
-  int r = run_workers(o.x, paths, n, o.jobs, tmp);
+    fprintf(stderr, "natlab: running %d %s, %d at a time...\n", n,
+            o.x->pairs ? "pairs of NAT kinds" : "topologies", o.jobs);
+  int r = run_workers(&o, n, tmp);
   json_t *cases = collect_results(tmp, n, &pass, &fail);
   if (r == 0)
     r = write_outputs(&o, cases, pass, fail);
