@@ -1,6 +1,9 @@
-/* punch connect / punch ticket -- options, the socket, our candidates and
- * identity, the rendezvous (or the ticket exchange on stdin), and the end
- * of a run. The check and QUIC phases are in session.c. See punch(1). */
+/* punch connect / punch ticket -- options and names (--rendezvous and
+ * --stun as HOST:PORT, resolved through nat_resolve), the socket, our
+ * candidates (host, srflx, and predicted ones from allocation probes that
+ * run alongside the registration: nat_cand_predict) and identity, the
+ * rendezvous (or the ticket exchange on stdin), and the end of a run. The
+ * check and QUIC phases are in session.c. See punch(1). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -35,7 +38,8 @@ static const char connect_usage[] =
     "                              accept any; blobs are sealed end to end)\n"
     "  -s, --stun HOST:PORT        a STUN server for our server-reflexive\n"
     "                              address (with --rendezvous it also tells\n"
-    "                              whether our NAT maps per destination)\n"
+    "                              whether our NAT maps per destination, and\n"
+    "                              enables predicted candidates)\n"
     "  -t, --timeout SEC           give up after SEC seconds, 1..600\n"
     "                              (default 10)\n"
     "  -j, --json                  the report as JSON (schema_version 1)\n"
@@ -46,12 +50,20 @@ static const char connect_usage[] =
     "  -l, --listen-port N         bind this UDP port (default: any)\n"
     "  -4, -6                      IPv4 or IPv6 only\n"
     "\n"
-    "Exit status: 0 connected, 1 connection failed, 2 usage error or\n"
-    "malformed ticket, 3 environment error.\n";
+    "HOST is a name or an IP address ([IPv6]:PORT in brackets).\n"
+    "\n"
+    "Exit status: 0 connected, 1 connection failed (or a name did not\n"
+    "resolve), 2 usage error or malformed ticket, 3 environment error.\n";
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+static int usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
   fprintf(stderr, "punch %s: ", cmd);
-  fprintf(stderr, fmt, arg);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
   fprintf(stderr, " (see punch %s --help)\n", cmd);
   return PUNCH_EXIT_USAGE;
 }
@@ -163,6 +175,7 @@ const char *punch_mapping_name(int beh) {
 }
 
 static void teardown(punch_sess *s);
+static void probes_close(punch_sess *s);
 
 static void on_rdv_gone(nat_rdv_client *c, void *arg) {
   punch_sess *s = arg;
@@ -191,6 +204,7 @@ static void on_udp_gone(nat_udp *u, void *arg) {
 /* Close what is open, one owner after the other: the rendezvous client
  * and the QUIC endpoint borrow the socket, so the socket goes last. */
 static void teardown(punch_sess *s) {
+  probes_close(s);
   if (s->rdv != NULL) {
     nat_rdv_client_close(s->rdv, on_rdv_gone, s);
     return;
@@ -209,6 +223,7 @@ static void teardown(punch_sess *s) {
     uv_close((uv_handle_t *)&s->chk_timer, NULL);
     uv_close((uv_handle_t *)&s->deadline, NULL);
     uv_close((uv_handle_t *)&s->start_timer, NULL);
+    uv_close((uv_handle_t *)&s->gather_timer, NULL);
   }
 }
 
@@ -232,6 +247,7 @@ void punch_finish(punch_sess *s, int code, const char *fmt, ...) {
   if (s->timers_init) {
     uv_timer_stop(&s->chk_timer);
     uv_timer_stop(&s->start_timer);
+    uv_timer_stop(&s->gather_timer);
   }
   teardown(s);
 }
@@ -289,7 +305,9 @@ static int gather_host(punch_sess *s) {
                                 PUNCH_MAX_SUBNETS, &s->nsubnets);
   if (rc != 0)
     return rc;
-  for (size_t i = 0; i < n && s->mine.ncands < NAT_TICKET_MAX_CANDS - 2; i++)
+  /* room is left for two srflx and the predicted candidates */
+  for (size_t i = 0;
+       i < n && s->mine.ncands < NAT_TICKET_MAX_CANDS - 2 - PUNCH_PREDICT; i++)
     if (hosts[i].addr.family == s->local.family)
       add_local(s, &hosts[i]);
   return 0;
@@ -298,15 +316,53 @@ static int gather_host(punch_sess *s) {
 /* Our mapping behaviour from two mappings of one socket: towards the
  * rendezvous (SEEN) and towards the STUN server. */
 static void guess_mapping(punch_sess *s) {
-  if (!s->has_seen || !s->has_stun_mapped ||
-      nat_addr_equal(&s->rdv_addr, &s->stun_addr))
+  uint8_t beh;
+  if (!s->has_seen || !s->has_stun_mapped)
     return;
-  if (nat_addr_equal(&s->seen, &s->stun_mapped))
-    s->local_mapping = NAT_BEH_EI;
-  else if (nat_addr_equal_ip(&s->rdv_addr, &s->stun_addr))
-    s->local_mapping = NAT_BEH_APD;
-  else
-    s->local_mapping = NAT_BEH_AD;
+  beh = nat_cand_mapping_of(&s->rdv_addr, &s->seen, &s->stun_addr,
+                            &s->stun_mapped);
+  if (beh != NAT_BEH_UNKNOWN)
+    s->local_mapping = beh;
+}
+
+/* Predicted candidates (nat_cand_predict): from the answered probes whose
+ * public IP is SEEN's, counted from the latest of their ports and our
+ * socket's own mappings. */
+static void predict(punch_sess *s) {
+  nat_port_sample smp[PUNCH_PROBES];
+  nat_addr mapped[2];
+  nat_cand pc[PUNCH_PREDICT];
+  nat_cand_predict_in in;
+  size_t n = 0, room = NAT_TICKET_MAX_CANDS - s->mine.ncands;
+  if (s->nprobes == 0 || !s->has_seen || room == 0)
+    return;
+  memset(&in, 0, sizeof in);
+  for (unsigned i = 0; i < s->nprobes; i++) {
+    const punch_probe *p = &s->probes[i];
+    if (!p->answered || !nat_addr_equal_ip(&p->mapped, &s->seen))
+      continue;
+    smp[in.nsamples].local_port = p->local_port;
+    smp[in.nsamples].mapped_port = p->mapped.port;
+    smp[in.nsamples].at = p->sent_at;
+    in.nsamples++;
+  }
+  mapped[in.nmapped++] = s->seen;
+  if (s->has_stun_mapped)
+    mapped[in.nmapped++] = s->stun_mapped;
+  in.samples = smp;
+  in.mapped = mapped;
+  in.mapping = s->local_mapping > 0 ? (uint8_t)s->local_mapping
+                                    : (uint8_t)NAT_BEH_UNKNOWN;
+  in.base = &s->local;
+  in.count = (unsigned)(room < PUNCH_PREDICT ? room : PUNCH_PREDICT);
+  if (nat_cand_predict(&in, &s->pred, pc, PUNCH_PREDICT, &n) != 0)
+    return;
+  s->predict_run = true;
+  for (size_t i = 0; i < n; i++) {
+    size_t before = s->mine.ncands;
+    add_local(s, &pc[i]);
+    s->npredicted += s->mine.ncands - before;
+  }
 }
 
 /* The blob: our ticket's text, then " map=N" (our mapping behaviour). */
@@ -335,19 +391,170 @@ static int take_peer(punch_sess *s, const char *text, size_t len) {
 
 /* -------------------------------------------------------- rendezvous */
 
+/* -------------------------------------------- gathering alongside SEEN
+ *
+ * In rendezvous mode the --stun Binding (from our socket) and the
+ * allocation probes (fresh sockets, one Binding each to the rendezvous)
+ * start together with the registration. The blob goes out when SEEN is in
+ * and they have ended, but never later than GATHER_GRACE after SEEN: one
+ * HELLO -> SEEN time (which covers their round trip), at least
+ * GATHER_GRACE_MIN (a lost answer's first retransmission, PROBE_RTO, with
+ * margin) and at most GATHER_GRACE_MAX. Unanswered probes are then
+ * dropped and their sockets closed. */
+#define PROBE_RTO        (100 * NAT_MILLISECONDS)
+#define GATHER_GRACE_MIN (150 * NAT_MILLISECONDS)
+#define GATHER_GRACE_MAX (500 * NAT_MILLISECONDS)
+
+static bool gathering(const punch_sess *s) {
+  if (s->stun_pending)
+    return true;
+  for (unsigned i = 0; i < s->nprobes; i++)
+    if (!s->probes[i].done)
+      return true;
+  return false;
+}
+
+static void send_blob(punch_sess *s) {
+  char blob[PUNCH_BLOB_MAX];
+  s->blob_sent = true;
+  s->t_blob = nat_udp_now();
+  uv_timer_stop(&s->gather_timer);
+  if (s->stun_pending) {
+    s->stun_pending = false;
+    fprintf(stderr, "punch: the STUN server did not answer: no "
+                    "server-reflexive candidate from it\n");
+  }
+  guess_mapping(s);
+  add_srflx(s, &s->seen, &s->rdv_addr);
+  if (s->has_stun_mapped)
+    add_srflx(s, &s->stun_mapped, &s->stun_addr);
+  predict(s);
+  probes_close(s);
+  if (make_blob(s, blob, sizeof blob) != 0 ||
+      nat_rdv_client_send_blob(s->rdv, (const uint8_t *)blob, strlen(blob)) !=
+          0)
+    punch_finish(s, PUNCH_EXIT_ENV, "cannot send our blob to the rendezvous");
+}
+
+static void maybe_send_blob(punch_sess *s) {
+  if (s->blob_sent || s->finished || !s->has_seen || s->rdv == NULL)
+    return;
+  if (gathering(s) && !s->gather_expired)
+    return;
+  send_blob(s);
+}
+
+static void gather_timeout(uv_timer_t *t) {
+  punch_sess *s = t->data;
+  s->gather_expired = true;
+  maybe_send_blob(s);
+}
+
+static void on_probe_done(nat_udp *u, void *arg, const nat_txn_result *r) {
+  punch_sess *s = arg;
+  for (unsigned i = 0; i < s->nprobes; i++) {
+    punch_probe *p = &s->probes[i];
+    if (p->udp != u || p->done)
+      continue;
+    p->done = true;
+    if (r->status == 0 && r->response != NULL &&
+        nat_stun_msg_get_mapped(r->response, &p->mapped) == 0)
+      p->answered = true;
+  }
+  maybe_send_blob(s);
+}
+
+static void on_probe_gone(nat_udp *u, void *arg) {
+  punch_sess *s = arg;
+  for (unsigned i = 0; i < s->nprobes; i++)
+    if (s->probes[i].udp == u)
+      s->probes[i].udp = NULL;
+}
+
+static void probes_close(punch_sess *s) {
+  for (unsigned i = 0; i < s->nprobes; i++) {
+    punch_probe *p = &s->probes[i];
+    if (p->udp == NULL || p->closing)
+      continue;
+    p->closing = true;
+    p->done = true;
+    nat_udp_close(p->udp, on_probe_gone, s);
+  }
+}
+
+/* Sample our NAT's port allocation: only when a second destination (the
+ * --stun server) can tell whether the mapping depends on the destination
+ * (else predicted candidates are never made: nat_cand_predict()). */
+static void probes_start(punch_sess *s) {
+  nat_udp_config uc;
+  nat_txn_opts o;
+  if (!s->has_stun || nat_addr_equal(&s->stun_addr, &s->rdv_addr))
+    return;
+  memset(&uc, 0, sizeof uc);
+  memset(&o, 0, sizeof o);
+  uc.bind.family = s->local.family;
+  uc.software = "libnat punch";
+  o.rto = PROBE_RTO;
+  for (unsigned i = 0; i < PUNCH_PROBES; i++) {
+    punch_probe *p = &s->probes[i];
+    nat_addr la;
+    memset(p, 0, sizeof *p);
+    if (nat_udp_new(&p->udp, s->loop, &uc) != 0) {
+      p->udp = NULL;
+      return; /* fewer samples: the classifier says so */
+    }
+    s->nprobes++;
+    if (nat_udp_local_addr(p->udp, &la) == 0)
+      p->local_port = la.port;
+    p->sent_at = nat_udp_now();
+    if (nat_udp_binding(p->udp, &s->rdv_addr, 0, &o, on_probe_done, s, NULL) !=
+        0)
+      p->done = true;
+  }
+}
+
+static void on_stun_parallel(nat_udp *u, void *arg, const nat_txn_result *r) {
+  punch_sess *s = arg;
+  (void)u;
+  if (!s->stun_pending)
+    return; /* the blob went without it */
+  s->stun_pending = false;
+  if (r->status == 0 && r->response != NULL &&
+      nat_stun_msg_get_mapped(r->response, &s->stun_mapped) == 0)
+    s->has_stun_mapped = true;
+  maybe_send_blob(s);
+}
+
+/* The --stun Binding from our socket, not waited for (rendezvous mode). */
+static void stun_start(punch_sess *s) {
+  nat_txn_opts o;
+  memset(&o, 0, sizeof o);
+  o.rto = PROBE_RTO;
+  if (s->has_stun && nat_udp_binding(s->udp, &s->stun_addr, 0, &o,
+                                     on_stun_parallel, s, NULL) == 0)
+    s->stun_pending = true;
+}
+
+static nat_tstamp gather_grace(const punch_sess *s) {
+  nat_tstamp g = s->t_seen > s->t0 ? s->t_seen - s->t0 : 0;
+  if (g < GATHER_GRACE_MIN)
+    g = GATHER_GRACE_MIN;
+  if (g > GATHER_GRACE_MAX)
+    g = GATHER_GRACE_MAX;
+  return g;
+}
+
 static void rdv_seen(nat_rdv_client *c, void *arg, const nat_addr *seen) {
   punch_sess *s = arg;
-  char blob[PUNCH_BLOB_MAX];
+  (void)c;
   s->seen = *seen;
   s->has_seen = true;
   s->t_seen = nat_udp_now();
-  guess_mapping(s);
-  add_srflx(s, seen, &s->rdv_addr);
-  if (s->has_stun_mapped)
-    add_srflx(s, &s->stun_mapped, &s->stun_addr);
-  if (make_blob(s, blob, sizeof blob) != 0 ||
-      nat_rdv_client_send_blob(c, (const uint8_t *)blob, strlen(blob)) != 0)
-    punch_finish(s, PUNCH_EXIT_ENV, "cannot send our blob to the rendezvous");
+  if (gathering(s))
+    uv_timer_start(&s->gather_timer, gather_timeout,
+                   (gather_grace(s) + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS,
+                   0);
+  maybe_send_blob(s);
 }
 
 static void rdv_peer(nat_rdv_client *c, void *arg, const uint8_t *blob,
@@ -468,14 +675,6 @@ static void on_stun_done(nat_udp *u, void *arg, const nat_txn_result *r) {
 
 /* ------------------------------------------------------------- setup */
 
-static int resolve_one(uv_loop_t *loop, const char *name, uint8_t fam,
-                       nat_addr *out) {
-  if (nat_addr_parse(out, name, 0) == 0 && out->port != 0)
-    return (fam == NAT_AF_NONE || out->family == fam) ? 0 : -1;
-  (void)loop;
-  return -1;
-}
-
 static int setup(punch_sess *s) {
   nat_udp_config uc;
   int rc;
@@ -523,25 +722,120 @@ static void stun_first(punch_sess *s) {
                     "server-reflexive candidate from it\n");
 }
 
-static int resolve_all(punch_sess *s) {
-  const char *cmd = s->opt.ticket_mode ? "ticket" : "connect";
-  if (s->opt.rdv != NULL) {
-    if (resolve_one(s->loop, s->opt.rdv, s->opt.family, &s->rdv_addr) != 0)
-      return usage_error(cmd,
-                         "bad --rendezvous '%s': expected IP:PORT of the "
-                         "chosen family ([IPv6]:PORT)",
-                         s->opt.rdv);
+/* ------------------------------------------------------------- names */
+
+/* --rendezvous or --stun: an IP literal, or a name resolved on the loop
+ * (nat_resolve: IPv4 addresses first). */
+typedef struct punch_name {
+  const char *opt, *arg;
+  bool literal, pending;
+  int status, uv_status;
+  size_t naddrs;
+  nat_addr addrs[NAT_RESOLVE_MAX];
+} punch_name;
+
+static void on_name(void *arg, const nat_resolve_result *r) {
+  punch_name *n = arg;
+  n->pending = false;
+  n->status = r->status;
+  n->uv_status = r->uv_status;
+  n->naddrs = r->naddrs;
+  memcpy(n->addrs, r->addrs, r->naddrs * sizeof r->addrs[0]);
+}
+
+/* Check the value's syntax (a usage error), take an IP literal as it is,
+ * start resolving a name. @return 0 or an exit status. */
+static int name_start(punch_sess *s, punch_name *n, const char *cmd) {
+  char host[256];
+  uint16_t port = 0;
+  int rc;
+  if (nat_addr_parse(&n->addrs[0], n->arg, 0) == 0 && n->addrs[0].port != 0) {
+    n->literal = true;
+    n->naddrs = 1;
+    return 0;
+  }
+  if (nat_hostport_split(n->arg, host, sizeof host, &port, 0) != 0 || port == 0)
+    return usage_error(cmd,
+                       "bad %s '%s': expected HOST:PORT, IP:PORT or "
+                       "[IPv6]:PORT",
+                       n->opt, n->arg);
+  rc = nat_resolve(s->loop, n->arg, 0, s->opt.family, on_name, n);
+  if (rc == NAT_EBADADDR)
+    return usage_error(cmd, "bad %s '%s': expected HOST:PORT", n->opt, n->arg);
+  if (rc != 0) {
+    fprintf(stderr, "punch %s: cannot resolve %s '%s': %s\n", cmd, n->opt,
+            n->arg, nat_strerror(rc));
+    return PUNCH_EXIT_ENV;
+  }
+  n->pending = true;
+  return 0;
+}
+
+/* The first address of family @p fam (NAT_AF_NONE: any) into @p out.
+ * A literal of another family is a usage error; a name that did not
+ * resolve, or has no address of that family, ends the run (exit 1).
+ * @return 0, an exit status, or -1 (finished). */
+static int name_pick(punch_sess *s, const punch_name *n, uint8_t fam,
+                     const char *famwhy, nat_addr *out, const char *cmd) {
+  for (size_t i = 0; i < n->naddrs; i++)
+    if (fam == NAT_AF_NONE || n->addrs[i].family == fam) {
+      *out = n->addrs[i];
+      return 0;
+    }
+  if (n->literal)
+    return usage_error(cmd, "bad %s '%s': expected an IPv%c address (%s)",
+                       n->opt, n->arg, fam == NAT_AF_INET6 ? '6' : '4', famwhy);
+  if (n->status != 0)
+    punch_finish(
+        s, PUNCH_EXIT_FAIL,
+        "cannot resolve %s '%s': %s (check the name, or give "
+        "IP:PORT)",
+        n->opt, n->arg,
+        nat_strerror(n->status == NAT_ERESOLVE ? n->uv_status : n->status));
+  else
+    punch_finish(s, PUNCH_EXIT_FAIL, "%s '%s' has no IPv%c address (%s)",
+                 n->opt, n->arg, fam == NAT_AF_INET6 ? '6' : '4', famwhy);
+  return -1;
+}
+
+static int resolve_names(punch_sess *s, const char *cmd) {
+  punch_name rdv = {.opt = "--rendezvous", .arg = s->opt.rdv};
+  punch_name stun = {.opt = "--stun", .arg = s->opt.stun};
+  int rc = 0;
+  if (rdv.arg != NULL)
+    rc = name_start(s, &rdv, cmd);
+  if (rc == 0 && stun.arg != NULL)
+    rc = name_start(s, &stun, cmd);
+  /* lookups under way run to their end (they cannot be cancelled) */
+  uv_run(s->loop, UV_RUN_DEFAULT);
+  if (rc != 0)
+    return rc;
+  if (rdv.arg != NULL) {
+    rc = name_pick(s, &rdv, s->opt.family,
+                   s->opt.family == NAT_AF_INET6 ? "-6" : "-4", &s->rdv_addr,
+                   cmd);
+    if (rc != 0)
+      return rc;
     s->has_rdv = true;
   }
-  if (s->opt.stun != NULL) {
+  if (stun.arg != NULL) {
     uint8_t fam = s->has_rdv ? s->rdv_addr.family : s->opt.family;
-    if (resolve_one(s->loop, s->opt.stun, fam, &s->stun_addr) != 0)
-      return usage_error(cmd,
-                         "bad --stun '%s': expected IP:PORT of the "
-                         "rendezvous' family ([IPv6]:PORT)",
-                         s->opt.stun);
+    rc = name_pick(s, &stun, fam,
+                   s->has_rdv                      ? "the rendezvous' family"
+                   : s->opt.family == NAT_AF_INET6 ? "-6"
+                                                   : "-4",
+                   &s->stun_addr, cmd);
+    if (rc != 0)
+      return rc;
     s->has_stun = true;
   }
+  return 0;
+}
+
+/* Options checked before anything runs, then the names.
+ * @return 0, an exit status, or -1 (the run finished: a name failed). */
+static int resolve_all(punch_sess *s) {
+  const char *cmd = s->opt.ticket_mode ? "ticket" : "connect";
   if (s->opt.rdv_pin != NULL) {
     if (nat_quic_pin_parse(s->rdv_pin, s->opt.rdv_pin) != 0)
       return usage_error(cmd,
@@ -558,23 +852,29 @@ static int resolve_all(punch_sess *s) {
                          "(e.g. k3v9q-7xm2d)",
                          s->opt.room);
   }
-  return 0;
+  return resolve_names(s, cmd);
 }
 
 static int run(punch_sess *s) {
-  int rc = resolve_all(s);
-  if (rc != 0)
-    return rc;
-  s->t0 = nat_udp_now();
+  int rc;
   s->local_mapping = s->remote_mapping = -1;
+  rc = resolve_all(s);
+  if (rc > 0)
+    return rc;
+  if (rc < 0)
+    goto loop;
+  s->t0 = nat_udp_now();
   if (setup(s) != 0)
     goto loop;
   uv_timer_init(s->loop, &s->chk_timer);
   uv_timer_init(s->loop, &s->deadline);
   uv_timer_init(s->loop, &s->start_timer);
+  uv_timer_init(s->loop, &s->gather_timer);
   s->chk_timer.data = s->deadline.data = s->start_timer.data = s;
+  s->gather_timer.data = s;
   s->timers_init = true;
-  stun_first(s);
+  if (s->opt.ticket_mode)
+    stun_first(s);
   s->t0 = nat_udp_now();
   s->end = s->t0 + (nat_tstamp)s->opt.timeout_s * NAT_SECONDS;
   if (s->opt.ticket_mode) {
@@ -582,9 +882,15 @@ static int run(punch_sess *s) {
       goto loop;
     s->t0 = s->t_peer; /* the timeout counts from the peer's ticket */
     s->end = s->t0 + (nat_tstamp)s->opt.timeout_s * NAT_SECONDS;
-  } else if (rdv_start(s) != 0) {
-    punch_finish(s, PUNCH_EXIT_ENV, "cannot start the rendezvous session");
-    goto loop;
+  } else {
+    /* the --stun Binding, the registration and the allocation probes run
+     * side by side; the blob waits for them (boundedly): rdv_seen() */
+    stun_start(s);
+    if (rdv_start(s) != 0) {
+      punch_finish(s, PUNCH_EXIT_ENV, "cannot start the rendezvous session");
+      goto loop;
+    }
+    probes_start(s);
   }
   uv_timer_start(&s->deadline, on_deadline, (uint64_t)s->opt.timeout_s * 1000,
                  0);

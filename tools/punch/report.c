@@ -3,6 +3,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include <nat/verdict.h>
+
 #include "punch.h"
 #include "session.h"
 
@@ -105,6 +107,31 @@ static json_t *refused_json(const punch_sess *s) {
   return arr;
 }
 
+static unsigned probes_answered(const punch_sess *s) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < s->nprobes; i++)
+    n += s->probes[i].answered;
+  return n;
+}
+
+/* The allocation probes and the predicted candidates made from them; null
+ * when none ran (ticket mode, no second server, blob never sent). */
+static json_t *prediction_json(const punch_sess *s) {
+  const nat_cand_predict_out *p = &s->pred;
+  bool seq = p->alloc.kind == NAT_PA_SEQUENTIAL;
+  if (!s->predict_run)
+    return json_null();
+  return json_pack(
+      "{s:s, s:s, s:o, s:i, s:i, s:o, s:i, s:o}", "status",
+      nat_cand_predict_status_name(p->status), "allocation",
+      nat_pa_kind_name(p->alloc.kind), "delta",
+      seq ? json_integer(p->alloc.delta) : json_null(), "probes",
+      (int)s->nprobes, "answered", (int)probes_answered(s), "last_port",
+      p->status == NAT_CAND_PREDICT_MADE ? json_integer(p->last) : json_null(),
+      "candidates", (int)s->npredicted, "wait_ms",
+      ms_since(s->t_seen, s->t_blob));
+}
+
 static json_t *report_json(const punch_sess *s) {
   json_t *o = json_object();
   char a[NAT_ADDR_STRLEN];
@@ -133,6 +160,7 @@ static json_t *report_json(const punch_sess *s) {
                 cands_json(&s->mine, s->mine.ncands), "remote",
                 cands_json(&s->peer, s->has_peer ? s->peer.ncands : 0),
                 "refused", refused_json(s)));
+  json_object_set_new(o, "prediction", prediction_json(s));
   json_object_set_new(o, "pairs", pairs_json(s));
   json_object_set_new(
       o, "selected",
@@ -166,6 +194,28 @@ static void print_ms(FILE *out, const char *label, nat_tstamp t0,
             (double)(t - t0) / (double)NAT_MILLISECONDS);
 }
 
+static void print_prediction(const punch_sess *s, FILE *out) {
+  const nat_cand_predict_out *p = &s->pred;
+  if (p->status == NAT_CAND_PREDICT_MADE)
+    fprintf(out,
+            "prediction            %zu candidates: sequential %+d from port "
+            "%u (%u of %u probes answered)\n",
+            s->npredicted, (int)p->alloc.delta, (unsigned)p->last,
+            probes_answered(s), s->nprobes);
+  else
+    fprintf(out,
+            "prediction            none: %s (allocation %s, %u of %u probes "
+            "answered)\n",
+            p->status == NAT_CAND_PREDICT_MAPPING_EI
+                ? "our mapping is endpoint-independent"
+            : p->status == NAT_CAND_PREDICT_MAPPING_UNKNOWN
+                ? "not known whether our mapping depends on the destination"
+            : p->status == NAT_CAND_PREDICT_NOT_SEQUENTIAL
+                ? "our NAT's ports are not sequential"
+                : "no public address",
+            nat_pa_kind_name(p->alloc.kind), probes_answered(s), s->nprobes);
+}
+
 static void report_text(const punch_sess *s, FILE *out) {
   char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
   size_t n = s->chk != NULL ? nat_check_pair_count(s->chk) : 0;
@@ -187,6 +237,8 @@ static void report_text(const punch_sess *s, FILE *out) {
   fprintf(out, "mapping               local %s, peer %s\n",
           punch_mapping_name(s->local_mapping),
           punch_mapping_name(s->remote_mapping));
+  if (s->predict_run)
+    print_prediction(s, out);
   for (size_t i = 0; i < s->mine.ncands; i++)
     fprintf(out, "local candidate       %s\n",
             nat_cand_format(&s->mine.cands[i], a, sizeof a));

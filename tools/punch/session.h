@@ -20,6 +20,11 @@
 #define PUNCH_MAX_SUBNETS 16
 #define PUNCH_MAX_REFUSED 12
 #define PUNCH_BLOB_MAX    1024
+/* Fresh sockets whose Binding requests to the rendezvous sample our NAT's
+ * port allocation (each is one allocation), and the predicted candidates
+ * made from them (punch(1), "Predicted candidates"). */
+#define PUNCH_PROBES  4
+#define PUNCH_PREDICT NAT_CAND_PREDICT_DEFAULT
 
 typedef struct punch_opts {
   bool ticket_mode;
@@ -44,6 +49,15 @@ typedef struct punch_refused {
   nat_cand cand;
   int reason; /* nat_cand_reject */
 } punch_refused;
+
+/* One allocation probe: a fresh socket, one Binding request. */
+typedef struct punch_probe {
+  nat_udp *udp;
+  uint16_t local_port;
+  nat_tstamp sent_at;
+  bool done, answered, closing;
+  nat_addr mapped;
+} punch_probe;
 
 typedef struct punch_pipe {
   bool started, have_sid, marker_seen;
@@ -94,6 +108,16 @@ typedef struct punch_sess {
   char reason[320];
   unsigned holes_opened;
   nat_tstamp rdv_rtt; /* HELLO -> SEEN at the rendezvous; 0: unknown */
+  /* Rendezvous mode: the blob waits (boundedly) for the --stun answer and
+   * the allocation probes, which run alongside the registration. */
+  punch_probe probes[PUNCH_PROBES];
+  unsigned nprobes; /* probes started */
+  bool stun_pending, blob_sent, gather_expired;
+  uv_timer_t gather_timer;
+  bool predict_run; /* nat_cand_predict() ran: pred is the outcome */
+  nat_cand_predict_out pred;
+  size_t npredicted; /* predicted candidates in mine */
+  nat_tstamp t_blob; /* our blob sent (rendezvous mode) */
   punch_pipe pipe;
 } punch_sess;
 

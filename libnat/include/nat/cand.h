@@ -169,6 +169,101 @@ NAT_EXTERN int nat_cand_make_predicted(const nat_prediction *pred,
                                        const nat_addr *base, nat_cand *out,
                                        size_t max, size_t *nout);
 
+/* ------------------------------------------- predicted candidates
+ *
+ * A NAT whose mapping depends on the destination (address-dependent or
+ * address-and-port-dependent) gives our checks to a peer a NEW mapping:
+ * the server-reflexive address (the mapping towards the server) is not
+ * the one the peer sees. If the NAT allocates ports sequentially, that new
+ * mapping's port is the last allocated port + delta (or a small multiple
+ * when other hosts allocated meanwhile), so the peer is told those ports
+ * as predicted candidates. The pieces are pure (cand_predict.c): the
+ * caller samples the allocation with Binding requests from fresh sockets
+ * (each one allocation), learns the mapping behaviour from one socket's
+ * mappings towards two destinations, and feeds both in here. */
+
+/** Predicted candidates made when the caller does not say (punch's K).
+ * Each of our own later allocations before the checks' one (a datagram
+ * to another new destination) shifts the port by delta: 4 covers a few. */
+#define NAT_CAND_PREDICT_DEFAULT 4
+/** A mapped port counts as allocated after the samples' last one only
+ * within this many deltas of it (farther ones are older, or another
+ * range). */
+#define NAT_CAND_PREDICT_WINDOW 64
+
+/** The mapping behaviour (a nat_beh) one socket shows from two of its
+ * mappings: @p m1 as seen by destination @p d1, @p m2 as seen by @p d2.
+ * The same mapped address -> NAT_BEH_EI; different mapped addresses from
+ * two ports of one IP -> NAT_BEH_APD; from two IPs -> NAT_BEH_AD (at
+ * least: telling AD from APD needs a same-IP pair); NAT_BEH_UNKNOWN when
+ * an argument is NULL or has no family, or @p d1 equals @p d2. Pure. */
+NAT_EXTERN uint8_t nat_cand_mapping_of(const nat_addr *d1, const nat_addr *m1,
+                                       const nat_addr *d2, const nat_addr *m2);
+
+/** Why nat_cand_predict() made candidates or not. */
+typedef enum nat_cand_predict_status {
+  NAT_CAND_PREDICT_MADE = 0,        /**< candidates made */
+  NAT_CAND_PREDICT_MAPPING_EI,      /**< the mapping is endpoint-independent:
+                                         the srflx candidate is right */
+  NAT_CAND_PREDICT_MAPPING_UNKNOWN, /**< not known whether the mapping
+                                         depends on the destination */
+  NAT_CAND_PREDICT_NOT_SEQUENTIAL,  /**< allocation preserving, random or
+                                         not classified */
+  NAT_CAND_PREDICT_NO_ADDRESS       /**< no mapped address (public IP) */
+} nat_cand_predict_status;
+
+/** What nat_cand_predict() works from. */
+typedef struct nat_cand_predict_in {
+  /** Allocation samples: one per fresh socket (its local port and the
+   * mapped port a server saw), in the order the requests were sent. */
+  const nat_port_sample *samples;
+  size_t nsamples;
+  /** Mapped addresses of the candidates' own socket (towards each
+   * server), in any order; the first gives the public IP. Their ports
+   * count as allocations too (see NAT_CAND_PREDICT_WINDOW). */
+  const nat_addr *mapped;
+  size_t nmapped;
+  uint8_t mapping;      /**< nat_beh of that socket's mapping */
+  const nat_addr *base; /**< that socket's local address (may be NULL) */
+  /** Candidates wanted, 1..NAT_PREDICT_MAX; 0: NAT_CAND_PREDICT_DEFAULT. */
+  unsigned count;
+} nat_cand_predict_in;
+
+/** What nat_cand_predict() found. A plain value. */
+typedef struct nat_cand_predict_out {
+  int status;              /**< nat_cand_predict_status */
+  nat_alloc_verdict alloc; /**< nat_alloc_classify() of the samples */
+  uint16_t last;           /**< the latest allocated port seen, which the
+                                prediction counts from (0: none) */
+  nat_prediction pred;     /**< the predicted ports, most likely first */
+} nat_cand_predict_out;
+
+/** Predicted candidates for a socket behind a NAT: made only if the
+ * mapping depends on the destination (NAT_BEH_AD or NAT_BEH_APD; with an
+ * endpoint-independent one the srflx candidate already is the mapping the
+ * peer reaches) and nat_alloc_classify() calls the samples sequential.
+ * The ports are nat_alloc_predict()'s for the samples (last + k * delta,
+ * k = 1..count, ordered by the probability of the steps seen), moved to
+ * count from the latest allocated port: the samples' last mapped port, or
+ * a port of @p in->mapped that lies after it by at most
+ * NAT_CAND_PREDICT_WINDOW deltas (a mapping made after the samples).
+ * Ports already seen allocated are left out. The IP is that of
+ * @p in->mapped[0]; candidates as nat_cand_make_predicted().
+ * @param info  may be NULL; gets the status, classification and ports.
+ * @param out   room for @p max candidates; @p nout gets the count (0 when
+ *              none are made, which is not an error).
+ * @return 0, NAT_EINVAL (NULL @p in, @p out or @p nout; samples NULL with
+ *         nsamples > 0; mapped NULL with nmapped > 0; count over
+ *         NAT_PREDICT_MAX), NAT_ENOMEM. */
+NAT_EXTERN int nat_cand_predict(const nat_cand_predict_in *in,
+                                nat_cand_predict_out *info, nat_cand *out,
+                                size_t max, size_t *nout);
+
+/** A short key for a nat_cand_predict_status: "predicted",
+ * "mapping-independent", "mapping-unknown", "not-sequential",
+ * "no-address", or "unknown". Never NULL. */
+NAT_EXTERN const char *nat_cand_predict_status_name(int status);
+
 /** DRIVER (libuv): enumerate interfaces with uv_interface_addresses() and
  * pass them to nat_cand_select_host(). @p subnets, if not NULL, receives
  * up to @p max_subnets IPv4 interface subnets for nat_cand_policy
