@@ -4,6 +4,20 @@
  * whole milliseconds), closing, and the mapping of every way a connection
  * ends to a nat_quic_close_info.
  *
+ * Ending (RFC 9000 section 10): a connection ends for the application as
+ * soon as the outcome is known (on_closed runs from the loop at once), but
+ * its state stays for the closing or draining period before it is freed:
+ *   - we close (nat_quic_conn_close, a refused handshake, a protocol
+ *     error): CONNECTION_CLOSE is sent, and the datagram that carried it
+ *     is kept and sent again in answer to the 1st, 2nd, 4th, 8th... packet
+ *     that still arrives (closing period, section 10.2.1);
+ *   - the peer closes (CONNECTION_CLOSE received): nothing more is sent
+ *     (draining period, section 10.2.2);
+ * both last three times the PTO, at least LINGER_MIN (conn_linger()).
+ * The idle timeout, the handshake timeout and ngtcp2's "drop the
+ * connection" discard the state at once (section 10.1); so does closing
+ * the endpoint (the socket goes away, nothing could answer).
+ *
  * ngtcp2 must not be re-entered from its own callbacks: in_ngtcp2 counts
  * the calls in progress; work that writes (user writes, closes) is marked
  * and done after the call returns (conn_after). User callbacks that could
@@ -21,6 +35,19 @@
 
 #define TLS_ALERT_BAD_CERTIFICATE 42
 #define TLS_ALERT_NO_APP_PROTOCOL 120
+
+/* The shortest closing or draining period: about twice the first PTO of
+ * a peer that has no RTT sample yet (3 x the initial RTT of 333 ms: a
+ * server whose first flight was never acknowledged). Our own PTO can be a
+ * few milliseconds on a fast path by then: without this floor the peer's
+ * first probe, one second after its flight, would find no state to answer
+ * it when our CONNECTION_CLOSE was lost. What stays that long is small:
+ * the ngtcp2 and TLS state are freed once on_closed has run. */
+#define LINGER_MIN (2 * NGTCP2_SECONDS)
+
+/* Reason phrases of the CONNECTION_CLOSE that refuses a handshake. */
+static const char reason_pin[] = "certificate does not match the pin";
+static const char reason_alpn[] = "no common ALPN protocol";
 
 static void conn_after(nat_quic_conn *c);
 static void conn_arm(nat_quic_conn *c);
@@ -152,27 +179,100 @@ static int conn_path(const nat_quic_conn *c, const nat_addr *remote,
 
 /* ------------------------------------------------------------ lifetime */
 
-static void conn_on_closed(uv_handle_t *h) {
-  nat_quic_conn *c = h->data;
-  nat_quic_endpoint *ep = c->ep;
-  if (!c->silent && ep->cfg.cb.on_closed)
-    ep->cfg.cb.on_closed(c, c->arg, &c->info);
+/* Run on_closed once (never for a silent connection). */
+static void conn_report(nat_quic_conn *c) {
+  const nat_quic_callbacks *cb = &c->ep->cfg.cb;
+  if (c->reported)
+    return;
+  c->reported = true;
+  if (!c->silent && cb->on_closed)
+    cb->on_closed(c, c->arg, &c->info);
+}
+
+/* Free the ngtcp2 connection, the TLS session and the stream buffers: an
+ * ended connection needs only its CIDs and close_pkt. The path's remote
+ * address is kept for nat_quic_conn_get_info(). */
+static void conn_release(nat_quic_conn *c) {
+  const ngtcp2_path *path = c->conn ? ngtcp2_conn_get_path(c->conn) : NULL;
+  if (path && path->remote.addrlen > 0)
+    nat_addr_from_sockaddr(&c->remote,
+                           (const struct sockaddr *)path->remote.addr);
   nat__quic_stream_free_all(c);
   if (c->conn)
     ngtcp2_conn_del(c->conn); /* before the TLS session it points to */
   if (c->tls)
     gnutls_deinit(c->tls);
+  c->conn = NULL;
+  c->tls = NULL;
+}
+
+static void conn_on_closed(uv_handle_t *h) {
+  nat_quic_conn *c = h->data;
+  nat_quic_endpoint *ep = c->ep;
+  conn_report(c);
+  if (c->lingers)
+    ep->stats.closing--;
+  conn_release(c);
+  free(c->close_pkt);
   nat__quic_ep_conn_gone(ep, c);
   free(c);
 }
 
-/* End @p c: record why, forget its CIDs, close its timer; on_closed runs
- * from the close callback, then everything is freed. */
-static void conn_terminate(nat_quic_conn *c, int error, bool by_peer, bool app,
-                           uint64_t code, const uint8_t *reason, size_t rlen) {
+/* Forget @p c: its CIDs now, the rest from the timer's close callback
+ * (which runs on_closed first if it has not run yet). */
+static void conn_free(nat_quic_conn *c) {
   if (c->state == NAT__QUIC_DEAD)
     return;
   c->state = NAT__QUIC_DEAD;
+  nat__quic_cid_remove_all(c);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, conn_on_closed);
+}
+
+/* Start @p c's timer to fire at @p when (rounded up to whole ms). */
+static void conn_timer_at(nat_quic_conn *c, uv_timer_cb cb, nat_tstamp when) {
+  nat_tstamp now = conn_now();
+  uint64_t ms = 0;
+  if (when > now)
+    ms = (when - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
+  uv_update_time(c->ep->loop);
+  uv_timer_start(&c->timer, cb, ms, 0);
+}
+
+/* The closing or draining period: its first tick runs on_closed (from the
+ * loop, never inside an API call), the next one at its end frees. */
+static void conn_on_linger(uv_timer_t *t) {
+  nat_quic_conn *c = t->data;
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  conn_report(c);
+  if (c->state == NAT__QUIC_DEAD) /* on_closed closed the endpoint */
+    return;
+  conn_release(c);
+  if (conn_now() >= c->linger_end)
+    conn_free(c);
+  else
+    conn_timer_at(c, conn_on_linger, c->linger_end);
+}
+
+/* RFC 9000 section 10.2: three times the current PTO, at least
+ * LINGER_MIN. */
+static nat_tstamp conn_linger(nat_quic_conn *c) {
+  nat_tstamp t = 3 * (nat_tstamp)ngtcp2_conn_get_pto(c->conn);
+  return t < LINGER_MIN ? LINGER_MIN : t;
+}
+
+/* End @p c for the application: record why, then go to @p next:
+ * NAT__QUIC_CLOSING (our CONNECTION_CLOSE is in close_pkt; without it,
+ * nothing could be answered: freed at once), NAT__QUIC_DRAINING, or
+ * NAT__QUIC_DEAD (state discarded now). A closing endpoint frees at once.
+ * on_closed runs from the loop either way. */
+static void conn_end(nat_quic_conn *c, nat__quic_state next, int error,
+                     bool by_peer, bool app, uint64_t code,
+                     const uint8_t *reason, size_t rlen) {
+  nat_quic_stats *st = &c->ep->stats;
+  if (NAT__QUIC_ENDED(c))
+    return;
   if (rlen > NAT_QUIC_REASON_MAX)
     rlen = NAT_QUIC_REASON_MAX;
   if (rlen > 0)
@@ -184,9 +284,34 @@ static void conn_terminate(nat_quic_conn *c, int error, bool by_peer, bool app,
   c->info.code = code;
   c->info.reason = c->info_reason;
   c->info.reason_len = rlen;
-  nat__quic_cid_remove_all(c);
+  if (c->live) {
+    c->live = false;
+    st->conns--;
+  }
+  if (next == NAT__QUIC_CLOSING && !c->close_pkt)
+    next = NAT__QUIC_DEAD;
+  if (next == NAT__QUIC_DEAD || c->silent || c->ep->closing || !c->conn) {
+    conn_free(c);
+    return;
+  }
+  c->state = next;
+  c->lingers = true;
+  st->closing++;
+  c->linger_end = conn_now() + conn_linger(c);
   uv_timer_stop(&c->timer);
-  uv_close((uv_handle_t *)&c->timer, conn_on_closed);
+  uv_timer_start(&c->timer, conn_on_linger, 0, 0);
+}
+
+/* A packet for @p c after it ended. */
+static void conn_late(nat_quic_conn *c) {
+  nat_quic_stats *st = &c->ep->stats;
+  st->late_in++;
+  c->late_in++;
+  if (c->state != NAT__QUIC_CLOSING || (c->late_in & (c->late_in - 1)) != 0)
+    return; /* draining, or not a power of two: rate limit */
+  if (nat_udp_send(c->ep->udp, &c->close_dst, c->close_pkt, c->close_pkt_len) ==
+      0)
+    st->close_resent++;
 }
 
 static nat_quic_conn *conn_alloc(nat_quic_endpoint *ep, void *arg,
@@ -201,6 +326,7 @@ static nat_quic_conn *conn_alloc(nat_quic_endpoint *ep, void *arg,
   c->ref.get_conn = conn_get;
   c->ref.user_data = c;
   c->t_start = conn_now();
+  c->live = true;
   uv_timer_init(ep->loop, &c->timer);
   c->timer.data = c;
   c->next = ep->conns;
@@ -214,7 +340,7 @@ static nat_quic_conn *conn_alloc(nat_quic_endpoint *ep, void *arg,
 /* A connection that failed while being made: freed without on_closed. */
 static int conn_discard(nat_quic_conn *c, int rv) {
   c->silent = true;
-  conn_terminate(c, rv, false, false, 0, NULL, 0);
+  conn_end(c, NAT__QUIC_DEAD, rv, false, false, 0, NULL, 0);
   return rv;
 }
 
@@ -302,7 +428,11 @@ int nat__quic_conn_server(nat_quic_endpoint *ep, const nat_addr *from,
 
 /* ------------------------------------------------------------- sending */
 
-/* Send CONNECTION_CLOSE carrying @p ccerr, if the state allows one. */
+/* Send CONNECTION_CLOSE carrying @p ccerr, if the state allows one, and
+ * keep the datagram for the closing period (c->close_pkt). ngtcp2 puts it
+ * in every packet number space the peer may be reading (Initial and
+ * Handshake during the handshake; there an application close becomes the
+ * transport error APPLICATION_ERROR, RFC 9000 section 10.2.3). */
 static void conn_send_close(nat_quic_conn *c,
                             const ngtcp2_connection_close_error *ccerr) {
   ngtcp2_path_storage ps;
@@ -316,8 +446,16 @@ static void conn_send_close(nat_quic_conn *c,
   n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, c->txbuf,
                                          sizeof c->txbuf, ccerr, conn_now());
   c->in_ngtcp2--;
-  if (n > 0)
-    nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n);
+  if (n <= 0)
+    return;
+  nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n);
+  if (c->close_pkt || c->ep->closing ||
+      nat_addr_from_sockaddr(
+          &c->close_dst, (const struct sockaddr *)ps.path.remote.addr) < 0 ||
+      !(c->close_pkt = malloc((size_t)n)))
+    return; /* without a copy, the closing period is skipped */
+  memcpy(c->close_pkt, c->txbuf, (size_t)n);
+  c->close_pkt_len = (size_t)n;
 }
 
 /* A fatal error from ngtcp2 itself: close with the matching transport
@@ -327,7 +465,8 @@ static void conn_fatal(nat_quic_conn *c, int liberr) {
   ngtcp2_connection_close_error_set_transport_error_liberr(&cc, liberr, NULL,
                                                            0);
   conn_send_close(c, &cc);
-  conn_terminate(c, NAT_EQUIC, false, false, cc.error_code, NULL, 0);
+  conn_end(c, NAT__QUIC_CLOSING, NAT_EQUIC, false, false, cc.error_code, NULL,
+           0);
 }
 
 /* Close with the application code and reason stored in @p c. */
@@ -338,8 +477,8 @@ static void conn_do_close(nat_quic_conn *c, int error) {
       &cc, c->close_code, (const uint8_t *)c->close_reason,
       c->close_reason_len);
   conn_send_close(c, &cc);
-  conn_terminate(c, error, false, true, c->close_code,
-                 (const uint8_t *)c->close_reason, c->close_reason_len);
+  conn_end(c, NAT__QUIC_CLOSING, error, false, true, c->close_code,
+           (const uint8_t *)c->close_reason, c->close_reason_len);
 }
 
 /* One writev_stream() call for stream @p s (or none). @return its result;
@@ -374,7 +513,7 @@ void nat__quic_conn_write(nat_quic_conn *c) {
   ngtcp2_path_storage ps;
   ngtcp2_tstamp ts;
   size_t max;
-  if (c->state == NAT__QUIC_DEAD || c->in_ngtcp2)
+  if (NAT__QUIC_ENDED(c) || c->in_ngtcp2)
     return; /* conn_after() writes once ngtcp2 has returned */
   ts = conn_now();
   max = ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
@@ -416,17 +555,17 @@ void nat__quic_conn_write(nat_quic_conn *c) {
 static void conn_on_timer(uv_timer_t *t) {
   nat_quic_conn *c = t->data;
   int rv;
-  if (c->state == NAT__QUIC_DEAD)
+  if (NAT__QUIC_ENDED(c))
     return;
   c->in_ngtcp2++;
   rv = ngtcp2_conn_handle_expiry(c->conn, conn_now());
   c->in_ngtcp2--;
-  if (rv == NGTCP2_ERR_IDLE_CLOSE) {
-    conn_terminate(c, NAT_EIDLE, false, false, 0, NULL, 0); /* silently */
+  if (rv == NGTCP2_ERR_IDLE_CLOSE) { /* silently, state discarded */
+    conn_end(c, NAT__QUIC_DEAD, NAT_EIDLE, false, false, 0, NULL, 0);
     return;
   }
   if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
-    conn_terminate(c, NAT_ETIMEDOUT, false, false, 0, NULL, 0);
+    conn_end(c, NAT__QUIC_DEAD, NAT_ETIMEDOUT, false, false, 0, NULL, 0);
     return;
   }
   if (rv != 0) {
@@ -439,17 +578,10 @@ static void conn_on_timer(uv_timer_t *t) {
 /* Arm the timer for ngtcp2's next expiry, rounded up to whole ms. */
 static void conn_arm(nat_quic_conn *c) {
   ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
-  nat_tstamp now;
-  uint64_t ms = 0;
-  if (exp == UINT64_MAX) {
+  if (exp == UINT64_MAX)
     uv_timer_stop(&c->timer);
-    return;
-  }
-  now = conn_now();
-  if (exp > now)
-    ms = (exp - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
-  uv_update_time(c->ep->loop);
-  uv_timer_start(&c->timer, conn_on_timer, ms, 0);
+  else
+    conn_timer_at(c, conn_on_timer, exp);
 }
 
 /* ----------------------------------------------------------- receiving */
@@ -463,24 +595,39 @@ static int conn_local_tls_error(const nat_quic_conn *c, uint8_t alert) {
   return NAT_ETLS;
 }
 
-/* The peer sent CONNECTION_CLOSE. */
+/* What the peer's transport error @p code means to our caller. */
+static int conn_peer_error(uint64_t code) {
+  if (code >= NGTCP2_CRYPTO_ERROR && code <= NGTCP2_CRYPTO_ERROR + 0xff) {
+    switch (code & 0xff) {          /* the peer's TLS stack sent this alert */
+    case TLS_ALERT_BAD_CERTIFICATE: /* our certificate is not its pin */
+      return NAT_EPEERPIN;
+    case TLS_ALERT_NO_APP_PROTOCOL:
+      return NAT_EALPN;
+    default:
+      return NAT_ETLS;
+    }
+  }
+  /* NO_ERROR, or APPLICATION_ERROR: an application close during the
+   * handshake, its code hidden (RFC 9000 section 10.2.3) */
+  if (code == NGTCP2_NO_ERROR || code == NGTCP2_APPLICATION_ERROR)
+    return 0;
+  return NAT_EQUIC;
+}
+
+/* The peer sent CONNECTION_CLOSE: drain. */
 static void conn_peer_closed(nat_quic_conn *c) {
   ngtcp2_connection_close_error cc;
-  int err = 0;
   bool app;
   ngtcp2_conn_get_connection_close_error(c->conn, &cc);
   app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
-  if (!app && cc.error_code >= NGTCP2_CRYPTO_ERROR &&
-      cc.error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
-    err = (cc.error_code & 0xff) == TLS_ALERT_NO_APP_PROTOCOL ? NAT_EALPN
-                                                              : NAT_ETLS;
-  else if (!app && cc.error_code != NGTCP2_NO_ERROR)
-    err = NAT_EQUIC;
-  conn_terminate(c, err, true, app, cc.error_code, cc.reason, cc.reasonlen);
+  c->ep->stats.peer_closes++;
+  conn_end(c, NAT__QUIC_DRAINING, app ? 0 : conn_peer_error(cc.error_code),
+           true, app, cc.error_code, cc.reason, cc.reasonlen);
 }
 
 static void conn_read_error(nat_quic_conn *c, int rv) {
   ngtcp2_connection_close_error cc;
+  const char *why;
   uint8_t alert;
   int err;
   switch (rv) {
@@ -491,8 +638,11 @@ static void conn_read_error(nat_quic_conn *c, int rv) {
   case NGTCP2_ERR_DRAINING:
     conn_peer_closed(c);
     return;
-  case NGTCP2_ERR_DROP_CONN:
-    conn_terminate(c, NAT_EQUIC, false, false, 0, NULL, 0);
+  case NGTCP2_ERR_DROP_CONN: /* silently, state discarded */
+    conn_end(c, NAT__QUIC_DEAD, NAT_EQUIC, false, false, 0, NULL, 0);
+    return;
+  case NGTCP2_ERR_RECV_VERSION_NEGOTIATION: /* no common QUIC version */
+    conn_end(c, NAT__QUIC_DEAD, NAT_EQUIC, true, false, 0, NULL, 0);
     return;
   case NGTCP2_ERR_CRYPTO:
   case NGTCP2_ERR_CALLBACK_FAILURE:
@@ -502,10 +652,13 @@ static void conn_read_error(nat_quic_conn *c, int rv) {
         alert = c->alpn_failed ? TLS_ALERT_NO_APP_PROTOCOL
                                : TLS_ALERT_BAD_CERTIFICATE;
       err = conn_local_tls_error(c, alert);
-      ngtcp2_connection_close_error_set_transport_error_tls_alert(&cc, alert,
-                                                                  NULL, 0);
+      why = err == NAT_EPIN ? reason_pin : err == NAT_EALPN ? reason_alpn : "";
+      /* the refusal goes to the peer, so that it fails at once */
+      ngtcp2_connection_close_error_set_transport_error_tls_alert(
+          &cc, alert, (const uint8_t *)why, strlen(why));
       conn_send_close(c, &cc);
-      conn_terminate(c, err, false, false, cc.error_code, NULL, 0);
+      conn_end(c, NAT__QUIC_CLOSING, err, false, false, cc.error_code,
+               (const uint8_t *)why, strlen(why));
       return;
     }
     break;
@@ -523,7 +676,11 @@ void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
   ngtcp2_path path;
   ngtcp2_pkt_info pi = {0};
   int rv;
-  if (c->state == NAT__QUIC_DEAD || conn_path(c, from, &ss, &path) < 0)
+  if (c->state == NAT__QUIC_CLOSING || c->state == NAT__QUIC_DRAINING) {
+    conn_late(c);
+    return;
+  }
+  if (NAT__QUIC_ENDED(c) || conn_path(c, from, &ss, &path) < 0)
     return;
   c->in_ngtcp2++;
   rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, buf, len, conn_now());
@@ -539,7 +696,7 @@ void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
  * on_writable, then the packets to send. */
 static void conn_after(nat_quic_conn *c) {
   const nat_quic_callbacks *cb = &c->ep->cfg.cb;
-  if (c->state == NAT__QUIC_DEAD)
+  if (NAT__QUIC_ENDED(c))
     return;
   if (c->close_due) {
     conn_do_close(c, c->ep->closing ? NAT_ECANCELED : 0);
@@ -549,11 +706,11 @@ static void conn_after(nat_quic_conn *c) {
     c->confirmed_due = false;
     if (cb->on_connected)
       cb->on_connected(c, c->arg);
-    if (c->state == NAT__QUIC_DEAD)
+    if (NAT__QUIC_ENDED(c))
       return;
   }
   nat__quic_stream_deliver_writable(c);
-  if (c->state == NAT__QUIC_DEAD)
+  if (NAT__QUIC_ENDED(c))
     return;
   nat__quic_conn_write(c);
 }
@@ -561,13 +718,19 @@ static void conn_after(nat_quic_conn *c) {
 /* ------------------------------------------------------------- closing */
 
 /* End @p c now (or as soon as ngtcp2 returns): CONNECTION_CLOSE with
- * application code 0 if @p send_close, and on_closed with @p error. */
+ * application code 0 if @p send_close, and on_closed with @p error; no
+ * closing period. A connection already in its closing or draining period
+ * is freed now. */
 void nat__quic_conn_abort(nat_quic_conn *c, int error, bool send_close) {
   static const char why[] = "endpoint closed";
   if (c->state == NAT__QUIC_DEAD)
     return;
+  if (NAT__QUIC_ENDED(c)) {
+    conn_free(c);
+    return;
+  }
   if (!send_close) {
-    conn_terminate(c, error, false, false, 0, NULL, 0);
+    conn_end(c, NAT__QUIC_DEAD, error, false, false, 0, NULL, 0);
     return;
   }
   c->close_code = 0;
@@ -584,7 +747,7 @@ int nat_quic_conn_close(nat_quic_conn *c, uint64_t app_code,
   size_t len = reason ? strlen(reason) : 0;
   if (!c)
     return NAT_EINVAL;
-  if (c->state == NAT__QUIC_DEAD || c->close_due)
+  if (NAT__QUIC_ENDED(c) || c->close_due)
     return NAT_ECLOSING;
   if (len > NAT_QUIC_REASON_MAX)
     len = NAT_QUIC_REASON_MAX;

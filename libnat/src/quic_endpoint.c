@@ -1,7 +1,8 @@
 /* The QUIC endpoint: one nat_udp (owned or borrowed), the demultiplexer
- * behind its receive callback (STUN requests/indications to on_stun, QUIC
- * by Destination Connection ID to a connection, new Initials to a new
- * server-role connection), the CID table, and closing. */
+ * behind its receive callback (STUN messages the nat_udp did not consume to
+ * on_stun, QUIC by Destination Connection ID to a connection, new Initials
+ * to a new server-role connection, Version Negotiation for Initials of
+ * versions we do not speak), the CID table, and closing. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,6 +100,29 @@ void nat__quic_ep_send(nat_quic_endpoint *ep, const ngtcp2_addr *dst,
 
 /* --------------------------------------------------------------- demux */
 
+/* A long header of a version ngtcp2 does not speak (RFC 9000 section 6):
+ * answered with Version Negotiation listing QUIC v1 when we accept
+ * connections and the datagram is the size of a client's first Initial
+ * (at least 1200 bytes, section 14.1: smaller ones are dropped, so the
+ * answer is never larger than what triggered it); otherwise dropped. A
+ * Version Negotiation packet itself (version 0) never gets here. */
+static void ep_version_negotiation(nat_quic_endpoint *ep, const nat_addr *from,
+                                   const ngtcp2_version_cid *vc, size_t len) {
+  static const uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
+  uint8_t pkt[7 + 2 * 255 + sizeof versions], unused;
+  ngtcp2_ssize n;
+  if (!ep->cfg.accept || len < NGTCP2_MAX_UDP_PAYLOAD_SIZE) {
+    ep->stats.undecodable++;
+    return;
+  }
+  nat__quic_rand(&unused, 1);
+  n = ngtcp2_pkt_write_version_negotiation(pkt, sizeof pkt, unused, vc->scid,
+                                           vc->scidlen, vc->dcid, vc->dcidlen,
+                                           versions, 1);
+  if (n > 0 && nat_udp_send(ep->udp, from, pkt, (size_t)n) == 0)
+    ep->stats.version_negotiation++;
+}
+
 /* A new Initial: make a server-role connection if we accept. */
 static nat_quic_conn *ep_accept(nat_quic_endpoint *ep, const nat_addr *from,
                                 const uint8_t *buf, size_t len) {
@@ -122,6 +146,7 @@ static void ep_on_recv(nat_udp *u, void *arg, const nat_addr *from,
   nat_quic_endpoint *ep = arg;
   ngtcp2_version_cid vc;
   nat_quic_conn *c;
+  int rv;
   (void)u;
   if (ep->closing)
     return;
@@ -132,10 +157,20 @@ static void ep_on_recv(nat_udp *u, void *arg, const nat_addr *from,
       ep->cfg.cb.on_stun(ep, ep->cfg.arg, from, buf, len);
     return;
   }
-  if (ngtcp2_pkt_decode_version_cid(&vc, buf, len, NAT_QUIC_CID_LEN) != 0) {
+  rv = ngtcp2_pkt_decode_version_cid(&vc, buf, len, NAT_QUIC_CID_LEN);
+  if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+    ep_version_negotiation(ep, from, &vc, len);
+    return;
+  }
+  if (rv != 0) {
     ep->stats.undecodable++;
     return;
   }
+  /* A DCID we do not know (a short header, or a long header that is not a
+   * new Initial we accept) is dropped: late packets of connections freed
+   * after their closing period, stateless resets (their DCID is random),
+   * junk. No stateless reset is sent back: our reset tokens are random
+   * and die with their connection. */
   c = cid_find(ep, vc.dcid, vc.dcidlen);
   if (!c && !(c = ep_accept(ep, from, buf, len))) {
     ep->stats.unknown_cid++;
@@ -293,7 +328,8 @@ static void ep_on_handle_closed(uv_handle_t *h) {
     ep_done(ep);
 }
 
-/* Called from a connection's final close callback. */
+/* Called from a connection's final close callback (the counters were
+ * updated by quic_conn.c). */
 void nat__quic_ep_conn_gone(nat_quic_endpoint *ep, nat_quic_conn *c) {
   if (c->prev)
     c->prev->next = c->next;
@@ -301,7 +337,6 @@ void nat__quic_ep_conn_gone(nat_quic_endpoint *ep, nat_quic_conn *c) {
     ep->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  ep->stats.conns--;
   if (ep->closing && !ep->conns)
     uv_close((uv_handle_t *)&ep->handle, ep_on_handle_closed);
 }

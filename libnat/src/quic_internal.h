@@ -61,11 +61,20 @@ typedef struct nat__quic_cid {
   uint8_t data[NGTCP2_MAX_CIDLEN];
 } nat__quic_cid;
 
+/* A connection's life. CLOSING and DRAINING are the periods of RFC 9000
+ * section 10.2: the connection has ended for the application (on_closed
+ * runs at once) but its CIDs stay routed to it for three PTOs, at least
+ * 2 s (conn_linger() in quic_conn.c); then it is freed. */
 typedef enum nat__quic_state {
   NAT__QUIC_HANDSHAKE,
   NAT__QUIC_OPEN,
-  NAT__QUIC_DEAD /* terminated: waiting for the timer's close callback */
+  NAT__QUIC_CLOSING,  /* we sent CONNECTION_CLOSE: late packets get it again */
+  NAT__QUIC_DRAINING, /* the peer closed: late packets get nothing */
+  NAT__QUIC_DEAD      /* waiting for the timer's close callback */
 } nat__quic_state;
+
+/* Ended for the application: no more API use, no more ngtcp2 calls. */
+#define NAT__QUIC_ENDED(c) ((c)->state >= NAT__QUIC_CLOSING)
 
 struct nat_quic_conn {
   nat_quic_endpoint *ep;
@@ -93,6 +102,16 @@ struct nat_quic_conn {
   /* how it ended */
   nat_quic_close_info info;
   char info_reason[NAT_QUIC_REASON_MAX + 1];
+  bool live;     /* counted in stats.conns */
+  bool lingers;  /* counted in stats.closing */
+  bool reported; /* on_closed has run */
+  /* closing period: the datagram carrying our CONNECTION_CLOSE, sent again
+   * in answer to the 1st, 2nd, 4th, 8th... late packet */
+  uint8_t *close_pkt;
+  size_t close_pkt_len;
+  nat_addr close_dst;
+  uint64_t late_in;
+  nat_tstamp linger_end;
   nat_tstamp t_start, t_completed, t_confirmed;
   uint8_t txbuf[NAT__QUIC_MAX_PKT];
 };

@@ -169,7 +169,7 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
     ngtcp2_conn_extend_max_stream_offset(conn, sid, datalen);
     ngtcp2_conn_extend_max_offset(conn, datalen);
   }
-  if (ep->cfg.cb.on_stream_data && !c->close_due && c->state != NAT__QUIC_DEAD)
+  if (ep->cfg.cb.on_stream_data && !c->close_due && !NAT__QUIC_ENDED(c))
     ep->cfg.cb.on_stream_data(c, c->arg, sid, data, datalen, fin);
   return 0;
 }
@@ -194,7 +194,7 @@ void nat__quic_stream_deliver_writable(nat_quic_conn *c) {
     s->writable_due = false;
     if (cb)
       cb(c, c->arg, s->id);
-    if (c->state == NAT__QUIC_DEAD)
+    if (NAT__QUIC_ENDED(c))
       return;
   }
 }
@@ -207,7 +207,7 @@ int nat_quic_stream_open(nat_quic_conn *c, int64_t *sid) {
   int rv;
   if (!c || !sid)
     return NAT_EINVAL;
-  if (c->state == NAT__QUIC_DEAD || c->close_due)
+  if (NAT__QUIC_ENDED(c) || c->close_due)
     return NAT_ECLOSING;
   if (c->state != NAT__QUIC_OPEN)
     return NAT_EAGAIN;
@@ -267,7 +267,7 @@ ssize_t nat_quic_stream_write(nat_quic_conn *c, int64_t sid,
   size_t room, n;
   if (!c || (!data && len > 0))
     return NAT_EINVAL;
-  if (c->state == NAT__QUIC_DEAD || c->close_due)
+  if (NAT__QUIC_ENDED(c) || c->close_due)
     return NAT_ECLOSING;
   if (!(s = stream_find(c, sid)))
     return NAT_EINVAL;
@@ -289,7 +289,7 @@ ssize_t nat_quic_stream_write(nat_quic_conn *c, int64_t sid,
 int nat_quic_stream_consume(nat_quic_conn *c, int64_t sid, size_t n) {
   if (!c)
     return NAT_EINVAL;
-  if (c->state == NAT__QUIC_DEAD)
+  if (NAT__QUIC_ENDED(c))
     return NAT_ECLOSING;
   ngtcp2_conn_extend_max_stream_offset(c->conn, sid, n);
   ngtcp2_conn_extend_max_offset(c->conn, n);

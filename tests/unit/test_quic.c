@@ -1,10 +1,13 @@
 /* The QUIC punch endpoint on real loopback sockets (127.0.0.1 and ::1, port
  * 0), both peers in one loop: handshakes with pins both ways, pin and ALPN
- * refusals, close with code and reason, idle and handshake timeouts,
- * keep-alive, many connections on one endpoint, closing an endpoint with
- * live connections, identities and pins. No sleeps: the loop runs until the
- * callbacks fire; a guard timer turns a hang into a failure. The stream
- * echo and the STUN/QUIC demultiplexing under load are in test_quic_stream.c.
+ * refusals (the refused side fails at once from the refuser's
+ * CONNECTION_CLOSE, not from a timeout), close with code and reason, idle
+ * and handshake timeouts, keep-alive, many connections on one endpoint,
+ * closing an endpoint with live connections, identities and pins. No
+ * sleeps: the loop runs until the callbacks fire; a guard timer turns a
+ * hang into a failure. The stream echo and the STUN/QUIC demultiplexing
+ * under load are in test_quic_stream.c; closing and draining periods,
+ * late packets, Version Negotiation and unknown CIDs in test_quic_close.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,7 +48,8 @@ typedef struct rec {
   uint8_t rx[256];
   size_t rx_len;
   int rx_fin;
-  bool echo; /* server: echo every stream back */
+  bool echo;           /* server: echo every stream back */
+  nat_tstamp t_closed; /* nat_udp_now() in on_closed */
 } rec;
 
 struct fx {
@@ -193,6 +197,7 @@ static void on_closed(nat_quic_conn *c, void *arg,
   rec *r = arg;
   (void)c;
   r->closed++;
+  r->t_closed = nat_udp_now();
   r->ci = *info;
   assert_non_null(info->reason);
   assert_int_equal(strlen(info->reason), info->reason_len);
@@ -236,16 +241,50 @@ static nat_quic_endpoint *ep_new(fx *f, const nat_quic_config *cfg,
 }
 
 /* A server endpoint (identity B, accepting client pin A) and a client
- * endpoint (identity A) on @p ip. */
+ * endpoint (identity A) on @p ip. Handshake and idle timeouts are 10 s, so
+ * that a refusal noticed only by a timeout shows in the times. */
 static void pair(fx *f, const char *ip, nat_quic_endpoint **srv,
                  nat_addr *srv_addr, nat_quic_endpoint **cli) {
   nat_quic_config cfg = base_cfg(f, f->idb, ip);
   cfg.accept = true;
   cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
   cfg.n_peer_pins = 1;
+  cfg.handshake_timeout = 10 * NAT_SECONDS;
+  cfg.idle_timeout = 10 * NAT_SECONDS;
   *srv = ep_new(f, &cfg, srv_addr);
   cfg = base_cfg(f, f->ida, ip);
+  cfg.handshake_timeout = 10 * NAT_SECONDS;
+  cfg.idle_timeout = 10 * NAT_SECONDS;
   *cli = ep_new(f, &cfg, NULL);
+}
+
+/* @p refuser refused @p refused's certificate: @p refuser ended with
+ * NAT_EPIN and sent bad_certificate (0x100 + 42) with a reason naming the
+ * pin; @p refused got that CONNECTION_CLOSE (its endpoint @p refused_ep
+ * counted it) and ended with NAT_EPEERPIN, both well within a second
+ * though every timeout is 10 s. */
+static void assert_pin_refusal(const rec *refuser, const rec *refused,
+                               nat_quic_endpoint *refused_ep, nat_tstamp t0) {
+  nat_quic_stats st;
+  assert_int_equal(refuser->connected + refused->connected, 0);
+  assert_int_equal(refuser->ci.error, NAT_EPIN);
+  assert_false(refuser->ci.by_peer);
+  assert_int_equal(refuser->ci.code, 0x100 + 42);
+  assert_non_null(strstr(refuser->ci.reason, "pin"));
+  assert_int_equal(refused->ci.error, NAT_EPEERPIN);
+  assert_true(refused->ci.by_peer);
+  assert_false(refused->ci.app);
+  assert_int_equal(refused->ci.code, 0x100 + 42); /* bad_certificate */
+  assert_string_equal(refused->ci.reason, refuser->ci.reason);
+  nat_quic_endpoint_stats(refused_ep, &st);
+  assert_int_equal(st.peer_closes, 1);
+  assert_int_equal(st.conns, 0);
+  print_message("pin refused: refuser ended after %.1f ms, refused side "
+                "after %.1f ms (timeouts 10 s)\n",
+                (double)(refuser->t_closed - t0) / 1e6,
+                (double)(refused->t_closed - t0) / 1e6);
+  assert_true(refuser->t_closed - t0 < NAT_SECONDS);
+  assert_true(refused->t_closed - t0 < NAT_SECONDS);
 }
 
 static rec *dial(fx *f, nat_quic_endpoint *cli, const nat_addr *to,
@@ -371,7 +410,8 @@ static void test_handshake_times(void **state) {
 }
 
 /* The client holds a wrong pin for the server: the client refuses with
- * NAT_EPIN, the server sees the refusal (a TLS alert) and never connects. */
+ * NAT_EPIN; the server learns from its CONNECTION_CLOSE that its
+ * certificate was refused (NAT_EPEERPIN) and never connects. */
 static void test_wrong_server_pin(void **state) {
   fx *f = *state;
   nat_quic_endpoint *srv, *cli;
@@ -380,21 +420,17 @@ static void test_wrong_server_pin(void **state) {
   pair(f, "127.0.0.1", &srv, &sa, &cli);
   memcpy(bad, f->pinb, sizeof bad);
   bad[31] ^= 1;
+  nat_tstamp t0 = nat_udp_now();
   rec *c = dial(f, cli, &sa, bad);
   run_until(f, &c->closed, 1);
   rec *s = server_rec(f, 0);
   run_until(f, &s->closed, 1);
-  assert_int_equal(c->connected, 0);
-  assert_int_equal(s->connected, 0);
-  assert_int_equal(c->ci.error, NAT_EPIN);
-  assert_false(c->ci.by_peer);
-  assert_int_equal(s->ci.error, NAT_ETLS);
-  assert_true(s->ci.by_peer);
-  assert_int_equal(s->ci.code, 0x100 + 42); /* bad_certificate */
+  assert_pin_refusal(c, s, srv, t0);
 }
 
 /* The server expects another client: it refuses with NAT_EPIN; the client,
- * whose handshake had completed, is never connected (confirmed). */
+ * whose handshake had completed, is never connected (confirmed) and fails
+ * with NAT_EPEERPIN from the server's CONNECTION_CLOSE. */
 static void test_wrong_client_pin(void **state) {
   fx *f = *state;
   nat_quic_endpoint *srv, *cli;
@@ -404,15 +440,12 @@ static void test_wrong_client_pin(void **state) {
   bad[0] ^= 0x80;
   f->accept_pin = bad; /* per-connection pin, set in on_accept */
   pair(f, "127.0.0.1", &srv, &sa, &cli);
+  nat_tstamp t0 = nat_udp_now();
   rec *c = dial(f, cli, &sa, f->pinb);
   run_until(f, &c->closed, 1);
   rec *s = server_rec(f, 0);
   run_until(f, &s->closed, 1);
-  assert_int_equal(s->connected, 0);
-  assert_int_equal(c->connected, 0);
-  assert_int_equal(s->ci.error, NAT_EPIN);
-  assert_int_equal(c->ci.error, NAT_ETLS);
-  assert_true(c->ci.by_peer);
+  assert_pin_refusal(s, c, cli, t0);
 }
 
 /* A verify callback decides when no pin is given. */
@@ -437,7 +470,7 @@ static void test_verify_callback(void **state) {
   rec *s2 = server_rec(f, 1);
   run_until(f, &s2->closed, 1);
   assert_int_equal(s2->ci.error, NAT_EPIN);
-  assert_int_equal(c2->ci.error, NAT_ETLS);
+  assert_int_equal(c2->ci.error, NAT_EPEERPIN);
 }
 
 /* Different ALPNs: refused on both sides with NAT_EALPN. */
@@ -460,8 +493,11 @@ static void test_alpn_mismatch(void **state) {
   run_until(f, &s->closed, 1);
   assert_int_equal(c->connected + s->connected, 0);
   assert_int_equal(s->ci.error, NAT_EALPN);
+  assert_false(s->ci.by_peer);
   assert_int_equal(c->ci.error, NAT_EALPN);
   assert_true(c->ci.by_peer);
+  assert_int_equal(c->ci.code, 0x100 + 120); /* no_application_protocol */
+  assert_non_null(strstr(c->ci.reason, "ALPN"));
 }
 
 /* Without traffic, both sides end with NAT_EIDLE; with keep-alive on one

@@ -441,10 +441,12 @@ static void test_stun_and_quic_share_socket(void **state) {
   print_message(
       "%d round(s) of 200 KB: greased QUIC datagrams in: server %llu of "
       "%llu, client %llu of %llu; STUN ok: %d via responder, %d via the QUIC "
-      "peer; late packets for closed connections: %llu + %llu\n",
+      "peer; late packets for closed connections: %llu + %llu (closing or "
+      "draining), %llu + %llu (freed)\n",
       rounds, (unsigned long long)ss.fixed_bit_clear,
       (unsigned long long)ss.quic_in, (unsigned long long)cs.fixed_bit_clear,
       (unsigned long long)cs.quic_in, f->stun_ok, f->stun_ok_via_quic,
+      (unsigned long long)ss.late_in, (unsigned long long)cs.late_in,
       (unsigned long long)ss.unknown_cid, (unsigned long long)cs.unknown_cid);
   assert_true(ss.fixed_bit_clear + cs.fixed_bit_clear >= 100);
   assert_int_equal(f->stun_bad, 0);

@@ -60,7 +60,9 @@ extern "C" {
   XX(EROOMSECRET, -5041,                                                       \
      "wrong room secret: the peer's data failed authentication")               \
   XX(EROOMFULL, -5042, "rendezvous room is full")                              \
-  XX(ERDVREFUSED, -5043, "refused by the rendezvous server")
+  XX(ERDVREFUSED, -5043, "refused by the rendezvous server")                   \
+  XX(EPEERPIN, -5044,                                                          \
+     "the peer refused our certificate: it expects another pin")
 
 typedef enum nat_errno {
 #define NAT__ERR_ENUM(name, val, msg) NAT_##name = val,

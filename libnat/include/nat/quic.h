@@ -4,15 +4,47 @@
  * pins instead of a CA (mutual TLS 1.3, self-signed ECDSA P-256).
  *
  * Demultiplexing (LAB-NOTES): a datagram is STUN only if nat_stun_is_stun()
- * holds (top two bits 00, magic cookie, exact length); responses to live
- * transactions are consumed by the nat_udp. Other STUN messages (requests,
- * indications: connectivity checks) go to on_stun. Everything else is QUIC:
+ * holds (top two bits 00, magic cookie, exact length); responses to the
+ * socket's own live transactions are consumed by the nat_udp. Every other
+ * STUN message goes to on_stun: requests and indications, and responses
+ * the nat_udp did not match (answers to transactions run elsewhere on the
+ * socket, such as connectivity checks; see udp.h). Everything else is QUIC:
  * routed by Destination Connection ID (short header: the DCID of length
  * NAT_QUIC_CID_LEN, which this endpoint chooses for all its connections;
  * long header: the DCID field) to a connection, and new Initial packets to
  * a new server-role connection when the endpoint accepts. QUIC greases the
  * fixed bit (RFC 9287), so short headers may start with 0x00-0x3F: the
  * first-byte rule of RFC 7983 is not used.
+ *
+ * Packets nobody owns: a QUIC packet whose DCID belongs to no connection
+ * (a short header, or a long header that is not a new Initial we accept) is
+ * dropped and counted (unknown_cid): late packets of a connection freed
+ * after its closing period, junk, and stateless resets (RFC 9000 section
+ * 10.3; their DCID is random). This endpoint sends no stateless reset and
+ * acts on none: a connection whose peer lost its state ends by its idle
+ * timeout. A long header of a version ngtcp2 does not speak is answered
+ * with Version Negotiation (listing QUIC v1) if the endpoint accepts and
+ * the datagram has a client Initial's size (1200 bytes or more), and is
+ * dropped otherwise (counted in undecodable).
+ *
+ * Ending (RFC 9000 section 10): on_closed runs as soon as a connection's
+ * outcome is known; its state stays inside the endpoint a little longer.
+ * A connection we close (nat_quic_conn_close(), a refused handshake, a
+ * protocol error) sends CONNECTION_CLOSE and stays in the closing period:
+ * packets that still arrive from the peer are answered with the same
+ * CONNECTION_CLOSE, rate-limited (the 1st, 2nd, 4th, 8th... packet). A
+ * connection the peer closed stays in the draining period, sending
+ * nothing. Both last three times the PTO, and at least 2 s (twice the
+ * first PTO of a peer without an RTT sample, about 1 s: its first probe
+ * still gets an answer); only the CIDs and that one datagram are kept. An
+ * idle timeout or handshake timeout frees the state at once, silently; so
+ * does nat_quic_endpoint_close().
+ *
+ * Refusals: a handshake we refuse (pin mismatch, no common ALPN, another
+ * TLS failure) sends CONNECTION_CLOSE with the TLS alert as a crypto error
+ * (0x100 + alert, e.g. 0x12a for bad_certificate) and a reason phrase, so
+ * that the peer fails at once with NAT_EPEERPIN, NAT_EALPN or NAT_ETLS
+ * instead of waiting for its handshake or idle timeout.
  *
  * Paths: each received datagram is given to the connection with its real
  * source address, and each packet goes where the connection's current path
@@ -125,15 +157,19 @@ NAT_EXTERN bool nat_quic_pin_equal(const uint8_t a[NAT_QUIC_PIN_LEN],
 /** Why a connection ended (see on_closed). */
 typedef struct nat_quic_close_info {
   /** 0: closed with an application code by either side (see by_peer), or
-   * by the peer with transport NO_ERROR.
+   * by the peer with transport NO_ERROR (or APPLICATION_ERROR: the peer's
+   * application closed during the handshake, RFC 9000 section 10.2.3).
    * NAT_EIDLE: idle timeout. NAT_ETIMEDOUT: handshake timeout.
-   * NAT_EPIN: we refused the peer's certificate (pin mismatch).
+   * NAT_EPIN: we refused the peer's certificate (pin mismatch); the peer
+   *   was sent code 0x12a (bad_certificate).
+   * NAT_EPEERPIN: by_peer, the peer refused our certificate (its
+   *   bad_certificate alert, code 0x12a): it holds another pin for us.
    * NAT_EALPN: no common ALPN (found by us, or the peer's
-   *   no_application_protocol alert).
-   * NAT_ETLS: another TLS failure; with by_peer, the peer refused the
-   *   handshake (for example our certificate: its bad_certificate alert is
-   *   in code, 0x100 + alert).
-   * NAT_EQUIC: a QUIC protocol error (code is the transport error).
+   *   no_application_protocol alert, code 0x178).
+   * NAT_ETLS: another TLS failure; with by_peer, the peer's TLS stack
+   *   refused the handshake (its alert is in code, 0x100 + alert).
+   * NAT_EQUIC: a QUIC protocol error (code is the transport error), or
+   *   (by_peer, code 0) the peer speaks no QUIC version we speak.
    * NAT_ECANCELED: the endpoint was closed. */
   int error;
   bool by_peer; /**< the peer sent CONNECTION_CLOSE */
@@ -165,13 +201,18 @@ typedef struct nat_quic_callbacks {
                          const uint8_t *data, size_t len, bool fin);
   /** Send-buffer space came free on @p sid after a short write. */
   void (*on_writable)(nat_quic_conn *c, void *arg, int64_t sid);
-  /** The connection ended; @p c is freed when this returns. Called once
-   * for every connection on which on_accept did not refuse (and for every
+  /** The connection ended; @p c must not be used after this returns (the
+   * endpoint may keep its state for the closing or draining period, see
+   * the top of this file, and frees it then). Called once for every
+   * connection on which on_accept did not refuse (and for every
    * nat_quic_connect() that succeeded), never from inside an API call. */
   void (*on_closed)(nat_quic_conn *c, void *arg,
                     const nat_quic_close_info *info);
-  /** A STUN request or indication arrived on the socket (for example a
-   * connectivity check to answer with nat_udp_send()). */
+  /** A STUN message arrived on the socket that the nat_udp did not
+   * consume: a request or indication (for example a connectivity check to
+   * answer with nat_udp_send()), or a response that matched none of the
+   * nat_udp's transactions (for example the answer to a check sent with
+   * nat_udp_send()). */
   void (*on_stun)(nat_quic_endpoint *ep, void *ep_arg, const nat_addr *from,
                   const uint8_t *buf, size_t len);
 } nat_quic_callbacks;
@@ -215,16 +256,31 @@ typedef struct nat_quic_config {
 
 /** Counters of the endpoint's demultiplexer. */
 typedef struct nat_quic_stats {
-  uint64_t datagrams_in;    /**< datagrams given to the endpoint by the udp */
-  uint64_t stun_in;         /**< STUN requests/indications to on_stun */
-  uint64_t quic_in;         /**< datagrams given to a connection */
+  uint64_t datagrams_in; /**< datagrams given to the endpoint by the udp */
+  uint64_t stun_in;      /**< STUN messages given to on_stun */
+  /** datagrams given to a connection (in its closing or draining period
+   * too) */
+  uint64_t quic_in;
   uint64_t fixed_bit_clear; /**< of those, how many had the fixed bit 0 */
-  uint64_t undecodable;     /**< neither STUN nor a QUIC header: dropped */
-  /** QUIC packets for no live connection (late packets of a closed one,
-   * Initials while not accepting or refused): dropped */
+  /** neither STUN nor a QUIC header we read (including long headers of
+   * other versions not answered with Version Negotiation): dropped */
+  uint64_t undecodable;
+  /** QUIC packets for no connection (late packets of one freed after its
+   * closing period, stateless resets, Initials while not accepting or
+   * refused): dropped */
   uint64_t unknown_cid;
   uint64_t accepted; /**< server-role connections created */
-  uint64_t conns;    /**< connections alive now */
+  uint64_t conns;    /**< connections alive now (on_closed not yet run) */
+  /** connections that ended and are in their closing or draining period */
+  uint64_t closing;
+  /** packets that reached a connection in its closing or draining period */
+  uint64_t late_in;
+  /** of those, how many were answered with our CONNECTION_CLOSE again */
+  uint64_t close_resent;
+  /** connections that received the peer's CONNECTION_CLOSE (draining) */
+  uint64_t peer_closes;
+  /** Version Negotiation packets sent */
+  uint64_t version_negotiation;
 } nat_quic_stats;
 
 typedef void (*nat_quic_close_cb)(nat_quic_endpoint *ep, void *arg);
@@ -250,8 +306,10 @@ NAT_EXTERN void nat_quic_endpoint_stats(const nat_quic_endpoint *ep,
 
 /** Close: every live connection sends CONNECTION_CLOSE (application code 0,
  * reason "endpoint closed") and ends with NAT_ECANCELED (on_closed runs),
- * then the socket closes (if owned) and @p cb runs; @p ep is freed after it
- * returns. A second call does nothing. */
+ * connections in their closing or draining period are freed without
+ * waiting for its end (nothing could answer late packets once the socket
+ * is gone), then the socket closes (if owned) and @p cb runs; @p ep is
+ * freed after it returns. A second call does nothing. */
 NAT_EXTERN void nat_quic_endpoint_close(nat_quic_endpoint *ep,
                                         nat_quic_close_cb cb, void *arg);
 
@@ -294,8 +352,12 @@ NAT_EXTERN int nat_quic_conn_get_info(const nat_quic_conn *c,
                                       nat_quic_conn_info *out);
 
 /** Close with an application error @p app_code and @p reason (NULL: "";
- * cut to NAT_QUIC_REASON_MAX bytes): sends CONNECTION_CLOSE; on_closed
- * runs later from the loop with error 0, by_peer false.
+ * cut to NAT_QUIC_REASON_MAX bytes): sends CONNECTION_CLOSE (RFC 9000
+ * section 10.2; during the handshake the peer sees the transport error
+ * APPLICATION_ERROR instead of the code, section 10.2.3); on_closed runs
+ * later from the loop with error 0, by_peer false. The connection then
+ * stays in the closing period (see the top of this file). The peer's
+ * on_closed gets error 0, by_peer, app, @p app_code and @p reason.
  * @return 0, NAT_EINVAL, NAT_ECLOSING (already ending). */
 NAT_EXTERN int nat_quic_conn_close(nat_quic_conn *c, uint64_t app_code,
                                    const char *reason);

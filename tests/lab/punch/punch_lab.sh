@@ -12,6 +12,8 @@
 #   wrong-room           different codes: both exit 1 (rendezvous), bounded
 #   pipe                 1 MiB each way through --pipe, sha256 compared
 #   ticket               punch ticket through FIFOs; malformed ticket -> 2
+#   wrong-pin            tickets with one pin altered: both exit 1, phase
+#                        quic, the reason names the pin, within the timeout
 # Durations are printed, never asserted beyond the --timeout bound.
 # Exit: 0 pass, 1 fail, 77 skipped.
 set -uo pipefail
@@ -126,21 +128,30 @@ pair)
   ka=${1:?kind a}
   kb=${2:?kind b}
   if [ "$ka" = public ]; then
-    up "$HERE/public-pair.topo" --set "b=$kb"
+    up public-pair --set "b=$kb"
   else
     up pair --set "a=$ka" --set "b=$kb"
   fi
   serve
-  connect_both "$(room r)" "$(room r)" --timeout 10
+  # A sequential symmetric NAT (side a) shows that its mapping depends on
+  # the destination only with a second server (--stun): then the peer
+  # aims at predicted ports.
+  seq=
+  [ "$ka" = symmetric-sequential ] && seq="--stun 203.0.113.1:3478"
+  connect_both "$(room r)" "$(room r)" --timeout 10 $seq
   both_ok
-  # the winning path is direct: srflx (or host for the public side)
-  /usr/bin/python3 - "$tmp/a.json" <<'PY' || fail "path types"
+  # the winning path is direct: srflx (or host for the public side); b
+  # reaches a sequential a at a predicted port (prflx if learned first)
+  /usr/bin/python3 - "$tmp/a.json" "$tmp/b.json" "$seq" <<'PY' ||
 import json, sys
-d = json.load(open(sys.argv[1]))
-s = d["selected"]
-if s["remote"]["type"] not in ("srflx", "host", "prflx"):
-    sys.exit("remote type %s" % s["remote"]["type"])
+a, b = (json.load(open(f))["selected"]["remote"]["type"] for f in sys.argv[1:3])
+print("remote types: a %s, b %s" % (a, b))
+if a not in ("srflx", "host", "prflx"):
+    sys.exit("remote type %s" % a)
+if sys.argv[3] and b not in ("predicted", "prflx"):
+    sys.exit("b's remote type %s, want predicted (or prflx)" % b)
 PY
+    fail "path types"
   ;;
 same-nat)
   up same-nat
@@ -230,6 +241,78 @@ ticket)
   [ "$(wc -l <"$tmp/bad.err")" = 1 ] ||
     fail "malformed ticket: want one line, got: $(cat "$tmp/bad.err")"
   echo "malformed ticket: $(cat "$tmp/bad.err")"
+  ;;
+wrong-pin)
+  # A gets B's ticket with one bit of B's certificate pin flipped. punch has
+  # no option to give a peer pin by hand (--rendezvous-pin is the server's)
+  # and a ticket carries a CRC-32 over its body (libnat/include/nat/ticket.h:
+  # "natp1." base64url(BODY || CRC32(BODY)), BODY = version 1, then the PIN
+  # TLV: type 1, length 32, the pin), so the pin is altered here and the
+  # CRC recomputed in Python (the checks first that the untouched ticket
+  # decodes and re-encodes the same way). Whichever side is the QUIC
+  # client, A refuses B's certificate (or B's, A's as A's server check
+  # fails): the refusing side sends CONNECTION_CLOSE with bad_certificate
+  # and the other side fails at once from it, not from a timeout.
+  up pair --set a=port-restricted --set b=port-restricted
+  for n in a b; do mkfifo "$tmp/in.$n" "$tmp/out.$n"; done
+  x "$A" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
+    <>"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.err" &
+  pa=$!
+  x "$B" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
+    <>"$tmp/in.b" >"$tmp/out.b" 2>"$tmp/b.err" &
+  pb=$!
+  # on a failure before the tickets are pasted, the peers would wait for
+  # them forever (their stdin never ends): stop them (their PIDs, and the
+  # punch each runs) before the lab goes
+  trap 'for p in $pa $pb; do pkill -P "$p"; kill "$p"; done 2>/dev/null
+        cleanup' EXIT INT TERM
+  exec 6<"$tmp/out.a" 7<"$tmp/out.b"
+  read -r ta <&6 || fail "no ticket from A: $(cat "$tmp/a.err")"
+  read -r tb <&7 || fail "no ticket from B: $(cat "$tmp/b.err")"
+  bad=$(
+    /usr/bin/python3 - "$tb" <<'PY'
+import base64, sys, zlib
+# the line is the ticket, then maybe " map=N" (punch's mapping hint): kept
+t, _, rest = sys.argv[1].strip().partition(" ")
+prefix, text = t.split(".", 1)
+raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+body, crc = bytearray(raw[:-4]), int.from_bytes(raw[-4:], "big")
+def encode(body):
+    whole = bytes(body) + zlib.crc32(bytes(body)).to_bytes(4, "big")
+    return prefix + "." + base64.urlsafe_b64encode(whole).decode().rstrip("=")
+if prefix != "natp1" or zlib.crc32(bytes(body)) != crc or encode(body) != t:
+    sys.exit("not a ticket this script understands")
+if body[:3] != b"\x01\x01\x20":
+    sys.exit("the PIN TLV is not first")
+body[3 + 31] ^= 0x01  # one bit of the pin's last byte
+print(encode(body) + (" " + rest if rest else ""))
+PY
+  ) || fail "cannot alter the pin in '$tb'"
+  [ "$bad" != "$tb" ] || fail "pin not altered"
+  t0=$(date +%s%N)
+  printf '%s\n' "$bad" >"$tmp/in.a"
+  printf '%s\n' "$ta" >"$tmp/in.b"
+  cat <&6 >"$tmp/a.json" &
+  cat <&7 >"$tmp/b.json" &
+  wait $pa; RA=$?
+  wait $pb; RB=$?
+  pa= pb= # gone: nothing for the trap to stop
+  el=$((($(date +%s%N) - t0) / 1000000))
+  wait
+  echo "wrong-pin: both gave up ${el} ms after the tickets were pasted"
+  [ "$RA" = 1 ] && [ "$RB" = 1 ] ||
+    fail "wrong-pin: exits $RA/$RB, want 1/1: $(cat "$tmp/a.err" "$tmp/a.json" "$tmp/b.err" "$tmp/b.json")"
+  [ "$el" -lt 10000 ] || fail "wrong-pin: took ${el} ms (timeout 10 s)"
+  for n in a b; do
+    check_json "$tmp/$n.json" ok=false mode=ticket quic_connected=false \
+      failure.phase=quic || fail "${n^^} report"
+    /usr/bin/python3 - "$tmp/$n.json" <<'PY' || fail "${n^^}: reason"
+import json, sys
+r = json.load(open(sys.argv[1]))["failure"]["reason"]
+if "pin" not in r.lower():
+    sys.exit("reason does not name the pin: %r" % r)
+PY
+  done
   ;;
 *) fail "unknown scenario $SCEN" ;;
 esac
