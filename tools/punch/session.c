@@ -305,6 +305,10 @@ static void q_closed(nat_quic_conn *c, void *arg,
     punch_finish(s, PUNCH_EXIT_FAIL,
                  "the peer's certificate does not match the pin it "
                  "announced: refused");
+  else if (info->error == NAT_EPEERPIN)
+    punch_finish(s, PUNCH_EXIT_FAIL,
+                 "the peer refused our certificate: the pin it holds for us "
+                 "is not ours (an altered or stale ticket?)");
   else
     punch_finish(s, PUNCH_EXIT_FAIL, "the QUIC handshake failed: %s%s%s",
                  nat_strerror(info->error), info->reason_len ? ": " : "",
