@@ -2,8 +2,9 @@
  * assignment"), prediction of a sequential NAT's next ports, and the
  * birthday-spray odds. Rules in nat/verdict.h. Pure: no I/O, no clock.
  *
- * The library does not link libm, so the few functions the odds need
- * (log1p, expm1, sqrt) are computed here by series. */
+ * The library does not link libm, so the few functions the odds and the
+ * chance tests need (log, log1p, exp, expm1, sqrt) are computed here by
+ * series. */
 #include <math.h> /* HUGE_VAL only: a macro */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@
 #define DEFAULT_WRAP_LO 1024
 /* samples needed before the observed range counts as the NAT's range */
 #define WRAP_OBSERVED_MIN 6
+/* the chance tests of the random rule ("chance in a range" below): their
+ * level, the smallest observed range they apply to, and the most samples
+ * whose order is judged by the exact distribution */
+#define CHANCE_ALPHA    1e-4
+#define CHANCE_SPAN_MIN (4 * DMAX)
+#define ORDER_EXACT     64
 
 /* --------------------------------------------------------------- the math
  */
@@ -64,14 +71,11 @@ static double nlog1p(double y) {
   return nlog(1.0 + y);
 }
 
-/* exp(x) - 1, accurate for small x. */
-static double nexpm1(double x) {
+/* exp(x) = 2^k (1 + e): returns e = exp(r) - 1 for the reduced r and sets
+ * *p2k = 2^k. */
+static double exp_split(double x, double *p2k) {
   double term, sum, r, p;
   long k;
-  if (x < -745.0)
-    return -1.0;
-  if (x > 709.0)
-    return HUGE_VAL;
   k = (long)(x / (LN2_HI + LN2_LO) + (x >= 0 ? 0.5 : -0.5));
   r = (x - (double)k * LN2_HI) - (double)k * LN2_LO;
   term = r;
@@ -80,15 +84,36 @@ static double nexpm1(double x) {
     sum += term;
     term *= r / i;
   }
-  /* exp(x) - 1 = 2^k (sum + 1) - 1 */
-  if (k == 0)
-    return sum;
   p = 1.0;
   for (; k > 0; k--)
     p *= 2.0;
   for (; k < 0; k++)
     p *= 0.5;
-  return p * (sum + 1.0) - 1.0;
+  *p2k = p;
+  return sum;
+}
+
+/* exp(x) - 1, accurate for small x. */
+static double nexpm1(double x) {
+  double sum, p;
+  if (x < -745.0)
+    return -1.0;
+  if (x > 709.0)
+    return HUGE_VAL;
+  sum = exp_split(x, &p);
+  /* exp(x) - 1 = 2^k (sum + 1) - 1 */
+  return p == 1.0 ? sum : p * (sum + 1.0) - 1.0;
+}
+
+/* exp(x), accurate relative to the result also for very negative x. */
+static double nexp(double x) {
+  double sum, p;
+  if (x < -745.0)
+    return 0.0;
+  if (x > 709.0)
+    return HUGE_VAL;
+  sum = exp_split(x, &p);
+  return p * (sum + 1.0);
 }
 
 static double nsqrt(double x) {
@@ -302,23 +327,156 @@ static bool best_delta(const actx *c, int32_t *d_out, walk_res *best) {
   return best_score >= 0;
 }
 
-/* Share of steps too large for a sequential NAT (relative to the range
- * for small ranges). */
-static double large_share(const actx *c) {
-  int32_t span = c->hi - c->lo + 1, lim = span / 4 < DMAX ? span / 4 : DMAX;
+/* Steps too large for a sequential NAT: beyond *lim = DMAX, or a quarter
+ * of the observed range when that is less. */
+static size_t large_steps(const actx *c, int32_t *lim) {
+  int32_t span = c->hi - c->lo + 1;
   size_t i, large = 0;
+  *lim = span / 4 < DMAX ? span / 4 : DMAX;
   for (i = 1; i < c->n; i++) {
     int32_t s = (int32_t)c->s[i].mapped_port - (int32_t)c->s[i - 1].mapped_port;
-    if (s > lim || s < -lim)
+    if (s > *lim || s < -*lim)
       large++;
   }
-  return (double)large / (double)(c->n - 1);
+  return large;
+}
+
+/* ------------------------------------------------------ chance in a range
+ *
+ * The random rule's two thresholds are fixed shares, right for the whole
+ * port space, where a uniform port lands within DMAX of the previous one,
+ * or a few multiples of some delta from it, once in hundreds of steps. In
+ * a small range they are not: among uniform ports in 1000, a step is
+ * within 64 one time in 8, so 7 small steps of 15 (the rule allows 6)
+ * come in 1 series of 800, and 3 of 7 in 1 of 20; one of the 128 deltas
+ * now and then explains 35 % of the steps. Such series were "unknown".
+ *
+ * So, from WRAP_OBSERVED_MIN samples and an observed range of
+ * CHANCE_SPAN_MIN ports on, a series that fails a threshold is still
+ * random if what fails it is no more than uniform draws from the observed
+ * range give by chance (P(at least as many) >= CHANCE_ALPHA):
+ *  - the best delta's good steps, and its exact ones: against the
+ *    likeliest delta's chance per step, for the 2 * DMAX deltas and both
+ *    counts (a union bound);
+ *  - the small steps: against their chance per step; and the steps must
+ *    then not go one way more often than in a random order (the ascents of
+ *    a random permutation), since a sequential NAT whose gaps hide its
+ *    delta still steps one way.
+ * Below CHANCE_SPAN_MIN ports, "small" is a quarter of the range, which
+ * uniform draws hit too often for the count to tell a NAT that keeps to a
+ * neighbourhood from a random one: the fixed thresholds stand there. The
+ * chances per step are upper bounds (the observed range is narrower than
+ * the NAT's; the walk's chance is doubled for its re-anchoring), so the
+ * tests lean to random only as far as chance does. */
+
+/* P(X >= k) for X ~ Binomial(m, p). */
+static double binom_tail(size_t m, size_t k, double p) {
+  double lt = 0.0, term, sum = 0.0, r;
+  size_t i, j, kk;
+  if (k == 0 || p >= 1.0)
+    return 1.0;
+  if (k > m || !(p > 0.0))
+    return 0.0;
+  kk = k < m - k ? k : m - k; /* log C(m, k) */
+  for (i = 1; i <= kk; i++)
+    lt += nlog((double)(m - kk + i) / (double)i);
+  lt += (double)k * nlog(p) + (double)(m - k) * nlog1p(-p);
+  term = nexp(lt);
+  r = p / (1.0 - p);
+  for (j = k; j <= m; j++) {
+    sum += term;
+    if (j == m || ((double)j > (double)m * p && term < sum * 1e-17))
+      break;
+    term *= (double)(m - j) / (double)(j + 1) * r;
+  }
+  return sum < 1.0 ? sum : 1.0;
+}
+
+/* Probability that two ports drawn uniformly from the observed range
+ * differ by @p v. */
+static double diff_prob(const actx *c, int32_t v) {
+  double span = (double)(c->hi - c->lo + 1), a = v < 0 ? -(double)v : v;
+  return a < span ? (span - a) / (span * span) : 0.0;
+}
+
+/* Chance that a uniform port follows a given one by k*d, k = 1..@p kmax
+ * (any of step_k's wraps), doubled because a bad step lets the walk
+ * re-anchor on the sample after it. */
+static double fit_chance(const actx *c, int32_t d, int32_t kmax) {
+  const int32_t spans[4] = {c->hi - c->lo + 1, 65536, 65536 - 1024,
+                            65536 - 49152};
+  double q = 0.0;
+  int32_t k;
+  size_t i;
+  for (k = 1; k <= kmax; k++) {
+    q += diff_prob(c, k * d);
+    for (i = c->n >= WRAP_OBSERVED_MIN ? 0 : 1; i < 4; i++)
+      q += diff_prob(c, d > 0 ? k * d - spans[i] : k * d + spans[i]);
+  }
+  return 2.0 * q < 1.0 ? 2.0 * q : 1.0;
+}
+
+/* The best delta's walk @p w (its good steps, and its exact ones) is no
+ * better than one of the 2 * DMAX deltas does by chance. */
+static bool fits_by_chance(const actx *c, const walk_res *w) {
+  double qg = 0.0, qe = 0.0, t, e;
+  int32_t d;
+  for (d = -DMAX; d <= DMAX; d++) { /* the likeliest delta bounds all */
+    double g = d ? fit_chance(c, d, KMAX) : 0.0,
+           x = d ? fit_chance(c, d, 1) : 0.0;
+    qg = g > qg ? g : qg;
+    qe = x > qe ? x : qe;
+  }
+  t = binom_tail(c->n - 1, w->good, qg);
+  e = binom_tail(c->n - 1, w->exact, qe);
+  return 2.0 * 2.0 * DMAX * (t < e ? t : e) >= CHANCE_ALPHA;
+}
+
+/* The steps of at most @p lim are no more than chance gives. */
+static bool small_by_chance(const actx *c, size_t small, int32_t lim) {
+  double p = 0.0;
+  int32_t v;
+  for (v = -lim; v <= lim; v++)
+    p += diff_prob(c, v);
+  return binom_tail(c->n - 1, small, p) >= CHANCE_ALPHA;
+}
+
+/* P(A >= a) for the ascents A of a uniformly random order of @p n
+ * distinct values (the Eulerian distribution, exact up to ORDER_EXACT
+ * values; beyond, the binomial bound, which is wider). */
+static double ascent_tail(size_t n, size_t a) {
+  double p[ORDER_EXACT] = {1.0}, sum = 0.0;
+  size_t j, k;
+  if (n > ORDER_EXACT)
+    return binom_tail(n - 1, a, 0.5);
+  for (j = 2; j <= n; j++) /* p[k] = P(k ascents among j values) */
+    for (k = j - 1; k < j; k--)
+      p[k] = ((double)(k + 1) * (k < j - 1 ? p[k] : 0.0) +
+              (double)(j - k) * (k > 0 ? p[k - 1] : 0.0)) /
+             (double)j;
+  for (k = a; k < n; k++)
+    sum += p[k];
+  return sum;
+}
+
+/* The steps go one way no more often than chance orders them: a
+ * sequential NAT's steps, gaps included, all go the way of its delta. */
+static bool order_by_chance(const actx *c) {
+  size_t i, up = 0, down = 0;
+  for (i = 1; i < c->n; i++) {
+    up += c->s[i].mapped_port > c->s[i - 1].mapped_port;
+    down += c->s[i].mapped_port < c->s[i - 1].mapped_port;
+  }
+  return 2.0 * ascent_tail(up + down + 1, up > down ? up : down) >=
+         CHANCE_ALPHA;
 }
 
 static void classify_deduped(const actx *c, nat_alloc_verdict *out) {
   size_t i, same = 0, par = 0;
+  size_t nlarge;
   double disc = 1.0 - 1.0 / (double)c->n, share, large;
-  int32_t d = 0;
+  int32_t d = 0, lim;
+  bool chance;
   walk_res w;
   memset(&w, 0, sizeof w);
   for (i = 0; i < c->n; i++) {
@@ -344,8 +502,13 @@ static void classify_deduped(const actx *c, nat_alloc_verdict *out) {
     out->confidence = share * disc;
     return;
   }
-  large = large_share(c);
-  if (share < RANDOM_MAX_SEQ && large >= RANDOM_LARGE) {
+  nlarge = large_steps(c, &lim);
+  large = (double)nlarge / (double)(c->n - 1);
+  chance = c->n >= WRAP_OBSERVED_MIN && c->hi - c->lo + 1 >= CHANCE_SPAN_MIN;
+  if ((share < RANDOM_MAX_SEQ || (chance && fits_by_chance(c, &w))) &&
+      (large >= RANDOM_LARGE ||
+       (chance && small_by_chance(c, c->n - 1 - nlarge, lim) &&
+        order_by_chance(c)))) {
     out->kind = NAT_PA_RANDOM;
     out->confidence = large * disc;
   }

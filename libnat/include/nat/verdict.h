@@ -292,7 +292,12 @@ NAT_EXTERN nat_pooling nat_analyze_pooling(const nat_obslog *log);
  * -- counts as its
  * wrapped value; a lone outlier is skipped, a run that restarts elsewhere
  * re-anchors); RANDOM if no d explains more than 35 % and most steps are
- * large; else UNKNOWN. confidence = that share * (1 - 1/n). parity: YES
+ * large, or (from 6 samples and an observed range of 256 ports on) if what
+ * misses those thresholds is within chance for random ports drawn from
+ * the observed range (probability >= 1e-4 for the best delta's fitting and
+ * exact steps, corrected for the 128 deltas, and for the small steps,
+ * whose directions must then also be within chance for a random order);
+ * else UNKNOWN. confidence = that share * (1 - 1/n). parity: YES
  * when preserving, else (n >= 4) YES if every mapped port has its local
  * port's parity, NO if not; UNKNOWN below 4.
  * @return 0, NAT_EINVAL (NULL @p out, or NULL @p s with n > 0),
