@@ -38,6 +38,7 @@ static void set_role(nat_check *c, bool controlling) {
   if (c->controlling == controlling)
     return;
   c->controlling = controlling;
+  c->committed = SIZE_MAX; /* a commit is the controlling agent's */
   for (i = 0; i < c->npairs; i++)
     c->pairs[i].pub.priority = pair_prio(c, &c->pairs[i]);
   emit(c, NAT_CHECK_EV_ROLE_CHANGED, SIZE_MAX);
@@ -152,6 +153,7 @@ int nat_check_new(nat_check **out, const nat_check_config *cfg, nat_check_cb cb,
   c->cb_arg = cb_arg;
   c->status = NAT_CHECK_RUNNING;
   c->selected = SIZE_MAX;
+  c->committed = SIZE_MAX;
   *out = c;
   return 0;
 }
@@ -263,11 +265,15 @@ static bool all_failed(const nat_check *c) {
 
 /* ------------------------------------------------------------- checks */
 
+/* @p nominate: the nom slot (a re-check with USE-CANDIDATE); an ordinary
+ * check carries USE-CANDIDATE too when controlling with aggressive
+ * nomination. */
 static void send_check(nat_check *c, nat__check_pair *p, bool nominate) {
   uint8_t buf[NAT__CHECK_MSG_MAX], tid[NAT_STUN_TID_LEN];
   ssize_t n;
+  bool use_cand = nominate || (c->cfg.aggressive && c->controlling);
   nat_txn_new_tid(c->cfg.rand, c->cfg.rand_ctx, tid);
-  n = nat__check_build_request(c, p, nominate, tid, buf, sizeof buf);
+  n = nat__check_build_request(c, p, use_cand, tid, buf, sizeof buf);
   if (n <= 0 ||
       nat_txn_start(c->txn, c->now, &p->pub.remote.addr, buf, (size_t)n, NULL,
                     (void *)(uintptr_t)idx_of(c, p)) != 0) {
@@ -281,11 +287,12 @@ static void send_check(nat_check *c, nat__check_pair *p, bool nominate) {
     memcpy(p->nom_tid, tid, sizeof tid);
     p->nom_live = true;
     p->nom_ctl = c->controlling;
-    c->nominating = true;
+    c->nominating++;
   } else {
     memcpy(p->tid, tid, sizeof tid);
     p->tid_live = true;
     p->tid_ctl = c->controlling;
+    p->tid_nom = use_cand;
     p->pub.state = NAT_PAIR_IN_PROGRESS;
     p->pub.fail = NAT_PAIR_FAIL_NONE;
   }
@@ -312,6 +319,23 @@ static nat__check_pair *next_pair(nat_check *c) {
   return best;
 }
 
+/* Aggressive nomination: a pair that succeeded without a nominating check
+ * of ours (sent while we were controlled, before a role switch) is
+ * nominated at once, unless a commit is pending. */
+static size_t nominee_aggressive(const nat_check *c, nat_tstamp *when) {
+  size_t best = SIZE_MAX, i;
+  if (c->committed != SIZE_MAX)
+    return SIZE_MAX;
+  for (i = 0; i < c->npairs; i++) {
+    const nat__check_pair *p = &c->pairs[i];
+    if (p->pub.state == NAT_PAIR_SUCCEEDED && !p->nom_ok &&
+        (best == SIZE_MAX || p->pub.priority > c->pairs[best].pub.priority))
+      best = i;
+  }
+  *when = c->first_success;
+  return best;
+}
+
 /* Controlling: the best succeeded pair and when to nominate it: at once
  * if no higher-priority pair is still pending, else nominate_delay after
  * the first success. @return the pair's index, or SIZE_MAX. */
@@ -320,6 +344,8 @@ static size_t nominee(const nat_check *c, nat_tstamp *when) {
   bool better_pending = false;
   if (!c->controlling || c->nominating || c->first_success == 0)
     return SIZE_MAX;
+  if (c->cfg.aggressive)
+    return nominee_aggressive(c, when);
   for (i = 0; i < c->npairs; i++)
     if (c->pairs[i].pub.state == NAT_PAIR_SUCCEEDED &&
         (best == SIZE_MAX ||
@@ -436,6 +462,26 @@ static void learn_local(nat_check *c, nat__check_pair *p, const nat_addr *m) {
                 (uint16_t)(p->base.priority >> 8));
 }
 
+/* Aggressive nomination: the committed pair's nominating checks all failed;
+ * fall back to a pair whose nominating check succeeded meanwhile (the
+ * controlled agent answered it), the best one, else to the next success. */
+static void uncommit(nat_check *c, nat__check_pair *p) {
+  size_t i, best = SIZE_MAX;
+  if (c->committed != idx_of(c, p) || p->nom_live ||
+      (p->tid_live && p->tid_nom))
+    return; /* not committed to it, or a nominating check is still live */
+  c->committed = SIZE_MAX;
+  for (i = 0; i < c->npairs; i++)
+    if (c->pairs[i].nom_ok && c->pairs[i].pub.state == NAT_PAIR_SUCCEEDED &&
+        (best == SIZE_MAX ||
+         c->pairs[i].pub.priority > c->pairs[best].pub.priority))
+      best = i;
+  if (best != SIZE_MAX && c->controlling)
+    select_pair(c, &c->pairs[best]);
+}
+
+/* @p nom: the check carried USE-CANDIDATE and was sent while controlling.
+ */
 static void on_success(nat_check *c, nat__check_pair *p, bool nom,
                        const nat_txn_result *r) {
   nat_addr m;
@@ -451,7 +497,11 @@ static void on_success(nat_check *c, nat__check_pair *p, bool nom,
       c->first_success = c->now;
     emit(c, NAT_CHECK_EV_PAIR_SUCCEEDED, idx_of(c, p));
   }
-  if ((nom && c->controlling) || (!c->controlling && p->peer_nominated))
+  if (nom && c->controlling) {
+    p->nom_ok = true;
+    if (c->committed == SIZE_MAX || c->committed == idx_of(c, p))
+      select_pair(c, p);
+  } else if (!c->controlling && p->peer_nominated)
     select_pair(c, p);
 }
 
@@ -474,6 +524,7 @@ static void on_error(nat_check *c, nat__check_pair *p, bool nom, bool sent_ctl,
   if (nom && p->pub.state == NAT_PAIR_SUCCEEDED)
     return; /* the pair stays valid; another nomination will follow */
   p->pub.state = NAT_PAIR_FAILED;
+  uncommit(c, p);
   if (code == 487)
     p->pub.fail = NAT_PAIR_FAIL_ROLE_CONFLICT;
   else if (code == 400 || code == 401) {
@@ -487,18 +538,20 @@ static void txn_done(void *arg, const nat_txn_result *r) {
   nat_check *c = arg;
   size_t i = (size_t)(uintptr_t)r->user;
   nat__check_pair *p;
-  bool nom, ctl;
+  bool nom, ctl, use_cand;
   if (i >= c->npairs)
     return;
   p = &c->pairs[i];
   nom = p->nom_live && memcmp(p->nom_tid, r->tid, NAT_STUN_TID_LEN) == 0;
   if (nom) {
     p->nom_live = false;
-    c->nominating = false;
+    c->nominating--;
     ctl = p->nom_ctl;
+    use_cand = true;
   } else if (p->tid_live && memcmp(p->tid, r->tid, NAT_STUN_TID_LEN) == 0) {
     p->tid_live = false;
     ctl = p->tid_ctl;
+    use_cand = p->tid_nom;
   } else
     return;
   if (r->status == NAT_ECANCELED || c->status != NAT_CHECK_RUNNING)
@@ -512,10 +565,12 @@ static void txn_done(void *arg, const nat_txn_result *r) {
       p->pub.fail = p->pub.integrity_failures ? NAT_PAIR_FAIL_INTEGRITY
                                               : NAT_PAIR_FAIL_NO_RESPONSE;
     }
+    if (p->pub.state != NAT_PAIR_SUCCEEDED)
+      uncommit(c, p);
     return;
   }
   if (r->response->cls == NAT_STUN_SUCCESS)
-    on_success(c, p, nom, r);
+    on_success(c, p, use_cand && ctl, r);
   else
     on_error(c, p, nom, ctl, r);
 }
@@ -593,6 +648,32 @@ static nat__check_pair *pair_for_request(nat_check *c, const nat_addr *from,
   return add_pair(c, &rc);
 }
 
+/* Aggressive nomination, controlling: the peer's authenticated check came
+ * in on @p p (and left us controlling) before any check of ours
+ * succeeded: commit to @p p. Our nominating check on it goes out now,
+ * right behind the answer (both are returned by the next next_send calls,
+ * the answer first), rather than as a paced triggered check. */
+static void maybe_commit(nat_check *c, nat__check_pair *p) {
+  bool ok;
+  if (!c->cfg.aggressive || !c->controlling || c->commit_done ||
+      c->first_success != 0 || c->status != NAT_CHECK_RUNNING)
+    return;
+  c->commit_done = true;
+  if (p->pub.state == NAT_PAIR_IN_PROGRESS) {
+    send_check(c, p, true); /* a fresh one: the live one may be lost */
+    ok = p->nom_live;
+  } else {
+    send_check(c, p, false); /* carries USE-CANDIDATE (aggressive) */
+    ok = p->tid_live && p->pub.state == NAT_PAIR_IN_PROGRESS;
+  }
+  if (!ok)
+    return; /* the check could not start: no commit */
+  c->committed = idx_of(c, p);
+  if (c->started && c->next_check < c->now + c->cfg.ta)
+    c->next_check = c->now + c->cfg.ta;
+  emit(c, NAT_CHECK_EV_PAIR_NOMINATED, c->committed);
+}
+
 static void handle_request(nat_check *c, const nat_addr *from,
                            const nat_stun_msg *m) {
   nat__check_pair *p;
@@ -630,6 +711,7 @@ static void handle_request(nat_check *c, const nat_addr *from,
     if (p->pub.state == NAT_PAIR_SUCCEEDED)
       select_pair(c, p);
   }
+  maybe_commit(c, p);
 }
 
 int nat_check_recv(nat_check *c, nat_tstamp now, const nat_addr *from,

@@ -17,6 +17,9 @@ typedef struct nat__check_pair {
   uint8_t nom_tid[NAT_STUN_TID_LEN];
   bool tid_live, nom_live;
   bool tid_ctl, nom_ctl; /* role the live checks were sent with */
+  bool tid_nom;          /* the live ordinary check carries USE-CANDIDATE
+                            (aggressive nomination) */
+  bool nom_ok;           /* a nominating check of ours succeeded on it */
   bool queued;           /* in the triggered queue */
   bool peer_nominated;   /* USE-CANDIDATE received (controlled side) */
 } nat__check_pair;
@@ -44,7 +47,12 @@ struct nat_check {
   size_t ntrig;
   nat__check_out outq[NAT__CHECK_OUTQ];
   size_t outhead, nout;
-  bool controlling, started, nominating;
+  bool controlling, started;
+  unsigned nominating; /* nominating checks in the nom slots */
+  /* aggressive nomination, controlling: the pair committed to because the
+   * peer's check came in on it (SIZE_MAX: none); at most one commit */
+  size_t committed;
+  bool commit_done;
   int status, hint;
   size_t selected;
   unsigned stray_integrity; /* failed checks from unknown sources */

@@ -49,6 +49,10 @@ typedef struct agent {
   nat_tstamp done_at;
   int final;
   unsigned role_events;
+  nat_tstamp first_ok;   /* first PAIR_SUCCEEDED, 0 if none */
+  unsigned nominated_ev; /* PAIR_NOMINATED events */
+  nat_tstamp nominated_at;
+  nat_check_pair committed; /* the pair of PAIR_NOMINATED */
 } agent;
 
 typedef struct net {
@@ -173,6 +177,16 @@ static void on_event(void *arg, const nat_check_event *e) {
   }
   if (e->type == NAT_CHECK_EV_ROLE_CHANGED)
     x->role_events++;
+  if (e->type == NAT_CHECK_EV_PAIR_SUCCEEDED && x->first_ok == 0)
+    x->first_ok = e->at;
+  if (e->type == NAT_CHECK_EV_PAIR_NOMINATED) {
+    assert_non_null(e->info);
+    assert_true(e->controlling);
+    assert_int_equal(x->final, 0);
+    x->nominated_ev++;
+    x->nominated_at = e->at;
+    x->committed = *e->info;
+  }
 }
 
 /* Pop the earliest event (by time, then sequence). */
@@ -231,7 +245,7 @@ static const char *const ufrag[2] = {"ufA1", "ufB2"};
 static const char *const pwd[2] = {"passwordA-0123456789abcd",
                                    "passwordB-0123456789abcd"};
 
-static nat_box *make_box(int kind, uint32_t pub) {
+static nat_box *make_box(int kind, uint32_t pub, bool hairpin) {
   nat_box_config bc;
   nat_box *b = NULL;
   memset(&bc, 0, sizeof bc);
@@ -242,6 +256,7 @@ static nat_box *make_box(int kind, uint32_t pub) {
                  : kind == RESTRICTED ? NAT_BEHAVIOUR_AD
                                       : NAT_BEHAVIOUR_APD;
   bc.alloc = kind == SYMMETRIC ? NAT_ALLOC_RANDOM : NAT_ALLOC_PRESERVE;
+  bc.hairpin = hairpin;
   assert_int_equal(nat_box_new(&b, &bc), 0);
   return b;
 }
@@ -267,8 +282,10 @@ typedef struct setup {
   bool srflx_only; /* signal only srflx candidates */
   bool both_controlling;
   bool both_controlled;
-  bool wrong_pwd; /* agent 0 has a wrong copy of agent 1's password */
-  bool hints;     /* tell the agents each side's mapping kind */
+  bool wrong_pwd;  /* agent 0 has a wrong copy of agent 1's password */
+  bool hints;      /* tell the agents each side's mapping kind */
+  bool aggressive; /* aggressive nomination on both agents */
+  bool hairpin;    /* the NATs hairpin */
   double loss;
   uint64_t seed;
 } setup;
@@ -317,6 +334,7 @@ static void init_check(net *n, int i, const setup *s) {
   }
   cfg.rand = rand_fn;
   cfg.rand_ctx = n;
+  cfg.aggressive = s->aggressive;
   assert_int_equal(nat_check_new(&x->chk, &cfg, on_event, x), 0);
   for (k = 0; k < x->ncands; k++)
     assert_int_equal(nat_check_add_local(x->chk, &x->cands[k]), 0);
@@ -342,7 +360,7 @@ static void net_init(net *n, const setup *s) {
   n->pub[1] = 0xC6336402u; /* 198.51.100.2 */
   for (i = 0; i < 2; i++)
     if (s->kind[i] != NONE && (i == 0 || !s->same_nat))
-      n->box[i] = make_box(s->kind[i], n->pub[i]);
+      n->box[i] = make_box(s->kind[i], n->pub[i], s->hairpin);
   for (i = 0; i < 2; i++)
     init_agent(n, i, s);
   for (i = 0; i < 2; i++)
@@ -361,6 +379,8 @@ static void net_free(net *n) {
   }
   free(n->evs);
 }
+
+static unsigned role_conflicts(const nat_check *c);
 
 /* Both selected the same path: each side's valid local address is what
  * the other sends to. */
@@ -429,6 +449,160 @@ static void test_same_nat_host(void **state) {
          (unsigned long long)(n.a[0].done_at / MS),
          (unsigned long long)(n.a[1].done_at / MS));
   net_free(&n);
+}
+
+/* Aggressive nomination, every pair of {full cone, restricted,
+ * port-restricted, no NAT}: both sides select the same pair; the
+ * controlling one (agent 0, the larger tie-breaker) selects at its first
+ * success, and well before regular nomination does. */
+static void test_aggressive_matrix(void **state) {
+  int i, j;
+  (void)state;
+  printf("  aggressive, simulated time to selection (20 ms one way), A / B:\n");
+  for (i = NONE; i <= PORT_RESTRICTED; i++)
+    for (j = NONE; j <= PORT_RESTRICTED; j++) {
+      setup s = {.kind = {i, j}, .aggressive = true};
+      setup r = {.kind = {i, j}};
+      net n, reg;
+      nat_check_pair p0;
+      net_init(&n, &s);
+      run(&n, 20 * NAT_SECONDS);
+      assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+      assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+      assert_same_pair(&n);
+      assert_true(nat_check_is_controlling(n.a[0].chk));
+      /* selected at the first success */
+      assert_true(n.a[0].first_ok > 0);
+      assert_int_equal(n.a[0].done_at, n.a[0].first_ok);
+      nat_check_selected(n.a[0].chk, &p0);
+      assert_true(p0.nominated);
+      assert_int_equal(p0.state, NAT_PAIR_SUCCEEDED);
+      /* the host pair is checked first (higher priority), the one that
+       * works one pacing step (10 ms) later at most, and is selected one
+       * round trip (40 ms) after that on both sides */
+      assert_true(n.a[0].done_at >= 2 * n.delay);
+      assert_true(n.a[0].done_at <= 10 * MS + 2 * n.delay);
+      assert_true(n.a[1].done_at <= 10 * MS + 2 * n.delay);
+      if (i != NONE && j != NONE) {
+        assert_int_equal(n.a[0].done_at, 50 * MS);
+        assert_int_equal(n.a[1].done_at, 50 * MS);
+      }
+      /* the peer's check came in first: committed to the selected pair */
+      assert_int_equal(n.a[0].nominated_ev, 1);
+      assert_int_equal(n.a[1].nominated_ev, 0);
+      assert_true(n.a[0].nominated_at < n.a[0].done_at);
+      assert_true(
+          nat_addr_equal(&n.a[0].committed.remote.addr, &p0.remote.addr));
+      /* regular nomination on the same network: later on both sides */
+      net_init(&reg, &r);
+      run(&reg, 20 * NAT_SECONDS);
+      assert_true(n.a[0].done_at < reg.a[0].done_at);
+      assert_true(n.a[1].done_at < reg.a[1].done_at);
+      printf("  %-15s <-> %-15s  %4llu / %4llu ms (regular %4llu / %4llu)  "
+             "A: %s -> %s%s\n",
+             i == NONE ? "no NAT" : kind_name[i],
+             j == NONE ? "no NAT" : kind_name[j],
+             (unsigned long long)(n.a[0].done_at / MS),
+             (unsigned long long)(n.a[1].done_at / MS),
+             (unsigned long long)(reg.a[0].done_at / MS),
+             (unsigned long long)(reg.a[1].done_at / MS),
+             nat_cand_type_name(p0.local.type),
+             nat_cand_type_name(p0.remote.type),
+             n.a[0].nominated_ev ? " (committed)" : "");
+      net_free(&reg);
+      net_free(&n);
+    }
+}
+
+/* Two hosts behind one NAT, aggressive: with hairpinning off only the
+ * host pair works; with it on the srflx pair works too, but the host pair
+ * (higher priority: checked first, 2 ms round trip in the LAN) wins. */
+static void test_aggressive_same_nat(void **state) {
+  int hp;
+  (void)state;
+  for (hp = 0; hp < 2; hp++) {
+    setup s = {.kind = {PORT_RESTRICTED, PORT_RESTRICTED},
+               .same_nat = true,
+               .aggressive = true,
+               .hairpin = hp == 1};
+    net n;
+    nat_check_pair p0, p1;
+    net_init(&n, &s);
+    run(&n, 20 * NAT_SECONDS);
+    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+    assert_same_pair(&n);
+    nat_check_selected(n.a[0].chk, &p0);
+    nat_check_selected(n.a[1].chk, &p1);
+    assert_int_equal(p0.local.type, NAT_CAND_HOST);
+    assert_int_equal(p0.remote.type, NAT_CAND_HOST);
+    assert_int_equal(p1.local.type, NAT_CAND_HOST);
+    assert_int_equal(p1.remote.type, NAT_CAND_HOST);
+    /* one LAN round trip (2 ms) after the first check; the controlled
+     * side's own check is answered 1 ms later */
+    assert_int_equal(n.a[0].done_at, 2 * MS);
+    assert_true(n.a[1].done_at <= 3 * MS);
+    printf("  same NAT, hairpin %s: host pair selected at %llu / %llu ms\n",
+           hp ? "on" : "off", (unsigned long long)(n.a[0].done_at / MS),
+           (unsigned long long)(n.a[1].done_at / MS));
+    net_free(&n);
+  }
+}
+
+/* Aggressive nomination with a role conflict (both start controlling) and
+ * with both starting controlled: the larger tie-breaker (agent 0) ends
+ * controlling, and both select the same pair. */
+static void test_aggressive_roles(void **state) {
+  int k;
+  (void)state;
+  for (k = 0; k < 2; k++) {
+    setup s = {.kind = {RESTRICTED, FULL},
+               .aggressive = true,
+               .both_controlling = k == 0,
+               .both_controlled = k == 1};
+    net n;
+    net_init(&n, &s);
+    assert_int_equal(nat_check_is_controlling(n.a[1].chk), k == 0);
+    run(&n, 20 * NAT_SECONDS);
+    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+    assert_same_pair(&n);
+    assert_true(nat_check_is_controlling(n.a[0].chk));
+    assert_false(nat_check_is_controlling(n.a[1].chk));
+    assert_int_equal(n.a[0].role_events, k == 0 ? 0 : 1);
+    assert_int_equal(n.a[1].role_events, k == 0 ? 1 : 0);
+    assert_int_equal(n.a[1].nominated_ev, 0); /* never as controlled */
+    if (k == 0)
+      assert_true(role_conflicts(n.a[0].chk) + role_conflicts(n.a[1].chk) > 0);
+    assert_true(n.a[0].done_at < 1 * NAT_SECONDS);
+    assert_true(n.a[1].done_at < 1 * NAT_SECONDS);
+    net_free(&n);
+  }
+}
+
+/* Aggressive nomination under 5 % loss, 40 seeds: both sides always select
+ * the same pair. */
+static void test_aggressive_loss(void **state) {
+  uint64_t seed;
+  nat_tstamp worst = 0;
+  (void)state;
+  for (seed = 1; seed <= 40; seed++) {
+    setup s = {.kind = {PORT_RESTRICTED, RESTRICTED},
+               .loss = 0.05,
+               .aggressive = true,
+               .seed = seed * 0x2545F4914F6CDD1Dull};
+    net n;
+    net_init(&n, &s);
+    run(&n, 20 * NAT_SECONDS);
+    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
+    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
+    assert_same_pair(&n);
+    if (n.a[1].done_at > worst)
+      worst = n.a[1].done_at;
+    net_free(&n);
+  }
+  printf("  aggressive, 5%% loss, 40 runs: all agreed, worst %llu ms\n",
+         (unsigned long long)(worst / MS));
 }
 
 static void assert_all_no_response(nat_check *c) {
@@ -655,6 +829,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nat_matrix),
       cmocka_unit_test(test_same_nat_host),
+      cmocka_unit_test(test_aggressive_matrix),
+      cmocka_unit_test(test_aggressive_same_nat),
+      cmocka_unit_test(test_aggressive_roles),
+      cmocka_unit_test(test_aggressive_loss),
       cmocka_unit_test(test_symmetric_fails),
       cmocka_unit_test(test_wrong_password),
       cmocka_unit_test(test_role_conflict),

@@ -365,13 +365,50 @@ static void predict(punch_sess *s) {
   }
 }
 
-/* The blob: our ticket's text, then " map=N" (our mapping behaviour). */
+/* The blob: our ticket's text, then " map=N" (our mapping behaviour),
+ * then " rtt=N" (our HELLO -> SEEN time at the rendezvous in ms, rounded
+ * up; only when known: the peer's check hold, session.c). An older peer
+ * reads map= (atoi stops at the space) and ignores rtt=. */
 static int make_blob(punch_sess *s, char *buf, size_t cap) {
   ssize_t n = nat_ticket_encode(&s->mine, buf, cap);
+  int m;
   if (n < 0)
     return (int)n;
-  snprintf(buf + n, cap - (size_t)n, " map=%d", s->local_mapping);
+  m = snprintf(buf + n, cap - (size_t)n, " map=%d", s->local_mapping);
+  if (m < 0 || (size_t)m >= cap - (size_t)n)
+    return NAT_ENOBUFS;
+  if (s->rdv_rtt != 0) {
+    size_t k = (size_t)n + (size_t)m;
+    m = snprintf(buf + k, cap - k, " rtt=%llu",
+                 (unsigned long long)((s->rdv_rtt + NAT_MILLISECONDS - 1) /
+                                      NAT_MILLISECONDS));
+    if (m < 0 || (size_t)m >= cap - k)
+      return NAT_ENOBUFS;
+  }
   return 0;
+}
+
+/* The value of " KEY=N" among the fields after the ticket text (@p p at
+ * the first space, up to @p end): N is 1 to 6 digits; -1 when absent or
+ * malformed (an unknown field is skipped: later versions may add some). */
+static long blob_field(const char *p, const char *end, const char *key) {
+  size_t kl = strlen(key);
+  while (p < end) {
+    const char *f = p + 1, *sp = memchr(f, ' ', (size_t)(end - f));
+    const char *fe = sp != NULL ? sp : end;
+    if ((size_t)(fe - f) > kl + 1 && (size_t)(fe - f) <= kl + 7 &&
+        memcmp(f, key, kl) == 0 && f[kl] == '=') {
+      long v = 0;
+      for (const char *d = f + kl + 1; d < fe; d++) {
+        if (*d < '0' || *d > '9')
+          return -1;
+        v = v * 10 + (*d - '0');
+      }
+      return v;
+    }
+    p = fe;
+  }
+  return -1;
 }
 
 /* Take the peer's ticket text (a blob or a line from stdin). */
@@ -381,6 +418,11 @@ static int take_peer(punch_sess *s, const char *text, size_t len) {
   size_t tlen = sp != NULL ? (size_t)(sp - text) : len;
   if (sp != NULL && len - tlen > 5 && memcmp(sp, " map=", 5) == 0)
     s->remote_mapping = atoi(sp + 5);
+  if (sp != NULL) {
+    long rtt = blob_field(sp, text + len, "rtt");
+    if (rtt > 0)
+      s->peer_rdv_rtt = (nat_tstamp)rtt * NAT_MILLISECONDS;
+  }
   if (nat_ticket_decode(&s->peer, text, tlen, &diag) != 0) {
     punch_finish(s, PUNCH_EXIT_USAGE, "%s", nat_ticket_strerror(&diag));
     return -1;
@@ -416,7 +458,13 @@ static bool gathering(const punch_sess *s) {
 
 static void send_blob(punch_sess *s) {
   char blob[PUNCH_BLOB_MAX];
+  nat_rdv_client_info info;
   s->blob_sent = true;
+  /* our rendezvous RTT (HELLO -> SEEN) travels in the blob (rtt=N): the
+   * peer's hold before its first check depends on it */
+  nat_rdv_client_info_get(s->rdv, &info);
+  if (info.t_seen > info.t_hello && info.t_hello != 0)
+    s->rdv_rtt = info.t_seen - info.t_hello;
   s->t_blob = nat_udp_now();
   uv_timer_stop(&s->gather_timer);
   if (s->stun_pending) {
@@ -641,7 +689,7 @@ static int read_line(char *buf, size_t cap) {
 }
 
 static int ticket_exchange(punch_sess *s) {
-  char text[NAT_TICKET_TEXT_MAX + 16];
+  char text[NAT_TICKET_TEXT_MAX + 32];
   FILE *out = s->opt.pipe ? stderr : stdout;
   if (make_blob(s, text, sizeof text) != 0) {
     punch_finish(s, PUNCH_EXIT_ENV, "cannot encode our ticket");

@@ -1,7 +1,12 @@
 /* punch connect / punch ticket -- the connectivity checks (nat_check,
  * sans I/O, driven here on the run's one socket) and the QUIC connection
  * over the selected pair: the controlling agent is the QUIC client, the
- * controlled one accepts only the peer's pinned certificate. */
+ * controlled one accepts only the peer's pinned certificate.
+ *
+ * Timing (punch(1), "Timing"): checks use aggressive nomination; the
+ * controlling peer starts QUIC on the first pair it commits to (the
+ * peer's check came in on it: NAT_CHECK_EV_PAIR_NOMINATED) or selects
+ * (its nominating check succeeded), whichever comes first. */
 #include <string.h>
 
 #include <nat/error.h>
@@ -53,14 +58,32 @@ static void chk_timer_cb(uv_timer_t *t) {
   chk_pump(t->data);
 }
 
-static void connect_selected(punch_sess *s) {
-  if (!s->selected || !s->controlling || s->ep == NULL || s->connecting ||
-      s->finished)
+/* The controlling peer (QUIC client) starts the handshake to @p to. If
+ * one is already under way to another address and not connected (the
+ * committed pair failed and another one was selected: check.h), it is
+ * dropped quietly for the new one (q_closed ignores a connection that is
+ * no longer s->conn). */
+static void connect_to(punch_sess *s, const nat_addr *to) {
+  if (!s->controlling || s->ep == NULL || s->finished || s->connected)
     return;
+  if (s->connecting && nat_addr_equal(&s->conn_remote, to))
+    return;
+  if (s->connecting && s->conn != NULL) {
+    nat_quic_conn *old = s->conn;
+    s->conn = NULL;
+    (void)nat_quic_conn_close(old, 0, "another path was selected");
+  }
   s->connecting = true;
-  if (nat_quic_connect(s->ep, &s->sel.remote.addr, s->peer.pin, s, &s->conn) !=
-      0)
+  s->conn_remote = *to;
+  if (nat_quic_connect(s->ep, to, s->peer.pin, s, &s->conn) != 0)
     punch_finish(s, PUNCH_EXIT_ENV, "cannot start the QUIC handshake");
+}
+
+static void connect_selected(punch_sess *s) {
+  if (s->selected)
+    connect_to(s, &s->sel.remote.addr);
+  else if (s->committed)
+    connect_to(s, &s->commit.remote.addr);
 }
 
 static void chk_failed(punch_sess *s, int hint) {
@@ -82,6 +105,14 @@ static void chk_event(void *arg, const nat_check_event *ev) {
   case NAT_CHECK_EV_PAIR_SUCCEEDED:
     if (s->t_first_ok == 0)
       s->t_first_ok = ev->at;
+    break;
+  case NAT_CHECK_EV_PAIR_NOMINATED:
+    /* QUIC starts once the nominating check it queued has been sent:
+     * punch_checks_feed(), after chk_pump() */
+    s->committed = true;
+    s->commit = *ev->info;
+    s->controlling = ev->controlling;
+    s->t_committed = ev->at;
     break;
   case NAT_CHECK_EV_SELECTED:
     s->selected = true;
@@ -107,9 +138,74 @@ void punch_checks_feed(punch_sess *s, const nat_addr *from, const uint8_t *buf,
     return;
   (void)nat_check_recv(s->chk, nat_udp_now(), from, buf, len);
   chk_pump(s);
+  if (s->committed && !s->selected && !s->connecting && !s->finished) {
+    if (s->phase == PUNCH_PH_CHECKS)
+      s->phase = PUNCH_PH_QUIC;
+    connect_selected(s);
+  }
+}
+
+/* true if @p a is on one of our IPv4 interface subnets */
+static bool on_our_subnet(const punch_sess *s, const nat_addr *a) {
+  if (a->family != NAT_AF_INET)
+    return false;
+  for (size_t i = 0; i < s->nsubnets; i++) {
+    const nat_iface *f = &s->subnets[i];
+    uint32_t x = 0, y = 0, mask;
+    if (f->addr.family != NAT_AF_INET || f->prefix == 0 || f->prefix > 32)
+      continue;
+    for (int k = 0; k < 4; k++) {
+      x = x << 8 | a->ip[k];
+      y = y << 8 | f->addr.ip[k];
+    }
+    mask = f->prefix == 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> f->prefix);
+    if ((x & mask) == (y & mask))
+      return true;
+  }
+  return false;
+}
+
+/* true if the peer's public address (a server-reflexive candidate) is
+ * ours: both peers behind one NAT, whose private addresses may reach
+ * each other */
+static bool same_public_ip(const punch_sess *s) {
+  for (size_t i = 0; i < s->peer.ncands; i++) {
+    const nat_cand *p = &s->peer.cands[i];
+    if (p->type != NAT_CAND_SRFLX)
+      continue;
+    if (s->has_seen && nat_addr_equal_ip(&s->seen, &p->addr))
+      return true;
+    for (size_t k = 0; k < s->mine.ncands; k++)
+      if (s->mine.cands[k].type == NAT_CAND_SRFLX &&
+          nat_addr_equal_ip(&s->mine.cands[k].addr, &p->addr))
+        return true;
+  }
+  return false;
+}
+
+/* Aggressive nomination selects the first pair that works, so the order
+ * of the checks is the preference. A peer's host (private) address is
+ * usually unreachable from another network: its check would go first
+ * (host type preference 126) and delay the srflx pair's by a pacing step.
+ * So a remote host candidate gets type preference 0 (checked after every
+ * other type) unless it may be reachable directly: it is on one of our
+ * subnets, or the peer's public address is ours (one NAT in front of
+ * both: the host pair beats a hairpinned srflx pair). Not in ticket mode:
+ * there the peers start when people paste tickets, with no clock for the
+ * hold, and the host check going first (to an unreachable address) gives
+ * the peer's openers another pacing step before our srflx check reaches
+ * its NAT (the lab's wrong-pin test failed every time without it). */
+static nat_cand remote_ordered(const punch_sess *s, const nat_cand *c,
+                               bool same_nat) {
+  nat_cand r = *c;
+  if (c->type == NAT_CAND_HOST && !same_nat && !s->opt.ticket_mode &&
+      !on_our_subnet(s, &c->addr))
+    r.priority &= 0x00FFFFFFu; /* RFC 8445 5.1.2.1: type preference 0 */
+  return r;
 }
 
 static void add_remotes(punch_sess *s, nat_tstamp now) {
+  bool same_nat = same_public_ip(s);
   nat_cand_policy pol;
   memset(&pol, 0, sizeof pol);
   pol.allow_loopback = s->opt.allow_loopback;
@@ -117,9 +213,10 @@ static void add_remotes(punch_sess *s, nat_tstamp now) {
   pol.nsubnets = s->nsubnets;
   for (size_t i = 0; i < s->peer.ncands; i++) {
     const nat_cand *c = &s->peer.cands[i];
+    nat_cand ordered = remote_ordered(s, c, same_nat);
     int why = nat_cand_validate_remote(&c->addr, &pol);
     if (why == NAT_CAND_OK && c->addr.family == s->local.family &&
-        nat_check_add_remote(s->chk, now, c) == 0)
+        nat_check_add_remote(s->chk, now, &ordered) == 0)
       continue;
     if (why == NAT_CAND_OK && c->addr.family == s->local.family)
       continue; /* table full: silently left out */
@@ -134,20 +231,39 @@ static void add_remotes(punch_sess *s, nat_tstamp now) {
 
 /* How long our checks wait after the openers (holes.c). The rendezvous
  * sends PEER to both peers at once (docs/rendezvous.md), so the peer gets
- * it within about the difference of the two one-way delays from the
- * server (measured in natlab: under 1 ms) and sends its openers then; our
- * first check must reach its NAT after that. One and a half RTTs to the
- * rendezvous (HELLO -> SEEN) cover that difference, with a floor for scheduling
- * jitter and a cap (a slow rendezvous must not delay the run much: the checks
- * retransmit anyway). Ticket mode has no such clock (people paste tickets): the
- * floor only. */
-#define CHECK_HOLD_MIN (50 * NAT_MILLISECONDS)
-#define CHECK_HOLD_MAX (500 * NAT_MILLISECONDS)
+ * it about (its one-way delay from the server) - (ours) after us, and
+ * sends its openers then; our first check must reach its NAT at least
+ * CHECK_MARGIN after that (scheduling on a loaded machine: with 20 ms, a
+ * lab run on a loaded machine hit the NAT clash of holes.c; 50 ms is what
+ * every lab test has run with). Each peer sends its HELLO -> SEEN time in
+ * its blob (" rtt=N", ms). With both, the skew is estimated as 1.5 x (the
+ * peer's RTT - ours) / 2 (x 1.5 for asymmetric paths), and our check's own
+ * flight to the peer's NAT as (our RTT + the peer's) / 2 (the way through
+ * the rendezvous, which a direct path can beat: hence the floor): hold =
+ * CHECK_MARGIN + skew - flight, at least CHECK_HOLD_FLOOR. Without the
+ * peer's figure (an older peer), one and a half of our own RTT with the
+ * CHECK_MARGIN floor; ticket mode has no such clock (people paste
+ * tickets): CHECK_MARGIN only. Capped (a slow rendezvous must not delay
+ * the run much: the checks retransmit anyway). A check that reaches the
+ * peer's NAT late costs nothing: the peer's own check (sent after its
+ * hold) or its answer opens the path anyway. */
+#define CHECK_HOLD_FLOOR (20 * NAT_MILLISECONDS)
+#define CHECK_MARGIN     (50 * NAT_MILLISECONDS)
+#define CHECK_HOLD_MAX   (500 * NAT_MILLISECONDS)
 
 static uint64_t check_hold_ms(const punch_sess *s) {
-  nat_tstamp h = s->rdv_rtt + s->rdv_rtt / 2;
-  if (h < CHECK_HOLD_MIN)
-    h = CHECK_HOLD_MIN;
+  nat_tstamp h;
+  if (s->rdv_rtt != 0 && s->peer_rdv_rtt != 0) {
+    nat_tstamp d =
+        s->peer_rdv_rtt > s->rdv_rtt ? (s->peer_rdv_rtt - s->rdv_rtt) / 2 : 0;
+    nat_tstamp flight = (s->rdv_rtt + s->peer_rdv_rtt) / 2;
+    h = CHECK_MARGIN + d + d / 2;
+    h = h > flight + CHECK_HOLD_FLOOR ? h - flight : CHECK_HOLD_FLOOR;
+  } else {
+    h = s->rdv_rtt + s->rdv_rtt / 2;
+    if (h < CHECK_MARGIN)
+      h = CHECK_MARGIN;
+  }
   if (h > CHECK_HOLD_MAX)
     h = CHECK_HOLD_MAX;
   return (h + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
@@ -198,6 +314,7 @@ int punch_checks_start(punch_sess *s) {
   cfg.policy.subnets = s->subnets;
   cfg.policy.nsubnets = s->nsubnets;
   cfg.rand = nat_rand_system;
+  cfg.aggressive = true; /* the first pair that works: punch(1), Timing */
   if (nat_check_new(&s->chk, &cfg, chk_event, s) != 0)
     return -1;
   s->controlling = cfg.controlling;
@@ -232,21 +349,27 @@ static int q_accept(nat_quic_endpoint *ep, void *arg, nat_quic_conn *c) {
 }
 
 /* The controlled side may accept the handshake before its own check on the
- * nominated pair has succeeded (it selects only then): the handshake,
- * pinned both ways, proved that path too. Report the pair whose remote
- * address is the connection's. */
+ * nominated pair has succeeded (it selects only then), and the
+ * controlling side may confirm it before its nominating check's answer
+ * (QUIC starts on the committed pair): the handshake, pinned both ways,
+ * proved that path. Report the pair whose remote address is the
+ * connection's: the path QUIC runs on is the one reported, also in the
+ * rare case where aggressive nomination let the controlled agent select
+ * another nominated pair (check.h). */
 static void select_from_conn(punch_sess *s, nat_quic_conn *c) {
   nat_quic_conn_info info;
   size_t n = s->chk != NULL ? nat_check_pair_count(s->chk) : 0;
-  if (s->selected || nat_quic_conn_get_info(c, &info) != 0)
+  if (nat_quic_conn_get_info(c, &info) != 0 ||
+      (s->selected && nat_addr_equal(&s->sel.remote.addr, &info.remote)))
     return;
   for (size_t i = 0; i < n; i++) {
     nat_check_pair p;
     if (nat_check_pair_get(s->chk, i, &p) == 0 &&
         nat_addr_equal(&p.remote.addr, &info.remote)) {
       s->sel = p;
+      if (!s->selected)
+        s->t_selected = nat_udp_now();
       s->selected = true;
-      s->t_selected = nat_udp_now();
       return;
     }
   }
@@ -254,7 +377,7 @@ static void select_from_conn(punch_sess *s, nat_quic_conn *c) {
 
 static void q_connected(nat_quic_conn *c, void *arg) {
   punch_sess *s = arg;
-  if (s->finished)
+  if (s->finished || c != s->conn)
     return;
   select_from_conn(s, c);
   s->connected = true;

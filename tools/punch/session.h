@@ -98,6 +98,13 @@ typedef struct punch_sess {
   nat_quic_conn *conn;
   bool connecting, connected, controlling, selected;
   nat_check_pair sel;
+  nat_addr conn_remote; /* where our QUIC client connects (connecting) */
+  /* the pair the checks committed to (NAT_CHECK_EV_PAIR_NOMINATED), on
+   * which the controlling peer starts QUIC before selection */
+  bool committed;
+  nat_check_pair commit;
+  nat_tstamp t_committed;
+  nat_tstamp peer_rdv_rtt; /* the peer's HELLO -> SEEN (blob rtt=); 0 */
   /* nat_udp_now() values; 0: not reached */
   nat_tstamp t0, t_seen, t_peer, t_check, t_first_ok, t_selected, t_confirmed;
   nat_tstamp end; /* the overall deadline */

@@ -14,13 +14,39 @@
  *    candidate is the one whose address equals the XOR-MAPPED-ADDRESS
  *    (host, srflx, predicted), or a new peer-reflexive one.
  *  - One component, no frozen state, no foundations in scheduling.
- *  - Regular nomination by the controlling agent: once a pair succeeded,
- *    it waits until every higher-priority pair has finished or
- *    nominate_delay has passed, then re-checks the best succeeded pair
- *    with USE-CANDIDATE; that check's success selects it. The controlled
- *    agent selects a pair once it received a USE-CANDIDATE check on it
- *    AND its own check on it succeeded (in either order). So each side's
- *    selection means packets went both ways on that pair.
+ *  - Regular nomination by the controlling agent (the default): once a
+ *    pair succeeded, it waits until every higher-priority pair has
+ *    finished or nominate_delay has passed, then re-checks the best
+ *    succeeded pair with USE-CANDIDATE; that check's success selects it.
+ *  - Aggressive nomination (RFC 5245 8.1.1.2; config `aggressive`): the
+ *    controlling agent puts USE-CANDIDATE on every check it sends, and
+ *    selects a pair the moment one of those checks succeeds: the
+ *    controlled agent answered a nominating request on that pair, which is
+ *    the agreement. The first pair to work wins, not the best one: the
+ *    caller orders the candidates (priorities) so that the pair it prefers
+ *    is checked first. When a check from the peer arrives on a pair before
+ *    any of ours succeeded, the controlling agent COMMITS to that pair:
+ *    its nominating check on it goes out at once (ahead of the pacing) and
+ *    NAT_CHECK_EV_PAIR_NOMINATED reports it; from then on only that pair
+ *    can be selected, unless its check fails (then the first other pair
+ *    whose nominating check succeeds is). A caller may start its own
+ *    handshake on the committed pair right away: its first packet follows
+ *    the nominating check on the same path, so the controlled agent has
+ *    the nomination before it (see NAT_CHECK_EV_PAIR_NOMINATED).
+ *  - Either way the controlled agent selects a pair once it received a
+ *    USE-CANDIDATE check on it AND its own check on it succeeded (in
+ *    either order). So each side's selection means packets went both ways
+ *    on that pair, and both sides select the same pair: the controlled
+ *    side selects only a pair the controlling side nominated, and the
+ *    controlling side selects the pair of the first nominating check the
+ *    controlled side answered (aggressive) or the one pair it nominated
+ *    (regular). With aggressive nomination the controlled side can see
+ *    several pairs nominated; it selects the first on which its own check
+ *    succeeds, which is the controlling side's pair in the usual case
+ *    (the nominating check that succeeded first is the one the controlled
+ *    side answered first, and its own triggered check follows on it);
+ *    callers that must be certain compare the path QUIC (or their own
+ *    handshake) actually ran on, as punch does.
  *
  * Messages: requests carry USERNAME "remote_ufrag:local_ufrag", PRIORITY
  * (a peer-reflexive priority), ICE-CONTROLLING or ICE-CONTROLLED with our
@@ -82,9 +108,16 @@ typedef struct nat_check_config {
   unsigned rm;               /**< final wait in RTOs; default 16 (so a check
                                   gives up 7.9 s after it starts by default) */
   nat_tstamp timeout;        /**< overall; default 10 s after nat_check_start */
-  nat_tstamp nominate_delay; /**< controlling: wait at most this long
-                                  after the first success for better
-                                  pairs; default 100 ms */
+  nat_tstamp nominate_delay; /**< controlling, regular nomination: wait
+                                  at most this long after the first
+                                  success for better pairs; default 100 ms */
+  /** Aggressive nomination (RFC 5245 8.1.1.2, see the top of this file):
+   * the controlling agent nominates with every check and selects the
+   * first pair whose check succeeds, committing early to a pair the
+   * peer's check came in on. Default false (regular nomination). It only
+   * changes what a controlling agent does; a controlled agent behaves the
+   * same either way. */
+  bool aggressive;
   /** Hints for the failure explanation (see nat_check_hint): what the
    * caller knows about each side's NAT mapping, as nat_behaviour values
    * (EI/AD/APD) or -1 when unknown. */
@@ -168,7 +201,21 @@ typedef enum nat_check_event_type {
   NAT_CHECK_EV_PAIR_SUCCEEDED = 1, /**< a pair became valid */
   NAT_CHECK_EV_ROLE_CHANGED = 2,   /**< a role conflict switched our role */
   NAT_CHECK_EV_SELECTED = 3,       /**< final: a pair is selected */
-  NAT_CHECK_EV_FAILED = 4          /**< final: no pair; see hint, pairs */
+  NAT_CHECK_EV_FAILED = 4,         /**< final: no pair; see hint, pairs */
+  /** Controlling with aggressive nomination: an authenticated check from
+   * the peer arrived on this pair before any of ours succeeded, and our
+   * nominating check on it has been queued ahead of the pacing (it is
+   * returned by the next nat_check_next_send()). The agent is now
+   * committed to this pair: it is selected when that check succeeds
+   * (SELECTED follows), or, if it fails, another pair is. At most once
+   * per run. A caller may start its own handshake on the pair now, after
+   * sending what nat_check_next_send() has: the controlled agent then
+   * receives the nomination before the handshake's first packet (on the
+   * same path; a reordering costs that packet a retransmission at most),
+   * and the peer's check having arrived from this address shows that the
+   * path works in that direction; the handshake (and SELECTED) shows the
+   * other. */
+  NAT_CHECK_EV_PAIR_NOMINATED = 5
 } nat_check_event_type;
 
 typedef struct nat_check_event {
