@@ -639,6 +639,18 @@ void nat_probe_handle_expiry(nat_probe *p, nat_tstamp now) {
   p->now = now;
   if (p->cfg.deadline != 0 && now >= p->start + p->cfg.deadline &&
       !p->canceled) {
+    /* A late wake-up (a loaded machine) must not turn what fell due before
+     * the deadline (a request that timed out: "no answer") into "cut off":
+     * conclude that first, as of just before the deadline, then cancel. */
+    nat_tstamp before = p->start + p->cfg.deadline - 1;
+    p->now = before;
+    for (i = 0; i < p->ntxns; i++) {
+      nat_txn_mgr *m = p->txns[i].mgr;
+      if (p->txns[i].state == PT_LIVE && m != NULL &&
+          nat_txn_mgr_get_expiry(m) <= before)
+        nat_txn_mgr_handle_expiry(m, before);
+    }
+    p->now = now;
     p->deadline_hit = true;
     nat_probe_cancel(p, now);
     return;
