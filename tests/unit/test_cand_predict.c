@@ -41,6 +41,46 @@ static void assert_cand(const nat_cand *c, const char *addr, size_t idx) {
                                                   (uint16_t)(65535u - idx), 1));
 }
 
+/* @p in for samples of @p ports in @p s, the socket's mappings and
+ * mapping behaviour, no base, the default count. */
+static void predict_in(nat_cand_predict_in *in, nat_port_sample *s,
+                       const uint16_t *ports, size_t nports,
+                       const nat_addr *mapped, size_t nmapped,
+                       uint8_t mapping) {
+  memset(in, 0, sizeof *in);
+  in->samples = s;
+  in->nsamples = samples(s, ports, nports);
+  in->mapped = mapped;
+  in->nmapped = nmapped;
+  in->mapping = mapping;
+}
+
+/* What nat_cand_predict(in, &info, out, 8, &n) must give. */
+typedef struct want {
+  int status;          /* info.status */
+  int kind;            /* info.alloc.kind */
+  int delta;           /* info.alloc.delta, checked if kind sequential */
+  uint16_t last;       /* info.last, checked if not 0 */
+  size_t n;            /* candidates made */
+  const char *addr[8]; /* out[i] for the first n (NULL: not checked) */
+} want;
+
+static void check_predict(const nat_cand_predict_in *in, const want *w,
+                          nat_cand_predict_out *info, nat_cand *out) {
+  size_t n = 99;
+  assert_int_equal(nat_cand_predict(in, info, out, 8, &n), 0);
+  assert_int_equal(info->status, w->status);
+  assert_int_equal(info->alloc.kind, w->kind);
+  if (w->kind == NAT_PA_SEQUENTIAL)
+    assert_int_equal(info->alloc.delta, w->delta);
+  if (w->last != 0)
+    assert_int_equal(info->last, w->last);
+  assert_int_equal(n, w->n);
+  for (size_t i = 0; i < n; i++)
+    if (w->addr[i])
+      assert_cand(&out[i], w->addr[i], i);
+}
+
 static void test_mapping_of(void **state) {
   nat_addr rdv = A("203.0.113.1:4000"), stun = A("203.0.113.1:3478"),
            other = A("203.0.113.9:3478"), m1 = A("198.51.100.2:20001"),
@@ -64,6 +104,13 @@ static void test_mapping_of(void **state) {
  * probes 20002..20005: the checks' mapping will be 20006. */
 static void test_sequential(void **state) {
   static const uint16_t ports[] = {20002, 20003, 20004, 20005};
+  static const want w = {NAT_CAND_PREDICT_MADE,
+                         NAT_PA_SEQUENTIAL,
+                         1,
+                         20005,
+                         NAT_CAND_PREDICT_DEFAULT,
+                         {"198.51.100.2:20006", "198.51.100.2:20007",
+                          "198.51.100.2:20008", "198.51.100.2:20009"}};
   nat_port_sample s[4];
   nat_addr mapped[2] = {A("198.51.100.2:20001"), A("198.51.100.2:20000")};
   nat_addr base = A("0.0.0.0:5000");
@@ -72,26 +119,12 @@ static void test_sequential(void **state) {
   nat_cand_predict_in in;
   size_t n = 99;
   (void)state;
-  memset(&in, 0, sizeof in);
-  in.samples = s;
-  in.nsamples = samples(s, ports, 4);
-  in.mapped = mapped;
-  in.nmapped = 2;
-  in.mapping = NAT_BEH_APD;
+  predict_in(&in, s, ports, 4, mapped, 2, NAT_BEH_APD);
   in.base = &base;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_MADE);
+  check_predict(&in, &w, &info, out);
   assert_string_equal(nat_cand_predict_status_name(info.status), "predicted");
-  assert_int_equal(info.alloc.kind, NAT_PA_SEQUENTIAL);
-  assert_int_equal(info.alloc.delta, 1);
   assert_int_equal(info.alloc.samples, 4);
-  assert_int_equal(info.last, 20005);
-  assert_int_equal(n, NAT_CAND_PREDICT_DEFAULT);
   assert_int_equal(info.pred.n, 4);
-  assert_cand(&out[0], "198.51.100.2:20006", 0);
-  assert_cand(&out[1], "198.51.100.2:20007", 1);
-  assert_cand(&out[2], "198.51.100.2:20008", 2);
-  assert_cand(&out[3], "198.51.100.2:20009", 3);
   assert_true(nat_addr_equal(&out[0].base, &base));
   assert_true(info.pred.prob[0] > info.pred.prob[1]);
   assert_true(info.pred.prob[1] > info.pred.prob[3]);
@@ -111,103 +144,106 @@ static void test_sequential(void **state) {
  * it. A far port (25000) is another story and moves nothing. */
 static void test_counts_from_latest(void **state) {
   static const uint16_t ports[] = {20002, 20003, 20004, 20005};
+  static const uint16_t lost[] = {20002, 20003, 20005};
+  static const want latest = {NAT_CAND_PREDICT_MADE,
+                              NAT_PA_SEQUENTIAL,
+                              1,
+                              20006,
+                              4,
+                              {"198.51.100.2:20007", "198.51.100.2:20008",
+                               "198.51.100.2:20009", "198.51.100.2:20010"}};
+  static const want plus1 = {NAT_CAND_PREDICT_MADE,
+                             NAT_PA_SEQUENTIAL,
+                             1,
+                             20005,
+                             4,
+                             {"198.51.100.2:20006", "198.51.100.2:20007"}};
   nat_port_sample s[4];
   nat_addr mapped[2] = {A("198.51.100.2:20006"), A("198.51.100.2:25000")};
   nat_cand out[8];
   nat_cand_predict_out info;
   nat_cand_predict_in in;
-  size_t n;
   (void)state;
-  memset(&in, 0, sizeof in);
-  in.samples = s;
-  in.nsamples = samples(s, ports, 4);
-  in.mapped = mapped;
-  in.nmapped = 2;
-  in.mapping = NAT_BEH_AD;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_MADE);
-  assert_int_equal(info.last, 20006);
-  assert_int_equal(n, 4);
-  assert_cand(&out[0], "198.51.100.2:20007", 0);
-  assert_cand(&out[3], "198.51.100.2:20010", 3);
+  predict_in(&in, s, ports, 4, mapped, 2, NAT_BEH_AD);
+  check_predict(&in, &latest, &info, out);
   assert_int_equal(out[0].base.family, NAT_AF_INET); /* NULL base */
 
   /* a probe whose answer was lost (20004 unseen): still +1 */
-  static const uint16_t lost[] = {20002, 20003, 20005};
   mapped[0] = A("198.51.100.2:20001");
   in.nsamples = samples(s, lost, 3);
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.alloc.kind, NAT_PA_SEQUENTIAL);
-  assert_int_equal(info.alloc.delta, 1);
-  assert_int_equal(info.last, 20005);
-  assert_int_equal(n, 4);
-  assert_cand(&out[0], "198.51.100.2:20006", 0);
-  assert_cand(&out[1], "198.51.100.2:20007", 1);
+  check_predict(&in, &plus1, &info, out);
 }
 
 static void test_delta_and_direction(void **state) {
   static const uint16_t two[] = {30000, 30002, 30004, 30006};
   static const uint16_t down[] = {40010, 40009, 40008, 40007};
+  static const want by2 = {NAT_CAND_PREDICT_MADE,
+                           NAT_PA_SEQUENTIAL,
+                           2,
+                           30006,
+                           4,
+                           {"198.51.100.7:30008", "198.51.100.7:30010",
+                            "198.51.100.7:30012", "198.51.100.7:30014"}};
+  /* downwards; the socket's own mapping (40011) was made before */
+  static const want by_minus1 = {NAT_CAND_PREDICT_MADE,
+                                 NAT_PA_SEQUENTIAL,
+                                 -1,
+                                 40007,
+                                 4,
+                                 {"198.51.100.7:40006", "198.51.100.7:40005",
+                                  "198.51.100.7:40004", "198.51.100.7:40003"}};
   nat_port_sample s[4];
   nat_addr mapped[1] = {A("198.51.100.7:40011")};
   nat_cand out[8];
   nat_cand_predict_out info;
   nat_cand_predict_in in;
-  size_t n;
   (void)state;
-  memset(&in, 0, sizeof in);
-  in.samples = s;
-  in.nsamples = samples(s, two, 4);
-  in.mapped = mapped;
-  in.nmapped = 1;
-  in.mapping = NAT_BEH_APD;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.alloc.delta, 2);
-  assert_int_equal(info.last, 30006);
-  assert_int_equal(n, 4);
-  assert_cand(&out[0], "198.51.100.7:30008", 0);
-  assert_cand(&out[1], "198.51.100.7:30010", 1);
-  assert_cand(&out[3], "198.51.100.7:30014", 3);
-
-  /* downwards; the socket's own mapping (40011) was made before */
+  predict_in(&in, s, two, 4, mapped, 1, NAT_BEH_APD);
+  check_predict(&in, &by2, &info, out);
   in.nsamples = samples(s, down, 4);
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.alloc.delta, -1);
-  assert_int_equal(info.last, 40007);
-  assert_int_equal(n, 4);
-  assert_cand(&out[0], "198.51.100.7:40006", 0);
-  assert_cand(&out[3], "198.51.100.7:40003", 3);
+  check_predict(&in, &by_minus1, &info, out);
 }
 
 /* Past 65535 the ports wrap to 1024; a port seen allocated is left out. */
 static void test_wrap_and_seen(void **state) {
   static const uint16_t ports[] = {65532, 65533, 65534, 65535};
+  static const want w = {
+      NAT_CAND_PREDICT_MADE,
+      NAT_PA_SEQUENTIAL,
+      1,
+      65535,
+      3,
+      {"198.51.100.2:1024", "198.51.100.2:1026", "198.51.100.2:1027"}};
   nat_port_sample s[4];
   nat_addr mapped[2] = {A("198.51.100.2:65531"), A("198.51.100.2:1025")};
   nat_cand out[8];
   nat_cand_predict_out info;
   nat_cand_predict_in in;
-  size_t n;
   (void)state;
-  memset(&in, 0, sizeof in);
-  in.samples = s;
-  in.nsamples = samples(s, ports, 4);
-  in.mapped = mapped;
-  in.nmapped = 2;
-  in.mapping = NAT_BEH_APD;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_MADE);
-  assert_int_equal(info.last, 65535);
-  assert_int_equal(n, 3);
-  assert_cand(&out[0], "198.51.100.2:1024", 0);
-  assert_cand(&out[1], "198.51.100.2:1026", 1);
-  assert_cand(&out[2], "198.51.100.2:1027", 2);
+  predict_in(&in, s, ports, 4, mapped, 2, NAT_BEH_APD);
+  check_predict(&in, &w, &info, out);
 }
 
 static void test_no_prediction(void **state) {
   static const uint16_t seq[] = {20002, 20003, 20004, 20005};
   static const uint16_t rnd[] = {51234, 2871, 40100, 17777};
   static const uint16_t pres[] = {40001, 40002, 40003, 40004};
+  /* the samples are still classified */
+  static const want ei = {.status = NAT_CAND_PREDICT_MAPPING_EI,
+                          .kind = NAT_PA_SEQUENTIAL,
+                          .delta = 1};
+  static const want unknown = {.status = NAT_CAND_PREDICT_MAPPING_UNKNOWN,
+                               .kind = NAT_PA_SEQUENTIAL,
+                               .delta = 1};
+  static const want random = {.status = NAT_CAND_PREDICT_NOT_SEQUENTIAL,
+                              .kind = NAT_PA_RANDOM};
+  static const want preserving = {.status = NAT_CAND_PREDICT_NOT_SEQUENTIAL,
+                                  .kind = NAT_PA_PRESERVING};
+  static const want too_few = {.status = NAT_CAND_PREDICT_NOT_SEQUENTIAL,
+                               .kind = NAT_PA_UNKNOWN};
+  static const want no_address = {.status = NAT_CAND_PREDICT_NO_ADDRESS,
+                                  .kind = NAT_PA_SEQUENTIAL,
+                                  .delta = 1};
   nat_port_sample s[4];
   nat_addr mapped[1] = {A("198.51.100.2:20001")};
   nat_cand out[8];
@@ -215,45 +251,25 @@ static void test_no_prediction(void **state) {
   nat_cand_predict_in in;
   size_t n;
   (void)state;
-  memset(&in, 0, sizeof in);
-  in.samples = s;
-  in.nsamples = samples(s, seq, 4);
-  in.mapped = mapped;
-  in.nmapped = 1;
-  in.mapping = NAT_BEH_EI;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_MAPPING_EI);
+  predict_in(&in, s, seq, 4, mapped, 1, NAT_BEH_EI);
+  check_predict(&in, &ei, &info, out);
   assert_string_equal(nat_cand_predict_status_name(info.status),
                       "mapping-independent");
-  assert_int_equal(info.alloc.kind, NAT_PA_SEQUENTIAL); /* still classified */
-  assert_int_equal(n, 0);
   in.mapping = NAT_BEH_UNKNOWN;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_MAPPING_UNKNOWN);
-  assert_int_equal(n, 0);
+  check_predict(&in, &unknown, &info, out);
 
   in.mapping = NAT_BEH_APD;
   in.nsamples = samples(s, rnd, 4);
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_NOT_SEQUENTIAL);
-  assert_int_equal(info.alloc.kind, NAT_PA_RANDOM);
-  assert_int_equal(n, 0);
+  check_predict(&in, &random, &info, out);
   in.nsamples = samples(s, pres, 4);
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_NOT_SEQUENTIAL);
-  assert_int_equal(info.alloc.kind, NAT_PA_PRESERVING);
-  assert_int_equal(n, 0);
+  check_predict(&in, &preserving, &info, out);
   /* two samples are too few to classify */
   in.nsamples = samples(s, seq, 2);
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_NOT_SEQUENTIAL);
-  assert_int_equal(info.alloc.kind, NAT_PA_UNKNOWN);
+  check_predict(&in, &too_few, &info, out);
   /* no mapped address: no public IP */
   in.nsamples = samples(s, seq, 4);
   in.nmapped = 0;
-  assert_int_equal(nat_cand_predict(&in, &info, out, 8, &n), 0);
-  assert_int_equal(info.status, NAT_CAND_PREDICT_NO_ADDRESS);
-  assert_int_equal(n, 0);
+  check_predict(&in, &no_address, &info, out);
   assert_string_equal(nat_cand_predict_status_name(77), "unknown");
 
   /* bad arguments */
@@ -294,12 +310,7 @@ static void test_survive_ticket_and_blob(void **state) {
   ssize_t tn, sn, on;
   size_t n;
   (void)state;
-  memset(&in, 0, sizeof in);
-  in.samples = s;
-  in.nsamples = samples(s, ports, 4);
-  in.mapped = mapped;
-  in.nmapped = 1;
-  in.mapping = NAT_BEH_APD;
+  predict_in(&in, s, ports, 4, mapped, 1, NAT_BEH_APD);
   in.base = &host;
   assert_int_equal(nat_cand_predict(&in, NULL, out, 8, &n), 0);
   assert_int_equal(n, 4);

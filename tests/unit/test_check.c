@@ -396,6 +396,32 @@ static void assert_same_pair(net *n) {
 
 /* ------------------------------------------------------------- tests */
 
+/* Run @p n for up to 20 s: both agents must select, the same pair. */
+static void run_selected(net *n) {
+  run(n, 20 * NAT_SECONDS);
+  assert_int_equal(n->a[0].final, NAT_CHECK_EV_SELECTED);
+  assert_int_equal(n->a[1].final, NAT_CHECK_EV_SELECTED);
+  assert_same_pair(n);
+}
+
+/* Both agents start with the same role (@p s: both_controlling or
+ * both_controlled); after run_selected() the larger tie-breaker (agent 0)
+ * controls: it keeps control after a conflict (RFC 8445 7.3.1.1; agent 1
+ * switches) or takes it (agent 0 switches). Free @p n after. */
+static void run_roles(net *n, const setup *s) {
+  bool both = s->both_controlling;
+  net_init(n, s);
+  assert_int_equal(nat_check_is_controlling(n->a[0].chk), both);
+  assert_int_equal(nat_check_is_controlling(n->a[1].chk), both);
+  run_selected(n);
+  assert_true(nat_check_is_controlling(n->a[0].chk));
+  assert_false(nat_check_is_controlling(n->a[1].chk));
+  assert_int_equal(n->a[0].role_events, both ? 0 : 1);
+  assert_int_equal(n->a[1].role_events, both ? 1 : 0);
+  if (both)
+    assert_true(role_conflicts(n->a[0].chk) + role_conflicts(n->a[1].chk) > 0);
+}
+
 /* Every pair of {full cone, restricted, port-restricted, no NAT}: a pair
  * is selected on both sides, the same one, within bounded time. */
 static void test_nat_matrix(void **state) {
@@ -408,10 +434,7 @@ static void test_nat_matrix(void **state) {
       net n;
       nat_check_pair p0, p1;
       net_init(&n, &s);
-      run(&n, 20 * NAT_SECONDS);
-      assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-      assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-      assert_same_pair(&n);
+      run_selected(&n);
       assert_true(n.a[0].done_at < 1 * NAT_SECONDS);
       assert_true(n.a[1].done_at < 1 * NAT_SECONDS);
       nat_check_selected(n.a[0].chk, &p0);
@@ -435,10 +458,7 @@ static void test_same_nat_host(void **state) {
   nat_check_pair p0, p1;
   (void)state;
   net_init(&n, &s);
-  run(&n, 20 * NAT_SECONDS);
-  assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-  assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-  assert_same_pair(&n);
+  run_selected(&n);
   nat_check_selected(n.a[0].chk, &p0);
   nat_check_selected(n.a[1].chk, &p1);
   assert_int_equal(p0.local.type, NAT_CAND_HOST);
@@ -466,10 +486,7 @@ static void test_aggressive_matrix(void **state) {
       net n, reg;
       nat_check_pair p0;
       net_init(&n, &s);
-      run(&n, 20 * NAT_SECONDS);
-      assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-      assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-      assert_same_pair(&n);
+      run_selected(&n);
       assert_true(nat_check_is_controlling(n.a[0].chk));
       /* selected at the first success */
       assert_true(n.a[0].first_ok > 0);
@@ -528,10 +545,7 @@ static void test_aggressive_same_nat(void **state) {
     net n;
     nat_check_pair p0, p1;
     net_init(&n, &s);
-    run(&n, 20 * NAT_SECONDS);
-    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-    assert_same_pair(&n);
+    run_selected(&n);
     nat_check_selected(n.a[0].chk, &p0);
     nat_check_selected(n.a[1].chk, &p1);
     assert_int_equal(p0.local.type, NAT_CAND_HOST);
@@ -561,19 +575,8 @@ static void test_aggressive_roles(void **state) {
                .both_controlling = k == 0,
                .both_controlled = k == 1};
     net n;
-    net_init(&n, &s);
-    assert_int_equal(nat_check_is_controlling(n.a[1].chk), k == 0);
-    run(&n, 20 * NAT_SECONDS);
-    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-    assert_same_pair(&n);
-    assert_true(nat_check_is_controlling(n.a[0].chk));
-    assert_false(nat_check_is_controlling(n.a[1].chk));
-    assert_int_equal(n.a[0].role_events, k == 0 ? 0 : 1);
-    assert_int_equal(n.a[1].role_events, k == 0 ? 1 : 0);
+    run_roles(&n, &s);
     assert_int_equal(n.a[1].nominated_ev, 0); /* never as controlled */
-    if (k == 0)
-      assert_true(role_conflicts(n.a[0].chk) + role_conflicts(n.a[1].chk) > 0);
     assert_true(n.a[0].done_at < 1 * NAT_SECONDS);
     assert_true(n.a[1].done_at < 1 * NAT_SECONDS);
     net_free(&n);
@@ -593,10 +596,7 @@ static void test_aggressive_loss(void **state) {
                .seed = seed * 0x2545F4914F6CDD1Dull};
     net n;
     net_init(&n, &s);
-    run(&n, 20 * NAT_SECONDS);
-    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-    assert_same_pair(&n);
+    run_selected(&n);
     if (n.a[1].done_at > worst)
       worst = n.a[1].done_at;
     net_free(&n);
@@ -694,19 +694,7 @@ static void test_role_conflict(void **state) {
   setup s = {.kind = {RESTRICTED, FULL}, .both_controlling = true};
   net n;
   (void)state;
-  net_init(&n, &s);
-  assert_true(nat_check_is_controlling(n.a[0].chk));
-  assert_true(nat_check_is_controlling(n.a[1].chk));
-  run(&n, 20 * NAT_SECONDS);
-  assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-  assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-  assert_same_pair(&n);
-  /* agent 0 has the larger tie-breaker */
-  assert_true(nat_check_is_controlling(n.a[0].chk));
-  assert_false(nat_check_is_controlling(n.a[1].chk));
-  assert_int_equal(n.a[0].role_events, 0);
-  assert_int_equal(n.a[1].role_events, 1);
-  assert_true(role_conflicts(n.a[0].chk) + role_conflicts(n.a[1].chk) > 0);
+  run_roles(&n, &s); /* agent 0 keeps control, after a conflict */
   net_free(&n);
 }
 
@@ -715,15 +703,7 @@ static void test_role_both_controlled(void **state) {
   setup s = {.kind = {FULL, NONE}, .both_controlled = true};
   net n;
   (void)state;
-  net_init(&n, &s);
-  assert_false(nat_check_is_controlling(n.a[0].chk));
-  assert_false(nat_check_is_controlling(n.a[1].chk));
-  run(&n, 20 * NAT_SECONDS);
-  assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-  assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-  assert_same_pair(&n);
-  assert_true(nat_check_is_controlling(n.a[0].chk));
-  assert_false(nat_check_is_controlling(n.a[1].chk));
+  run_roles(&n, &s); /* agent 0 takes control */
   net_free(&n);
 }
 
@@ -739,10 +719,7 @@ static void test_loss(void **state) {
                .seed = seed * 0x2545F4914F6CDD1Dull};
     net n;
     net_init(&n, &s);
-    run(&n, 20 * NAT_SECONDS);
-    assert_int_equal(n.a[0].final, NAT_CHECK_EV_SELECTED);
-    assert_int_equal(n.a[1].final, NAT_CHECK_EV_SELECTED);
-    assert_same_pair(&n);
+    run_selected(&n);
     if (n.a[0].done_at > worst)
       worst = n.a[0].done_at;
     if (n.a[1].done_at > worst)

@@ -9,12 +9,7 @@
  * under load are in test_quic_stream.c; closing and draining periods,
  * late packets, Version Negotiation and unknown CIDs in test_quic_close.c.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "quic_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +23,6 @@
 #include "nat/udp.h"
 
 #define MAXREC 128
-#define MAXEP  32
 
 /* ------------------------------------------------------------ fixture */
 
@@ -53,42 +47,20 @@ typedef struct rec {
 } rec;
 
 struct fx {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool expired;
-  nat_quic_identity *ida, *idb;
-  uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
+  qfx q; /* loop, guard, identities A and B, endpoints */
   rec recs[MAXREC];
   int nrecs;
-  nat_quic_endpoint *eps[MAXEP];
-  int neps, ep_closed;
   int accepts, refuse_accepts, verify_calls;
   bool verify_answer;
   const uint8_t *accept_pin; /* set on accepted connections if not NULL */
 };
 
-static void on_guard(uv_timer_t *t) {
-  ((fx *)t->data)->expired = true;
-}
-
-/* Run the loop until *counter >= target, or fail after the guard. */
-static void run_until_(fx *f, const int *counter, int target, int line) {
-  f->expired = false;
-  uv_timer_start(&f->guard, on_guard, 15000, 0);
-  while (*counter < target && !f->expired)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_timer_stop(&f->guard);
-  if (f->expired)
-    fail_msg("line %d: timed out waiting: %d of %d", line, *counter, target);
-}
-#define run_until(f, counter, target) run_until_(f, counter, target, __LINE__)
-
 /* Run the loop for @p ms of loop time (for "nothing happens" checks). */
 static void run_for(fx *f, uint64_t ms) {
-  f->expired = false;
-  uv_timer_start(&f->guard, on_guard, ms, 0);
-  while (!f->expired)
-    uv_run(&f->loop, UV_RUN_ONCE);
+  f->q.expired = false;
+  uv_timer_start(&f->q.guard, qfx_on_guard, ms, 0);
+  while (!f->q.expired)
+    uv_run(&f->q.loop, UV_RUN_ONCE);
 }
 
 static rec *rec_new(fx *f, bool server) {
@@ -105,45 +77,17 @@ static rec *rec_new(fx *f, bool server) {
 static int fx_setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
-  f->guard.data = f;
-  assert_int_equal(nat_quic_identity_new(&f->ida, "peer-a"), 0);
-  assert_int_equal(nat_quic_identity_new(&f->idb, "peer-b"), 0);
-  nat_quic_identity_pin(f->ida, f->pina);
-  nat_quic_identity_pin(f->idb, f->pinb);
+  qfx_init(&f->q, 15000);
+  qfx_identities(&f->q);
   f->verify_answer = true;
   *state = f;
   return 0;
 }
 
-static void on_ep_closed(nat_quic_endpoint *ep, void *arg) {
-  fx *f = arg;
-  for (int i = 0; i < f->neps; i++)
-    if (f->eps[i] == ep)
-      f->eps[i] = NULL;
-  f->ep_closed++;
-}
-
-static void close_all_eps(fx *f) {
-  int open = 0;
-  for (int i = 0; i < f->neps; i++)
-    if (f->eps[i]) {
-      open++;
-      nat_quic_endpoint_close(f->eps[i], on_ep_closed, f);
-    }
-  int target = f->ep_closed + open;
-  run_until(f, &f->ep_closed, target);
-}
-
 static int fx_teardown(void **state) {
   fx *f = *state;
-  close_all_eps(f);
-  uv_close((uv_handle_t *)&f->guard, NULL);
-  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  nat_quic_identity_free(f->ida);
-  nat_quic_identity_free(f->idb);
+  qfx_close_eps(&f->q);
+  qfx_fini(&f->q);
   free(f);
   return 0;
 }
@@ -214,48 +158,31 @@ static bool verify_cb(nat_quic_conn *c, void *arg, const uint8_t *pin) {
   return f->verify_answer;
 }
 
+static const nat_quic_callbacks callbacks = {
+    .on_accept = on_accept,
+    .on_connected = on_connected,
+    .on_stream_data = on_stream_data,
+    .on_closed = on_closed,
+};
+
 static nat_quic_config base_cfg(fx *f, nat_quic_identity *id, const char *ip) {
-  nat_quic_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  assert_int_equal(nat_addr_parse(&cfg.bind, ip, 0), 0);
-  cfg.identity = id;
-  cfg.cb.on_accept = on_accept;
-  cfg.cb.on_connected = on_connected;
-  cfg.cb.on_stream_data = on_stream_data;
-  cfg.cb.on_closed = on_closed;
-  cfg.arg = f;
-  return cfg;
+  return qfx_cfg(id, ip, &callbacks, f);
+}
+
+/* Identity B, accepting connections from pin A. */
+static nat_quic_config srv_cfg(fx *f, const char *ip) {
+  return qfx_server_cfg(&f->q, ip, &callbacks, f);
 }
 
 static nat_quic_endpoint *ep_new(fx *f, const nat_quic_config *cfg,
                                  nat_addr *addr) {
-  nat_quic_endpoint *ep = NULL;
-  int rv = nat_quic_endpoint_new(&ep, &f->loop, cfg);
-  if (rv != 0)
-    fail_msg("nat_quic_endpoint_new = %s", nat_err_name(rv));
-  assert_true(f->neps < MAXEP);
-  f->eps[f->neps++] = ep;
-  if (addr)
-    assert_int_equal(nat_quic_endpoint_local_addr(ep, addr), 0);
-  return ep;
+  return qfx_ep_new(&f->q, cfg, addr);
 }
 
-/* A server endpoint (identity B, accepting client pin A) and a client
- * endpoint (identity A) on @p ip. Handshake and idle timeouts are 10 s, so
- * that a refusal noticed only by a timeout shows in the times. */
+/* qfx_pair: server B accepting pin A, client A; timeouts 10 s. */
 static void pair(fx *f, const char *ip, nat_quic_endpoint **srv,
                  nat_addr *srv_addr, nat_quic_endpoint **cli) {
-  nat_quic_config cfg = base_cfg(f, f->idb, ip);
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
-  cfg.handshake_timeout = 10 * NAT_SECONDS;
-  cfg.idle_timeout = 10 * NAT_SECONDS;
-  *srv = ep_new(f, &cfg, srv_addr);
-  cfg = base_cfg(f, f->ida, ip);
-  cfg.handshake_timeout = 10 * NAT_SECONDS;
-  cfg.idle_timeout = 10 * NAT_SECONDS;
-  *cli = ep_new(f, &cfg, NULL);
+  qfx_pair(&f->q, ip, &callbacks, f, srv, srv_addr, cli);
 }
 
 /* @p refuser refused @p refused's certificate: @p refuser ended with
@@ -312,7 +239,7 @@ static void handshake_and_close(fx *f, const char *ip) {
   nat_addr sa;
   rec *c, *s;
   pair(f, ip, &srv, &sa, &cli);
-  c = dial(f, cli, &sa, f->pinb);
+  c = dial(f, cli, &sa, f->q.pinb);
   c->send = "hello through the punched path";
   run_until(f, &c->connected, 1);
   s = server_rec(f, 0);
@@ -320,8 +247,8 @@ static void handshake_and_close(fx *f, const char *ip) {
   assert_false(c->info.server);
   assert_true(s->info.server);
   assert_true(c->info.has_peer_pin && s->info.has_peer_pin);
-  assert_memory_equal(c->info.peer_pin, f->pinb, NAT_QUIC_PIN_LEN);
-  assert_memory_equal(s->info.peer_pin, f->pina, NAT_QUIC_PIN_LEN);
+  assert_memory_equal(c->info.peer_pin, f->q.pinb, NAT_QUIC_PIN_LEN);
+  assert_memory_equal(s->info.peer_pin, f->q.pina, NAT_QUIC_PIN_LEN);
   assert_true(c->info.t_start < c->info.t_completed);
   assert_true(c->info.t_completed <= c->info.t_confirmed);
   assert_int_equal(c->info.remote.port, sa.port);
@@ -361,8 +288,8 @@ static void test_handshake_v6(void **state) {
   nat_udp *probe = NULL;
   memset(&ucfg, 0, sizeof ucfg);
   assert_int_equal(nat_addr_parse(&ucfg.bind, "::1", 0), 0);
-  if (nat_udp_new(&probe, &f->loop, &ucfg) != 0) {
-    uv_run(&f->loop, UV_RUN_NOWAIT);
+  if (nat_udp_new(&probe, &f->q.loop, &ucfg) != 0) {
+    uv_run(&f->q.loop, UV_RUN_NOWAIT);
     print_message("skipped: ::1 cannot be bound here (no IPv6 loopback)\n");
     skip();
   }
@@ -384,7 +311,7 @@ static void test_handshake_times(void **state) {
   nat_tstamp comp[N], conf[N], srvconf[N];
   pair(f, "127.0.0.1", &srv, &sa, &cli);
   for (int i = 0; i < N; i++) {
-    rec *c = dial(f, cli, &sa, f->pinb);
+    rec *c = dial(f, cli, &sa, f->q.pinb);
     run_until(f, &c->connected, 1);
     rec *s = server_rec(f, 0);
     run_until(f, &s->connected, 1);
@@ -418,7 +345,7 @@ static void test_wrong_server_pin(void **state) {
   nat_addr sa;
   uint8_t bad[NAT_QUIC_PIN_LEN];
   pair(f, "127.0.0.1", &srv, &sa, &cli);
-  memcpy(bad, f->pinb, sizeof bad);
+  memcpy(bad, f->q.pinb, sizeof bad);
   bad[31] ^= 1;
   nat_tstamp t0 = nat_udp_now();
   rec *c = dial(f, cli, &sa, bad);
@@ -436,12 +363,12 @@ static void test_wrong_client_pin(void **state) {
   nat_quic_endpoint *srv, *cli;
   nat_addr sa;
   uint8_t bad[NAT_QUIC_PIN_LEN];
-  memcpy(bad, f->pina, sizeof bad);
+  memcpy(bad, f->q.pina, sizeof bad);
   bad[0] ^= 0x80;
   f->accept_pin = bad; /* per-connection pin, set in on_accept */
   pair(f, "127.0.0.1", &srv, &sa, &cli);
   nat_tstamp t0 = nat_udp_now();
-  rec *c = dial(f, cli, &sa, f->pinb);
+  rec *c = dial(f, cli, &sa, f->q.pinb);
   run_until(f, &c->closed, 1);
   rec *s = server_rec(f, 0);
   run_until(f, &s->closed, 1);
@@ -451,19 +378,19 @@ static void test_wrong_client_pin(void **state) {
 /* A verify callback decides when no pin is given. */
 static void test_verify_callback(void **state) {
   fx *f = *state;
-  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
+  nat_quic_config cfg = base_cfg(f, f->q.idb, "127.0.0.1");
   nat_addr sa;
   cfg.accept = true;
   cfg.verify_pin = verify_cb;
   cfg.verify_arg = f;
   ep_new(f, &cfg, &sa);
-  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
   nat_quic_endpoint *cli = ep_new(f, &cfg, NULL);
-  rec *c = dial(f, cli, &sa, f->pinb);
+  rec *c = dial(f, cli, &sa, f->q.pinb);
   run_until(f, &c->connected, 1);
   assert_int_equal(f->verify_calls, 1);
   f->verify_answer = false;
-  rec *c2 = dial(f, cli, &sa, f->pinb);
+  rec *c2 = dial(f, cli, &sa, f->q.pinb);
   run_until(f, &c2->closed, 1);
   assert_int_equal(f->verify_calls, 2);
   assert_int_equal(c2->connected, 0);
@@ -478,16 +405,13 @@ static void test_alpn_mismatch(void **state) {
   fx *f = *state;
   nat_quic_endpoint *srv, *cli;
   nat_addr sa;
-  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
   srv = ep_new(f, &cfg, &sa);
-  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
   cfg.alpn = "not-natpunch";
   cli = ep_new(f, &cfg, NULL);
   (void)srv;
-  rec *c = dial(f, cli, &sa, f->pinb);
+  rec *c = dial(f, cli, &sa, f->q.pinb);
   run_until(f, &c->closed, 1);
   rec *s = server_rec(f, 0);
   run_until(f, &s->closed, 1);
@@ -505,13 +429,10 @@ static void test_alpn_mismatch(void **state) {
 static void test_idle_and_keepalive(void **state) {
   fx *f = *state;
   nat_addr sa;
-  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
   cfg.idle_timeout = 500 * NAT_MILLISECONDS;
   ep_new(f, &cfg, &sa);
-  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
   cfg.idle_timeout = 500 * NAT_MILLISECONDS;
   nat_quic_endpoint *quiet = ep_new(f, &cfg, NULL);
   /* A keep-alive every 50 ms against a 500 ms idle timeout: a loaded
@@ -520,15 +441,15 @@ static void test_idle_and_keepalive(void **state) {
   cfg.keep_alive = 50 * NAT_MILLISECONDS;
   nat_quic_endpoint *alive = ep_new(f, &cfg, NULL);
 
-  rec *c = dial(f, quiet, &sa, f->pinb);
-  rec *k = dial(f, alive, &sa, f->pinb);
+  rec *c = dial(f, quiet, &sa, f->q.pinb);
+  rec *k = dial(f, alive, &sa, f->q.pinb);
   run_until(f, &c->closed, 1);
   assert_int_equal(c->connected, 1);
   assert_int_equal(c->ci.error, NAT_EIDLE);
   assert_false(c->ci.by_peer);
-  uint64_t t0 = uv_now(&f->loop);
+  uint64_t t0 = uv_now(&f->q.loop);
   run_for(f, 2000); /* four idle timeouts */
-  assert_true(uv_now(&f->loop) - t0 >= 2000);
+  assert_true(uv_now(&f->q.loop) - t0 >= 2000);
   assert_int_equal(k->connected, 1);
   assert_int_equal(k->closed, 0);
   int idle_server = 0;
@@ -550,12 +471,12 @@ static void test_handshake_timeout(void **state) {
   nat_addr to;
   memset(&ucfg, 0, sizeof ucfg);
   assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
-  assert_int_equal(nat_udp_new(&mute, &f->loop, &ucfg), 0);
+  assert_int_equal(nat_udp_new(&mute, &f->q.loop, &ucfg), 0);
   assert_int_equal(nat_udp_local_addr(mute, &to), 0);
-  nat_quic_config cfg = base_cfg(f, f->ida, "127.0.0.1");
+  nat_quic_config cfg = base_cfg(f, f->q.ida, "127.0.0.1");
   cfg.handshake_timeout = 200 * NAT_MILLISECONDS;
   nat_quic_endpoint *cli = ep_new(f, &cfg, NULL);
-  rec *c = dial(f, cli, &to, f->pinb);
+  rec *c = dial(f, cli, &to, f->q.pinb);
   run_until(f, &c->closed, 1);
   assert_int_equal(c->ci.error, NAT_ETIMEDOUT);
   nat_udp_stats st;
@@ -572,15 +493,12 @@ static void test_many_clients_and_endpoint_close(void **state) {
   nat_addr sa;
   rec *cl[N];
   char msgs[N][32];
-  nat_quic_config cfg = base_cfg(f, f->idb, "127.0.0.1");
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
   nat_quic_endpoint *srv = ep_new(f, &cfg, &sa);
   for (int i = 0; i < N; i++) {
-    cfg = base_cfg(f, f->ida, "127.0.0.1");
+    cfg = base_cfg(f, f->q.ida, "127.0.0.1");
     nat_quic_endpoint *e = ep_new(f, &cfg, NULL);
-    cl[i] = dial(f, e, &sa, f->pinb);
+    cl[i] = dial(f, e, &sa, f->q.pinb);
     snprintf(msgs[i], sizeof msgs[i], "client %d says hi", i);
     cl[i]->send = msgs[i];
   }
@@ -595,9 +513,9 @@ static void test_many_clients_and_endpoint_close(void **state) {
   assert_int_equal(st.conns, N);
   assert_int_equal(st.undecodable + st.unknown_cid, 0);
 
-  int before = f->ep_closed;
-  nat_quic_endpoint_close(srv, on_ep_closed, f);
-  run_until(f, &f->ep_closed, before + 1);
+  int before = f->q.ep_closed;
+  nat_quic_endpoint_close(srv, qfx_on_ep_closed, &f->q);
+  run_until(f, &f->q.ep_closed, before + 1);
   for (int i = 0; i < N; i++) {
     run_until(f, &cl[i]->closed, 1);
     assert_true(cl[i]->ci.by_peer);
@@ -620,12 +538,12 @@ static void test_close_during_handshake(void **state) {
   nat_addr sa;
   pair(f, "127.0.0.1", &srv, &sa, &cli);
   f->refuse_accepts = 1;
-  rec *c = dial(f, cli, &sa, f->pinb);
+  rec *c = dial(f, cli, &sa, f->q.pinb);
   run_until(f, &f->accepts, 1);
-  int before = f->ep_closed;
-  nat_quic_endpoint_close(cli, on_ep_closed, f);
+  int before = f->q.ep_closed;
+  nat_quic_endpoint_close(cli, qfx_on_ep_closed, &f->q);
   assert_int_equal(c->closed, 0); /* never from inside the call */
-  run_until(f, &f->ep_closed, before + 1);
+  run_until(f, &f->q.ep_closed, before + 1);
   assert_int_equal(c->closed, 1);
   assert_int_equal(c->ci.error, NAT_ECANCELED);
   nat_quic_stats st;
@@ -639,15 +557,15 @@ static void test_api_errors(void **state) {
   fx *f = *state;
   nat_quic_endpoint *ep = NULL;
   nat_quic_config cfg = base_cfg(f, NULL, "127.0.0.1");
-  assert_int_equal(nat_quic_endpoint_new(&ep, &f->loop, &cfg), NAT_EINVAL);
-  cfg.identity = f->ida;
+  assert_int_equal(nat_quic_endpoint_new(&ep, &f->q.loop, &cfg), NAT_EINVAL);
+  cfg.identity = f->q.ida;
   cfg.alpn = "";
-  assert_int_equal(nat_quic_endpoint_new(&ep, &f->loop, &cfg), NAT_EINVAL);
-  cfg = base_cfg(f, f->ida, "127.0.0.1");
+  assert_int_equal(nat_quic_endpoint_new(&ep, &f->q.loop, &cfg), NAT_EINVAL);
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
   ep = ep_new(f, &cfg, NULL);
   nat_addr v6;
   assert_int_equal(nat_addr_parse(&v6, "[::1]:4433", 0), 0);
-  assert_int_equal(nat_quic_connect(ep, &v6, f->pinb, NULL, NULL),
+  assert_int_equal(nat_quic_connect(ep, &v6, f->q.pinb, NULL, NULL),
                    NAT_EBADFAMILY);
   nat_addr v4;
   assert_int_equal(nat_addr_parse(&v4, "127.0.0.1:9", 0), 0);
@@ -666,15 +584,15 @@ static void test_identity_and_pins(void **state) {
   assert_non_null(mkdtemp(dir));
   snprintf(cert, sizeof cert, "%s/cert.pem", dir);
   snprintf(key, sizeof key, "%s/key.pem", dir);
-  assert_int_equal(nat_quic_identity_save(f->ida, cert, key), 0);
+  assert_int_equal(nat_quic_identity_save(f->q.ida, cert, key), 0);
   assert_int_equal(nat_quic_identity_load(&id, cert, key), 0);
   nat_quic_identity_pin(id, p);
-  assert_memory_equal(p, f->pina, NAT_QUIC_PIN_LEN);
+  assert_memory_equal(p, f->q.pina, NAT_QUIC_PIN_LEN);
   nat_quic_identity_free(id);
   /* a key that does not match the certificate */
   char key2[64];
   snprintf(key2, sizeof key2, "%s/key2.pem", dir);
-  assert_int_equal(nat_quic_identity_save(f->idb, cert, key2), 0);
+  assert_int_equal(nat_quic_identity_save(f->q.idb, cert, key2), 0);
   assert_int_equal(nat_quic_identity_load(&id, cert, key), NAT_ECRYPTO);
   assert_int_equal(nat_quic_identity_load(&id, "/nonexistent/c", key),
                    NAT_ENOTFOUND);
@@ -683,22 +601,22 @@ static void test_identity_and_pins(void **state) {
   unlink(key2);
   rmdir(dir);
 
-  assert_int_equal(nat_quic_pin_to_hex(f->pina, hex, sizeof hex), 0);
+  assert_int_equal(nat_quic_pin_to_hex(f->q.pina, hex, sizeof hex), 0);
   assert_int_equal(strlen(hex), 64);
-  assert_int_equal(nat_quic_pin_to_base64(f->pina, b64, sizeof b64), 0);
+  assert_int_equal(nat_quic_pin_to_base64(f->q.pina, b64, sizeof b64), 0);
   assert_int_equal(strlen(b64), 44);
   assert_int_equal(b64[43], '=');
   memset(p, 0, sizeof p);
   assert_int_equal(nat_quic_pin_parse(p, hex), 0);
-  assert_true(nat_quic_pin_equal(p, f->pina));
+  assert_true(nat_quic_pin_equal(p, f->q.pina));
   memset(p, 0, sizeof p);
   assert_int_equal(nat_quic_pin_parse(p, b64), 0);
-  assert_true(nat_quic_pin_equal(p, f->pina));
+  assert_true(nat_quic_pin_equal(p, f->q.pina));
   char pref[80];
   snprintf(pref, sizeof pref, "sha256:%s", hex);
   assert_int_equal(nat_quic_pin_parse(p, pref), 0);
-  assert_true(nat_quic_pin_equal(p, f->pina));
-  assert_false(nat_quic_pin_equal(f->pina, f->pinb));
+  assert_true(nat_quic_pin_equal(p, f->q.pina));
+  assert_false(nat_quic_pin_equal(f->q.pina, f->q.pinb));
   /* a known vector: SHA-256("") */
   static const char colons[] =
       "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:"

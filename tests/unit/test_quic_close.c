@@ -10,12 +10,7 @@
  * forwarder between the peers (two nat_udp sockets) drops or replays
  * chosen datagrams. No sleeps: the loop runs until a callback or a counter
  * says so; a guard timer turns a hang into a failure. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "quic_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +23,6 @@
 #include "nat/udp.h"
 
 #define MAXREC 16
-#define MAXEP  8
 #define MAXUDP 8
 /* The shortest closing / draining period (quic_conn.c). */
 #define LINGER_MIN (2 * NAT_SECONDS)
@@ -62,15 +56,9 @@ typedef struct proxy {
 } proxy;
 
 struct fx {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool expired;
-  nat_quic_identity *ida, *idb;
-  uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
+  qfx q; /* loop, guard, identities A and B, endpoints */
   rec recs[MAXREC];
   int nrecs;
-  nat_quic_endpoint *eps[MAXEP];
-  int neps, ep_closed;
   nat_udp *udps[MAXUDP];
   int nudps;
   const uint8_t *accept_pin;
@@ -80,32 +68,6 @@ struct fx {
   uint8_t raw_buf[1500];
   size_t raw_len;
 };
-
-static void on_guard(uv_timer_t *t) {
-  ((fx *)t->data)->expired = true;
-}
-
-static void guard_start(fx *f) {
-  f->expired = false;
-  uv_timer_start(&f->guard, on_guard, 15000, 0);
-}
-
-static void guard_stop(fx *f, int line, const char *what, uint64_t have,
-                       uint64_t want) {
-  uv_timer_stop(&f->guard);
-  if (f->expired)
-    fail_msg("line %d: timed out waiting for %s: %llu of %llu", line, what,
-             (unsigned long long)have, (unsigned long long)want);
-}
-
-/* Run the loop until *counter >= target. */
-static void run_until_(fx *f, const int *counter, int target, int line) {
-  guard_start(f);
-  while (*counter < target && !f->expired)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  guard_stop(f, line, "a counter", (uint64_t)*counter, (uint64_t)target);
-}
-#define run_until(f, counter, target) run_until_(f, counter, target, __LINE__)
 
 static uint64_t stat_at(nat_quic_endpoint *ep, size_t off) {
   nat_quic_stats st;
@@ -120,10 +82,10 @@ static uint64_t stat_at(nat_quic_endpoint *ep, size_t off) {
  * a UV_RUN_ONCE round. */
 static void wait_stat_(fx *f, nat_quic_endpoint *ep, size_t off, uint64_t want,
                        const char *name, int line) {
-  guard_start(f);
-  while (stat_at(ep, off) != want && !f->expired)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  guard_stop(f, line, name, stat_at(ep, off), want);
+  qfx_guard_start(&f->q);
+  while (stat_at(ep, off) != want && !f->q.expired)
+    uv_run(&f->q.loop, UV_RUN_ONCE);
+  qfx_guard_stop(&f->q, line, name, stat_at(ep, off), want);
 }
 #define wait_stat(f, ep, field, want)                                          \
   wait_stat_(f, ep, offsetof(nat_quic_stats, field), want, #field, __LINE__)
@@ -144,7 +106,7 @@ static nat_udp *udp_new(fx *f, nat_addr *addr) {
   nat_udp *u = NULL;
   memset(&ucfg, 0, sizeof ucfg);
   assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
-  assert_int_equal(nat_udp_new(&u, &f->loop, &ucfg), 0);
+  assert_int_equal(nat_udp_new(&u, &f->q.loop, &ucfg), 0);
   assert_true(f->nudps < MAXUDP);
   f->udps[f->nudps++] = u;
   if (addr)
@@ -155,41 +117,18 @@ static nat_udp *udp_new(fx *f, nat_addr *addr) {
 static int fx_setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
-  f->guard.data = f;
-  assert_int_equal(nat_quic_identity_new(&f->ida, "peer-a"), 0);
-  assert_int_equal(nat_quic_identity_new(&f->idb, "peer-b"), 0);
-  nat_quic_identity_pin(f->ida, f->pina);
-  nat_quic_identity_pin(f->idb, f->pinb);
+  qfx_init(&f->q, 15000);
+  qfx_identities(&f->q);
   *state = f;
   return 0;
 }
 
-static void on_ep_closed(nat_quic_endpoint *ep, void *arg) {
-  fx *f = arg;
-  for (int i = 0; i < f->neps; i++)
-    if (f->eps[i] == ep)
-      f->eps[i] = NULL;
-  f->ep_closed++;
-}
-
 static int fx_teardown(void **state) {
   fx *f = *state;
-  int open = 0;
-  for (int i = 0; i < f->neps; i++)
-    if (f->eps[i]) {
-      open++;
-      nat_quic_endpoint_close(f->eps[i], on_ep_closed, f);
-    }
-  run_until(f, &f->ep_closed, f->ep_closed + open);
+  qfx_close_eps(&f->q);
   for (int i = 0; i < f->nudps; i++)
     nat_udp_close(f->udps[i], NULL, NULL);
-  uv_close((uv_handle_t *)&f->guard, NULL);
-  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  nat_quic_identity_free(f->ida);
-  nat_quic_identity_free(f->idb);
+  qfx_fini(&f->q);
   free(f);
   return 0;
 }
@@ -234,44 +173,18 @@ static void on_closed(nat_quic_conn *c, void *arg,
   r->c = NULL;
 }
 
-static nat_quic_config base_cfg(fx *f, nat_quic_identity *id) {
-  nat_quic_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  assert_int_equal(nat_addr_parse(&cfg.bind, "127.0.0.1", 0), 0);
-  cfg.identity = id;
-  cfg.handshake_timeout = 10 * NAT_SECONDS;
-  cfg.idle_timeout = 10 * NAT_SECONDS;
-  cfg.cb.on_accept = on_accept;
-  cfg.cb.on_connected = on_connected;
-  cfg.cb.on_stream_data = on_stream_data;
-  cfg.cb.on_closed = on_closed;
-  cfg.arg = f;
-  return cfg;
-}
+static const nat_quic_callbacks callbacks = {
+    .on_accept = on_accept,
+    .on_connected = on_connected,
+    .on_stream_data = on_stream_data,
+    .on_closed = on_closed,
+};
 
-static nat_quic_endpoint *ep_new(fx *f, const nat_quic_config *cfg,
-                                 nat_addr *addr) {
-  nat_quic_endpoint *ep = NULL;
-  int rv = nat_quic_endpoint_new(&ep, &f->loop, cfg);
-  if (rv != 0)
-    fail_msg("nat_quic_endpoint_new = %s", nat_err_name(rv));
-  assert_true(f->neps < MAXEP);
-  f->eps[f->neps++] = ep;
-  if (addr)
-    assert_int_equal(nat_quic_endpoint_local_addr(ep, addr), 0);
-  return ep;
-}
-
-/* Server (identity B, accepting pin A) and client (identity A). */
+/* qfx_pair on 127.0.0.1: server B accepting pin A, client A; timeouts
+ * 10 s. */
 static void pair(fx *f, nat_quic_endpoint **srv, nat_addr *srv_addr,
                  nat_quic_endpoint **cli) {
-  nat_quic_config cfg = base_cfg(f, f->idb);
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
-  *srv = ep_new(f, &cfg, srv_addr);
-  cfg = base_cfg(f, f->ida);
-  *cli = ep_new(f, &cfg, NULL);
+  qfx_pair(&f->q, "127.0.0.1", &callbacks, f, srv, srv_addr, cli);
 }
 
 static rec *dial(fx *f, nat_quic_endpoint *cli, const nat_addr *to,
@@ -287,6 +200,24 @@ static rec *server_rec(fx *f) {
       return &f->recs[i];
   fail_msg("no server-side connection");
   return NULL;
+}
+
+/* Dial @p to from @p cli (pin B) and run until both ends are connected;
+ * the server's end in *s. */
+static rec *connect_both(fx *f, nat_quic_endpoint *cli, const nat_addr *to,
+                         rec **s) {
+  rec *c = dial(f, cli, to, f->q.pinb);
+  run_until(f, &c->connected, 1);
+  *s = server_rec(f);
+  run_until(f, &(*s)->connected, 1);
+  return c;
+}
+
+/* pair() and a connection from the client to the server, connected. */
+static rec *pair_connected(fx *f, nat_quic_endpoint **srv, nat_addr *sa,
+                           nat_quic_endpoint **cli, rec **s) {
+  pair(f, srv, sa, cli);
+  return connect_both(f, *cli, sa, s);
 }
 
 /* ------------------------------------------------------------- proxy */
@@ -367,11 +298,8 @@ static void test_clean_close(void **state) {
   fx *f = *state;
   nat_quic_endpoint *srv, *cli;
   nat_addr sa;
-  pair(f, &srv, &sa, &cli);
-  rec *c = dial(f, cli, &sa, f->pinb);
-  run_until(f, &c->connected, 1);
-  rec *s = server_rec(f);
-  run_until(f, &s->connected, 1);
+  rec *s;
+  rec *c = pair_connected(f, &srv, &sa, &cli, &s);
 
   nat_tstamp t0 = nat_udp_now();
   assert_int_equal(nat_quic_conn_close(c->c, 0, NULL), 0);
@@ -421,10 +349,8 @@ static void test_late_packets_answered(void **state) {
   int64_t sid;
   pair(f, &srv, &sa, &cli);
   proxy_start(f, &sa);
-  rec *c = dial(f, cli, &f->px.near_addr, f->pinb);
-  run_until(f, &c->connected, 1);
-  rec *s = server_rec(f);
-  run_until(f, &s->connected, 1);
+  rec *s;
+  rec *c = connect_both(f, cli, &f->px.near_addr, &s);
 
   /* the close is the next datagram the client sends: lose it */
   f->px.drop_c2s = udp_out(cli) + 1;
@@ -487,7 +413,7 @@ static void test_refusal_close_lost(void **state) {
   uint8_t bad[NAT_QUIC_PIN_LEN];
   pair(f, &srv, &sa, &cli);
   proxy_start(f, &sa);
-  memcpy(bad, f->pinb, sizeof bad);
+  memcpy(bad, f->q.pinb, sizeof bad);
   bad[5] ^= 0x10;
   f->px.drop_c2s = 2; /* after the client's first flight */
   f->px.drop_until_s2c = true;
@@ -517,21 +443,18 @@ static void test_endpoint_close_frees_closing(void **state) {
   fx *f = *state;
   nat_quic_endpoint *srv, *cli;
   nat_addr sa;
-  pair(f, &srv, &sa, &cli);
-  rec *c = dial(f, cli, &sa, f->pinb);
-  run_until(f, &c->connected, 1);
-  rec *s = server_rec(f);
-  run_until(f, &s->connected, 1);
+  rec *s;
+  rec *c = pair_connected(f, &srv, &sa, &cli, &s);
   assert_int_equal(nat_quic_conn_close(c->c, 1, "bye"), 0);
   run_until(f, &c->closed, 1);
   run_until(f, &s->closed, 1);
   assert_int_equal(ep_stat(cli, closing), 1);
   assert_int_equal(ep_stat(srv, closing), 1);
   nat_tstamp t0 = nat_udp_now();
-  int before = f->ep_closed;
-  nat_quic_endpoint_close(cli, on_ep_closed, f);
-  nat_quic_endpoint_close(srv, on_ep_closed, f);
-  run_until(f, &f->ep_closed, before + 2);
+  int before = f->q.ep_closed;
+  nat_quic_endpoint_close(cli, qfx_on_ep_closed, &f->q);
+  nat_quic_endpoint_close(srv, qfx_on_ep_closed, &f->q);
+  run_until(f, &f->q.ep_closed, before + 2);
   assert_true(nat_udp_now() - t0 < LINGER_MIN / 4);
   assert_int_equal(c->closed + s->closed, 2); /* no second on_closed */
 }
@@ -629,12 +552,9 @@ static void test_unknown_cid_dropped(void **state) {
   nat_addr sa, ca;
   uint8_t pkt[64];
   int64_t sid;
-  pair(f, &srv, &sa, &cli);
+  rec *s;
+  rec *c = pair_connected(f, &srv, &sa, &cli, &s);
   assert_int_equal(nat_quic_endpoint_local_addr(cli, &ca), 0);
-  rec *c = dial(f, cli, &sa, f->pinb);
-  run_until(f, &c->connected, 1);
-  rec *s = server_rec(f);
-  run_until(f, &s->connected, 1);
   nat_udp *raw = udp_new(f, NULL);
   nat_udp_set_recv_cb(raw, raw_recv, f);
   uint64_t srv_unknown = ep_stat(srv, unknown_cid);

@@ -5,12 +5,7 @@
  * each, until packets with the greased (cleared) fixed bit have been seen,
  * proving that none of them reached the STUN layer. No sleeps; a guard
  * timer turns a hang into a failure. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "quic_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +44,9 @@ typedef struct rec {
 } rec;
 
 struct fx {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool expired;
-  nat_quic_identity *ida, *idb;
-  uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
+  qfx q; /* loop, guard, identities A and B, endpoints */
   rec recs[MAXREC];
   int nrecs;
-  nat_quic_endpoint *eps[4];
-  int neps, ep_closed;
   bool manual; /* server side gives credit back only for echoed bytes */
   /* STUN */
   nat_udp *responder;
@@ -66,21 +55,6 @@ struct fx {
   bool stun_running;
   int stun_ok, stun_ok_via_quic, stun_bad, stun_started, stun_finished;
 };
-
-static void on_guard(uv_timer_t *t) {
-  ((fx *)t->data)->expired = true;
-}
-
-static void run_until_(fx *f, const int *counter, int target, int line) {
-  f->expired = false;
-  uv_timer_start(&f->guard, on_guard, 20000, 0);
-  while (*counter < target && !f->expired)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_timer_stop(&f->guard);
-  if (f->expired)
-    fail_msg("line %d: timed out waiting: %d of %d", line, *counter, target);
-}
-#define run_until(f, counter, target) run_until_(f, counter, target, __LINE__)
 
 static rec *rec_new(fx *f, bool server) {
   rec *r;
@@ -102,40 +76,22 @@ static void rec_free(rec *r) {
 static int fx_setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
-  f->guard.data = f;
-  assert_int_equal(nat_quic_identity_new(&f->ida, "a"), 0);
-  assert_int_equal(nat_quic_identity_new(&f->idb, "b"), 0);
-  nat_quic_identity_pin(f->ida, f->pina);
-  nat_quic_identity_pin(f->idb, f->pinb);
+  qfx_init(&f->q, 20000);
+  qfx_identities(&f->q);
   *state = f;
   return 0;
 }
 
-static void on_ep_closed(nat_quic_endpoint *ep, void *arg) {
-  fx *f = arg;
-  (void)ep;
-  f->ep_closed++;
-}
-
 static int fx_teardown(void **state) {
   fx *f = *state;
-  int n = 0;
-  for (int i = 0; i < f->neps; i++, n++)
-    nat_quic_endpoint_close(f->eps[i], on_ep_closed, f);
   if (f->responder)
     nat_udp_close(f->responder, NULL, NULL);
-  run_until(f, &f->ep_closed, n);
+  qfx_close_eps(&f->q);
   if (f->cli_udp)
     nat_udp_close(f->cli_udp, NULL, NULL);
-  uv_close((uv_handle_t *)&f->guard, NULL);
-  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  qfx_fini(&f->q);
   for (int i = 0; i < f->nrecs; i++)
     rec_free(&f->recs[i]);
-  nat_quic_identity_free(f->ida);
-  nat_quic_identity_free(f->idb);
   free(f);
   return 0;
 }
@@ -279,29 +235,14 @@ static void responder_recv(nat_udp *u, void *arg, const nat_addr *from,
   reply_binding(u, from, buf, len);
 }
 
-static nat_quic_config base_cfg(fx *f, nat_quic_identity *id) {
-  nat_quic_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  assert_int_equal(nat_addr_parse(&cfg.bind, "127.0.0.1", 0), 0);
-  cfg.identity = id;
-  cfg.cb.on_accept = on_accept;
-  cfg.cb.on_connected = on_connected;
-  cfg.cb.on_stream_data = on_stream_data;
-  cfg.cb.on_writable = on_writable;
-  cfg.cb.on_closed = on_closed;
-  cfg.cb.on_stun = on_stun;
-  cfg.arg = f;
-  return cfg;
-}
-
-static nat_quic_endpoint *ep_new(fx *f, const nat_quic_config *cfg,
-                                 nat_addr *addr) {
-  nat_quic_endpoint *ep = NULL;
-  assert_int_equal(nat_quic_endpoint_new(&ep, &f->loop, cfg), 0);
-  f->eps[f->neps++] = ep;
-  assert_int_equal(nat_quic_endpoint_local_addr(ep, addr), 0);
-  return ep;
-}
+static const nat_quic_callbacks callbacks = {
+    .on_accept = on_accept,
+    .on_connected = on_connected,
+    .on_stream_data = on_stream_data,
+    .on_writable = on_writable,
+    .on_closed = on_closed,
+    .on_stun = on_stun,
+};
 
 static uint8_t *pattern(size_t len, uint32_t seed) {
   uint8_t *p = malloc(len);
@@ -322,27 +263,24 @@ static uint8_t *pattern(size_t len, uint32_t seed) {
 static void test_echo_1mb_backpressure(void **state) {
   enum { LEN = 1 << 20, WINDOW = 64 * 1024 };
   fx *f = *state;
-  nat_quic_config cfg = base_cfg(f, f->idb);
+  nat_quic_config cfg = qfx_server_cfg(&f->q, "127.0.0.1", &callbacks, f);
   nat_quic_endpoint *cli;
   nat_addr ca;
   f->manual = true;
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
   cfg.manual_consume = true;
   cfg.stream_window = WINDOW;
   cfg.conn_window = 2 * WINDOW;
   cfg.send_buffer = 32 * 1024;
-  ep_new(f, &cfg, &f->srv_addr);
-  cfg = base_cfg(f, f->ida);
+  qfx_ep_new(&f->q, &cfg, &f->srv_addr);
+  cfg = qfx_cfg(f->q.ida, "127.0.0.1", &callbacks, f);
   cfg.send_buffer = 48 * 1024;
-  cli = ep_new(f, &cfg, &ca);
+  cli = qfx_ep_new(&f->q, &cfg, &ca);
 
   uint8_t *data = pattern(LEN, 12345);
   rec *c = rec_new(f, false);
   c->tx = data;
   c->tx_len = LEN;
-  assert_int_equal(nat_quic_connect(cli, &f->srv_addr, f->pinb, c, &c->c), 0);
+  assert_int_equal(nat_quic_connect(cli, &f->srv_addr, f->q.pinb, c, &c->c), 0);
   uint64_t t0 = uv_hrtime();
   run_until(f, &c->rx_fin, 1);
   double ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -367,7 +305,7 @@ static void test_echo_1mb_backpressure(void **state) {
 static void on_binding(nat_udp *u, void *arg, const nat_txn_result *r);
 
 static void start_binding(fx *f, const nat_addr *to) {
-  nat_udp *u = nat_quic_endpoint_udp(f->eps[1]);
+  nat_udp *u = nat_quic_endpoint_udp(f->q.eps[1]);
   assert_int_equal(nat_udp_binding(u, to, 0, NULL, on_binding, f, NULL), 0);
   f->stun_started++;
 }
@@ -400,11 +338,8 @@ static void test_stun_and_quic_share_socket(void **state) {
   fx *f = *state;
   nat_udp_config ucfg;
   nat_quic_stats ss, cs;
-  nat_quic_config cfg = base_cfg(f, f->idb);
-  cfg.accept = true;
-  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])f->pina;
-  cfg.n_peer_pins = 1;
-  nat_quic_endpoint *srv = ep_new(f, &cfg, &f->srv_addr);
+  nat_quic_config cfg = qfx_server_cfg(&f->q, "127.0.0.1", &callbacks, f);
+  nat_quic_endpoint *srv = qfx_ep_new(&f->q, &cfg, &f->srv_addr);
   /* The client's socket, lent to its endpoint, with an RTO of 30 s that
    * RTT samples cannot lower: on loopback no request is lost, and a loaded
    * machine's scheduling delay must not cause a retransmission that the
@@ -413,13 +348,13 @@ static void test_stun_and_quic_share_socket(void **state) {
   assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
   ucfg.txn.rto = 30 * NAT_SECONDS;
   ucfg.txn.rto_min = 30 * NAT_SECONDS;
-  assert_int_equal(nat_udp_new(&f->cli_udp, &f->loop, &ucfg), 0);
-  cfg = base_cfg(f, f->ida);
+  assert_int_equal(nat_udp_new(&f->cli_udp, &f->q.loop, &ucfg), 0);
+  cfg = qfx_cfg(f->q.ida, "127.0.0.1", &callbacks, f);
   cfg.udp = f->cli_udp;
-  nat_quic_endpoint *cli = ep_new(f, &cfg, &f->cli_addr);
+  nat_quic_endpoint *cli = qfx_ep_new(&f->q, &cfg, &f->cli_addr);
   memset(&ucfg, 0, sizeof ucfg);
   assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
-  assert_int_equal(nat_udp_new(&f->responder, &f->loop, &ucfg), 0);
+  assert_int_equal(nat_udp_new(&f->responder, &f->q.loop, &ucfg), 0);
   assert_int_equal(nat_udp_local_addr(f->responder, &f->responder_addr), 0);
   nat_udp_set_recv_cb(f->responder, responder_recv, f);
 
@@ -435,7 +370,8 @@ static void test_stun_and_quic_share_socket(void **state) {
       start_binding(f, &f->responder_addr);
       start_binding(f, &f->srv_addr);
     }
-    assert_int_equal(nat_quic_connect(cli, &f->srv_addr, f->pinb, c, &c->c), 0);
+    assert_int_equal(nat_quic_connect(cli, &f->srv_addr, f->q.pinb, c, &c->c),
+                     0);
     run_until(f, &c->rx_fin, 1);
     assert_int_equal(c->rx_len, LEN);
     assert_memory_equal(c->rx, data, LEN);

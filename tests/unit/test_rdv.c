@@ -8,12 +8,7 @@
  * serving; STUN Binding requests are answered on the same port. No sleeps:
  * the loop runs until callbacks fire, a guard timer turns a hang into a
  * failure. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "quic_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +38,7 @@ typedef struct cli {
 } cli;
 
 struct fx {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool expired;
+  qfx q; /* the loop and its guard (no identities, no endpoints) */
   nat_rdv_server *srv;
   nat_addr srv_addr;
   uint8_t srv_pin[NAT_QUIC_PIN_LEN];
@@ -54,21 +47,6 @@ struct fx {
   int ev[16];     /* server log events by kind */
   int ev_refused; /* REFUSED / MALFORMED codes seen, or-ed as bits */
 };
-
-static void on_guard(uv_timer_t *t) {
-  ((fx *)t->data)->expired = true;
-}
-
-static void run_until_(fx *f, const int *counter, int target, int line) {
-  f->expired = false;
-  uv_timer_start(&f->guard, on_guard, 10000, 0);
-  while (*counter < target && !f->expired)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_timer_stop(&f->guard);
-  if (f->expired)
-    fail_msg("line %d: timed out waiting: %d of %d", line, *counter, target);
-}
-#define run_until(f, counter, target) run_until_(f, counter, target, __LINE__)
 
 static void on_log(void *arg, const nat_rdv_action *a) {
   fx *f = arg;
@@ -83,15 +61,13 @@ static int fx_setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   nat_rdv_server_config sc;
   assert_non_null(f);
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
-  f->guard.data = f;
+  qfx_init(&f->q, 10000);
   memset(&sc, 0, sizeof sc);
   assert_int_equal(nat_addr_parse(&sc.bind, "127.0.0.1:0", 0), 0);
   sc.on_log = on_log;
   sc.log_arg = f;
   sc.software = "libnat-test-rdv";
-  assert_int_equal(nat_rdv_server_new(&f->srv, &f->loop, &sc), 0);
+  assert_int_equal(nat_rdv_server_new(&f->srv, &f->q.loop, &sc), 0);
   assert_int_equal(nat_rdv_server_local_addr(f->srv, &f->srv_addr), 0);
   assert_int_not_equal(f->srv_addr.port, 0);
   nat_rdv_server_pin(f->srv, f->srv_pin);
@@ -130,9 +106,7 @@ static int fx_teardown(void **state) {
   run_until(f, &f->udp_closed, f->ncl);
   nat_rdv_server_close(f->srv, on_srv_closed, f);
   run_until(f, &f->srv_closed, 1);
-  uv_close((uv_handle_t *)&f->guard, NULL);
-  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  qfx_fini(&f->q);
   free(f);
   return 0;
 }
@@ -175,7 +149,7 @@ static cli *cli_socket(fx *f) {
   k->f = f;
   memset(&uc, 0, sizeof uc);
   assert_int_equal(nat_addr_parse(&uc.bind, "127.0.0.1:0", 0), 0);
-  assert_int_equal(nat_udp_new(&k->udp, &f->loop, &uc), 0);
+  assert_int_equal(nat_udp_new(&k->udp, &f->q.loop, &uc), 0);
   assert_int_equal(nat_udp_local_addr(k->udp, &k->local), 0);
   return k;
 }
@@ -199,7 +173,7 @@ static cli *cli_start(fx *f, const char *code, const char *blob) {
   cc.code = code;
   cc.blob = (const uint8_t *)blob;
   cc.blob_len = blob ? strlen(blob) : 0;
-  assert_int_equal(nat_rdv_client_new(&k->c, &f->loop, &cc), 0);
+  assert_int_equal(nat_rdv_client_new(&k->c, &f->q.loop, &cc), 0);
   return k;
 }
 
@@ -217,7 +191,7 @@ static void test_pair_exchange(void **state) {
   cc.code = "TIGER LAMP RIVER";
   cc.blob = (const uint8_t *)"blob of B";
   cc.blob_len = 9;
-  assert_int_equal(nat_rdv_client_new(&b->c, &f->loop, &cc), 0);
+  assert_int_equal(nat_rdv_client_new(&b->c, &f->q.loop, &cc), 0);
   run_until(f, &f->done, 2);
   assert_int_equal(a->status, 0);
   assert_int_equal(b->status, 0);
@@ -260,16 +234,16 @@ static void test_wrong_server_pin(void **state) {
   cc.code = "pin-test-code";
   cc.blob = (const uint8_t *)"x";
   cc.blob_len = 1;
-  assert_int_equal(nat_rdv_client_new(&k->c, &f->loop, &cc), 0);
+  assert_int_equal(nat_rdv_client_new(&k->c, &f->q.loop, &cc), 0);
   run_until(f, &f->done, 1);
   assert_int_equal(k->status, NAT_EPIN);
   /* neither a pin nor any_server_pin: refused at once */
   cc.server_pin = NULL;
   nat_rdv_client *c = NULL;
-  assert_int_equal(nat_rdv_client_new(&c, &f->loop, &cc), NAT_EINVAL);
+  assert_int_equal(nat_rdv_client_new(&c, &f->q.loop, &cc), NAT_EINVAL);
   cc.any_server_pin = true;
   cc.code = "short";
-  assert_int_equal(nat_rdv_client_new(&c, &f->loop, &cc), NAT_EINVAL);
+  assert_int_equal(nat_rdv_client_new(&c, &f->q.loop, &cc), NAT_EINVAL);
 }
 
 static void test_different_codes_time_out(void **state) {
@@ -285,7 +259,7 @@ static void test_different_codes_time_out(void **state) {
     cc.blob = (const uint8_t *)"blob";
     cc.blob_len = 4;
     cc.timeout = 400 * NAT_MILLISECONDS;
-    assert_int_equal(nat_rdv_client_new(&k[i]->c, &f->loop, &cc), 0);
+    assert_int_equal(nat_rdv_client_new(&k[i]->c, &f->q.loop, &cc), 0);
   }
   run_until(f, &f->done, 2);
   for (int i = 0; i < 2; i++) {
@@ -312,7 +286,7 @@ static void test_forger_is_caught(void **state) {
   cc.keys = &forged;
   cc.blob = (const uint8_t *)"evil candidates, evil pin";
   cc.blob_len = 25;
-  assert_int_equal(nat_rdv_client_new(&fk->c, &f->loop, &cc), 0);
+  assert_int_equal(nat_rdv_client_new(&fk->c, &f->q.loop, &cc), 0);
   run_until(f, &f->done, 2);
   assert_int_equal(honest->status, NAT_EROOMSECRET);
   assert_int_equal(honest->peer_calls, 0);
@@ -329,13 +303,12 @@ static void test_third_peer_refused(void **state) {
   for (int i = 0; i < 2; i++)
     k[i] = cli_start(f, "three-is-a-crowd", NULL); /* wait after SEEN */
   int seen = 0;
-  f->expired = false;
-  uv_timer_start(&f->guard, on_guard, 10000, 0);
-  while (seen < 2 && !f->expired) {
-    uv_run(&f->loop, UV_RUN_ONCE);
+  qfx_guard_start(&f->q);
+  while (seen < 2 && !f->q.expired) {
+    uv_run(&f->q.loop, UV_RUN_ONCE);
     seen = k[0]->seen_calls + k[1]->seen_calls;
   }
-  uv_timer_stop(&f->guard);
+  qfx_guard_stop(&f->q, __LINE__, "SEEN", (uint64_t)seen, 2);
   assert_int_equal(seen, 2);
   k[2] = cli_start(f, "three-is-a-crowd", "late");
   run_until(f, &f->done, 1);
@@ -413,7 +386,7 @@ static uint64_t send_raw(fx *f, const uint8_t *bytes, size_t len) {
   q.cb.on_connected = raw_connected;
   q.cb.on_closed = raw_closed;
   q.arg = &r;
-  assert_int_equal(nat_quic_endpoint_new(&ep, &f->loop, &q), 0);
+  assert_int_equal(nat_quic_endpoint_new(&ep, &f->q.loop, &q), 0);
   nat_quic_identity_free(id);
   assert_int_equal(nat_quic_connect(ep, &f->srv_addr, NULL, &r, NULL), 0);
   run_until(f, &r.closed, 1);

@@ -1,0 +1,177 @@
+/* The fixture shared by the unit tests that run peers on loopback inside
+ * one libuv loop: test_quic.c, test_quic_close.c, test_quic_stream.c and
+ * test_rdv.c. Each test_*.c is its own executable (tests/CMakeLists.txt),
+ * so everything here is static.
+ *
+ * A test's own fixture embeds a `qfx` as its member `q`:
+ *   struct fx { qfx q; ...what the test adds... };
+ *   qfx_init(&f->q, guard_ms)   the loop and the guard timer
+ *   qfx_identities(&f->q)       identities A ("peer-a") and B ("peer-b")
+ *                               and their pins (QUIC tests)
+ *   run_until(f, &counter, n)   run the loop until counter >= n; after
+ *                               guard_ms of loop time the test fails,
+ *                               naming the line (no sleeps, no hangs)
+ *   qfx_guard_start/stop        the same guard around a wait of one's own
+ *   qfx_cfg, qfx_server_cfg     endpoint configurations on an IP, port 0
+ *   qfx_pair                    server B (accepting pin A) and client A
+ *   qfx_ep_new                  an endpoint, closed by qfx_close_eps
+ *   qfx_close_eps               close the endpoints still open and wait
+ *   qfx_fini                    close the guard, run the loop dry (no
+ *                               handle may be left), close it, free the
+ *                               identities
+ * rdv uses the loop part only (its identities stay NULL, eps empty). */
+#ifndef NAT_TEST_QUIC_FIXTURE_H
+#define NAT_TEST_QUIC_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+#include <uv.h>
+
+#include "nat/addr.h"
+#include "nat/error.h"
+#include "nat/quic.h"
+
+#define QFX_MAXEP 32
+
+typedef struct qfx {
+  uv_loop_t loop;
+  uv_timer_t guard;
+  bool expired;
+  uint64_t guard_ms; /* run_until's limit, in loop time */
+  nat_quic_identity *ida, *idb;
+  uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
+  nat_quic_endpoint *eps[QFX_MAXEP]; /* NULL once closed */
+  int neps, ep_closed;
+} qfx;
+
+static inline void qfx_init(qfx *q, uint64_t guard_ms) {
+  assert_int_equal(uv_loop_init(&q->loop), 0);
+  assert_int_equal(uv_timer_init(&q->loop, &q->guard), 0);
+  q->guard.data = q;
+  q->guard_ms = guard_ms;
+}
+
+static inline void qfx_identities(qfx *q) {
+  assert_int_equal(nat_quic_identity_new(&q->ida, "peer-a"), 0);
+  assert_int_equal(nat_quic_identity_new(&q->idb, "peer-b"), 0);
+  nat_quic_identity_pin(q->ida, q->pina);
+  nat_quic_identity_pin(q->idb, q->pinb);
+}
+
+static inline void qfx_on_guard(uv_timer_t *t) {
+  ((qfx *)t->data)->expired = true;
+}
+
+static inline void qfx_guard_start(qfx *q) {
+  q->expired = false;
+  uv_timer_start(&q->guard, qfx_on_guard, q->guard_ms, 0);
+}
+
+/* Stop the guard; fail if it went off while waiting for @p what. */
+static inline void qfx_guard_stop(qfx *q, int line, const char *what,
+                                  uint64_t have, uint64_t want) {
+  uv_timer_stop(&q->guard);
+  if (q->expired)
+    fail_msg("line %d: timed out waiting for %s: %llu of %llu", line, what,
+             (unsigned long long)have, (unsigned long long)want);
+}
+
+static inline void qfx_run_until(qfx *q, const int *counter, int target,
+                                 int line) {
+  qfx_guard_start(q);
+  while (*counter < target && !q->expired)
+    uv_run(&q->loop, UV_RUN_ONCE);
+  qfx_guard_stop(q, line, "a counter", (uint64_t)*counter, (uint64_t)target);
+}
+#define run_until(f, counter, target)                                          \
+  qfx_run_until(&(f)->q, counter, target, __LINE__)
+
+/* Binds @p ip port 0 with identity @p id (may be NULL), callbacks @p cb
+ * and their argument @p arg; everything else zero (the defaults). */
+static inline nat_quic_config qfx_cfg(nat_quic_identity *id, const char *ip,
+                                      const nat_quic_callbacks *cb, void *arg) {
+  nat_quic_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  assert_int_equal(nat_addr_parse(&cfg.bind, ip, 0), 0);
+  cfg.identity = id;
+  cfg.cb = *cb;
+  cfg.arg = arg;
+  return cfg;
+}
+
+/* qfx_cfg for identity B, accepting connections from pin A. */
+static inline nat_quic_config qfx_server_cfg(qfx *q, const char *ip,
+                                             const nat_quic_callbacks *cb,
+                                             void *arg) {
+  nat_quic_config cfg = qfx_cfg(q->idb, ip, cb, arg);
+  cfg.accept = true;
+  cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])q->pina;
+  cfg.n_peer_pins = 1;
+  return cfg;
+}
+
+static inline nat_quic_endpoint *qfx_ep_new(qfx *q, const nat_quic_config *cfg,
+                                            nat_addr *addr) {
+  nat_quic_endpoint *ep = NULL;
+  int rv = nat_quic_endpoint_new(&ep, &q->loop, cfg);
+  if (rv != 0)
+    fail_msg("nat_quic_endpoint_new = %s", nat_err_name(rv));
+  assert_true(q->neps < QFX_MAXEP);
+  q->eps[q->neps++] = ep;
+  if (addr)
+    assert_int_equal(nat_quic_endpoint_local_addr(ep, addr), 0);
+  return ep;
+}
+
+/* A server endpoint (qfx_server_cfg, address in @p srv_addr) and a client
+ * endpoint (identity A) on @p ip. Handshake and idle timeouts are 10 s, so
+ * that a refusal noticed only by a timeout shows in the times. */
+static inline void qfx_pair(qfx *q, const char *ip,
+                            const nat_quic_callbacks *cb, void *arg,
+                            nat_quic_endpoint **srv, nat_addr *srv_addr,
+                            nat_quic_endpoint **cli) {
+  nat_quic_config cfg = qfx_server_cfg(q, ip, cb, arg);
+  cfg.handshake_timeout = 10 * NAT_SECONDS;
+  cfg.idle_timeout = 10 * NAT_SECONDS;
+  *srv = qfx_ep_new(q, &cfg, srv_addr);
+  cfg = qfx_cfg(q->ida, ip, cb, arg);
+  cfg.handshake_timeout = 10 * NAT_SECONDS;
+  cfg.idle_timeout = 10 * NAT_SECONDS;
+  *cli = qfx_ep_new(q, &cfg, NULL);
+}
+
+/* The close callback for endpoints of @p arg, a qfx. */
+static inline void qfx_on_ep_closed(nat_quic_endpoint *ep, void *arg) {
+  qfx *q = arg;
+  for (int i = 0; i < q->neps; i++)
+    if (q->eps[i] == ep)
+      q->eps[i] = NULL;
+  q->ep_closed++;
+}
+
+static inline void qfx_close_eps(qfx *q) {
+  int open = 0;
+  for (int i = 0; i < q->neps; i++)
+    if (q->eps[i]) {
+      open++;
+      nat_quic_endpoint_close(q->eps[i], qfx_on_ep_closed, q);
+    }
+  qfx_run_until(q, &q->ep_closed, q->ep_closed + open, __LINE__);
+}
+
+static inline void qfx_fini(qfx *q) {
+  uv_close((uv_handle_t *)&q->guard, NULL);
+  assert_int_equal(uv_run(&q->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uv_loop_close(&q->loop), 0);
+  nat_quic_identity_free(q->ida);
+  nat_quic_identity_free(q->idb);
+}
+
+#endif
