@@ -180,7 +180,8 @@ static void log_json(const nat_rdv_action *a, const char *room,
   clock_gettime(CLOCK_REALTIME, &ts);
   json_object_set_new(o, "time",
                       json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
-  json_object_set_new(o, "event", json_string(nat_rdv_event_name((int)a->event)));
+  json_object_set_new(o, "event",
+                      json_string(nat_rdv_event_name((int)a->event)));
   if (a->has_room) {
     json_object_set_new(o, "room", json_string(room));
     json_object_set_new(o, "peers", json_integer(a->count));
