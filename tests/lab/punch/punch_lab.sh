@@ -121,6 +121,40 @@ if a["selected"]["remote"]["address"] == "" or b["selected"] is None:
 PY
 }
 
+# ticket_start: a port-restricted pair, `punch ticket` on both hosts with
+# FIFOs for stdin/stdout (stdin opened read-write so the open does not wait
+# for a writer); reads both tickets into TA and TB. Until they are pasted
+# the peers wait forever (their stdin never ends), so the trap stops them
+# (their PIDs, and the punch each runs) before the lab goes.
+ticket_start() {
+  up pair --set a=port-restricted --set b=port-restricted
+  for n in a b; do mkfifo "$tmp/in.$n" "$tmp/out.$n"; done
+  x "$A" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
+    <>"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.err" &
+  PA=$!
+  x "$B" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
+    <>"$tmp/in.b" >"$tmp/out.b" 2>"$tmp/b.err" &
+  PB=$!
+  trap 'for p in $PA $PB; do pkill -P "$p"; kill "$p"; done 2>/dev/null
+        cleanup' EXIT INT TERM
+  exec 6<"$tmp/out.a" 7<"$tmp/out.b"
+  read -r TA <&6 || fail "no ticket from A: $(cat "$tmp/a.err")"
+  read -r TB <&7 || fail "no ticket from B: $(cat "$tmp/b.err")"
+}
+
+# ticket_paste FOR_A FOR_B: give each peer its ticket, collect both
+# reports, wait for both; exit codes in RA/RB.
+ticket_paste() {
+  printf '%s\n' "$1" >"$tmp/in.a"
+  printf '%s\n' "$2" >"$tmp/in.b"
+  cat <&6 >"$tmp/a.json" &
+  cat <&7 >"$tmp/b.json" &
+  wait "$PA"; RA=$?
+  wait "$PB"; RB=$?
+  PA= PB= # gone: nothing for the trap to stop
+  wait
+}
+
 room() { printf 'lab%05d-%s' $$ "$1"; }
 
 case $SCEN in
@@ -212,26 +246,9 @@ pipe)
   echo "pipe: 1 MiB each way, sha256 equal"
   ;;
 ticket)
-  up pair --set a=port-restricted --set b=port-restricted
-  for n in a b; do mkfifo "$tmp/in.$n" "$tmp/out.$n"; done
-  # stdin opened read-write so the open does not wait for a writer
-  x "$A" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
-    <>"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.err" &
-  pa=$!
-  x "$B" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
-    <>"$tmp/in.b" >"$tmp/out.b" 2>"$tmp/b.err" &
-  pb=$!
-  exec 6<"$tmp/out.a" 7<"$tmp/out.b"
-  read -r ta <&6 || fail "no ticket from A: $(cat "$tmp/a.err")"
-  read -r tb <&7 || fail "no ticket from B: $(cat "$tmp/b.err")"
-  case "$ta$tb" in natp1.*natp1.*) ;; *) fail "tickets: '$ta' '$tb'" ;; esac
-  printf '%s\n' "$tb" >"$tmp/in.a"
-  printf '%s\n' "$ta" >"$tmp/in.b"
-  cat <&6 >"$tmp/a.json" &
-  cat <&7 >"$tmp/b.json" &
-  wait $pa; RA=$?
-  wait $pb; RB=$?
-  wait
+  ticket_start
+  case "$TA$TB" in natp1.*natp1.*) ;; *) fail "tickets: '$TA' '$TB'" ;; esac
+  ticket_paste "$TB" "$TA"
   both_ok mode=ticket
   # a malformed ticket: exit 2, one line on stderr
   echo "natp1.this-is-not-a-ticket" |
@@ -253,24 +270,9 @@ wrong-pin)
   # client, A refuses B's certificate (or B's, A's as A's server check
   # fails): the refusing side sends CONNECTION_CLOSE with bad_certificate
   # and the other side fails at once from it, not from a timeout.
-  up pair --set a=port-restricted --set b=port-restricted
-  for n in a b; do mkfifo "$tmp/in.$n" "$tmp/out.$n"; done
-  x "$A" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
-    <>"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.err" &
-  pa=$!
-  x "$B" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
-    <>"$tmp/in.b" >"$tmp/out.b" 2>"$tmp/b.err" &
-  pb=$!
-  # on a failure before the tickets are pasted, the peers would wait for
-  # them forever (their stdin never ends): stop them (their PIDs, and the
-  # punch each runs) before the lab goes
-  trap 'for p in $pa $pb; do pkill -P "$p"; kill "$p"; done 2>/dev/null
-        cleanup' EXIT INT TERM
-  exec 6<"$tmp/out.a" 7<"$tmp/out.b"
-  read -r ta <&6 || fail "no ticket from A: $(cat "$tmp/a.err")"
-  read -r tb <&7 || fail "no ticket from B: $(cat "$tmp/b.err")"
+  ticket_start
   bad=$(
-    /usr/bin/python3 - "$tb" <<'PY'
+    /usr/bin/python3 - "$TB" <<'PY'
 import base64, sys, zlib
 # the line is the ticket, then maybe " map=N" (punch's mapping hint): kept
 t, _, rest = sys.argv[1].strip().partition(" ")
@@ -287,18 +289,11 @@ if body[:3] != b"\x01\x01\x20":
 body[3 + 31] ^= 0x01  # one bit of the pin's last byte
 print(encode(body) + (" " + rest if rest else ""))
 PY
-  ) || fail "cannot alter the pin in '$tb'"
-  [ "$bad" != "$tb" ] || fail "pin not altered"
+  ) || fail "cannot alter the pin in '$TB'"
+  [ "$bad" != "$TB" ] || fail "pin not altered"
   t0=$(date +%s%N)
-  printf '%s\n' "$bad" >"$tmp/in.a"
-  printf '%s\n' "$ta" >"$tmp/in.b"
-  cat <&6 >"$tmp/a.json" &
-  cat <&7 >"$tmp/b.json" &
-  wait $pa; RA=$?
-  wait $pb; RB=$?
-  pa= pb= # gone: nothing for the trap to stop
+  ticket_paste "$bad" "$TA"
   el=$((($(date +%s%N) - t0) / 1000000))
-  wait
   echo "wrong-pin: both gave up ${el} ms after the tickets were pasted"
   [ "$RA" = 1 ] && [ "$RB" = 1 ] ||
     fail "wrong-pin: exits $RA/$RB, want 1/1: $(cat "$tmp/a.err" "$tmp/a.json" "$tmp/b.err" "$tmp/b.json")"
