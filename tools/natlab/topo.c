@@ -179,7 +179,12 @@ static const struct preset presets[] = {
     {"symmetric", NL_BEH_APD, NL_BEH_APD, NL_ALLOC_RANDOM, 0, 0},
     {"symmetric-sequential", NL_BEH_APD, NL_BEH_APD, NL_ALLOC_SEQ, 20000,
      20999},
-    {"random-range", NL_BEH_EI, NL_BEH_APD, NL_ALLOC_RANDOM, 20000, 20999},
+    /* random-range keeps its ports out of every client's local ports: a
+     * `snat to PUB:LO-HI` NAT keeps a source port that falls inside its
+     * range, so a range that overlapped Debian's stun client (binds
+     * 16384-32767) or the kernel's ephemeral ports (32768-60999) would
+     * make "random" a coin toss. */
+    {"random-range", NL_BEH_EI, NL_BEH_APD, NL_ALLOC_RANDOM, 10000, 10999},
 };
 
 static int apply_preset(struct nl_node *n, const char *v) {
