@@ -12,11 +12,20 @@ need_lab() {
   ip netns del "$probe"
 }
 
-# A run-specific prefix ([a-z0-9]{1,6}) and an isolated state directory, so
-# `down --all` here never touches labs of other tests or users.
+# A run-specific prefix ([a-z0-9]{6}: the tag, then random characters) and
+# an isolated state directory, so `down --all` here never touches labs of
+# other tests or users. The state directory is made here, atomically: a
+# prefix that a lab still holds (namespaces or state directory, e.g. the
+# same test run again within a second) is never taken twice.
 lab_init() {
-  PFX="${1}$(printf '%05d' $(($$ % 100000)))"
-  PFX=${PFX:0:6}
+  local tag=${1:0:5} i
+  for i in $(seq 50); do
+    PFX=$tag$(tr -dc 'a-z0-9' </dev/urandom | head -c $((6 - ${#tag})))
+    [ -z "$(ns_with_prefix "$PFX")" ] || continue
+    mkdir "/run/natlab-test-$PFX" 2>/dev/null && break
+    PFX=
+  done
+  [ -n "$PFX" ] || fail "no free lab prefix for tag '$tag'"
   export NATLAB_STATE_DIR="/run/natlab-test-$PFX"
   trap lab_cleanup EXIT INT TERM
 }
