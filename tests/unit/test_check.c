@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "ipv4.h"
+#include "base/ipv4.h"
 #include "nat/check.h"
 #include "nat/error.h"
 #include "nat/natbox.h"

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "ipv4.h"
+#include "base/ipv4.h"
 #include "nat/error.h"
 #include "nat/natbox.h"
 #include "nat/probe.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipv4.h"
+#include "base/ipv4.h"
 #include "natbox_internal.h"
 
 #include "nat/error.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "base/bytes.h"
 #include "nat/error.h"
 #include "nat/replay.h"
 #include "nat/txn.h"

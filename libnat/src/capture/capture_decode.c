@@ -4,7 +4,7 @@
  * with length checks. */
 #include <string.h>
 
-#include "bytes.h"
+#include "base/bytes.h"
 #include "nat/capture.h"
 #include "nat/error.h"
 

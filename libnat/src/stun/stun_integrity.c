@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "bytes.h"
+#include "base/bytes.h"
 #include "nat/error.h"
 #include "stun_internal.h"
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "base/bytes.h"
 #include "nat/error.h"
 #include "nat/stun.h"
 #include "nat/ticket.h"

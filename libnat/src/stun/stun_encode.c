@@ -2,7 +2,7 @@
  * sticky errors (RFC 8489 sections 5, 14; RFC 3489 classic messages). */
 #include <string.h>
 
-#include "bytes.h"
+#include "base/bytes.h"
 #include "nat/error.h"
 #include "stun_internal.h"
 

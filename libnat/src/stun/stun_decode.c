@@ -3,7 +3,7 @@
  * messages) and the typed getters over it. */
 #include <string.h>
 
-#include "bytes.h"
+#include "base/bytes.h"
 #include "nat/error.h"
 #include "stun_internal.h"
 
