@@ -2,7 +2,27 @@
 #ifndef NAT_TOOLS_CLI_H
 #define NAT_TOOLS_CLI_H
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+/* The tools' usage-error exit status (each man page, EXIT STATUS). */
+#define NAT_CLI_EXIT_USAGE 2
+
+/* One line on stderr, "WHO: MESSAGE (see WHO --help)", e.g. WHO "punch
+ * serve"; returns NAT_CLI_EXIT_USAGE. */
+static inline int nat_cli_usage_error(const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static inline int nat_cli_usage_error(const char *who, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: ", who);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see %s --help)\n", who);
+  return NAT_CLI_EXIT_USAGE;
+}
 
 /* A decimal integer in [lo, hi], digits only (no sign, no spaces, no
  * suffix): 0 and *out set, else -1. */

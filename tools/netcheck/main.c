@@ -75,13 +75,6 @@ static const char usage_text[] =
     "STUN or no answered request in the capture), 2 usage error or an\n"
     "unusable capture, 3 internal or environment error.\n";
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "netcheck: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, " (see netcheck --help)\n");
-  return NC_EXIT_USAGE;
-}
-
 /* Characters of a DNS name (RFC 1123 host names, plus '_'). */
 static bool hostname_ok(const char *h) {
   size_t i;
@@ -124,27 +117,31 @@ static int add_server(nc_options *opt, const char *arg) {
   const char *fmt = "bad --server '%s': expected HOST, HOST:PORT, IPv4:PORT or "
                     "[IPv6]:PORT with PORT in 1..65535";
   if (opt->nservers == NC_MAX_SERVERS)
-    return usage_error("too many --server options (at most 64); '%s' is "
-                       "one too many",
-                       arg);
+    return nat_cli_usage_error(
+        "netcheck",
+        "too many --server options (at most 64); '%s' is "
+        "one too many",
+        arg);
   s = &opt->servers[opt->nservers];
   memset(s, 0, sizeof *s);
   if (nat_hostport_split(arg, s->host, sizeof s->host, &s->port,
                          NC_DEFAULT_PORT) != 0)
-    return usage_error(fmt, arg);
+    return nat_cli_usage_error("netcheck", fmt, arg);
   if (strchr(s->host, ':') != NULL) {
     if (nat_addr_parse(&a, s->host, 0) != 0 || a.family != NAT_AF_INET6)
-      return usage_error(fmt, arg);
+      return nat_cli_usage_error("netcheck", fmt, arg);
     if (ambiguous_v6(arg, s->host))
-      return usage_error("ambiguous --server '%s': an IPv6 address with a "
-                         "port needs brackets, [IPv6]:PORT (e.g. "
-                         "[::1]:3478); the address alone is [IPv6]",
-                         arg);
+      return nat_cli_usage_error(
+          "netcheck",
+          "ambiguous --server '%s': an IPv6 address with a "
+          "port needs brackets, [IPv6]:PORT (e.g. "
+          "[::1]:3478); the address alone is [IPv6]",
+          arg);
   } else if (all_digits_dots(s->host)) {
     if (nat_addr_parse(&a, s->host, 0) != 0)
-      return usage_error(fmt, arg);
+      return nat_cli_usage_error("netcheck", fmt, arg);
   } else if (!hostname_ok(s->host)) {
-    return usage_error(fmt, arg);
+    return nat_cli_usage_error("netcheck", fmt, arg);
   }
   s->name = arg;
   opt->nservers++;
@@ -155,17 +152,21 @@ static int parse_lifetime(nc_options *opt, const char *arg) {
   opt->tests |= NAT_PROBE_LIFETIME;
   opt->lifetime_max_s = 60;
   if (arg != NULL && nat_cli_uint(arg, 1, 600, &opt->lifetime_max_s) != 0)
-    return usage_error("bad --lifetime=%s: expected the longest idle time "
-                       "to try, in seconds, an integer in 1..600",
-                       arg);
+    return nat_cli_usage_error(
+        "netcheck",
+        "bad --lifetime=%s: expected the longest idle time "
+        "to try, in seconds, an integer in 1..600",
+        arg);
   return 0;
 }
 
 static int parse_samples(nc_options *opt, const char *arg) {
   if (nat_cli_uint(arg, 6, NAT_PROBE_ALLOC_MAX, &opt->alloc_samples) != 0)
-    return usage_error("bad --alloc-samples '%s': expected an integer in "
-                       "6..32 (the classifier needs at least 6 samples)",
-                       arg);
+    return nat_cli_usage_error(
+        "netcheck",
+        "bad --alloc-samples '%s': expected an integer in "
+        "6..32 (the classifier needs at least 6 samples)",
+        arg);
   return 0;
 }
 
@@ -173,33 +174,38 @@ static int parse_timeout(nc_options *opt, const char *arg) {
   char *end = NULL;
   unsigned long v;
   if (arg[0] < '0' || arg[0] > '9')
-    return usage_error("bad --timeout '%s': expected milliseconds, "
-                       "an integer in 1..60000",
-                       arg);
+    return nat_cli_usage_error("netcheck",
+                               "bad --timeout '%s': expected milliseconds, "
+                               "an integer in 1..60000",
+                               arg);
   v = strtoul(arg, &end, 10);
   if (*end != '\0' || v < 1 || v > NC_MAX_TIMEOUT_MS)
-    return usage_error("bad --timeout '%s': expected milliseconds, "
-                       "an integer in 1..60000",
-                       arg);
+    return nat_cli_usage_error("netcheck",
+                               "bad --timeout '%s': expected milliseconds, "
+                               "an integer in 1..60000",
+                               arg);
   opt->timeout_ms = (unsigned)v;
   return 0;
 }
 
 static int parse_bind(nc_options *opt, const char *arg) {
   if (nat_addr_parse(&opt->bind, arg, 0) != 0)
-    return usage_error("bad --bind '%s': expected a local IP address "
-                       "with an optional port, e.g. 192.0.2.10, "
-                       "192.0.2.10:4000 or [2001:db8::1]:4000",
-                       arg);
+    return nat_cli_usage_error("netcheck",
+                               "bad --bind '%s': expected a local IP address "
+                               "with an optional port, e.g. 192.0.2.10, "
+                               "192.0.2.10:4000 or [2001:db8::1]:4000",
+                               arg);
   opt->has_bind = true;
   return 0;
 }
 
 static int parse_software(nc_options *opt, const char *arg) {
   if (strlen(arg) > 127)
-    return usage_error("bad --software '%.40s...': expected at most 127 "
-                       "bytes",
-                       arg);
+    return nat_cli_usage_error(
+        "netcheck",
+        "bad --software '%.40s...': expected at most 127 "
+        "bytes",
+        arg);
   opt->software = arg[0] != '\0' ? arg : NULL;
   return 0;
 }
@@ -213,13 +219,17 @@ static int settle_families(nc_options *opt, bool only4, bool only6) {
     return 0;
   nat_addr_format_ip(&opt->bind, ip, sizeof ip);
   if (opt->bind.family == NAT_AF_INET && only6 && !only4)
-    return usage_error("--bind %s is an IPv4 address but -6 asks for IPv6 "
-                       "only; drop one of them",
-                       ip);
+    return nat_cli_usage_error(
+        "netcheck",
+        "--bind %s is an IPv4 address but -6 asks for IPv6 "
+        "only; drop one of them",
+        ip);
   if (opt->bind.family == NAT_AF_INET6 && only4 && !only6)
-    return usage_error("--bind %s is an IPv6 address but -4 asks for IPv4 "
-                       "only; drop one of them",
-                       ip);
+    return nat_cli_usage_error(
+        "netcheck",
+        "--bind %s is an IPv6 address but -4 asks for IPv4 "
+        "only; drop one of them",
+        ip);
   opt->want_v4 = opt->bind.family == NAT_AF_INET;
   opt->want_v6 = opt->bind.family == NAT_AF_INET6;
   return 0;
@@ -227,10 +237,12 @@ static int settle_families(nc_options *opt, bool only4, bool only6) {
 
 static int parse_client(nc_options *opt, const char *arg) {
   if (nat_addr_parse(&opt->client, arg, 0) != 0)
-    return usage_error("bad --client '%s': expected the client's IP address "
-                       "with an optional port, e.g. 192.168.1.2, "
-                       "192.168.1.2:40000 or [2001:db8::2]:40000",
-                       arg);
+    return nat_cli_usage_error(
+        "netcheck",
+        "bad --client '%s': expected the client's IP address "
+        "with an optional port, e.g. 192.168.1.2, "
+        "192.168.1.2:40000 or [2001:db8::2]:40000",
+        arg);
   opt->has_client = true;
   return 0;
 }
@@ -243,9 +255,11 @@ static int parse_point(nc_options *opt, const char *arg) {
   else if (strcmp(arg, "auto") == 0)
     opt->capture_point = NAT_REPLAY_AUTO;
   else
-    return usage_error("bad --capture-point '%s': expected client, outside "
-                       "or auto",
-                       arg);
+    return nat_cli_usage_error(
+        "netcheck",
+        "bad --capture-point '%s': expected client, outside "
+        "or auto",
+        arg);
   return 0;
 }
 
@@ -286,13 +300,14 @@ static const struct option long_opts[] = {
 static int bad_option(char **argv, int c) {
   const char *arg = argv[optind - 1];
   if (c == ':')
-    return usage_error("option '%s' needs an argument", arg);
+    return nat_cli_usage_error("netcheck", "option '%s' needs an argument",
+                               arg);
   if (optopt != 0 && strncmp(arg, "--", 2) != 0) {
     static char shortopt[3] = "-?";
     shortopt[1] = (char)optopt;
     arg = shortopt;
   }
-  return usage_error("unknown option '%s'", arg);
+  return nat_cli_usage_error("netcheck", "unknown option '%s'", arg);
 }
 
 static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
@@ -381,17 +396,22 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
   if (rv != 0)
     return rv;
   if (optind < argc)
-    return usage_error("unexpected argument '%s': servers are given with "
-                       "--server HOST[:PORT]",
-                       argv[optind]);
+    return nat_cli_usage_error(
+        "netcheck",
+        "unexpected argument '%s': servers are given with "
+        "--server HOST[:PORT]",
+        argv[optind]);
   if (opt->replay != NULL && live_opt)
-    return usage_error("--replay %s reads a capture: it takes only --client, "
-                       "--capture-point, --json and -v, not the options of "
-                       "a live run",
-                       opt->replay);
+    return nat_cli_usage_error(
+        "netcheck",
+        "--replay %s reads a capture: it takes only --client, "
+        "--capture-point, --json and -v, not the options of "
+        "a live run",
+        opt->replay);
   if (opt->replay == NULL && (opt->has_client || seen_point))
-    return usage_error("%s only applies to --replay FILE",
-                       opt->has_client ? "--client" : "--capture-point");
+    return nat_cli_usage_error("netcheck", "%s only applies to --replay FILE",
+                               opt->has_client ? "--client"
+                                               : "--capture-point");
   return settle_families(opt, only4, only6);
 }
 

@@ -15,6 +15,7 @@
 #include <nat/resolve.h>
 #include <nat/verdict.h>
 
+#include "../common/cli.h"
 #include "punch.h"
 #include "session.h"
 
@@ -55,29 +56,6 @@ static const char connect_usage[] =
     "Exit status: 0 connected, 1 connection failed (or a name did not\n"
     "resolve), 2 usage error or malformed ticket, 3 environment error.\n";
 
-static int usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const char *cmd, const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, "punch %s: ", cmd);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, " (see punch %s --help)\n", cmd);
-  return PUNCH_EXIT_USAGE;
-}
-
-static int parse_num(const char *arg, unsigned long lo, unsigned long hi,
-                     unsigned long *out) {
-  char *end = NULL;
-  if (arg[0] < '0' || arg[0] > '9')
-    return -1;
-  errno = 0;
-  *out = strtoul(arg, &end, 10);
-  return (*end != '\0' || errno != 0 || *out < lo || *out > hi) ? -1 : 0;
-}
-
 static int parse_opts(punch_opts *o, int argc, char **argv) {
   static const struct option longs[] = {
       {"rendezvous", required_argument, NULL, 'r'},
@@ -91,8 +69,8 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       {"listen-port", required_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *cmd = argv[0];
-  unsigned long v;
+  const char *cmd = o->ticket_mode ? "punch ticket" : "punch connect";
+  unsigned v;
   int ch;
   o->timeout_s = 10;
   opterr = 0;
@@ -113,9 +91,9 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       o->stun = optarg;
       break;
     case 't':
-      if (parse_num(optarg, 1, 600, &v) != 0)
-        return usage_error(cmd, "bad --timeout '%s': expected 1..600 seconds",
-                           optarg);
+      if (nat_cli_uint(optarg, 1, 600, &v) != 0)
+        return nat_cli_usage_error(
+            cmd, "bad --timeout '%s': expected 1..600 seconds", optarg);
       o->timeout_s = (unsigned)v;
       break;
     case 'j':
@@ -128,9 +106,9 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       o->allow_loopback = true;
       break;
     case 'l':
-      if (parse_num(optarg, 1, 65535, &v) != 0)
-        return usage_error(cmd, "bad --listen-port '%s': expected 1..65535",
-                           optarg);
+      if (nat_cli_uint(optarg, 1, 65535, &v) != 0)
+        return nat_cli_usage_error(
+            cmd, "bad --listen-port '%s': expected 1..65535", optarg);
       o->listen_port = (uint16_t)v;
       break;
     case '4':
@@ -143,19 +121,21 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       fputs(connect_usage, stdout);
       return -1;
     case ':':
-      return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+      return nat_cli_usage_error(cmd, "option '%s' needs a value",
+                                 argv[optind - 1]);
     default:
-      return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+      return nat_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     }
   }
   if (optind < argc)
-    return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return nat_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   if (!o->ticket_mode && (o->rdv == NULL || o->room == NULL))
-    return usage_error(cmd, "%s",
-                       "--rendezvous HOST:PORT and --room CODE "
-                       "are required");
+    return nat_cli_usage_error(cmd, "%s",
+                               "--rendezvous HOST:PORT and --room CODE "
+                               "are required");
   if (o->ticket_mode && (o->rdv != NULL || o->room != NULL))
-    return usage_error(cmd, "%s", "ticket mode takes no --rendezvous/--room");
+    return nat_cli_usage_error(cmd, "%s",
+                               "ticket mode takes no --rendezvous/--room");
   return 0;
 }
 
@@ -803,16 +783,17 @@ static int name_start(punch_sess *s, punch_name *n, const char *cmd) {
     return 0;
   }
   if (nat_hostport_split(n->arg, host, sizeof host, &port, 0) != 0 || port == 0)
-    return usage_error(cmd,
-                       "bad %s '%s': expected HOST:PORT, IP:PORT or "
-                       "[IPv6]:PORT",
-                       n->opt, n->arg);
+    return nat_cli_usage_error(cmd,
+                               "bad %s '%s': expected HOST:PORT, IP:PORT or "
+                               "[IPv6]:PORT",
+                               n->opt, n->arg);
   rc = nat_resolve(s->loop, n->arg, 0, s->opt.family, on_name, n);
   if (rc == NAT_EBADADDR)
-    return usage_error(cmd, "bad %s '%s': expected HOST:PORT", n->opt, n->arg);
+    return nat_cli_usage_error(cmd, "bad %s '%s': expected HOST:PORT", n->opt,
+                               n->arg);
   if (rc != 0) {
-    fprintf(stderr, "punch %s: cannot resolve %s '%s': %s\n", cmd, n->opt,
-            n->arg, nat_strerror(rc));
+    fprintf(stderr, "%s: cannot resolve %s '%s': %s\n", cmd, n->opt, n->arg,
+            nat_strerror(rc));
     return PUNCH_EXIT_ENV;
   }
   n->pending = true;
@@ -831,8 +812,9 @@ static int name_pick(punch_sess *s, const punch_name *n, uint8_t fam,
       return 0;
     }
   if (n->literal)
-    return usage_error(cmd, "bad %s '%s': expected an IPv%c address (%s)",
-                       n->opt, n->arg, fam == NAT_AF_INET6 ? '6' : '4', famwhy);
+    return nat_cli_usage_error(
+        cmd, "bad %s '%s': expected an IPv%c address (%s)", n->opt, n->arg,
+        fam == NAT_AF_INET6 ? '6' : '4', famwhy);
   if (n->status != 0)
     punch_finish(
         s, PUNCH_EXIT_FAIL,
@@ -883,22 +865,23 @@ static int resolve_names(punch_sess *s, const char *cmd) {
 /* Options checked before anything runs, then the names.
  * @return 0, an exit status, or -1 (the run finished: a name failed). */
 static int resolve_all(punch_sess *s) {
-  const char *cmd = s->opt.ticket_mode ? "ticket" : "connect";
+  const char *cmd = s->opt.ticket_mode ? "punch ticket" : "punch connect";
   if (s->opt.rdv_pin != NULL) {
     if (nat_quic_pin_parse(s->rdv_pin, s->opt.rdv_pin) != 0)
-      return usage_error(cmd,
-                         "bad --rendezvous-pin '%s': expected sha256/BASE64 "
-                         "or 64 hex digits",
-                         s->opt.rdv_pin);
+      return nat_cli_usage_error(
+          cmd,
+          "bad --rendezvous-pin '%s': expected sha256/BASE64 "
+          "or 64 hex digits",
+          s->opt.rdv_pin);
     s->has_rdv_pin = true;
   }
   if (s->opt.room != NULL) {
     nat_rdv_keys k;
     if (nat_rdv_keys_derive(&k, s->opt.room) != 0)
-      return usage_error(cmd,
-                         "bad --room '%s': expected 8..128 characters "
-                         "(e.g. k3v9q-7xm2d)",
-                         s->opt.room);
+      return nat_cli_usage_error(cmd,
+                                 "bad --room '%s': expected 8..128 characters "
+                                 "(e.g. k3v9q-7xm2d)",
+                                 s->opt.room);
   }
   return resolve_names(s, cmd);
 }

@@ -59,33 +59,31 @@ static const char serve_usage[] =
     "Exit status: 0 stopped by SIGINT or SIGTERM, 2 usage error, 3 cannot\n"
     "serve (address in use, unreadable certificate, ...).\n";
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "punch serve: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, " (see punch serve --help)\n");
-  return PUNCH_EXIT_USAGE;
-}
-
 static int parse_opt(serve_opts *o, int ch, const char *arg) {
   switch (ch) {
   case 'l':
     if (nat_addr_parse(&o->listen, arg, 0) != 0 || o->listen.port == 0)
-      return usage_error("bad --listen '%s': expected IP:PORT with PORT in "
-                         "1..65535, e.g. 0.0.0.0:3478 or [::]:3478",
-                         arg);
+      return nat_cli_usage_error(
+          "punch serve",
+          "bad --listen '%s': expected IP:PORT with PORT in "
+          "1..65535, e.g. 0.0.0.0:3478 or [::]:3478",
+          arg);
     o->has_listen = true;
     return 0;
   case 't':
     if (nat_cli_uint(arg, 1, 3600, &o->ttl_s) != 0)
-      return usage_error("bad --room-ttl '%s': expected seconds, an integer "
-                         "in 1..3600",
-                         arg);
+      return nat_cli_usage_error(
+          "punch serve",
+          "bad --room-ttl '%s': expected seconds, an integer "
+          "in 1..3600",
+          arg);
     return 0;
   case 'm':
     if (nat_cli_uint(arg, 1, 65536, &o->max_rooms) != 0)
-      return usage_error("bad --max-rooms '%s': expected an integer in "
-                         "1..65536",
-                         arg);
+      return nat_cli_usage_error("punch serve",
+                                 "bad --max-rooms '%s': expected an integer in "
+                                 "1..65536",
+                                 arg);
     return 0;
   case 'j':
     o->json = true;
@@ -120,18 +118,23 @@ static int parse_args(serve_opts *o, int argc, char **argv, bool *help) {
       return 0;
     }
     if (ch == '?')
-      return usage_error("unknown option '%s'", argv[optind - 1]);
+      return nat_cli_usage_error("punch serve", "unknown option '%s'",
+                                 argv[optind - 1]);
     if (ch == ':')
-      return usage_error("option '%s' needs a value", argv[optind - 1]);
+      return nat_cli_usage_error("punch serve", "option '%s' needs a value",
+                                 argv[optind - 1]);
     if ((rc = parse_opt(o, ch, optarg)) != 0)
       return rc;
   }
   if (optind < argc)
-    return usage_error("unexpected argument '%s'", argv[optind]);
+    return nat_cli_usage_error("punch serve", "unexpected argument '%s'",
+                               argv[optind]);
   if (!o->has_listen)
-    return usage_error("%s", "missing --listen ADDR:PORT");
+    return nat_cli_usage_error("punch serve", "%s",
+                               "missing --listen ADDR:PORT");
   if ((o->cert == NULL) != (o->key == NULL))
-    return usage_error("%s", "--cert and --key go together");
+    return nat_cli_usage_error("punch serve", "%s",
+                               "--cert and --key go together");
   return 0;
 }
 
