@@ -179,7 +179,9 @@ check() { "$PY" "$tmp/check.py" "$@" || fail "JSON check '$3' failed"; }
 # ---- start coturn on a free random port pair, retrying when busy
 port=
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
-  p=$((20000 + RANDOM % 20000))
+  # below the ephemeral ports (32768-60999): no socket bound to port 0
+  # can take it between the check and the bind
+  p=$((10000 + RANDOM % 20000))
   if udp_port_busy "$p" || udp_port_busy $((p + 1)); then
     continue
   fi
@@ -295,7 +297,9 @@ echo "ok: -v keeps stdout clean"
 # ---- a port nobody listens on: timeout, exit 1
 dead=
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
-  p=$((20000 + RANDOM % 20000))
+  # below the ephemeral ports (32768-60999): no socket bound to port 0
+  # can take it between the check and the bind
+  p=$((10000 + RANDOM % 20000))
   if ! udp_port_busy "$p"; then
     dead=$p
     break
