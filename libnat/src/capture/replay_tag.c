@@ -6,7 +6,8 @@
 
 #include "nat/error.h"
 #include "nat/replay.h"
-#include "replay_internal.h"
+#include "replay_rec.h"
+#include "replay_tag.h"
 
 #define TAG(t) ((uint8_t)(1u << (t)))
 #define NONE   UINT32_MAX
