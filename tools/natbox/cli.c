@@ -168,14 +168,10 @@ static int parse_public(const char *arg, nat_box_config *b, char *err,
 }
 
 static int parse_behaviour(const char *arg, uint8_t *out) {
-  if (!strcmp(arg, "ei"))
-    *out = NAT_BEHAVIOUR_EI;
-  else if (!strcmp(arg, "ad"))
-    *out = NAT_BEHAVIOUR_AD;
-  else if (!strcmp(arg, "apd"))
-    *out = NAT_BEHAVIOUR_APD;
-  else
+  nat_beh b = nat_beh_parse(arg);
+  if (b == NAT_BEH_UNKNOWN)
     return -1;
+  *out = (uint8_t)b;
   return 0;
 }
 

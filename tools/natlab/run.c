@@ -103,9 +103,9 @@ static int beh_from_text(const char *out, const char *what) {
   static const struct {
     const char *text;
     int beh;
-  } forms[] = {{"Address and Port Dependent %s", NL_BEH_APD},
-               {"Address Dependent %s", NL_BEH_AD},
-               {"Endpoint Independent %s", NL_BEH_EI}};
+  } forms[] = {{"Address and Port Dependent %s", NAT_BEH_APD},
+               {"Address Dependent %s", NAT_BEH_AD},
+               {"Endpoint Independent %s", NAT_BEH_EI}};
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     snprintf(key, sizeof key, forms[i].text, what);
     if (strstr(out, key))
@@ -127,7 +127,7 @@ static void natdisc_mf(const char *out, const char *host_ip, int *m, int *f) {
   *m = beh_from_text(out, "Mapping");
   *f = beh_from_text(out, "Filtering");
   if (refl && strncmp(refl + 20, host_ip, hl) == 0 && refl[20 + hl] == ':')
-    *m = NL_BEH_NONE;
+    *m = NL_NO_NAT;
 }
 
 static bool check_mf(const char *out, const struct nl_expect *e,
@@ -135,7 +135,7 @@ static bool check_mf(const char *out, const struct nl_expect *e,
   int m, f;
   natdisc_mf(out, host_ip, &m, &f);
   snprintf(obs, len, "mapping=%s filtering=%s", nl_beh_name(m), nl_beh_name(f));
-  if (e->mapping == NL_BEH_NONE || m == NL_BEH_NONE)
+  if (e->mapping == NL_NO_NAT || m == NL_NO_NAT)
     return e->mapping == m;
   return m >= 0 && f >= 0 && beh_match(e->mapping, m) &&
          beh_match(e->filtering, f);
@@ -163,18 +163,18 @@ static bool check_stun(int code, const struct nl_expect *e, char *obs,
            preserve ? " preserves-port" : " new-port",
            hairpin ? " hairpin" : " no-hairpin");
   int want = -1;
-  if (e->mapping == NL_BEH_NONE)
+  if (e->mapping == NL_NO_NAT)
     want = 0;
-  else if (e->mapping == NL_BEH_AD || e->mapping == NL_BEH_APD)
+  else if (e->mapping == NAT_BEH_AD || e->mapping == NAT_BEH_APD)
     want = 8;
-  else if (e->mapping == NL_BEH_EI && e->filtering >= 0)
-    want = 2 + 2 * e->filtering;
+  else if (e->mapping == NAT_BEH_EI && e->filtering >= 0)
+    want = 2 * e->filtering; /* EI 2, AD 4, APD 6 */
   if (want >= 0 && type != want)
     return false;
-  if (e->alloc >= 0 && e->mapping != NL_BEH_NONE &&
+  if (e->alloc >= 0 && e->mapping != NL_NO_NAT &&
       (e->alloc == NL_ALLOC_PRESERVE) != preserve)
     return false;
-  return e->hairpin < 0 || e->mapping == NL_BEH_NONE ||
+  return e->hairpin < 0 || e->mapping == NL_NO_NAT ||
          e->hairpin == (int)hairpin;
 }
 
@@ -194,7 +194,7 @@ static bool check_agree(const char *netcheck_json, const char *natdisc_out,
            beh_word(df));
   if (!parsed || nm < 0 || dm < 0)
     return false;
-  if (nm == NL_BEH_NONE || dm == NL_BEH_NONE)
+  if (nm == NL_NO_NAT || dm == NL_NO_NAT)
     return nm == dm;
   return nm == dm && nf == df && nf >= 0;
 }

@@ -294,11 +294,11 @@ static void start_cb(uv_timer_t *t) {
 static int check_mapping(int beh) {
   switch (beh) {
   case NAT_BEH_EI:
-    return NAT_BEHAVIOUR_EI;
+    return NAT_BEH_EI;
   case NAT_BEH_AD:
-    return NAT_BEHAVIOUR_AD;
+    return NAT_BEH_AD;
   case NAT_BEH_APD:
-    return NAT_BEHAVIOUR_APD;
+    return NAT_BEH_APD;
   default:
     return -1;
   }

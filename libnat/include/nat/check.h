@@ -119,8 +119,8 @@ typedef struct nat_check_config {
    * same either way. */
   bool aggressive;
   /** Hints for the failure explanation (see nat_check_hint): what the
-   * caller knows about each side's NAT mapping, as nat_behaviour values
-   * (EI/AD/APD) or -1 when unknown. */
+   * caller knows about each side's NAT mapping, as nat_beh values
+   * (nat/common.h); NAT_BEH_UNKNOWN (or -1) when unknown. */
   int local_mapping, remote_mapping;
   /** Refuse remote candidates nat_cand_validate_remote() refuses with
    * this policy (prflx ones learned from checks included). */
