@@ -96,7 +96,7 @@ static void chk_failed(punch_sess *s, int hint) {
     punch_finish(s, PUNCH_EXIT_FAIL, "connectivity checks failed");
   else
     punch_finish(s, PUNCH_EXIT_FAIL, "connectivity checks failed: %s",
-                 nat_check_hint_str(hint));
+                 nat_check_hint_strerror(hint));
 }
 
 static void chk_event(void *arg, const nat_check_event *ev) {

@@ -309,14 +309,14 @@ NAT_EXTERN size_t nat_check_explain(const nat_check *c, char *buf, size_t len);
 
 /** A pair failure reason as text: "no response", "integrity failure",
  * "role conflict", ... Never NULL. */
-NAT_EXTERN const char *nat_pair_fail_str(int fail);
+NAT_EXTERN const char *nat_pair_fail_strerror(int fail);
 
 /** A pair state's name: "waiting", "in-progress", "succeeded", "failed".
  * Never NULL. */
 NAT_EXTERN const char *nat_pair_state_name(int state);
 
 /** The advice line of a nat_check_hint ("" for NONE). Never NULL. */
-NAT_EXTERN const char *nat_check_hint_str(int hint);
+NAT_EXTERN const char *nat_check_hint_strerror(int hint);
 
 struct nat_ticket;
 

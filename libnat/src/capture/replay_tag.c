@@ -701,7 +701,7 @@ int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
   return rv;
 }
 
-const char *nat_replay_why_not(const nat_replay_diag *d, uint32_t bit) {
+const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
   const char *outside = "the capture may have been taken outside the NAT, "
                         "where answers the NAT drops are still seen";
   if (d == NULL || (d->measurable & bit) != 0)

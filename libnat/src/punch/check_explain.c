@@ -9,7 +9,7 @@
 #include "nat/addr.h"
 #include "nat/cand.h"
 
-const char *nat_pair_fail_str(int fail) {
+const char *nat_pair_fail_strerror(int fail) {
   switch (fail) {
   case NAT_PAIR_FAIL_NONE:
     return "ok";
@@ -36,7 +36,7 @@ const char *nat_pair_state_name(int state) {
   return state >= 0 && state < 4 ? names[state] : "unknown";
 }
 
-const char *nat_check_hint_str(int hint) {
+const char *nat_check_hint_strerror(int hint) {
   switch (hint) {
   case NAT_CHECK_HINT_NONE:
     return "";
@@ -81,7 +81,7 @@ static size_t explain_pair(const nat__check_pair *p, char *buf, size_t len,
                nat_cand_format(&q->remote, r, sizeof r),
                q->state == NAT_PAIR_SUCCEEDED && q->fail == NAT_PAIR_FAIL_NONE
                    ? "succeeded"
-                   : nat_pair_fail_str(q->fail));
+                   : nat_pair_fail_strerror(q->fail));
   off = append(buf, len, off, " (%u request%s sent, %u answered", q->sent,
                q->sent == 1 ? "" : "s", q->answered);
   if (q->integrity_failures)
@@ -119,6 +119,6 @@ size_t nat_check_explain(const nat_check *c, char *buf, size_t len) {
                  "integrity\n",
                  c->stray_integrity);
   if (c->status == NAT_CHECK_FAILED)
-    off = append(buf, len, off, "%s\n", nat_check_hint_str(c->hint));
+    off = append(buf, len, off, "%s\n", nat_check_hint_strerror(c->hint));
   return off;
 }
