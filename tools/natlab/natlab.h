@@ -117,7 +117,10 @@ int nl_topo_node(const struct nl_topo *t, const char *name);
 int nl_topo_hosts(const struct nl_topo *t);
 void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e);
 int nl_topo_list(void);
-const char *nl_beh_name(int beh);
+const char *nl_beh_name(int beh); /* "ei", "ad", "apd", "none", "any" */
+/* An observed mapping/filtering (nl_netcheck_mf): "null" for -2 (absent),
+ * "unknown" for -1, else nl_beh_name(). */
+const char *nl_beh_seen_name(int beh);
 const char *nl_alloc_name(int alloc);
 const char *nl_topo_dir(void);
 void nl_ip_str(uint32_t ip, char *buf, size_t len);

@@ -24,6 +24,8 @@
  * behaviours predict. */
 #include "natlab.h"
 
+#include "../common/cli.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -178,10 +180,6 @@ static bool check_stun(int code, const struct nl_expect *e, char *obs,
          e->hairpin == (int)hairpin;
 }
 
-static const char *beh_word(int b) {
-  return b == -2 ? "null" : b == -1 ? "unknown" : nl_beh_name(b);
-}
-
 /* netcheck's mapping and filtering against natdiscovery's (no NAT: both
  * "none"; natdiscovery's filtering is not compared then). */
 static bool check_agree(const char *netcheck_json, const char *natdisc_out,
@@ -190,8 +188,8 @@ static bool check_agree(const char *netcheck_json, const char *natdisc_out,
   bool parsed = nl_netcheck_mf(netcheck_json, &nm, &nf) == 0;
   natdisc_mf(natdisc_out, host_ip, &dm, &df);
   snprintf(obs, len, "netcheck %s/%s, natdiscovery %s/%s",
-           parsed ? beh_word(nm) : "no-report", beh_word(nf), beh_word(dm),
-           beh_word(df));
+           parsed ? nl_beh_seen_name(nm) : "no-report", nl_beh_seen_name(nf),
+           nl_beh_seen_name(dm), nl_beh_seen_name(df));
   if (!parsed || nm < 0 || dm < 0)
     return false;
   if (nm == NL_NO_NAT || dm == NL_NO_NAT)
@@ -420,9 +418,8 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
     else if (strcmp(argv[i], "--kinds") == 0 && has && o->x->pairs)
       o->kinds = argv[++i];
     else if (strcmp(argv[i], "--jobs") == 0 && has) {
-      char *end;
-      long j = strtol(argv[++i], &end, 10);
-      if (*end != '\0' || j < 1 || j > 64) {
+      unsigned j;
+      if (nat_cli_uint(argv[++i], 1, 64, &j) != 0) {
         fprintf(stderr, "natlab: run: bad --jobs '%s' (1..64)\n", argv[i]);
         return NL_ERR_USAGE;
       }

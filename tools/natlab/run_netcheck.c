@@ -64,10 +64,6 @@ static int alloc_of(json_t *v) {
   return -1;
 }
 
-static const char *beh_text(int b) {
-  return b == -2 ? "null" : b == -1 ? "unknown" : nl_beh_name(b);
-}
-
 /** Mapping and filtering as netcheck reported them in @p json: a
  * nat_beh, NL_NO_NAT when it saw no NAT (nat_present false and no
  * dependent behaviour), -1 unknown, -2 absent. 0, or -1 when @p json is no
@@ -136,7 +132,8 @@ bool nl_check_netcheck(const char *json, const struct nl_expect *e, char *obs,
     json_decref(root);
     return false;
   }
-  snprintf(obs, len, "mapping=%s filtering=%s", beh_text(m), beh_text(f));
+  snprintf(obs, len, "mapping=%s filtering=%s", nl_beh_seen_name(m),
+           nl_beh_seen_name(f));
   bool ok = beh_ok(e->mapping, m) && beh_ok(e->filtering, f);
   if (e->mapping != NL_NO_NAT && (m < 0 || f < 0))
     ok = false;

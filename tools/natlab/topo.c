@@ -2,6 +2,8 @@
  * The format is documented in docs/topology-format.md. */
 #include "natlab.h"
 
+#include "../common/cli.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +43,10 @@ const char *nl_beh_name(int beh) {
   if (beh >= NAT_BEH_EI && beh <= NAT_BEH_APD)
     return nat_beh_short_name((uint8_t)beh);
   return "any";
+}
+
+const char *nl_beh_seen_name(int beh) {
+  return beh == -2 ? "null" : beh == -1 ? "unknown" : nl_beh_name(beh);
 }
 
 const char *nl_alloc_name(int alloc) {
@@ -127,31 +133,19 @@ static int parse_bool(const char *v) {
   return NOT_GIVEN;
 }
 
-static int parse_uint(const char *v, unsigned long max, unsigned long *out) {
-  char *end;
-  if (!isdigit((unsigned char)v[0]))
-    return -1;
-  errno = 0;
-  unsigned long x = strtoul(v, &end, 10);
-  if (errno || *end || x > max)
-    return -1;
-  *out = x;
-  return 0;
-}
-
 static int parse_range(const char *v, unsigned *lo, unsigned *hi) {
   char a[16];
   const char *dash = strchr(v, '-');
-  unsigned long x, y;
+  unsigned x, y;
   if (!dash || (size_t)(dash - v) >= sizeof a)
     return -1;
   memcpy(a, v, (size_t)(dash - v));
   a[dash - v] = '\0';
-  if (parse_uint(a, 65535, &x) || parse_uint(dash + 1, 65535, &y) || x < 1024 ||
-      y < x)
+  if (nat_cli_uint(a, 1024, 65535, &x) ||
+      nat_cli_uint(dash + 1, 0, 65535, &y) || y < x)
     return -1;
-  *lo = (unsigned)x;
-  *hi = (unsigned)y;
+  *lo = x;
+  *hi = y;
   return 0;
 }
 
@@ -208,12 +202,8 @@ static bool is_link_key(const char *k) {
 }
 
 static bool number_like(const char *v) {
-  char *end;
-  if (!*v)
-    return false;
-  errno = 0;
-  double d = strtod(v, &end);
-  return !errno && !*end && d >= 0;
+  double d;
+  return nat_cli_double(v, 0, HUGE_VAL, &d) == 0;
 }
 
 static int add_opt(const struct parser *p, struct nl_opt *opts, int *n,
@@ -267,7 +257,7 @@ static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
 /* One key=value of a `nat` line. */
 static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
                    const char *v) {
-  unsigned long x;
+  unsigned x;
   int r;
   if (strcmp(k, "kind") == 0) {
     if (apply_preset(n, v))
@@ -294,7 +284,7 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
                   v);
     n->alloc = r;
   } else if (strcmp(k, "delta") == 0) {
-    if (parse_uint(v, 1000, &x) || x == 0)
+    if (nat_cli_uint(v, 1, 1000, &x))
       return perr(p, "delta must be 1..1000, not '%s'", v);
     n->delta = (int)x;
   } else if (strcmp(k, "range") == 0) {
@@ -305,7 +295,7 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
       return perr(p, "hairpin must be on or off, not '%s'", v);
     n->hairpin = r == 1;
   } else if (strcmp(k, "timeout") == 0) {
-    if (parse_uint(v, 86400, &x) || x == 0)
+    if (nat_cli_uint(v, 1, 86400, &x))
       return perr(p, "timeout must be 1..86400 seconds, not '%s'", v);
     n->timeout = (unsigned)x;
   } else if (strcmp(k, "portmap") == 0 || strcmp(k, "upnp") == 0) {
@@ -334,10 +324,10 @@ static int expect_key(const struct parser *p, struct nl_expect *e,
       return perr(p, "hairpin must be on, off or any, not '%s'", v);
     e->hairpin = r;
   } else if (strcmp(k, "delta") == 0) {
-    unsigned long x;
+    unsigned x;
     if (strcmp(v, "any") == 0)
       e->delta = 0;
-    else if (parse_uint(v, 1000, &x) || x == 0)
+    else if (nat_cli_uint(v, 1, 1000, &x))
       return perr(p, "delta must be 1..1000 or any, not '%s'", v);
     else
       e->delta = (int)x;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr_internal.h"
 #include "nat/error.h"
 #include "verdict_internal.h"
 
@@ -550,18 +551,6 @@ typedef struct fgroup {
   nat_addr oa;
 } fgroup;
 
-static size_t ip_len(const nat_addr *a) {
-  return a->family == NAT_AF_INET ? 4 : a->family == NAT_AF_INET6 ? 16 : 0;
-}
-
-static nat_addr ip_only(const nat_addr *a) {
-  nat_addr x;
-  memset(&x, 0, sizeof x);
-  x.family = a->family;
-  memcpy(x.ip, a->ip, ip_len(a));
-  return x;
-}
-
 static int cmp_ip(const void *pa, const void *pb) {
   const nat_addr *a = pa, *b = pb;
   if (a->family != b->family)
@@ -573,7 +562,7 @@ static int cmp_ip(const void *pa, const void *pb) {
 static bool blind_candidate(const nat_obs *o) {
   const nat_addr *src = resp_source(o);
   return o->test == NAT_OBS_FILTERING && (o->change_flags & NAT__CHANGE_IP) &&
-         o->status == 0 && src != NULL && ip_len(src) > 0 &&
+         o->status == 0 && src != NULL && nat__addr_ip_len(src) > 0 &&
          src->family == o->server.family && !nat_addr_equal_ip(src, &o->server);
 }
 
@@ -591,15 +580,15 @@ static const nat_obs *blind_answer(const nat__vindex *ix, uint32_t sock) {
   if (k == end || (ips = malloc((end - start) * sizeof *ips)) == NULL)
     return NULL;
   for (k = start; k < end; k++)
-    if (ip_len(&sock_at(ix, k)->server) > 0)
-      ips[m++] = ip_only(&sock_at(ix, k)->server);
+    if (nat__addr_ip_len(&sock_at(ix, k)->server) > 0)
+      ips[m++] = nat__addr_ip_only(&sock_at(ix, k)->server);
   qsort(ips, m, sizeof *ips, cmp_ip);
   for (k = start; k < end && hit == NULL; k++) {
     const nat_obs *o = sock_at(ix, k);
     nat_addr key;
     if (!blind_candidate(o))
       continue;
-    key = ip_only(resp_source(o));
+    key = nat__addr_ip_only(resp_source(o));
     if (bsearch(&key, ips, m, sizeof *ips, cmp_ip) == NULL)
       hit = o;
   }
