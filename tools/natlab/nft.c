@@ -1,6 +1,6 @@
 /* natlab -- nftables rulesets for the kernel NAT engine.
  *
- * Recipes measured in LAB-NOTES.md (nftables 1.0.6):
+ * Recipes, each measured in a lab with nftables 1.0.6:
  *   EI mapping, APD filtering, preserve     masquerade
  *   APD mapping, random                     masquerade random
  *   EI mapping, random in range             snat to PUB:LO-HI

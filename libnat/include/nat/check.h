@@ -273,7 +273,7 @@ NAT_EXTERN void nat_check_handle_expiry(nat_check *c, nat_tstamp now);
 /** Feed a datagram received from @p from on the socket.
  * @return 0 if it was a STUN message for the checks (consumed, even if
  *         refused: see the pair counters); NAT_ENOTSTUN if it is not STUN
- *         (give it to QUIC: the LAB-NOTES demux rule, nat_stun_is_stun);
+ *         (give it to QUIC: the demux rule of nat_stun_is_stun());
  *         NAT_ENOTFOUND for a STUN response to none of our checks (give
  *         it to the caller's own STUN client, e.g. its srflx discovery);
  *         or a decode error for a broken STUN message. */
