@@ -1,4 +1,4 @@
-# The warning set of DESIGN.md; -Werror with NAT_WERROR=ON.
+# The project's warning set, clean in CI; -Werror with NAT_WERROR=ON.
 set(NAT_WARNING_FLAGS
     -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes
     -Wmissing-prototypes -Wvla)

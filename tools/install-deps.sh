@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs exactly the Debian 12 packages libnat needs (see docs/DESIGN.md).
+# Installs exactly the Debian 12 packages libnat, its tests and its lab need.
 # Idempotent: packages already present are left as they are.
 # Usage: tools/install-deps.sh   (as root, or with sudo available)
 set -euo pipefail

@@ -44,7 +44,7 @@ static void check_roundtrip(const uint8_t *data, size_t size) {
       !(m.type != NAT_RDV_SEEN || nat_addr_equal(&m.addr, &m2.addr)))
     abort();
   sink += (unsigned)strlen(nat_rdv_type_name(m.type));
-  sink += (unsigned)strlen(nat_rdv_errcode_text(m.code));
+  sink += (unsigned)strlen(nat_rdv_strerror(m.code));
 }
 
 static void check_open(const uint8_t *data, size_t size) {

@@ -125,7 +125,7 @@ static void test_validate_table(void **state) {
     nat_addr a = A(t[i].addr);
     assert_int_equal(nat_cand_validate_remote(&a, &strict), t[i].strict);
     assert_int_equal(nat_cand_validate_remote(&a, &loose), t[i].loose);
-    assert_non_null(nat_cand_reject_str(t[i].strict));
+    assert_non_null(nat_cand_reject_strerror(t[i].strict));
   }
   nat_addr p = A("198.51.100.5:1");
   assert_int_equal(nat_cand_validate_remote(&p, &strict), NAT_CAND_OK);
@@ -137,7 +137,7 @@ static void test_validate_table(void **state) {
                    NAT_CAND_REJECT_FAMILY);
   assert_int_equal(nat_cand_validate_remote(NULL, NULL),
                    NAT_CAND_REJECT_FAMILY);
-  assert_string_equal(nat_cand_reject_str(NAT_CAND_REJECT_LOOPBACK),
+  assert_string_equal(nat_cand_reject_strerror(NAT_CAND_REJECT_LOOPBACK),
                       "loopback address (allowed only for tests)");
 }
 

@@ -134,7 +134,7 @@ static void read_sample(const char *path, uint32_t linktype) {
   assert_int_equal(st.udp, NSAMPLE);
   assert_int_equal(st.stun, NSAMPLE - 1);
   assert_int_equal(st.not_stun, 1);
-  assert_string_equal(nat_capture_reader_error(r), "");
+  assert_string_equal(nat_capture_reader_strerror(r), "");
   nat_capture_reader_close(r);
 }
 
@@ -313,7 +313,7 @@ static void test_truncated_last_record(void **state) {
   for (int i = 0; i < 3; i++)
     assert_int_equal(nat_capture_reader_next(r, &p), 1);
   assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
-  const char *msg = nat_capture_reader_error(r);
+  const char *msg = nat_capture_reader_strerror(r);
   print_message("truncated: %s\n", msg);
   assert_non_null(strstr(msg, tmp_path));
   snprintf(want, sizeof want, "record 5 (byte offset %ld)", rec5);
@@ -330,8 +330,8 @@ static void test_truncated_last_record(void **state) {
   for (int i = 0; i < 3; i++)
     assert_int_equal(nat_capture_reader_next(r, &p), 1);
   assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
-  print_message("cut header: %s\n", nat_capture_reader_error(r));
-  assert_non_null(strstr(nat_capture_reader_error(r), want));
+  print_message("cut header: %s\n", nat_capture_reader_strerror(r));
+  assert_non_null(strstr(nat_capture_reader_strerror(r), want));
   nat_capture_reader_close(r);
 }
 
@@ -371,9 +371,9 @@ static void test_wrong_magic_and_garbage(void **state) {
   write_bytes(hdr, sizeof hdr);
   assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err), 0);
   assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
-  print_message("garbage: %s\n", nat_capture_reader_error(r));
+  print_message("garbage: %s\n", nat_capture_reader_strerror(r));
   assert_non_null(
-      strstr(nat_capture_reader_error(r), "record 1 (byte offset 24)"));
+      strstr(nat_capture_reader_strerror(r), "record 1 (byte offset 24)"));
   nat_capture_reader_close(r);
   /* an empty capture: a header, no records */
   write_bytes(hdr, 24);

@@ -251,10 +251,10 @@ static nat_box *make_box(int kind, uint32_t pub, bool hairpin) {
   memset(&bc, 0, sizeof bc);
   bc.public_ip[0] = pub;
   bc.seed = pub;
-  bc.mapping = kind == SYMMETRIC ? NAT_BEHAVIOUR_APD : NAT_BEHAVIOUR_EI;
-  bc.filtering = kind == FULL         ? NAT_BEHAVIOUR_EI
-                 : kind == RESTRICTED ? NAT_BEHAVIOUR_AD
-                                      : NAT_BEHAVIOUR_APD;
+  bc.mapping = kind == SYMMETRIC ? NAT_BEH_APD : NAT_BEH_EI;
+  bc.filtering = kind == FULL         ? NAT_BEH_EI
+                 : kind == RESTRICTED ? NAT_BEH_AD
+                                      : NAT_BEH_APD;
   bc.alloc = kind == SYMMETRIC ? NAT_ALLOC_RANDOM : NAT_ALLOC_PRESERVE;
   bc.hairpin = hairpin;
   assert_int_equal(nat_box_new(&b, &bc), 0);
@@ -329,8 +329,8 @@ static void init_check(net *n, int i, const setup *s) {
       (i == 0 && s->wrong_pwd) ? "notthepassword-01234567" : pwd[1 - i];
   cfg.local_mapping = cfg.remote_mapping = -1;
   if (s->hints) {
-    cfg.local_mapping = s->kind[i] == SYMMETRIC ? NAT_BEHAVIOUR_APD : 0;
-    cfg.remote_mapping = s->kind[1 - i] == SYMMETRIC ? NAT_BEHAVIOUR_APD : 0;
+    cfg.local_mapping = s->kind[i] == SYMMETRIC ? NAT_BEH_APD : 0;
+    cfg.remote_mapping = s->kind[1 - i] == SYMMETRIC ? NAT_BEH_APD : 0;
   }
   cfg.rand = rand_fn;
   cfg.rand_ctx = n;

@@ -304,7 +304,7 @@ static void test_checksums_random(void **state) {
   (void)state;
   nat_box_config c = base_cfg();
   c.alloc = NAT_ALLOC_RANDOM;
-  c.mapping = NAT_BEHAVIOUR_APD;
+  c.mapping = NAT_BEH_APD;
   nat_box *b = mk(&c);
   uint64_t s = 0x1234567;
   char data[40];
@@ -339,9 +339,9 @@ static void test_mapping_table(void **state) {
     int same12, same13, same23;
     uint64_t created;
   } cases[] = {
-      {NAT_BEHAVIOUR_EI, 1, 1, 1, 1},
-      {NAT_BEHAVIOUR_AD, 1, 0, 0, 2},
-      {NAT_BEHAVIOUR_APD, 0, 0, 0, 3},
+      {NAT_BEH_EI, 1, 1, 1, 1},
+      {NAT_BEH_AD, 1, 0, 0, 2},
+      {NAT_BEH_APD, 0, 0, 0, 3},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     nat_box_config c = base_cfg();
@@ -375,8 +375,8 @@ static void test_filtering_table(void **state) {
       {NAT_BOX_TO_LAN, NAT_BOX_TO_LAN, NAT_BOX_DROP_FILTERED},
       {NAT_BOX_TO_LAN, NAT_BOX_DROP_FILTERED, NAT_BOX_DROP_FILTERED},
   };
-  for (uint8_t m = 0; m < 3; m++) {
-    for (uint8_t f = 0; f < 3; f++) {
+  for (uint8_t m = NAT_BEH_EI; m <= NAT_BEH_APD; m++) {
+    for (uint8_t f = NAT_BEH_EI; f <= NAT_BEH_APD; f++) {
       nat_box_config c = base_cfg();
       c.mapping = m;
       c.filtering = f;
@@ -388,7 +388,7 @@ static void test_filtering_table(void **state) {
         uint32_t iip = 0;
         uint16_t ipt = 0;
         int v = in_v(b, SEC, rip[k], rport[k], PUB1, ep, &iip, &ipt);
-        if (v != want[f][k])
+        if (v != want[f - NAT_BEH_EI][k])
           fail_msg("mapping %u filtering %u remote %d: %s", m, f, k,
                    nat_box_verdict_name(v));
         if (v == NAT_BOX_TO_LAN) {
@@ -397,7 +397,7 @@ static void test_filtering_table(void **state) {
         }
       }
       nat_box_stats st = stats(b);
-      assert_int_equal(st.drops[-NAT_BOX_DROP_FILTERED - 1], f);
+      assert_int_equal(st.drops[-NAT_BOX_DROP_FILTERED - 1], f - NAT_BEH_EI);
       nat_box_free(b);
     }
   }
@@ -408,7 +408,7 @@ static void test_filtering_table(void **state) {
 static void test_filter_permits(void **state) {
   (void)state;
   nat_box_config c = base_cfg();
-  c.filtering = NAT_BEHAVIOUR_APD;
+  c.filtering = NAT_BEH_APD;
   c.timeout = 10 * SEC;
   nat_box *b = mk(&c);
   uint16_t ep = out_ext(b, 0, H1, 5000, R1, 1000, NULL);
@@ -652,8 +652,8 @@ static void test_overload(void **state) {
   (void)state;
   for (int ov = 0; ov < 2; ov++) {
     nat_box_config c = base_cfg();
-    c.mapping = NAT_BEHAVIOUR_APD;
-    c.filtering = NAT_BEHAVIOUR_APD;
+    c.mapping = NAT_BEH_APD;
+    c.filtering = NAT_BEH_APD;
     c.overload = ov;
     nat_box *b = mk(&c);
     assert_int_equal(out_ext(b, 0, H1, 5000, R1, 3478, NULL), 5000);
@@ -692,7 +692,7 @@ static void test_hairpin(void **state) {
   uint8_t pkt[128];
   nat_box_config c = base_cfg();
   c.hairpin = true;
-  c.filtering = NAT_BEHAVIOUR_APD;
+  c.filtering = NAT_BEH_APD;
   nat_box *b = mk(&c);
   assert_int_equal(out_ext(b, 0, H2, 6000, R1, 3478, NULL), 6000);
   /* A -> B's public endpoint: B never sent to A's external: filtered */
@@ -713,7 +713,7 @@ static void test_hairpin(void **state) {
   nat_box_free(b);
 
   /* EI filtering: delivered at once */
-  c.filtering = NAT_BEHAVIOUR_EI;
+  c.filtering = NAT_BEH_EI;
   b = mk(&c);
   out_ext(b, 0, H2, 6000, R1, 3478, NULL);
   assert_int_equal(out_v(b, 0, pkt, H1, 5000, PUB1, 6000), NAT_BOX_TO_LAN);
@@ -790,8 +790,8 @@ static void test_pooling(void **state) {
     c.public_ip[1] = PUB2;
     c.npublic = 2;
     c.pooling_arbitrary = arb;
-    c.mapping = NAT_BEHAVIOUR_APD;
-    c.filtering = NAT_BEHAVIOUR_APD;
+    c.mapping = NAT_BEH_APD;
+    c.filtering = NAT_BEH_APD;
     nat_box *b = mk(&c);
     int hosts_on[2] = {0, 0};
     for (uint32_t h = 0; h < 16; h++) {
@@ -888,8 +888,8 @@ static void test_many_mappings(void **state) {
   (void)state;
   nat_box_config c = base_cfg();
   c.alloc = NAT_ALLOC_RANDOM;
-  c.mapping = NAT_BEHAVIOUR_APD;
-  c.filtering = NAT_BEHAVIOUR_APD;
+  c.mapping = NAT_BEH_APD;
+  c.filtering = NAT_BEH_APD;
   nat_box *b = mk(&c);
   static uint16_t ep[20000];
   for (uint32_t i = 0; i < 20000; i++)
@@ -982,7 +982,7 @@ static void test_drops(void **state) {
 static void test_stats(void **state) {
   (void)state;
   nat_box_config c = base_cfg();
-  c.filtering = NAT_BEHAVIOUR_AD;
+  c.filtering = NAT_BEH_AD;
   c.hairpin = true;
   c.timeout = 10 * SEC;
   nat_box *b = mk(&c);
@@ -1040,8 +1040,8 @@ static void test_config(void **state) {
       {.public_ip = {0}},
       {.public_ip = {PUB1}, .npublic = 5},
       {.public_ip = {PUB1}, .npublic = 2}, /* public_ip[1] is 0 */
-      {.public_ip = {PUB1}, .mapping = 3},
-      {.public_ip = {PUB1}, .filtering = 3},
+      {.public_ip = {PUB1}, .mapping = NAT_BEH_APD + 1},
+      {.public_ip = {PUB1}, .filtering = NAT_BEH_APD + 1},
       {.public_ip = {PUB1}, .alloc = 3},
       {.public_ip = {PUB1}, .port_min = 3000, .port_max = 2000},
       {.public_ip = {PUB1}, .port_max = 1000}, /* < default port_min */
@@ -1080,7 +1080,7 @@ static void test_deterministic(void **state) {
   nat_box_config c = base_cfg();
   c.alloc = NAT_ALLOC_SEQUENTIAL;
   c.interleave = 0.5;
-  c.mapping = NAT_BEHAVIOUR_APD;
+  c.mapping = NAT_BEH_APD;
   c.public_ip[1] = PUB2;
   c.npublic = 2;
   c.pooling_arbitrary = true;

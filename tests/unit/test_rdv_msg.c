@@ -338,7 +338,7 @@ static void test_frames_in_a_stream(void **state) {
   assert_int_equal(off, len);
   assert_string_equal(nat_rdv_type_name(NAT_RDV_PEER), "PEER");
   assert_string_equal(nat_rdv_type_name(99), "?");
-  assert_string_equal(nat_rdv_errcode_text(NAT_RDV_ERR_ROOM_FULL), "room full");
+  assert_string_equal(nat_rdv_strerror(NAT_RDV_ERR_ROOM_FULL), "room full");
   assert_string_equal(nat_strerror(NAT_EROOMSECRET),
                       "wrong room secret: the peer's data failed "
                       "authentication");

@@ -207,8 +207,8 @@ static void test_full_rfc5780_run(void **state) {
                    NAT_REPLAY_M_BASIC | NAT_REPLAY_M_NAT |
                        NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |
                        NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION);
-  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING), "");
-  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_LIFETIME),
+  assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING), "");
+  assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_LIFETIME),
                       "mapping lifetime is not inferred from captures");
   nat_obslog_free(&log);
   nat_replay_free(r);
@@ -413,9 +413,9 @@ static void test_outside_the_nat(void **state) {
       assert_false(d.inside);
       assert_false(d.measurable & NAT_REPLAY_M_NAT);
       assert_false(d.measurable & NAT_REPLAY_M_FILTERING);
-      assert_non_null(strstr(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING),
+      assert_non_null(strstr(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING),
                              "outside the NAT"));
-      assert_non_null(strstr(nat_replay_why_not(&d, NAT_REPLAY_M_NAT),
+      assert_non_null(strstr(nat_replay_strerror(&d, NAT_REPLAY_M_NAT),
                              point == NAT_REPLAY_OUTSIDE
                                  ? "captured outside the NAT"
                                  : "no NAT, or a capture taken outside"));
@@ -533,7 +533,7 @@ static void test_timeouts_and_eviction(void **state) {
   for (size_t i = 0; i < 3; i++)
     assert_int_equal(nat_obslog_at(&log, i)->status, NAT_ETIMEDOUT);
   assert_int_equal(d.measurable & NAT_REPLAY_M_NAT, 0);
-  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_NAT),
+  assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_NAT),
                       "no request was answered");
   nat_obslog_free(&log);
   nat_replay_free(r);
@@ -691,7 +691,7 @@ static void test_outside_address_dependent(void **state) {
     finish(r, &log, &d);
     assert_false(d.inside);
     assert_int_equal(d.measurable & NAT_REPLAY_M_MAPPING, 0);
-    assert_non_null(strstr(nat_replay_why_not(&d, NAT_REPLAY_M_MAPPING),
+    assert_non_null(strstr(nat_replay_strerror(&d, NAT_REPLAY_M_MAPPING),
                            "outside the NAT"));
     /* what the analyzer would have said: the wrong verdict withheld */
     assert_int_equal(nat_analyze_mapping(&log, NULL), NAT_BEH_EI);
@@ -718,7 +718,7 @@ static void test_outside_two_server_ips(void **state) {
   resp(r, 3, IP2, E, 2, E, ALT, false);
   finish(r, &log, &d);
   assert_true(d.measurable & NAT_REPLAY_M_MAPPING);
-  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_MAPPING), "");
+  assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_MAPPING), "");
   assert_int_equal(nat_analyze_mapping(&log, NULL), NAT_BEH_EI);
   nat_obslog_free(&log);
   nat_replay_free(r);
@@ -793,7 +793,7 @@ static void test_classic_change_socket_without_opening(void **state) {
   assert_true(d.inside);
   assert_true(d.measurable & NAT_REPLAY_M_MAPPING);
   assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
-  assert_string_equal(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING), "");
+  assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING), "");
   assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_EI);
   nat_obslog_free(&log);
   nat_replay_free(r);
@@ -822,7 +822,7 @@ static void test_classic_change_socket_without_opening(void **state) {
   assert_true(d.inside);
   assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
   assert_non_null(
-      strstr(nat_replay_why_not(&d, NAT_REPLAY_M_FILTERING), "never sent to"));
+      strstr(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING), "never sent to"));
   assert_int_equal(nat_analyze_filtering(&log), NAT_BEH_UNKNOWN);
   nat_obslog_free(&log);
   nat_replay_free(r);

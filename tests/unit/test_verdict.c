@@ -793,6 +793,18 @@ static void test_names(void **state) {
   assert_string_equal(nat_beh_name(NAT_BEH_APD), "address-and-port-dependent");
   assert_string_equal(nat_beh_name(NAT_BEH_UNKNOWN), "unknown");
   assert_string_equal(nat_beh_name(99), "unknown");
+  assert_string_equal(nat_beh_short_name(NAT_BEH_EI), "ei");
+  assert_string_equal(nat_beh_short_name(NAT_BEH_AD), "ad");
+  assert_string_equal(nat_beh_short_name(NAT_BEH_APD), "apd");
+  assert_string_equal(nat_beh_short_name(NAT_BEH_UNKNOWN), "unknown");
+  for (uint8_t b = NAT_BEH_EI; b <= NAT_BEH_APD; b++) {
+    assert_int_equal(nat_beh_parse(nat_beh_name(b)), b);
+    assert_int_equal(nat_beh_parse(nat_beh_short_name(b)), b);
+  }
+  assert_int_equal(nat_beh_parse("unknown"), NAT_BEH_UNKNOWN);
+  assert_int_equal(nat_beh_parse("EI"), NAT_BEH_UNKNOWN);
+  assert_int_equal(nat_beh_parse(""), NAT_BEH_UNKNOWN);
+  assert_int_equal(nat_beh_parse(NULL), NAT_BEH_UNKNOWN);
   assert_string_equal(nat_pa_kind_name(NAT_PA_PRESERVING), "preserving");
   assert_string_equal(nat_pa_kind_name(NAT_PA_SEQUENTIAL), "sequential");
   assert_string_equal(nat_pa_kind_name(NAT_PA_RANDOM), "random");

@@ -2,6 +2,8 @@
 #ifndef NAT_TOOLS_CLI_H
 #define NAT_TOOLS_CLI_H
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,23 @@ static inline int nat_cli_uint(const char *arg, unsigned long lo,
   if (*end != '\0' || v < lo || v > hi)
     return -1;
   *out = (unsigned)v;
+  return 0;
+}
+
+/* A decimal number (strtod's syntax: sign, fraction, exponent) in
+ * [lo, hi], nothing after it, not NaN, not out of double's range: 0 and
+ * *out set, else -1. */
+static inline int nat_cli_double(const char *arg, double lo, double hi,
+                                 double *out) {
+  char *end = NULL;
+  double v;
+  if (arg == NULL)
+    return -1;
+  errno = 0;
+  v = strtod(arg, &end);
+  if (errno != 0 || end == arg || *end != '\0' || isnan(v) || v < lo || v > hi)
+    return -1;
+  *out = v;
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/cli.h"
 #include "nat/common.h"
 #include "natbox_prog.h"
 
@@ -115,18 +116,6 @@ void nb_usage(FILE *f) {
         f);
 }
 
-/* Parse a number in [lo, hi]. @return 0 or -1. */
-static int parse_num(const char *s, double lo, double hi, double *out) {
-  char *end;
-  double v;
-  errno = 0;
-  v = strtod(s, &end);
-  if (errno || end == s || *end || isnan(v) || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static int parse_side(const char *arg, nb_side *s, const char *opt, char *err,
                       size_t cap) {
   const char *colon = strchr(arg, ':');
@@ -168,14 +157,10 @@ static int parse_public(const char *arg, nat_box_config *b, char *err,
 }
 
 static int parse_behaviour(const char *arg, uint8_t *out) {
-  if (!strcmp(arg, "ei"))
-    *out = NAT_BEHAVIOUR_EI;
-  else if (!strcmp(arg, "ad"))
-    *out = NAT_BEHAVIOUR_AD;
-  else if (!strcmp(arg, "apd"))
-    *out = NAT_BEHAVIOUR_APD;
-  else
+  nat_beh b = nat_beh_parse(arg);
+  if (b == NAT_BEH_UNKNOWN)
     return -1;
+  *out = (uint8_t)b;
   return 0;
 }
 
@@ -201,10 +186,10 @@ static int parse_interleave(const char *arg, nat_box_config *b) {
   colon = strchr(tmp, ':');
   if (colon) {
     *colon = '\0';
-    if (parse_num(colon + 1, 1, 65535, &max) || max != floor(max))
+    if (nat_cli_double(colon + 1, 1, 65535, &max) || max != floor(max))
       return -1;
   }
-  if (parse_num(tmp, 0, 1, &p))
+  if (nat_cli_double(tmp, 0, 1, &p))
     return -1;
   b->interleave = p;
   b->interleave_max = (unsigned)max;
@@ -237,7 +222,7 @@ static int parse_imp(int code, const char *arg, imp_set *imp, char *err,
                                               "kbit/s",
                                               "a packet count"};
   double v;
-  if (parse_num(arg, 0, hi[field], &v))
+  if (nat_cli_double(arg, 0, hi[field], &v))
     return fail(err, cap, "--%s%s: '%s' is not %s",
                 dir == 0 ? "" : (dir == 1 ? "up-" : "down-"), imp_names[field],
                 arg, what[field]);
@@ -287,7 +272,7 @@ static int parse_nat_opt(int c, const char *arg, nat_box_config *b, char *err,
       return fail(err, cap, "--alloc wants preserve, sequential or random");
     return 0;
   case OPT_DELTA:
-    if (parse_num(arg, -65535, 65535, &v) || v != floor(v) || v == 0)
+    if (nat_cli_double(arg, -65535, 65535, &v) || v != floor(v) || v == 0)
       return fail(err, cap, "--delta wants a non-zero integer, got '%s'", arg);
     b->delta = (int32_t)v;
     return 0;
@@ -300,7 +285,7 @@ static int parse_nat_opt(int c, const char *arg, nat_box_config *b, char *err,
       return fail(err, cap, "--port-range wants A-B, 1 <= A <= B <= 65535");
     return 0;
   case OPT_TIMEOUT:
-    if (parse_num(arg, 0.001, 86400 * 365, &v))
+    if (nat_cli_double(arg, 0.001, 86400 * 365, &v))
       return fail(err, cap, "--timeout wants seconds > 0, got '%s'", arg);
     b->timeout = (nat_tstamp)llround(v * 1e9);
     return 0;
@@ -426,7 +411,7 @@ int nb_parse_args(int argc, char **argv, nb_opts *o, char *err, size_t cap) {
       o->ready_file = optarg;
       break;
     case OPT_TUN_QUEUE:
-      if (parse_num(optarg, 1, 1e6, &v) || v != floor(v))
+      if (nat_cli_double(optarg, 1, 1e6, &v) || v != floor(v))
         return fail(err, cap, "--tun-queue wants packets 1..1000000, got '%s'",
                     optarg);
       o->tun_queue = (unsigned)v;

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "../common/cli.h"
 #include "nat/error.h"
 #include "natbox_prog.h"
 
@@ -39,7 +40,7 @@ int main(int argc, char **argv) {
   if (rv > 0)
     return NB_EXIT_OK;
   if (rv < 0 || check_nat_config(&o, err, sizeof err) < 0) {
-    fprintf(stderr, "natbox: %s (see natbox --help)\n", err);
+    nat_cli_usage_error("natbox", "%s", err);
     return NB_EXIT_USAGE;
   }
   /* Signals are taken through a signalfd in the loop; block them now so a

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nat/common.h"
 #include <stdio.h>
 
 /* Exit codes (documented in natlab(1)). */
@@ -37,8 +39,10 @@
 
 enum nl_kind { NL_WAN = 0, NL_NAT = 1, NL_HOST = 2 };
 enum nl_engine { NL_ENGINE_KERNEL = 0, NL_ENGINE_NATBOX = 1 };
-/* Mapping / filtering behaviour; NL_BEH_NONE means "no NAT". */
-enum nl_beh { NL_BEH_EI = 0, NL_BEH_AD = 1, NL_BEH_APD = 2, NL_BEH_NONE = 3 };
+/* A mapping / filtering field holds a nat_beh (NAT_BEH_EI, NAT_BEH_AD,
+ * NAT_BEH_APD; nat/common.h), NL_NO_NAT ("none": the host sees no NAT), or
+ * -1 (any, unknown). */
+#define NL_NO_NAT 4
 enum nl_alloc { NL_ALLOC_PRESERVE = 0, NL_ALLOC_SEQ = 1, NL_ALLOC_RANDOM = 2 };
 /* Port-mapping protocols a kernel NAT serves with miniupnpd (bit set). */
 enum nl_portmap {
@@ -55,8 +59,8 @@ struct nl_opt {
 
 /** The behaviour a host should observe (or a NAT provides). -1: unknown. */
 struct nl_expect {
-  int mapping;   /* enum nl_beh or -1 */
-  int filtering; /* enum nl_beh or -1 */
+  int mapping;   /* nat_beh, NL_NO_NAT or -1 */
+  int filtering; /* nat_beh, NL_NO_NAT or -1 */
   int alloc;     /* enum nl_alloc or -1 */
   int hairpin;   /* 0, 1 or -1 */
   int delta;     /* step of sequential allocation, 0: any */
@@ -113,7 +117,10 @@ int nl_topo_node(const struct nl_topo *t, const char *name);
 int nl_topo_hosts(const struct nl_topo *t);
 void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e);
 int nl_topo_list(void);
-const char *nl_beh_name(int beh);
+const char *nl_beh_name(int beh); /* "ei", "ad", "apd", "none", "any" */
+/* An observed mapping/filtering (nl_netcheck_mf): "null" for -2 (absent),
+ * "unknown" for -1, else nl_beh_name(). */
+const char *nl_beh_seen_name(int beh);
 const char *nl_alloc_name(int alloc);
 const char *nl_topo_dir(void);
 void nl_ip_str(uint32_t ip, char *buf, size_t len);

@@ -1,6 +1,6 @@
 /* natlab -- nftables rulesets for the kernel NAT engine.
  *
- * Recipes measured in LAB-NOTES.md (nftables 1.0.6):
+ * Recipes, each measured in a lab with nftables 1.0.6:
  *   EI mapping, APD filtering, preserve     masquerade
  *   APD mapping, random                     masquerade random
  *   EI mapping, random in range             snat to PUB:LO-HI
@@ -41,7 +41,7 @@ static void maps(struct ctx *c) {
 static void prerouting(struct ctx *c) {
   fprintf(c->f, "  chain pre {\n    type nat hook prerouting priority dstnat;"
                 " policy accept;\n");
-  if (c->n->filtering == NL_BEH_EI)
+  if (c->n->filtering == NAT_BEH_EI)
     fprintf(c->f,
             "    iifname \"%s\" meta l4proto udp dnat ip addr . port to "
             "udp dport map @fc\n",
@@ -71,7 +71,7 @@ static void translation(struct ctx *c) {
             "    oifname \"%s\" meta l4proto { tcp, udp } snat ip to "
             "%s:%u-%u%s\n",
             w, c->pub, n->port_min, n->port_max,
-            n->mapping == NL_BEH_APD ? " random" : "");
+            n->mapping == NAT_BEH_APD ? " random" : "");
   } else {
     unsigned step = (unsigned)n->delta;
     unsigned cnt = (n->port_max - n->port_min) / step + 1;
@@ -148,8 +148,8 @@ int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
   c.n = &t->nodes[node];
   snprintf(c.wan, sizeof c.wan, "%sa%d", prefix, c.n->index);
   nl_ip_str(c.n->public_ip, c.pub, sizeof c.pub);
-  c.fc = c.n->filtering == NL_BEH_EI || c.n->hairpin;
-  c.rc = c.n->filtering == NL_BEH_AD;
+  c.fc = c.n->filtering == NAT_BEH_EI || c.n->hairpin;
+  c.rc = c.n->filtering == NAT_BEH_AD;
   *out = NULL;
   c.f = open_memstream(out, &len);
   if (!c.f)

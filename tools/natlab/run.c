@@ -24,6 +24,8 @@
  * behaviours predict. */
 #include "natlab.h"
 
+#include "../common/cli.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -103,9 +105,9 @@ static int beh_from_text(const char *out, const char *what) {
   static const struct {
     const char *text;
     int beh;
-  } forms[] = {{"Address and Port Dependent %s", NL_BEH_APD},
-               {"Address Dependent %s", NL_BEH_AD},
-               {"Endpoint Independent %s", NL_BEH_EI}};
+  } forms[] = {{"Address and Port Dependent %s", NAT_BEH_APD},
+               {"Address Dependent %s", NAT_BEH_AD},
+               {"Endpoint Independent %s", NAT_BEH_EI}};
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     snprintf(key, sizeof key, forms[i].text, what);
     if (strstr(out, key))
@@ -127,7 +129,7 @@ static void natdisc_mf(const char *out, const char *host_ip, int *m, int *f) {
   *m = beh_from_text(out, "Mapping");
   *f = beh_from_text(out, "Filtering");
   if (refl && strncmp(refl + 20, host_ip, hl) == 0 && refl[20 + hl] == ':')
-    *m = NL_BEH_NONE;
+    *m = NL_NO_NAT;
 }
 
 static bool check_mf(const char *out, const struct nl_expect *e,
@@ -135,7 +137,7 @@ static bool check_mf(const char *out, const struct nl_expect *e,
   int m, f;
   natdisc_mf(out, host_ip, &m, &f);
   snprintf(obs, len, "mapping=%s filtering=%s", nl_beh_name(m), nl_beh_name(f));
-  if (e->mapping == NL_BEH_NONE || m == NL_BEH_NONE)
+  if (e->mapping == NL_NO_NAT || m == NL_NO_NAT)
     return e->mapping == m;
   return m >= 0 && f >= 0 && beh_match(e->mapping, m) &&
          beh_match(e->filtering, f);
@@ -163,23 +165,19 @@ static bool check_stun(int code, const struct nl_expect *e, char *obs,
            preserve ? " preserves-port" : " new-port",
            hairpin ? " hairpin" : " no-hairpin");
   int want = -1;
-  if (e->mapping == NL_BEH_NONE)
+  if (e->mapping == NL_NO_NAT)
     want = 0;
-  else if (e->mapping == NL_BEH_AD || e->mapping == NL_BEH_APD)
+  else if (e->mapping == NAT_BEH_AD || e->mapping == NAT_BEH_APD)
     want = 8;
-  else if (e->mapping == NL_BEH_EI && e->filtering >= 0)
-    want = 2 + 2 * e->filtering;
+  else if (e->mapping == NAT_BEH_EI && e->filtering >= 0)
+    want = 2 * e->filtering; /* EI 2, AD 4, APD 6 */
   if (want >= 0 && type != want)
     return false;
-  if (e->alloc >= 0 && e->mapping != NL_BEH_NONE &&
+  if (e->alloc >= 0 && e->mapping != NL_NO_NAT &&
       (e->alloc == NL_ALLOC_PRESERVE) != preserve)
     return false;
-  return e->hairpin < 0 || e->mapping == NL_BEH_NONE ||
+  return e->hairpin < 0 || e->mapping == NL_NO_NAT ||
          e->hairpin == (int)hairpin;
-}
-
-static const char *beh_word(int b) {
-  return b == -2 ? "null" : b == -1 ? "unknown" : nl_beh_name(b);
 }
 
 /* netcheck's mapping and filtering against natdiscovery's (no NAT: both
@@ -190,11 +188,11 @@ static bool check_agree(const char *netcheck_json, const char *natdisc_out,
   bool parsed = nl_netcheck_mf(netcheck_json, &nm, &nf) == 0;
   natdisc_mf(natdisc_out, host_ip, &dm, &df);
   snprintf(obs, len, "netcheck %s/%s, natdiscovery %s/%s",
-           parsed ? beh_word(nm) : "no-report", beh_word(nf), beh_word(dm),
-           beh_word(df));
+           parsed ? nl_beh_seen_name(nm) : "no-report", nl_beh_seen_name(nf),
+           nl_beh_seen_name(dm), nl_beh_seen_name(df));
   if (!parsed || nm < 0 || dm < 0)
     return false;
-  if (nm == NL_BEH_NONE || dm == NL_BEH_NONE)
+  if (nm == NL_NO_NAT || dm == NL_NO_NAT)
     return nm == dm;
   return nm == dm && nf == df && nf >= 0;
 }
@@ -420,9 +418,8 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
     else if (strcmp(argv[i], "--kinds") == 0 && has && o->x->pairs)
       o->kinds = argv[++i];
     else if (strcmp(argv[i], "--jobs") == 0 && has) {
-      char *end;
-      long j = strtol(argv[++i], &end, 10);
-      if (*end != '\0' || j < 1 || j > 64) {
+      unsigned j;
+      if (nat_cli_uint(argv[++i], 1, 64, &j) != 0) {
         fprintf(stderr, "natlab: run: bad --jobs '%s' (1..64)\n", argv[i]);
         return NL_ERR_USAGE;
       }

@@ -47,13 +47,8 @@ static int beh_of(json_t *v) {
   const char *s = json_string_value(v);
   if (!s)
     return -2; /* absent or null */
-  if (strcmp(s, "endpoint-independent") == 0)
-    return NL_BEH_EI;
-  if (strcmp(s, "address-dependent") == 0)
-    return NL_BEH_AD;
-  if (strcmp(s, "address-and-port-dependent") == 0)
-    return NL_BEH_APD;
-  return -1; /* "unknown" or anything else */
+  nat_beh b = nat_beh_parse(s);
+  return b != NAT_BEH_UNKNOWN ? (int)b : -1; /* "unknown" or anything else */
 }
 
 static int alloc_of(json_t *v) {
@@ -69,12 +64,8 @@ static int alloc_of(json_t *v) {
   return -1;
 }
 
-static const char *beh_text(int b) {
-  return b == -2 ? "null" : b == -1 ? "unknown" : nl_beh_name(b);
-}
-
-/** Mapping and filtering as netcheck reported them in @p json: enum
- * nl_beh, NL_BEH_NONE when it saw no NAT (nat_present false and no
+/** Mapping and filtering as netcheck reported them in @p json: a
+ * nat_beh, NL_NO_NAT when it saw no NAT (nat_present false and no
  * dependent behaviour), -1 unknown, -2 absent. 0, or -1 when @p json is no
  * JSON object. */
 int nl_netcheck_mf(const char *json, int *mapping, int *filtering) {
@@ -86,9 +77,9 @@ int nl_netcheck_mf(const char *json, int *mapping, int *filtering) {
   *mapping = beh_of(find_key(root, "mapping"));
   *filtering = beh_of(find_key(root, "filtering"));
   if (json_is_false(json_object_get(root, "nat_present")) &&
-      (*mapping == NL_BEH_EI || *mapping == -2) &&
-      (*filtering == NL_BEH_EI || *filtering == -2))
-    *mapping = *filtering = NL_BEH_NONE;
+      (*mapping == NAT_BEH_EI || *mapping == -2) &&
+      (*filtering == NAT_BEH_EI || *filtering == -2))
+    *mapping = *filtering = NL_NO_NAT;
   json_decref(root);
   return 0;
 }
@@ -123,7 +114,7 @@ static bool check_rest(json_t *root, const struct nl_expect *e, char *obs,
     ok = false;
   if (e->alloc == NL_ALLOC_SEQ && e->delta > 0 && delta != e->delta)
     ok = false;
-  if (e->hairpin >= 0 && e->mapping != NL_BEH_NONE &&
+  if (e->hairpin >= 0 && e->mapping != NL_NO_NAT &&
       !(json_is_boolean(hp) && json_is_true(hp) == (e->hairpin == 1)))
     ok = false;
   return ok;
@@ -141,9 +132,10 @@ bool nl_check_netcheck(const char *json, const struct nl_expect *e, char *obs,
     json_decref(root);
     return false;
   }
-  snprintf(obs, len, "mapping=%s filtering=%s", beh_text(m), beh_text(f));
+  snprintf(obs, len, "mapping=%s filtering=%s", nl_beh_seen_name(m),
+           nl_beh_seen_name(f));
   bool ok = beh_ok(e->mapping, m) && beh_ok(e->filtering, f);
-  if (e->mapping != NL_BEH_NONE && (m < 0 || f < 0))
+  if (e->mapping != NL_NO_NAT && (m < 0 || f < 0))
     ok = false;
   ok &= check_rest(root, e, obs, len);
   json_decref(root);

@@ -168,13 +168,13 @@ struct expectation {
 };
 
 static bool per_destination(int mapping) {
-  return mapping == NL_BEH_AD || mapping == NL_BEH_APD;
+  return mapping == NAT_BEH_AD || mapping == NAT_BEH_APD;
 }
 
 /* Does this filtering let in a new port of an address we sent to? */
 static bool admits_new_port(int filtering) {
-  return filtering == NL_BEH_NONE || filtering == NL_BEH_EI ||
-         filtering == NL_BEH_AD;
+  return filtering == NL_NO_NAT || filtering == NAT_BEH_EI ||
+         filtering == NAT_BEH_AD;
 }
 
 /* The rules in the comment at the top, from each host's behaviour. */

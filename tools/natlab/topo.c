@@ -2,6 +2,8 @@
  * The format is documented in docs/topology-format.md. */
 #include "natlab.h"
 
+#include "../common/cli.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -36,18 +38,15 @@ static int perr(const struct parser *p, const char *fmt, ...) {
 }
 
 const char *nl_beh_name(int beh) {
-  switch (beh) {
-  case NL_BEH_EI:
-    return "ei";
-  case NL_BEH_AD:
-    return "ad";
-  case NL_BEH_APD:
-    return "apd";
-  case NL_BEH_NONE:
+  if (beh == NL_NO_NAT)
     return "none";
-  default:
-    return "any";
-  }
+  if (beh >= NAT_BEH_EI && beh <= NAT_BEH_APD)
+    return nat_beh_short_name((uint8_t)beh);
+  return "any";
+}
+
+const char *nl_beh_seen_name(int beh) {
+  return beh == -2 ? "null" : beh == -1 ? "unknown" : nl_beh_name(beh);
 }
 
 const char *nl_alloc_name(int alloc) {
@@ -102,14 +101,11 @@ int nl_topo_hosts(const struct nl_topo *t) {
 }
 
 static int parse_beh(const char *v) {
-  if (strcmp(v, "ei") == 0)
-    return NL_BEH_EI;
-  if (strcmp(v, "ad") == 0)
-    return NL_BEH_AD;
-  if (strcmp(v, "apd") == 0)
-    return NL_BEH_APD;
+  nat_beh b = nat_beh_parse(v);
+  if (b != NAT_BEH_UNKNOWN)
+    return b;
   if (strcmp(v, "none") == 0)
-    return NL_BEH_NONE;
+    return NL_NO_NAT;
   if (strcmp(v, "any") == 0)
     return -1;
   return NOT_GIVEN;
@@ -137,31 +133,19 @@ static int parse_bool(const char *v) {
   return NOT_GIVEN;
 }
 
-static int parse_uint(const char *v, unsigned long max, unsigned long *out) {
-  char *end;
-  if (!isdigit((unsigned char)v[0]))
-    return -1;
-  errno = 0;
-  unsigned long x = strtoul(v, &end, 10);
-  if (errno || *end || x > max)
-    return -1;
-  *out = x;
-  return 0;
-}
-
 static int parse_range(const char *v, unsigned *lo, unsigned *hi) {
   char a[16];
   const char *dash = strchr(v, '-');
-  unsigned long x, y;
+  unsigned x, y;
   if (!dash || (size_t)(dash - v) >= sizeof a)
     return -1;
   memcpy(a, v, (size_t)(dash - v));
   a[dash - v] = '\0';
-  if (parse_uint(a, 65535, &x) || parse_uint(dash + 1, 65535, &y) || x < 1024 ||
-      y < x)
+  if (nat_cli_uint(a, 1024, 65535, &x) ||
+      nat_cli_uint(dash + 1, 0, 65535, &y) || y < x)
     return -1;
-  *lo = (unsigned)x;
-  *hi = (unsigned)y;
+  *lo = x;
+  *hi = y;
   return 0;
 }
 
@@ -173,18 +157,18 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {"full-cone", NL_BEH_EI, NL_BEH_EI, NL_ALLOC_PRESERVE, 0, 0},
-    {"restricted-cone", NL_BEH_EI, NL_BEH_AD, NL_ALLOC_PRESERVE, 0, 0},
-    {"port-restricted", NL_BEH_EI, NL_BEH_APD, NL_ALLOC_PRESERVE, 0, 0},
-    {"symmetric", NL_BEH_APD, NL_BEH_APD, NL_ALLOC_RANDOM, 0, 0},
-    {"symmetric-sequential", NL_BEH_APD, NL_BEH_APD, NL_ALLOC_SEQ, 20000,
+    {"full-cone", NAT_BEH_EI, NAT_BEH_EI, NL_ALLOC_PRESERVE, 0, 0},
+    {"restricted-cone", NAT_BEH_EI, NAT_BEH_AD, NL_ALLOC_PRESERVE, 0, 0},
+    {"port-restricted", NAT_BEH_EI, NAT_BEH_APD, NL_ALLOC_PRESERVE, 0, 0},
+    {"symmetric", NAT_BEH_APD, NAT_BEH_APD, NL_ALLOC_RANDOM, 0, 0},
+    {"symmetric-sequential", NAT_BEH_APD, NAT_BEH_APD, NL_ALLOC_SEQ, 20000,
      20999},
     /* random-range keeps its ports out of every client's local ports: a
      * `snat to PUB:LO-HI` NAT keeps a source port that falls inside its
      * range, so a range that overlapped Debian's stun client (binds
      * 16384-32767) or the kernel's ephemeral ports (32768-60999) would
      * make "random" a coin toss. */
-    {"random-range", NL_BEH_EI, NL_BEH_APD, NL_ALLOC_RANDOM, 10000, 10999},
+    {"random-range", NAT_BEH_EI, NAT_BEH_APD, NL_ALLOC_RANDOM, 10000, 10999},
 };
 
 static int apply_preset(struct nl_node *n, const char *v) {
@@ -218,12 +202,8 @@ static bool is_link_key(const char *k) {
 }
 
 static bool number_like(const char *v) {
-  char *end;
-  if (!*v)
-    return false;
-  errno = 0;
-  double d = strtod(v, &end);
-  return !errno && !*end && d >= 0;
+  double d;
+  return nat_cli_double(v, 0, HUGE_VAL, &d) == 0;
 }
 
 static int add_opt(const struct parser *p, struct nl_opt *opts, int *n,
@@ -277,7 +257,7 @@ static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
 /* One key=value of a `nat` line. */
 static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
                    const char *v) {
-  unsigned long x;
+  unsigned x;
   int r;
   if (strcmp(k, "kind") == 0) {
     if (apply_preset(n, v))
@@ -295,7 +275,7 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
       return perr(p, "engine must be kernel or natbox, not '%s'", v);
   } else if (strcmp(k, "mapping") == 0 || strcmp(k, "filtering") == 0) {
     r = parse_beh(v);
-    if (r < 0 || r == NL_BEH_NONE)
+    if (r < 0 || r == NL_NO_NAT)
       return perr(p, "%s must be ei, ad or apd, not '%s'", k, v);
     *(k[0] == 'm' ? &n->mapping : &n->filtering) = r;
   } else if (strcmp(k, "alloc") == 0) {
@@ -304,7 +284,7 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
                   v);
     n->alloc = r;
   } else if (strcmp(k, "delta") == 0) {
-    if (parse_uint(v, 1000, &x) || x == 0)
+    if (nat_cli_uint(v, 1, 1000, &x))
       return perr(p, "delta must be 1..1000, not '%s'", v);
     n->delta = (int)x;
   } else if (strcmp(k, "range") == 0) {
@@ -315,7 +295,7 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
       return perr(p, "hairpin must be on or off, not '%s'", v);
     n->hairpin = r == 1;
   } else if (strcmp(k, "timeout") == 0) {
-    if (parse_uint(v, 86400, &x) || x == 0)
+    if (nat_cli_uint(v, 1, 86400, &x))
       return perr(p, "timeout must be 1..86400 seconds, not '%s'", v);
     n->timeout = (unsigned)x;
   } else if (strcmp(k, "portmap") == 0 || strcmp(k, "upnp") == 0) {
@@ -344,10 +324,10 @@ static int expect_key(const struct parser *p, struct nl_expect *e,
       return perr(p, "hairpin must be on, off or any, not '%s'", v);
     e->hairpin = r;
   } else if (strcmp(k, "delta") == 0) {
-    unsigned long x;
+    unsigned x;
     if (strcmp(v, "any") == 0)
       e->delta = 0;
-    else if (parse_uint(v, 1000, &x) || x == 0)
+    else if (nat_cli_uint(v, 1, 1000, &x))
       return perr(p, "delta must be 1..1000 or any, not '%s'", v);
     else
       e->delta = (int)x;
@@ -365,24 +345,24 @@ static int expect_key(const struct parser *p, struct nl_expect *e,
 static int kernel_check(const struct parser *p, const struct nl_node *n) {
   int m = n->mapping, f = n->filtering, a = n->alloc;
   bool ranged = n->port_max != 0;
-  if (m == NL_BEH_AD)
+  if (m == NAT_BEH_AD)
     return perr(p, "the kernel engine cannot do mapping=ad; use "
                    "engine=natbox");
-  if (m == NL_BEH_APD && f != NL_BEH_APD)
+  if (m == NAT_BEH_APD && f != NAT_BEH_APD)
     return perr(p, "the kernel engine does mapping=apd only with "
                    "filtering=apd; use engine=natbox");
-  if (a == NL_ALLOC_PRESERVE && (m != NL_BEH_EI || ranged))
+  if (a == NL_ALLOC_PRESERVE && (m != NAT_BEH_EI || ranged))
     return perr(p, "the kernel engine preserves ports only with "
                    "mapping=ei and no range");
-  if (a == NL_ALLOC_SEQ && (m != NL_BEH_APD || !ranged))
+  if (a == NL_ALLOC_SEQ && (m != NAT_BEH_APD || !ranged))
     return perr(p, "kernel sequential allocation needs mapping=apd and a "
                    "range=LO-HI");
   if (a == NL_ALLOC_SEQ && n->port_max - n->port_min > 4095)
     return perr(p, "kernel sequential range is at most 4096 ports");
-  if (a == NL_ALLOC_RANDOM && m == NL_BEH_EI && (!ranged || f != NL_BEH_APD))
+  if (a == NL_ALLOC_RANDOM && m == NAT_BEH_EI && (!ranged || f != NAT_BEH_APD))
     return perr(p, "kernel random allocation with mapping=ei needs a "
                    "range=LO-HI and filtering=apd");
-  if (n->hairpin && m != NL_BEH_EI)
+  if (n->hairpin && m != NAT_BEH_EI)
     return perr(p, "kernel hairpinning needs mapping=ei");
   if (a != NL_ALLOC_SEQ && n->delta != 1)
     return perr(p, "delta needs alloc=sequential");
@@ -682,8 +662,8 @@ void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e) {
   const struct nl_node *h = &t->nodes[host];
   *e = (struct nl_expect){-1, -1, -1, -1, 0, false};
   if (h->parent == 0) {
-    *e = (struct nl_expect){NL_BEH_NONE, NL_BEH_NONE, NL_ALLOC_PRESERVE,
-                            -1,          0,           true};
+    *e = (struct nl_expect){NL_NO_NAT, NL_NO_NAT, NL_ALLOC_PRESERVE,
+                            -1,        0,         true};
   } else if (t->nodes[h->parent].parent == 0) {
     const struct nl_node *n = &t->nodes[h->parent];
     *e = (struct nl_expect){n->mapping,

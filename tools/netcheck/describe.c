@@ -7,7 +7,7 @@
 
 #include "netcheck.h"
 
-const char *nc_obs_status(const nat_obs *o) {
+const char *nc_obs_status_name(const nat_obs *o) {
   if (o->status == 0)
     return "ok";
   if (o->status == NAT_ESTUNERR)
@@ -19,7 +19,7 @@ const char *nc_obs_status(const nat_obs *o) {
   return "send_error";
 }
 
-const char *nc_no_family_error(const nc_server *s, char *buf, size_t len) {
+const char *nc_no_family_strerror(const nc_server *s, char *buf, size_t len) {
   bool v4 = s->no_family == NAT_AF_INET;
   snprintf(buf, len, "resolution failed: no %s address for %s (%s given)",
            v4 ? "IPv4" : "IPv6", s->name, v4 ? "-4" : "-6");
@@ -37,15 +37,15 @@ static const char *resolve_error(const nat_obs *o, const nc_options *opt,
   else if (s != NULL && s->resolve_uv != 0)
     snprintf(buf, len, "resolution failed: %s", nat_strerror(s->resolve_uv));
   else if (s != NULL && s->no_family != NAT_AF_NONE)
-    nc_no_family_error(s, buf, len);
+    nc_no_family_strerror(s, buf, len);
   else
     snprintf(buf, len, "resolution failed: %s", nat_strerror(o->status));
   return buf;
 }
 
-const char *nc_obs_error(const nat_obs *o, const nc_options *opt, char *buf,
-                         size_t len) {
-  const char *st = nc_obs_status(o);
+const char *nc_obs_strerror(const nat_obs *o, const nc_options *opt, char *buf,
+                            size_t len) {
+  const char *st = nc_obs_status_name(o);
   if (strcmp(st, "ok") == 0)
     return NULL;
   if (strcmp(st, "stun_error") == 0) {

@@ -171,20 +171,11 @@ static int parse_samples(nc_options *opt, const char *arg) {
 }
 
 static int parse_timeout(nc_options *opt, const char *arg) {
-  char *end = NULL;
-  unsigned long v;
-  if (arg[0] < '0' || arg[0] > '9')
+  if (nat_cli_uint(arg, 1, NC_MAX_TIMEOUT_MS, &opt->timeout_ms) != 0)
     return nat_cli_usage_error("netcheck",
                                "bad --timeout '%s': expected milliseconds, "
                                "an integer in 1..60000",
                                arg);
-  v = strtoul(arg, &end, 10);
-  if (*end != '\0' || v < 1 || v > NC_MAX_TIMEOUT_MS)
-    return nat_cli_usage_error("netcheck",
-                               "bad --timeout '%s': expected milliseconds, "
-                               "an integer in 1..60000",
-                               arg);
-  opt->timeout_ms = (unsigned)v;
   return 0;
 }
 

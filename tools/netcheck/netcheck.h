@@ -107,18 +107,18 @@ const char *nc_capture_point_name(const nc_replay_info *info);
 bool nc_masked(const nc_result *res, uint32_t bit);
 
 /* describe.c: shared wording of the two reports. */
-const char *nc_obs_status(const nat_obs *o); /* ok, timeout, ... */
+const char *nc_obs_status_name(const nat_obs *o); /* ok, timeout, ... */
 /* --verbose: one line per observation on stderr. */
 void nc_obs_trace(const nat_obs *o);
 /* The failure of @p o in words, or NULL when it succeeded. */
-const char *nc_obs_error(const nat_obs *o, const nc_options *opt, char *buf,
-                         size_t len);
+const char *nc_obs_strerror(const nat_obs *o, const nc_options *opt, char *buf,
+                            size_t len);
 const char *nc_family_name(uint8_t family); /* "ipv4", "ipv6" or NULL */
-/* Room for an error of nc_obs_error() (it names the server). */
+/* Room for an error of nc_obs_strerror() (it names the server). */
 #define NC_ERRLEN 384
 /* "resolution failed: no IPv4 address for NAME (-4 given)": @p s has no
  * address of the family -4/-6 asked for (s->no_family). */
-const char *nc_no_family_error(const nc_server *s, char *buf, size_t len);
+const char *nc_no_family_strerror(const nc_server *s, char *buf, size_t len);
 /* Milliseconds with two decimals, rounded, from nanoseconds. */
 double nc_ms(nat_tstamp ns);
 /* The verdict line of the text report. */

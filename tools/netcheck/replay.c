@@ -126,7 +126,7 @@ static int read_all(const nc_options *opt, nat_capture_reader *rd,
   }
   nat_capture_reader_stats(rd, &info->cap);
   if (rv < 0) {
-    const char *e = nat_capture_reader_error(rd);
+    const char *e = nat_capture_reader_strerror(rd);
     if (e[0] != '\0')
       fprintf(stderr, "netcheck: %s\n", e);
     else
@@ -201,7 +201,7 @@ static void mask(nat_verdict *v, nc_replay_info *info) {
       continue;
     snprintf(v->explain[v->nexplain++], NAT_EXPLAIN_LEN,
              "Replay: %s not measurable from this capture: %s", rows[i].key,
-             nat_replay_why_not(&info->diag, rows[i].bit));
+             nat_replay_strerror(&info->diag, rows[i].bit));
   }
 }
 
@@ -227,7 +227,7 @@ static void fill_tests(nc_result *res, nc_replay_info *info) {
       continue;
     snprintf(info->skipped[t], sizeof info->skipped[t],
              "not measurable from this capture: %s",
-             nat_replay_why_not(&info->diag, test_bit[t]));
+             nat_replay_strerror(&info->diag, test_bit[t]));
     res->tests[t].skipped = info->skipped[t];
   }
 }

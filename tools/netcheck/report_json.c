@@ -69,8 +69,8 @@ static json_t *server_json(const nc_options *opt, const nat_obs *o, bool *ok) {
   put(s, "name", safe_string(nc_server_name(opt, o, name, sizeof name)), ok);
   put(s, "address", addr_json(sent, &o->server), ok);
   put(s, "family", str_or_null(nc_family_name(nat_obs_family(o))), ok);
-  put(s, "status", json_string(nc_obs_status(o)), ok);
-  put(s, "error", str_or_null(nc_obs_error(o, opt, err, sizeof err)), ok);
+  put(s, "status", json_string(nc_obs_status_name(o)), ok);
+  put(s, "error", str_or_null(nc_obs_strerror(o, opt, err, sizeof err)), ok);
   put(s, "rtt_ms", o->status == 0 ? json_real(nc_ms(o->rtt)) : json_null(), ok);
   put(s, "local", addr_json(true, &o->local), ok);
   put(s, "mapped", addr_json(o->has_mapped, &o->mapped), ok);
@@ -322,7 +322,7 @@ static json_t *replay_json(const nc_result *res, bool *ok) {
     bool m = (info->diag.measurable & bit) != 0;
     put(meas, nc_replay_key(i), json_boolean(m), ok);
     put(why, nc_replay_key(i),
-        m ? json_null() : safe_string(nat_replay_why_not(&info->diag, bit)),
+        m ? json_null() : safe_string(nat_replay_strerror(&info->diag, bit)),
         ok);
   }
   put(j, "measurable", meas, ok);

@@ -18,10 +18,6 @@ static const char *public_ip(const nat_family_verdict *f, char *buf,
   return nat_addr_format_ip(&f->public_ip, buf, len);
 }
 
-static const char *tri_text(nat_tri t) {
-  return t == NAT_TRI_YES ? "yes" : t == NAT_TRI_NO ? "no" : "unknown";
-}
-
 static const char *addr_or_dash(bool has, const nat_addr *a, char *buf,
                                 size_t len) {
   if (!has || a->family == NAT_AF_NONE)
@@ -36,7 +32,7 @@ static bool not_measurable(FILE *out, const nc_result *res, const char *label,
   if (!nc_masked(res, bit))
     return false;
   fprintf(out, LABEL "not measurable from this capture: %s\n", label,
-          nat_replay_why_not(&res->replay->diag, bit));
+          nat_replay_strerror(&res->replay->diag, bit));
   return true;
 }
 
@@ -65,7 +61,7 @@ static void behaviour(FILE *out, const nc_result *res) {
             : res->tests[NAT_OBS_FILTERING].skipped != NULL ? " (not measured)"
                                                             : "");
   if (!not_measurable(out, res, "Hairpinning:", NAT_REPLAY_M_HAIRPIN))
-    fprintf(out, LABEL "%s\n", "Hairpinning:", tri_text(v->hairpinning));
+    fprintf(out, LABEL "%s\n", "Hairpinning:", nat_tri_name(v->hairpinning));
   if (!not_measurable(out, res, "Port allocation:", NAT_REPLAY_M_ALLOCATION))
     allocation(out, &v->alloc);
   fprintf(out, LABEL, "Prediction:");
@@ -76,7 +72,7 @@ static void behaviour(FILE *out, const nc_result *res) {
             100.0 * v->prediction.prob[i]);
   fprintf(out, "\n");
   fprintf(out, LABEL "%s\n", "Pooling:", nat_pooling_name(v->pooling));
-  fprintf(out, LABEL "%s\n", "Double NAT:", tri_text(v->double_nat));
+  fprintf(out, LABEL "%s\n", "Double NAT:", nat_tri_name(v->double_nat));
   if (not_measurable(out, res, "Mapping lifetime:", NAT_REPLAY_M_LIFETIME))
     return;
   if (v->lifetime_min == 0 && v->lifetime_max == 0)
@@ -166,8 +162,8 @@ static void summary(FILE *out, const nc_result *res) {
   fprintf(out, LABEL "%s\n",
           "Public IPv6:", public_ip(&a->v6, buf, sizeof buf));
   if (!not_measurable(out, res, "NAT:", NAT_REPLAY_M_NAT)) {
-    fprintf(out, LABEL "%s\n", "NAT on IPv4:", tri_text(a->v4.nat_present));
-    fprintf(out, LABEL "%s\n", "NAT on IPv6:", tri_text(a->v6.nat_present));
+    fprintf(out, LABEL "%s\n", "NAT on IPv4:", nat_tri_name(a->v4.nat_present));
+    fprintf(out, LABEL "%s\n", "NAT on IPv6:", nat_tri_name(a->v6.nat_present));
   }
   fprintf(out, LABEL "%zu of %zu\n", "Probes answered:", answered, tried);
   if (a->udp_reachable)
@@ -204,7 +200,7 @@ static void server_block(FILE *out, const nc_options *opt, const nc_result *res,
                          const nat_obs *o) {
   char b1[NAT_ADDR_STRLEN], err[NC_ERRLEN], name[NAT_ADDR_STRLEN];
   const char *fam = nc_family_name(nat_obs_family(o));
-  const char *why = nc_obs_error(o, opt, err, sizeof err);
+  const char *why = nc_obs_strerror(o, opt, err, sizeof err);
   const nat_server_verdict *v = nc_verdict_of(res, o);
 
   fprintf(out, "\nServer %s (%s)\n", nc_server_name(opt, o, name, sizeof name),
@@ -224,7 +220,7 @@ static void server_block(FILE *out, const nc_options *opt, const nc_result *res,
   fprintf(out, "  " LABEL "%s\n", "mapped address:",
           addr_or_dash(o->has_mapped, &o->mapped, b1, sizeof b1));
   fprintf(out, "  " LABEL "%s\n",
-          "NAT:", tri_text(v != NULL ? v->nat_present : NAT_TRI_UNKNOWN));
+          "NAT:", nat_tri_name(v != NULL ? v->nat_present : NAT_TRI_UNKNOWN));
   fprintf(out, "  " LABEL "%.2f ms\n", "RTT:", nc_ms(o->rtt));
   fprintf(out, "  " LABEL "%s\n",
           "RFC 5780:", o->has_other_address ? "yes" : "no");

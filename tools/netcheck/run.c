@@ -443,7 +443,8 @@ static void on_resolved(void *arg, const nat_resolve_result *r) {
       char why[NC_ERRLEN];
       s->resolve_uv = 0;
       s->no_family = c->opt->want_v4 ? NAT_AF_INET : NAT_AF_INET6;
-      fprintf(stderr, "netcheck: %s\n", nc_no_family_error(s, why, sizeof why));
+      fprintf(stderr, "netcheck: %s\n",
+              nc_no_family_strerror(s, why, sizeof why));
     }
     record_failure(c, l->server_idx, NULL,
                    r->status != 0 ? r->status : NAT_ENOTFOUND);

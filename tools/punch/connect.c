@@ -618,7 +618,7 @@ static void rdv_done(nat_rdv_client *c, void *arg, int status) {
   else if (status == NAT_ERDVREFUSED || status == NAT_EROOMFULL)
     punch_finish(s, PUNCH_EXIT_FAIL, "the rendezvous refused us: %s",
                  info.error_text[0] ? info.error_text
-                                    : nat_rdv_errcode_text(info.error_code));
+                                    : nat_rdv_strerror(info.error_code));
   else
     punch_finish(s, PUNCH_EXIT_FAIL, "rendezvous failed: %s",
                  nat_strerror(status));

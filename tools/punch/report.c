@@ -59,7 +59,7 @@ static json_t *pair_json(const nat_check_pair *p) {
   json_object_set_new(o, "outcome",
                       json_string(p->state == NAT_PAIR_SUCCEEDED ? "succeeded"
                                   : p->fail != NAT_PAIR_FAIL_NONE
-                                      ? nat_pair_fail_str(p->fail)
+                                      ? nat_pair_fail_strerror(p->fail)
                                       : nat_pair_state_name(p->state)));
   json_object_set_new(o, "requests", json_integer(p->sent));
   json_object_set_new(o, "answered", json_integer(p->answered));
@@ -100,10 +100,11 @@ static json_t *refused_json(const punch_sess *s) {
   char a[NAT_ADDR_STRLEN];
   for (size_t i = 0; i < s->nrefused; i++)
     json_array_append_new(
-        arr, json_pack("{s:s, s:s, s:s}", "type",
-                       nat_cand_type_name(s->refused[i].cand.type), "address",
-                       nat_addr_format(&s->refused[i].cand.addr, a, sizeof a),
-                       "reason", nat_cand_reject_str(s->refused[i].reason)));
+        arr,
+        json_pack("{s:s, s:s, s:s}", "type",
+                  nat_cand_type_name(s->refused[i].cand.type), "address",
+                  nat_addr_format(&s->refused[i].cand.addr, a, sizeof a),
+                  "reason", nat_cand_reject_strerror(s->refused[i].reason)));
   return arr;
 }
 
@@ -248,7 +249,7 @@ static void report_text(const punch_sess *s, FILE *out) {
   for (size_t i = 0; i < s->nrefused; i++)
     fprintf(out, "refused candidate     %s: %s\n",
             nat_cand_format(&s->refused[i].cand, a, sizeof a),
-            nat_cand_reject_str(s->refused[i].reason));
+            nat_cand_reject_strerror(s->refused[i].reason));
   for (size_t i = 0; i < n; i++) {
     nat_check_pair p;
     if (nat_check_pair_get(s->chk, i, &p) != 0)
@@ -257,7 +258,7 @@ static void report_text(const punch_sess *s, FILE *out) {
             nat_cand_format(&p.local, a, sizeof a),
             nat_cand_format(&p.remote, b, sizeof b),
             p.state == NAT_PAIR_SUCCEEDED  ? "succeeded"
-            : p.fail != NAT_PAIR_FAIL_NONE ? nat_pair_fail_str(p.fail)
+            : p.fail != NAT_PAIR_FAIL_NONE ? nat_pair_fail_strerror(p.fail)
                                            : nat_pair_state_name(p.state),
             p.sent);
   }

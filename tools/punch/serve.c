@@ -170,7 +170,7 @@ static void log_text(const nat_rdv_action *a, const char *room,
     break;
   default: /* refused, malformed, timeout */
     fprintf(stderr, "%speer %s %s: %s\n", where, peer, ev,
-            a->text != NULL ? a->text : nat_rdv_errcode_text(a->code));
+            a->text != NULL ? a->text : nat_rdv_strerror(a->code));
     break;
   }
 }
@@ -195,7 +195,7 @@ static void log_json(const nat_rdv_action *a, const char *room,
     json_object_set_new(o, "code", json_integer(a->code));
     json_object_set_new(
         o, "reason",
-        json_string(a->text != NULL ? a->text : nat_rdv_errcode_text(a->code)));
+        json_string(a->text != NULL ? a->text : nat_rdv_strerror(a->code)));
   }
   s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
   if (s != NULL)

@@ -96,7 +96,7 @@ static void chk_failed(punch_sess *s, int hint) {
     punch_finish(s, PUNCH_EXIT_FAIL, "connectivity checks failed");
   else
     punch_finish(s, PUNCH_EXIT_FAIL, "connectivity checks failed: %s",
-                 nat_check_hint_str(hint));
+                 nat_check_hint_strerror(hint));
 }
 
 static void chk_event(void *arg, const nat_check_event *ev) {
@@ -294,11 +294,11 @@ static void start_cb(uv_timer_t *t) {
 static int check_mapping(int beh) {
   switch (beh) {
   case NAT_BEH_EI:
-    return NAT_BEHAVIOUR_EI;
+    return NAT_BEH_EI;
   case NAT_BEH_AD:
-    return NAT_BEHAVIOUR_AD;
+    return NAT_BEH_AD;
   case NAT_BEH_APD:
-    return NAT_BEHAVIOUR_APD;
+    return NAT_BEH_APD;
   default:
     return -1;
   }

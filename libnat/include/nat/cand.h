@@ -131,7 +131,7 @@ NAT_EXTERN int nat_cand_validate_remote(const nat_addr *a,
 
 /** A one-line reason for a nat_cand_reject value ("loopback address
  * (allowed only for tests)"). Never NULL. */
-NAT_EXTERN const char *nat_cand_reject_str(int reason);
+NAT_EXTERN const char *nat_cand_reject_strerror(int reason);
 
 /* ------------------------------------------------- local candidates */
 

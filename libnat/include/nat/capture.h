@@ -129,7 +129,7 @@ typedef struct nat_capture_stats {
   uint64_t reason[NAT_CAPR_COUNT]; /**< frames refused, per reason */
 } nat_capture_stats;
 
-/** Longest message nat_capture_reader_error() returns, with the NUL. */
+/** Longest message nat_capture_reader_strerror() returns, with the NUL. */
 #define NAT_CAPTURE_ERRLEN 512
 
 /** Open the pcap or pcapng file @p path for streaming.
@@ -157,7 +157,7 @@ NAT_EXTERN int nat_capture_reader_open_fp(nat_capture_reader **out, FILE *fp,
  * stats and skipped.
  * @return 1 and @p out filled; 0 at the end of the file; NAT_ECAPTURE if
  *         the file is damaged (truncated record, garbage record header):
- *         nat_capture_reader_error() then names the record number and
+ *         nat_capture_reader_strerror() then names the record number and
  *         byte offset, and later calls return NAT_ECAPTURE again. */
 NAT_EXTERN int nat_capture_reader_next(nat_capture_reader *r,
                                        nat_capture_pkt *out);
@@ -167,7 +167,7 @@ NAT_EXTERN int nat_capture_reader_next(nat_capture_reader *r,
 NAT_EXTERN uint32_t nat_capture_reader_linktype(const nat_capture_reader *r);
 
 /** The last error message ("" if none). */
-NAT_EXTERN const char *nat_capture_reader_error(const nat_capture_reader *r);
+NAT_EXTERN const char *nat_capture_reader_strerror(const nat_capture_reader *r);
 
 NAT_EXTERN void nat_capture_reader_stats(const nat_capture_reader *r,
                                          nat_capture_stats *out);

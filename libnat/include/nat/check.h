@@ -119,8 +119,8 @@ typedef struct nat_check_config {
    * same either way. */
   bool aggressive;
   /** Hints for the failure explanation (see nat_check_hint): what the
-   * caller knows about each side's NAT mapping, as nat_behaviour values
-   * (EI/AD/APD) or -1 when unknown. */
+   * caller knows about each side's NAT mapping, as nat_beh values
+   * (nat/common.h); NAT_BEH_UNKNOWN (or -1) when unknown. */
   int local_mapping, remote_mapping;
   /** Refuse remote candidates nat_cand_validate_remote() refuses with
    * this policy (prflx ones learned from checks included). */
@@ -273,7 +273,7 @@ NAT_EXTERN void nat_check_handle_expiry(nat_check *c, nat_tstamp now);
 /** Feed a datagram received from @p from on the socket.
  * @return 0 if it was a STUN message for the checks (consumed, even if
  *         refused: see the pair counters); NAT_ENOTSTUN if it is not STUN
- *         (give it to QUIC: the LAB-NOTES demux rule, nat_stun_is_stun);
+ *         (give it to QUIC: the demux rule of nat_stun_is_stun());
  *         NAT_ENOTFOUND for a STUN response to none of our checks (give
  *         it to the caller's own STUN client, e.g. its srflx discovery);
  *         or a decode error for a broken STUN message. */
@@ -309,14 +309,14 @@ NAT_EXTERN size_t nat_check_explain(const nat_check *c, char *buf, size_t len);
 
 /** A pair failure reason as text: "no response", "integrity failure",
  * "role conflict", ... Never NULL. */
-NAT_EXTERN const char *nat_pair_fail_str(int fail);
+NAT_EXTERN const char *nat_pair_fail_strerror(int fail);
 
 /** A pair state's name: "waiting", "in-progress", "succeeded", "failed".
  * Never NULL. */
 NAT_EXTERN const char *nat_pair_state_name(int state);
 
 /** The advice line of a nat_check_hint ("" for NONE). Never NULL. */
-NAT_EXTERN const char *nat_check_hint_str(int hint);
+NAT_EXTERN const char *nat_check_hint_strerror(int hint);
 
 struct nat_ticket;
 

@@ -33,6 +33,30 @@ typedef uint64_t nat_tstamp;
  * deterministic. */
 typedef void (*nat_rand_fn)(void *ctx, uint8_t *buf, size_t len);
 
+/** Mapping or filtering behaviour (RFC 4787 sections 4.1 and 5): what a
+ * verdict measured (nat/verdict.h), what a natbox does (nat/natbox.h),
+ * what nat_check is told (nat/check.h). */
+typedef enum nat_beh {
+  NAT_BEH_UNKNOWN = 0, /**< not measured, not known */
+  NAT_BEH_EI = 1,      /**< endpoint-independent */
+  NAT_BEH_AD = 2,      /**< address-dependent */
+  NAT_BEH_APD = 3      /**< address-and-port-dependent */
+} nat_beh;
+
+/** A behaviour's name as JSON reports give it: "endpoint-independent",
+ * "address-dependent", "address-and-port-dependent"; "unknown" for any
+ * other value. */
+NAT_EXTERN const char *nat_beh_name(uint8_t b);
+
+/** A behaviour's short name, as command lines and topology files write
+ * it: "ei", "ad", "apd"; "unknown" for any other value. */
+NAT_EXTERN const char *nat_beh_short_name(uint8_t b);
+
+/** The behaviour named @p s, in either form above ("ei" or
+ * "endpoint-independent", ...). @return NAT_BEH_EI, NAT_BEH_AD or
+ * NAT_BEH_APD; NAT_BEH_UNKNOWN for anything else (NULL included). */
+NAT_EXTERN nat_beh nat_beh_parse(const char *s);
+
 /** libnat's version as "MAJOR.MINOR.PATCH". */
 NAT_EXTERN const char *nat_version_string(void);
 

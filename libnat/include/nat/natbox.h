@@ -29,13 +29,6 @@ extern "C" {
 
 typedef struct nat_box nat_box;
 
-/** Mapping and filtering behaviours (RFC 4787 sections 4.1 and 5). */
-typedef enum nat_behaviour {
-  NAT_BEHAVIOUR_EI = 0, /**< endpoint-independent */
-  NAT_BEHAVIOUR_AD = 1, /**< address-dependent */
-  NAT_BEHAVIOUR_APD = 2 /**< address-and-port-dependent */
-} nat_behaviour;
-
 /** How external ports are chosen for new mappings. */
 typedef enum nat_alloc {
   NAT_ALLOC_PRESERVE = 0,   /**< the internal port if free, else the next
@@ -55,8 +48,8 @@ typedef struct nat_box_config {
   uint32_t public_ip[NAT_BOX_MAX_PUBLIC];
   unsigned npublic; /**< 0 is taken as 1 */
   bool pooling_arbitrary;
-  uint8_t mapping;   /**< nat_behaviour */
-  uint8_t filtering; /**< nat_behaviour */
+  uint8_t mapping;   /**< nat_beh (nat/common.h); default (0) EI */
+  uint8_t filtering; /**< nat_beh; default (0) EI */
   uint8_t alloc;     /**< nat_alloc */
   int32_t delta;     /**< step for NAT_ALLOC_SEQUENTIAL (default 1;
                           may be negative) */

@@ -3,7 +3,8 @@
  * RFC 9001) in both roles, authenticated both ways by SHA-256 certificate
  * pins instead of a CA (mutual TLS 1.3, self-signed ECDSA P-256).
  *
- * Demultiplexing (LAB-NOTES): a datagram is STUN only if nat_stun_is_stun()
+ * Demultiplexing (QUIC greases the fixed bit, so the first byte alone does
+ * not tell STUN from QUIC): a datagram is STUN only if nat_stun_is_stun()
  * holds (top two bits 00, magic cookie, exact length); responses to the
  * socket's own live transactions are consumed by the nat_udp. Every other
  * STUN message goes to on_stun: requests and indications, and responses

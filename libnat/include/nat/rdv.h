@@ -179,7 +179,7 @@ NAT_EXTERN ssize_t nat_rdv_msg_decode(nat_rdv_msg *m, const uint8_t *buf,
 /** "HELLO", "SEEN", ... or "?" */
 NAT_EXTERN const char *nat_rdv_type_name(int type);
 /** "room full", ... or "unknown error" */
-NAT_EXTERN const char *nat_rdv_errcode_text(int code);
+NAT_EXTERN const char *nat_rdv_strerror(int code);
 
 /* ---------------------------------------------------------------- rooms */
 

@@ -243,8 +243,8 @@ NAT_EXTERN void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out);
 /** Why a verdict is not measurable from this capture, one phrase for the
  * report ("no CHANGE-REQUEST probes in the capture"); "" if @p bit is
  * measurable. @p bit is one NAT_REPLAY_M_* value. */
-NAT_EXTERN const char *nat_replay_why_not(const nat_replay_diag *d,
-                                          uint32_t bit);
+NAT_EXTERN const char *nat_replay_strerror(const nat_replay_diag *d,
+                                           uint32_t bit);
 
 #ifdef __cplusplus
 }

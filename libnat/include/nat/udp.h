@@ -1,7 +1,8 @@
 /* libnat -- the UDP driver: one libuv UDP socket carrying STUN transactions
  * (through a nat_txn_mgr) and any other datagrams (QUIC, later).
  *
- * Demultiplexing (LAB-NOTES): a datagram goes to the transaction layer only
+ * Demultiplexing (QUIC greases the fixed bit, so the first byte alone does
+ * not tell STUN from QUIC): a datagram goes to the transaction layer only
  * if nat_stun_is_stun() holds (top two bits 00, magic cookie, exact length),
  * or if it decodes as a classic RFC 3489 response whose transaction ID
  * matches a live transaction. Everything else -- requests and indications

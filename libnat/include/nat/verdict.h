@@ -123,14 +123,6 @@
 extern "C" {
 #endif
 
-/** Mapping or filtering behaviour as measured. */
-typedef enum nat_beh {
-  NAT_BEH_UNKNOWN = 0,
-  NAT_BEH_EI = 1, /**< endpoint-independent */
-  NAT_BEH_AD = 2, /**< address-dependent */
-  NAT_BEH_APD = 3 /**< address-and-port-dependent */
-} nat_beh;
-
 /** Port allocation (RFC 4787 section 4.2 "port assignment"). */
 typedef enum nat_pa_kind {
   NAT_PA_UNKNOWN = 0,
@@ -346,12 +338,10 @@ NAT_EXTERN int nat_strategy_for(uint8_t self_class, uint8_t self_filtering,
                                 const nat_prediction *self_pred, uint8_t peer,
                                 nat_strategy *out);
 
-/** JSON-facing names: "endpoint-independent", "address-dependent",
- * "address-and-port-dependent", "unknown"; "preserving", "sequential",
- * "random", "unknown"; "single", "paired", "arbitrary", "unknown";
- * "direct", "predict", "birthday", "relay"; "easy", "hard-sequential",
- * "hard-random". */
-NAT_EXTERN const char *nat_beh_name(uint8_t b);
+/** JSON-facing names (nat_beh_name() is in nat/common.h): "preserving",
+ * "sequential", "random", "unknown"; "single", "paired", "arbitrary",
+ * "unknown"; "direct", "predict", "birthday", "relay"; "easy",
+ * "hard-sequential", "hard-random". */
 NAT_EXTERN const char *nat_pa_kind_name(uint8_t k);
 NAT_EXTERN const char *nat_pooling_name(uint8_t p);
 NAT_EXTERN const char *nat_strategy_name(uint8_t k);

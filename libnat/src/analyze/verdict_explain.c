@@ -7,19 +7,6 @@
 #include "nat/error.h"
 #include "verdict_internal.h"
 
-const char *nat_beh_name(uint8_t b) {
-  switch (b) {
-  case NAT_BEH_EI:
-    return "endpoint-independent";
-  case NAT_BEH_AD:
-    return "address-dependent";
-  case NAT_BEH_APD:
-    return "address-and-port-dependent";
-  default:
-    return "unknown";
-  }
-}
-
 const char *nat_pa_kind_name(uint8_t k) {
   switch (k) {
   case NAT_PA_PRESERVING:

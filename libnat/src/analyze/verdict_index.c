@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr_internal.h"
 #include "nat/error.h"
 #include "verdict_internal.h"
 
@@ -23,14 +24,10 @@ typedef struct keyrec {
 
 enum { K_LOCAL, K_SERVER, K_SIP, K_MAPPED, K_SIPMAP, K_LIP };
 
-static size_t ip_len(const nat_addr *a) {
-  return a->family == NAT_AF_INET ? 4 : a->family == NAT_AF_INET6 ? 16 : 0;
-}
-
 /* Serialise @p a (its IP only unless @p port) into @p k, zero-padded, as
  * nat_addr_equal / nat_addr_equal_ip compare it. False if it has no IP. */
 static bool put_addr(uint8_t *k, const nat_addr *a, bool port) {
-  size_t len = ip_len(a);
+  size_t len = nat__addr_ip_len(a);
   if (len == 0)
     return false;
   k[0] = a->family;

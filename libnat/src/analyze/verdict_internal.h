@@ -1,6 +1,6 @@
 /* libnat -- private declarations shared by the verdict files (verdict.c,
- * verdict_behavior.c, verdict_path.c, verdict_alloc.c, verdict_explain.c,
- * verdict_index.c). */
+ * verdict_behavior.c, verdict_mapping.c, verdict_filtering.c, verdict_path.c,
+ * verdict_alloc.c, verdict_explain.c, verdict_index.c). */
 #ifndef NAT_VERDICT_INTERNAL_H
 #define NAT_VERDICT_INTERNAL_H
 
@@ -9,6 +9,18 @@
 #include <stdint.h>
 
 #include "nat/verdict.h"
+
+/* Address text for the explanation lines. */
+typedef char nat__addrbuf[NAT_ADDR_STRLEN];
+
+static inline const char *nat__addr_text(const nat_addr *a, nat__addrbuf b) {
+  return nat_addr_format(a, b, NAT_ADDR_STRLEN);
+}
+
+/* An answer that carries a mapped address. */
+static inline bool nat__answered_mapped(const nat_obs *o) {
+  return o->status == 0 && o->has_mapped;
+}
 
 /* Change-request flags (RFC 5780 section 7.2). */
 #define NAT__CHANGE_IP   0x04u

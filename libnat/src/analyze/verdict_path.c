@@ -7,18 +7,8 @@
 #include "nat/error.h"
 #include "verdict_internal.h"
 
-typedef char addrbuf[NAT_ADDR_STRLEN];
-
-static const char *fa(const nat_addr *a, addrbuf b) {
-  return nat_addr_format(a, b, NAT_ADDR_STRLEN);
-}
-
-static const char *fip(const nat_addr *a, addrbuf b) {
+static const char *fip(const nat_addr *a, nat__addrbuf b) {
   return nat_addr_format_ip(a, b, NAT_ADDR_STRLEN);
-}
-
-static bool answered_mapped(const nat_obs *o) {
-  return o->status == 0 && o->has_mapped;
 }
 
 /* ------------------------------------------------------------ hairpinning
@@ -28,7 +18,7 @@ nat_tri nat__hairpin(const nat_obslog *log, nat__why *why) {
   const nat_obs *ok = NULL, *to = NULL;
   unsigned tries = 0;
   size_t i, n = nat_obslog_count(log);
-  addrbuf b0, b1;
+  nat__addrbuf b0, b1;
   for (i = 0; i < n; i++) {
     const nat_obs *o = nat_obslog_at(log, i);
     if (o->test != NAT_OBS_HAIRPIN)
@@ -45,14 +35,16 @@ nat_tri nat__hairpin(const nat_obslog *log, nat__why *why) {
     nat__why_set(why,
                  "hairpinning: %s reached its own public address %s through "
                  "the NAT -> yes",
-                 fa(&ok->local, b0), fa(&ok->server, b1));
+                 nat__addr_text(&ok->local, b0),
+                 nat__addr_text(&ok->server, b1));
     return NAT_TRI_YES;
   }
   if (to != NULL) {
     nat__why_set(why,
                  "hairpinning: %s to its own public address %s: no answer "
                  "after %u tries -> no",
-                 fa(&to->local, b0), fa(&to->server, b1), tries);
+                 nat__addr_text(&to->local, b0),
+                 nat__addr_text(&to->server, b1), tries);
     return NAT_TRI_NO;
   }
   nat__why_set(why, "hairpinning: not tested -> unknown");
@@ -76,7 +68,7 @@ typedef struct pool_scan {
 } pool_scan;
 
 static bool pool_obs(const nat_obs *o, uint8_t fam) {
-  return answered_mapped(o) && o->mapped.family == fam;
+  return nat__answered_mapped(o) && o->mapped.family == fam;
 }
 
 static bool eq_mapped_ip(const nat_obs *a, const nat_obs *b) {
@@ -117,7 +109,7 @@ static void pool_scan_family(nat__vindex *ix, uint8_t fam, pool_scan *ps) {
 
 nat_pooling nat__pooling(nat__vindex *ix, nat__why *why) {
   pool_scan ps;
-  addrbuf b0, b1, b2, b3, b4;
+  nat__addrbuf b0, b1, b2, b3, b4;
   pool_scan_family(ix, NAT_AF_INET, &ps);
   if (ps.answers == 0)
     pool_scan_family(ix, NAT_AF_INET6, &ps);
@@ -137,8 +129,9 @@ nat_pooling nat__pooling(nat__vindex *ix, nat__why *why) {
                  "pooling: local %s appears as %s to %s and as %s to %s -> "
                  "arbitrary",
                  fip(&ps.arb[0]->local, b0), fip(&ps.arb[0]->mapped, b1),
-                 fa(&ps.arb[0]->server, b2), fip(&ps.arb[1]->mapped, b3),
-                 fa(&ps.arb[1]->server, b4));
+                 nat__addr_text(&ps.arb[0]->server, b2),
+                 fip(&ps.arb[1]->mapped, b3),
+                 nat__addr_text(&ps.arb[1]->server, b4));
     return NAT_POOL_ARBITRARY;
   }
   nat__why_set(why,
@@ -173,7 +166,7 @@ static bool is_public(const nat_addr *a) {
 nat_tri nat__double_nat(const nat_obslog *log, nat__why *why) {
   const nat_obs *pub = NULL, *any = NULL;
   size_t i, n = nat_obslog_count(log);
-  addrbuf b0, b1, b2;
+  nat__addrbuf b0, b1, b2;
   for (i = 0; i < n; i++) {
     const nat_obs *o = nat_obslog_at(log, i);
     if (nat_addr_is_shared(&o->local)) {
@@ -183,14 +176,15 @@ nat_tri nat__double_nat(const nat_obslog *log, nat__why *why) {
                    fip(&o->local, b0));
       return NAT_TRI_YES;
     }
-    if (!answered_mapped(o))
+    if (!nat__answered_mapped(o))
       continue;
     if ((nat_addr_is_private(&o->mapped) || nat_addr_is_shared(&o->mapped)) &&
         !nat_addr_equal_ip(&o->mapped, &o->local)) {
       nat__why_set(why,
                    "double NAT: %s saw local %s as non-public %s, so a "
                    "further NAT leads out -> yes",
-                   fa(&o->server, b0), fip(&o->local, b1), fip(&o->mapped, b2));
+                   nat__addr_text(&o->server, b0), fip(&o->local, b1),
+                   fip(&o->mapped, b2));
       return NAT_TRI_YES;
     }
     if (any == NULL)

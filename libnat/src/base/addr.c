@@ -6,12 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/addr_internal.h"
 #include "nat/addr.h"
 #include "nat/error.h"
-
-static size_t ip_len(const nat_addr *a) {
-  return a->family == NAT_AF_INET ? 4 : a->family == NAT_AF_INET6 ? 16 : 0;
-}
 
 /* Parse a decimal port "0".."65535" with nothing after it. */
 static int parse_port(const char *s, uint16_t *port) {
@@ -98,7 +95,7 @@ char *nat_addr_format_ip(const nat_addr *a, char *buf, size_t len) {
   int af = a->family == NAT_AF_INET ? AF_INET : AF_INET6;
   if (len == 0)
     return buf;
-  if (ip_len(a) == 0 || !inet_ntop(af, a->ip, buf, (socklen_t)len))
+  if (nat__addr_ip_len(a) == 0 || !inet_ntop(af, a->ip, buf, (socklen_t)len))
     snprintf(buf, len, "-");
   return buf;
 }
@@ -107,7 +104,7 @@ char *nat_addr_format(const nat_addr *a, char *buf, size_t len) {
   char ip[INET6_ADDRSTRLEN];
   if (len == 0)
     return buf;
-  if (ip_len(a) == 0) {
+  if (nat__addr_ip_len(a) == 0) {
     snprintf(buf, len, "-");
     return buf;
   }
@@ -120,8 +117,8 @@ char *nat_addr_format(const nat_addr *a, char *buf, size_t len) {
 }
 
 bool nat_addr_equal_ip(const nat_addr *a, const nat_addr *b) {
-  return a->family == b->family && ip_len(a) > 0 &&
-         memcmp(a->ip, b->ip, ip_len(a)) == 0;
+  return a->family == b->family && nat__addr_ip_len(a) > 0 &&
+         memcmp(a->ip, b->ip, nat__addr_ip_len(a)) == 0;
 }
 
 bool nat_addr_equal(const nat_addr *a, const nat_addr *b) {
@@ -221,7 +218,8 @@ bool nat_addr_is_link_local(const nat_addr *a) {
 
 bool nat_addr_is_unspecified(const nat_addr *a) {
   static const uint8_t zero[16];
-  return ip_len(a) > 0 && memcmp(a->ip, zero, ip_len(a)) == 0;
+  return nat__addr_ip_len(a) > 0 &&
+         memcmp(a->ip, zero, nat__addr_ip_len(a)) == 0;
 }
 
 bool nat_addr_is_multicast(const nat_addr *a) {

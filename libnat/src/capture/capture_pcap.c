@@ -185,7 +185,7 @@ uint32_t nat_capture_reader_linktype(const nat_capture_reader *r) {
   return r->dlt == NAT_LINK_RAW_DLT ? (uint32_t)NAT_LINK_RAW : r->dlt;
 }
 
-const char *nat_capture_reader_error(const nat_capture_reader *r) {
+const char *nat_capture_reader_strerror(const nat_capture_reader *r) {
   return r != NULL ? r->err : "";
 }
 

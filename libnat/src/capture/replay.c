@@ -7,7 +7,8 @@
 #include "nat/error.h"
 #include "nat/replay.h"
 #include "nat/txn.h"
-#include "replay_internal.h"
+#include "replay_rec.h"
+#include "replay_tag.h"
 
 #define NIL             UINT32_MAX
 #define DEFAULT_TIMEOUT (20 * NAT_SECONDS)
@@ -58,10 +59,6 @@ struct nat_replay {
   bool have_t0, finished;
   nat_replay_diag d;
 };
-
-bool nat__rp_changes(uint32_t change_flags) {
-  return (change_flags & (NAT_STUN_CHANGE_IP | NAT_STUN_CHANGE_PORT)) != 0;
-}
 
 static uint32_t addr_hash(const nat_addr *a) {
   uint32_t h = 2166136261u ^ a->family;

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr_internal.h"
 #include "nat/error.h"
 #include "nat/replay.h"
-#include "replay_internal.h"
+#include "replay_rec.h"
+#include "replay_tag.h"
 
 #define TAG(t) ((uint8_t)(1u << (t)))
 #define NONE   UINT32_MAX
@@ -90,17 +92,13 @@ static int cmp_sock(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static size_t ip_len(const nat_addr *a) {
-  return a->family == NAT_AF_INET ? 4 : a->family == NAT_AF_INET6 ? 16 : 0;
-}
-
 /* Orders addresses the way nat_addr_equal compares them: the family, the
  * IP bytes of that family, the port. */
 static int cmp_canon(const nat_addr *a, const nat_addr *b) {
   int c;
   if (a->family != b->family)
     return a->family < b->family ? -1 : 1;
-  c = memcmp(a->ip, b->ip, ip_len(a));
+  c = memcmp(a->ip, b->ip, nat__addr_ip_len(a));
   if (c != 0)
     return c;
   return a->port < b->port ? -1 : a->port > b->port;
@@ -136,11 +134,11 @@ static size_t index_collect(const tagger *t, ix_ent *e) {
   size_t i, m = 0;
   for (i = 0; i < t->n; i++) {
     const nat_obs *o = &t->recs[i].o;
-    if (ip_len(&o->server) > 0) {
+    if (nat__addr_ip_len(&o->server) > 0) {
       e[m].a = o->server;
       e[m++].ref = (uint32_t)(2 * i);
     }
-    if (answered(o) && ip_len(&o->mapped) > 0) {
+    if (answered(o) && nat__addr_ip_len(&o->mapped) > 0) {
       e[m].a = o->mapped;
       e[m++].ref = (uint32_t)(2 * i + 1);
     }
@@ -182,7 +180,7 @@ static int index_build(tagger *t) {
 /* The id of address @p a, or NONE if no record has it. */
 static uint32_t index_find(const addr_index *ix, const nat_addr *a) {
   size_t lo = 0, hi = ix->nu;
-  if (ip_len(a) == 0)
+  if (nat__addr_ip_len(a) == 0)
     return NONE;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -373,14 +371,6 @@ static const nat_addr *resp_source(const nat_obs *o) {
   return o->has_response_origin ? &o->response_origin : NULL;
 }
 
-static nat_addr ip_only(const nat_addr *a) {
-  nat_addr x;
-  memset(&x, 0, sizeof x);
-  x.family = a->family;
-  memcpy(x.ip, a->ip, ip_len(a));
-  return x;
-}
-
 static int cmp_ip(const void *pa, const void *pb) {
   return cmp_canon(pa, pb); /* ports are 0 */
 }
@@ -390,7 +380,8 @@ static bool blind_candidate(const nat__rp_rec *r) {
   const nat_addr *src = resp_source(&r->o);
   return (r->tags & TAG(NAT_OBS_FILTERING)) &&
          (r->o.change_flags & NAT_STUN_CHANGE_IP) && r->o.status == 0 &&
-         src != NULL && ip_len(src) > 0 && src->family == r->o.server.family &&
+         src != NULL && nat__addr_ip_len(src) > 0 &&
+         src->family == r->o.server.family &&
          !nat_addr_equal_ip(src, &r->o.server);
 }
 
@@ -407,14 +398,14 @@ static bool blind_proof(tagger *t, nat__rp_rec *const *by, size_t k) {
   if (t->ips == NULL && (t->ips = malloc(t->n * sizeof *t->ips)) == NULL)
     return false; /* no proof without memory: not measurable */
   for (i = 0; i < k; i++)
-    if (ip_len(&by[i]->o.server) > 0)
-      t->ips[m++] = ip_only(&by[i]->o.server);
+    if (nat__addr_ip_len(&by[i]->o.server) > 0)
+      t->ips[m++] = nat__addr_ip_only(&by[i]->o.server);
   qsort(t->ips, m, sizeof *t->ips, cmp_ip);
   for (i = 0; i < k; i++) {
     nat_addr key;
     if (!blind_candidate(by[i]))
       continue;
-    key = ip_only(resp_source(&by[i]->o));
+    key = nat__addr_ip_only(resp_source(&by[i]->o));
     if (bsearch(&key, t->ips, m, sizeof *t->ips, cmp_ip) == NULL)
       return true;
   }
@@ -700,7 +691,7 @@ int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
   return rv;
 }
 
-const char *nat_replay_why_not(const nat_replay_diag *d, uint32_t bit) {
+const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
   const char *outside = "the capture may have been taken outside the NAT, "
                         "where answers the NAT drops are still seen";
   if (d == NULL || (d->measurable & bit) != 0)

@@ -101,9 +101,9 @@ static bool filter_pass(const nat_box *b, uint32_t mi, uint32_t rip,
                         uint16_t rport, uint32_t *pi) {
   const nat__nb_map *m = &b->maps[mi];
   switch (b->cfg.filtering) {
-  case NAT_BEHAVIOUR_EI:
+  case NAT_BEH_EI:
     return true;
-  case NAT_BEHAVIOUR_AD:
+  case NAT_BEH_AD:
     if (!b->need_permits)
       return m->key_dip == rip;
     *pi = nat__nb_permit_find(b, mi, rip, 0);
@@ -149,8 +149,8 @@ static int deliver(nat_box *b, pkt_view *k, unsigned eidx, uint32_t rip,
 /* Find or create the mapping for an outbound packet, refresh it and note
  * the destination for filtering. @return 0 (*out set) or a drop verdict. */
 static int outbound_mapping(nat_box *b, const pkt_view *k, uint32_t *out) {
-  uint32_t kdip = b->cfg.mapping != NAT_BEHAVIOUR_EI ? k->dip : 0;
-  uint16_t kdport = b->cfg.mapping == NAT_BEHAVIOUR_APD ? k->dport : 0;
+  uint32_t kdip = b->cfg.mapping != NAT_BEH_EI ? k->dip : 0;
+  uint16_t kdport = b->cfg.mapping == NAT_BEH_APD ? k->dport : 0;
   uint32_t mi = nat__nb_map_find(b, k->sip, k->sport, kdip, kdport);
   if (mi == NIL) {
     int rv = nat__nb_map_create(b, k->sip, k->sport, kdip, kdport, &mi);
@@ -161,8 +161,8 @@ static int outbound_mapping(nat_box *b, const pkt_view *k, uint32_t *out) {
   }
   if (b->need_permits)
     nat__nb_permit_note(b, mi, k->dip,
-                        b->cfg.filtering == NAT_BEHAVIOUR_APD ? k->dport
-                                                              : (uint16_t)0);
+                        b->cfg.filtering == NAT_BEH_APD ? k->dport
+                                                        : (uint16_t)0);
   *out = mi;
   return 0;
 }
@@ -247,8 +247,12 @@ const char *nat_box_verdict_name(int verdict) {
 static int normalize(nat_box_config *c) {
   if (c->npublic == 0)
     c->npublic = 1;
-  if (c->npublic > NAT_BOX_MAX_PUBLIC || c->mapping > NAT_BEHAVIOUR_APD ||
-      c->filtering > NAT_BEHAVIOUR_APD || c->alloc > NAT_ALLOC_RANDOM)
+  if (c->mapping == NAT_BEH_UNKNOWN)
+    c->mapping = NAT_BEH_EI;
+  if (c->filtering == NAT_BEH_UNKNOWN)
+    c->filtering = NAT_BEH_EI;
+  if (c->npublic > NAT_BOX_MAX_PUBLIC || c->mapping > NAT_BEH_APD ||
+      c->filtering > NAT_BEH_APD || c->alloc > NAT_ALLOC_RANDOM)
     return NAT_EINVAL;
   for (unsigned i = 0; i < c->npublic; i++)
     if (c->public_ip[i] == 0)
@@ -288,7 +292,7 @@ int nat_box_new(nat_box **out, const nat_box_config *cfg) {
     return NAT_ENOMEM;
   b->cfg = c;
   b->range = (uint32_t)c.port_max - c.port_min + 1;
-  b->overload = c.overload && c.mapping == NAT_BEHAVIOUR_APD;
+  b->overload = c.overload && c.mapping == NAT_BEH_APD;
   b->need_permits = c.filtering > c.mapping;
   b->rng = c.seed;
   b->salt = nat__nb_rand(b);

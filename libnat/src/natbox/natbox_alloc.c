@@ -1,39 +1,13 @@
-/* libnat -- the NAT model's PRNG, hash and external port allocation
- * (RFC 4787 section 4.2: preservation, sequential, random). */
+/* libnat -- the NAT model's external port allocation (RFC 4787 section
+ * 4.2: preservation, sequential, random) and the creation of a mapping:
+ * uses the tables (natbox_map.c) and the PRNG (natbox_rand.c); neither
+ * calls back here. */
 #include "natbox_internal.h"
 
 #include "nat/natbox.h"
 
 /* Random tries before the random allocator falls back to a scan. */
 #define RANDOM_TRIES 32
-
-/** splitmix64: small, fast, and every seed gives a full-period stream. */
-uint64_t nat__nb_rand(nat_box *b) {
-  uint64_t z = (b->rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/** Uniform in [0, n) (n > 0), by rejection, so exactly uniform. */
-uint32_t nat__nb_rand_below(nat_box *b, uint32_t n) {
-  uint64_t lim = UINT64_MAX - UINT64_MAX % n;
-  uint64_t r;
-  do
-    r = nat__nb_rand(b);
-  while (r >= lim);
-  return (uint32_t)(r % n);
-}
-
-/** Hash of a two-word key, salted per box. */
-uint32_t nat__nb_hash(uint64_t salt, uint64_t a, uint64_t c) {
-  uint64_t h = (a ^ salt) * 0x9e3779b97f4a7c15ULL;
-  h ^= c + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2);
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  return (uint32_t)h;
-}
 
 static double rand_unit(nat_box *b) {
   return (double)(nat__nb_rand(b) >> 11) * 0x1.0p-53;
@@ -124,9 +98,9 @@ static uint32_t alloc_random(nat_box *b, unsigned eidx, uint32_t rip,
 /** Choose an external port on public IP @p eidx for a new mapping of
  * internal port @p int_port (host @p h) towards rip:rport.
  * @return 0 with *out set, or NAT_BOX_DROP_PORTS_EXHAUSTED. */
-int nat__nb_alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
-                       uint16_t int_port, uint32_t rip, uint16_t rport,
-                       uint16_t *out) {
+static int alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
+                      uint16_t int_port, uint32_t rip, uint16_t rport,
+                      uint16_t *out) {
   uint32_t p;
   switch (b->cfg.alloc) {
   case NAT_ALLOC_SEQUENTIAL:
@@ -143,5 +117,39 @@ int nat__nb_alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
   if (p == 0)
     return NAT_BOX_DROP_PORTS_EXHAUSTED;
   *out = (uint16_t)p;
+  return 0;
+}
+
+/* Allocate an external IP and port; with arbitrary pooling, fall back to
+ * the other public IPs when the random one is full. */
+static int choose_external(nat_box *b, nat__nb_host *h, uint16_t iport,
+                           uint32_t kdip, uint16_t kdport, unsigned *eidx,
+                           uint16_t *eport) {
+  unsigned n = b->cfg.npublic, first = h->ext_idx;
+  if (n > 1 && b->cfg.pooling_arbitrary)
+    first = nat__nb_rand_below(b, n);
+  unsigned tries = b->cfg.pooling_arbitrary ? n : 1;
+  for (unsigned k = 0; k < tries; k++) {
+    *eidx = (first + k) % n;
+    if (alloc_port(b, h, *eidx, iport, kdip, kdport, eport) == 0)
+      return 0;
+  }
+  return NAT_BOX_DROP_PORTS_EXHAUSTED;
+}
+
+/** Create a mapping for the internal key. @return 0 with *out set, or
+ * NAT_BOX_DROP_PORTS_EXHAUSTED (no port, max_mappings reached, no
+ * memory). */
+int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,
+                       uint16_t kdport, uint32_t *out) {
+  uint32_t hi;
+  unsigned eidx;
+  uint16_t eport;
+  if (nat__nb_map_reserve(b, iip, &hi) != 0)
+    return NAT_BOX_DROP_PORTS_EXHAUSTED;
+  if (choose_external(b, &b->hosts[hi], iport, kdip, kdport, &eidx, &eport) !=
+      0)
+    return NAT_BOX_DROP_PORTS_EXHAUSTED;
+  *out = nat__nb_map_insert(b, hi, iip, iport, kdip, kdport, eidx, eport);
   return 0;
 }

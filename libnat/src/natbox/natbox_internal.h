@@ -95,15 +95,22 @@ struct nat_box {
   nat__nb_pool hp;
 };
 
-/* natbox_map.c: tables, lifecycle, expiry. */
+/* natbox_rand.c: PRNG and hash (the bottom: calls nothing here). */
+uint64_t nat__nb_rand(nat_box *b);
+uint32_t nat__nb_rand_below(nat_box *b, uint32_t n);
+uint32_t nat__nb_hash(uint64_t salt, uint64_t a, uint64_t c);
+
+/* natbox_map.c: tables, lifecycle, expiry (uses natbox_rand.c). */
 int nat__nb_tables_init(nat_box *b);
 void nat__nb_tables_free(nat_box *b);
 uint32_t nat__nb_map_find(const nat_box *b, uint32_t iip, uint16_t iport,
                           uint32_t kdip, uint16_t kdport);
 uint32_t nat__nb_ext_find(const nat_box *b, unsigned eidx, uint16_t eport,
                           uint32_t rip, uint16_t rport);
-int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,
-                       uint16_t kdport, uint32_t *out);
+int nat__nb_map_reserve(nat_box *b, uint32_t iip, uint32_t *hi);
+uint32_t nat__nb_map_insert(nat_box *b, uint32_t hi, uint32_t iip,
+                            uint16_t iport, uint32_t kdip, uint16_t kdport,
+                            unsigned eidx, uint16_t eport);
 void nat__nb_map_touch(nat_box *b, uint32_t mi);
 uint32_t nat__nb_permit_find(const nat_box *b, uint32_t mi, uint32_t rip,
                              uint16_t rport);
@@ -111,12 +118,8 @@ void nat__nb_permit_note(nat_box *b, uint32_t mi, uint32_t rip, uint16_t rport);
 void nat__nb_permit_touch(nat_box *b, uint32_t pi);
 void nat__nb_expire(nat_box *b);
 
-/* natbox_alloc.c: PRNG and port allocation. */
-uint64_t nat__nb_rand(nat_box *b);
-uint32_t nat__nb_rand_below(nat_box *b, uint32_t n);
-uint32_t nat__nb_hash(uint64_t salt, uint64_t a, uint64_t c);
-int nat__nb_alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
-                       uint16_t int_port, uint32_t rip, uint16_t rport,
-                       uint16_t *out);
+/* natbox_alloc.c: port allocation and new mappings (uses natbox_map.c). */
+int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,
+                       uint16_t kdport, uint32_t *out);
 
 #endif

@@ -408,39 +408,23 @@ static int host_get(nat_box *b, uint32_t ip, uint32_t *out) {
 
 /* ---- lifecycle ---------------------------------------------------- */
 
-/* Allocate an external IP and port; with arbitrary pooling, fall back to
- * the other public IPs when the random one is full. */
-static int choose_external(nat_box *b, nat__nb_host *h, uint16_t iport,
-                           uint32_t kdip, uint16_t kdport, unsigned *eidx,
-                           uint16_t *eport) {
-  unsigned n = b->cfg.npublic, first = h->ext_idx;
-  if (n > 1 && b->cfg.pooling_arbitrary)
-    first = nat__nb_rand_below(b, n);
-  unsigned tries = b->cfg.pooling_arbitrary ? n : 1;
-  for (unsigned k = 0; k < tries; k++) {
-    *eidx = (first + k) % n;
-    if (nat__nb_alloc_port(b, h, *eidx, iport, kdip, kdport, eport) == 0)
-      return 0;
-  }
-  return NAT_BOX_DROP_PORTS_EXHAUSTED;
+/** Room for one more mapping of internal host @p iip: 0 with *hi set to
+ * its host (created when new), or -1 (max_mappings reached, no memory). */
+int nat__nb_map_reserve(nat_box *b, uint32_t iip, uint32_t *hi) {
+  if (b->st.mappings_live >= b->cfg.max_mappings || host_get(b, iip, hi))
+    return -1;
+  if (b->mp.free == NIL && maps_grow(b) != 0)
+    return -1;
+  return 0;
 }
 
-/** Create a mapping for the internal key. @return 0 with *out set, or
- * NAT_BOX_DROP_PORTS_EXHAUSTED (no port, max_mappings reached, no
- * memory). */
-int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,
-                       uint16_t kdport, uint32_t *out) {
-  uint32_t hi, mi;
-  unsigned eidx;
-  uint16_t eport;
-  if (b->st.mappings_live >= b->cfg.max_mappings || host_get(b, iip, &hi))
-    return NAT_BOX_DROP_PORTS_EXHAUSTED;
-  if (b->mp.free == NIL && maps_grow(b) != 0)
-    return NAT_BOX_DROP_PORTS_EXHAUSTED;
+/** Insert a mapping of host @p hi (room made by nat__nb_map_reserve())
+ * on external endpoint (@p eidx, @p eport). @return its index. */
+uint32_t nat__nb_map_insert(nat_box *b, uint32_t hi, uint32_t iip,
+                            uint16_t iport, uint32_t kdip, uint16_t kdport,
+                            unsigned eidx, uint16_t eport) {
   nat__nb_host *h = &b->hosts[hi];
-  if (choose_external(b, h, iport, kdip, kdport, &eidx, &eport) != 0)
-    return NAT_BOX_DROP_PORTS_EXHAUSTED;
-  mi = b->mp.free;
+  uint32_t mi = b->mp.free;
   nat__nb_map *m = &b->maps[mi];
   b->mp.free = m->key_next;
   b->mp.count++;
@@ -462,8 +446,7 @@ int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,
   h->nmappings++;
   b->st.mappings_created++;
   b->st.mappings_live++;
-  *out = mi;
-  return 0;
+  return mi;
 }
 
 static void map_destroy(nat_box *b, uint32_t mi) {

@@ -1,3 +1,4 @@
+/* Cycle with probe_plan.c is inherent: the plan decides, this runs it. */
 /* libnat -- the probe plan's machinery (nat/probe.h): sockets,
  * transactions (one nat_txn_mgr each), datagrams in and out, timers, the
  * observation log. What to test when is in probe_plan.c. */

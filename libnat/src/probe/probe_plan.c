@@ -1,3 +1,4 @@
+/* Cycle with probe.c is inherent: this decides what, probe.c does it. */
 /* libnat -- the probe plan's sequencing (nat/probe.h): which test starts
  * when, from which socket, to which address. The machinery (sockets,
  * transactions, datagrams) is in probe.c. */

@@ -144,7 +144,7 @@ int nat_cand_validate_remote(const nat_addr *addr, const nat_cand_policy *pol) {
   return NAT_CAND_OK;
 }
 
-const char *nat_cand_reject_str(int reason) {
+const char *nat_cand_reject_strerror(int reason) {
   switch (reason) {
   case NAT_CAND_OK:
     return "accepted";

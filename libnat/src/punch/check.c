@@ -227,8 +227,10 @@ static int compute_hint(const nat_check *c) {
     return NAT_CHECK_HINT_CREDENTIALS;
   if (succeeded)
     return NAT_CHECK_HINT_NOT_NOMINATED;
-  if (c->cfg.local_mapping == 1 || c->cfg.local_mapping == 2 ||
-      c->cfg.remote_mapping == 1 || c->cfg.remote_mapping == 2)
+  if (c->cfg.local_mapping == NAT_BEH_AD ||
+      c->cfg.local_mapping == NAT_BEH_APD ||
+      c->cfg.remote_mapping == NAT_BEH_AD ||
+      c->cfg.remote_mapping == NAT_BEH_APD)
     return NAT_CHECK_HINT_BIRTHDAY;
   return NAT_CHECK_HINT_NO_RESPONSE;
 }

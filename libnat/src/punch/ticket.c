@@ -403,7 +403,7 @@ int nat_ticket_validate(nat_ticket *t, const nat_cand_policy *pol,
       if (!refused)
         fail(diag, NAT_TICKET_REFUSED_CANDIDATE, "candidate %zu (%s): %s",
              i + 1, nat_cand_format(&t->cands[i], a, sizeof a),
-             nat_cand_reject_str(r));
+             nat_cand_reject_strerror(r));
       refused = true;
       if (drop_refused)
         continue;

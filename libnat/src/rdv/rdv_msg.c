@@ -458,7 +458,7 @@ const char *nat_rdv_type_name(int type) {
   return names[type];
 }
 
-const char *nat_rdv_errcode_text(int code) {
+const char *nat_rdv_strerror(int code) {
   switch (code) {
   case NAT_RDV_ERR_MALFORMED:
     return "malformed message";

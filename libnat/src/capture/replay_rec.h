@@ -1,13 +1,14 @@
-/* libnat -- private declarations shared by replay.c (pairing) and
- * replay_tag.c (test tagging at the end of a replay). */
-#ifndef NAT_REPLAY_INTERNAL_H
-#define NAT_REPLAY_INTERNAL_H
+/* libnat -- a replay's finished transactions before tagging: the record
+ * type shared by replay.c (which fills them) and replay_tag.c (which tags
+ * them). Depends on nothing of either. */
+#ifndef NAT_REPLAY_REC_H
+#define NAT_REPLAY_REC_H
 
 #include <stdbool.h>
-#include <stddef.h>
+#include <stdint.h>
 
 #include "nat/obs.h"
-#include "nat/replay.h"
+#include "nat/stun.h"
 
 /* rec flags */
 #define NAT__REC_HAIRPIN 0x01u
@@ -23,13 +24,9 @@ typedef struct nat__rp_rec {
   uint8_t pad;
 } nat__rp_rec;
 
-/* Tag @p n records (sorted by sent_at in place), fill the measurable
- * bits and nservers of @p d, and append the observations to @p log.
- * @return 0 or NAT_ENOMEM. */
-int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
-                    nat_replay_diag *d, nat_obslog *log);
-
 /* True for a request that asked the server to answer from elsewhere. */
-bool nat__rp_changes(uint32_t change_flags);
+static inline bool nat__rp_changes(uint32_t change_flags) {
+  return (change_flags & (NAT_STUN_CHANGE_IP | NAT_STUN_CHANGE_PORT)) != 0;
+}
 
 #endif
