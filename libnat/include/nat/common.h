@@ -33,6 +33,10 @@ typedef uint64_t nat_tstamp;
  * deterministic. */
 typedef void (*nat_rand_fn)(void *ctx, uint8_t *buf, size_t len);
 
+/** Randomness from the operating system (OpenSSL RAND_bytes); aborts never:
+ * on failure it falls back to getrandom(). A nat_rand_fn. */
+NAT_EXTERN void nat_rand_system(void *ctx, uint8_t *buf, size_t len);
+
 /** libnat's version as "MAJOR.MINOR.PATCH". */
 NAT_EXTERN const char *nat_version_string(void);
 
