@@ -181,19 +181,28 @@ static void finish(nat_netcheck *nc) {
   uv_close((uv_handle_t *)&nc->deadline, on_closed);
 }
 
+/* A plain UDP socket of @p a's family, and @p a as a sockaddr into
+ * @p ss / @p len: the descriptor, or a negative code. */
+static int plain_socket(const nat_addr *a, struct sockaddr_storage *ss,
+                        socklen_t *len) {
+  int n = nat_addr_to_sockaddr(a, (struct sockaddr *)ss, sizeof *ss), fd;
+  if (n < 0)
+    return n;
+  *len = (socklen_t)n;
+  fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
 /* The local address the kernel would use to reach @p dst: connect a
  * throwaway UDP socket (no packet is sent) and read its name. */
 static int learn_local_ip(const nat_addr *dst, nat_addr *out) {
   struct sockaddr_storage ss;
   socklen_t sl;
-  int fd, rv, len;
-  len = nat_addr_to_sockaddr(dst, (struct sockaddr *)&ss, sizeof ss);
-  if (len < 0)
-    return len;
-  fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd, rv;
+  fd = plain_socket(dst, &ss, &sl);
   if (fd < 0)
-    return -errno;
-  rv = connect(fd, (struct sockaddr *)&ss, (socklen_t)len);
+    return fd;
+  rv = connect(fd, (struct sockaddr *)&ss, sl);
   if (rv == 0) {
     sl = sizeof ss;
     rv = getsockname(fd, (struct sockaddr *)&ss, &sl);
@@ -510,14 +519,12 @@ static void start_lookups(nat_netcheck *nc) {
  * before anything is sent. */
 static int check_bind(const nat_addr *addr) {
   struct sockaddr_storage ss;
-  int fd, rv, len;
-  len = nat_addr_to_sockaddr(addr, (struct sockaddr *)&ss, sizeof ss);
-  if (len < 0)
-    return len;
-  fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  socklen_t len;
+  int fd, rv;
+  fd = plain_socket(addr, &ss, &len);
   if (fd < 0)
-    return -errno;
-  rv = bind(fd, (struct sockaddr *)&ss, (socklen_t)len) == 0 ? 0 : -errno;
+    return fd;
+  rv = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : -errno;
   close(fd);
   return rv;
 }
