@@ -2,7 +2,9 @@
  * (nat/probe.h). It resolves the servers, runs the plan on a loop (opens
  * the sockets the plan asks for, sends its datagrams, feeds it what
  * arrives, runs its timers) under one overall deadline, and computes the
- * verdict (nat/verdict.h) from the observations: what `netcheck` reports.
+ * verdict (nat/verdict.h) from the observations: what `netcheck` reports
+ * (RFC 5780 section 4 behaviour discovery, RFC 4787 terms, RFC 8489
+ * Binding requests; the tests and their timeouts are nat/probe.h's).
  *
  *     nat_netcheck_server srv = {"stun.example.org:3478", true};
  *     nat_netcheck_config cfg = {.servers = &srv, .nservers = 1,
@@ -12,9 +14,9 @@
  *     // on_done(nc, arg, res, status): read res->verdict, then
  *     // nat_netcheck_close(nc, on_closed, arg);
  *
- * Every socket binds to one concrete local IP per family: the --bind
- * address given, else the source address the kernel's route to the
- * RFC 5780 server (else to the first server of that family) uses. A
+ * Every socket binds to one concrete local IP per family: the config's
+ * bind address, else the source address the kernel's route to the server
+ * marked rfc5780 (else to the first server of that family) uses. A
  * socket bound to the unspecified address would leave from whatever IP
  * the kernel picks per destination (a host with several addresses or
  * IPv6 prefixes): a request to the server's second IP could leave from
