@@ -31,7 +31,6 @@ typedef struct nc_server {
   const char *name; /* as given on the command line */
   char host[NC_HOST_LEN];
   uint16_t port;
-  bool resolving;    /* a lookup is under way */
   bool resolve_late; /* the deadline passed before the lookup ended */
   int resolve_uv;    /* the UV_EAI_* code of a failed lookup, or 0 */
   uint8_t no_family; /* the name has no address of this family (-4/-6) */
@@ -88,7 +87,8 @@ typedef struct nc_result {
   const nc_replay_info *replay; /* set by a replay, NULL live */
 } nc_result;
 
-/* run.c: probe every server, fill @p res (init'ed by the caller).
+/* run.c: probe every server (nat/netcheck.h), fill @p res (init'ed by the
+ * caller) and the servers' lookup fields.
  * Returns 0, or a negative code for an environment error (no socket at
  * all, out of memory), after printing one line on stderr. */
 int nc_run(nc_options *opt, nc_result *res);

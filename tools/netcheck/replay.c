@@ -1,8 +1,8 @@
 /* netcheck -- replays: stream a pcap/pcapng capture through libnat's
  * capture reader, rebuild the observation log with the replay module and
- * run the same verdict (nat_verdict_compute) a live run uses. Verdicts the
- * capture cannot support (nat_replay_diag.measurable) are withheld from
- * the report: shown as unknown / "not measurable from this capture".
+ * run the same verdict a live run uses (nat_replay_verdict: the verdicts
+ * the capture cannot support, nat_replay_diag.measurable, are withheld
+ * and shown as unknown / "not measurable from this capture").
  * Memory stays flat: one record at a time, and the replay module bounds
  * its tables and its log. See netcheck(1) and docs/replay.md. */
 #include <errno.h>
@@ -13,18 +13,12 @@
 
 #include "netcheck.h"
 
-/* Report rows: the NAT_REPLAY_M_* bit and its JSON key. */
-static const struct {
-  uint32_t bit;
-  const char *key;
-} rows[NC_REPLAY_NBITS] = {
-    {NAT_REPLAY_M_BASIC, "basic"},
-    {NAT_REPLAY_M_NAT, "nat_present"},
-    {NAT_REPLAY_M_MAPPING, "mapping"},
-    {NAT_REPLAY_M_FILTERING, "filtering"},
-    {NAT_REPLAY_M_HAIRPIN, "hairpinning"},
-    {NAT_REPLAY_M_ALLOCATION, "allocation"},
-    {NAT_REPLAY_M_LIFETIME, "lifetime"},
+/* Report rows: the NAT_REPLAY_M_* bits in report order (their JSON keys
+ * are nat_replay_bit_name()'s). */
+static const uint32_t rows[NC_REPLAY_NBITS] = {
+    NAT_REPLAY_M_BASIC,     NAT_REPLAY_M_NAT,     NAT_REPLAY_M_MAPPING,
+    NAT_REPLAY_M_FILTERING, NAT_REPLAY_M_HAIRPIN, NAT_REPLAY_M_ALLOCATION,
+    NAT_REPLAY_M_LIFETIME,
 };
 
 /* The bit each nat_obs_test needs. */
@@ -34,11 +28,11 @@ static const uint32_t test_bit[6] = {
 };
 
 uint32_t nc_replay_bit(size_t i) {
-  return i < NC_REPLAY_NBITS ? rows[i].bit : 0;
+  return i < NC_REPLAY_NBITS ? rows[i] : 0;
 }
 
 const char *nc_replay_key(size_t i) {
-  return i < NC_REPLAY_NBITS ? rows[i].key : "unknown";
+  return nat_replay_bit_name(nc_replay_bit(i));
 }
 
 const char *nc_capture_point_name(const nc_replay_info *info) {
@@ -146,65 +140,6 @@ static int read_all(const nc_options *opt, nat_capture_reader *rd,
   return 0;
 }
 
-/* Withhold what the capture cannot tell, then redo the strategy table
- * (nat_strategy_for, the library's) from what is left. */
-static void mask(nat_verdict *v, nc_replay_info *info) {
-  uint32_t m =
-      ~info->diag.measurable &
-      (NAT_REPLAY_M_NAT | NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |
-       NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION | NAT_REPLAY_M_LIFETIME);
-  uint8_t p;
-  size_t i;
-  info->masked = m;
-  if (m & NAT_REPLAY_M_NAT) {
-    v->basic.nat_present = NAT_TRI_UNKNOWN;
-    v->basic.v4.nat_present = NAT_TRI_UNKNOWN;
-    v->basic.v6.nat_present = NAT_TRI_UNKNOWN;
-    for (i = 0; i < v->basic.nservers; i++)
-      v->basic.servers[i].nat_present = NAT_TRI_UNKNOWN;
-    v->double_nat = NAT_TRI_UNKNOWN;
-  }
-  if (m & NAT_REPLAY_M_MAPPING) {
-    v->mapping = NAT_BEH_UNKNOWN;
-    v->mapping_varies = NAT_TRI_UNKNOWN;
-    v->rfc5780_used = false;
-    v->difficulty = 0;
-    v->self_class = NAT_PEER_CLASSES;
-  }
-  if (m & NAT_REPLAY_M_FILTERING) {
-    v->filtering = NAT_BEH_UNKNOWN;
-    v->filtering_unsupported = false;
-  }
-  if (m & NAT_REPLAY_M_HAIRPIN)
-    v->hairpinning = NAT_TRI_UNKNOWN;
-  if (m & NAT_REPLAY_M_ALLOCATION) {
-    v->alloc.kind = NAT_PA_UNKNOWN;
-    v->alloc.delta = 0;
-    v->alloc.confidence = 0;
-    v->alloc.parity = NAT_TRI_UNKNOWN;
-    v->prediction.n = 0;
-    if (v->self_class == NAT_PEER_HARD_SEQUENTIAL)
-      v->self_class = NAT_PEER_CLASSES;
-  }
-  if (m & NAT_REPLAY_M_LIFETIME) {
-    v->lifetime_min = 0;
-    v->lifetime_max = 0;
-  }
-  if ((m & (NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |
-            NAT_REPLAY_M_ALLOCATION)) &&
-      v->basic.udp_reachable)
-    for (p = 0; p < NAT_PEER_CLASSES; p++)
-      nat_strategy_for(v->self_class, v->filtering, &v->prediction, p,
-                       &v->strategy[p]);
-  for (i = 0; i < NC_REPLAY_NBITS && v->nexplain < NAT_EXPLAIN_MAX; i++) {
-    if (!(m & rows[i].bit) || rows[i].bit == NAT_REPLAY_M_LIFETIME)
-      continue;
-    snprintf(v->explain[v->nexplain++], NAT_EXPLAIN_LEN,
-             "Replay: %s not measurable from this capture: %s", rows[i].key,
-             nat_replay_strerror(&info->diag, rows[i].bit));
-  }
-}
-
 /* tests[]: counts and capture-time starts from the log; durations are not
  * measured in a replay (the report prints null). */
 static void fill_tests(nc_result *res, nc_replay_info *info) {
@@ -265,11 +200,11 @@ int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
     return rv;
   if (!(info->diag.measurable & NAT_REPLAY_M_BASIC) || res->log.n == 0)
     return no_requests(opt, info);
-  if (nat_verdict_compute(&res->verdict, &res->log) < 0) {
+  if (nat_replay_verdict(&res->verdict, &res->log, &info->diag, &info->masked) <
+      0) {
     fprintf(stderr, "netcheck: out of memory\n");
     return NC_EXIT_ENV;
   }
-  mask(&res->verdict, info);
   fill_tests(res, info);
   res->duration = info->last - info->first;
   res->diag.malformed = info->diag.malformed + info->cap.stun_malformed;

@@ -57,6 +57,10 @@ NAT_EXTERN const char *nat_beh_short_name(uint8_t b);
  * NAT_BEH_APD; NAT_BEH_UNKNOWN for anything else (NULL included). */
 NAT_EXTERN nat_beh nat_beh_parse(const char *s);
 
+/** Randomness from the operating system (OpenSSL RAND_bytes); aborts never:
+ * on failure it falls back to getrandom(). A nat_rand_fn. */
+NAT_EXTERN void nat_rand_system(void *ctx, uint8_t *buf, size_t len);
+
 /** libnat's version as "MAJOR.MINOR.PATCH". */
 NAT_EXTERN const char *nat_version_string(void);
 

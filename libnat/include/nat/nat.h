@@ -23,6 +23,8 @@
 #include "nat/cand.h"
 #include "nat/ticket.h"
 #include "nat/check.h"
+#include "nat/rdv_codec.h"
 #include "nat/rdv.h"
+#include "nat/netcheck.h"
 
 #endif

@@ -117,6 +117,7 @@
 #include "nat/common.h"
 #include "nat/obs.h"
 #include "nat/stun.h"
+#include "nat/verdict.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -245,6 +246,50 @@ NAT_EXTERN void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out);
  * measurable. @p bit is one NAT_REPLAY_M_* value. */
 NAT_EXTERN const char *nat_replay_strerror(const nat_replay_diag *d,
                                            uint32_t bit);
+
+/** The verdicts a replay withholds when the capture cannot show them:
+ * every NAT_REPLAY_M_* bit but BASIC (without BASIC there is nothing to
+ * replay). LIFETIME is never measurable, so always withheld. */
+#define NAT_REPLAY_M_MASKABLE                                                  \
+  (NAT_REPLAY_M_NAT | NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |          \
+   NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION | NAT_REPLAY_M_LIFETIME)
+
+/** The name of verdict @p bit (one NAT_REPLAY_M_* value), as netcheck's
+ * report keys it: "basic", "nat_present", "mapping", "filtering",
+ * "hairpinning", "allocation", "lifetime"; "unknown" for anything else. */
+NAT_EXTERN const char *nat_replay_bit_name(uint32_t bit);
+
+/** Withhold from @p v, the verdict of a replay's log, what the capture
+ * cannot show: each NAT_REPLAY_M_MASKABLE bit missing from
+ * @p d->measurable, so that a replay says "unknown" where it could only
+ * guess (see "Where the capture was taken" above). Withheld:
+ *  - NAT: nat_present (overall, per family, per server) and double_nat
+ *    become NAT_TRI_UNKNOWN;
+ *  - MAPPING: mapping NAT_BEH_UNKNOWN, mapping_varies unknown,
+ *    rfc5780_used false, difficulty 0, self_class NAT_PEER_CLASSES;
+ *  - FILTERING: filtering NAT_BEH_UNKNOWN, filtering_unsupported false;
+ *  - HAIRPIN: hairpinning unknown;
+ *  - ALLOCATION: alloc kind NAT_PA_UNKNOWN, delta and confidence 0, parity
+ *    unknown, no prediction, and a NAT_PEER_HARD_SEQUENTIAL self_class
+ *    (which rests on the allocation) NAT_PEER_CLASSES;
+ *  - LIFETIME: lifetime_min and lifetime_max 0.
+ * Kept: reachability, public addresses, RTTs, pooling, the per-server
+ * basic results but their nat_present, and every measurable verdict. When
+ * mapping, filtering or allocation is withheld from a UDP-reachable host,
+ * the strategy table is redone (nat_strategy_for) from what is left.
+ * Each withheld verdict but lifetime adds an explain line "Replay: NAME
+ * not measurable from this capture: WHY" (nat_replay_bit_name,
+ * nat_replay_strerror) while v->explain has room. Pure.
+ * @return the NAT_REPLAY_M_* bits withheld (0 if @p v or @p d is NULL). */
+NAT_EXTERN uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d);
+
+/** The verdict of a replay, as netcheck --replay gives it:
+ * nat_verdict_compute() over @p log (nat_replay_finish()'s), then
+ * nat_replay_mask() with @p d (nat_replay_get_diag()'s). @p masked (may
+ * be NULL) gets the bits withheld.
+ * @return 0, NAT_EINVAL (NULL @p v, @p log or @p d), NAT_ENOMEM. */
+NAT_EXTERN int nat_replay_verdict(nat_verdict *v, const nat_obslog *log,
+                                  const nat_replay_diag *d, uint32_t *masked);
 
 #ifdef __cplusplus
 }

@@ -128,10 +128,6 @@ NAT_EXTERN nat_tstamp nat_udp_now(void);
  * has closed, and @p u is freed after it returns. */
 NAT_EXTERN void nat_udp_close(nat_udp *u, nat_udp_close_cb cb, void *arg);
 
-/** Randomness from the operating system (OpenSSL RAND_bytes); aborts never:
- * on failure it falls back to getrandom(). A nat_rand_fn. */
-NAT_EXTERN void nat_rand_system(void *ctx, uint8_t *buf, size_t len);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,9 @@
 /* Error codes: messages and names generated from NAT_ERRNO_MAP, with
- * libuv's codes passed through to uv_strerror()/uv_err_name(). */
+ * libuv's codes passed through to libuv's own messages and names
+ * (io/uv_error.c: base/ includes no libuv). */
 #include <stdio.h>
-#include <uv.h>
 
+#include "io/uv_error.h"
 #include "nat/error.h"
 
 #ifndef NAT_VERSION_STRING
@@ -26,9 +27,8 @@ const char *nat_strerror(int err) {
     break;
   }
   if (err < 0 && err > -5000) {
-    /* The _r variants never allocate (uv_strerror leaks on unknown codes). */
     static _Thread_local char msg[80];
-    return uv_strerror_r(err, msg, sizeof msg);
+    return nat__uv_strerror(err, msg, sizeof msg);
   }
   return "unknown error";
 }
@@ -50,7 +50,7 @@ const char *nat_err_name(int err) {
      * back as "Unknown system error N". */
     static _Thread_local char name[48];
     char n[40];
-    uv_err_name_r(err, n, sizeof n);
+    nat__uv_err_name(err, n, sizeof n);
     if (n[0] == 'E') {
       snprintf(name, sizeof name, "UV_%s", n);
       return name;

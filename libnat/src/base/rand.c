@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nat/udp.h"
+#include "nat/common.h"
 
 /* getrandom(2), retried on EINTR and short reads. @return 0 or -1. */
 static int fill_getrandom(uint8_t *buf, size_t len) {

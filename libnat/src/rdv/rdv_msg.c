@@ -9,8 +9,7 @@
 #include <openssl/kdf.h>
 
 #include "nat/error.h"
-#include "nat/rdv.h"
-#include "nat/udp.h"
+#include "nat/rdv_codec.h"
 
 #define SALT       "libnat-rdv-v1"
 #define ROOM_LABEL "libnat-rdv-v1 room"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "nat/error.h"
-#include "nat/rdv.h"
+#include "nat/rdv_codec.h"
 
 typedef struct room room;
 
