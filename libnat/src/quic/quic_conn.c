@@ -33,6 +33,9 @@
 #include "nat/error.h"
 #include "quic_internal.h"
 
+/* A cycle with quic_endpoint.c, inherent: it routes datagrams here, and a
+ * connection adds its CIDs to its table and sends through its socket. */
+
 #define TLS_ALERT_BAD_CERTIFICATE 42
 #define TLS_ALERT_NO_APP_PROTOCOL 120
 
@@ -762,39 +765,7 @@ int nat_quic_conn_close(nat_quic_conn *c, uint64_t app_code,
   return 0;
 }
 
-/* ------------------------------------------------------------- pinning */
-
-/* Called by the TLS verify function with the peer's certificate pin. */
-bool nat__quic_conn_check_pin(nat_quic_conn *c,
-                              const uint8_t pin[NAT_QUIC_PIN_LEN]) {
-  const nat_quic_endpoint *ep = c->ep;
-  bool ok = false;
-  memcpy(c->peer_pin, pin, NAT_QUIC_PIN_LEN);
-  c->pin_seen = true;
-  if (c->has_pin) {
-    ok = nat_quic_pin_equal(pin, c->pin);
-  } else {
-    for (size_t i = 0; i < ep->cfg.n_peer_pins; i++)
-      ok |= nat_quic_pin_equal(pin, ep->pins[i]); /* no early exit */
-    if (!ok && ep->cfg.verify_pin)
-      ok = ep->cfg.verify_pin(c, ep->cfg.verify_arg, pin);
-  }
-  if (!ok)
-    c->pin_failed = true;
-  return ok;
-}
-
-/** Set the pin expected from the peer; see quic.h. */
-int nat_quic_conn_set_peer_pin(nat_quic_conn *c,
-                               const uint8_t pin[NAT_QUIC_PIN_LEN]) {
-  if (!c || !pin)
-    return NAT_EINVAL;
-  if (c->pin_seen)
-    return NAT_EBUSY;
-  memcpy(c->pin, pin, NAT_QUIC_PIN_LEN);
-  c->has_pin = true;
-  return 0;
-}
+/* ---------------------------------------------------------- accessors */
 
 /** Set the connection's callback argument. */
 void nat_quic_conn_set_arg(nat_quic_conn *c, void *arg) {

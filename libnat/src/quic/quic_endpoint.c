@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/crypto.h>
+
 #include "nat/error.h"
 #include "nat/stun.h"
 #include "quic_internal.h"
@@ -17,6 +19,13 @@
 #define DEF_CONN_WINDOW       (1024 * 1024)
 #define DEF_MAX_STREAMS       100
 #define DEF_SEND_BUFFER       (256 * 1024)
+
+/* Randomness for CIDs, reset tokens and unused bits: GnuTLS's generator,
+ * the operating system's if it fails. */
+void nat__quic_rand(uint8_t *buf, size_t len) {
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, buf, len) != 0)
+    nat_rand_system(NULL, buf, len);
+}
 
 /* ------------------------------------------------------------ CID table */
 

@@ -1,9 +1,14 @@
 /* Private to the QUIC files (quic_*.c): the only place, with them, that
  * names ngtcp2 and GnuTLS types. Split by concern:
- *   quic_identity.c  certificates, pins, the GnuTLS session and its verify
  *   quic_endpoint.c  the socket, demultiplexing, CID table, endpoint close
  *   quic_conn.c      one ngtcp2 connection: create, read, write, timer, end
- *   quic_stream.c    stream send buffers, stream callbacks, stream API */
+ *   quic_stream.c    stream send buffers, stream callbacks, stream API
+ *   quic_tls.c       a connection's GnuTLS session: ALPN, pin verification
+ *   quic_identity.c  key, self-signed certificate, pins (uses no other)
+ * Calls between these files go down the list, but for two cycles that the
+ * protocol makes: the endpoint routes datagrams to its connections, and a
+ * connection registers its CIDs with and sends through its endpoint; a
+ * connection's writer drains its streams, and a stream write wakes it. */
 #ifndef NAT_QUIC_INTERNAL_H
 #define NAT_QUIC_INTERNAL_H
 
@@ -136,12 +141,12 @@ struct nat_quic_endpoint {
   void *close_arg;
 };
 
-/* quic_identity.c */
+/* quic_tls.c */
 int nat__quic_tls_new(nat_quic_conn *c, gnutls_session_t *out);
 bool nat__quic_tls_alpn_ok(const nat_quic_conn *c);
-void nat__quic_rand(uint8_t *buf, size_t len);
 
 /* quic_endpoint.c */
+void nat__quic_rand(uint8_t *buf, size_t len);
 int nat__quic_cid_add(nat_quic_conn *c, const uint8_t *data, size_t len);
 void nat__quic_cid_remove(nat_quic_conn *c, const uint8_t *data, size_t len);
 void nat__quic_cid_remove_all(nat_quic_conn *c);
@@ -158,8 +163,6 @@ void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
                          const uint8_t *buf, size_t len);
 void nat__quic_conn_write(nat_quic_conn *c);
 void nat__quic_conn_abort(nat_quic_conn *c, int error, bool send_close);
-bool nat__quic_conn_check_pin(nat_quic_conn *c,
-                              const uint8_t pin[NAT_QUIC_PIN_LEN]);
 
 /* quic_stream.c */
 void nat__quic_stream_callbacks(ngtcp2_callbacks *cb);
