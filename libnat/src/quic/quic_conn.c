@@ -35,8 +35,7 @@
 #include "nat/error.h"
 #include "quic_internal.h"
 
-/* A cycle with quic_endpoint.c, inherent: it routes datagrams here, and a
- * connection adds its CIDs to its table and sends through its socket. */
+/* Inherent cycle with quic_endpoint.c: it routes to us, we send via it. */
 
 #define TLS_ALERT_BAD_CERTIFICATE 42
 #define TLS_ALERT_NO_APP_PROTOCOL 120

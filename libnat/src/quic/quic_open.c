@@ -12,8 +12,7 @@
 #include "nat/error.h"
 #include "quic_internal.h"
 
-/* A cycle with quic_endpoint.c, inherent: it makes connections here, and
- * each registers its CIDs in the endpoint's table. */
+/* Inherent cycle with quic_endpoint.c: it opens us, we add CIDs to it. */
 
 /* ---------------------------------------------------------- callbacks */
 
