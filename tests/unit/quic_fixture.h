@@ -3,16 +3,30 @@
  * test_rdv.c. Each test_*.c is its own executable (tests/CMakeLists.txt),
  * so everything here is static.
  *
+ * The QUIC endpoints made here run on a fake clock (q->now, nanoseconds):
+ * datagrams cross the loopback sockets for real, but no QUIC timer is ever
+ * waited for. Whenever the loop has nothing to do (no datagram readable or
+ * in flight for QFX_SETTLE_MS, no libuv callback due), qfx_step() moves the
+ * clock to the endpoints' earliest deadline (nat_quic_endpoint_get_expiry)
+ * and runs it (nat_quic_endpoint_handle_expiry): closing and draining
+ * periods, idle, handshake and keep-alive timers, retransmissions take no
+ * real time. Each read of the clock by an endpoint moves it QFX_TICK on,
+ * so that events in order have increasing times.
+ *
  * A test's own fixture embeds a `qfx` as its member `q`:
  *   struct fx { qfx q; ...what the test adds... };
- *   qfx_init(&f->q, guard_ms)   the loop and the guard timer
+ *   qfx_init(&f->q, guard_ms)   the loop, the guard timer, the fake clock
  *   qfx_identities(&f->q)       identities A ("peer-a") and B ("peer-b")
  *                               and their pins (QUIC tests)
- *   run_until(f, &counter, n)   run the loop until counter >= n; after
- *                               guard_ms of loop time the test fails,
- *                               naming the line (no sleeps, no hangs)
+ *   run_until(f, &counter, n)   step until counter >= n; the test fails,
+ *                               naming the line, when the fake clock would
+ *                               pass guard_ms, or after guard_ms of real
+ *                               loop time (no sleeps, no hangs)
+ *   qfx_step                    one step of the loop (see above)
+ *   qfx_run_for(q, ns)          step until the fake clock has moved @p ns
  *   qfx_guard_start/stop        the same guard around a wait of one's own
- *   qfx_cfg, qfx_server_cfg     endpoint configurations on an IP, port 0
+ *   qfx_cfg, qfx_server_cfg     endpoint configurations on an IP, port 0,
+ *                               on the fake clock
  *   qfx_pair                    server B (accepting pin A) and client A
  *   qfx_ep_new                  an endpoint, closed by qfx_close_eps
  *   qfx_close_eps               close the endpoints still open and wait
@@ -23,6 +37,7 @@
 #ifndef NAT_TEST_QUIC_FIXTURE_H
 #define NAT_TEST_QUIC_FIXTURE_H
 
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,11 +55,22 @@
 
 #define QFX_MAXEP 32
 
+/* What one read of the fake clock moves it on. */
+#define QFX_TICK NAT_MICROSECONDS
+/* How long the loop must stay quiet (real time) before the fake clock
+ * jumps: loopback datagrams arrive within the sender's system call, but a
+ * busy machine may hand them to a kernel thread. */
+#define QFX_SETTLE_MS 1
+
 typedef struct qfx {
   uv_loop_t loop;
   uv_timer_t guard;
   bool expired;
-  uint64_t guard_ms; /* run_until's limit, in loop time */
+  bool fake_expired; /* the fake clock reached the guard's limit */
+  uint64_t guard_ms; /* run_until's limit, in loop time and fake time */
+  nat_tstamp now;    /* the fake clock */
+  nat_tstamp limit;  /* the guard's limit on it */
+  uint64_t jumps;    /* how often the clock moved to a deadline */
   nat_quic_identity *ida, *idb;
   uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
   nat_quic_endpoint *eps[QFX_MAXEP]; /* NULL once closed */
@@ -56,6 +82,14 @@ static inline void qfx_init(qfx *q, uint64_t guard_ms) {
   assert_int_equal(uv_timer_init(&q->loop, &q->guard), 0);
   q->guard.data = q;
   q->guard_ms = guard_ms;
+  q->now = 1000 * NAT_SECONDS;
+  q->limit = NAT_TSTAMP_MAX;
+}
+
+/* The endpoints' clock (a nat_clock_fn). */
+static inline nat_tstamp qfx_clock(void *ctx) {
+  qfx *q = ctx;
+  return q->now += QFX_TICK;
 }
 
 static inline void qfx_identities(qfx *q) {
@@ -70,7 +104,8 @@ static inline void qfx_on_guard(uv_timer_t *t) {
 }
 
 static inline void qfx_guard_start(qfx *q) {
-  q->expired = false;
+  q->expired = q->fake_expired = false;
+  q->limit = q->now + q->guard_ms * NAT_MILLISECONDS;
   uv_timer_start(&q->guard, qfx_on_guard, q->guard_ms, 0);
 }
 
@@ -78,27 +113,105 @@ static inline void qfx_guard_start(qfx *q) {
 static inline void qfx_guard_stop(qfx *q, int line, const char *what,
                                   uint64_t have, uint64_t want) {
   uv_timer_stop(&q->guard);
+  q->limit = NAT_TSTAMP_MAX;
   if (q->expired)
-    fail_msg("line %d: timed out waiting for %s: %llu of %llu", line, what,
+    fail_msg("line %d: timed out (%s) waiting for %s: %llu of %llu", line,
+             q->fake_expired ? "fake clock" : "loop time", what,
              (unsigned long long)have, (unsigned long long)want);
+}
+
+/* The earliest deadline of the open endpoints (NAT_TSTAMP_MAX: none). */
+static inline nat_tstamp qfx_next(const qfx *q) {
+  nat_tstamp t = NAT_TSTAMP_MAX;
+  for (int i = 0; i < q->neps; i++) {
+    nat_tstamp e =
+        q->eps[i] ? nat_quic_endpoint_get_expiry(q->eps[i]) : NAT_TSTAMP_MAX;
+    if (e < t)
+      t = e;
+  }
+  return t;
+}
+
+/* Nothing to do now: no libuv callback due (a timer, a close, a pending
+ * request) and no socket ready within QFX_SETTLE_MS. */
+static inline bool qfx_quiet(qfx *q) {
+  struct pollfd p = {.fd = uv_backend_fd(&q->loop), .events = POLLIN};
+  if (uv_backend_timeout(&q->loop) == 0)
+    return false;
+  return poll(&p, 1, QFX_SETTLE_MS) == 0;
+}
+
+/* Move the fake clock to @p t (never back) and run what is due. */
+static inline void qfx_jump(qfx *q, nat_tstamp t) {
+  if (t > q->now)
+    q->now = t;
+  q->jumps++;
+  for (int i = 0; i < q->neps; i++)
+    if (q->eps[i])
+      nat_quic_endpoint_handle_expiry(q->eps[i]);
+}
+
+/* One step: run what is ready, or, when the loop is quiet, jump to the
+ * next QUIC deadline, unless it lies beyond @p until (then stop there:
+ * *reached) or beyond the guard's limit (q->expired). With no QUIC
+ * deadline at all, wait for the loop (datagrams, real timers, the guard).
+ * A step does one or the other, so that its caller sees each change. */
+static inline void qfx_step_to(qfx *q, nat_tstamp until, bool *reached) {
+  nat_tstamp next = qfx_next(q);
+  if (next == NAT_TSTAMP_MAX && until == NAT_TSTAMP_MAX) {
+    uv_run(&q->loop, UV_RUN_ONCE);
+    return;
+  }
+  if (!qfx_quiet(q)) {
+    uv_run(&q->loop, UV_RUN_NOWAIT);
+    return;
+  }
+  if (next > until) {
+    if (until > q->now)
+      q->now = until;
+    *reached = true;
+  } else if (next > q->limit) {
+    q->expired = q->fake_expired = true;
+  } else {
+    qfx_jump(q, next);
+  }
+}
+
+static inline void qfx_step(qfx *q) {
+  bool reached = false;
+  qfx_step_to(q, NAT_TSTAMP_MAX, &reached);
+}
+
+/* Step until the fake clock has moved @p ns on (fails past the guard). */
+static inline void qfx_run_for(qfx *q, nat_tstamp ns, int line) {
+  nat_tstamp until = q->now + ns;
+  bool reached = false;
+  qfx_guard_start(q);
+  while (!reached && !q->expired)
+    qfx_step_to(q, until, &reached);
+  qfx_guard_stop(q, line, "the fake clock", (uint64_t)q->now, (uint64_t)until);
 }
 
 static inline void qfx_run_until(qfx *q, const int *counter, int target,
                                  int line) {
   qfx_guard_start(q);
   while (*counter < target && !q->expired)
-    uv_run(&q->loop, UV_RUN_ONCE);
+    qfx_step(q);
   qfx_guard_stop(q, line, "a counter", (uint64_t)*counter, (uint64_t)target);
 }
 #define run_until(f, counter, target)                                          \
   qfx_run_until(&(f)->q, counter, target, __LINE__)
 
 /* Binds @p ip port 0 with identity @p id (may be NULL), callbacks @p cb
- * and their argument @p arg; everything else zero (the defaults). */
-static inline nat_quic_config qfx_cfg(nat_quic_identity *id, const char *ip,
+ * and their argument @p arg, on @p q's fake clock; everything else zero
+ * (the defaults). */
+static inline nat_quic_config qfx_cfg(qfx *q, nat_quic_identity *id,
+                                      const char *ip,
                                       const nat_quic_callbacks *cb, void *arg) {
   nat_quic_config cfg;
   memset(&cfg, 0, sizeof cfg);
+  cfg.clock = qfx_clock;
+  cfg.clock_ctx = q;
   assert_int_equal(nat_addr_parse(&cfg.bind, ip, 0), 0);
   cfg.identity = id;
   cfg.cb = *cb;
@@ -110,7 +223,7 @@ static inline nat_quic_config qfx_cfg(nat_quic_identity *id, const char *ip,
 static inline nat_quic_config qfx_server_cfg(qfx *q, const char *ip,
                                              const nat_quic_callbacks *cb,
                                              void *arg) {
-  nat_quic_config cfg = qfx_cfg(q->idb, ip, cb, arg);
+  nat_quic_config cfg = qfx_cfg(q, q->idb, ip, cb, arg);
   cfg.accept = true;
   cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])q->pina;
   cfg.n_peer_pins = 1;
@@ -141,7 +254,7 @@ static inline void qfx_pair(qfx *q, const char *ip,
   cfg.handshake_timeout = 10 * NAT_SECONDS;
   cfg.idle_timeout = 10 * NAT_SECONDS;
   *srv = qfx_ep_new(q, &cfg, srv_addr);
-  cfg = qfx_cfg(q->ida, ip, cb, arg);
+  cfg = qfx_cfg(q, q->ida, ip, cb, arg);
   cfg.handshake_timeout = 10 * NAT_SECONDS;
   cfg.idle_timeout = 10 * NAT_SECONDS;
   *cli = qfx_ep_new(q, &cfg, NULL);

@@ -3,8 +3,9 @@
  * flow-control credit on the echo side), byte for byte; and STUN Binding
  * transactions on the same sockets as QUIC connections carrying 200 KB
  * each, until packets with the greased (cleared) fixed bit have been seen,
- * proving that none of them reached the STUN layer. No sleeps; a guard
- * timer turns a hang into a failure. */
+ * proving that none of them reached the STUN layer. QUIC runs on the
+ * fixture's fake clock, STUN on the loop's. No sleeps; a guard turns a
+ * hang into a failure. */
 #include "quic_fixture.h"
 
 #include <stdio.h>
@@ -272,7 +273,7 @@ static void test_echo_1mb_backpressure(void **state) {
   cfg.conn_window = 2 * WINDOW;
   cfg.send_buffer = 32 * 1024;
   qfx_ep_new(&f->q, &cfg, &f->srv_addr);
-  cfg = qfx_cfg(f->q.ida, "127.0.0.1", &callbacks, f);
+  cfg = qfx_cfg(&f->q, f->q.ida, "127.0.0.1", &callbacks, f);
   cfg.send_buffer = 48 * 1024;
   cli = qfx_ep_new(&f->q, &cfg, &ca);
 
@@ -349,7 +350,7 @@ static void test_stun_and_quic_share_socket(void **state) {
   ucfg.txn.rto = 30 * NAT_SECONDS;
   ucfg.txn.rto_min = 30 * NAT_SECONDS;
   assert_int_equal(nat_udp_new(&f->cli_udp, &f->q.loop, &ucfg), 0);
-  cfg = qfx_cfg(f->q.ida, "127.0.0.1", &callbacks, f);
+  cfg = qfx_cfg(&f->q, f->q.ida, "127.0.0.1", &callbacks, f);
   cfg.udp = f->cli_udp;
   nat_quic_endpoint *cli = qfx_ep_new(&f->q, &cfg, &f->cli_addr);
   memset(&ucfg, 0, sizeof ucfg);

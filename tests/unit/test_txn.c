@@ -592,6 +592,46 @@ static void test_malformed(void **state) {
   assert_int_equal(c->n, 1);
 }
 
+/* nat_txn_mgr_recv_msg() takes the caller's decoded view and does not
+ * decode again: a response whose bytes were spoiled after it was decoded
+ * (top bits set: no longer STUN) still completes the transaction from its
+ * view. A negative decode result is counted as malformed without reading
+ * the view. */
+static void test_recv_decoded_view(void **state) {
+  uint8_t buf[128];
+  uint8_t tid[NAT_STUN_TID_LEN];
+  nat_stun_msg msg;
+  nat_addr s = *server();
+  ssize_t n;
+  size_t len;
+  tctx *c = *state;
+
+  start_req(c, 0, 1, NULL, NULL);
+  assert_int_equal(pump(c, 0), 1);
+  memset(&msg, 0xa5, sizeof(msg)); /* never read */
+  assert_int_equal(nat_txn_mgr_recv_msg(c->m, 1, &s, &msg, NAT_ETRUNC),
+                   NAT_ETRUNC);
+  assert_int_equal(stats_of(c->m).malformed, 1);
+  assert_int_equal(nat_txn_mgr_recv_msg(NULL, 1, &s, &msg, 0), NAT_EINVAL);
+  assert_int_equal(nat_txn_mgr_recv_msg(c->m, 1, NULL, &msg, 0), NAT_EINVAL);
+  assert_int_equal(nat_txn_mgr_recv_msg(c->m, 1, &s, NULL, 0), NAT_EINVAL);
+
+  mk_tid(tid, 1);
+  len = build(buf, sizeof(buf), NAT_STUN_SUCCESS, tid);
+  n = nat_stun_decode(&msg, buf, len);
+  assert_int_equal(n, (ssize_t)len);
+  buf[0] |= 0xc0;
+  assert_true(nat_stun_decode(&(nat_stun_msg){0}, buf, len) < 0);
+  c->now = 2;
+  assert_int_equal(nat_txn_mgr_recv_msg(c->m, 2, &s, &msg, n), 0);
+  assert_int_equal(c->n, 1);
+  assert_int_equal(c->recs[0].status, 0);
+  assert_int_equal(c->recs[0].cls, NAT_STUN_SUCCESS);
+  assert_int_equal(stats_of(c->m).responses, 1);
+  assert_int_equal(stats_of(c->m).malformed, 1);
+  assert_int_equal(nat_txn_mgr_count(c->m), 0);
+}
+
 static void test_request_is_not_response(void **state) {
   tctx *c = *state;
 
@@ -1113,6 +1153,7 @@ int main(void) {
       cmocka_unit_test(test_duplicate_after_end),
       cmocka_unit_test_setup_teardown(test_unmatched, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_recv_decoded_view, setup, teardown),
       cmocka_unit_test_setup_teardown(test_request_is_not_response, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_classic_rfc3489, setup, teardown),

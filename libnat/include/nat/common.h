@@ -28,6 +28,11 @@ typedef uint64_t nat_tstamp;
 /** "No deadline": returned by get_expiry() functions when nothing is due. */
 #define NAT_TSTAMP_MAX UINT64_MAX
 
+/** A clock: the current time in nanoseconds, never going back. Drivers
+ * read the time only through such a function where a test may give its own
+ * (a fake clock that it moves forward instead of waiting). */
+typedef nat_tstamp (*nat_clock_fn)(void *ctx);
+
 /** A source of randomness: fill @p buf with @p len random bytes.
  * The core takes randomness only from such a function so that tests are
  * deterministic. */

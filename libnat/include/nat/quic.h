@@ -253,6 +253,15 @@ typedef struct nat_quic_config {
   bool manual_consume;
   nat_quic_callbacks cb;
   void *arg;
+  /** The endpoint's clock: every QUIC timestamp and deadline (ngtcp2's
+   * loss detection, ACK delay, pacing, idle, handshake and keep-alive
+   * timers, the closing and draining periods) and the times of
+   * nat_quic_conn_info are read from it. NULL: nat_udp_now(), the loop's
+   * clock. The endpoint's libuv timers wait for its deadlines as measured
+   * on it; a caller that moves a clock of its own forward (a fake clock in
+   * tests) calls nat_quic_endpoint_handle_expiry() after each move. */
+  nat_clock_fn clock;
+  void *clock_ctx;
 } nat_quic_config;
 
 /** Counters of the endpoint's demultiplexer. */
@@ -305,6 +314,22 @@ NAT_EXTERN int nat_quic_endpoint_local_addr(const nat_quic_endpoint *ep,
 NAT_EXTERN void nat_quic_endpoint_stats(const nat_quic_endpoint *ep,
                                         nat_quic_stats *out);
 
+/** The endpoint's next deadline on its clock (the earliest of its
+ * connections' timers, the end of a closing or draining period included),
+ * or NAT_TSTAMP_MAX when nothing is due (or @p ep is NULL or closing). */
+NAT_EXTERN nat_tstamp nat_quic_endpoint_get_expiry(const nat_quic_endpoint *ep);
+
+/** Run what is due at the endpoint clock's current time: the timers of
+ * every connection whose deadline has come (retransmissions, ACKs, PINGs,
+ * idle and handshake timeouts, the end of a closing or draining period),
+ * and send what they produce. Connection callbacks may run from inside
+ * this call (on_connected, on_writable; on_closed still runs from the
+ * loop). The endpoint does this by itself from its libuv timers: only a
+ * caller with a clock of its own (nat_quic_config.clock) needs to call it,
+ * after moving that clock forward. Does nothing on a NULL or closing
+ * endpoint. */
+NAT_EXTERN void nat_quic_endpoint_handle_expiry(nat_quic_endpoint *ep);
+
 /** Close: every live connection sends CONNECTION_CLOSE (application code 0,
  * reason "endpoint closed") and ends with NAT_ECANCELED (on_closed runs),
  * connections in their closing or draining period are freed without
@@ -336,7 +361,8 @@ NAT_EXTERN int nat_quic_conn_set_peer_pin(nat_quic_conn *c,
 NAT_EXTERN void nat_quic_conn_set_arg(nat_quic_conn *c, void *arg);
 NAT_EXTERN void *nat_quic_conn_get_arg(const nat_quic_conn *c);
 
-/** Facts about a connection. Times are nat_udp_now() values; 0: not yet. */
+/** Facts about a connection. Times are read from the endpoint's clock
+ * (nat_udp_now() unless nat_quic_config.clock is set); 0: not yet. */
 typedef struct nat_quic_conn_info {
   bool server;       /**< server role (accepted) */
   bool connected;    /**< handshake confirmed */

@@ -144,6 +144,18 @@ NAT_EXTERN int nat_txn_mgr_recv(nat_txn_mgr *m, nat_tstamp now,
                                 const nat_addr *from, const uint8_t *buf,
                                 size_t len);
 
+/** nat_txn_mgr_recv() for a datagram the caller has decoded already, so
+ * that a receive path that must decode to demultiplex (nat_udp) decodes
+ * each datagram once: @p decoded is what nat_stun_decode() returned for it
+ * and @p msg the view it filled. A negative @p decoded (STUN by its header,
+ * but malformed) is counted as malformed and returned; @p msg is then not
+ * read. The view (and the datagram it points into) need only last for the
+ * call; the transaction's callback gets the same view.
+ * @return as nat_txn_mgr_recv(); NAT_EINVAL for NULL arguments. */
+NAT_EXTERN int nat_txn_mgr_recv_msg(nat_txn_mgr *m, nat_tstamp now,
+                                    const nat_addr *from,
+                                    const nat_stun_msg *msg, ssize_t decoded);
+
 /** Feed the RTO estimator one RTT sample measured elsewhere. */
 NAT_EXTERN void nat_txn_mgr_seed_rtt(nat_txn_mgr *m, nat_tstamp rtt);
 

@@ -220,15 +220,11 @@ static bool udp_is_response_class(const uint8_t *p) {
   return cls == NAT_STUN_SUCCESS || cls == NAT_STUN_ERROR;
 }
 
-/* A classic RFC 3489 success or error response (no magic cookie). */
-static bool udp_is_classic_response(const uint8_t *p, size_t len) {
-  nat_stun_msg m;
-  if (len < NAT_STUN_HEADER_LEN || (p[0] & 0xC0) != 0 ||
-      !udp_is_response_class(p))
-    return false;
-  if (nat_stun_decode(&m, p, len) < 0)
-    return false;
-  return m.classic;
+/* By its header, possibly a classic RFC 3489 success or error response (no
+ * magic cookie): worth decoding. */
+static bool udp_may_be_classic_response(const uint8_t *p, size_t len) {
+  return len >= NAT_STUN_HEADER_LEN && (p[0] & 0xC0) == 0 &&
+         udp_is_response_class(p);
 }
 
 /* Route one datagram: responses to the transaction layer, everything else
@@ -237,25 +233,30 @@ static bool udp_is_classic_response(const uint8_t *p, size_t len) {
  * "unmatched" (an ID the manager never had or has forgotten: someone
  * else's transaction on this socket, e.g. connectivity checks); the
  * manager's own duplicates, spoofed answers to its live transactions and
- * malformed messages are dropped (all counted by the manager). */
+ * malformed messages are dropped (all counted by the manager). A datagram
+ * is decoded once, here: the manager gets the view. */
 static void udp_dispatch(nat_udp *u, const nat_addr *from, const uint8_t *p,
                          size_t len) {
   bool stun = nat_stun_is_stun(p, len);
-  if (stun || udp_is_classic_response(p, len)) {
-    nat_txn_stats before, after;
-    int rc;
-    nat_txn_mgr_stats(u->mgr, &before);
-    rc = nat_txn_mgr_recv(u->mgr, nat_udp_now(), from, p, len);
-    if (rc == 0) {
-      udp_flush(u);
-      return;
+  if (stun || udp_may_be_classic_response(p, len)) {
+    nat_stun_msg m;
+    ssize_t n = nat_stun_decode(&m, p, len);
+    if (stun || (n >= 0 && m.classic)) {
+      nat_txn_stats before, after;
+      int rc;
+      nat_txn_mgr_stats(u->mgr, &before);
+      rc = nat_txn_mgr_recv_msg(u->mgr, nat_udp_now(), from, &m, n);
+      if (rc == 0) {
+        udp_flush(u);
+        return;
+      }
+      nat_txn_mgr_stats(u->mgr, &after);
+      /* NAT_ENOTFOUND covers both unmatched and duplicate: the counters
+       * tell them apart. */
+      if ((!stun || udp_is_response_class(p)) &&
+          !(rc == NAT_ENOTFOUND && after.unmatched > before.unmatched))
+        return;
     }
-    nat_txn_mgr_stats(u->mgr, &after);
-    /* NAT_ENOTFOUND covers both unmatched and duplicate: the counters
-     * tell them apart. */
-    if ((!stun || udp_is_response_class(p)) &&
-        !(rc == NAT_ENOTFOUND && after.unmatched > before.unmatched))
-      return;
   }
   if (u->recv_cb && !u->closing)
     u->recv_cb(u, u->recv_arg, from, p, len);

@@ -1,8 +1,10 @@
-/* One QUIC connection over ngtcp2 0.12: creation in both roles, reading
+/* One QUIC connection over ngtcp2 0.12 once made (quic_open.c): reading
  * packets with their real path, writing (stream data through the stream
- * buffers), one uv_timer driven by ngtcp2_conn_get_expiry() (rounded up to
- * whole milliseconds), closing, and the mapping of every way a connection
- * ends to a nat_quic_close_info.
+ * buffers), one deadline (c->expiry: ngtcp2_conn_get_expiry(), or the end of
+ * the closing / draining period) on the endpoint's clock, waited for by one
+ * uv_timer (rounded up to whole milliseconds) or handled when the endpoint
+ * is told the clock has moved (nat__quic_conn_handle_expiry), closing, and
+ * the mapping of every way a connection ends to a nat_quic_close_info.
  *
  * Ending (RFC 9000 section 10): a connection ends for the application as
  * soon as the outcome is known (on_closed runs from the loop at once), but
@@ -33,6 +35,8 @@
 #include "nat/error.h"
 #include "quic_internal.h"
 
+/* Inherent cycle with quic_endpoint.c: it routes to us, we send via it. */
+
 #define TLS_ALERT_BAD_CERTIFICATE 42
 #define TLS_ALERT_NO_APP_PROTOCOL 120
 
@@ -52,120 +56,13 @@ static const char reason_alpn[] = "no common ALPN protocol";
 static void conn_after(nat_quic_conn *c);
 static void conn_arm(nat_quic_conn *c);
 
-static nat_tstamp conn_now(void) {
-  return nat_udp_now();
-}
-
-/* ---------------------------------------------------------- callbacks */
-
-static ngtcp2_conn *conn_get(ngtcp2_crypto_conn_ref *ref) {
-  return ((nat_quic_conn *)ref->user_data)->conn;
-}
-
-static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx) {
-  (void)ctx;
-  nat__quic_rand(dest, len);
-}
-
-static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
-                      size_t cidlen, void *user_data) {
-  nat_quic_conn *c = user_data;
-  (void)conn;
-  cid->datalen = cidlen;
-  nat__quic_rand(token, NGTCP2_STATELESS_RESET_TOKENLEN);
-  for (int tries = 0; tries < 4; tries++) { /* a collision: draw again */
-    nat__quic_rand(cid->data, cidlen);
-    int rv = nat__quic_cid_add(c, cid->data, cidlen);
-    if (rv != NAT_EEXIST)
-      return rv == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
-  }
-  return NGTCP2_ERR_CALLBACK_FAILURE;
-}
-
-static int cb_remove_cid(ngtcp2_conn *conn, const ngtcp2_cid *cid,
-                         void *user_data) {
-  (void)conn;
-  nat__quic_cid_remove(user_data, cid->data, cid->datalen);
-  return 0;
-}
-
-static int cb_handshake_confirmed(ngtcp2_conn *conn, void *user_data);
-
-static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data) {
-  nat_quic_conn *c = user_data;
-  (void)conn;
-  c->t_completed = conn_now();
-  if (!nat__quic_tls_alpn_ok(c)) {
-    c->alpn_failed = true;
-    return NGTCP2_ERR_CALLBACK_FAILURE;
-  }
-  if (!c->pin_seen) { /* no certificate was checked: never accept that */
-    c->pin_failed = true;
-    return NGTCP2_ERR_CALLBACK_FAILURE;
-  }
-  /* RFC 9001 4.1.2: a server's handshake is confirmed when it completes
-   * (it has checked the client's certificate and Finished by then); ngtcp2
-   * 0.12 calls handshake_confirmed only on clients. */
-  if (c->server)
-    return cb_handshake_confirmed(conn, c);
-  return 0;
-}
-
-static int cb_handshake_confirmed(ngtcp2_conn *conn, void *user_data) {
-  nat_quic_conn *c = user_data;
-  (void)conn;
-  if (c->t_confirmed != 0)
-    return 0;
-  c->t_confirmed = conn_now();
-  c->state = NAT__QUIC_OPEN;
-  c->confirmed_due = true;
-  return 0;
-}
-
-static void conn_callbacks(ngtcp2_callbacks *cb, bool server) {
-  memset(cb, 0, sizeof *cb);
-  if (server) {
-    cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
-  } else {
-    cb->client_initial = ngtcp2_crypto_client_initial_cb;
-    cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
-  }
-  cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-  cb->encrypt = ngtcp2_crypto_encrypt_cb;
-  cb->decrypt = ngtcp2_crypto_decrypt_cb;
-  cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
-  cb->update_key = ngtcp2_crypto_update_key_cb;
-  cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-  cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-  cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
-  cb->rand = cb_rand;
-  cb->get_new_connection_id = cb_new_cid;
-  cb->remove_connection_id = cb_remove_cid;
-  cb->handshake_completed = cb_handshake_completed;
-  cb->handshake_confirmed = cb_handshake_confirmed;
-  nat__quic_stream_callbacks(cb);
-}
-
-static void conn_settings(const nat_quic_conn *c, ngtcp2_settings *s,
-                          ngtcp2_transport_params *p) {
-  const nat_quic_config *cfg = &c->ep->cfg;
-  ngtcp2_settings_default(s);
-  s->initial_ts = conn_now();
-  s->handshake_timeout = cfg->handshake_timeout;
-  s->max_tx_udp_payload_size = NAT__QUIC_MAX_PKT;
-  ngtcp2_transport_params_default(p);
-  p->initial_max_streams_bidi = cfg->max_streams;
-  p->initial_max_streams_uni = 0;
-  p->initial_max_stream_data_bidi_local = cfg->stream_window;
-  p->initial_max_stream_data_bidi_remote = cfg->stream_window;
-  p->initial_max_data = cfg->conn_window;
-  p->max_idle_timeout = cfg->idle_timeout;
+static nat_tstamp conn_now(const nat_quic_conn *c) {
+  return nat__quic_now(c->ep);
 }
 
 /* The path of a datagram between our socket and @p remote. */
-static int conn_path(const nat_quic_conn *c, const nat_addr *remote,
-                     struct sockaddr_storage *ss, ngtcp2_path *path) {
+int nat__quic_conn_path(const nat_quic_conn *c, const nat_addr *remote,
+                        struct sockaddr_storage *ss, ngtcp2_path *path) {
   int n = nat_addr_to_sockaddr(remote, (struct sockaddr *)ss, sizeof *ss);
   if (n < 0)
     return n;
@@ -229,30 +126,22 @@ static void conn_free(nat_quic_conn *c) {
   uv_close((uv_handle_t *)&c->timer, conn_on_closed);
 }
 
-/* Start @p c's timer to fire at @p when (rounded up to whole ms). */
-static void conn_timer_at(nat_quic_conn *c, uv_timer_cb cb, nat_tstamp when) {
-  nat_tstamp now = conn_now();
+static void conn_on_timer(uv_timer_t *t);
+
+/* Set @p c's deadline to @p when (NAT_TSTAMP_MAX: none) and start its
+ * timer for it, rounded up to whole ms. */
+static void conn_timer_at(nat_quic_conn *c, nat_tstamp when) {
+  nat_tstamp now = conn_now(c);
   uint64_t ms = 0;
+  c->expiry = when;
+  if (when == NAT_TSTAMP_MAX) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
   if (when > now)
     ms = (when - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS;
   uv_update_time(c->ep->loop);
-  uv_timer_start(&c->timer, cb, ms, 0);
-}
-
-/* The closing or draining period: its first tick runs on_closed (from the
- * loop, never inside an API call), the next one at its end frees. */
-static void conn_on_linger(uv_timer_t *t) {
-  nat_quic_conn *c = t->data;
-  if (c->state == NAT__QUIC_DEAD)
-    return;
-  conn_report(c);
-  if (c->state == NAT__QUIC_DEAD) /* on_closed closed the endpoint */
-    return;
-  conn_release(c);
-  if (conn_now() >= c->linger_end)
-    conn_free(c);
-  else
-    conn_timer_at(c, conn_on_linger, c->linger_end);
+  uv_timer_start(&c->timer, conn_on_timer, ms, 0);
 }
 
 /* RFC 9000 section 10.2: three times the current PTO, at least
@@ -297,9 +186,11 @@ static void conn_end(nat_quic_conn *c, nat__quic_state next, int error,
   c->state = next;
   c->lingers = true;
   st->closing++;
-  c->linger_end = conn_now() + conn_linger(c);
+  /* the period's first tick runs on_closed from the loop at once (never
+   * inside an API call); the deadline is its end */
+  c->expiry = conn_now(c) + conn_linger(c);
   uv_timer_stop(&c->timer);
-  uv_timer_start(&c->timer, conn_on_linger, 0, 0);
+  uv_timer_start(&c->timer, conn_on_timer, 0, 0);
 }
 
 /* A packet for @p c after it ended. */
@@ -314,116 +205,12 @@ static void conn_late(nat_quic_conn *c) {
     st->close_resent++;
 }
 
-static nat_quic_conn *conn_alloc(nat_quic_endpoint *ep, void *arg,
-                                 bool server) {
-  nat_quic_conn *c = calloc(1, sizeof *c);
-  if (!c)
-    return NULL;
-  c->ep = ep;
-  c->arg = arg;
-  c->server = server;
-  c->state = NAT__QUIC_HANDSHAKE;
-  c->ref.get_conn = conn_get;
-  c->ref.user_data = c;
-  c->t_start = conn_now();
-  c->live = true;
-  uv_timer_init(ep->loop, &c->timer);
-  c->timer.data = c;
-  c->next = ep->conns;
-  if (ep->conns)
-    ep->conns->prev = c;
-  ep->conns = c;
-  ep->stats.conns++;
-  return c;
-}
-
-/* A connection that failed while being made: freed without on_closed. */
-static int conn_discard(nat_quic_conn *c, int rv) {
+/* A connection that failed while being made: freed without on_closed.
+ * @return @p rv. */
+int nat__quic_conn_discard(nat_quic_conn *c, int rv) {
   c->silent = true;
   conn_end(c, NAT__QUIC_DEAD, rv, false, false, 0, NULL, 0);
   return rv;
-}
-
-static int conn_finish_new(nat_quic_conn *c, int rv) {
-  if (rv != 0)
-    return conn_discard(c, rv == NGTCP2_ERR_NOMEM ? NAT_ENOMEM : NAT_EQUIC);
-  ngtcp2_conn_set_tls_native_handle(c->conn, c->tls);
-  if (c->ep->cfg.keep_alive)
-    ngtcp2_conn_set_keep_alive_timeout(c->conn, c->ep->cfg.keep_alive);
-  return 0;
-}
-
-/* Start a client-role connection; see nat_quic_connect(). */
-int nat__quic_conn_client(nat_quic_endpoint *ep, const nat_addr *peer,
-                          const uint8_t *pin, void *arg, nat_quic_conn **out) {
-  ngtcp2_callbacks cb;
-  ngtcp2_settings settings;
-  ngtcp2_transport_params params;
-  ngtcp2_cid dcid, scid;
-  ngtcp2_path path;
-  struct sockaddr_storage ss;
-  nat_quic_conn *c = conn_alloc(ep, arg, false);
-  int rv;
-  if (!c)
-    return NAT_ENOMEM;
-  c->remote = *peer;
-  if (pin) {
-    c->has_pin = true;
-    memcpy(c->pin, pin, NAT_QUIC_PIN_LEN);
-  }
-  dcid.datalen = scid.datalen = NAT_QUIC_CID_LEN;
-  nat__quic_rand(dcid.data, dcid.datalen);
-  nat__quic_rand(scid.data, scid.datalen);
-  if ((rv = conn_path(c, peer, &ss, &path)) < 0 ||
-      (rv = nat__quic_cid_add(c, scid.data, scid.datalen)) < 0 ||
-      (rv = nat__quic_tls_new(c, &c->tls)) < 0)
-    return conn_discard(c, rv);
-  conn_callbacks(&cb, false);
-  conn_settings(c, &settings, &params);
-  rv =
-      ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
-                             &cb, &settings, &params, NULL, c);
-  if ((rv = conn_finish_new(c, rv)) < 0)
-    return rv;
-  if (out)
-    *out = c;
-  nat__quic_conn_write(c); /* the first Initial */
-  return 0;
-}
-
-/* A server-role connection for the Initial described by @p hd, which came
- * from @p from: that address becomes the connection's remote address. */
-int nat__quic_conn_server(nat_quic_endpoint *ep, const nat_addr *from,
-                          const ngtcp2_pkt_hd *hd, nat_quic_conn **out) {
-  ngtcp2_callbacks cb;
-  ngtcp2_settings settings;
-  ngtcp2_transport_params params;
-  ngtcp2_cid scid;
-  ngtcp2_path path;
-  struct sockaddr_storage ss;
-  nat_quic_conn *c = conn_alloc(ep, ep->cfg.arg, true);
-  int rv;
-  if (!c)
-    return NAT_ENOMEM;
-  c->remote = *from;
-  scid.datalen = NAT_QUIC_CID_LEN;
-  nat__quic_rand(scid.data, scid.datalen);
-  /* The client's chosen DCID routes its Initial retransmissions. */
-  if ((rv = conn_path(c, from, &ss, &path)) < 0 ||
-      (rv = nat__quic_cid_add(c, scid.data, scid.datalen)) < 0 ||
-      (rv = nat__quic_cid_add(c, hd->dcid.data, hd->dcid.datalen)) < 0 ||
-      (rv = nat__quic_tls_new(c, &c->tls)) < 0)
-    return conn_discard(c, rv);
-  conn_callbacks(&cb, true);
-  conn_settings(c, &settings, &params);
-  settings.token = hd->token;
-  params.original_dcid = hd->dcid;
-  rv = ngtcp2_conn_server_new(&c->conn, &hd->scid, &scid, &path, hd->version,
-                              &cb, &settings, &params, NULL, c);
-  if ((rv = conn_finish_new(c, rv)) < 0)
-    return rv;
-  *out = c;
-  return 0;
 }
 
 /* ------------------------------------------------------------- sending */
@@ -444,7 +231,7 @@ static void conn_send_close(nat_quic_conn *c,
   ngtcp2_path_storage_zero(&ps);
   c->in_ngtcp2++;
   n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, c->txbuf,
-                                         sizeof c->txbuf, ccerr, conn_now());
+                                         sizeof c->txbuf, ccerr, conn_now(c));
   c->in_ngtcp2--;
   if (n <= 0)
     return;
@@ -515,7 +302,7 @@ void nat__quic_conn_write(nat_quic_conn *c) {
   size_t max;
   if (NAT__QUIC_ENDED(c) || c->in_ngtcp2)
     return; /* conn_after() writes once ngtcp2 has returned */
-  ts = conn_now();
+  ts = conn_now(c);
   max = ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
   if (max > sizeof c->txbuf)
     max = sizeof c->txbuf;
@@ -552,13 +339,22 @@ void nat__quic_conn_write(nat_quic_conn *c) {
 
 /* --------------------------------------------------------------- timer */
 
-static void conn_on_timer(uv_timer_t *t) {
-  nat_quic_conn *c = t->data;
+/* Run what is due at @p now (the endpoint's clock): for a connection in
+ * its closing or draining period, the end of it (freed); else ngtcp2's
+ * timers, then the packets they produce and the next deadline. */
+void nat__quic_conn_handle_expiry(nat_quic_conn *c, nat_tstamp now) {
   int rv;
-  if (NAT__QUIC_ENDED(c))
+  if (c->state == NAT__QUIC_DEAD || c->in_ngtcp2)
+    return; /* inside ngtcp2: conn_after() re-arms once it returns */
+  if (NAT__QUIC_ENDED(c)) {
+    if (now >= c->expiry)
+      conn_free(c);
+    else
+      conn_timer_at(c, c->expiry);
     return;
+  }
   c->in_ngtcp2++;
-  rv = ngtcp2_conn_handle_expiry(c->conn, conn_now());
+  rv = ngtcp2_conn_handle_expiry(c->conn, now);
   c->in_ngtcp2--;
   if (rv == NGTCP2_ERR_IDLE_CLOSE) { /* silently, state discarded */
     conn_end(c, NAT__QUIC_DEAD, NAT_EIDLE, false, false, 0, NULL, 0);
@@ -575,13 +371,25 @@ static void conn_on_timer(uv_timer_t *t) {
   conn_after(c);
 }
 
-/* Arm the timer for ngtcp2's next expiry, rounded up to whole ms. */
+/* The uv_timer. The first tick of a closing or draining period runs
+ * on_closed (from the loop) and frees what the period does not need. */
+static void conn_on_timer(uv_timer_t *t) {
+  nat_quic_conn *c = t->data;
+  if (c->state == NAT__QUIC_DEAD)
+    return;
+  if (NAT__QUIC_ENDED(c)) {
+    conn_report(c);
+    if (c->state == NAT__QUIC_DEAD) /* on_closed closed the endpoint */
+      return;
+    conn_release(c);
+  }
+  nat__quic_conn_handle_expiry(c, conn_now(c));
+}
+
+/* Arm the timer for ngtcp2's next expiry. */
 static void conn_arm(nat_quic_conn *c) {
   ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
-  if (exp == UINT64_MAX)
-    uv_timer_stop(&c->timer);
-  else
-    conn_timer_at(c, conn_on_timer, exp);
+  conn_timer_at(c, exp == UINT64_MAX ? NAT_TSTAMP_MAX : exp);
 }
 
 /* ----------------------------------------------------------- receiving */
@@ -680,10 +488,10 @@ void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
     conn_late(c);
     return;
   }
-  if (NAT__QUIC_ENDED(c) || conn_path(c, from, &ss, &path) < 0)
+  if (NAT__QUIC_ENDED(c) || nat__quic_conn_path(c, from, &ss, &path) < 0)
     return;
   c->in_ngtcp2++;
-  rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, buf, len, conn_now());
+  rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, buf, len, conn_now(c));
   c->in_ngtcp2--;
   if (rv != 0) {
     conn_read_error(c, rv);
@@ -762,39 +570,7 @@ int nat_quic_conn_close(nat_quic_conn *c, uint64_t app_code,
   return 0;
 }
 
-/* ------------------------------------------------------------- pinning */
-
-/* Called by the TLS verify function with the peer's certificate pin. */
-bool nat__quic_conn_check_pin(nat_quic_conn *c,
-                              const uint8_t pin[NAT_QUIC_PIN_LEN]) {
-  const nat_quic_endpoint *ep = c->ep;
-  bool ok = false;
-  memcpy(c->peer_pin, pin, NAT_QUIC_PIN_LEN);
-  c->pin_seen = true;
-  if (c->has_pin) {
-    ok = nat_quic_pin_equal(pin, c->pin);
-  } else {
-    for (size_t i = 0; i < ep->cfg.n_peer_pins; i++)
-      ok |= nat_quic_pin_equal(pin, ep->pins[i]); /* no early exit */
-    if (!ok && ep->cfg.verify_pin)
-      ok = ep->cfg.verify_pin(c, ep->cfg.verify_arg, pin);
-  }
-  if (!ok)
-    c->pin_failed = true;
-  return ok;
-}
-
-/** Set the pin expected from the peer; see quic.h. */
-int nat_quic_conn_set_peer_pin(nat_quic_conn *c,
-                               const uint8_t pin[NAT_QUIC_PIN_LEN]) {
-  if (!c || !pin)
-    return NAT_EINVAL;
-  if (c->pin_seen)
-    return NAT_EBUSY;
-  memcpy(c->pin, pin, NAT_QUIC_PIN_LEN);
-  c->has_pin = true;
-  return 0;
-}
+/* ---------------------------------------------------------- accessors */
 
 /** Set the connection's callback argument. */
 void nat_quic_conn_set_arg(nat_quic_conn *c, void *arg) {

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/crypto.h>
+
 #include "nat/error.h"
 #include "nat/stun.h"
 #include "quic_internal.h"
@@ -17,6 +19,13 @@
 #define DEF_CONN_WINDOW       (1024 * 1024)
 #define DEF_MAX_STREAMS       100
 #define DEF_SEND_BUFFER       (256 * 1024)
+
+/* Randomness for CIDs, reset tokens and unused bits: GnuTLS's generator,
+ * the operating system's if it fails. */
+void nat__quic_rand(uint8_t *buf, size_t len) {
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, buf, len) != 0)
+    nat_rand_system(NULL, buf, len);
+}
 
 /* ------------------------------------------------------------ CID table */
 
@@ -184,6 +193,11 @@ static void ep_on_recv(nat_udp *u, void *arg, const nat_addr *from,
 
 /* ------------------------------------------------------------ lifetime */
 
+static nat_tstamp ep_loop_clock(void *ctx) {
+  (void)ctx;
+  return nat_udp_now();
+}
+
 static int ep_copy_config(nat_quic_endpoint *ep, const nat_quic_config *cfg) {
   const char *alpn = cfg->alpn ? cfg->alpn : NAT_QUIC_DEFAULT_ALPN;
   size_t alen = strlen(alpn);
@@ -212,6 +226,10 @@ static int ep_copy_config(nat_quic_endpoint *ep, const nat_quic_config *cfg) {
   DEFAULT(max_streams, DEF_MAX_STREAMS);
   DEFAULT(send_buffer, DEF_SEND_BUFFER);
 #undef DEFAULT
+  if (!c->clock) {
+    c->clock = ep_loop_clock;
+    c->clock_ctx = NULL;
+  }
   return 0;
 }
 
@@ -307,6 +325,30 @@ int nat_quic_connect(nat_quic_endpoint *ep, const nat_addr *peer,
   if (!peer_pin && ep->cfg.n_peer_pins == 0 && !ep->cfg.verify_pin)
     return NAT_EINVAL;
   return nat__quic_conn_client(ep, peer, peer_pin, arg, out);
+}
+
+/** The earliest deadline of the endpoint's connections; see quic.h. */
+nat_tstamp nat_quic_endpoint_get_expiry(const nat_quic_endpoint *ep) {
+  nat_tstamp t = NAT_TSTAMP_MAX;
+  if (!ep || ep->closing)
+    return t;
+  for (const nat_quic_conn *c = ep->conns; c; c = c->next)
+    if (c->state != NAT__QUIC_DEAD && c->expiry < t)
+      t = c->expiry;
+  return t;
+}
+
+/** Run the connections' timers that are due; see quic.h. Connections are
+ * unlinked only from their close callbacks, so the list stays walkable
+ * whatever the callbacks run from here do. */
+void nat_quic_endpoint_handle_expiry(nat_quic_endpoint *ep) {
+  nat_tstamp now;
+  if (!ep || ep->closing)
+    return;
+  now = nat__quic_now(ep);
+  for (nat_quic_conn *c = ep->conns; c && !ep->closing; c = c->next)
+    if (c->state != NAT__QUIC_DEAD && c->expiry <= now)
+      nat__quic_conn_handle_expiry(c, now);
 }
 
 static void ep_done(nat_quic_endpoint *ep) {

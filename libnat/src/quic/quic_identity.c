@@ -1,7 +1,7 @@
-/* TLS identities (self-signed ECDSA P-256 certificates), SHA-256 pins and
- * their text forms, and the GnuTLS session of a QUIC connection: TLS 1.3
- * only, mandatory ALPN, no trust store -- the only check of the peer is its
- * pin (gnutls_certificate_set_verify_function). */
+/* TLS identities: a key and its self-signed ECDSA P-256 certificate, their
+ * PEM files, the certificate's SHA-256 pin and the pins' text forms. Uses
+ * nothing else of the QUIC files; the GnuTLS session of a connection, which
+ * checks the peer's pin, is in quic_tls.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,25 +11,11 @@
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
-#include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "nat/error.h"
 #include "quic_internal.h"
 
-/* TLS 1.3 only, QUIC's ciphers, no middlebox compatibility mode. */
-static const char quic_priority[] =
-    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
-    "+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:"
-    "+GROUP-SECP256R1:+GROUP-SECP384R1:%DISABLE_TLS13_COMPAT_MODE";
-
-void nat__quic_rand(uint8_t *buf, size_t len) {
-  if (gnutls_rnd(GNUTLS_RND_RANDOM, buf, len) != 0)
-    nat_rand_system(NULL, buf, len);
-}
-
 /* ------------------------------------------------------------ identity */
-
-static int identity_verify(gnutls_session_t session);
 
 static int id_gnutls_err(int rv) {
   return rv == GNUTLS_E_MEMORY_ERROR ? NAT_ENOMEM : NAT_ECRYPTO;
@@ -57,7 +43,6 @@ static int id_finish(nat_quic_identity *id) {
   if ((rv = gnutls_certificate_set_x509_key(id->cred, &id->crt, 1, id->key)) <
       0)
     return NAT_ECRYPTO;
-  gnutls_certificate_set_verify_function(id->cred, identity_verify);
   return 0;
 }
 
@@ -69,7 +54,8 @@ static int id_make_cert(nat_quic_identity *id, const char *cn) {
       GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
   if (rv < 0)
     return rv;
-  nat__quic_rand(serial, sizeof serial);
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, serial, sizeof serial) != 0)
+    nat_rand_system(NULL, serial, sizeof serial);
   serial[0] &= 0x7f; /* a positive INTEGER */
   if ((rv = gnutls_x509_crt_set_version(id->crt, 3)) < 0 ||
       (rv = gnutls_x509_crt_set_serial(id->crt, serial, sizeof serial)) < 0 ||
@@ -331,62 +317,4 @@ int nat_quic_pin_parse(uint8_t pin[NAT_QUIC_PIN_LEN], const char *s) {
   if (rv == 0)
     memcpy(pin, tmp, NAT_QUIC_PIN_LEN);
   return rv;
-}
-
-/* ------------------------------------------------------- TLS sessions */
-
-/* GnuTLS's certificate check: no CA, only the pin of the leaf. */
-static int identity_verify(gnutls_session_t session) {
-  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
-  const gnutls_datum_t *certs;
-  uint8_t fp[NAT_QUIC_PIN_LEN];
-  unsigned n = 0;
-  if (!ref || gnutls_certificate_type_get2(session, GNUTLS_CTYPE_PEERS) !=
-                  GNUTLS_CRT_X509)
-    return GNUTLS_E_CERTIFICATE_ERROR;
-  certs = gnutls_certificate_get_peers(session, &n);
-  if (!certs || n == 0 ||
-      gnutls_hash_fast(GNUTLS_DIG_SHA256, certs[0].data, certs[0].size, fp) < 0)
-    return GNUTLS_E_CERTIFICATE_ERROR;
-  return nat__quic_conn_check_pin(ref->user_data, fp)
-             ? 0
-             : GNUTLS_E_CERTIFICATE_ERROR;
-}
-
-/* A GnuTLS session for @p c, tied to its ngtcp2_crypto_conn_ref. */
-int nat__quic_tls_new(nat_quic_conn *c, gnutls_session_t *out) {
-  const nat_quic_endpoint *ep = c->ep;
-  gnutls_datum_t alpn = {(unsigned char *)(uintptr_t)ep->alpn,
-                         (unsigned)strlen(ep->alpn)};
-  gnutls_session_t tls;
-  unsigned flags = GNUTLS_ALPN_MANDATORY;
-  int rv = gnutls_init(&tls, (c->server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
-                                 GNUTLS_NO_END_OF_EARLY_DATA);
-  if (rv < 0)
-    return id_gnutls_err(rv);
-  if (c->server)
-    flags |= GNUTLS_ALPN_SERVER_PRECEDENCE;
-  if ((c->server ? ngtcp2_crypto_gnutls_configure_server_session(tls)
-                 : ngtcp2_crypto_gnutls_configure_client_session(tls)) != 0 ||
-      gnutls_priority_set_direct(tls, quic_priority, NULL) < 0 ||
-      gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE, ep->id->cred) < 0 ||
-      gnutls_alpn_set_protocols(tls, &alpn, 1, flags) < 0) {
-    gnutls_deinit(tls);
-    return NAT_ECRYPTO;
-  }
-  gnutls_session_set_ptr(tls, &c->ref);
-  if (c->server) /* mutual: the client must show its (pinned) certificate */
-    gnutls_certificate_server_set_request(tls, GNUTLS_CERT_REQUIRE);
-  *out = tls;
-  return 0;
-}
-
-/* The negotiated ALPN is ours (GnuTLS's MANDATORY flag should already have
- * refused anything else; this is the belt to those braces). */
-bool nat__quic_tls_alpn_ok(const nat_quic_conn *c) {
-  gnutls_datum_t sel;
-  size_t len = strlen(c->ep->alpn);
-  if (gnutls_alpn_get_selected_protocol(c->tls, &sel) != 0)
-    return false;
-  return sel.size == len && memcmp(sel.data, c->ep->alpn, len) == 0;
 }

@@ -1,11 +1,21 @@
 /* Private to the QUIC files (quic_*.c): the only place, with them, that
  * names ngtcp2 and GnuTLS types. Split by concern:
- *   quic_identity.c  certificates, pins, the GnuTLS session and its verify
  *   quic_endpoint.c  the socket, demultiplexing, CID table, endpoint close
- *   quic_conn.c      one ngtcp2 connection: create, read, write, timer, end
- *   quic_stream.c    stream send buffers, stream callbacks, stream API */
+ *   quic_open.c      a new connection in either role: ngtcp2 callbacks,
+ *                    settings, the handshake's events
+ *   quic_conn.c      one running connection: read, write, timer, end
+ *   quic_stream.c    stream send buffers, stream callbacks, stream API
+ *   quic_tls.c       a connection's GnuTLS session: ALPN, pin verification
+ *   quic_identity.c  key, self-signed certificate, pins (uses no other)
+ * Calls between these files go down the list, but for two cycles that the
+ * protocol makes: the endpoint makes connections and routes datagrams to
+ * them (quic_open.c, quic_conn.c), and a connection registers its CIDs with
+ * and sends through its endpoint; a connection's writer drains its
+ * streams, and a stream write wakes the writer. */
 #ifndef NAT_QUIC_INTERNAL_H
 #define NAT_QUIC_INTERNAL_H
+
+#include <sys/socket.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -111,7 +121,9 @@ struct nat_quic_conn {
   size_t close_pkt_len;
   nat_addr close_dst;
   uint64_t late_in;
-  nat_tstamp linger_end;
+  /* when the timer is due on the endpoint's clock (NAT_TSTAMP_MAX: not
+   * armed): ngtcp2's expiry, or the end of the closing / draining period */
+  nat_tstamp expiry;
   nat_tstamp t_start, t_completed, t_confirmed;
   uint8_t txbuf[NAT__QUIC_MAX_PKT];
 };
@@ -136,12 +148,17 @@ struct nat_quic_endpoint {
   void *close_arg;
 };
 
-/* quic_identity.c */
+/* The endpoint's clock (nat_quic_config.clock, nat_udp_now() by default). */
+static inline nat_tstamp nat__quic_now(const nat_quic_endpoint *ep) {
+  return ep->cfg.clock(ep->cfg.clock_ctx);
+}
+
+/* quic_tls.c */
 int nat__quic_tls_new(nat_quic_conn *c, gnutls_session_t *out);
 bool nat__quic_tls_alpn_ok(const nat_quic_conn *c);
-void nat__quic_rand(uint8_t *buf, size_t len);
 
 /* quic_endpoint.c */
+void nat__quic_rand(uint8_t *buf, size_t len);
 int nat__quic_cid_add(nat_quic_conn *c, const uint8_t *data, size_t len);
 void nat__quic_cid_remove(nat_quic_conn *c, const uint8_t *data, size_t len);
 void nat__quic_cid_remove_all(nat_quic_conn *c);
@@ -149,17 +166,21 @@ void nat__quic_ep_send(nat_quic_endpoint *ep, const ngtcp2_addr *dst,
                        const uint8_t *buf, size_t len);
 void nat__quic_ep_conn_gone(nat_quic_endpoint *ep, nat_quic_conn *c);
 
-/* quic_conn.c */
+/* quic_open.c */
 int nat__quic_conn_client(nat_quic_endpoint *ep, const nat_addr *peer,
                           const uint8_t *pin, void *arg, nat_quic_conn **out);
 int nat__quic_conn_server(nat_quic_endpoint *ep, const nat_addr *from,
                           const ngtcp2_pkt_hd *hd, nat_quic_conn **out);
+
+/* quic_conn.c */
+int nat__quic_conn_path(const nat_quic_conn *c, const nat_addr *remote,
+                        struct sockaddr_storage *ss, ngtcp2_path *path);
+int nat__quic_conn_discard(nat_quic_conn *c, int rv);
 void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
                          const uint8_t *buf, size_t len);
 void nat__quic_conn_write(nat_quic_conn *c);
 void nat__quic_conn_abort(nat_quic_conn *c, int error, bool send_close);
-bool nat__quic_conn_check_pin(nat_quic_conn *c,
-                              const uint8_t pin[NAT_QUIC_PIN_LEN]);
+void nat__quic_conn_handle_expiry(nat_quic_conn *c, nat_tstamp now);
 
 /* quic_stream.c */
 void nat__quic_stream_callbacks(ngtcp2_callbacks *cb);

@@ -8,6 +8,8 @@
 #include "nat/error.h"
 #include "quic_internal.h"
 
+/* Inherent cycle with quic_conn.c: its writer drains us, writes wake it. */
+
 static nat__quic_stream *stream_find(const nat_quic_conn *c, int64_t sid) {
   for (nat__quic_stream *s = c->streams; s; s = s->next)
     if (s->id == sid)

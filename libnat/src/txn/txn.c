@@ -670,28 +670,37 @@ static int refuse_unknown(nat_txn_mgr *m, const uint8_t *tid) {
 int nat_txn_mgr_recv(nat_txn_mgr *m, nat_tstamp now, const nat_addr *from,
                      const uint8_t *buf, size_t len) {
   nat_stun_msg msg;
-  ssize_t n;
-  uint32_t idx;
-  txn *t;
 
   if (m == NULL || from == NULL) {
     return NAT_EINVAL;
   }
-  n = nat_stun_decode(&msg, buf, len);
-  if (n < 0) {
-    m->stats.malformed++;
-    return (int)n;
+  return nat_txn_mgr_recv_msg(m, now, from, &msg,
+                              nat_stun_decode(&msg, buf, len));
+}
+
+/** Feed a datagram the caller has decoded; see nat/txn.h. */
+int nat_txn_mgr_recv_msg(nat_txn_mgr *m, nat_tstamp now, const nat_addr *from,
+                         const nat_stun_msg *msg, ssize_t decoded) {
+  uint32_t idx;
+  txn *t;
+
+  if (m == NULL || from == NULL || msg == NULL) {
+    return NAT_EINVAL;
   }
-  if (msg.cls != NAT_STUN_SUCCESS && msg.cls != NAT_STUN_ERROR) {
+  if (decoded < 0) {
+    m->stats.malformed++;
+    return (int)decoded;
+  }
+  if (msg->cls != NAT_STUN_SUCCESS && msg->cls != NAT_STUN_ERROR) {
     m->stats.not_response++;
     return NAT_EINVAL;
   }
-  idx = ht_find(m, msg.tid);
+  idx = ht_find(m, msg->tid);
   /* A classic (RFC 3489) ID is 128 bits: bytes 4..7 must match too. A
    * transaction never sent cannot have a genuine response. */
-  if (idx == TXN_NONE || memcmp(m->slots[idx].cookie, msg.buf + 4, 4) != 0 ||
+  if (idx == TXN_NONE || memcmp(m->slots[idx].cookie, msg->buf + 4, 4) != 0 ||
       m->slots[idx].sent == 0) {
-    return refuse_unknown(m, msg.tid);
+    return refuse_unknown(m, msg->tid);
   }
   t = &m->slots[idx];
   if (!t->any_source && !addr_equal(from, &t->expect)) {
@@ -702,7 +711,7 @@ int nat_txn_mgr_recv(nat_txn_mgr *m, nat_tstamp now, const nat_addr *from,
   if (t->sent == 1) {
     rtt_sample(m, since(now, t->first_sent)); /* Karn: only if unambiguous */
   }
-  txn_end(m, idx, now, 0, &msg, from);
+  txn_end(m, idx, now, 0, msg, from);
   return 0;
 }
 
