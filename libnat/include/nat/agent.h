@@ -48,39 +48,39 @@ typedef struct nat_agent nat_agent;
 
 /** Where a run is (and where a failure stopped it). */
 typedef enum nat_agent_phase {
-  NAT_AGENT_PH_SETUP = 0,   /**< names, socket, candidates */
-  NAT_AGENT_PH_RENDEZVOUS,  /**< waiting for the peer's blob */
-  NAT_AGENT_PH_CHECKS,      /**< connectivity checks */
-  NAT_AGENT_PH_QUIC,        /**< the QUIC handshake */
-  NAT_AGENT_PH_CONNECTED    /**< QUIC confirmed */
+  NAT_AGENT_PH_SETUP = 0,  /**< names, socket, candidates */
+  NAT_AGENT_PH_RENDEZVOUS, /**< waiting for the peer's blob */
+  NAT_AGENT_PH_CHECKS,     /**< connectivity checks */
+  NAT_AGENT_PH_QUIC,       /**< the QUIC handshake */
+  NAT_AGENT_PH_CONNECTED   /**< QUIC confirmed */
 } nat_agent_phase;
 
 typedef enum nat_agent_event_type {
-  NAT_AGENT_EV_WARNING = 0,   /**< text: a one-line diagnostic; the run goes
-                                   on */
-  NAT_AGENT_EV_BLOB,          /**< our blob is ready (text, len) */
-  NAT_AGENT_EV_PEER,          /**< the peer's blob was taken */
-  NAT_AGENT_EV_CHECKS_STARTED,/**< holes opened, checks held then paced */
-  NAT_AGENT_EV_PAIR_SUCCEEDED,/**< a pair works (pair) */
-  NAT_AGENT_EV_SELECTED,      /**< a pair is selected (pair) */
-  NAT_AGENT_EV_CONNECTED,     /**< QUIC confirmed (conn, controlling) */
-  NAT_AGENT_EV_STREAM_DATA,   /**< conn, sid, data, len, fin */
-  NAT_AGENT_EV_WRITABLE,      /**< conn, sid */
-  NAT_AGENT_EV_CONN_CLOSED,   /**< the connection closed after CONNECTED
-                                   (close) */
-  NAT_AGENT_EV_FAILED,        /**< the run failed (phase, hint, error,
-                                   local, text): close the agent */
-  NAT_AGENT_EV_CLOSED         /**< nat_agent_close() is done */
+  NAT_AGENT_EV_WARNING = 0,    /**< text: a one-line diagnostic; the run goes
+                                    on */
+  NAT_AGENT_EV_BLOB,           /**< our blob is ready (text, len) */
+  NAT_AGENT_EV_PEER,           /**< the peer's blob was taken */
+  NAT_AGENT_EV_CHECKS_STARTED, /**< holes opened, checks held then paced */
+  NAT_AGENT_EV_PAIR_SUCCEEDED, /**< a pair works (pair) */
+  NAT_AGENT_EV_SELECTED,       /**< a pair is selected (pair) */
+  NAT_AGENT_EV_CONNECTED,      /**< QUIC confirmed (conn, controlling) */
+  NAT_AGENT_EV_STREAM_DATA,    /**< conn, sid, data, len, fin */
+  NAT_AGENT_EV_WRITABLE,       /**< conn, sid */
+  NAT_AGENT_EV_CONN_CLOSED,    /**< the connection closed after CONNECTED
+                                    (close) */
+  NAT_AGENT_EV_FAILED,         /**< the run failed (phase, hint, error,
+                                    local, text): close the agent */
+  NAT_AGENT_EV_CLOSED          /**< nat_agent_close() is done */
 } nat_agent_event_type;
 
 /** One event. Pointers are valid during the callback only. */
 typedef struct nat_agent_event {
-  int type;        /**< nat_agent_event_type */
-  nat_tstamp at;   /**< nat_udp_now() */
-  int phase;       /**< nat_agent_phase at the event */
-  const char *text;/**< BLOB: our blob; WARNING, FAILED: a one-line
-                        reason (no trailing newline) */
-  size_t len;      /**< BLOB: strlen(text); STREAM_DATA: bytes */
+  int type;                   /**< nat_agent_event_type */
+  nat_tstamp at;              /**< nat_udp_now() */
+  int phase;                  /**< nat_agent_phase at the event */
+  const char *text;           /**< BLOB: our blob; WARNING, FAILED: a one-line
+                                   reason (no trailing newline) */
+  size_t len;                 /**< BLOB: strlen(text); STREAM_DATA: bytes */
   const nat_check_pair *pair; /**< PAIR_SUCCEEDED, SELECTED */
   nat_quic_conn *conn;        /**< CONNECTED .. CONN_CLOSED */
   bool controlling;           /**< our role (the QUIC client when true) */
@@ -88,8 +88,8 @@ typedef struct nat_agent_event {
   const uint8_t *data;        /**< STREAM_DATA */
   bool fin;                   /**< STREAM_DATA */
   const nat_quic_close_info *close; /**< CONN_CLOSED */
-  int error; /**< FAILED: a NAT_E* or UV_E* code; NAT_ETICKET: the peer's
-                  blob is malformed; NAT_ERESOLVE: a name did not resolve */
+  int error;  /**< FAILED: a NAT_E* or UV_E* code; NAT_ETICKET: the peer's
+                   blob is malformed; NAT_ERESOLVE: a name did not resolve */
   bool local; /**< FAILED: our side's fault (socket, identity, memory) */
   int hint;   /**< FAILED in checks: nat_check_hint */
 } nat_agent_event;
@@ -129,23 +129,22 @@ typedef struct nat_agent_config {
 typedef struct nat_agent_info {
   nat_agent_phase phase;
   bool has_local, has_peer, checks, controlling, selected, connected;
-  nat_addr local;          /**< the bound socket's address */
-  int local_mapping;       /**< nat_beh (verdict.h), -1: unknown */
-  int remote_mapping;      /**< the peer's blob map=, -1: unknown */
-  nat_ticket mine, peer;   /**< our ticket (candidates), the peer's */
-  size_t nrefused;         /**< remote candidates not checked */
+  nat_addr local;        /**< the bound socket's address */
+  int local_mapping;     /**< nat_beh (verdict.h), -1: unknown */
+  int remote_mapping;    /**< the peer's blob map=, -1: unknown */
+  nat_ticket mine, peer; /**< our ticket (candidates), the peer's */
+  size_t nrefused;       /**< remote candidates not checked */
   nat_cand refused[NAT_AGENT_MAX_REFUSED];
   int refused_why[NAT_AGENT_MAX_REFUSED]; /**< nat_cand_reject */
-  bool predict_run;        /**< pred is nat_cand_predict()'s outcome */
+  bool predict_run; /**< pred is nat_cand_predict()'s outcome */
   nat_cand_predict_out pred;
   unsigned nprobes, probes_answered;
-  size_t npredicted;       /**< predicted candidates in mine */
+  size_t npredicted; /**< predicted candidates in mine */
   unsigned holes_opened;
-  nat_check_pair sel;      /**< the selected pair (selected) */
+  nat_check_pair sel; /**< the selected pair (selected) */
   /** nat_udp_now() times; 0: not reached. t0: the run's start (in ticket
    * mode the peer's blob). */
-  nat_tstamp t0, t_seen, t_peer, t_blob, t_first_ok, t_selected,
-      t_confirmed;
+  nat_tstamp t0, t_seen, t_peer, t_blob, t_first_ok, t_selected, t_confirmed;
 } nat_agent_info;
 
 /** Start a run on @p loop. @p cfg is copied (see its fields for the

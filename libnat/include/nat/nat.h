@@ -24,5 +24,6 @@
 #include "nat/ticket.h"
 #include "nat/check.h"
 #include "nat/rdv.h"
+#include "nat/agent.h"
 
 #endif

@@ -10,8 +10,8 @@
 #include "nat/error.h"
 #include "punch/agent_core.h"
 
-ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping,
-                               nat_tstamp rtt, char *buf, size_t cap) {
+ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
+                               char *buf, size_t cap) {
   ssize_t n = nat_ticket_encode(t, buf, cap);
   size_t k;
   int m;
@@ -23,9 +23,9 @@ ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping,
     return NAT_ENOBUFS;
   k += (size_t)m;
   if (rtt != 0) {
-    m = snprintf(buf + k, cap - k, " rtt=%llu",
-                 (unsigned long long)((rtt + NAT_MILLISECONDS - 1) /
-                                      NAT_MILLISECONDS));
+    m = snprintf(
+        buf + k, cap - k, " rtt=%llu",
+        (unsigned long long)((rtt + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS));
     if (m < 0 || (size_t)m >= cap - k)
       return NAT_ENOBUFS;
     k += (size_t)m;

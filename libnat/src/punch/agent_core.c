@@ -40,8 +40,7 @@ void nat__punch_add_srflx(nat__punch_core *c, const nat_addr *mapped,
     nat__punch_add_local(c, &cand);
 }
 
-void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts,
-                          size_t n) {
+void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts, size_t n) {
   /* room is left for two srflx and the predicted candidates */
   for (size_t i = 0;
        i < n && c->mine.ncands < NAT_TICKET_MAX_CANDS - 2 - NAT__PUNCH_PREDICT;
@@ -398,9 +397,8 @@ int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
   return 0;
 }
 
-ssize_t nat__punch_next_send(nat__punch_core *c, nat_tstamp now,
-                             uint8_t *buf, size_t cap, nat_addr *dst,
-                             int *ttl) {
+ssize_t nat__punch_next_send(nat__punch_core *c, nat_tstamp now, uint8_t *buf,
+                             size_t cap, nat_addr *dst, int *ttl) {
   if (c->chk == NULL || cap == 0)
     return 0;
   if (c->hole_next < c->nholes) {

@@ -63,8 +63,8 @@ typedef struct nat__punch_core {
 /* Our blob: the ticket's text, " map=N" (@p mapping, nat_beh or -1), then
  * " rtt=N" (@p rtt rounded up to ms) when @p rtt is not 0.
  * @return the length, NAT_ENOBUFS, or nat_ticket_encode()'s errors. */
-ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping,
-                               nat_tstamp rtt, char *buf, size_t cap);
+ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
+                               char *buf, size_t cap);
 
 /* Parse a peer's blob. Fields after the ticket are " KEY=VALUE"; map= is
  * -1..3, rtt= 1 to 6 digits (ms); unknown fields are skipped (later
@@ -84,8 +84,7 @@ void nat__punch_add_srflx(nat__punch_core *c, const nat_addr *mapped,
                           const nat_addr *server);
 /* Our host candidates of the socket's family, leaving room for two srflx
  * and the predicted ones. */
-void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts,
-                          size_t n);
+void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts, size_t n);
 /* Our mapping behaviour from the mappings towards the rendezvous (seen)
  * and the STUN server. */
 void nat__punch_guess_mapping(nat__punch_core *c, const nat_addr *rdv,
@@ -125,9 +124,8 @@ int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
 /* The next datagram due: the hole openers first (@p ttl gets
  * NAT__PUNCH_HOLE_TTL), then the checks (@p ttl 0: the socket's).
  * @return its length, 0 when none is due, or an error. */
-ssize_t nat__punch_next_send(nat__punch_core *c, nat_tstamp now,
-                             uint8_t *buf, size_t cap, nat_addr *dst,
-                             int *ttl);
+ssize_t nat__punch_next_send(nat__punch_core *c, nat_tstamp now, uint8_t *buf,
+                             size_t cap, nat_addr *dst, int *ttl);
 /* Count a hole opener that left. */
 void nat__punch_hole_sent(nat__punch_core *c);
 nat_tstamp nat__punch_get_expiry(const nat__punch_core *c);
