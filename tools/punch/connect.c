@@ -13,7 +13,6 @@
 
 #include "../common/cli.h"
 #include "punch.h"
-#include "run.h"
 
 static const char connect_usage[] =
     "usage: punch connect --rendezvous HOST:PORT --room CODE\n"

@@ -20,7 +20,6 @@
 #include <nat/error.h>
 
 #include "punch.h"
-#include "run.h"
 
 #define PIPE_MARKER 0x50 /* 'P' */
 

@@ -6,7 +6,6 @@
 #include <nat/verdict.h>
 
 #include "punch.h"
-#include "run.h"
 
 static const char *hint_key(int hint) {
   switch (hint) {

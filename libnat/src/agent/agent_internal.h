@@ -1,7 +1,10 @@
 /* libnat -- the punch agent's libuv driver (agent.c: names, socket,
  * gathering, the rendezvous, the end of a run; agent_run.c: the checks
  * on the socket and the QUIC endpoint). The decisions are the sans-I/O
- * core's (src/punch/agent_core.h); this folder owns the handles. */
+ * core's (src/punch/agent_core.h); this folder owns the handles: like
+ * io/, quic/ and rdv/, it may include <uv.h>. Data flows socket (io/) ->
+ * rendezvous client (rdv/) or QUIC endpoint (quic/) -> the core's checks
+ * (punch/) -> QUIC on the selected pair. */
 #ifndef NAT_AGENT_INTERNAL_H
 #define NAT_AGENT_INTERNAL_H
 
