@@ -139,11 +139,11 @@ static json_t *report_json(const punch_outcome *u) {
                       u->info.has_local ? json_string(nat_addr_format(
                                               &u->info.local, a, sizeof a))
                                         : json_null());
-  json_object_set_new(
-      o, "mapping",
-      json_pack("{s:s, s:s}", "local",
-                nat_agent_mapping_name(u->info.local_mapping), "remote",
-                nat_agent_mapping_name(u->info.remote_mapping)));
+  json_object_set_new(o, "mapping",
+                      json_pack("{s:s, s:s}", "local",
+                                nat_beh_name((uint8_t)u->info.local_mapping),
+                                "remote",
+                                nat_beh_name((uint8_t)u->info.remote_mapping)));
   json_object_set_new(
       o, "candidates",
       json_pack(
@@ -229,8 +229,8 @@ static void report_text(const punch_outcome *u, FILE *out) {
   print_ms(out, "quic confirmed", u->info.t0, u->info.t_confirmed);
   print_ms(out, "peer known -> quic", u->info.t_peer, u->info.t_confirmed);
   fprintf(out, "mapping               local %s, peer %s\n",
-          nat_agent_mapping_name(u->info.local_mapping),
-          nat_agent_mapping_name(u->info.remote_mapping));
+          nat_beh_name((uint8_t)u->info.local_mapping),
+          nat_beh_name((uint8_t)u->info.remote_mapping));
   if (u->info.predict_run)
     print_prediction(u, out);
   for (size_t i = 0; i < u->info.mine.ncands; i++)

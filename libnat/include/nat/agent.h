@@ -189,11 +189,6 @@ NAT_EXTERN void nat_agent_close(nat_agent *a);
  * "quic", "connected"; never NULL. */
 NAT_EXTERN const char *nat_agent_phase_name(int phase);
 
-/** A mapping kind (nat_beh, verdict.h; -1: unknown) as words:
- * "endpoint-independent", "address-dependent",
- * "address-and-port-dependent" or "unknown"; never NULL. */
-NAT_EXTERN const char *nat_agent_mapping_name(int beh);
-
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,6 @@
 
 #include "agent/agent_internal.h"
 #include "nat/error.h"
-#include "nat/verdict.h"
 
 static void teardown(nat_agent *a);
 
@@ -344,17 +343,4 @@ const char *nat_agent_phase_name(int phase) {
                                       "connected"};
   return phase >= 0 && phase <= NAT_AGENT_PH_CONNECTED ? names[phase]
                                                        : "unknown";
-}
-
-const char *nat_agent_mapping_name(int beh) {
-  switch (beh) {
-  case NAT_BEH_EI:
-    return "endpoint-independent";
-  case NAT_BEH_AD:
-    return "address-dependent";
-  case NAT_BEH_APD:
-    return "address-and-port-dependent";
-  default:
-    return "unknown";
-  }
 }

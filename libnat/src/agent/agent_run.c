@@ -177,36 +177,34 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   nat__agent_emit(a, &e);
 }
 
-static void q_data(nat_quic_conn *c, void *arg, int64_t sid,
-                   const uint8_t *data, size_t len, bool fin) {
-  nat_agent *a = arg;
-  nat_agent_event e;
+/* A stream event for the caller, from the connection it was given. */
+static void stream_event(nat_agent *a, nat_quic_conn *c, nat_agent_event *e) {
   if (a->finished || c != a->conn)
     return;
+  e->at = nat_udp_now();
+  e->conn = c;
+  e->controlling = a->core.controlling;
+  nat__agent_emit(a, e);
+}
+
+static void q_data(nat_quic_conn *c, void *arg, int64_t sid,
+                   const uint8_t *data, size_t len, bool fin) {
+  nat_agent_event e;
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_STREAM_DATA;
-  e.at = nat_udp_now();
-  e.conn = c;
-  e.controlling = a->core.controlling;
   e.sid = sid;
   e.data = data;
   e.len = len;
   e.fin = fin;
-  nat__agent_emit(a, &e);
+  stream_event(arg, c, &e);
 }
 
 static void q_writable(nat_quic_conn *c, void *arg, int64_t sid) {
-  nat_agent *a = arg;
   nat_agent_event e;
-  if (a->finished || c != a->conn)
-    return;
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_WRITABLE;
-  e.at = nat_udp_now();
-  e.conn = c;
-  e.controlling = a->core.controlling;
   e.sid = sid;
-  nat__agent_emit(a, &e);
+  stream_event(arg, c, &e);
 }
 
 static void q_closed(nat_quic_conn *c, void *arg,
