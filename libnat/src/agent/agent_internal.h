@@ -46,6 +46,7 @@ struct nat_agent {
   bool connecting, connected;
   uv_timer_t chk_timer, deadline, gather_timer;
   bool timers_init;
+  int open_timers; /* closing: timers whose close callback is to come */
   nat_agent_phase phase;
   bool stun_pending, blob_sent, gather_expired, peer_set;
   bool finished, closing;

@@ -16,8 +16,8 @@ static void teardown(nat_agent *a);
 static void on_timer_closed(uv_handle_t *h) {
   nat_agent *a = h->data;
   nat_agent_event e;
-  if (h != (uv_handle_t *)&a->chk_timer)
-    return; /* the last of the three closed */
+  if (--a->open_timers > 0)
+    return; /* the last of the three closes frees */
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_CLOSED;
   nat__agent_emit(a, &e);
@@ -71,6 +71,9 @@ static void teardown(nat_agent *a) {
     nat_udp_close(a->udp, on_udp_gone, a);
     return;
   }
+  if (a->open_timers > 0)
+    return; /* already closing */
+  a->open_timers = 3;
   uv_close((uv_handle_t *)&a->deadline, on_timer_closed);
   uv_close((uv_handle_t *)&a->gather_timer, on_timer_closed);
   uv_close((uv_handle_t *)&a->chk_timer, on_timer_closed);
