@@ -28,7 +28,7 @@ static void make_ticket(nat_ticket *t) {
   assert_int_equal(nat_ticket_add_cand(t, &c), 0);
 }
 
-static char blob[NAT_AGENT_BLOB_MAX];
+static char blob[NAT__PUNCH_BLOB_MAX];
 static char ticket_text[NAT_TICKET_TEXT_MAX];
 
 static size_t encoded(int map, nat_tstamp rtt) {
@@ -48,7 +48,7 @@ static int parse(const char *text, int *map, nat_tstamp *rtt, char *why) {
 }
 
 static void test_encode_format(void **state) {
-  char want[NAT_AGENT_BLOB_MAX];
+  char want[NAT__PUNCH_BLOB_MAX];
   (void)state;
   encoded(3, 0);
   snprintf(want, sizeof want, "%s map=3", ticket_text);
@@ -79,7 +79,7 @@ static void test_round_trip(void **state) {
 }
 
 static void test_no_fields_and_unknown(void **state) {
-  char text[NAT_AGENT_BLOB_MAX + 64], why[200];
+  char text[NAT__PUNCH_BLOB_MAX + 64], why[200];
   int map;
   nat_tstamp rtt;
   (void)state;
@@ -100,7 +100,7 @@ static void test_malformed_fields(void **state) {
   static const char *const bad[] = {
       "map=x",  "map=4",  "map=-2",      "map=",         "map=12", "rtt=",
       "rtt=1a", "rtt=-5", "rtt=1234567", "map=1  rtt=3", "map=1 "};
-  char text[NAT_AGENT_BLOB_MAX + 64], why[200];
+  char text[NAT__PUNCH_BLOB_MAX + 64], why[200];
   int map;
   nat_tstamp rtt;
   (void)state;
@@ -117,7 +117,7 @@ static void test_malformed_fields(void **state) {
 }
 
 static void test_too_long_and_missing(void **state) {
-  char text[NAT_AGENT_BLOB_MAX + 64], why[200];
+  char text[NAT__PUNCH_BLOB_MAX + 64], why[200];
   int map;
   nat_tstamp rtt;
   size_t n;

@@ -163,10 +163,11 @@ NAT_EXTERN int nat_agent_new(nat_agent **out, uv_loop_t *loop,
 
 /** Give the peer's blob (ticket mode: the caller's signalling brought it).
  * Checks and QUIC start at once; the timeout counts from now.
- * @return 0, NAT_EINVAL (NULL), NAT_EBUSY (our blob is not out yet, or a
- *         peer was already taken), NAT_ETICKET (malformed: the run then
- *         fails with NAT_AGENT_EV_FAILED, whose text says what was wrong).
- */
+ * @return 0, NAT_EINVAL (NULL), NAT_EBUSY (the agent has a rendezvous,
+ *         our blob is not out yet, a peer was already taken, or the run
+ *         ended), NAT_ETICKET (malformed: the run then fails with
+ *         NAT_AGENT_EV_FAILED, emitted before this returns, whose text says
+ *         what was wrong). */
 NAT_EXTERN int nat_agent_set_peer_blob(nat_agent *a, const char *text,
                                        size_t len);
 

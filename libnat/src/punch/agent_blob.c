@@ -97,11 +97,11 @@ int nat__punch_blob_parse(const char *text, size_t len, nat_ticket *out,
   *rtt = 0;
   if (len == 0)
     return bad(why, whylen, "the peer's blob is empty: no ticket%.*s", 0, "");
-  if (len >= NAT_AGENT_BLOB_MAX) {
+  if (len >= NAT__PUNCH_BLOB_MAX) {
     if (why != NULL && whylen > 0)
       snprintf(why, whylen,
                "malformed peer blob: %zu characters, at most %d expected", len,
-               NAT_AGENT_BLOB_MAX - 1);
+               NAT__PUNCH_BLOB_MAX - 1);
     return NAT_ETICKET;
   }
   sp = memchr(text, ' ', len);

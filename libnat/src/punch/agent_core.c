@@ -63,7 +63,7 @@ void nat__punch_guess_mapping(nat__punch_core *c, const nat_addr *rdv,
  * public IP is SEEN's, counted from the latest of their ports and our
  * socket's own mappings. */
 void nat__punch_predict(nat__punch_core *c) {
-  nat_port_sample smp[NAT_AGENT_PROBES];
+  nat_port_sample smp[NAT__PUNCH_PROBES];
   nat_addr mapped[2];
   nat_cand pc[NAT__PUNCH_PREDICT];
   nat_cand_predict_in in;
@@ -181,7 +181,7 @@ nat_cand nat__punch_remote_ordered(const nat__punch_core *c,
 }
 
 static void refuse(nat__punch_core *c, const nat_cand *cand, int why) {
-  if (c->nrefused >= NAT_AGENT_MAX_REFUSED)
+  if (c->nrefused >= NAT__PUNCH_MAX_REFUSED)
     return;
   c->refused[c->nrefused] = *cand;
   c->refused_why[c->nrefused] = why;

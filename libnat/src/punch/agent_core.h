@@ -7,11 +7,16 @@
 #ifndef NAT_PUNCH_AGENT_CORE_H
 #define NAT_PUNCH_AGENT_CORE_H
 
-#include "nat/agent.h"
 #include "nat/cand.h"
 #include "nat/check.h"
 #include "nat/ticket.h"
 
+/* Equal to nat/agent.h's NAT_AGENT_PROBES, NAT_AGENT_MAX_REFUSED and
+ * NAT_AGENT_BLOB_MAX (asserted equal in src/agent/agent.c: this folder
+ * does not include the driver's header, which includes <uv.h>) */
+#define NAT__PUNCH_PROBES      4
+#define NAT__PUNCH_MAX_REFUSED 12
+#define NAT__PUNCH_BLOB_MAX    (NAT_TICKET_TEXT_MAX + 64)
 #define NAT__PUNCH_MAX_SUBNETS 16
 #define NAT__PUNCH_PREDICT     NAT_CAND_PREDICT_DEFAULT
 /* The hole openers' TTL: past our NAT, dead at the next router. */
@@ -36,7 +41,7 @@ typedef struct nat__punch_core {
   bool has_seen, has_stun_mapped;
   int local_mapping, remote_mapping; /* nat_beh or -1 */
   nat_tstamp rdv_rtt, peer_rdv_rtt;  /* HELLO -> SEEN, ours / the peer's */
-  nat__punch_probe probes[NAT_AGENT_PROBES];
+  nat__punch_probe probes[NAT__PUNCH_PROBES];
   unsigned nprobes;
   bool predict_run;
   nat_cand_predict_out pred;
@@ -50,8 +55,8 @@ typedef struct nat__punch_core {
   nat_addr holes[NAT_TICKET_MAX_CANDS];
   size_t nholes, hole_next;
   unsigned holes_opened;
-  nat_cand refused[NAT_AGENT_MAX_REFUSED];
-  int refused_why[NAT_AGENT_MAX_REFUSED];
+  nat_cand refused[NAT__PUNCH_MAX_REFUSED];
+  int refused_why[NAT__PUNCH_MAX_REFUSED];
   size_t nrefused;
   bool committed, selected, controlling;
   nat_check_pair commit, sel;
