@@ -1,10 +1,9 @@
-/* libnat -- the punch agent's driver, first half: the servers' names
- * (nat_resolve), the socket and our identity, gathering (host candidates,
- * the STUN Binding, the allocation probes beside the rendezvous
- * registration), the blob exchange (the rendezvous client, or the
- * caller's signalling: nat_agent_set_peer_blob), the deadline and the end
- * of a run. The checks and QUIC are in agent_run.c. */
-#include <stdarg.h>
+/* libnat -- the punch agent's driver, the middle: the socket and our
+ * identity, gathering (host candidates, the STUN Binding, the allocation
+ * probes beside the rendezvous registration), the blob exchange (the
+ * rendezvous client, or the caller's signalling: nat_agent_set_peer_blob),
+ * the deadline and the end of a run (nat_agent_close: the handles closed
+ * one owner after the other). The checks and QUIC are in agent_run.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,45 +18,6 @@
 #define AGENT_SOFTWARE  "libnat punch"
 
 static void maybe_send_blob(nat_agent *a);
-
-void nat__agent_emit(nat_agent *a, nat_agent_event *ev) {
-  ev->phase = (int)a->phase;
-  if (ev->at == 0)
-    ev->at = nat_udp_now();
-  if (a->cb != NULL)
-    a->cb(a, a->arg, ev);
-}
-
-static void stop_timers(nat_agent *a) {
-  if (!a->timers_init)
-    return;
-  uv_timer_stop(&a->deadline);
-  uv_timer_stop(&a->gather_timer);
-  nat__agent_run_stop(a);
-}
-
-void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
-                     const char *fmt, ...) {
-  char reason[320];
-  nat_agent_event e;
-  va_list ap;
-  if (a->finished)
-    return;
-  a->finished = true;
-  va_start(ap, fmt);
-  vsnprintf(reason, sizeof reason, fmt, ap);
-  va_end(ap);
-  stop_timers(a);
-  nat__agent_probes_close(a);
-  memset(&e, 0, sizeof e);
-  e.type = NAT_AGENT_EV_FAILED;
-  e.text = reason;
-  e.error = error;
-  e.local = local;
-  e.hint = hint;
-  e.controlling = a->core.controlling;
-  nat__agent_emit(a, &e);
-}
 
 static void warn(nat_agent *a, const char *text) {
   nat_agent_event e;
@@ -474,4 +434,84 @@ void nat__agent_begin(nat_agent *a) {
   probes_start(a);
   uv_timer_start(&a->deadline, on_deadline,
                  (uint64_t)(a->cfg.timeout / NAT_MILLISECONDS), 0);
+}
+
+/* ----------------------------------------------------------- the end */
+
+static void on_timer_closed(uv_handle_t *h) {
+  nat_agent *a = h->data;
+  nat_agent_event e;
+  if (--a->open_timers > 0)
+    return; /* the last of the three closes frees */
+  memset(&e, 0, sizeof e);
+  e.type = NAT_AGENT_EV_CLOSED;
+  nat__agent_emit(a, &e);
+  nat__punch_core_free(&a->core);
+  nat_quic_identity_free(a->id);
+  free(a->rdv_name);
+  free(a->stun_name);
+  free(a->room);
+  free(a);
+}
+
+static void on_ep_gone(nat_quic_endpoint *ep, void *arg) {
+  nat_agent *a = arg;
+  (void)ep;
+  a->ep = NULL;
+  nat__agent_teardown(a);
+}
+
+static void on_udp_gone(nat_udp *u, void *arg) {
+  nat_agent *a = arg;
+  (void)u;
+  a->udp = NULL;
+  nat__agent_teardown(a);
+}
+
+static void on_rdv_closed(nat_rdv_client *c, void *arg) {
+  nat_agent *a = arg;
+  (void)c;
+  a->rdv = NULL;
+  nat__agent_teardown(a);
+}
+
+/* Close what is open, one owner after the other: the rendezvous client
+ * and the QUIC endpoint borrow the socket, so the socket goes last; the
+ * probes and lookups under way (which cannot be cancelled) end first. */
+void nat__agent_teardown(nat_agent *a) {
+  for (unsigned i = 0; i < a->core.nprobes; i++)
+    if (a->probe_udp[i] != NULL)
+      return; /* closing: on_probe_gone() comes back */
+  if (a->names[0].pending || a->names[1].pending)
+    return;
+  if (a->rdv != NULL) {
+    nat_rdv_client_close(a->rdv, on_rdv_closed, a);
+    return;
+  }
+  if (a->ep != NULL) {
+    nat_quic_endpoint_close(a->ep, on_ep_gone, a);
+    return;
+  }
+  if (a->udp != NULL) {
+    nat_udp_close(a->udp, on_udp_gone, a);
+    return;
+  }
+  if (a->open_timers > 0)
+    return; /* already closing */
+  a->open_timers = 3;
+  uv_close((uv_handle_t *)&a->deadline, on_timer_closed);
+  uv_close((uv_handle_t *)&a->gather_timer, on_timer_closed);
+  uv_close((uv_handle_t *)&a->chk_timer, on_timer_closed);
+}
+
+void nat_agent_close(nat_agent *a) {
+  if (a == NULL || a->closing)
+    return;
+  a->closing = true;
+  a->finished = true;
+  uv_timer_stop(&a->deadline);
+  uv_timer_stop(&a->gather_timer);
+  uv_timer_stop(&a->chk_timer);
+  nat__agent_probes_close(a);
+  nat__agent_teardown(a);
 }

@@ -1,6 +1,7 @@
-/* libnat -- the punch agent's libuv driver (agent.c: names, socket,
- * gathering, the rendezvous, the end of a run; agent_run.c: the checks
- * on the socket and the QUIC endpoint). The decisions are the sans-I/O
+/* libnat -- the punch agent's libuv driver (agent_new.c: the values, the
+ * names; agent.c: socket, gathering, the rendezvous, the end of a run;
+ * agent_run.c: the checks on the socket and the QUIC endpoint;
+ * agent_event.c: what the caller is told). The decisions are the sans-I/O
  * core's (src/punch/agent_core.h); this folder owns the handles: like
  * io/, quic/ and rdv/, it may include <uv.h>. Data flows socket (io/) ->
  * rendezvous client (rdv/) or QUIC endpoint (quic/) -> the core's checks
@@ -53,19 +54,17 @@ struct nat_agent {
   nat_tstamp t0, t_seen, t_peer, t_blob, t_confirmed, end;
 };
 
-/* agent.c */
+/* The files call one way: agent_new.c (nat_agent_new, the names, the
+ * getters) -> agent.c (gathering, the blob exchange, the end) ->
+ * agent_run.c (checks, QUIC) -> agent_event.c (events, failure). */
+
+/* agent_event.c */
 void nat__agent_emit(nat_agent *a, nat_agent_event *ev);
-/* End the run with FAILED (@p error, @p local: ours) and a reason. */
+/* The run failed: timers stop, FAILED goes out (@p error, @p local: our
+ * side's fault) with a reason; the caller closes the agent. */
 void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
                      const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-
-void nat__agent_probes_close(nat_agent *a);
-/* The names are known: socket, candidates, blob exchange. */
-void nat__agent_begin(nat_agent *a);
-
-/* agent_life.c: close what is open, one owner after the other */
-void nat__agent_teardown(nat_agent *a);
 
 /* agent_run.c */
 int nat__agent_checks_start(nat_agent *a);
@@ -73,6 +72,12 @@ int nat__agent_checks_start(nat_agent *a);
 void nat__agent_checks_feed(nat_agent *a, const nat_addr *from,
                             const uint8_t *buf, size_t len);
 int nat__agent_quic_start(nat_agent *a);
-void nat__agent_run_stop(nat_agent *a);
+
+/* agent.c */
+void nat__agent_probes_close(nat_agent *a);
+/* The names are known: socket, candidates, blob exchange. */
+void nat__agent_begin(nat_agent *a);
+/* Close what is open, one owner after the other (closing). */
+void nat__agent_teardown(nat_agent *a);
 
 #endif

@@ -1,8 +1,8 @@
-/* libnat -- the punch agent's driver, second half: the connectivity
- * checks (the core's nat_check run, driven on the one socket with its
- * hole openers) and the QUIC connection over the pair the core points to:
- * the controlling agent is the QUIC client, the controlled one accepts
- * only the peer's pinned certificate. */
+/* libnat -- the punch agent's driver: the connectivity checks (the core's
+ * nat_check run, driven on the one socket with its hole openers) and the
+ * QUIC connection over the pair the core points to: the controlling agent
+ * is the QUIC client, the controlled one accepts only the peer's pinned
+ * certificate. */
 #include <string.h>
 
 #include "agent/agent_internal.h"
@@ -134,11 +134,6 @@ int nat__agent_checks_start(nat_agent *a) {
   nat__agent_emit(a, &e);
   pump(a); /* the hole openers now; our checks after the hold */
   return 0;
-}
-
-void nat__agent_run_stop(nat_agent *a) {
-  if (a->timers_init)
-    uv_timer_stop(&a->chk_timer);
 }
 
 /* --------------------------------------------------------------- QUIC */

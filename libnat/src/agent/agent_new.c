@@ -1,6 +1,5 @@
-/* libnat -- the punch agent's driver: its life (nat_agent_new: the
- * values checked, the servers' names resolved; nat_agent_close: the
- * handles closed one owner after the other) and what it tells
+/* libnat -- the punch agent's driver: its start (nat_agent_new: the
+ * values checked, the servers' names resolved) and what it tells
  * (nat_agent_info_get, the pairs). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,92 +7,6 @@
 
 #include "agent/agent_internal.h"
 #include "nat/error.h"
-
-static void teardown(nat_agent *a);
-
-/* ----------------------------------------------------------- the end */
-
-static void on_timer_closed(uv_handle_t *h) {
-  nat_agent *a = h->data;
-  nat_agent_event e;
-  if (--a->open_timers > 0)
-    return; /* the last of the three closes frees */
-  memset(&e, 0, sizeof e);
-  e.type = NAT_AGENT_EV_CLOSED;
-  nat__agent_emit(a, &e);
-  nat__punch_core_free(&a->core);
-  nat_quic_identity_free(a->id);
-  free(a->rdv_name);
-  free(a->stun_name);
-  free(a->room);
-  free(a);
-}
-
-static void on_ep_gone(nat_quic_endpoint *ep, void *arg) {
-  nat_agent *a = arg;
-  (void)ep;
-  a->ep = NULL;
-  teardown(a);
-}
-
-static void on_udp_gone(nat_udp *u, void *arg) {
-  nat_agent *a = arg;
-  (void)u;
-  a->udp = NULL;
-  teardown(a);
-}
-
-static void on_rdv_closed(nat_rdv_client *c, void *arg) {
-  nat_agent *a = arg;
-  (void)c;
-  a->rdv = NULL;
-  teardown(a);
-}
-
-/* Close what is open, one owner after the other: the rendezvous client
- * and the QUIC endpoint borrow the socket, so the socket goes last; the
- * probes and lookups under way (which cannot be cancelled) end first. */
-static void teardown(nat_agent *a) {
-  for (unsigned i = 0; i < a->core.nprobes; i++)
-    if (a->probe_udp[i] != NULL)
-      return; /* closing: on_probe_gone() comes back */
-  if (a->names[0].pending || a->names[1].pending)
-    return;
-  if (a->rdv != NULL) {
-    nat_rdv_client_close(a->rdv, on_rdv_closed, a);
-    return;
-  }
-  if (a->ep != NULL) {
-    nat_quic_endpoint_close(a->ep, on_ep_gone, a);
-    return;
-  }
-  if (a->udp != NULL) {
-    nat_udp_close(a->udp, on_udp_gone, a);
-    return;
-  }
-  if (a->open_timers > 0)
-    return; /* already closing */
-  a->open_timers = 3;
-  uv_close((uv_handle_t *)&a->deadline, on_timer_closed);
-  uv_close((uv_handle_t *)&a->gather_timer, on_timer_closed);
-  uv_close((uv_handle_t *)&a->chk_timer, on_timer_closed);
-}
-
-void nat__agent_teardown(nat_agent *a) {
-  teardown(a);
-}
-
-void nat_agent_close(nat_agent *a) {
-  if (a == NULL || a->closing)
-    return;
-  a->closing = true;
-  a->finished = true;
-  uv_timer_stop(&a->deadline);
-  uv_timer_stop(&a->gather_timer);
-  uv_timer_stop(&a->chk_timer);
-  nat__agent_probes_close(a);
-  teardown(a);
-}
 
 /* ---------------------------------------------------------- the names */
 
@@ -134,7 +47,7 @@ static int name_pick(nat_agent *a, int i, uint8_t fam, const char *famwhy,
 
 static void names_done(nat_agent *a) {
   if (a->closing) {
-    teardown(a);
+    nat__agent_teardown(a);
     return;
   }
   if (a->names[0].arg != NULL) {
@@ -339,11 +252,4 @@ int nat_agent_pair_get(const nat_agent *a, size_t i, nat_check_pair *out) {
   if (a == NULL || a->core.chk == NULL)
     return NAT_EINVAL;
   return nat_check_pair_get(a->core.chk, i, out);
-}
-
-const char *nat_agent_phase_name(int phase) {
-  static const char *const names[] = {"setup", "rendezvous", "checks", "quic",
-                                      "connected"};
-  return phase >= 0 && phase <= NAT_AGENT_PH_CONNECTED ? names[phase]
-                                                       : "unknown";
 }
