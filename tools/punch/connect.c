@@ -188,11 +188,7 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
 }
 
 static void pipe_end(void *arg, int code, const char *reason) {
-  punch_run *r = arg;
-  if (reason != NULL)
-    finish(r, code, "%s", reason);
-  else
-    finish(r, code, NULL);
+  finish(arg, code, "%s", reason);
 }
 
 /* One line from stdin, read byte by byte so that what follows it stays

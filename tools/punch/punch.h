@@ -19,8 +19,9 @@ typedef struct punch_opts {
   uint16_t listen_port;
 } punch_opts;
 
-/* --pipe on one QUIC stream. on_end(arg, exit status, reason) ends the
- * run (reason NULL: the pipe is done). */
+/* --pipe on one QUIC stream (pipe.c). It ends a run that failed with
+ * on_end(arg, exit status, reason); its success is the connection's
+ * close, which the front end sees. */
 typedef struct punch_pipe {
   uv_loop_t *loop;
   nat_quic_conn *conn;

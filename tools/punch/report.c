@@ -24,6 +24,13 @@ static const char *hint_key(int hint) {
   }
 }
 
+/* A pair's outcome, as both reports show it. */
+static const char *pair_outcome(const nat_check_pair *p) {
+  return p->state == NAT_PAIR_SUCCEEDED  ? "succeeded"
+         : p->fail != NAT_PAIR_FAIL_NONE ? nat_pair_fail_str(p->fail)
+                                         : nat_pair_state_name(p->state);
+}
+
 /* Milliseconds from t0 to t, or JSON null when t was not reached. */
 static json_t *ms_since(nat_tstamp t0, nat_tstamp t) {
   if (t == 0 || t < t0)
@@ -49,11 +56,7 @@ static json_t *pair_json(const nat_check_pair *p) {
   json_object_set_new(o, "local", cand_json(&p->local));
   json_object_set_new(o, "remote", cand_json(&p->remote));
   json_object_set_new(o, "state", json_string(nat_pair_state_name(p->state)));
-  json_object_set_new(o, "outcome",
-                      json_string(p->state == NAT_PAIR_SUCCEEDED ? "succeeded"
-                                  : p->fail != NAT_PAIR_FAIL_NONE
-                                      ? nat_pair_fail_str(p->fail)
-                                      : nat_pair_state_name(p->state)));
+  json_object_set_new(o, "outcome", json_string(pair_outcome(p)));
   json_object_set_new(o, "requests", json_integer(p->sent));
   json_object_set_new(o, "answered", json_integer(p->answered));
   json_object_set_new(o, "nominated", json_boolean(p->nominated));
@@ -249,11 +252,7 @@ static void report_text(const punch_outcome *u, FILE *out) {
       continue;
     fprintf(out, "pair                  %s -> %s: %s (%u requests)\n",
             nat_cand_format(&p.local, a, sizeof a),
-            nat_cand_format(&p.remote, b, sizeof b),
-            p.state == NAT_PAIR_SUCCEEDED  ? "succeeded"
-            : p.fail != NAT_PAIR_FAIL_NONE ? nat_pair_fail_str(p.fail)
-                                           : nat_pair_state_name(p.state),
-            p.sent);
+            nat_cand_format(&p.remote, b, sizeof b), pair_outcome(&p), p.sent);
   }
   if (u->opt->pipe)
     fprintf(out, "piped                 %llu bytes sent, %llu received\n",
