@@ -156,6 +156,15 @@ static char *dup_or_null(const char *s, bool *fail) {
   return d;
 }
 
+/* Free an agent that has no handle yet. @return @p rc. */
+static int free_early(nat_agent *a, int rc) {
+  free(a->rdv_name);
+  free(a->stun_name);
+  free(a->room);
+  free(a);
+  return rc;
+}
+
 int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
                   nat_agent_cb cb, void *arg, char *diag, size_t diaglen) {
   nat_agent *a;
@@ -174,25 +183,19 @@ int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
   a->rdv_name = dup_or_null(cfg->rendezvous, &oom);
   a->stun_name = dup_or_null(cfg->stun, &oom);
   a->room = dup_or_null(cfg->room, &oom);
-  if (oom) {
-    free(a->rdv_name);
-    free(a->stun_name);
-    free(a->room);
-    free(a);
-    return NAT_ENOMEM;
-  }
+  if (oom)
+    return free_early(a, NAT_ENOMEM);
+  /* the strings are ours now (the labels are not copied: agent.h) */
+  a->cfg.rendezvous = a->rdv_name;
+  a->cfg.stun = a->stun_name;
+  a->cfg.room = a->room;
   if (cfg->rendezvous_pin != NULL)
     memcpy(a->rdv_pin, cfg->rendezvous_pin, NAT_QUIC_PIN_LEN);
   if (a->cfg.timeout == 0)
     a->cfg.timeout = 10 * NAT_SECONDS;
   nat__punch_core_init(&a->core, cfg->rendezvous == NULL, cfg->allow_loopback);
-  if (a->rdv_name != NULL && (rc = name_start(a, 0, a->rdv_name)) != 0) {
-    free(a->rdv_name);
-    free(a->stun_name);
-    free(a->room);
-    free(a);
-    return rc;
-  }
+  if (a->rdv_name != NULL && (rc = name_start(a, 0, a->rdv_name)) != 0)
+    return free_early(a, rc);
   if (a->stun_name != NULL)
     (void)name_start(a, 1, a->stun_name);
   uv_timer_init(loop, &a->deadline);
