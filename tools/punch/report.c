@@ -6,13 +6,6 @@
 #include <nat/verdict.h>
 
 #include "punch.h"
-#include "session.h"
-
-static const char *phase_name(punch_phase p) {
-  static const char *const names[] = {"setup", "rendezvous", "checks",
-                                      "quic",  "pipe",       "done"};
-  return names[p];
-}
 
 static const char *hint_key(int hint) {
   switch (hint) {
@@ -29,6 +22,13 @@ static const char *hint_key(int hint) {
   default:
     return NULL;
   }
+}
+
+/* A pair's outcome, as both reports show it. */
+static const char *pair_outcome(const nat_check_pair *p) {
+  return p->state == NAT_PAIR_SUCCEEDED  ? "succeeded"
+         : p->fail != NAT_PAIR_FAIL_NONE ? nat_pair_fail_strerror(p->fail)
+                                         : nat_pair_state_name(p->state);
 }
 
 /* Milliseconds from t0 to t, or JSON null when t was not reached. */
@@ -56,11 +56,7 @@ static json_t *pair_json(const nat_check_pair *p) {
   json_object_set_new(o, "local", cand_json(&p->local));
   json_object_set_new(o, "remote", cand_json(&p->remote));
   json_object_set_new(o, "state", json_string(nat_pair_state_name(p->state)));
-  json_object_set_new(o, "outcome",
-                      json_string(p->state == NAT_PAIR_SUCCEEDED ? "succeeded"
-                                  : p->fail != NAT_PAIR_FAIL_NONE
-                                      ? nat_pair_fail_strerror(p->fail)
-                                      : nat_pair_state_name(p->state)));
+  json_object_set_new(o, "outcome", json_string(pair_outcome(p)));
   json_object_set_new(o, "requests", json_integer(p->sent));
   json_object_set_new(o, "answered", json_integer(p->answered));
   json_object_set_new(o, "nominated", json_boolean(p->nominated));
@@ -70,121 +66,121 @@ static json_t *pair_json(const nat_check_pair *p) {
   return o;
 }
 
-static json_t *pairs_json(const punch_sess *s) {
+static json_t *pairs_json(const punch_outcome *u) {
   json_t *arr = json_array();
-  size_t n = s->chk != NULL ? nat_check_pair_count(s->chk) : 0;
+  size_t n = u->agent != NULL ? nat_agent_pair_count(u->agent) : 0;
   for (size_t i = 0; i < n; i++) {
     nat_check_pair p;
-    if (nat_check_pair_get(s->chk, i, &p) == 0)
+    if (nat_agent_pair_get(u->agent, i, &p) == 0)
       json_array_append_new(arr, pair_json(&p));
   }
   return arr;
 }
 
-static json_t *times_json(const punch_sess *s) {
+static json_t *times_json(const punch_outcome *u) {
   json_t *o = json_object();
-  json_object_set_new(o, "registered", ms_since(s->t0, s->t_seen));
-  json_object_set_new(o, "peer", ms_since(s->t0, s->t_peer));
-  json_object_set_new(o, "first_check_ok", ms_since(s->t0, s->t_first_ok));
-  json_object_set_new(o, "selected", ms_since(s->t0, s->t_selected));
-  json_object_set_new(o, "quic_confirmed", ms_since(s->t0, s->t_confirmed));
+  json_object_set_new(o, "registered", ms_since(u->info.t0, u->info.t_seen));
+  json_object_set_new(o, "peer", ms_since(u->info.t0, u->info.t_peer));
+  json_object_set_new(o, "first_check_ok",
+                      ms_since(u->info.t0, u->info.t_first_ok));
+  json_object_set_new(o, "selected", ms_since(u->info.t0, u->info.t_selected));
+  json_object_set_new(o, "quic_confirmed",
+                      ms_since(u->info.t0, u->info.t_confirmed));
   json_object_set_new(o, "peer_to_confirmed",
-                      ms_since(s->t_peer, s->t_confirmed));
+                      ms_since(u->info.t_peer, u->info.t_confirmed));
   json_object_set_new(o, "first_check_to_confirmed",
-                      ms_since(s->t_first_ok, s->t_confirmed));
+                      ms_since(u->info.t_first_ok, u->info.t_confirmed));
   return o;
 }
 
-static json_t *refused_json(const punch_sess *s) {
+static json_t *refused_json(const punch_outcome *u) {
   json_t *arr = json_array();
   char a[NAT_ADDR_STRLEN];
-  for (size_t i = 0; i < s->nrefused; i++)
+  for (size_t i = 0; i < u->info.nrefused; i++)
     json_array_append_new(
         arr,
         json_pack("{s:s, s:s, s:s}", "type",
-                  nat_cand_type_name(s->refused[i].cand.type), "address",
-                  nat_addr_format(&s->refused[i].cand.addr, a, sizeof a),
-                  "reason", nat_cand_reject_strerror(s->refused[i].reason)));
+                  nat_cand_type_name(u->info.refused[i].type), "address",
+                  nat_addr_format(&u->info.refused[i].addr, a, sizeof a),
+                  "reason", nat_cand_reject_strerror(u->info.refused_why[i])));
   return arr;
-}
-
-static unsigned probes_answered(const punch_sess *s) {
-  unsigned n = 0;
-  for (unsigned i = 0; i < s->nprobes; i++)
-    n += s->probes[i].answered;
-  return n;
 }
 
 /* The allocation probes and the predicted candidates made from them; null
  * when none ran (ticket mode, no second server, blob never sent). */
-static json_t *prediction_json(const punch_sess *s) {
-  const nat_cand_predict_out *p = &s->pred;
+static json_t *prediction_json(const punch_outcome *u) {
+  const nat_cand_predict_out *p = &u->info.pred;
   bool seq = p->alloc.kind == NAT_PA_SEQUENTIAL;
-  if (!s->predict_run)
+  if (!u->info.predict_run)
     return json_null();
-  return json_pack(
-      "{s:s, s:s, s:o, s:i, s:i, s:o, s:i, s:o}", "status",
-      nat_cand_predict_status_name(p->status), "allocation",
-      nat_pa_kind_name(p->alloc.kind), "delta",
-      seq ? json_integer(p->alloc.delta) : json_null(), "probes",
-      (int)s->nprobes, "answered", (int)probes_answered(s), "last_port",
-      p->status == NAT_CAND_PREDICT_MADE ? json_integer(p->last) : json_null(),
-      "candidates", (int)s->npredicted, "wait_ms",
-      ms_since(s->t_seen, s->t_blob));
+  return json_pack("{s:s, s:s, s:o, s:i, s:i, s:o, s:i, s:o}", "status",
+                   nat_cand_predict_status_name(p->status), "allocation",
+                   nat_pa_kind_name(p->alloc.kind), "delta",
+                   seq ? json_integer(p->alloc.delta) : json_null(), "probes",
+                   (int)u->info.nprobes, "answered",
+                   (int)u->info.probes_answered, "last_port",
+                   p->status == NAT_CAND_PREDICT_MADE ? json_integer(p->last)
+                                                      : json_null(),
+                   "candidates", (int)u->info.npredicted, "wait_ms",
+                   ms_since(u->info.t_seen, u->info.t_blob));
 }
 
-static json_t *report_json(const punch_sess *s) {
+static json_t *report_json(const punch_outcome *u) {
   json_t *o = json_object();
   char a[NAT_ADDR_STRLEN];
-  bool ok = s->exit_code == PUNCH_EXIT_OK;
+  bool ok = u->exit_code == PUNCH_EXIT_OK;
   json_object_set_new(o, "schema_version", json_integer(1));
   json_object_set_new(
-      o, "mode", json_string(s->opt.ticket_mode ? "ticket" : "rendezvous"));
+      o, "mode", json_string(u->opt->ticket_mode ? "ticket" : "rendezvous"));
   json_object_set_new(o, "ok", json_boolean(ok));
-  json_object_set_new(o, "exit_code", json_integer(s->exit_code));
+  json_object_set_new(o, "exit_code", json_integer(u->exit_code));
   json_object_set_new(
       o, "role",
-      s->chk == NULL
+      !u->info.checks
           ? json_null()
-          : json_string(s->controlling ? "controlling" : "controlled"));
+          : json_string(u->info.controlling ? "controlling" : "controlled"));
   json_object_set_new(o, "local_address",
-                      s->udp != NULL || s->local.family != 0
-                          ? json_string(nat_addr_format(&s->local, a, sizeof a))
-                          : json_null());
+                      u->info.has_local ? json_string(nat_addr_format(
+                                              &u->info.local, a, sizeof a))
+                                        : json_null());
   json_object_set_new(o, "mapping",
                       json_pack("{s:s, s:s}", "local",
-                                punch_mapping_name(s->local_mapping), "remote",
-                                punch_mapping_name(s->remote_mapping)));
+                                nat_beh_name((uint8_t)u->info.local_mapping),
+                                "remote",
+                                nat_beh_name((uint8_t)u->info.remote_mapping)));
   json_object_set_new(
       o, "candidates",
-      json_pack("{s:o, s:o, s:o}", "local",
-                cands_json(&s->mine, s->mine.ncands), "remote",
-                cands_json(&s->peer, s->has_peer ? s->peer.ncands : 0),
-                "refused", refused_json(s)));
-  json_object_set_new(o, "prediction", prediction_json(s));
-  json_object_set_new(o, "pairs", pairs_json(s));
-  json_object_set_new(
-      o, "selected",
-      s->selected ? json_pack("{s:o, s:o}", "local", cand_json(&s->sel.local),
-                              "remote", cand_json(&s->sel.remote))
-                  : json_null());
-  json_object_set_new(o, "quic_connected", json_boolean(s->connected));
-  json_object_set_new(o, "times_ms", times_json(s));
+      json_pack(
+          "{s:o, s:o, s:o}", "local",
+          cands_json(&u->info.mine, u->info.mine.ncands), "remote",
+          cands_json(&u->info.peer, u->info.has_peer ? u->info.peer.ncands : 0),
+          "refused", refused_json(u)));
+  json_object_set_new(o, "prediction", prediction_json(u));
+  json_object_set_new(o, "pairs", pairs_json(u));
+  json_object_set_new(o, "selected",
+                      u->info.selected
+                          ? json_pack("{s:o, s:o}", "local",
+                                      cand_json(&u->info.sel.local), "remote",
+                                      cand_json(&u->info.sel.remote))
+                          : json_null());
+  json_object_set_new(o, "quic_connected", json_boolean(u->info.connected));
+  json_object_set_new(o, "times_ms", times_json(u));
   json_object_set_new(o, "rtt_ms",
-                      s->selected ? ms_since(0, s->sel.rtt) : json_null());
-  json_object_set_new(
-      o, "failure",
-      ok ? json_null()
-         : json_pack("{s:s, s:s, s:o}", "phase", phase_name(s->phase), "reason",
-                     s->reason, "hint",
-                     hint_key(s->hint) ? json_string(hint_key(s->hint))
-                                       : json_null()));
-  json_object_set_new(
-      o, "pipe",
-      s->opt.pipe
-          ? json_pack("{s:I, s:I}", "bytes_sent", (json_int_t)s->pipe.bytes_out,
-                      "bytes_received", (json_int_t)s->pipe.bytes_in)
-          : json_null());
+                      u->info.selected ? ms_since(0, u->info.sel.rtt)
+                                       : json_null());
+  json_object_set_new(o, "failure",
+                      ok ? json_null()
+                         : json_pack("{s:s, s:s, s:o}", "phase", u->phase,
+                                     "reason", u->reason, "hint",
+                                     hint_key(u->hint)
+                                         ? json_string(hint_key(u->hint))
+                                         : json_null()));
+  json_object_set_new(o, "pipe",
+                      u->opt->pipe ? json_pack("{s:I, s:I}", "bytes_sent",
+                                               (json_int_t)u->pipe->bytes_out,
+                                               "bytes_received",
+                                               (json_int_t)u->pipe->bytes_in)
+                                   : json_null());
   return o;
 }
 
@@ -195,14 +191,14 @@ static void print_ms(FILE *out, const char *label, nat_tstamp t0,
             (double)(t - t0) / (double)NAT_MILLISECONDS);
 }
 
-static void print_prediction(const punch_sess *s, FILE *out) {
-  const nat_cand_predict_out *p = &s->pred;
+static void print_prediction(const punch_outcome *u, FILE *out) {
+  const nat_cand_predict_out *p = &u->info.pred;
   if (p->status == NAT_CAND_PREDICT_MADE)
     fprintf(out,
             "prediction            %zu candidates: sequential %+d from port "
             "%u (%u of %u probes answered)\n",
-            s->npredicted, (int)p->alloc.delta, (unsigned)p->last,
-            probes_answered(s), s->nprobes);
+            u->info.npredicted, (int)p->alloc.delta, (unsigned)p->last,
+            u->info.probes_answered, u->info.nprobes);
   else
     fprintf(out,
             "prediction            none: %s (allocation %s, %u of %u probes "
@@ -214,68 +210,65 @@ static void print_prediction(const punch_sess *s, FILE *out) {
             : p->status == NAT_CAND_PREDICT_NOT_SEQUENTIAL
                 ? "our NAT's ports are not sequential"
                 : "no public address",
-            nat_pa_kind_name(p->alloc.kind), probes_answered(s), s->nprobes);
+            nat_pa_kind_name(p->alloc.kind), u->info.probes_answered,
+            u->info.nprobes);
 }
 
-static void report_text(const punch_sess *s, FILE *out) {
+static void report_text(const punch_outcome *u, FILE *out) {
   char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
-  size_t n = s->chk != NULL ? nat_check_pair_count(s->chk) : 0;
-  if (s->exit_code == PUNCH_EXIT_OK)
+  size_t n = u->agent != NULL ? nat_agent_pair_count(u->agent) : 0;
+  if (u->exit_code == PUNCH_EXIT_OK)
     fprintf(out,
             "connected             %s, QUIC confirmed (pinned both ways)\n",
-            s->controlling ? "as QUIC client (controlling)"
-                           : "as QUIC server (controlled)");
+            u->info.controlling ? "as QUIC client (controlling)"
+                                : "as QUIC server (controlled)");
   else
-    fprintf(out, "failed                %s\n", s->reason);
-  if (s->selected)
+    fprintf(out, "failed                %s\n", u->reason);
+  if (u->info.selected)
     fprintf(out, "path                  %s -> %s\n",
-            nat_cand_format(&s->sel.local, a, sizeof a),
-            nat_cand_format(&s->sel.remote, b, sizeof b));
-  print_ms(out, "rtt", 0, s->selected ? s->sel.rtt : 0);
-  print_ms(out, "first check ok", s->t0, s->t_first_ok);
-  print_ms(out, "quic confirmed", s->t0, s->t_confirmed);
-  print_ms(out, "peer known -> quic", s->t_peer, s->t_confirmed);
+            nat_cand_format(&u->info.sel.local, a, sizeof a),
+            nat_cand_format(&u->info.sel.remote, b, sizeof b));
+  print_ms(out, "rtt", 0, u->info.selected ? u->info.sel.rtt : 0);
+  print_ms(out, "first check ok", u->info.t0, u->info.t_first_ok);
+  print_ms(out, "quic confirmed", u->info.t0, u->info.t_confirmed);
+  print_ms(out, "peer known -> quic", u->info.t_peer, u->info.t_confirmed);
   fprintf(out, "mapping               local %s, peer %s\n",
-          punch_mapping_name(s->local_mapping),
-          punch_mapping_name(s->remote_mapping));
-  if (s->predict_run)
-    print_prediction(s, out);
-  for (size_t i = 0; i < s->mine.ncands; i++)
+          nat_beh_name((uint8_t)u->info.local_mapping),
+          nat_beh_name((uint8_t)u->info.remote_mapping));
+  if (u->info.predict_run)
+    print_prediction(u, out);
+  for (size_t i = 0; i < u->info.mine.ncands; i++)
     fprintf(out, "local candidate       %s\n",
-            nat_cand_format(&s->mine.cands[i], a, sizeof a));
-  for (size_t i = 0; s->has_peer && i < s->peer.ncands; i++)
+            nat_cand_format(&u->info.mine.cands[i], a, sizeof a));
+  for (size_t i = 0; u->info.has_peer && i < u->info.peer.ncands; i++)
     fprintf(out, "remote candidate      %s\n",
-            nat_cand_format(&s->peer.cands[i], a, sizeof a));
-  for (size_t i = 0; i < s->nrefused; i++)
+            nat_cand_format(&u->info.peer.cands[i], a, sizeof a));
+  for (size_t i = 0; i < u->info.nrefused; i++)
     fprintf(out, "refused candidate     %s: %s\n",
-            nat_cand_format(&s->refused[i].cand, a, sizeof a),
-            nat_cand_reject_strerror(s->refused[i].reason));
+            nat_cand_format(&u->info.refused[i], a, sizeof a),
+            nat_cand_reject_strerror(u->info.refused_why[i]));
   for (size_t i = 0; i < n; i++) {
     nat_check_pair p;
-    if (nat_check_pair_get(s->chk, i, &p) != 0)
+    if (nat_agent_pair_get(u->agent, i, &p) != 0)
       continue;
     fprintf(out, "pair                  %s -> %s: %s (%u requests)\n",
             nat_cand_format(&p.local, a, sizeof a),
-            nat_cand_format(&p.remote, b, sizeof b),
-            p.state == NAT_PAIR_SUCCEEDED  ? "succeeded"
-            : p.fail != NAT_PAIR_FAIL_NONE ? nat_pair_fail_strerror(p.fail)
-                                           : nat_pair_state_name(p.state),
-            p.sent);
+            nat_cand_format(&p.remote, b, sizeof b), pair_outcome(&p), p.sent);
   }
-  if (s->opt.pipe)
+  if (u->opt->pipe)
     fprintf(out, "piped                 %llu bytes sent, %llu received\n",
-            (unsigned long long)s->pipe.bytes_out,
-            (unsigned long long)s->pipe.bytes_in);
+            (unsigned long long)u->pipe->bytes_out,
+            (unsigned long long)u->pipe->bytes_in);
 }
 
-void punch_report(const punch_sess *s, FILE *out) {
-  if (s->opt.json) {
-    json_t *o = report_json(s);
+void punch_report(const punch_outcome *u, FILE *out) {
+  if (u->opt->json) {
+    json_t *o = report_json(u);
     json_dumpf(o, out, JSON_COMPACT);
     fputc('\n', out);
     json_decref(o);
   } else {
-    report_text(s, out);
+    report_text(u, out);
   }
   fflush(out);
 }

@@ -25,6 +25,7 @@
 #include "nat/check.h"
 #include "nat/rdv_codec.h"
 #include "nat/rdv.h"
+#include "nat/agent.h"
 #include "nat/netcheck.h"
 
 #endif

@@ -110,6 +110,18 @@ NAT_EXTERN void nat_udp_new_tid(nat_udp *u, uint8_t tid[NAT_STUN_TID_LEN]);
 NAT_EXTERN int nat_udp_send(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
                             size_t len);
 
+/** Send one datagram (@p buf is not kept) with the IPv4 TTL or IPv6 hop
+ * limit @p ttl instead of the socket's: for datagrams meant to die on the
+ * way, such as the agent's hole openers (agent.h). The socket's own value
+ * is restored before this returns. Sent at once or not at all: never
+ * queued.
+ * @return 0, NAT_EINVAL (@p ttl outside 1..255), NAT_ECLOSING,
+ *         NAT_EBADFAMILY, NAT_EBADADDR, NAT_EAGAIN (the socket would block,
+ *         or earlier datagrams are still queued), or a UV_E* code from the
+ *         socket options or the send. */
+NAT_EXTERN int nat_udp_send_ttl(nat_udp *u, const nat_addr *dst,
+                                const uint8_t *buf, size_t len, int ttl);
+
 /** Set the callback for datagrams that are not for this socket's
  * transactions (non-STUN, requests, indications, unmatched responses).
  * NULL drops them. */

@@ -3,6 +3,8 @@
  * uv_udp_try_send() or queued (uv_udp_send) when the socket would block;
  * received datagrams are demultiplexed between the transaction layer and the
  * receive callback (see udp.h). */
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -509,4 +511,43 @@ void nat_udp_close(nat_udp *u, nat_udp_close_cb cb, void *arg) {
   uv_udp_recv_stop(&u->udp);
   uv_timer_stop(&u->timer);
   udp_close_handles(u);
+}
+
+/* ------------------------------------------------- short-TTL sends
+ * nat_udp_send_ttl(): the hole openers' datagrams (the agent's). The
+ * socket's unicast TTL (IPv4) or hop limit (IPv6) is set for one send and
+ * put back at once; a send that would block is not queued (a queued copy
+ * would leave with the restored TTL). */
+
+/** Send one datagram with TTL / hop limit @p ttl; see udp.h. */
+int nat_udp_send_ttl(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
+                     size_t len, int ttl) {
+  struct sockaddr_storage ss;
+  uv_os_fd_t fd;
+  int rc, old = 64, level, name;
+  socklen_t ol = sizeof old;
+  uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+  if (!u || !dst || (!buf && len > 0) || ttl < 1 || ttl > 255)
+    return NAT_EINVAL;
+  if ((rc = udp_check_dst(u, dst)) < 0)
+    return rc;
+  if (nat_addr_to_sockaddr(dst, (struct sockaddr *)&ss, sizeof ss) < 0)
+    return NAT_EBADADDR;
+  if (u->queued > 0)
+    return NAT_EAGAIN;
+  level = u->family == NAT_AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  name = u->family == NAT_AF_INET6 ? IPV6_UNICAST_HOPS : IP_TTL;
+  if ((rc = uv_fileno((uv_handle_t *)&u->udp, &fd)) != 0)
+    return rc;
+  if (getsockopt(fd, level, name, &old, &ol) != 0 ||
+      setsockopt(fd, level, name, &ttl, sizeof ttl) != 0)
+    return uv_translate_sys_error(errno);
+  rc = uv_udp_try_send(&u->udp, &b, 1, (const struct sockaddr *)&ss);
+  (void)setsockopt(fd, level, name, &old, sizeof old);
+  if (rc < 0) {
+    u->stats.send_errors++;
+    return rc == UV_EAGAIN ? NAT_EAGAIN : rc;
+  }
+  u->stats.datagrams_out++;
+  return 0;
 }

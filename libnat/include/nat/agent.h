@@ -1,0 +1,196 @@
+/* libnat -- the punch agent: two peers behind NATs exchange blobs (through
+ * the rendezvous, nat/rdv.h, or any signalling of the caller's), punch a
+ * UDP path with connectivity checks (RFC 8445, nat/check.h) and open an
+ * authenticated QUIC connection (nat/quic.h) over the pair they select,
+ * all on one UDP socket (nat/udp.h).
+ *
+ * A run: nat_agent_new() resolves the servers, binds the socket and
+ * gathers our candidates (host, server-reflexive from the rendezvous and
+ * the STUN server, predicted ones from allocation probes: nat/cand.h).
+ * Our blob (our ticket, nat/ticket.h, then " map=N" and, when known,
+ * " rtt=N") comes in NAT_AGENT_EV_BLOB. With a rendezvous the agent sends
+ * it and takes the peer's; without one the caller carries it to the peer
+ * and gives the peer's blob to nat_agent_set_peer_blob(). Then holes are
+ * opened (short-TTL datagrams), checks run with aggressive nomination,
+ * and the controlling peer connects QUIC, pinned both ways, to the pair it
+ * commits to or selects. NAT_AGENT_EV_CONNECTED gives the connection.
+ * Every outcome comes through the one event callback.
+ *
+ * Callback rule: when a call that takes a callback fails at once, the
+ * callback is never called.
+ */
+#ifndef NAT_AGENT_H
+#define NAT_AGENT_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "nat/addr.h"
+#include "nat/cand.h"
+#include "nat/check.h"
+#include "nat/common.h"
+#include "nat/quic.h"
+#include "nat/ticket.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nat_agent nat_agent;
+
+/** Longest blob text (with its NUL): a ticket and its fields. */
+#define NAT_AGENT_BLOB_MAX (NAT_TICKET_TEXT_MAX + 64)
+/** Most refused remote candidates remembered (nat_agent_info). */
+#define NAT_AGENT_MAX_REFUSED 12
+/** Allocation probes run beside the registration (punch(1), "Predicted
+ * candidates"). */
+#define NAT_AGENT_PROBES 4
+
+/** Where a run is (and where a failure stopped it). */
+typedef enum nat_agent_phase {
+  NAT_AGENT_PH_SETUP = 0,  /**< names, socket, candidates */
+  NAT_AGENT_PH_RENDEZVOUS, /**< waiting for the peer's blob */
+  NAT_AGENT_PH_CHECKS,     /**< connectivity checks */
+  NAT_AGENT_PH_QUIC,       /**< the QUIC handshake */
+  NAT_AGENT_PH_CONNECTED   /**< QUIC confirmed */
+} nat_agent_phase;
+
+typedef enum nat_agent_event_type {
+  NAT_AGENT_EV_WARNING = 0,    /**< text: a one-line diagnostic; the run goes
+                                    on */
+  NAT_AGENT_EV_BLOB,           /**< our blob is ready (text, len) */
+  NAT_AGENT_EV_PEER,           /**< the peer's blob was taken */
+  NAT_AGENT_EV_CHECKS_STARTED, /**< holes opened, checks held then paced */
+  NAT_AGENT_EV_PAIR_SUCCEEDED, /**< a pair works (pair) */
+  NAT_AGENT_EV_SELECTED,       /**< a pair is selected (pair) */
+  NAT_AGENT_EV_CONNECTED,      /**< QUIC confirmed (conn, controlling) */
+  NAT_AGENT_EV_STREAM_DATA,    /**< conn, sid, data, len, fin */
+  NAT_AGENT_EV_WRITABLE,       /**< conn, sid */
+  NAT_AGENT_EV_CONN_CLOSED,    /**< the connection closed after CONNECTED
+                                    (close) */
+  NAT_AGENT_EV_FAILED,         /**< the run failed (phase, hint, error,
+                                    local, text): close the agent */
+  NAT_AGENT_EV_CLOSED          /**< nat_agent_close() is done */
+} nat_agent_event_type;
+
+/** One event. Pointers are valid during the callback only. */
+typedef struct nat_agent_event {
+  int type;                   /**< nat_agent_event_type */
+  nat_tstamp at;              /**< nat_udp_now() */
+  int phase;                  /**< nat_agent_phase at the event */
+  const char *text;           /**< BLOB: our blob; WARNING, FAILED: a one-line
+                                   reason (no trailing newline) */
+  size_t len;                 /**< BLOB: strlen(text); STREAM_DATA: bytes */
+  const nat_check_pair *pair; /**< PAIR_SUCCEEDED, SELECTED */
+  nat_quic_conn *conn;        /**< CONNECTED .. CONN_CLOSED */
+  bool controlling;           /**< our role (the QUIC client when true) */
+  int64_t sid;                /**< STREAM_DATA, WRITABLE */
+  const uint8_t *data;        /**< STREAM_DATA */
+  bool fin;                   /**< STREAM_DATA */
+  const nat_quic_close_info *close; /**< CONN_CLOSED */
+  int error;  /**< FAILED: a NAT_E* or UV_E* code; NAT_ETICKET: the peer's
+                   blob is malformed; NAT_ERESOLVE: a name did not resolve */
+  bool local; /**< FAILED: our side's fault (socket, identity, memory) */
+  int hint;   /**< FAILED in checks: nat_check_hint */
+} nat_agent_event;
+
+typedef void (*nat_agent_cb)(nat_agent *a, void *arg,
+                             const nat_agent_event *ev);
+
+typedef struct nat_agent_config {
+  /** The rendezvous, "HOST:PORT" (a name, IPv4 or [IPv6] literal). NULL:
+   * no rendezvous; the caller exchanges the blobs (ticket mode). */
+  const char *rendezvous;
+  /** The room code both peers share (8..128 characters); with
+   * rendezvous. Copied. */
+  const char *room;
+  /** The rendezvous certificate's pin (NAT_QUIC_PIN_LEN bytes, copied);
+   * NULL accepts any (blobs are sealed end to end anyway). */
+  const uint8_t *rendezvous_pin;
+  /** A STUN server "HOST:PORT" for a server-reflexive candidate; with a
+   * rendezvous it also enables the allocation probes and predicted
+   * candidates. NULL: none. */
+  const char *stun;
+  /** How messages name rendezvous and stun (e.g. "--rendezvous"); NULL:
+   * "the rendezvous", "the STUN server". Not copied: keep them alive. */
+  const char *rendezvous_label, *stun_label;
+  /** NAT_AF_NONE: the rendezvous' family (IPv4 first), else IPv4 */
+  uint8_t family;
+  uint16_t port;       /**< local UDP port; 0: any */
+  bool allow_loopback; /**< accept loopback / link-local candidates */
+  /** The whole run's limit (from the peer's blob in ticket mode);
+   * 0: 10 s. */
+  nat_tstamp timeout;
+  /** Stream bytes are acknowledged only by nat_quic_stream_consume(). */
+  bool manual_consume;
+} nat_agent_config;
+
+/** What the agent saw, for a report. A plain value. */
+typedef struct nat_agent_info {
+  nat_agent_phase phase;
+  bool has_local, has_peer, checks, controlling, selected, connected;
+  nat_addr local;        /**< the bound socket's address */
+  int local_mapping;     /**< nat_beh (nat/common.h), -1: unknown */
+  int remote_mapping;    /**< the peer's blob map=, -1: unknown */
+  nat_ticket mine, peer; /**< our ticket (candidates), the peer's */
+  size_t nrefused;       /**< remote candidates not checked */
+  nat_cand refused[NAT_AGENT_MAX_REFUSED];
+  int refused_why[NAT_AGENT_MAX_REFUSED]; /**< nat_cand_reject */
+  bool predict_run; /**< pred is nat_cand_predict()'s outcome */
+  nat_cand_predict_out pred;
+  unsigned nprobes, probes_answered;
+  size_t npredicted; /**< predicted candidates in mine */
+  unsigned holes_opened;
+  nat_check_pair sel; /**< the selected pair (selected) */
+  /** nat_udp_now() times; 0: not reached. t0: the run's start (in ticket
+   * mode the peer's blob). */
+  nat_tstamp t0, t_seen, t_peer, t_blob, t_first_ok, t_selected, t_confirmed;
+} nat_agent_info;
+
+/** Start a run on @p loop. @p cfg is copied (see its fields for the
+ * strings). Names resolve on the loop; everything after comes through
+ * @p cb. A malformed value is refused at once.
+ * @param diag  NULL, or room for a one-line message naming what was
+ *              wrong (with the labels) when this fails.
+ * @return 0, NAT_EINVAL (NULL, no room with a rendezvous, or a room code
+ *         out of 8..128 characters), NAT_EBADADDR (a value that is not
+ *         HOST:PORT), NAT_EBADFAMILY (an address literal of another
+ *         family than asked for), NAT_ENOMEM, or a resolver error
+ *         (nat_resolve). On failure @p cb is never called. */
+NAT_EXTERN int nat_agent_new(nat_agent **out, uv_loop_t *loop,
+                             const nat_agent_config *cfg, nat_agent_cb cb,
+                             void *arg, char *diag, size_t diaglen);
+
+/** Give the peer's blob (ticket mode: the caller's signalling brought it).
+ * Checks and QUIC start at once; the timeout counts from now.
+ * @return 0, NAT_EINVAL (NULL), NAT_EBUSY (the agent has a rendezvous,
+ *         our blob is not out yet, a peer was already taken, or the run
+ *         ended), NAT_ETICKET (malformed: the run then fails with
+ *         NAT_AGENT_EV_FAILED, emitted before this returns, whose text says
+ *         what was wrong). */
+NAT_EXTERN int nat_agent_set_peer_blob(nat_agent *a, const char *text,
+                                       size_t len);
+
+/** Copy what the agent saw so far to @p out. */
+NAT_EXTERN void nat_agent_info_get(const nat_agent *a, nat_agent_info *out);
+
+/** The checked pairs, as nat_check_pair_count() / nat_check_pair_get(). */
+NAT_EXTERN size_t nat_agent_pair_count(const nat_agent *a);
+/** @return 0, NAT_EINVAL (no such pair). */
+NAT_EXTERN int nat_agent_pair_get(const nat_agent *a, size_t i,
+                                  nat_check_pair *out);
+
+/** Stop the run: the rendezvous session, the QUIC endpoint (closing its
+ * connection) and the socket close in turn; then NAT_AGENT_EV_CLOSED, and
+ * @p a is freed after that callback returns. A second call does nothing.
+ */
+NAT_EXTERN void nat_agent_close(nat_agent *a);
+
+/** A short name for a nat_agent_phase: "setup", "rendezvous", "checks",
+ * "quic", "connected"; never NULL. */
+NAT_EXTERN const char *nat_agent_phase_name(int phase);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

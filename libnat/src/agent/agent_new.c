@@ -1,0 +1,258 @@
+/* libnat -- the punch agent's driver: its start (nat_agent_new: the
+ * values checked, the servers' names resolved) and what it tells
+ * (nat_agent_info_get, the pairs). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "nat/error.h"
+
+/* ---------------------------------------------------------- the names */
+
+static const char *label(const nat_agent *a, int i) {
+  if (i == 0)
+    return a->cfg.rendezvous_label ? a->cfg.rendezvous_label : "the rendezvous";
+  return a->cfg.stun_label ? a->cfg.stun_label : "the STUN server";
+}
+
+/* The first address of family @p fam (NAT_AF_NONE: any) into @p out, or
+ * the run fails. @return 0 or -1. */
+static int name_pick(nat_agent *a, int i, uint8_t fam, const char *famwhy,
+                     nat_addr *out) {
+  const nat__agent_name *n = &a->names[i];
+  for (size_t k = 0; k < n->res.naddrs; k++)
+    if (fam == NAT_AF_NONE || n->res.addrs[k].family == fam) {
+      *out = n->res.addrs[k];
+      return 0;
+    }
+  if (n->literal)
+    nat__agent_fail(a, NAT_EBADFAMILY, false, 0,
+                    "bad %s '%s': expected an IPv%c address (%s)", label(a, i),
+                    n->arg, fam == NAT_AF_INET6 ? '6' : '4', famwhy);
+  else if (n->res.status != 0)
+    nat__agent_fail(a, NAT_ERESOLVE, false, 0,
+                    "cannot resolve %s '%s': %s (check the name, or give "
+                    "IP:PORT)",
+                    label(a, i), n->arg,
+                    nat_strerror(n->res.status == NAT_ERESOLVE
+                                     ? n->res.uv_status
+                                     : n->res.status));
+  else
+    nat__agent_fail(a, NAT_ERESOLVE, false, 0,
+                    "%s '%s' has no IPv%c address (%s)", label(a, i), n->arg,
+                    fam == NAT_AF_INET6 ? '6' : '4', famwhy);
+  return -1;
+}
+
+static void names_done(nat_agent *a) {
+  if (a->closing) {
+    nat__agent_teardown(a);
+    return;
+  }
+  if (a->names[0].arg != NULL) {
+    if (name_pick(a, 0, a->cfg.family, "the family asked for", &a->rdv_addr) !=
+        0)
+      return;
+    a->has_rdv = true;
+  }
+  if (a->names[1].arg != NULL) {
+    uint8_t fam = a->has_rdv ? a->rdv_addr.family : a->cfg.family;
+    if (name_pick(a, 1, fam,
+                  a->has_rdv ? "the rendezvous' family"
+                             : "the family asked for",
+                  &a->stun_addr) != 0)
+      return;
+    a->has_stun = true;
+  }
+  nat__agent_begin(a);
+}
+
+static void on_name(void *arg, const nat_resolve_result *r) {
+  nat__agent_name *n = arg;
+  nat_agent *a = n->a;
+  n->pending = false;
+  n->res = *r;
+  n->res.name = NULL;
+  if (!a->names[0].pending && !a->names[1].pending)
+    names_done(a);
+}
+
+static void on_kick(uv_timer_t *t) {
+  names_done(t->data);
+}
+
+/* A value's syntax (and a literal's family). @return 0 or an error with
+ * a message in @p diag. */
+static int name_check(const nat_agent_config *cfg, int i, const char *arg,
+                      uint8_t fam, char *diag, size_t dl) {
+  const char *lab =
+      i == 0
+          ? (cfg->rendezvous_label ? cfg->rendezvous_label : "the rendezvous")
+          : (cfg->stun_label ? cfg->stun_label : "the STUN server");
+  char host[256];
+  uint16_t port = 0;
+  nat_addr lit;
+  if (nat_addr_parse(&lit, arg, 0) == 0 && lit.port != 0) {
+    if (fam == NAT_AF_NONE || lit.family == fam)
+      return 0;
+    if (diag != NULL)
+      snprintf(diag, dl, "bad %s '%s': expected an IPv%c address (%s)", lab,
+               arg, fam == NAT_AF_INET6 ? '6' : '4',
+               i == 0 ? "the family asked for" : "the rendezvous' family");
+    return NAT_EBADFAMILY;
+  }
+  if (nat_hostport_split(arg, host, sizeof host, &port, 0) == 0 && port != 0)
+    return 0;
+  if (diag != NULL)
+    snprintf(diag, dl,
+             "bad %s '%s': expected HOST:PORT, IP:PORT or [IPv6]:PORT", lab,
+             arg);
+  return NAT_EBADADDR;
+}
+
+static int config_check(const nat_agent_config *cfg, char *diag, size_t dl) {
+  nat_addr lit;
+  uint8_t sfam = cfg->family;
+  int rc;
+  if (cfg->rendezvous != NULL) {
+    nat_rdv_keys k;
+    if (cfg->room == NULL || nat_rdv_keys_derive(&k, cfg->room) != 0) {
+      if (diag != NULL)
+        snprintf(diag, dl, "bad room code: expected 8..128 characters");
+      return NAT_EINVAL;
+    }
+    if ((rc = name_check(cfg, 0, cfg->rendezvous, cfg->family, diag, dl)))
+      return rc;
+    if (nat_addr_parse(&lit, cfg->rendezvous, 0) == 0)
+      sfam = lit.family;
+  }
+  if (cfg->stun != NULL)
+    return name_check(cfg, 1, cfg->stun, sfam, diag, dl);
+  return 0;
+}
+
+static int name_start(nat_agent *a, int i, const char *arg) {
+  nat__agent_name *n = &a->names[i];
+  nat_addr lit;
+  int rc;
+  n->a = a;
+  n->arg = arg;
+  n->literal = nat_addr_parse(&lit, arg, 0) == 0;
+  rc = nat_resolve(a->loop, arg, 0, a->cfg.family, on_name, n);
+  if (rc == 0)
+    n->pending = true;
+  else
+    n->res.status = rc; /* reported by names_done() */
+  return rc;
+}
+
+static char *dup_or_null(const char *s, bool *fail) {
+  char *d;
+  if (s == NULL)
+    return NULL;
+  if ((d = strdup(s)) == NULL)
+    *fail = true;
+  return d;
+}
+
+/* Free an agent that has no handle yet. @return @p rc. */
+static int free_early(nat_agent *a, int rc) {
+  free(a->rdv_name);
+  free(a->stun_name);
+  free(a->room);
+  free(a);
+  return rc;
+}
+
+int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
+                  nat_agent_cb cb, void *arg, char *diag, size_t diaglen) {
+  nat_agent *a;
+  bool oom = false;
+  int rc;
+  if (out == NULL || loop == NULL || cfg == NULL)
+    return NAT_EINVAL;
+  if ((rc = config_check(cfg, diag, diaglen)) != 0)
+    return rc;
+  if ((a = calloc(1, sizeof *a)) == NULL)
+    return NAT_ENOMEM;
+  a->loop = loop;
+  a->cfg = *cfg;
+  a->cb = cb;
+  a->arg = arg;
+  a->rdv_name = dup_or_null(cfg->rendezvous, &oom);
+  a->stun_name = dup_or_null(cfg->stun, &oom);
+  a->room = dup_or_null(cfg->room, &oom);
+  if (oom)
+    return free_early(a, NAT_ENOMEM);
+  /* the strings are ours now (the labels are not copied: agent.h) */
+  a->cfg.rendezvous = a->rdv_name;
+  a->cfg.stun = a->stun_name;
+  a->cfg.room = a->room;
+  if (cfg->rendezvous_pin != NULL)
+    memcpy(a->rdv_pin, cfg->rendezvous_pin, NAT_QUIC_PIN_LEN);
+  if (a->cfg.timeout == 0)
+    a->cfg.timeout = 10 * NAT_SECONDS;
+  nat__punch_core_init(&a->core, cfg->rendezvous == NULL, cfg->allow_loopback);
+  if (a->rdv_name != NULL && (rc = name_start(a, 0, a->rdv_name)) != 0)
+    return free_early(a, rc);
+  if (a->stun_name != NULL)
+    (void)name_start(a, 1, a->stun_name);
+  uv_timer_init(loop, &a->deadline);
+  uv_timer_init(loop, &a->gather_timer);
+  uv_timer_init(loop, &a->chk_timer);
+  a->deadline.data = a->gather_timer.data = a->chk_timer.data = a;
+  a->timers_init = true;
+  if (!a->names[0].pending && !a->names[1].pending)
+    uv_timer_start(&a->gather_timer, on_kick, 0, 0);
+  *out = a;
+  return 0;
+}
+
+/* ------------------------------------------------------------ reading */
+
+void nat_agent_info_get(const nat_agent *a, nat_agent_info *out) {
+  const nat__punch_core *c = &a->core;
+  memset(out, 0, sizeof *out);
+  out->phase = a->phase;
+  out->has_local = a->udp != NULL || c->local.family != 0;
+  out->local = c->local;
+  out->has_peer = c->has_peer;
+  out->checks = c->chk != NULL;
+  out->controlling = c->controlling;
+  out->selected = c->selected;
+  out->connected = a->connected;
+  out->local_mapping = c->local_mapping;
+  out->remote_mapping = c->remote_mapping;
+  out->mine = c->mine;
+  out->peer = c->peer;
+  out->nrefused = c->nrefused;
+  memcpy(out->refused, c->refused, sizeof c->refused);
+  memcpy(out->refused_why, c->refused_why, sizeof c->refused_why);
+  out->predict_run = c->predict_run;
+  out->pred = c->pred;
+  out->nprobes = c->nprobes;
+  for (unsigned i = 0; i < c->nprobes; i++)
+    out->probes_answered += c->probes[i].answered;
+  out->npredicted = c->npredicted;
+  out->holes_opened = c->holes_opened;
+  out->sel = c->sel;
+  out->t0 = a->t0;
+  out->t_seen = a->t_seen;
+  out->t_peer = a->t_peer;
+  out->t_blob = a->t_blob;
+  out->t_first_ok = c->t_first_ok;
+  out->t_selected = c->t_selected;
+  out->t_confirmed = a->t_confirmed;
+}
+
+size_t nat_agent_pair_count(const nat_agent *a) {
+  return a != NULL && a->core.chk != NULL ? nat_check_pair_count(a->core.chk)
+                                          : 0;
+}
+
+int nat_agent_pair_get(const nat_agent *a, size_t i, nat_check_pair *out) {
+  if (a == NULL || a->core.chk == NULL)
+    return NAT_EINVAL;
+  return nat_check_pair_get(a->core.chk, i, out);
+}
