@@ -18,6 +18,13 @@
  *
  * Callback rule: when a call that takes a callback fails at once, the
  * callback is never called.
+ *
+ * In the tree: libnat/src/agent/ (this header is its main one): the
+ * agent's libuv driver (agent_new.c: values and names; agent.c: socket,
+ * identity, gathering, the rendezvous or the caller's signalling, the end
+ * of a run; agent_run.c: the punch/ core's checks on the socket, then
+ * quic/; agent_event.c: the one callback). Data flows io/ -> punch/
+ * (checks) -> quic/.
  */
 #ifndef NAT_AGENT_H
 #define NAT_AGENT_H

@@ -12,6 +12,13 @@
  * request left from: equal means no NAT, different means a NAT. If the
  * local address is unspecified (0.0.0.0, ::) or absent, the observation
  * cannot tell: the caller must record a concrete local address.
+ *
+ * In the tree: libnat/src/analyze/ (this header is its main one, with obs.h
+ * and verdict.h): the observation log (obs.c) and the analyzers, pure
+ * functions from it to verdicts (analyze.c; verdict_*.c: mapping, filtering,
+ * hairpinning, allocation, paths, strategies, explanations). Live runs
+ * (probe/) and replays (capture/) give it the same log. Uses stun/ and
+ * base/.
  */
 #ifndef NAT_ANALYZE_H
 #define NAT_ANALYZE_H

@@ -25,6 +25,13 @@
  *    IPv4 or IPv6 + UDP header (valid checksums) and, for Ethernet, a
  *    synthesized Ethernet header, so that `tshark -r FILE -Y stun`
  *    dissects it and nat_capture_reader reads it back unchanged.
+ *
+ * In the tree: libnat/src/capture/ (this header is its main one, with
+ * replay.h): captures read (capture_pcap.c, capture_decode.c) and written
+ * (capture_write.c), and replays: a capture's STUN exchanges paired into the
+ * observation log that analyze/ judges (replay.c, then replay_tag.c), with
+ * what a capture cannot show withheld (replay_mask.c). Uses stun/, txn/'s
+ * names, analyze/.
  */
 #ifndef NAT_CAPTURE_H
 #define NAT_CAPTURE_H

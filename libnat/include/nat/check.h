@@ -75,6 +75,14 @@
  * handle_expiry / recv, all with a caller-supplied `now`. Results come
  * through the callback (synchronously from recv / handle_expiry) and the
  * getters. The agent never owns a socket.
+ *
+ * In the tree: libnat/src/punch/ (this header is its main one, with cand.h
+ * and ticket.h): connecting two peers, sans I/O: candidates (cand.c,
+ * cand_predict.c), tickets (ticket.c), connectivity checks (check_msg.c
+ * builds and reads the messages, check.c runs the pairs; check_explain.c,
+ * check_config.c) and the agent's core (agent_core.c, agent_blob.c: the
+ * blob, remote order, check hold, hole openers). Uses stun/, txn/,
+ * analyze/'s allocation classifier; agent/ drives it.
  */
 #ifndef NAT_CHECK_H
 #define NAT_CHECK_H

@@ -1,4 +1,12 @@
-/* libnat -- common definitions shared by every public header. */
+/* libnat -- common definitions shared by every public header.
+ *
+ * In the tree: libnat/src/base/ (this header is its main one, with error.h
+ * and addr.h): what every folder uses: addresses (addr.c), error codes
+ * (error.c, which names libuv's codes through io/uv_error.c, its one call
+ * out of base/; base/ includes no libuv), behaviour names (beh.c),
+ * randomness (rand.c), CRC-32 (crc32.c), byte order (bytes.h), an IPv4/UDP
+ * datagram builder for in-memory networks (ipv4.h).
+ */
 #ifndef NAT_COMMON_H
 #define NAT_COMMON_H
 

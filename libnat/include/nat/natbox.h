@@ -14,6 +14,11 @@
  *
  * Packets are raw IPv4 datagrams as a TUN device (IFF_TUN | IFF_NO_PI)
  * delivers them. Only UDP is translated; IP and UDP checksums are updated.
+ *
+ * In the tree: libnat/src/natbox/ (this header is its main one, with
+ * link.h): a NAT (natbox.c; natbox_alloc.c over natbox_map.c over
+ * natbox_rand.c) and a link (link.c) as pure functions; natlab's natbox
+ * program and simulations drive them. Uses base/ only.
  */
 #ifndef NAT_NATBOX_H
 #define NAT_NATBOX_H

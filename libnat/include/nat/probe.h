@@ -77,6 +77,12 @@
  * whose schedule would outlive the deadline is shrunk to end 20 ms before
  * it (intervals down to RTT / 2, then fewer transmissions), so that "no
  * answer" is concluded rather than cut off as "not made".
+ *
+ * In the tree: libnat/src/probe/ (this header is its main one): the plan
+ * (probe_plan.c: which tests, sockets and requests) and its mechanism
+ * (probe.c: transactions, deadlines, observations), which call each other as
+ * policy and mechanism. Uses txn/, stun/; its observations go to analyze/.
+ * Pure; io/netcheck.c drives it.
  */
 #ifndef NAT_PROBE_H
 #define NAT_PROBE_H

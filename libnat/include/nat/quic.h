@@ -66,7 +66,14 @@
  * callback is never called. Callbacks run on the loop's thread. Inside
  * on_stream_data, on_writable and on_connected the connection may be used
  * (write, open, consume, close); the work that sends is deferred until the
- * received packet has been processed. */
+ * received packet has been processed.
+ *
+ * In the tree: libnat/src/quic/ (this header is its main one): the endpoint
+ * and its demultiplexing (quic_endpoint.c), opening and running connections
+ * (quic_open.c, quic_conn.c), streams (quic_stream.c), per-connection TLS
+ * and pins (quic_tls.c), identities (quic_identity.c). A driver folder over
+ * io/'s nat_udp; the only files that call ngtcp2 and GnuTLS.
+ */
 #ifndef NAT_QUIC_H
 #define NAT_QUIC_H
 

@@ -20,7 +20,13 @@
  * sealed blobs it cannot read or forge. It relays no application data.
  *
  * Callback rule: when a call that takes a callback fails at once, the
- * callback is never called. */
+ * callback is never called.
+ *
+ * In the tree: libnat/src/rdv/ (this header is its main one, with
+ * rdv_codec.h): the codec and the room logic are pure (rdv_msg.c,
+ * rdv_room.c: nat/rdv_codec.h, no libuv); the client and the server
+ * (rdv_client.c, rdv_server.c) are drivers over quic/ and io/.
+ */
 #ifndef NAT_RDV_H
 #define NAT_RDV_H
 

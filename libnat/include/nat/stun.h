@@ -12,6 +12,12 @@
  * Encoding is a builder writing into the caller's buffer. Errors are sticky:
  * once an add fails, later adds do nothing and nat_stun_builder_finish()
  * returns the first error.
+ *
+ * In the tree: libnat/src/stun/ (this header is its main one, with
+ * stunsrv.h): the codec (stun_decode.c, stun_encode.c, stun_integrity.c,
+ * stun_names.c) and a sans-I/O Binding responder (stunsrv.c). Uses base/
+ * only. A datagram from io/ or from a capture is decoded here once; txn/,
+ * probe/, punch/ and rdv/ read the view.
  */
 #ifndef NAT_STUN_H
 #define NAT_STUN_H

@@ -19,6 +19,11 @@
  * sample (Karn's rule), feeding SRTT/RTTVAR as in RFC 6298; the RTO of new
  * transactions is then SRTT + 4*RTTVAR, clamped to [rto_min, rto_max].
  * nat_txn_mgr_seed_rtt() seeds it from an RTT measured elsewhere.
+ *
+ * In the tree: libnat/src/txn/ (this header is its main one): client
+ * transactions over the stun/ codec: requests out (retransmitted), decoded
+ * responses in, results to the caller. Uses stun/ and base/; io/'s nat_udp
+ * and probe/ drive it.
  */
 #ifndef NAT_TXN_H
 #define NAT_TXN_H

@@ -19,6 +19,13 @@
  *
  * Callback rule: when a call that takes a callback fails at once, the
  * callback is never called.
+ *
+ * In the tree: libnat/src/io/ (this header is its main one, with resolve.h
+ * and netcheck.h): the libuv drivers of the sans-I/O core. A datagram enters
+ * the library here (udp.c: one socket, demultiplexed to txn/ or to the
+ * receiver: quic/, the checks of punch/, rdv/); names resolve (resolve.c),
+ * interfaces are listed (cand_gather.c), netcheck runs the probe/ plan
+ * (netcheck.c). A driver folder: it may include <uv.h>.
  */
 #ifndef NAT_UDP_H
 #define NAT_UDP_H

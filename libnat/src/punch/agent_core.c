@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "nat/error.h"
-#include "nat/natbox.h"
 #include "nat/verdict.h"
 #include "punch/agent_core.h"
 
