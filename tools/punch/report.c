@@ -177,9 +177,9 @@ static json_t *report_json(const punch_outcome *u) {
                                          : json_null()));
   json_object_set_new(o, "pipe",
                       u->opt->pipe ? json_pack("{s:I, s:I}", "bytes_sent",
-                                               (json_int_t)u->pipe->bytes_out,
+                                               (json_int_t)u->info.pipe_sent,
                                                "bytes_received",
-                                               (json_int_t)u->pipe->bytes_in)
+                                               (json_int_t)u->info.pipe_received)
                                    : json_null());
   return o;
 }
@@ -257,8 +257,8 @@ static void report_text(const punch_outcome *u, FILE *out) {
   }
   if (u->opt->pipe)
     fprintf(out, "piped                 %llu bytes sent, %llu received\n",
-            (unsigned long long)u->pipe->bytes_out,
-            (unsigned long long)u->pipe->bytes_in);
+            (unsigned long long)u->info.pipe_sent,
+            (unsigned long long)u->info.pipe_received);
 }
 
 void punch_report(const punch_outcome *u, FILE *out) {
