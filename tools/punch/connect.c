@@ -174,9 +174,10 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
   o.exit_code = code;
   o.hint = r->hint;
   o.reason = r->reason;
-  o.phase = code == PUNCH_EXIT_OK                ? "done"
-            : r->phase == NAT_AGENT_PH_CONNECTED ? "quic"
-                                                 : nat_agent_phase_name(r->phase);
+  o.phase = code == PUNCH_EXIT_OK ? "done"
+            : r->phase == NAT_AGENT_PH_CONNECTED
+                ? "quic"
+                : nat_agent_phase_name(r->phase);
   if (code != PUNCH_EXIT_USAGE || r->opt.json)
     punch_report(&o, r->opt.pipe ? stderr : stdout);
   nat_agent_close(r->agent);

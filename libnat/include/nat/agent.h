@@ -179,9 +179,9 @@ typedef struct nat_agent_info {
  * @param diag  NULL, or room for a one-line message naming what was
  *              wrong (with the labels) when this fails.
  * @return 0, NAT_EINVAL (NULL, no room with a rendezvous, a room code
- *         out of 8..128 characters, or a pipe with a negative fd), NAT_EBADADDR (a value that is not
- *         HOST:PORT), NAT_EBADFAMILY (an address literal of another
- *         family than asked for), NAT_ENOMEM, or a resolver error
+ *         out of 8..128 characters, or a pipe with a negative fd), NAT_EBADADDR
+ * (a value that is not HOST:PORT), NAT_EBADFAMILY (an address literal of
+ * another family than asked for), NAT_ENOMEM, or a resolver error
  *         (nat_resolve). On failure @p cb is never called. */
 NAT_EXTERN int nat_agent_new(nat_agent **out, uv_loop_t *loop,
                              const nat_agent_config *cfg, nat_agent_cb cb,
