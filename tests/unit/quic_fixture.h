@@ -61,6 +61,11 @@
  * jumps: loopback datagrams arrive within the sender's system call, but a
  * busy machine may hand them to a kernel thread. */
 #define QFX_SETTLE_MS 1
+/* A libuv timer due this soon is waited for (qfx_quiet). */
+#define QFX_TIMER_WAIT_MS 5
+/* How long the loop must stay quiet while the test's busy() says work is
+ * under way outside the loop (a read on the thread pool). */
+#define QFX_BUSY_WAIT_MS 50
 
 typedef struct qfx {
   uv_loop_t loop;
@@ -75,6 +80,11 @@ typedef struct qfx {
   uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
   nat_quic_endpoint *eps[QFX_MAXEP]; /* NULL once closed */
   int neps, ep_closed;
+  /* NULL, or true while work the loop will hear of is under way elsewhere
+   * (a thread-pool request that will complete): quiet then takes
+   * QFX_BUSY_WAIT_MS of silence. */
+  bool (*busy)(void *ctx);
+  void *busy_ctx;
 } qfx;
 
 static inline void qfx_init(qfx *q, uint64_t guard_ms) {
@@ -133,12 +143,22 @@ static inline nat_tstamp qfx_next(const qfx *q) {
 }
 
 /* Nothing to do now: no libuv callback due (a timer, a close, a pending
- * request) and no socket ready within QFX_SETTLE_MS. */
+ * request) and no socket ready within QFX_SETTLE_MS. A libuv timer due
+ * within QFX_TIMER_WAIT_MS (a short poll of the code under test, e.g. the
+ * agent's pipe waiting for acknowledgements) is waited for: the fake
+ * clock must not jump past what that timer would do. */
 static inline bool qfx_quiet(qfx *q) {
   struct pollfd p = {.fd = uv_backend_fd(&q->loop), .events = POLLIN};
-  if (uv_backend_timeout(&q->loop) == 0)
+  int t = uv_backend_timeout(&q->loop);
+  if (t == 0)
     return false;
-  return poll(&p, 1, QFX_SETTLE_MS) == 0;
+  if (t > 0 && t <= QFX_TIMER_WAIT_MS) {
+    (void)poll(&p, 1, t);
+    return false;
+  }
+  return poll(&p, 1,
+              q->busy != NULL && q->busy(q->busy_ctx) ? QFX_BUSY_WAIT_MS
+                                                      : QFX_SETTLE_MS) == 0;
 }
 
 /* Move the fake clock to @p t (never back) and run what is due. */

@@ -262,6 +262,11 @@ void nat__pipe_counts(const nat__pipe *p, uint64_t *sent, uint64_t *received) {
   *received = p->bytes_in;
 }
 
+void nat__pipe_fins(const nat__pipe *p, bool *sent, bool *received) {
+  *sent = p->fin_sent;
+  *received = p->fin_rcvd;
+}
+
 static void on_timer_closed(uv_handle_t *h) {
   nat__pipe *p = h->data;
   void (*cb)(void *) = p->close_cb;

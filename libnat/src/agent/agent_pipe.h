@@ -52,6 +52,8 @@ int nat__pipe_closed(nat__pipe *p, const nat_quic_close_info *info, char *why,
 /* Stream bytes sent (taken by QUIC) and received (the marker not
  * counted). */
 void nat__pipe_counts(const nat__pipe *p, uint64_t *sent, uint64_t *received);
+/* Whether our FIN went out and the peer's came in. */
+void nat__pipe_fins(const nat__pipe *p, bool *sent, bool *received);
 /* Stop: the timer closes, then @p cb(@p arg); the pipe is freed then, or,
  * when a read of the input is blocked in the thread pool (a terminal, a
  * pipe whose writer stays open), once that read returns: the loop stays
