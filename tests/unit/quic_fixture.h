@@ -33,6 +33,8 @@
  *   qfx_fini                    close the guard, run the loop dry (no
  *                               handle may be left), close it, free the
  *                               identities
+ *   qfx_pattern                 @p len pseudo-random bytes (malloc'd) to
+ *                               send and compare
  * rdv uses the loop part only (its identities stay NULL, eps empty). */
 #ifndef NAT_TEST_QUIC_FIXTURE_H
 #define NAT_TEST_QUIC_FIXTURE_H
@@ -43,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -305,6 +308,18 @@ static inline void qfx_fini(qfx *q) {
   assert_int_equal(uv_loop_close(&q->loop), 0);
   nat_quic_identity_free(q->ida);
   nat_quic_identity_free(q->idb);
+}
+
+/* @p len bytes of a fixed pseudo-random sequence from @p seed, for data
+ * that must arrive byte for byte; the caller frees them. */
+static inline uint8_t *qfx_pattern(size_t len, uint32_t seed) {
+  uint8_t *p = malloc(len ? len : 1);
+  assert_non_null(p);
+  for (size_t i = 0; i < len; i++) {
+    seed = seed * 1103515245u + 12345u;
+    p[i] = (uint8_t)(seed >> 16);
+  }
+  return p;
 }
 
 #endif

@@ -193,16 +193,6 @@ static void connect_peers(fx *f) {
       0);
 }
 
-static uint8_t *pattern(size_t len, uint32_t seed) {
-  uint8_t *p = malloc(len ? len : 1);
-  assert_non_null(p);
-  for (size_t i = 0; i < len; i++) {
-    seed = seed * 1103515245u + 12345u;
-    p[i] = (uint8_t)(seed >> 16);
-  }
-  return p;
-}
-
 static void write_input(side *s, const uint8_t *d, size_t len, bool eof) {
   if (len > 0)
     assert_int_equal(write(s->in_w, d, len), (ssize_t)len);
@@ -276,7 +266,7 @@ static void run_until_received(fx *f, side *s, uint64_t n, int line) {
 static void test_both_ways(void **state) {
   fx *f = *state;
   size_t ca = 300000, sa = 200000;
-  uint8_t *cd = pattern(ca, 1), *sd = pattern(sa, 2);
+  uint8_t *cd = qfx_pattern(ca, 1), *sd = qfx_pattern(sa, 2);
   write_input(&f->cli, cd, ca, true);
   write_input(&f->srv, sd, sa, true);
   connect_peers(f);
