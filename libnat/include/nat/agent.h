@@ -142,8 +142,10 @@ typedef struct nat_agent_config {
    * local: an fd failed). The agent takes the stream events (no
    * STREAM_DATA, WRITABLE or CONN_CLOSED) and acknowledges what it wrote
    * out (manual_consume is implied). The fds stay the caller's; fd 0 and 1
-   * are called stdin and stdout in reasons. A read of @c pipe_in blocked
-   * when the agent closes is left to return on the loop's thread pool. */
+   * are called stdin and stdout in reasons. A read of @c pipe_in still
+   * blocked when the agent closes (a terminal, a pipe whose writer stays
+   * open) is left on the loop's thread pool: the loop stays alive until
+   * it returns, so a caller that exits then need not wait for it. */
   bool pipe;
   int pipe_in, pipe_out; /**< with pipe: fds, >= 0 */
 } nat_agent_config;
@@ -179,10 +181,11 @@ typedef struct nat_agent_info {
  * @param diag  NULL, or room for a one-line message naming what was
  *              wrong (with the labels) when this fails.
  * @return 0, NAT_EINVAL (NULL, no room with a rendezvous, a room code
- *         out of 8..128 characters, or a pipe with a negative fd), NAT_EBADADDR
- * (a value that is not HOST:PORT), NAT_EBADFAMILY (an address literal of
- * another family than asked for), NAT_ENOMEM, or a resolver error
- *         (nat_resolve). On failure @p cb is never called. */
+ *         out of 8..128 characters, or a pipe with a negative fd),
+ *         NAT_EBADADDR (a value that is not HOST:PORT), NAT_EBADFAMILY (an
+ *         address literal of another family than asked for), NAT_ENOMEM,
+ *         or a resolver error (nat_resolve). On failure @p cb is never
+ *         called. */
 NAT_EXTERN int nat_agent_new(nat_agent **out, uv_loop_t *loop,
                              const nat_agent_config *cfg, nat_agent_cb cb,
                              void *arg, char *diag, size_t diaglen);

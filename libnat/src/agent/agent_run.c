@@ -189,8 +189,8 @@ static void q_data(nat_quic_conn *c, void *arg, int64_t sid,
                    const uint8_t *data, size_t len, bool fin) {
   nat_agent *a = arg;
   nat_agent_event e;
-  if (a->pipe != NULL) {
-    if (!a->finished && c == a->conn)
+  if (a->cfg.pipe) { /* the stream is the pipe's */
+    if (a->pipe != NULL && !a->finished && c == a->conn)
       nat__pipe_on_data(a->pipe, sid, data, len, fin);
     return;
   }
@@ -206,8 +206,8 @@ static void q_data(nat_quic_conn *c, void *arg, int64_t sid,
 static void q_writable(nat_quic_conn *c, void *arg, int64_t sid) {
   nat_agent *a = arg;
   nat_agent_event e;
-  if (a->pipe != NULL) {
-    if (!a->finished && c == a->conn)
+  if (a->cfg.pipe) { /* the stream is the pipe's */
+    if (a->pipe != NULL && !a->finished && c == a->conn)
       nat__pipe_on_writable(a->pipe, sid);
     return;
   }
