@@ -6,7 +6,10 @@
  * that closes before the end of the stream (with an error code, or with
  * code 0 before our FIN), an output that cannot be written. QUIC runs on
  * the fixture's fake clock (quic_fixture.h); the reads run on the loop's
- * thread pool. No sleeps; a guard turns a hang into a failure. */
+ * thread pool. Then the same through two agents (nat/agent.h, ticket mode
+ * on loopback, the real clock): PIPE_DONE with the byte counts, and FAILED
+ * in phase "pipe" when the peer leaves early. No sleeps; a guard turns a
+ * hang into a failure. */
 #include "quic_fixture.h"
 
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/agent_pipe.h"
+#include "nat/agent.h"
 #include "nat/error.h"
 
 #define PIPE_SIZE (1 << 20)
@@ -385,6 +389,186 @@ static void test_output_fails(void **state) {
   assert_int_equal(f->srv.failed, 1);
 }
 
+/* ------------------------------------------- the same through the agent */
+
+/* Two agents in ticket mode on loopback (real clock: the agent's checks
+ * run on the loop's time), each with a pipe: what the tool's --pipe is. */
+typedef struct apeer {
+  struct afx *f;
+  nat_agent *a;
+  int in_r, in_w, out_r, out_w;
+  char blob[NAT_AGENT_BLOB_MAX];
+  bool has_blob;
+  int connected, done, failed, closed, phase, error;
+  bool local;
+  char text[320];
+  nat_agent_info info;
+} apeer;
+
+typedef struct afx {
+  qfx q;
+  apeer p[2];
+  int ended, closed;
+} afx;
+
+static void apeer_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
+  apeer *me = arg, *other = &me->f->p[me == &me->f->p[0] ? 1 : 0];
+  switch (ev->type) {
+  case NAT_AGENT_EV_BLOB:
+    snprintf(me->blob, sizeof me->blob, "%s", ev->text);
+    me->has_blob = true;
+    if (other->has_blob) { /* both out: each takes the other's */
+      assert_int_equal(
+          nat_agent_set_peer_blob(a, other->blob, strlen(other->blob)), 0);
+      assert_int_equal(
+          nat_agent_set_peer_blob(other->a, me->blob, strlen(me->blob)), 0);
+    }
+    break;
+  case NAT_AGENT_EV_CONNECTED:
+    me->connected++;
+    break;
+  case NAT_AGENT_EV_STREAM_DATA:
+  case NAT_AGENT_EV_WRITABLE:
+  case NAT_AGENT_EV_CONN_CLOSED:
+    fail_msg("event %d with a pipe", ev->type);
+    break;
+  case NAT_AGENT_EV_PIPE_DONE:
+  case NAT_AGENT_EV_FAILED:
+    me->done += ev->type == NAT_AGENT_EV_PIPE_DONE;
+    me->failed += ev->type == NAT_AGENT_EV_FAILED;
+    me->phase = ev->phase;
+    me->error = ev->error;
+    me->local = ev->local;
+    snprintf(me->text, sizeof me->text, "%s", ev->text ? ev->text : "");
+    nat_agent_info_get(a, &me->info);
+    me->f->ended++;
+    nat_agent_close(a);
+    break;
+  case NAT_AGENT_EV_CLOSED:
+    me->closed++;
+    me->a = NULL;
+    me->f->closed++;
+    break;
+  default:
+    break;
+  }
+}
+
+static int afx_setup(void **state) {
+  afx *f = calloc(1, sizeof *f);
+  nat_agent_config cfg;
+  char diag[200];
+  assert_non_null(f);
+  qfx_init(&f->q, 20000);
+  for (int i = 0; i < 2; i++) {
+    apeer *p = &f->p[i];
+    p->f = f;
+    fd_pair(&p->in_r, &p->in_w);
+    fd_pair(&p->out_r, &p->out_w);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.family = NAT_AF_INET;
+    cfg.allow_loopback = true;
+    cfg.pipe = true;
+    cfg.pipe_in = p->in_r;
+    cfg.pipe_out = p->out_w;
+    assert_int_equal(nat_agent_new(&p->a, &f->q.loop, &cfg, apeer_event, p,
+                                   diag, sizeof diag),
+                     0);
+  }
+  *state = f;
+  return 0;
+}
+
+static int afx_teardown(void **state) {
+  afx *f = *state;
+  for (int i = 0; i < 2; i++) {
+    nat_agent_close(f->p[i].a);
+    close_fd(&f->p[i].in_w); /* a read still blocked returns */
+  }
+  run_until(f, &f->closed, 2);
+  qfx_fini(&f->q);
+  for (int i = 0; i < 2; i++) {
+    close_fd(&f->p[i].in_r);
+    close_fd(&f->p[i].out_r);
+    close_fd(&f->p[i].out_w);
+  }
+  free(f);
+  return 0;
+}
+
+static void apeer_input(apeer *p, const char *text, bool eof) {
+  size_t n = strlen(text);
+  assert_int_equal(write(p->in_w, text, n), (ssize_t)n);
+  if (eof)
+    close_fd(&p->in_w);
+}
+
+static void apeer_output(apeer *p, const char *want) {
+  side s;
+  memset(&s, 0, sizeof s);
+  s.out_r = p->out_r;
+  expect_output(&s, (const uint8_t *)want, strlen(want));
+}
+
+/* Connected, both inputs to EOF: both runs end with PIPE_DONE, the bytes
+ * and their counts are right, and the agent never shows stream events. */
+static void test_agent_pipe_done(void **state) {
+  afx *f = *state;
+  apeer_input(&f->p[0], "from the first peer\n", true);
+  apeer_input(&f->p[1], "from the second\n", true);
+  run_until(f, &f->ended, 2);
+  for (int i = 0; i < 2; i++) {
+    apeer *p = &f->p[i];
+    assert_int_equal(p->done, 1);
+    assert_int_equal(p->failed, 0);
+    assert_string_equal(nat_agent_phase_name(p->phase), "pipe");
+    assert_true(p->info.connected);
+  }
+  apeer_output(&f->p[1], "from the first peer\n");
+  apeer_output(&f->p[0], "from the second\n");
+  assert_int_equal(f->p[0].info.pipe_sent, 20);
+  assert_int_equal(f->p[0].info.pipe_received, 16);
+  assert_int_equal(f->p[1].info.pipe_sent, 16);
+  assert_int_equal(f->p[1].info.pipe_received, 20);
+}
+
+/* Step until @p p wrote @p want out (and nothing else). */
+static void apeer_wait_output(afx *f, apeer *p, const char *want) {
+  char got[128];
+  size_t n = 0, len = strlen(want);
+  int fl = fcntl(p->out_r, F_GETFL);
+  assert_true(len < sizeof got);
+  assert_int_equal(fcntl(p->out_r, F_SETFL, fl | O_NONBLOCK), 0);
+  qfx_guard_start(&f->q);
+  while (n < len && !f->q.expired) {
+    ssize_t k = read(p->out_r, got + n, sizeof got - n);
+    if (k > 0)
+      n += (size_t)k;
+    else
+      qfx_step(&f->q);
+  }
+  qfx_guard_stop(&f->q, __LINE__, "the peer's bytes", n, len);
+  assert_memory_equal(got, want, len);
+}
+
+/* One peer's run ends (its agent closes) while the other's input is still
+ * open (its bytes so far delivered, its next read waiting): the other
+ * fails in phase "pipe", not by its own fault, and says why. */
+static void test_agent_peer_leaves(void **state) {
+  afx *f = *state;
+  apeer *stays = &f->p[0], *leaves = &f->p[1];
+  apeer_input(stays, "still typing", false);
+  apeer_wait_output(f, leaves, "still typing");
+  nat_agent_close(leaves->a);
+  run_until(f, &stays->failed, 1);
+  assert_string_equal(nat_agent_phase_name(stays->phase), "pipe");
+  assert_false(stays->local);
+  /* the endpoint's close reaches us as the peer's close */
+  assert_string_equal(stays->text, "the peer closed the connection before "
+                                   "the end of the stream: endpoint closed");
+  assert_int_equal(stays->info.pipe_sent, 12);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_both_ways, fx_setup, fx_teardown),
@@ -398,6 +582,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_close_before_fin, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_output_fails, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_agent_pipe_done, afx_setup,
+                                      afx_teardown),
+      cmocka_unit_test_setup_teardown(test_agent_peer_leaves, afx_setup,
+                                      afx_teardown),
   };
   signal(SIGPIPE, SIG_IGN); /* test_output_fails: EPIPE, not a signal */
   return cmocka_run_group_tests(tests, NULL, NULL);
