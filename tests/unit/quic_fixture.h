@@ -33,6 +33,8 @@
  *   qfx_fini                    close the guard, run the loop dry (no
  *                               handle may be left), close it, free the
  *                               identities
+ *   qfx_pattern                 @p len pseudo-random bytes (malloc'd) to
+ *                               send and compare
  * rdv uses the loop part only (its identities stay NULL, eps empty). */
 #ifndef NAT_TEST_QUIC_FIXTURE_H
 #define NAT_TEST_QUIC_FIXTURE_H
@@ -43,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -61,6 +64,11 @@
  * jumps: loopback datagrams arrive within the sender's system call, but a
  * busy machine may hand them to a kernel thread. */
 #define QFX_SETTLE_MS 1
+/* A libuv timer due this soon is waited for (qfx_quiet). */
+#define QFX_TIMER_WAIT_MS 5
+/* How long the loop must stay quiet while the test's busy() says work is
+ * under way outside the loop (a read on the thread pool). */
+#define QFX_BUSY_WAIT_MS 50
 
 typedef struct qfx {
   uv_loop_t loop;
@@ -75,6 +83,11 @@ typedef struct qfx {
   uint8_t pina[NAT_QUIC_PIN_LEN], pinb[NAT_QUIC_PIN_LEN];
   nat_quic_endpoint *eps[QFX_MAXEP]; /* NULL once closed */
   int neps, ep_closed;
+  /* NULL, or true while work the loop will hear of is under way elsewhere
+   * (a thread-pool request that will complete): quiet then takes
+   * QFX_BUSY_WAIT_MS of silence. */
+  bool (*busy)(void *ctx);
+  void *busy_ctx;
 } qfx;
 
 static inline void qfx_init(qfx *q, uint64_t guard_ms) {
@@ -133,12 +146,22 @@ static inline nat_tstamp qfx_next(const qfx *q) {
 }
 
 /* Nothing to do now: no libuv callback due (a timer, a close, a pending
- * request) and no socket ready within QFX_SETTLE_MS. */
+ * request) and no socket ready within QFX_SETTLE_MS. A libuv timer due
+ * within QFX_TIMER_WAIT_MS (a short poll of the code under test, e.g. the
+ * agent's pipe waiting for acknowledgements) is waited for: the fake
+ * clock must not jump past what that timer would do. */
 static inline bool qfx_quiet(qfx *q) {
   struct pollfd p = {.fd = uv_backend_fd(&q->loop), .events = POLLIN};
-  if (uv_backend_timeout(&q->loop) == 0)
+  int t = uv_backend_timeout(&q->loop);
+  if (t == 0)
     return false;
-  return poll(&p, 1, QFX_SETTLE_MS) == 0;
+  if (t > 0 && t <= QFX_TIMER_WAIT_MS) {
+    (void)poll(&p, 1, t);
+    return false;
+  }
+  return poll(&p, 1,
+              q->busy != NULL && q->busy(q->busy_ctx) ? QFX_BUSY_WAIT_MS
+                                                      : QFX_SETTLE_MS) == 0;
 }
 
 /* Move the fake clock to @p t (never back) and run what is due. */
@@ -285,6 +308,18 @@ static inline void qfx_fini(qfx *q) {
   assert_int_equal(uv_loop_close(&q->loop), 0);
   nat_quic_identity_free(q->ida);
   nat_quic_identity_free(q->idb);
+}
+
+/* @p len bytes of a fixed pseudo-random sequence from @p seed, for data
+ * that must arrive byte for byte; the caller frees them. */
+static inline uint8_t *qfx_pattern(size_t len, uint32_t seed) {
+  uint8_t *p = malloc(len ? len : 1);
+  assert_non_null(p);
+  for (size_t i = 0; i < len; i++) {
+    seed = seed * 1103515245u + 12345u;
+    p[i] = (uint8_t)(seed >> 16);
+  }
+  return p;
 }
 
 #endif

@@ -271,6 +271,22 @@ static void test_no_prediction(void **state) {
   in.nmapped = 0;
   check_predict(&in, &no_address, &info, out);
   assert_string_equal(nat_cand_predict_status_name(77), "unknown");
+  /* the reasons a report gives about our NAT */
+  assert_string_equal(
+      nat_cand_predict_status_strerror(NAT_CAND_PREDICT_MAPPING_EI),
+      "our mapping is endpoint-independent");
+  assert_string_equal(
+      nat_cand_predict_status_strerror(NAT_CAND_PREDICT_MAPPING_UNKNOWN),
+      "not known whether our mapping depends on the destination");
+  assert_string_equal(
+      nat_cand_predict_status_strerror(NAT_CAND_PREDICT_NOT_SEQUENTIAL),
+      "our NAT's ports are not sequential");
+  assert_string_equal(
+      nat_cand_predict_status_strerror(NAT_CAND_PREDICT_NO_ADDRESS),
+      "no public address");
+  assert_string_equal(nat_cand_predict_status_strerror(NAT_CAND_PREDICT_MADE),
+                      "predicted candidates made");
+  assert_string_equal(nat_cand_predict_status_strerror(77), "unknown");
 
   /* bad arguments */
   in.nmapped = 1;

@@ -802,6 +802,23 @@ static void test_config_from_tickets(void **state) {
   assert_int_equal(nat_check_config_from_tickets(NULL, &ta, &tb), NAT_EINVAL);
 }
 
+/* The hints' short keys (reports show them) and advice lines. */
+static void test_hint_names(void **state) {
+  static const char *const keys[] = {"none",          "birthday",
+                                     "no-response",   "credentials",
+                                     "not-nominated", "no-pairs"};
+  (void)state;
+  for (int h = NAT_CHECK_HINT_NONE; h <= NAT_CHECK_HINT_NO_PAIRS; h++) {
+    assert_string_equal(nat_check_hint_name(h), keys[h]);
+    if (h != NAT_CHECK_HINT_NONE)
+      assert_true(strlen(nat_check_hint_strerror(h)) > 0);
+  }
+  assert_string_equal(nat_check_hint_strerror(NAT_CHECK_HINT_NONE), "");
+  assert_string_equal(nat_check_hint_name(-1), "unknown");
+  assert_string_equal(nat_check_hint_name(NAT_CHECK_HINT_NO_PAIRS + 1),
+                      "unknown");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nat_matrix),
@@ -818,6 +835,7 @@ int main(void) {
       cmocka_unit_test(test_demux_and_args),
       cmocka_unit_test(test_foreign_response),
       cmocka_unit_test(test_config_from_tickets),
+      cmocka_unit_test(test_hint_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -245,16 +245,6 @@ static const nat_quic_callbacks callbacks = {
     .on_stun = on_stun,
 };
 
-static uint8_t *pattern(size_t len, uint32_t seed) {
-  uint8_t *p = malloc(len);
-  assert_non_null(p);
-  for (size_t i = 0; i < len; i++) {
-    seed = seed * 1103515245u + 12345u;
-    p[i] = (uint8_t)(seed >> 16);
-  }
-  return p;
-}
-
 /* ------------------------------------------------------------- tests */
 
 /* 1 MB through an echo, byte for byte. The client's send buffer is 48 KiB
@@ -277,7 +267,7 @@ static void test_echo_1mb_backpressure(void **state) {
   cfg.send_buffer = 48 * 1024;
   cli = qfx_ep_new(&f->q, &cfg, &ca);
 
-  uint8_t *data = pattern(LEN, 12345);
+  uint8_t *data = qfx_pattern(LEN, 12345);
   rec *c = rec_new(f, false);
   c->tx = data;
   c->tx_len = LEN;
@@ -359,7 +349,7 @@ static void test_stun_and_quic_share_socket(void **state) {
   assert_int_equal(nat_udp_local_addr(f->responder, &f->responder_addr), 0);
   nat_udp_set_recv_cb(f->responder, responder_recv, f);
 
-  uint8_t *data = pattern(LEN, 777);
+  uint8_t *data = qfx_pattern(LEN, 777);
   nat_udp_stats us, uc;
   int rounds = 0;
   do {

@@ -396,6 +396,69 @@ static void test_leave_halfway(void **state) {
   assert_string_equal(nat_rdv_event_name(NAT_RDV_EV_JOINED), "joined");
 }
 
+/* One action's text log line (punch serve's log) into @p buf. */
+static const char *line_of(const nat_rdv_action *a, char *buf, size_t len) {
+  ssize_t n = nat_rdv_action_format(a, buf, len);
+  assert_true(n >= 0);
+  assert_int_equal((size_t)n, strlen(buf));
+  return buf;
+}
+
+static void test_action_format(void **state) {
+  static const uint8_t room[NAT_RDV_ROOM_ID_LEN] = {0x1a, 0x2b, 0x3c, 0x4d,
+                                                    0x5e};
+  nat_rdv_action a;
+  char buf[200];
+  (void)state;
+  memset(&a, 0, sizeof a);
+  a.kind = NAT_RDV_ACT_LOG;
+  nat_addr_set_v4(&a.addr, 0xc0000201, 4000); /* 192.0.2.1 */
+  a.event = NAT_RDV_EV_CONNECT;
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "peer 192.0.2.1:4000 connected");
+  a.event = NAT_RDV_EV_LEFT;
+  assert_string_equal(line_of(&a, buf, sizeof buf), "peer 192.0.2.1:4000 left");
+  a.event = NAT_RDV_EV_REFUSED;
+  a.code = NAT_RDV_ERR_TOO_MANY;
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "peer 192.0.2.1:4000 refused: server full");
+  a.has_room = true;
+  memcpy(a.room_id, room, sizeof room);
+  a.event = NAT_RDV_EV_MALFORMED;
+  a.text = "HELLO twice";
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "room 1a2b3c4d: peer 192.0.2.1:4000 malformed: HELLO "
+                      "twice");
+  a.text = NULL;
+  a.code = 0;
+  a.event = NAT_RDV_EV_JOINED;
+  a.count = 1;
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "room 1a2b3c4d: peer 192.0.2.1:4000 joined (1/2)");
+  a.event = NAT_RDV_EV_LEFT;
+  a.count = 0;
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "room 1a2b3c4d: peer 192.0.2.1:4000 left (0/2)");
+  a.event = NAT_RDV_EV_PAIRED;
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "room 1a2b3c4d: paired: blobs exchanged");
+  a.event = NAT_RDV_EV_EXPIRED;
+  assert_string_equal(line_of(&a, buf, sizeof buf), "room 1a2b3c4d: expired");
+  a.event = NAT_RDV_EV_ROOM_CLOSED;
+  assert_string_equal(line_of(&a, buf, sizeof buf), "room 1a2b3c4d: closed");
+  a.event = NAT_RDV_EV_TIMEOUT;
+  a.code = NAT_RDV_ERR_TIMEOUT;
+  assert_string_equal(line_of(&a, buf, sizeof buf),
+                      "room 1a2b3c4d: peer 192.0.2.1:4000 timeout: no HELLO "
+                      "in time");
+  /* too small: cut, NUL-terminated; bad arguments */
+  assert_int_equal(nat_rdv_action_format(&a, buf, 8), NAT_ENOBUFS);
+  assert_string_equal(buf, "room 1a");
+  assert_int_equal(nat_rdv_action_format(NULL, buf, sizeof buf), NAT_EINVAL);
+  assert_int_equal(nat_rdv_action_format(&a, NULL, 8), NAT_EINVAL);
+  assert_int_equal(nat_rdv_action_format(&a, buf, 0), NAT_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pairing),
@@ -404,6 +467,7 @@ int main(void) {
       cmocka_unit_test(test_third_peer),
       cmocka_unit_test(test_hostile_sequences),
       cmocka_unit_test(test_leave_halfway),
+      cmocka_unit_test(test_action_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

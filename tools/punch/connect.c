@@ -1,7 +1,7 @@
 /* punch connect / punch ticket -- the front end of libnat's agent
  * (nat/agent.h): options, the ticket exchange on stdin (ticket mode; the
  * agent talks to the rendezvous itself), and the end of a run: the report
- * (report.c) or the pipe (pipe.c) then the report. See punch(1). */
+ * (report.c), after the agent's pipe with --pipe. See punch(1). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -138,11 +138,10 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
 
 typedef struct punch_run {
   punch_opts opt;
-  uv_loop_t *loop;
+  uv_loop_t loop;
   nat_agent *agent;
   nat_agent_info info; /* at the end */
-  punch_pipe pipe;
-  bool finished, connected;
+  bool finished;
   int exit_code, hint, phase;
   char reason[320];
 } punch_run;
@@ -157,7 +156,7 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
   va_list ap;
   if (r->finished)
     return;
-  r->finished = r->pipe.finished = true;
+  r->finished = true;
   r->exit_code = code;
   if (fmt != NULL) {
     va_start(ap, fmt);
@@ -175,20 +174,13 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
   o.exit_code = code;
   o.hint = r->hint;
   o.reason = r->reason;
-  o.pipe = &r->pipe;
   o.phase = code == PUNCH_EXIT_OK ? "done"
-            : r->phase != NAT_AGENT_PH_CONNECTED
-                ? nat_agent_phase_name(r->phase)
-            : r->opt.pipe ? "pipe"
-                          : "quic";
+            : r->phase == NAT_AGENT_PH_CONNECTED
+                ? "quic"
+                : nat_agent_phase_name(r->phase);
   if (code != PUNCH_EXIT_USAGE || r->opt.json)
     punch_report(&o, r->opt.pipe ? stderr : stdout);
-  punch_pipe_close(&r->pipe);
   nat_agent_close(r->agent);
-}
-
-static void pipe_end(void *arg, int code, const char *reason) {
-  finish(arg, code, "%s", reason);
 }
 
 /* One line from stdin, read byte by byte so that what follows it stays
@@ -223,33 +215,6 @@ static void ticket_exchange(punch_run *r, nat_agent *a, const char *blob) {
   (void)nat_agent_set_peer_blob(a, text, strlen(text)); /* or FAILED */
 }
 
-/* The connection is gone after it was confirmed: the pipe's end. The
- * server closes with code 0 once all its bytes are acknowledged and it
- * has our FIN: a success even if its FIN came in no packet. */
-static void conn_closed(punch_run *r, const nat_quic_close_info *info) {
-  r->pipe.conn = NULL;
-  if (!r->opt.pipe || punch_pipe_complete(&r->pipe) ||
-      (info->by_peer && info->app && info->code == 0 && r->pipe.fin_sent))
-    finish(r, PUNCH_EXIT_OK, NULL);
-  else
-    finish(r, PUNCH_EXIT_FAIL,
-           "the peer closed the connection before the end of the stream: %s",
-           info->reason_len ? info->reason : nat_strerror(info->error));
-}
-
-static void on_connected(punch_run *r, const nat_agent_event *ev) {
-  r->connected = true;
-  if (r->opt.pipe) {
-    r->pipe.conn = ev->conn;
-    r->pipe.controlling = ev->controlling;
-    punch_pipe_start(&r->pipe);
-  } else if (ev->controlling) {
-    finish(r, PUNCH_EXIT_OK, NULL);
-  }
-  /* The accepting side waits for the client's close: the client is
-   * "connected" only once our HANDSHAKE_DONE reached it. */
-}
-
 static void on_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
   punch_run *r = arg;
   r->phase = ev->phase;
@@ -262,18 +227,14 @@ static void on_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
       ticket_exchange(r, a, ev->text);
     break;
   case NAT_AGENT_EV_CONNECTED:
-    on_connected(r, ev);
+    /* The accepting side waits for the client's close: the client is
+     * "connected" only once our HANDSHAKE_DONE reached it. */
+    if (ev->controlling && !r->opt.pipe)
+      finish(r, PUNCH_EXIT_OK, NULL);
     break;
-  case NAT_AGENT_EV_STREAM_DATA:
-    if (r->opt.pipe)
-      punch_pipe_on_data(&r->pipe, ev->sid, ev->data, ev->len, ev->fin);
-    break;
-  case NAT_AGENT_EV_WRITABLE:
-    if (r->opt.pipe)
-      punch_pipe_on_writable(&r->pipe, ev->sid);
-    break;
-  case NAT_AGENT_EV_CONN_CLOSED:
-    conn_closed(r, ev->close);
+  case NAT_AGENT_EV_CONN_CLOSED: /* without --pipe */
+  case NAT_AGENT_EV_PIPE_DONE:
+    finish(r, PUNCH_EXIT_OK, NULL);
     break;
   case NAT_AGENT_EV_FAILED:
     r->hint = ev->hint;
@@ -321,8 +282,10 @@ static int start(punch_run *r, uint8_t *pin) {
   cfg.port = r->opt.listen_port;
   cfg.allow_loopback = r->opt.allow_loopback;
   cfg.timeout = (nat_tstamp)r->opt.timeout_s * NAT_SECONDS;
-  cfg.manual_consume = true; /* pipe.c acknowledges what it wrote out */
-  rc = nat_agent_new(&r->agent, r->loop, &cfg, on_event, r, diag, sizeof diag);
+  cfg.pipe = r->opt.pipe;
+  cfg.pipe_in = STDIN_FILENO;
+  cfg.pipe_out = STDOUT_FILENO;
+  rc = nat_agent_new(&r->agent, &r->loop, &cfg, on_event, r, diag, sizeof diag);
   if (rc == NAT_EBADADDR || rc == NAT_EBADFAMILY || rc == NAT_EINVAL)
     return nat_cli_usage_error(cmd, "%s", diag);
   if (rc != 0) {
@@ -334,10 +297,10 @@ static int start(punch_run *r, uint8_t *pin) {
 }
 
 static int run_cmd(int argc, char **argv, bool ticket_mode) {
-  static punch_run run; /* large (the pipe buffer): not on the stack */
+  /* static: the loop outlives a run whose stdin read is left blocked */
+  static punch_run run;
   punch_run *r = &run;
   uint8_t pin[NAT_QUIC_PIN_LEN];
-  uv_loop_t loop;
   int rc;
   memset(r, 0, sizeof *r);
   r->opt.ticket_mode = ticket_mode;
@@ -345,22 +308,19 @@ static int run_cmd(int argc, char **argv, bool ticket_mode) {
   rc = parse_opts(&r->opt, argc, argv);
   if (rc != 0)
     return rc < 0 ? PUNCH_EXIT_OK : rc;
-  if (uv_loop_init(&loop) != 0) {
+  if (uv_loop_init(&r->loop) != 0) {
     fprintf(stderr, "punch: cannot create an event loop\n");
     return PUNCH_EXIT_ENV;
   }
-  r->loop = r->pipe.loop = &loop;
-  r->pipe.on_end = pipe_end;
-  r->pipe.arg = r;
   if ((rc = start(r, pin)) != 0) {
-    (void)uv_loop_close(&loop);
+    (void)uv_loop_close(&r->loop);
     return rc;
   }
-  while (uv_run(&loop, UV_RUN_ONCE) != 0)
-    if (r->finished && r->agent == NULL && r->pipe.reading)
-      return r->exit_code; /* a blocked stdin read: leave it */
+  while (uv_run(&r->loop, UV_RUN_ONCE) != 0)
+    if (r->finished && r->agent == NULL && r->opt.pipe)
+      break; /* what is left is a blocked stdin read */
   fflush(stdout);
-  (void)uv_loop_close(&loop);
+  (void)uv_loop_close(&r->loop);
   return r->exit_code;
 }
 

@@ -7,23 +7,6 @@
 
 #include "punch.h"
 
-static const char *hint_key(int hint) {
-  switch (hint) {
-  case NAT_CHECK_HINT_BIRTHDAY:
-    return "birthday";
-  case NAT_CHECK_HINT_NO_RESPONSE:
-    return "no-response";
-  case NAT_CHECK_HINT_CREDENTIALS:
-    return "credentials";
-  case NAT_CHECK_HINT_NOT_NOMINATED:
-    return "not-nominated";
-  case NAT_CHECK_HINT_NO_PAIRS:
-    return "no-pairs";
-  default:
-    return NULL;
-  }
-}
-
 /* A pair's outcome, as both reports show it. */
 static const char *pair_outcome(const nat_check_pair *p) {
   return p->state == NAT_PAIR_SUCCEEDED  ? "succeeded"
@@ -125,6 +108,14 @@ static json_t *prediction_json(const punch_outcome *u) {
                    ms_since(u->info.t_seen, u->info.t_blob));
 }
 
+static json_t *failure_json(const punch_outcome *u) {
+  json_t *hint = u->hint != NAT_CHECK_HINT_NONE
+                     ? json_string(nat_check_hint_name(u->hint))
+                     : json_null();
+  return json_pack("{s:s, s:s, s:o}", "phase", u->phase, "reason", u->reason,
+                   "hint", hint);
+}
+
 static json_t *report_json(const punch_outcome *u) {
   json_t *o = json_object();
   char a[NAT_ADDR_STRLEN];
@@ -168,19 +159,13 @@ static json_t *report_json(const punch_outcome *u) {
   json_object_set_new(o, "rtt_ms",
                       u->info.selected ? ms_since(0, u->info.sel.rtt)
                                        : json_null());
-  json_object_set_new(o, "failure",
-                      ok ? json_null()
-                         : json_pack("{s:s, s:s, s:o}", "phase", u->phase,
-                                     "reason", u->reason, "hint",
-                                     hint_key(u->hint)
-                                         ? json_string(hint_key(u->hint))
-                                         : json_null()));
-  json_object_set_new(o, "pipe",
-                      u->opt->pipe ? json_pack("{s:I, s:I}", "bytes_sent",
-                                               (json_int_t)u->pipe->bytes_out,
-                                               "bytes_received",
-                                               (json_int_t)u->pipe->bytes_in)
-                                   : json_null());
+  json_object_set_new(o, "failure", ok ? json_null() : failure_json(u));
+  json_object_set_new(
+      o, "pipe",
+      u->opt->pipe
+          ? json_pack("{s:I, s:I}", "bytes_sent", (json_int_t)u->info.pipe_sent,
+                      "bytes_received", (json_int_t)u->info.pipe_received)
+          : json_null());
   return o;
 }
 
@@ -203,13 +188,7 @@ static void print_prediction(const punch_outcome *u, FILE *out) {
     fprintf(out,
             "prediction            none: %s (allocation %s, %u of %u probes "
             "answered)\n",
-            p->status == NAT_CAND_PREDICT_MAPPING_EI
-                ? "our mapping is endpoint-independent"
-            : p->status == NAT_CAND_PREDICT_MAPPING_UNKNOWN
-                ? "not known whether our mapping depends on the destination"
-            : p->status == NAT_CAND_PREDICT_NOT_SEQUENTIAL
-                ? "our NAT's ports are not sequential"
-                : "no public address",
+            nat_cand_predict_status_strerror(p->status),
             nat_pa_kind_name(p->alloc.kind), u->info.probes_answered,
             u->info.nprobes);
 }
@@ -257,8 +236,8 @@ static void report_text(const punch_outcome *u, FILE *out) {
   }
   if (u->opt->pipe)
     fprintf(out, "piped                 %llu bytes sent, %llu received\n",
-            (unsigned long long)u->pipe->bytes_out,
-            (unsigned long long)u->pipe->bytes_in);
+            (unsigned long long)u->info.pipe_sent,
+            (unsigned long long)u->info.pipe_received);
 }
 
 void punch_report(const punch_outcome *u, FILE *out) {

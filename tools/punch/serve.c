@@ -140,41 +140,6 @@ static int parse_args(serve_opts *o, int argc, char **argv, bool *help) {
 
 /* ------------------------------------------------------------------ log */
 
-static void log_text(const nat_rdv_action *a, const char *room,
-                     const char *peer) {
-  const char *ev = nat_rdv_event_name((int)a->event);
-  char where[96] = "";
-  if (a->has_room)
-    snprintf(where, sizeof where, "room %s: ", room);
-  switch (a->event) {
-  case NAT_RDV_EV_JOINED:
-    fprintf(stderr, "%speer %s joined (%u/2)\n", where, peer, a->count);
-    break;
-  case NAT_RDV_EV_LEFT:
-    if (a->has_room)
-      fprintf(stderr, "%speer %s left (%u/2)\n", where, peer, a->count);
-    else
-      fprintf(stderr, "peer %s left\n", peer);
-    break;
-  case NAT_RDV_EV_PAIRED:
-    fprintf(stderr, "%spaired: blobs exchanged\n", where);
-    break;
-  case NAT_RDV_EV_EXPIRED:
-    fprintf(stderr, "%sexpired\n", where);
-    break;
-  case NAT_RDV_EV_ROOM_CLOSED:
-    fprintf(stderr, "%sclosed\n", where);
-    break;
-  case NAT_RDV_EV_CONNECT:
-    fprintf(stderr, "peer %s connected\n", peer);
-    break;
-  default: /* refused, malformed, timeout */
-    fprintf(stderr, "%speer %s %s: %s\n", where, peer, ev,
-            a->text != NULL ? a->text : nat_rdv_strerror(a->code));
-    break;
-  }
-}
-
 static void log_json(const nat_rdv_action *a, const char *room,
                      const char *peer) {
   struct timespec ts;
@@ -206,15 +171,17 @@ static void log_json(const nat_rdv_action *a, const char *room,
 
 static void on_log(void *arg, const nat_rdv_action *a) {
   serve_ctx *x = arg;
-  char room[9] = "", peer[NAT_ADDR_STRLEN];
+  char room[9] = "", peer[NAT_ADDR_STRLEN], line[512];
+  if (!x->opt.json) {
+    if (nat_rdv_action_format(a, line, sizeof line) != NAT_EINVAL)
+      fprintf(stderr, "%s\n", line);
+    return;
+  }
   if (a->has_room)
     for (int i = 0; i < 4; i++)
       snprintf(room + 2 * i, 3, "%02x", a->room_id[i]);
   nat_addr_format(&a->addr, peer, sizeof peer);
-  if (x->opt.json)
-    log_json(a, room, peer);
-  else
-    log_text(a, room, peer);
+  log_json(a, room, peer);
 }
 
 /* ---------------------------------------------------------------- serve */

@@ -14,7 +14,9 @@
  * opened (short-TTL datagrams), checks run with aggressive nomination,
  * and the controlling peer connects QUIC, pinned both ways, to the pair it
  * commits to or selects. NAT_AGENT_EV_CONNECTED gives the connection.
- * Every outcome comes through the one event callback.
+ * With a pipe (nat_agent_config.pipe) the agent then carries bytes between
+ * two fds and the peer on one QUIC stream, and NAT_AGENT_EV_PIPE_DONE
+ * ends the run. Every outcome comes through the one event callback.
  *
  * Callback rule: when a call that takes a callback fails at once, the
  * callback is never called.
@@ -59,7 +61,8 @@ typedef enum nat_agent_phase {
   NAT_AGENT_PH_RENDEZVOUS, /**< waiting for the peer's blob */
   NAT_AGENT_PH_CHECKS,     /**< connectivity checks */
   NAT_AGENT_PH_QUIC,       /**< the QUIC handshake */
-  NAT_AGENT_PH_CONNECTED   /**< QUIC confirmed */
+  NAT_AGENT_PH_CONNECTED,  /**< QUIC confirmed */
+  NAT_AGENT_PH_PIPE        /**< the pipe runs (nat_agent_config.pipe) */
 } nat_agent_phase;
 
 typedef enum nat_agent_event_type {
@@ -74,10 +77,14 @@ typedef enum nat_agent_event_type {
   NAT_AGENT_EV_STREAM_DATA,    /**< conn, sid, data, len, fin */
   NAT_AGENT_EV_WRITABLE,       /**< conn, sid */
   NAT_AGENT_EV_CONN_CLOSED,    /**< the connection closed after CONNECTED
-                                    (close) */
+                                    (close); with a pipe: PIPE_DONE or
+                                    FAILED instead */
   NAT_AGENT_EV_FAILED,         /**< the run failed (phase, hint, error,
                                     local, text): close the agent */
-  NAT_AGENT_EV_CLOSED          /**< nat_agent_close() is done */
+  NAT_AGENT_EV_CLOSED,         /**< nat_agent_close() is done */
+  NAT_AGENT_EV_PIPE_DONE       /**< the pipe finished both ways and the
+                                    connection closed: close the agent
+                                    (nat_agent_info: the byte counts) */
 } nat_agent_event_type;
 
 /** One event. Pointers are valid during the callback only. */
@@ -130,6 +137,24 @@ typedef struct nat_agent_config {
   nat_tstamp timeout;
   /** Stream bytes are acknowledged only by nat_quic_stream_consume(). */
   bool manual_consume;
+  /** After CONNECTED, pipe bytes read from @c pipe_in to the peer and the
+   * peer's bytes to @c pipe_out (blocking writes), on one bidirectional
+   * QUIC stream that the controlling side (the QUIC client) opens with
+   * one marker byte, 0x50, not part of the data. @c pipe_in's EOF ends our
+   * side of the stream (FIN); the controlled side closes the connection
+   * with application code 0 once it has the peer's FIN and the peer
+   * acknowledged all of its bytes. The run then ends with
+   * NAT_AGENT_EV_PIPE_DONE, or NAT_AGENT_EV_FAILED in phase
+   * NAT_AGENT_PH_PIPE (the peer closed before the end of the stream, or
+   * local: an fd failed). The agent takes the stream events (no
+   * STREAM_DATA, WRITABLE or CONN_CLOSED) and acknowledges what it wrote
+   * out (manual_consume is implied). The fds stay the caller's; fd 0 and 1
+   * are called stdin and stdout in reasons. A read of @c pipe_in still
+   * blocked when the agent closes (a terminal, a pipe whose writer stays
+   * open) is left on the loop's thread pool: the loop stays alive until
+   * it returns, so a caller that exits then need not wait for it. */
+  bool pipe;
+  int pipe_in, pipe_out; /**< with pipe: fds, >= 0 */
 } nat_agent_config;
 
 /** What the agent saw, for a report. A plain value. */
@@ -152,6 +177,9 @@ typedef struct nat_agent_info {
   /** nat_udp_now() times; 0: not reached. t0: the run's start (in ticket
    * mode the peer's blob). */
   nat_tstamp t0, t_seen, t_peer, t_blob, t_first_ok, t_selected, t_confirmed;
+  /** With a pipe: stream bytes sent (taken by QUIC) and received (the
+   * marker not counted). */
+  uint64_t pipe_sent, pipe_received;
 } nat_agent_info;
 
 /** Start a run on @p loop. @p cfg is copied (see its fields for the
@@ -159,11 +187,12 @@ typedef struct nat_agent_info {
  * @p cb. A malformed value is refused at once.
  * @param diag  NULL, or room for a one-line message naming what was
  *              wrong (with the labels) when this fails.
- * @return 0, NAT_EINVAL (NULL, no room with a rendezvous, or a room code
- *         out of 8..128 characters), NAT_EBADADDR (a value that is not
- *         HOST:PORT), NAT_EBADFAMILY (an address literal of another
- *         family than asked for), NAT_ENOMEM, or a resolver error
- *         (nat_resolve). On failure @p cb is never called. */
+ * @return 0, NAT_EINVAL (NULL, no room with a rendezvous, a room code
+ *         out of 8..128 characters, or a pipe with a negative fd),
+ *         NAT_EBADADDR (a value that is not HOST:PORT), NAT_EBADFAMILY (an
+ *         address literal of another family than asked for), NAT_ENOMEM,
+ *         or a resolver error (nat_resolve). On failure @p cb is never
+ *         called. */
 NAT_EXTERN int nat_agent_new(nat_agent **out, uv_loop_t *loop,
                              const nat_agent_config *cfg, nat_agent_cb cb,
                              void *arg, char *diag, size_t diaglen);
@@ -194,7 +223,7 @@ NAT_EXTERN int nat_agent_pair_get(const nat_agent *a, size_t i,
 NAT_EXTERN void nat_agent_close(nat_agent *a);
 
 /** A short name for a nat_agent_phase: "setup", "rendezvous", "checks",
- * "quic", "connected"; never NULL. */
+ * "quic", "connected", "pipe"; never NULL. */
 NAT_EXTERN const char *nat_agent_phase_name(int phase);
 
 #ifdef __cplusplus

@@ -264,6 +264,13 @@ NAT_EXTERN int nat_cand_predict(const nat_cand_predict_in *in,
  * "no-address", or "unknown". Never NULL. */
 NAT_EXTERN const char *nat_cand_predict_status_name(int status);
 
+/** Why a nat_cand_predict_status made no candidates, as a report says it
+ * about our own NAT: "our mapping is endpoint-independent", "not known
+ * whether our mapping depends on the destination", "our NAT's ports are
+ * not sequential", "no public address"; "predicted candidates made" for
+ * NAT_CAND_PREDICT_MADE, "unknown" otherwise. Never NULL. */
+NAT_EXTERN const char *nat_cand_predict_status_strerror(int status);
+
 /** DRIVER (libuv): enumerate interfaces with uv_interface_addresses() and
  * pass them to nat_cand_select_host(). @p subnets, if not NULL, receives
  * up to @p max_subnets IPv4 interface subnets for nat_cand_policy

@@ -326,6 +326,11 @@ NAT_EXTERN const char *nat_pair_state_name(int state);
 /** The advice line of a nat_check_hint ("" for NONE). Never NULL. */
 NAT_EXTERN const char *nat_check_hint_strerror(int hint);
 
+/** A short key for a nat_check_hint, as reports show it: "none",
+ * "birthday", "no-response", "credentials", "not-nominated", "no-pairs",
+ * or "unknown". Never NULL. */
+NAT_EXTERN const char *nat_check_hint_name(int hint);
+
 struct nat_ticket;
 
 /** Fill the credential, tie-breaker and role fields of @p cfg from our

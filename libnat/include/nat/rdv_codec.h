@@ -270,6 +270,17 @@ NAT_EXTERN void nat_rdv_rooms_stats_get(const nat_rdv_rooms *rs,
 /** "connect", "joined", ... */
 NAT_EXTERN const char *nat_rdv_event_name(int ev);
 
+/** The one-line text log of a LOG action (no newline), as punch serve
+ * writes it: "room 1a2b3c4d: peer 192.0.2.1:4000 joined (1/2)",
+ * "peer 192.0.2.1:4000 connected", "room 1a2b3c4d: paired: blobs
+ * exchanged", ... A room shows as the first 4 bytes of its ID in hex; a
+ * refusal, a malformed message or a timeout ends with its reason (text,
+ * else nat_rdv_strerror(code)).
+ * @return the line's length, NAT_EINVAL (NULL @p a or @p buf, @p len 0),
+ *         NAT_ENOBUFS (@p buf holds the line cut to @p len - 1). */
+NAT_EXTERN ssize_t nat_rdv_action_format(const nat_rdv_action *a, char *buf,
+                                         size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -468,6 +468,10 @@ static void on_udp_gone(nat_udp *u, void *arg) {
   nat__agent_teardown(a);
 }
 
+static void on_pipe_gone(void *arg) {
+  nat__agent_teardown(arg);
+}
+
 static void on_rdv_closed(nat_rdv_client *c, void *arg) {
   nat_agent *a = arg;
   (void)c;
@@ -477,13 +481,22 @@ static void on_rdv_closed(nat_rdv_client *c, void *arg) {
 
 /* Close what is open, one owner after the other: the rendezvous client
  * and the QUIC endpoint borrow the socket, so the socket goes last; the
- * probes and lookups under way (which cannot be cancelled) end first. */
+ * probes and lookups under way (which cannot be cancelled) end first, the
+ * pipe (its timer; a blocked read is left to return) before the
+ * connection it writes on. */
 void nat__agent_teardown(nat_agent *a) {
   for (unsigned i = 0; i < a->core.nprobes; i++)
     if (a->probe_udp[i] != NULL)
       return; /* closing: on_probe_gone() comes back */
   if (a->names[0].pending || a->names[1].pending)
     return;
+  if (a->pipe != NULL) {
+    nat__pipe *p = a->pipe;
+    nat__pipe_counts(p, &a->pipe_sent, &a->pipe_received);
+    a->pipe = NULL;
+    nat__pipe_close(p, on_pipe_gone, a);
+    return;
+  }
   if (a->rdv != NULL) {
     nat_rdv_client_close(a->rdv, on_rdv_closed, a);
     return;

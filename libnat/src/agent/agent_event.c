@@ -46,8 +46,7 @@ void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
 }
 
 const char *nat_agent_phase_name(int phase) {
-  static const char *const names[] = {"setup", "rendezvous", "checks", "quic",
-                                      "connected"};
-  return phase >= 0 && phase <= NAT_AGENT_PH_CONNECTED ? names[phase]
-                                                       : "unknown";
+  static const char *const names[] = {"setup", "rendezvous", "checks",
+                                      "quic",  "connected",  "pipe"};
+  return phase >= 0 && phase <= NAT_AGENT_PH_PIPE ? names[phase] : "unknown";
 }

@@ -1,7 +1,8 @@
 /* libnat -- the punch agent's libuv driver (agent_new.c: the values, the
  * names; agent.c: socket, gathering, the rendezvous, the end of a run;
  * agent_run.c: the checks on the socket and the QUIC endpoint;
- * agent_event.c: what the caller is told). The decisions are the sans-I/O
+ * agent_pipe.c: the pipe on the connection; agent_event.c: what the
+ * caller is told). The decisions are the sans-I/O
  * core's (src/punch/agent_core.h); this folder owns the handles: like
  * io/, quic/ and rdv/, it may include <uv.h>. Data flows socket (io/) ->
  * rendezvous client (rdv/) or QUIC endpoint (quic/) -> the core's checks
@@ -15,6 +16,7 @@
 #include "nat/rdv.h"
 #include "nat/resolve.h"
 #include "nat/udp.h"
+#include "agent/agent_pipe.h"
 #include "punch/agent_core.h"
 
 /* A server name being resolved (rendezvous or stun). */
@@ -45,6 +47,8 @@ struct nat_agent {
   nat_quic_conn *conn;
   nat_addr conn_remote;
   bool connecting, connected;
+  nat__pipe *pipe; /* cfg.pipe, from CONNECTED until the teardown */
+  uint64_t pipe_sent, pipe_received;
   uv_timer_t chk_timer, deadline, gather_timer;
   bool timers_init;
   int open_timers; /* closing: timers whose close callback is to come */

@@ -174,6 +174,11 @@ int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
     return NAT_EINVAL;
   if ((rc = config_check(cfg, diag, diaglen)) != 0)
     return rc;
+  if (cfg->pipe && (cfg->pipe_in < 0 || cfg->pipe_out < 0)) {
+    if (diag != NULL)
+      snprintf(diag, diaglen, "bad pipe: expected two open fds");
+    return NAT_EINVAL;
+  }
   if ((a = calloc(1, sizeof *a)) == NULL)
     return NAT_ENOMEM;
   a->loop = loop;
@@ -193,6 +198,8 @@ int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
     memcpy(a->rdv_pin, cfg->rendezvous_pin, NAT_QUIC_PIN_LEN);
   if (a->cfg.timeout == 0)
     a->cfg.timeout = 10 * NAT_SECONDS;
+  if (a->cfg.pipe)
+    a->cfg.manual_consume = true; /* the pipe acknowledges what it wrote */
   nat__punch_core_init(&a->core, cfg->rendezvous == NULL, cfg->allow_loopback);
   if (a->rdv_name != NULL && (rc = name_start(a, 0, a->rdv_name)) != 0)
     return free_early(a, rc);
@@ -244,6 +251,10 @@ void nat_agent_info_get(const nat_agent *a, nat_agent_info *out) {
   out->t_first_ok = c->t_first_ok;
   out->t_selected = c->t_selected;
   out->t_confirmed = a->t_confirmed;
+  if (a->pipe != NULL)
+    nat__pipe_counts(a->pipe, &out->pipe_sent, &out->pipe_received);
+  else
+    out->pipe_sent = a->pipe_sent, out->pipe_received = a->pipe_received;
 }
 
 size_t nat_agent_pair_count(const nat_agent *a) {

@@ -2,13 +2,14 @@
  * nat_check run, driven on the one socket with its hole openers) and the
  * QUIC connection over the pair the core points to: the controlling agent
  * is the QUIC client, the controlled one accepts only the peer's pinned
- * certificate. */
+ * certificate; then, with cfg.pipe, the pipe on that connection. */
 #include <string.h>
 
 #include "agent/agent_internal.h"
 #include "nat/error.h"
 
 static void chk_timer_cb(uv_timer_t *t);
+static void pipe_start(nat_agent *a);
 
 /* The controlling peer (QUIC client) starts the handshake to @p to. If
  * one is already under way to another address and not connected (the
@@ -170,6 +171,8 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   e.conn = c;
   e.controlling = a->core.controlling;
   nat__agent_emit(a, &e);
+  if (a->cfg.pipe && !a->finished && a->conn == c)
+    pipe_start(a);
 }
 
 /* A stream event for the caller, from the connection it was given. */
@@ -184,7 +187,13 @@ static void stream_event(nat_agent *a, nat_quic_conn *c, nat_agent_event *e) {
 
 static void q_data(nat_quic_conn *c, void *arg, int64_t sid,
                    const uint8_t *data, size_t len, bool fin) {
+  nat_agent *a = arg;
   nat_agent_event e;
+  if (a->cfg.pipe) { /* the stream is the pipe's */
+    if (a->pipe != NULL && !a->finished && c == a->conn)
+      nat__pipe_on_data(a->pipe, sid, data, len, fin);
+    return;
+  }
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_STREAM_DATA;
   e.sid = sid;
@@ -195,11 +204,51 @@ static void q_data(nat_quic_conn *c, void *arg, int64_t sid,
 }
 
 static void q_writable(nat_quic_conn *c, void *arg, int64_t sid) {
+  nat_agent *a = arg;
   nat_agent_event e;
+  if (a->cfg.pipe) { /* the stream is the pipe's */
+    if (a->pipe != NULL && !a->finished && c == a->conn)
+      nat__pipe_on_writable(a->pipe, sid);
+    return;
+  }
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_WRITABLE;
   e.sid = sid;
   stream_event(arg, c, &e);
+}
+
+/* The connection's close ends the pipe: its success, or a failure. */
+static void pipe_closed(nat_agent *a, const nat_quic_close_info *info) {
+  char why[320];
+  nat_agent_event e;
+  int rc = nat__pipe_closed(a->pipe, info, why, sizeof why);
+  if (rc != 0) {
+    nat__agent_fail(a, info->error != 0 ? info->error : rc, false, 0, "%s",
+                    why);
+    return;
+  }
+  a->finished = true;
+  memset(&e, 0, sizeof e);
+  e.type = NAT_AGENT_EV_PIPE_DONE;
+  e.controlling = a->core.controlling;
+  nat__agent_emit(a, &e);
+}
+
+static void pipe_failed(void *arg, int error, bool local, const char *reason) {
+  nat__agent_fail(arg, error, local, 0, "%s", reason);
+}
+
+static void pipe_start(nat_agent *a) {
+  int rc = nat__pipe_new(&a->pipe, a->loop, a->cfg.pipe_in, a->cfg.pipe_out,
+                         pipe_failed, a);
+  if (rc != 0) {
+    a->pipe = NULL;
+    nat__agent_fail(a, rc, true, 0, "cannot start the pipe: %s",
+                    nat_strerror(rc));
+    return;
+  }
+  a->phase = NAT_AGENT_PH_PIPE;
+  nat__pipe_start(a->pipe, a->conn, a->core.controlling);
 }
 
 static void q_closed(nat_quic_conn *c, void *arg,
@@ -211,7 +260,9 @@ static void q_closed(nat_quic_conn *c, void *arg,
   a->conn = NULL;
   if (a->finished)
     return;
-  if (a->connected) {
+  if (a->connected && a->pipe != NULL) {
+    pipe_closed(a, info);
+  } else if (a->connected) {
     memset(&e, 0, sizeof e);
     e.type = NAT_AGENT_EV_CONN_CLOSED;
     e.at = nat_udp_now();

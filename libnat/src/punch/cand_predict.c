@@ -164,3 +164,20 @@ const char *nat_cand_predict_status_name(int status) {
     return "unknown";
   }
 }
+
+const char *nat_cand_predict_status_strerror(int status) {
+  switch (status) {
+  case NAT_CAND_PREDICT_MADE:
+    return "predicted candidates made";
+  case NAT_CAND_PREDICT_MAPPING_EI:
+    return "our mapping is endpoint-independent";
+  case NAT_CAND_PREDICT_MAPPING_UNKNOWN:
+    return "not known whether our mapping depends on the destination";
+  case NAT_CAND_PREDICT_NOT_SEQUENTIAL:
+    return "our NAT's ports are not sequential";
+  case NAT_CAND_PREDICT_NO_ADDRESS:
+    return "no public address";
+  default:
+    return "unknown";
+  }
+}

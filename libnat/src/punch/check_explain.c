@@ -59,6 +59,25 @@ const char *nat_check_hint_strerror(int hint) {
   }
 }
 
+const char *nat_check_hint_name(int hint) {
+  switch (hint) {
+  case NAT_CHECK_HINT_NONE:
+    return "none";
+  case NAT_CHECK_HINT_BIRTHDAY:
+    return "birthday";
+  case NAT_CHECK_HINT_NO_RESPONSE:
+    return "no-response";
+  case NAT_CHECK_HINT_CREDENTIALS:
+    return "credentials";
+  case NAT_CHECK_HINT_NOT_NOMINATED:
+    return "not-nominated";
+  case NAT_CHECK_HINT_NO_PAIRS:
+    return "no-pairs";
+  default:
+    return "unknown";
+  }
+}
+
 static size_t append(char *buf, size_t len, size_t off, const char *fmt, ...) {
   va_list ap;
   int n;

@@ -4,6 +4,7 @@
  * protocol is in docs/rendezvous.md. Linear lists: a HELLO costs a scan of
  * the rooms, an expiry check a scan of rooms and peers; both stay small
  * under the caps (the server's default is 1024 rooms). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -466,4 +467,44 @@ const char *nat_rdv_event_name(int ev) {
   if (ev < 1 || ev > NAT_RDV_EV_ROOM_CLOSED)
     return "?";
   return names[ev];
+}
+
+/* The body of a log line after its "room R: " prefix (@p where). */
+static int format_event(const nat_rdv_action *a, const char *where,
+                        const char *peer, char *buf, size_t len) {
+  switch (a->event) {
+  case NAT_RDV_EV_JOINED:
+    return snprintf(buf, len, "%speer %s joined (%u/2)", where, peer, a->count);
+  case NAT_RDV_EV_LEFT:
+    if (a->has_room)
+      return snprintf(buf, len, "%speer %s left (%u/2)", where, peer, a->count);
+    return snprintf(buf, len, "peer %s left", peer);
+  case NAT_RDV_EV_PAIRED:
+    return snprintf(buf, len, "%spaired: blobs exchanged", where);
+  case NAT_RDV_EV_EXPIRED:
+    return snprintf(buf, len, "%sexpired", where);
+  case NAT_RDV_EV_ROOM_CLOSED:
+    return snprintf(buf, len, "%sclosed", where);
+  case NAT_RDV_EV_CONNECT:
+    return snprintf(buf, len, "peer %s connected", peer);
+  default: /* refused, malformed, timeout */
+    return snprintf(buf, len, "%speer %s %s: %s", where, peer,
+                    nat_rdv_event_name((int)a->event),
+                    a->text != NULL ? a->text : nat_rdv_strerror(a->code));
+  }
+}
+
+ssize_t nat_rdv_action_format(const nat_rdv_action *a, char *buf, size_t len) {
+  char where[32] = "", peer[NAT_ADDR_STRLEN];
+  int n;
+  if (a == NULL || buf == NULL || len == 0)
+    return NAT_EINVAL;
+  if (a->has_room)
+    snprintf(where, sizeof where, "room %02x%02x%02x%02x: ", a->room_id[0],
+             a->room_id[1], a->room_id[2], a->room_id[3]);
+  nat_addr_format(&a->addr, peer, sizeof peer);
+  n = format_event(a, where, peer, buf, len);
+  if (n < 0)
+    return NAT_EINVAL;
+  return (size_t)n < len ? (ssize_t)n : NAT_ENOBUFS;
 }
