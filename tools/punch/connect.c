@@ -297,9 +297,7 @@ static int start(punch_run *r, uint8_t *pin) {
 }
 
 static int run_cmd(int argc, char **argv, bool ticket_mode) {
-  /* static: the loop outlives a run whose stdin read is left blocked */
-  static punch_run run;
-  punch_run *r = &run;
+  static punch_run run, *r = &run; /* large: not on the stack */
   uint8_t pin[NAT_QUIC_PIN_LEN];
   int rc;
   memset(r, 0, sizeof *r);
@@ -317,8 +315,10 @@ static int run_cmd(int argc, char **argv, bool ticket_mode) {
     return rc;
   }
   while (uv_run(&r->loop, UV_RUN_ONCE) != 0)
-    if (r->finished && r->agent == NULL && r->opt.pipe)
-      break; /* what is left is a blocked stdin read */
+    if (r->finished && r->agent == NULL && r->opt.pipe) {
+      fflush(NULL); /* what is left is a blocked stdin read: exit() waits */
+      _exit(r->exit_code);
+    }
   fflush(stdout);
   (void)uv_loop_close(&r->loop);
   return r->exit_code;
