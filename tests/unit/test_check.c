@@ -778,6 +778,18 @@ static void test_foreign_response(void **state) {
   assert_true(len > 0);
   assert_int_equal(nat_check_recv(n.a[0].chk, 0, &from, buf, (size_t)len),
                    NAT_ENOTFOUND);
+  /* the same, decoded by the caller (nat_check_recv_msg) */
+  {
+    nat_stun_msg m;
+    assert_int_equal(nat_stun_decode(&m, buf, (size_t)len), len);
+    assert_int_equal(nat_check_recv_msg(n.a[0].chk, 0, &from, &m),
+                     NAT_ENOTFOUND);
+    assert_int_equal(nat_check_recv_msg(n.a[0].chk, 0, &from, NULL),
+                     NAT_EINVAL);
+    m.classic = true;
+    assert_int_equal(nat_check_recv_msg(n.a[0].chk, 0, &from, &m),
+                     NAT_ENOTSTUN);
+  }
   net_free(&n);
 }
 

@@ -32,12 +32,13 @@ typedef struct fx {
 } fx;
 
 static void srv_recv(nat_udp *u, void *arg, const nat_addr *from,
-                     const uint8_t *buf, size_t len) {
+                     const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   fx *f = arg;
   nat_stunsrv_opts o;
   nat_stunsrv_reply where;
   uint8_t out[600];
   ssize_t n;
+  (void)msg; /* classic RFC 3489 requests come undecoded */
   memset(&o, 0, sizeof o);
   o.local = &f->srv_addr;
   n = nat_stunsrv_respond(&o, from, buf, len, out, sizeof out, &where);

@@ -224,8 +224,10 @@ static rec *pair_connected(fx *f, nat_quic_endpoint **srv, nat_addr *sa,
 /* ------------------------------------------------------------- proxy */
 
 static void px_from_client(nat_udp *u, void *arg, const nat_addr *from,
-                           const uint8_t *buf, size_t len) {
+                           const uint8_t *buf, size_t len,
+                           const nat_stun_msg *msg) {
   proxy *p = &((fx *)arg)->px;
+  (void)msg;
   (void)u;
   p->client = *from;
   p->have_client = true;
@@ -241,8 +243,10 @@ static void px_from_client(nat_udp *u, void *arg, const nat_addr *from,
 }
 
 static void px_from_server(nat_udp *u, void *arg, const nat_addr *from,
-                           const uint8_t *buf, size_t len) {
+                           const uint8_t *buf, size_t len,
+                           const nat_stun_msg *msg) {
   proxy *p = &((fx *)arg)->px;
+  (void)msg;
   (void)u;
   (void)from;
   if (p->drop_c2s != 0 && p->c2s_seen >= p->drop_c2s)
@@ -469,8 +473,9 @@ static void test_endpoint_close_frees_closing(void **state) {
  * is dropped, and so is a Version Negotiation packet; an endpoint that
  * does not accept drops them all. */
 static void raw_recv(nat_udp *u, void *arg, const nat_addr *from,
-                     const uint8_t *buf, size_t len) {
+                     const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   fx *f = arg;
+  (void)msg;
   (void)u;
   (void)from;
   f->raw_in++;

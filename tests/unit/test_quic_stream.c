@@ -225,13 +225,16 @@ static void reply_binding(nat_udp *u, const nat_addr *from, const uint8_t *buf,
 }
 
 static void on_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
-                    const uint8_t *buf, size_t len) {
+                    const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
+  (void)msg;
   (void)arg;
   reply_binding(nat_quic_endpoint_udp(ep), from, buf, len);
 }
 
 static void responder_recv(nat_udp *u, void *arg, const nat_addr *from,
-                           const uint8_t *buf, size_t len) {
+                           const uint8_t *buf, size_t len,
+                           const nat_stun_msg *msg) {
+  (void)msg;
   (void)arg;
   reply_binding(u, from, buf, len);
 }

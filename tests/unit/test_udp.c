@@ -178,10 +178,12 @@ static void server_reply(server *s, const nat_addr *to,
 }
 
 static void server_recv(nat_udp *u, void *arg, const nat_addr *from,
-                        const uint8_t *buf, size_t len) {
+                        const uint8_t *buf, size_t len,
+                        const nat_stun_msg *msg) {
   server *s = arg;
   nat_stun_msg m;
   const nat_stun_attr *sw;
+  (void)msg;
   (void)u;
   if (nat_stun_decode(&m, buf, len) < 0 || m.cls != NAT_STUN_REQUEST ||
       m.method != NAT_STUN_BINDING) {
@@ -233,8 +235,9 @@ static void on_binding(nat_udp *u, void *arg, const nat_txn_result *r) {
 }
 
 static void on_sink(nat_udp *u, void *arg, const nat_addr *from,
-                    const uint8_t *buf, size_t len) {
+                    const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   sink *k = arg;
+  (void)msg;
   (void)u;
   if (k->calls < 16) {
     k->first_bytes[k->calls] = len ? buf[0] : 0xEE;

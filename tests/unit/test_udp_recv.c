@@ -1,6 +1,8 @@
 /* The UDP driver's receive path decodes each datagram once: the demultiplexer
  * in udp.c decodes a STUN datagram and hands the view to the transaction
- * layer (nat_txn_mgr_recv_msg), which does not decode it again. This test
+ * layer (nat_txn_mgr_recv_msg), which does not decode it again, and to the
+ * receive callback (through the QUIC endpoint's on_stun to the
+ * connectivity checks' nat_check_recv_msg). This test
  * is linked with -Wl,--wrap=nat_stun_decode (tests/CMakeLists.txt): every
  * call the library makes to nat_stun_decode() goes through the counting
  * wrapper below. Real loopback sockets (127.0.0.1, port 0); no sleeps, a
@@ -17,7 +19,10 @@
 #include <uv.h>
 
 #include "nat/addr.h"
+#include "nat/cand.h"
+#include "nat/check.h"
 #include "nat/error.h"
+#include "nat/quic.h"
 #include "nat/stun.h"
 #include "nat/txn.h"
 #include "nat/udp.h"
@@ -29,10 +34,25 @@ static int decodes;
 ssize_t __real_nat_stun_decode(nat_stun_msg *m, const uint8_t *buf, size_t len);
 ssize_t __wrap_nat_stun_decode(nat_stun_msg *m, const uint8_t *buf, size_t len);
 
+/* The messages decoded since the log was last cleared (ID and class; 0xff:
+ * did not decode), to tell the decodes of a received message from those of
+ * the requests a nat_check builds and hands to its transactions. */
+typedef struct decoded {
+  uint8_t tid[NAT_STUN_TID_LEN];
+  uint8_t cls;
+} decoded;
+static decoded dlog[64];
+static size_t ndlog;
+
 ssize_t __wrap_nat_stun_decode(nat_stun_msg *m, const uint8_t *buf,
                                size_t len) {
+  ssize_t n = __real_nat_stun_decode(m, buf, len);
   decodes++;
-  return __real_nat_stun_decode(m, buf, len);
+  if (ndlog < sizeof dlog / sizeof dlog[0]) {
+    memcpy(dlog[ndlog].tid, m->tid, NAT_STUN_TID_LEN);
+    dlog[ndlog++].cls = n >= 0 ? m->cls : 0xff;
+  }
+  return n;
 }
 
 /* ------------------------------------------------------------ fixture */
@@ -54,6 +74,7 @@ typedef struct fx {
   int status;
   int decodes_in_cb; /* the counter when the transaction's callback ran */
   uint8_t resp_tid[NAT_STUN_TID_LEN];
+  struct ck *ck; /* test_check_path_decoded_once */
 } fx;
 
 static void on_guard(uv_timer_t *t) {
@@ -72,8 +93,9 @@ static void run_until(fx *f, const int *counter, int target, int line) {
 #define RUN_UNTIL(f, c, t) run_until(f, c, t, __LINE__)
 
 static void peer_recv(nat_udp *u, void *arg, const nat_addr *from,
-                      const uint8_t *buf, size_t len) {
+                      const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   fx *f = arg;
+  (void)msg;
   (void)u;
   (void)from;
   assert_true(len <= sizeof f->req);
@@ -83,8 +105,10 @@ static void peer_recv(nat_udp *u, void *arg, const nat_addr *from,
 }
 
 static void client_recv(nat_udp *u, void *arg, const nat_addr *from,
-                        const uint8_t *buf, size_t len) {
+                        const uint8_t *buf, size_t len,
+                        const nat_stun_msg *msg) {
   fx *f = arg;
+  (void)msg;
   (void)u;
   (void)from;
   (void)buf;
@@ -115,8 +139,11 @@ static int fx_setup(void **state) {
   return 0;
 }
 
+static void ck_free(fx *f);
+
 static int fx_teardown(void **state) {
   fx *f = *state;
+  ck_free(f);
   nat_udp_close(f->c, NULL, NULL);
   nat_udp_close(f->p, NULL, NULL);
   uv_close((uv_handle_t *)&f->guard, NULL);
@@ -261,6 +288,199 @@ static void test_other_traffic(void **state) {
   assert_int_equal(st.datagrams_in, 4);
 }
 
+/* ------------------------------------- the connectivity checks' path */
+
+/* Two nat_checks on loopback: "a" on the client's socket behind a QUIC
+ * endpoint (its STUN comes through on_stun, as in the agent), "b" on the
+ * peer's socket, fed from the receive callback. Each side checks the
+ * other, so each gets requests and responses. */
+typedef struct ck {
+  fx *f;
+  nat_check *a, *b;
+  nat_quic_endpoint *ep;
+  uv_timer_t tick;
+  bool tick_open;
+  int a_requests, a_responses; /* what a got through on_stun */
+  int datagrams;               /* STUN datagrams handed to a or b */
+  int not_once; /* of those, how many were not decoded exactly once */
+  int last;     /* decodes of the last one that was not */
+} ck;
+
+/* Send what the checks have; the decodes of the requests they hand to
+ * their transactions (the send path) are not the receive path's. */
+static void ck_flush_all(ck *k) {
+  nat_check *chk[2] = {k->a, k->b};
+  nat_udp *u[2] = {k->f->c, k->f->p};
+  uint8_t out[600];
+  nat_addr dst;
+  ssize_t n;
+  int i;
+  for (i = 0; i < 2; i++)
+    while ((n = nat_check_next_send(chk[i], nat_udp_now(), out, sizeof out,
+                                    &dst)) > 0)
+      assert_int_equal(nat_udp_send(u[i], &dst, out, (size_t)n), 0);
+  ndlog = 0;
+}
+
+/* One datagram handed to a check: how often was it decoded (udp.c's
+ * decode and any on its way to the check)? */
+static void ck_count(ck *k, const nat_stun_msg *msg) {
+  int times = 0;
+  size_t i;
+  for (i = 0; i < ndlog; i++)
+    if (dlog[i].cls == msg->cls &&
+        memcmp(dlog[i].tid, msg->tid, NAT_STUN_TID_LEN) == 0)
+      times++;
+  k->datagrams++;
+  if (times != 1) {
+    k->not_once++;
+    k->last = times;
+  }
+  ndlog = 0;
+}
+
+static void ck_a_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
+                      const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
+  ck *k = arg;
+  (void)ep;
+  (void)buf;
+  (void)len;
+  assert_non_null(msg);
+  if (msg->cls == NAT_STUN_REQUEST)
+    k->a_requests++;
+  else
+    k->a_responses++;
+  assert_int_equal(nat_check_recv_msg(k->a, nat_udp_now(), from, msg), 0);
+  ck_count(k, msg);
+  ck_flush_all(k);
+}
+
+static void ck_b_recv(nat_udp *u, void *arg, const nat_addr *from,
+                      const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
+  fx *f = arg;
+  ck *k = f->ck;
+  (void)u;
+  (void)buf;
+  (void)len;
+  assert_non_null(msg);
+  assert_int_equal(nat_check_recv_msg(k->b, nat_udp_now(), from, msg), 0);
+  ck_count(k, msg);
+  ck_flush_all(k);
+}
+
+static void ck_on_tick(uv_timer_t *t) {
+  ck *k = t->data;
+  nat_tstamp now = nat_udp_now();
+  nat_check_handle_expiry(k->a, now);
+  nat_check_handle_expiry(k->b, now);
+  ck_flush_all(k);
+}
+
+static nat_check *ck_check(bool controlling, const char *lu, const char *lp,
+                           const char *ru, const char *rp,
+                           const nat_addr *local, const nat_addr *remote) {
+  nat_check_config cfg;
+  nat_check *chk = NULL;
+  nat_cand c;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.controlling = controlling;
+  cfg.aggressive = true;
+  cfg.tie_breaker = controlling ? 2 : 1;
+  cfg.local_ufrag = lu;
+  cfg.local_pwd = lp;
+  cfg.remote_ufrag = ru;
+  cfg.remote_pwd = rp;
+  cfg.local_mapping = cfg.remote_mapping = -1;
+  cfg.policy.allow_loopback = true;
+  cfg.rand = nat_rand_system;
+  assert_int_equal(nat_check_new(&chk, &cfg, NULL, NULL), 0);
+  assert_int_equal(nat_cand_make(&c, NAT_CAND_HOST, local, local, NULL, 65535),
+                   0);
+  assert_int_equal(nat_check_add_local(chk, &c), 0);
+  assert_int_equal(
+      nat_cand_make(&c, NAT_CAND_HOST, remote, remote, NULL, 65535), 0);
+  assert_int_equal(nat_check_add_remote(chk, nat_udp_now(), &c), 0);
+  return chk;
+}
+
+static void ck_on_tick_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+/* Also run by fx_teardown when the test failed half-way. */
+static void ck_free(fx *f) {
+  ck *k = f->ck;
+  if (k == NULL)
+    return;
+  if (k->tick_open)
+    uv_close((uv_handle_t *)&k->tick, ck_on_tick_closed);
+  if (k->ep != NULL)
+    nat_quic_endpoint_close(k->ep, NULL, NULL);
+  nat_udp_set_recv_cb(f->p, NULL, NULL);
+  nat_check_free(k->a);
+  nat_check_free(k->b);
+  if (!k->tick_open)
+    free(k);
+  f->ck = NULL;
+}
+
+static bool ck_done(const ck *k) {
+  return k->a_requests >= 1 && k->a_responses >= 1 &&
+         nat_check_status_get(k->a) == NAT_CHECK_SELECTED &&
+         nat_check_status_get(k->b) == NAT_CHECK_SELECTED;
+}
+
+/* Connectivity-check requests and check responses reach the check through
+ * the nat_udp and the QUIC endpoint decoded once (udp.c's decode:
+ * nat_check_recv_msg takes the view); the peer's through the nat_udp. */
+static void test_check_path_decoded_once(void **state) {
+  fx *f = *state;
+  ck *k = calloc(1, sizeof *k);
+  nat_quic_identity *id = NULL;
+  nat_quic_config qc;
+  nat_udp_stats cs, ps;
+  assert_non_null(k);
+  k->f = f;
+  f->ck = k;
+  assert_int_equal(uv_timer_init(&f->loop, &k->tick), 0);
+  k->tick_open = true;
+  k->tick.data = k;
+  nat_udp_set_recv_cb(f->p, ck_b_recv, f);
+  assert_int_equal(nat_quic_identity_new(&id, "once"), 0);
+  memset(&qc, 0, sizeof qc);
+  qc.udp = f->c;
+  qc.identity = id;
+  qc.cb.on_stun = ck_a_stun;
+  qc.arg = k;
+  assert_int_equal(nat_quic_endpoint_new(&k->ep, &f->loop, &qc), 0);
+  nat_quic_identity_free(id);
+  k->a = ck_check(false, "ufa", "password-of-a-0123456789", "ufb",
+                  "password-of-b-0123456789", &f->c_addr, &f->p_addr);
+  k->b = ck_check(true, "ufb", "password-of-b-0123456789", "ufa",
+                  "password-of-a-0123456789", &f->p_addr, &f->c_addr);
+  assert_int_equal(uv_timer_start(&k->tick, ck_on_tick, 1, 1), 0);
+  assert_int_equal(nat_check_start(k->a, nat_udp_now()), 0);
+  assert_int_equal(nat_check_start(k->b, nat_udp_now()), 0);
+  ck_flush_all(k);
+  f->expired = false;
+  uv_timer_start(&f->guard, on_guard, 10000, 0);
+  while (!f->expired && !ck_done(k))
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  if (f->expired)
+    fail_msg("timed out: a got %d requests, %d responses; status a %d b %d",
+             k->a_requests, k->a_responses, nat_check_status_get(k->a),
+             nat_check_status_get(k->b));
+  if (k->not_once != 0)
+    fail_msg("%d of %d datagrams not decoded once (one %d times)", k->not_once,
+             k->datagrams, k->last);
+  nat_udp_stats_get(f->c, &cs);
+  nat_udp_stats_get(f->p, &ps);
+  assert_int_equal(cs.datagrams_in + ps.datagrams_in, (uint64_t)k->datagrams);
+  assert_true(cs.txn.unmatched >= 1); /* the check responses: not the udp's */
+  ck_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_response_decoded_once, fx_setup,
@@ -268,6 +488,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_classic_response_decoded_once,
                                       fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_other_traffic, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_check_path_decoded_once, fx_setup,
                                       fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,18 @@ NAT_EXTERN int nat_check_recv(nat_check *c, nat_tstamp now,
                               const nat_addr *from, const uint8_t *buf,
                               size_t len);
 
+/** Feed a STUN message already decoded (the view a nat_udp receive
+ * callback, the QUIC endpoint's on_stun or the rendezvous client's on_stun
+ * got): nat_check_recv() without decoding again. @p msg is read during the
+ * call only.
+ * @return 0 if it was a STUN message for the checks (consumed, even if
+ *         refused); NAT_ENOTSTUN for a classic RFC 3489 message (no magic
+ *         cookie: not one of ours); NAT_ENOTFOUND for a STUN response to
+ *         none of our checks; NAT_EINVAL for a NULL argument. */
+NAT_EXTERN int nat_check_recv_msg(nat_check *c, nat_tstamp now,
+                                  const nat_addr *from,
+                                  const nat_stun_msg *msg);
+
 /** Current outcome (nat_check_status). */
 NAT_EXTERN int nat_check_status_get(const nat_check *c);
 

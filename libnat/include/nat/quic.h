@@ -9,7 +9,8 @@
  * socket's own live transactions are consumed by the nat_udp. Every other
  * STUN message goes to on_stun: requests and indications, and responses
  * the nat_udp did not match (answers to transactions run elsewhere on the
- * socket, such as connectivity checks; see udp.h). Everything else is QUIC:
+ * socket, such as connectivity checks; see udp.h), with the view the
+ * nat_udp decoded (a datagram is decoded once). Everything else is QUIC:
  * routed by Destination Connection ID (short header: the DCID of length
  * NAT_QUIC_CID_LEN, which this endpoint chooses for all its connections;
  * long header: the DCID field) to a connection, and new Initial packets to
@@ -220,9 +221,12 @@ typedef struct nat_quic_callbacks {
    * consume: a request or indication (for example a connectivity check to
    * answer with nat_udp_send()), or a response that matched none of the
    * nat_udp's transactions (for example the answer to a check sent with
-   * nat_udp_send()). */
+   * nat_udp_send()). @p msg is the nat_udp's decoded view of @p buf
+   * (nat_check_recv_msg() takes it), NULL if it did not decode. @p buf
+   * and @p msg (which points into the socket's receive buffer) are valid
+   * during the call only. */
   void (*on_stun)(nat_quic_endpoint *ep, void *ep_arg, const nat_addr *from,
-                  const uint8_t *buf, size_t len);
+                  const uint8_t *buf, size_t len, const nat_stun_msg *msg);
 } nat_quic_callbacks;
 
 /** Endpoint configuration, copied by nat_quic_endpoint_new(). Zero fields

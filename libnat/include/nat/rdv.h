@@ -117,9 +117,13 @@ typedef struct nat_rdv_client_callbacks {
    * afterwards (may be from here). */
   void (*on_done)(nat_rdv_client *c, void *arg, int status);
   /** A STUN request or indication arrived on the socket meanwhile (for
-   * example the peer's first connectivity check). */
+   * example the peer's first connectivity check), or a response none of
+   * the socket's transactions matched. @p msg is the socket's decoded view
+   * of @p buf (nat_check_recv_msg() takes it), NULL if it did not decode.
+   * @p buf and @p msg (which points into the socket's receive buffer) are
+   * valid during the call only. */
   void (*on_stun)(nat_rdv_client *c, void *arg, const nat_addr *from,
-                  const uint8_t *buf, size_t len);
+                  const uint8_t *buf, size_t len, const nat_stun_msg *msg);
 } nat_rdv_client_callbacks;
 
 /** Client settings, copied by nat_rdv_client_new(). */

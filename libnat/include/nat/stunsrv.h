@@ -19,6 +19,7 @@
 
 #include "nat/addr.h"
 #include "nat/common.h"
+#include "nat/stun.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +73,16 @@ NAT_EXTERN ssize_t nat_stunsrv_respond(const nat_stunsrv_opts *opts,
                                        const nat_addr *from, const uint8_t *req,
                                        size_t len, uint8_t *out, size_t cap,
                                        nat_stunsrv_reply *where);
+
+/** nat_stunsrv_respond() for a request already decoded (the view a
+ * nat_udp receive callback or the QUIC endpoint's on_stun got), without
+ * decoding it again. @p req is read during the call only. Returns as
+ * nat_stunsrv_respond() (no decode errors). */
+NAT_EXTERN ssize_t nat_stunsrv_respond_msg(const nat_stunsrv_opts *opts,
+                                           const nat_addr *from,
+                                           const nat_stun_msg *req,
+                                           uint8_t *out, size_t cap,
+                                           nat_stunsrv_reply *where);
 
 #ifdef __cplusplus
 }

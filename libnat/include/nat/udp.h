@@ -62,10 +62,14 @@ typedef struct nat_udp_config {
 typedef void (*nat_udp_stun_cb)(nat_udp *u, void *arg, const nat_txn_result *r);
 /** Called for each datagram that is not for this socket's transactions:
  * non-STUN data, STUN requests and indications, and unmatched STUN
- * responses (see the top of this file). @p buf is valid during the call
- * only. */
+ * responses (see the top of this file). @p msg is the view the
+ * demultiplexer decoded (a datagram is decoded once: pass it on rather
+ * than decode @p buf again), or NULL when the datagram is not STUN or did
+ * not decode. @p buf and @p msg (which points into @p buf, the socket's
+ * receive buffer) are valid during the call only. */
 typedef void (*nat_udp_recv_cb)(nat_udp *u, void *arg, const nat_addr *from,
-                                const uint8_t *buf, size_t len);
+                                const uint8_t *buf, size_t len,
+                                const nat_stun_msg *msg);
 typedef void (*nat_udp_close_cb)(nat_udp *u, void *arg);
 
 /** Counters kept by the driver (the transaction layer's are added). */

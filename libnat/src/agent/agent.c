@@ -339,9 +339,11 @@ static void rdv_done(nat_rdv_client *c, void *arg, int status) {
 }
 
 static void rdv_stun(nat_rdv_client *c, void *arg, const nat_addr *from,
-                     const uint8_t *buf, size_t len) {
+                     const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   (void)c;
-  nat__agent_checks_feed(arg, from, buf, len);
+  (void)buf;
+  (void)len;
+  nat__agent_checks_feed(arg, from, msg);
 }
 
 static int rdv_start(nat_agent *a) {

@@ -72,9 +72,10 @@ void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
 
 /* agent_run.c */
 int nat__agent_checks_start(nat_agent *a);
-/* A datagram for the checks (from the rendezvous client or QUIC). */
+/* A STUN message for the checks (from the rendezvous client or QUIC), the
+ * view the socket decoded (NULL if it did not decode). */
 void nat__agent_checks_feed(nat_agent *a, const nat_addr *from,
-                            const uint8_t *buf, size_t len);
+                            const nat_stun_msg *msg);
 int nat__agent_quic_start(nat_agent *a);
 
 /* agent.c */

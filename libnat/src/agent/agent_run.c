@@ -113,10 +113,10 @@ static void on_check(void *arg, const nat_check_event *ev) {
 }
 
 void nat__agent_checks_feed(nat_agent *a, const nat_addr *from,
-                            const uint8_t *buf, size_t len) {
+                            const nat_stun_msg *msg) {
   if (a->core.chk == NULL || a->finished)
     return;
-  nat__punch_recv(&a->core, nat_udp_now(), from, buf, len);
+  nat__punch_recv(&a->core, nat_udp_now(), from, msg);
   pump(a);
 }
 
@@ -287,9 +287,11 @@ static void q_closed(nat_quic_conn *c, void *arg,
 }
 
 static void q_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
-                   const uint8_t *buf, size_t len) {
+                   const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   (void)ep;
-  nat__agent_checks_feed(arg, from, buf, len);
+  (void)buf;
+  (void)len;
+  nat__agent_checks_feed(arg, from, msg);
 }
 
 int nat__agent_quic_start(nat_agent *a) {

@@ -236,16 +236,21 @@ static bool udp_may_be_classic_response(const uint8_t *p, size_t len) {
  * else's transaction on this socket, e.g. connectivity checks); the
  * manager's own duplicates, spoofed answers to its live transactions and
  * malformed messages are dropped (all counted by the manager). A datagram
- * is decoded once, here: the manager gets the view. */
+ * is decoded once, here: the manager gets the view, and so does the
+ * receive callback (NULL when the datagram is not STUN or did not
+ * decode). */
 static void udp_dispatch(nat_udp *u, const nat_addr *from, const uint8_t *p,
                          size_t len) {
   bool stun = nat_stun_is_stun(p, len);
+  nat_stun_msg m;
+  const nat_stun_msg *view = NULL;
   if (stun || udp_may_be_classic_response(p, len)) {
-    nat_stun_msg m;
     ssize_t n = nat_stun_decode(&m, p, len);
     if (stun || (n >= 0 && m.classic)) {
       nat_txn_stats before, after;
       int rc;
+      if (n >= 0)
+        view = &m;
       nat_txn_mgr_stats(u->mgr, &before);
       rc = nat_txn_mgr_recv_msg(u->mgr, nat_udp_now(), from, &m, n);
       if (rc == 0) {
@@ -261,7 +266,7 @@ static void udp_dispatch(nat_udp *u, const nat_addr *from, const uint8_t *p,
     }
   }
   if (u->recv_cb && !u->closing)
-    u->recv_cb(u, u->recv_arg, from, p, len);
+    u->recv_cb(u, u->recv_arg, from, p, len, view);
 }
 
 static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,

@@ -426,9 +426,9 @@ void nat__punch_handle_expiry(nat__punch_core *c, nat_tstamp now) {
 }
 
 void nat__punch_recv(nat__punch_core *c, nat_tstamp now, const nat_addr *from,
-                     const uint8_t *buf, size_t len) {
-  if (c->chk != NULL)
-    (void)nat_check_recv(c->chk, now, from, buf, len);
+                     const nat_stun_msg *msg) {
+  if (c->chk != NULL && msg != NULL)
+    (void)nat_check_recv_msg(c->chk, now, from, msg);
 }
 
 bool nat__punch_quic_target(const nat__punch_core *c, nat_addr *to) {

@@ -135,8 +135,10 @@ ssize_t nat__punch_next_send(nat__punch_core *c, nat_tstamp now, uint8_t *buf,
 void nat__punch_hole_sent(nat__punch_core *c);
 nat_tstamp nat__punch_get_expiry(const nat__punch_core *c);
 void nat__punch_handle_expiry(nat__punch_core *c, nat_tstamp now);
+/* A STUN message for the checks, as decoded on its way in (NULL: it did
+ * not decode; ignored, as nat_check_recv() refuses it). */
 void nat__punch_recv(nat__punch_core *c, nat_tstamp now, const nat_addr *from,
-                     const uint8_t *buf, size_t len);
+                     const nat_stun_msg *msg);
 /* Where the controlling peer's QUIC goes: the selected pair, else the
  * committed one. @return false when there is none yet. */
 bool nat__punch_quic_target(const nat__punch_core *c, nat_addr *to);

@@ -604,7 +604,7 @@ static int handle_response(nat_check *c, const nat_addr *from,
       return 0; /* dropped: the check keeps retransmitting */
     }
   }
-  nat_txn_mgr_recv(c->txn, c->now, from, m->buf, m->len);
+  nat_txn_mgr_recv_msg(c->txn, c->now, from, m, (ssize_t)m->len);
   return 0;
 }
 
@@ -727,20 +727,29 @@ int nat_check_recv(nat_check *c, nat_tstamp now, const nat_addr *from,
   rc = nat_stun_decode(&m, buf, len);
   if (rc < 0)
     return (int)rc;
+  return nat_check_recv_msg(c, now, from, &m);
+}
+
+int nat_check_recv_msg(nat_check *c, nat_tstamp now, const nat_addr *from,
+                       const nat_stun_msg *m) {
+  int rc = 0;
+  if (c == NULL || from == NULL || m == NULL)
+    return NAT_EINVAL;
+  if (m->classic)
+    return NAT_ENOTSTUN;
   c->now = now;
-  if (m.method != NAT_STUN_BINDING)
+  if (m->method != NAT_STUN_BINDING)
     return 0;
-  rc = 0;
-  if (m.cls == NAT_STUN_REQUEST)
-    handle_request(c, from, &m);
-  else if (m.cls == NAT_STUN_SUCCESS || m.cls == NAT_STUN_ERROR)
-    rc = handle_response(c, from, &m);
+  if (m->cls == NAT_STUN_REQUEST)
+    handle_request(c, from, m);
+  else if (m->cls == NAT_STUN_SUCCESS || m->cls == NAT_STUN_ERROR)
+    rc = handle_response(c, from, m);
   if (c->status == NAT_CHECK_RUNNING && c->started && all_failed(c) &&
       !c->nominating)
     fail_run(c);
   if (c->status != NAT_CHECK_RUNNING)
     nat_txn_cancel_all(c->txn);
-  return (int)rc;
+  return rc;
 }
 
 /* ------------------------------------------------------------ getters */

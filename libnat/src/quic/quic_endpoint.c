@@ -151,7 +151,8 @@ static nat_quic_conn *ep_accept(nat_quic_endpoint *ep, const nat_addr *from,
 }
 
 static void ep_on_recv(nat_udp *u, void *arg, const nat_addr *from,
-                       const uint8_t *buf, size_t len) {
+                       const uint8_t *buf, size_t len,
+                       const nat_stun_msg *msg) {
   nat_quic_endpoint *ep = arg;
   ngtcp2_version_cid vc;
   nat_quic_conn *c;
@@ -163,7 +164,7 @@ static void ep_on_recv(nat_udp *u, void *arg, const nat_addr *from,
   if (nat_stun_is_stun(buf, len)) { /* the strict rule; see udp.h */
     ep->stats.stun_in++;
     if (ep->cfg.cb.on_stun)
-      ep->cfg.cb.on_stun(ep, ep->cfg.arg, from, buf, len);
+      ep->cfg.cb.on_stun(ep, ep->cfg.arg, from, buf, len, msg);
     return;
   }
   rv = ngtcp2_pkt_decode_version_cid(&vc, buf, len, NAT_QUIC_CID_LEN);

@@ -244,11 +244,11 @@ static void q_closed(nat_quic_conn *qc, void *arg,
 }
 
 static void q_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
-                   const uint8_t *buf, size_t len) {
+                   const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   nat_rdv_client *c = arg;
   (void)ep;
   if (c->cfg.cb.on_stun != NULL)
-    c->cfg.cb.on_stun(c, c->cfg.arg, from, buf, len);
+    c->cfg.cb.on_stun(c, c->cfg.arg, from, buf, len, msg);
 }
 
 /* ------------------------------------------------------------ lifecycle */

@@ -173,16 +173,22 @@ static void on_closed(nat_quic_conn *c, void *arg,
 }
 
 static void on_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
-                    const uint8_t *buf, size_t len) {
+                    const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   nat_rdv_server *s = arg;
   nat_stunsrv_opts o;
   nat_stunsrv_reply where;
   uint8_t out[600];
   ssize_t n;
+  (void)buf;
+  (void)len;
+  if (msg == NULL) { /* did not decode */
+    s->stun_bad++;
+    return;
+  }
   memset(&o, 0, sizeof o);
   o.software = s->software;
   o.local = &s->local;
-  n = nat_stunsrv_respond(&o, from, buf, len, out, sizeof out, &where);
+  n = nat_stunsrv_respond_msg(&o, from, msg, out, sizeof out, &where);
   if (n < 0) {
     s->stun_bad++;
     return;

@@ -96,39 +96,52 @@ static ssize_t build(const nat_stunsrv_opts *o, const nat_stun_msg *m,
 ssize_t nat_stunsrv_respond(const nat_stunsrv_opts *opts, const nat_addr *from,
                             const uint8_t *req, size_t len, uint8_t *out,
                             size_t cap, nat_stunsrv_reply *where) {
-  static const nat_stunsrv_opts none;
-  const nat_stunsrv_opts *o = opts != NULL ? opts : &none;
   nat_stun_msg m;
-  uint16_t extra[2];
-  size_t nextra = 0;
   ssize_t n;
-  int rv;
   if (from == NULL || req == NULL || out == NULL || where == NULL ||
       from->family == NAT_AF_NONE)
     return NAT_EINVAL;
-  if (o->local != NULL && o->local->family != from->family)
+  if (opts != NULL && opts->local != NULL &&
+      opts->local->family != from->family)
     return NAT_EINVAL;
   n = nat_stun_decode(&m, req, len);
   if (n < 0)
     return n;
-  if (m.cls != NAT_STUN_REQUEST || m.method != NAT_STUN_BINDING)
+  return nat_stunsrv_respond_msg(opts, from, &m, out, cap, where);
+}
+
+ssize_t nat_stunsrv_respond_msg(const nat_stunsrv_opts *opts,
+                                const nat_addr *from, const nat_stun_msg *m,
+                                uint8_t *out, size_t cap,
+                                nat_stunsrv_reply *where) {
+  static const nat_stunsrv_opts none;
+  const nat_stunsrv_opts *o = opts != NULL ? opts : &none;
+  uint16_t extra[2];
+  size_t nextra = 0;
+  int rv;
+  if (from == NULL || m == NULL || out == NULL || where == NULL ||
+      from->family == NAT_AF_NONE)
+    return NAT_EINVAL;
+  if (o->local != NULL && o->local->family != from->family)
+    return NAT_EINVAL;
+  if (m->cls != NAT_STUN_REQUEST || m->method != NAT_STUN_BINDING)
     return NAT_EBADCLASS;
   if (o->key != NULL) {
-    rv = nat_stun_msg_check_integrity(&m, o->key, o->keylen);
+    rv = nat_stun_msg_check_integrity(m, o->key, o->keylen);
     if (rv < 0)
       return rv;
   }
   if (o->other == NULL)
-    nextra = rfc5780_unknown(&m, extra);
-  rv = route(o, from, &m, where);
+    nextra = rfc5780_unknown(m, extra);
+  rv = route(o, from, m, where);
   if (rv < 0)
     return rv;
-  where->error = m.nunknown > 0 || nextra > 0;
+  where->error = m->nunknown > 0 || nextra > 0;
   if (where->error) { /* errors go back where the request came from */
     where->dst = *from;
     memset(&where->src, 0, sizeof where->src);
     if (o->local != NULL)
       where->src = *o->local;
   }
-  return build(o, &m, from, where, extra, nextra, out, cap);
+  return build(o, m, from, where, extra, nextra, out, cap);
 }
