@@ -66,9 +66,11 @@
 #define QFX_SETTLE_MS 1
 /* A libuv timer due this soon is waited for (qfx_quiet). */
 #define QFX_TIMER_WAIT_MS 5
-/* How long the loop must stay quiet while the test's busy() says work is
- * under way outside the loop (a read on the thread pool). */
-#define QFX_BUSY_WAIT_MS 50
+/* While the test's busy() says work outside the loop will complete (a
+ * read on the thread pool that has bytes to return), the loop is never
+ * quiet: the step waits this long at a time for it (the guard, in loop
+ * time, ends a wait that never ends). */
+#define QFX_BUSY_WAIT_MS 100
 
 typedef struct qfx {
   uv_loop_t loop;
@@ -84,8 +86,8 @@ typedef struct qfx {
   nat_quic_endpoint *eps[QFX_MAXEP]; /* NULL once closed */
   int neps, ep_closed;
   /* NULL, or true while work the loop will hear of is under way elsewhere
-   * (a thread-pool request that will complete): quiet then takes
-   * QFX_BUSY_WAIT_MS of silence. */
+   * (a thread-pool request that will complete): the loop is not quiet
+   * then, however long that work takes on a loaded machine. */
   bool (*busy)(void *ctx);
   void *busy_ctx;
 } qfx;
@@ -159,9 +161,11 @@ static inline bool qfx_quiet(qfx *q) {
     (void)poll(&p, 1, t);
     return false;
   }
-  return poll(&p, 1,
-              q->busy != NULL && q->busy(q->busy_ctx) ? QFX_BUSY_WAIT_MS
-                                                      : QFX_SETTLE_MS) == 0;
+  if (q->busy != NULL && q->busy(q->busy_ctx)) {
+    (void)poll(&p, 1, QFX_BUSY_WAIT_MS);
+    return false;
+  }
+  return poll(&p, 1, QFX_SETTLE_MS) == 0;
 }
 
 /* Move the fake clock to @p t (never back) and run what is due. */

@@ -32,7 +32,7 @@ struct nat__pipe {
   uv_fs_t rreq;
   bool reading, eof_in, fin_sent, fin_rcvd;
   size_t rlen, roff;
-  uint64_t bytes_out, bytes_in;
+  uint64_t bytes_out, bytes_in, bytes_read;
   uv_timer_t ack_timer;
   void (*close_cb)(void *arg);
   void *close_arg;
@@ -144,6 +144,7 @@ static void on_read(uv_fs_t *req) {
   }
   p->rlen = (size_t)r;
   p->roff = 0;
+  p->bytes_read += (uint64_t)r;
   flush_chunk(p);
 }
 
@@ -260,6 +261,13 @@ int nat__pipe_closed(nat__pipe *p, const nat_quic_close_info *info, char *why,
 void nat__pipe_counts(const nat__pipe *p, uint64_t *sent, uint64_t *received) {
   *sent = p->bytes_out;
   *received = p->bytes_in;
+}
+
+void nat__pipe_input(const nat__pipe *p, bool *reading, uint64_t *taken,
+                     bool *eof) {
+  *reading = p->reading;
+  *taken = p->bytes_read;
+  *eof = p->eof_in;
 }
 
 void nat__pipe_fins(const nat__pipe *p, bool *sent, bool *received) {

@@ -52,6 +52,11 @@ int nat__pipe_closed(nat__pipe *p, const nat_quic_close_info *info, char *why,
 /* Stream bytes sent (taken by QUIC) and received (the marker not
  * counted). */
 void nat__pipe_counts(const nat__pipe *p, uint64_t *sent, uint64_t *received);
+/* The input side: a read under way on the thread pool, the bytes its
+ * reads returned so far, and whether one returned EOF. (A read with
+ * bytes or EOF waiting in the fd completes; one without blocks.) */
+void nat__pipe_input(const nat__pipe *p, bool *reading, uint64_t *taken,
+                     bool *eof);
 /* Whether our FIN went out and the peer's came in. */
 void nat__pipe_fins(const nat__pipe *p, bool *sent, bool *received);
 /* Stop: the timer closes, then @p cb(@p arg); the pipe is freed then, or,
