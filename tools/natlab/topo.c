@@ -103,7 +103,7 @@ int nl_topo_hosts(const struct nl_topo *t) {
 static int parse_beh(const char *v) {
   nat_beh b = nat_beh_parse(v);
   if (b != NAT_BEH_UNKNOWN)
-    return b;
+    return (int)b;
   if (strcmp(v, "none") == 0)
     return NL_NO_NAT;
   if (strcmp(v, "any") == 0)
