@@ -339,6 +339,16 @@ static void ck_count(ck *k, const nat_stun_msg *msg) {
   ndlog = 0;
 }
 
+/* A check takes the view. NAT_ENOTFOUND is a late answer to a check
+ * that was retransmitted and already answered (a loaded machine delays a
+ * first answer past the RTO): still decoded once, and counted so. */
+static void ck_recv(nat_check *c, const nat_addr *from,
+                    const nat_stun_msg *msg) {
+  int rc = nat_check_recv_msg(c, nat_udp_now(), from, msg);
+  if (rc != NAT_ENOTFOUND)
+    assert_int_equal(rc, 0);
+}
+
 static void ck_a_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
                       const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   ck *k = arg;
@@ -350,7 +360,7 @@ static void ck_a_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
     k->a_requests++;
   else
     k->a_responses++;
-  assert_int_equal(nat_check_recv_msg(k->a, nat_udp_now(), from, msg), 0);
+  ck_recv(k->a, from, msg);
   ck_count(k, msg);
   ck_flush_all(k);
 }
@@ -363,7 +373,7 @@ static void ck_b_recv(nat_udp *u, void *arg, const nat_addr *from,
   (void)buf;
   (void)len;
   assert_non_null(msg);
-  assert_int_equal(nat_check_recv_msg(k->b, nat_udp_now(), from, msg), 0);
+  ck_recv(k->b, from, msg);
   ck_count(k, msg);
   ck_flush_all(k);
 }
