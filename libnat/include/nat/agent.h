@@ -35,6 +35,7 @@
 #include <uv.h>
 
 #include "nat/addr.h"
+#include "nat/birthday.h"
 #include "nat/cand.h"
 #include "nat/check.h"
 #include "nat/common.h"
@@ -82,9 +83,16 @@ typedef enum nat_agent_event_type {
   NAT_AGENT_EV_FAILED,         /**< the run failed (phase, hint, error,
                                     local, text): close the agent */
   NAT_AGENT_EV_CLOSED,         /**< nat_agent_close() is done */
-  NAT_AGENT_EV_PIPE_DONE       /**< the pipe finished both ways and the
+  NAT_AGENT_EV_PIPE_DONE,      /**< the pipe finished both ways and the
                                     connection closed: close the agent
                                     (nat_agent_info: the byte counts) */
+  NAT_AGENT_EV_BIRTHDAY_PLAN,  /**< both blobs are in: the birthday plan
+                                    (nat_agent_info.bday), text: one line
+                                    (the role and odds, or why none) */
+  NAT_AGENT_EV_BIRTHDAY_PROGRESS, /**< every 250 ms while the spray runs
+                                    (nat_agent_info.bstats) */
+  NAT_AGENT_EV_BIRTHDAY_HIT    /**< an authenticated hit (pair: our socket
+                                    and the peer's address it proved) */
 } nat_agent_event_type;
 
 /** One event. Pointers are valid during the callback only. */
@@ -110,6 +118,25 @@ typedef struct nat_agent_event {
 
 typedef void (*nat_agent_cb)(nat_agent *a, void *arg,
                              const nat_agent_event *ev);
+
+/** Our side of the birthday spray (nat_agent_config.birthday). */
+typedef struct nat_agent_bday {
+  bool disabled;        /**< never spray (punch --no-birthday) */
+  bool only;            /**< spray only: no plain checks (the birthday
+                             tool); the run fails when the plan has no
+                             spray */
+  bool allow_both_hard; /**< spray even when both peers are hard (under
+                             the same caps) */
+  int role;             /**< nat_bday_role: NAT_BDAY_NONE from the
+                             verdicts; ACCEPTOR or DIALER forced (ticket
+                             mode has no verdicts) */
+  uint32_t sockets;     /**< K as the acceptor; 0: 256 (at most 1,024) */
+  uint32_t probes;      /**< m as the dialer; 0: 2,048 (at most 16,384) */
+  uint32_t rate;        /**< probes/s as the dialer; 0: 250 (at most
+                             1,000) */
+  uint16_t lo, hi;      /**< the range our NAT draws ports from, when
+                             known better than measured; 0, 0: measured */
+} nat_agent_bday;
 
 typedef struct nat_agent_config {
   /** The rendezvous, "HOST:PORT" (a name, IPv4 or [IPv6] literal). NULL:
@@ -155,7 +182,43 @@ typedef struct nat_agent_config {
    * it returns, so a caller that exits then need not wait for it. */
   bool pipe;
   int pipe_in, pipe_out; /**< with pipe: fds, >= 0 */
+  /** The birthday spray for a hard NAT (nat/birthday.h). Zero values:
+   * on when the verdicts call for it, K = 256 sockets, m = 2,048 probes,
+   * 250 probes/s, the range measured. */
+  nat_agent_bday birthday;
 } nat_agent_config;
+
+/** How the connection was made (nat_agent_info.strategy). */
+typedef enum nat_agent_strategy {
+  NAT_AGENT_VIA_NONE = 0,  /**< not connected */
+  NAT_AGENT_VIA_DIRECT,    /**< a checked pair of host or reflexive
+                                candidates */
+  NAT_AGENT_VIA_PREDICTED, /**< a predicted candidate (sequential NAT) */
+  NAT_AGENT_VIA_BIRTHDAY   /**< a birthday hit */
+} nat_agent_strategy;
+
+/** "none", "direct", "predicted", "birthday"; never NULL. */
+NAT_EXTERN const char *nat_agent_strategy_name(int s);
+
+/** What the spray did (nat_agent_info.bstats). */
+typedef struct nat_agent_bday_stats {
+  uint32_t sockets_opened; /**< acceptor sockets bound */
+  uint32_t sockets_open;   /**< still open now */
+  uint32_t probes_sent;    /**< dialer probes sent (each to a new port) */
+  uint32_t keepalives;     /**< acceptor checks sent (first sends
+                                included) */
+  uint32_t answers_sent;   /**< authenticated checks we answered */
+  uint32_t hit_probe;      /**< dialer: the 1-based probe index that hit
+                                (0: none or unknown) */
+  uint32_t ignored;        /**< datagrams on the spray's sockets that were
+                                not an authenticated check or answer
+                                (wrong key, unknown transaction, not STUN) */
+  uint32_t replays;        /**< answers to transactions already answered,
+                                or checks seen again after the hit */
+  double p_now;            /**< the odds the probes sent so far had */
+  nat_tstamp t_start, t_hit; /**< nat_udp_now(); 0: not reached */
+  nat_addr hit_local, hit_remote; /**< the winning pair */
+} nat_agent_bday_stats;
 
 /** What the agent saw, for a report. A plain value. */
 typedef struct nat_agent_info {
@@ -180,6 +243,12 @@ typedef struct nat_agent_info {
   /** With a pipe: stream bytes sent (taken by QUIC) and received (the
    * marker not counted). */
   uint64_t pipe_sent, pipe_received;
+  /** The birthday plan (bday_planned: both blobs were in) and what the
+   * spray did (bday_ran: it started). */
+  bool bday_planned, bday_ran;
+  nat_bday_plan bday;
+  nat_agent_bday_stats bstats;
+  int strategy; /**< nat_agent_strategy, once connected */
 } nat_agent_info;
 
 /** Start a run on @p loop. @p cfg is copied (see its fields for the
