@@ -167,6 +167,10 @@ static void natbox_nat_args(const struct nl_node *n, char **argv, int *k) {
     snprintf(buf, sizeof buf, "%u-%u", n->port_min, n->port_max);
     push_opt(argv, k, "port-range", buf);
   }
+  if (n->port_block) {
+    snprintf(buf, sizeof buf, "%u", n->port_block);
+    push_opt(argv, k, "port-block", buf);
+  }
   if (n->hairpin)
     push(argv, k, "--hairpin");
   if (n->timeout) {

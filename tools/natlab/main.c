@@ -201,6 +201,10 @@ static void show_node(const struct nl_topo *t, int i) {
            n->engine == NL_ENGINE_KERNEL ? "kernel" : "natbox",
            nl_beh_name(n->mapping), nl_beh_name(n->filtering),
            nl_alloc_name(n->alloc), n->hairpin ? "on" : "off");
+  if (n->kind == NL_NAT && n->port_max)
+    printf(" range=%u-%u", n->port_min, n->port_max);
+  if (n->kind == NL_NAT && n->port_block)
+    printf(" port-block=%u", n->port_block);
   if (n->kind == NL_NAT && n->timeout)
     printf(" timeout=%u", n->timeout);
   if (n->kind == NL_NAT && n->portmap) {

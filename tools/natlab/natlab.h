@@ -77,6 +77,8 @@ struct nl_node {
   int mapping, filtering, alloc;
   int delta;
   unsigned port_min, port_max; /* 0,0: whole ephemeral range */
+  unsigned port_block; /* natbox: one aligned block of this many ports per
+                          internal IP (carrier NAT), 0: none */
   bool hairpin;
   unsigned timeout; /* mapping timeout in seconds, 0: kernel default */
   unsigned portmap; /* enum nl_portmap bits: miniupnpd runs on the NAT */

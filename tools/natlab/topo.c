@@ -290,6 +290,10 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
   } else if (strcmp(k, "range") == 0) {
     if (parse_range(v, &n->port_min, &n->port_max))
       return perr(p, "range must be LO-HI within 1024-65535, not '%s'", v);
+  } else if (strcmp(k, "port-block") == 0) {
+    if (nat_cli_uint(v, 1, 64512, &x))
+      return perr(p, "port-block must be 1..64512 ports, not '%s'", v);
+    n->port_block = x;
   } else if (strcmp(k, "hairpin") == 0) {
     if ((r = parse_bool(v)) < 0)
       return perr(p, "hairpin must be on or off, not '%s'", v);
@@ -368,6 +372,19 @@ static int kernel_check(const struct parser *p, const struct nl_node *n) {
     return perr(p, "delta needs alloc=sequential");
   if (n->n_nat_opts)
     return perr(p, "natbox.* options need engine=natbox");
+  if (n->port_block)
+    return perr(p, "port-block (a carrier NAT's port blocks) needs "
+                   "engine=natbox");
+  return 0;
+}
+
+/* natbox: a port block must fit in the NAT's range. */
+static int natbox_check(const struct parser *p, const struct nl_node *n) {
+  unsigned lo = n->port_max ? n->port_min : 1024;
+  unsigned hi = n->port_max ? n->port_max : 65535;
+  if (n->port_block > hi - lo + 1)
+    return perr(p, "port-block %u is larger than the range %u-%u",
+                n->port_block, lo, hi);
   return 0;
 }
 
@@ -433,6 +450,9 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
   }
   if (kind == NL_NAT && n->engine == NL_ENGINE_KERNEL &&
       (r = kernel_check(p, n)))
+    return r;
+  if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX &&
+      (r = natbox_check(p, n)))
     return r;
   if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->portmap)
     return perr(p, "portmap (miniupnpd) needs engine=kernel: miniupnpd "
