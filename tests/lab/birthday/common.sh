@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the birthday lab tests (sourced after tests/lab/natlab/common.sh).
 
 # The pairs of the birthday experiment as `natlab up` arguments:

@@ -10,11 +10,15 @@ NATLAB=$1
 NETCHECK=$2
 export NATLAB_NATBOX=${3:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lab/natlab/common.sh
 . "$HERE/../natlab/common.sh"
+# shellcheck source=tests/lab/birthday/common.sh
 . "$HERE/common.sh"
 need_lab python3
 [ -x "$NETCHECK" ] || skip "netcheck is not built ($NETCHECK)"
-[ -n "$NATLAB_NATBOX" ] && [ -x "$NATLAB_NATBOX" ] || skip "natbox is not built"
+if [ -z "$NATLAB_NATBOX" ] || [ ! -x "$NATLAB_NATBOX" ]; then
+  skip "natbox is not built"
+fi
 lab_init bt
 tmp=$(mktemp -d)
 trap 'lab_cleanup; rm -rf "$tmp"' EXIT INT TERM
