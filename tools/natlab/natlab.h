@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "nat/common.h"
 #include <stdio.h>
@@ -184,6 +185,42 @@ bool nl_check_netcheck(const char *json, const struct nl_expect *e, char *obs,
                        size_t len);
 int nl_netcheck_mf(const char *json, int *mapping, int *filtering);
 
+/* ---- peers.c: programs in the lab, the rendezvous, two peers at once */
+#define NL_RDV_ADDR      NL_STUN_IP1 ":4000"
+#define NL_STUN_ADDR     NL_STUN_IP1 ":3478"
+#define NL_PEER_ARGS_MAX 32
+/** A program started in a namespace, its stdout and stderr on pipes. */
+struct nl_proc {
+  pid_t pid;
+  int fd[2];     /* stdout, stderr (read ends); -1 once at EOF */
+  char *buf[2];  /* what was read, NUL-terminated */
+  size_t len[2]; /* bytes in buf */
+  int status;    /* exit code, 128+signal, -1 killed at the deadline */
+  bool killed;
+  double spawned_ms; /* nl_now_ms() when it was started */
+};
+/** A peer's command line (the same for ha and hb). */
+struct nl_peer_cmd {
+  char *argv[NL_PEER_ARGS_MAX];
+  int argc;
+  char room[48], secs[12];
+};
+struct json_t;
+int nl_proc_spawn(const char *ns, char *const argv[], struct nl_proc *p);
+bool nl_proc_open(const struct nl_proc *p);
+void nl_proc_pump(struct nl_proc *ps[], int n, double ms);
+void nl_proc_reap(struct nl_proc *p);
+void nl_proc_free(struct nl_proc *p);
+int nl_serve_start(const char *prefix, struct nl_proc *srv);
+void nl_serve_stop(struct nl_proc *srv);
+void nl_peer_cmd_init(struct nl_peer_cmd *c, const char *prog, const char *verb,
+                      const char *room, int timeout_s);
+void nl_peer_cmd_add(struct nl_peer_cmd *c, const char *arg);
+void nl_peers_run(const char *prefix, const struct nl_peer_cmd *cmd,
+                  double wait_ms, struct nl_proc *srv, struct nl_proc peer[2]);
+struct json_t *nl_text_json(const char *text, size_t n);
+struct json_t *nl_last_line(const char *text);
+
 /* ---- run_punch.c: the `punch` experiment (punch(1) across NAT pairs) */
 #define NL_PUNCH_MAX_KINDS 8
 /** The pairs of NAT kinds to run: every unordered pair of @c kinds, each
@@ -196,7 +233,6 @@ struct nl_punch_plan {
   unsigned char pb[NL_PUNCH_MAX_KINDS * (NL_PUNCH_MAX_KINDS + 1) / 2];
   int timeout_s; /* punch connect --timeout */
 };
-struct json_t;
 const char *nl_punch_path(void);
 int nl_punch_plan(const char *kinds, struct nl_punch_plan *p);
 int nl_punch_worker(const struct nl_punch_plan *p, int i, const char *file);

@@ -58,25 +58,15 @@
  * or failure hint, differs from the expectation is a failed case. */
 #include "natlab.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#define RDV_ADDR       NL_STUN_IP1 ":4000"
-#define STUN_ADDR      NL_STUN_IP1 ":3478"
 #define PEER_TIMEOUT_S 10
-#define SERVE_READY_MS 10000
-#define OUT_MAX        (1 << 20)
 
 /* Kinds in their canonical order: `public` (no NAT) and the NAT kinds the
  * pair topologies take (topology-format.md). */
@@ -219,217 +209,6 @@ static void expect_pair(const struct nl_expect *a, const struct nl_expect *b,
   }
 }
 
-/* --------------------------------------------------- processes and pipes */
-
-struct proc {
-  pid_t pid;
-  int fd[2];     /* stdout, stderr (read ends); -1 once at EOF */
-  char *buf[2];  /* what was read, NUL-terminated */
-  size_t len[2]; /* bytes in buf */
-  int status;    /* exit code, 128+signal, -1 killed at the deadline */
-  bool killed;
-};
-
-static int enter_ns(const char *ns) {
-  char path[128];
-  snprintf(path, sizeof path, "/run/netns/%s", ns);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  int r = setns(fd, CLONE_NEWNET);
-  close(fd);
-  return r;
-}
-
-/* Start @p argv in namespace @p ns with stdin /dev/null and stdout and
- * stderr on pipes. */
-static int spawn_in(const char *ns, char *const argv[], struct proc *p) {
-  int o[2], e[2];
-  memset(p, 0, sizeof *p);
-  p->fd[0] = p->fd[1] = -1;
-  if (pipe2(o, O_CLOEXEC) < 0)
-    return NL_ERR_ENV;
-  if (pipe2(e, O_CLOEXEC) < 0) {
-    close(o[0]);
-    close(o[1]);
-    return NL_ERR_ENV;
-  }
-  p->pid = fork();
-  if (p->pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(o[1], 1);
-    dup2(e[1], 2);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    if (enter_ns(ns) != 0) {
-      fprintf(stderr, "natlab: cannot enter namespace %s: %s\n", ns,
-              strerror(errno));
-      _exit(126);
-    }
-    execvp(argv[0], argv);
-    fprintf(stderr, "natlab: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  close(o[1]);
-  close(e[1]);
-  if (p->pid < 0) {
-    close(o[0]);
-    close(e[0]);
-    return NL_ERR_ENV;
-  }
-  p->fd[0] = o[0];
-  p->fd[1] = e[0];
-  for (int i = 0; i < 2; i++) {
-    p->buf[i] = calloc(1, 1);
-    if (!p->buf[i])
-      return NL_ERR_ENV;
-  }
-  return 0;
-}
-
-static bool proc_open(const struct proc *p) {
-  return p->fd[0] >= 0 || p->fd[1] >= 0;
-}
-
-static void take(struct proc *p, int i) {
-  char chunk[4096];
-  ssize_t n = read(p->fd[i], chunk, sizeof chunk);
-  if (n < 0 && errno == EINTR)
-    return;
-  if (n <= 0) {
-    close(p->fd[i]);
-    p->fd[i] = -1;
-    return;
-  }
-  if (p->len[i] + (size_t)n > OUT_MAX)
-    return; /* keep draining, stop keeping */
-  char *nb = realloc(p->buf[i], p->len[i] + (size_t)n + 1);
-  if (!nb)
-    return;
-  memcpy(nb + p->len[i], chunk, (size_t)n);
-  p->len[i] += (size_t)n;
-  nb[p->len[i]] = '\0';
-  p->buf[i] = nb;
-}
-
-/* One poll over the open pipes of @p ps (at most @p ms), reading what is
- * there. */
-static void pump(struct proc *ps[], int n, double ms) {
-  struct pollfd pfd[6];
-  struct proc *owner[6];
-  int which[6], k = 0;
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < 2; j++)
-      if (ps[i]->fd[j] >= 0 && k < 6) {
-        pfd[k] = (struct pollfd){ps[i]->fd[j], POLLIN, 0};
-        owner[k] = ps[i];
-        which[k++] = j;
-      }
-  if (k == 0)
-    return;
-  int r = poll(pfd, (nfds_t)k, ms < 0 ? 0 : (int)ms + 1);
-  for (int i = 0; r > 0 && i < k; i++)
-    if (pfd[i].revents)
-      take(owner[i], which[i]);
-}
-
-/* Reap @p p (its pipes are closed or abandoned). */
-static void reap(struct proc *p) {
-  int ws = 0;
-  for (int i = 0; i < 2; i++)
-    if (p->fd[i] >= 0) {
-      close(p->fd[i]);
-      p->fd[i] = -1;
-    }
-  if (p->pid <= 0)
-    return;
-  while (waitpid(p->pid, &ws, 0) < 0 && errno == EINTR)
-    ;
-  if (p->killed)
-    p->status = -1;
-  else if (WIFEXITED(ws))
-    p->status = WEXITSTATUS(ws);
-  else
-    p->status = 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
-  p->pid = 0;
-}
-
-static void proc_free(struct proc *p) {
-  free(p->buf[0]);
-  free(p->buf[1]);
-}
-
-/* Stop the rendezvous: SIGTERM, read its log to the end (bounded), reap. */
-static void stop_server(struct proc *srv) {
-  struct proc *ps[1] = {srv};
-  double end = nl_now_ms() + 5000;
-  if (srv->pid <= 0)
-    return;
-  kill(srv->pid, SIGTERM);
-  while (proc_open(srv) && nl_now_ms() < end)
-    pump(ps, 1, end - nl_now_ms());
-  if (proc_open(srv))
-    kill(srv->pid, SIGKILL);
-  reap(srv);
-}
-
-/* Start `punch serve` on wan; 0 once it printed its "listening on" line. */
-static int start_server(const char *prefix, struct proc *srv) {
-  char ns[NL_PREFIX_MAX + 8];
-  char *argv[] = {(char *)nl_punch_path(), "serve", "--listen", RDV_ADDR, NULL};
-  struct proc *ps[1] = {srv};
-  double end = nl_now_ms() + SERVE_READY_MS;
-  snprintf(ns, sizeof ns, "%s-wan", prefix);
-  if (spawn_in(ns, argv, srv) != 0)
-    return NL_ERR_ENV;
-  while (!strstr(srv->buf[1], "listening on ") && proc_open(srv) &&
-         nl_now_ms() < end && !nl_interrupted)
-    pump(ps, 1, end - nl_now_ms());
-  return strstr(srv->buf[1], "listening on ") ? 0 : NL_ERR_ENV;
-}
-
-/* Run both peers at once (the rendezvous keeps logging meanwhile); return
- * when both have exited, killing them past the deadline. */
-static void run_peers(const char *prefix, int timeout_s, struct proc *srv,
-                      struct proc peer[2]) {
-  char ns[2][NL_PREFIX_MAX + 8], room[40], secs[12];
-  const char *const node[2] = {"ha", "hb"};
-  struct proc *ps[3] = {srv, &peer[0], &peer[1]};
-  double end = nl_now_ms() + (timeout_s + 20) * 1000.0;
-  snprintf(room, sizeof room, "natlab-%s-%d", prefix, (int)getpid());
-  snprintf(secs, sizeof secs, "%d", timeout_s);
-  for (int i = 0; i < 2; i++) {
-    char *argv[] = {(char *)nl_punch_path(),
-                    "connect",
-                    "--rendezvous",
-                    RDV_ADDR,
-                    "--room",
-                    room,
-                    "--stun",
-                    STUN_ADDR,
-                    "--json",
-                    "--timeout",
-                    secs,
-                    NULL};
-    snprintf(ns[i], sizeof ns[i], "%s-%s", prefix, node[i]);
-    if (spawn_in(ns[i], argv, &peer[i]) != 0)
-      peer[i].status = -2;
-  }
-  while ((proc_open(&peer[0]) || proc_open(&peer[1])) && nl_now_ms() < end &&
-         !nl_interrupted)
-    pump(ps, 3, end - nl_now_ms());
-  for (int i = 0; i < 2; i++) {
-    if (peer[i].pid > 0 && proc_open(&peer[i])) {
-      kill(peer[i].pid, SIGKILL);
-      peer[i].killed = true;
-    }
-    reap(&peer[i]);
-  }
-}
-
 /* ------------------------------------------------------------- reporting */
 
 static json_t *ms_or_null(json_t *v) {
@@ -442,36 +221,9 @@ static const char *cand_type(json_t *sel, const char *side) {
   return t ? t : "?";
 }
 
-/* @p n bytes of a program's output as a JSON string (bytes that are not
- * printable ASCII, except newlines and tabs, become '?'). */
-static json_t *text_json(const char *text, size_t n) {
-  char *s = malloc(n + 1);
-  if (!s)
-    return json_null();
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)text[i];
-    s[i] =
-        (ch >= 0x20 && ch < 0x7f) || ch == '\n' || ch == '\t' ? (char)ch : '?';
-  }
-  json_t *j = json_stringn(s, n);
-  free(s);
-  return j ? j : json_null();
-}
-
-/* The last line of @p text (for a peer that wrote no report). */
-static json_t *last_line(const char *text) {
-  size_t n = strlen(text);
-  while (n > 0 && text[n - 1] == '\n')
-    n--;
-  size_t s = n;
-  while (s > 0 && text[s - 1] != '\n')
-    s--;
-  return text_json(text + s, n - s);
-}
-
 /* One peer's side of the case: what its report says. */
 static json_t *peer_json(const char *node, const char *kind,
-                         const struct nl_expect *e, const struct proc *p) {
+                         const struct nl_expect *e, const struct nl_proc *p) {
   json_t *rep = json_loads(p->buf[0] ? p->buf[0] : "", 0, NULL);
   json_t *sel = json_object_get(rep, "selected");
   json_t *t = json_object_get(rep, "times_ms");
@@ -500,7 +252,7 @@ static json_t *peer_json(const char *node, const char *kind,
       json_is_string(json_object_get(fail, "hint"))
           ? json_copy(json_object_get(fail, "hint"))
           : json_null(),
-      "stderr", last_line(p->buf[1] ? p->buf[1] : ""), "report",
+      "stderr", nl_last_line(p->buf[1] ? p->buf[1] : ""), "report",
       rep ? rep : json_null());
   return j;
 }
@@ -646,7 +398,7 @@ static json_t *pair_case(const struct pair_lab *L, const struct expectation *x,
 static json_t *run_pair(struct pair_lab *L, const char *prefix, int timeout_s) {
   struct nl_expect ea, eb;
   struct expectation x;
-  struct proc srv, peer[2];
+  struct nl_proc srv, peer[2];
   char why[200] = "";
   double t0 = nl_now_ms();
   nl_topo_effective(&L->t, nl_topo_node(&L->t, "ha"), &ea);
@@ -655,21 +407,25 @@ static json_t *run_pair(struct pair_lab *L, const char *prefix, int timeout_s) {
   if (nl_lab_up(&L->t, prefix, &L->params, true) != 0)
     return pair_case(L, &x, NULL, NULL, "error", false, false,
                      "lab did not come up", nl_now_ms() - t0);
-  if (start_server(prefix, &srv) != 0) {
-    json_t *l = last_line(srv.buf[1] ? srv.buf[1] : "");
+  if (nl_serve_start(prefix, &srv) != 0) {
+    json_t *l = nl_last_line(srv.buf[1] ? srv.buf[1] : "");
     snprintf(why, sizeof why, "punch serve did not start: %s",
              json_string_value(l) && *json_string_value(l)
                  ? json_string_value(l)
                  : "no output");
     json_decref(l);
-    stop_server(&srv);
-    proc_free(&srv);
+    nl_serve_stop(&srv);
+    nl_proc_free(&srv);
     nl_lab_down(prefix, true);
     return pair_case(L, &x, NULL, NULL, "error", false, false, why,
                      nl_now_ms() - t0);
   }
-  run_peers(prefix, timeout_s, &srv, peer);
-  stop_server(&srv);
+  struct nl_peer_cmd cmd;
+  char room[48];
+  snprintf(room, sizeof room, "natlab-%s-%d", prefix, (int)getpid());
+  nl_peer_cmd_init(&cmd, nl_punch_path(), "connect", room, timeout_s);
+  nl_peers_run(prefix, &cmd, (timeout_s + 20) * 1000.0, &srv, peer);
+  nl_serve_stop(&srv);
   nl_lab_down(prefix, true);
   json_t *pa = peer_json("ha", L->ka, &ea, &peer[0]);
   json_t *pb = peer_json("hb", L->kb, &eb, &peer[1]);
@@ -678,10 +434,11 @@ static json_t *run_pair(struct pair_lab *L, const char *prefix, int timeout_s) {
   bool pass = x.outcome && judge(&x, outcome, peers, why, sizeof why);
   json_t *c =
       pair_case(L, &x, pa, pb, outcome, true, pass, why, nl_now_ms() - t0);
-  json_object_set_new(c, "rendezvous_log", text_json(srv.buf[1], srv.len[1]));
+  json_object_set_new(c, "rendezvous_log",
+                      nl_text_json(srv.buf[1], srv.len[1]));
   for (int i = 0; i < 2; i++)
-    proc_free(&peer[i]);
-  proc_free(&srv);
+    nl_proc_free(&peer[i]);
+  nl_proc_free(&srv);
   return c;
 }
 
