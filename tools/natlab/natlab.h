@@ -219,6 +219,8 @@ void nl_peer_cmd_add(struct nl_peer_cmd *c, const char *arg);
 void nl_peers_run(const char *prefix, const struct nl_peer_cmd *cmd,
                   double wait_ms, struct nl_proc *srv, struct nl_proc peer[2]);
 struct json_t *nl_text_json(const char *text, size_t n);
+const char *nl_tool_path(const char *env, const char *build, const char *name,
+                         char *buf, size_t len);
 struct json_t *nl_last_line(const char *text);
 
 /* ---- run_punch.c: the `punch` experiment (punch(1) across NAT pairs) */
@@ -237,5 +239,22 @@ const char *nl_punch_path(void);
 int nl_punch_plan(const char *kinds, struct nl_punch_plan *p);
 int nl_punch_worker(const struct nl_punch_plan *p, int i, const char *file);
 void nl_punch_markdown(FILE *f, struct json_t *cases, int pass, int fail);
+
+/* ---- run_birthday.c: the `birthday` experiment (the spray over NAT
+ * pairs, repeated trials) */
+#define NL_BDAY_PAIRS_MAX  8
+#define NL_BDAY_TRIALS_MAX 1000
+struct nl_bday_plan {
+  int npairs;
+  int pair[NL_BDAY_PAIRS_MAX]; /* indexes into run_birthday.c's pairs */
+  int trials;                  /* per pair */
+  int timeout_s;               /* the peers' --timeout */
+  const char *tool;            /* "punch" or "birthday" */
+};
+const char *nl_birthday_path(void);
+void nl_bday_plan_defaults(struct nl_bday_plan *p);
+int nl_bday_plan(const char *list, struct nl_bday_plan *p);
+int nl_bday_worker(const struct nl_bday_plan *p, int i, const char *file);
+void nl_bday_markdown(FILE *f, struct json_t *cases, int pass, int fail);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -182,6 +183,30 @@ int nl_serve_start(const char *prefix, struct nl_proc *srv) {
          nl_now_ms() < end && !nl_interrupted)
     nl_proc_pump(ps, 1, end - nl_now_ms());
   return strstr(srv->buf[1], "listening on ") ? 0 : NL_ERR_ENV;
+}
+
+/** A program of the build: $@p env, else @p build (the build tree's, when
+ * it exists), else @p name in natlab's own directory (an installed
+ * natlab; the path in @p buf), else @p name from PATH. */
+const char *nl_tool_path(const char *env, const char *build, const char *name,
+                         char *buf, size_t len) {
+  const char *e = getenv(env);
+  char exe[PATH_MAX];
+  ssize_t n;
+  if (e && *e)
+    return e;
+  if (build[0] && access(build, X_OK) == 0)
+    return build;
+  n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash) {
+    *slash = '\0';
+    snprintf(buf, len, "%s/%s", exe, name);
+    if (access(buf, X_OK) == 0)
+      return buf;
+  }
+  return name;
 }
 
 /** The common arguments of a peer: PROG VERB --rendezvous 203.0.113.1:4000

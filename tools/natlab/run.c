@@ -21,7 +21,11 @@
  * Shipped experiment `punch` (run_punch.c): not per topology but per pair
  * of NAT kinds: each worker runs one pair (its lab, the rendezvous, both
  * peers of punch(1) at once) and compares the outcome with what RFC 4787
- * behaviours predict. */
+ * behaviours predict.
+ *
+ * Shipped experiment `birthday` (run_birthday.c): per pair of the NATs the
+ * birthday spray is for, repeated trials of punch (or birthday) connect:
+ * success against the predicted odds, times, packets, refusals. */
 #include "natlab.h"
 
 #include "../common/cli.h"
@@ -74,19 +78,26 @@ static const struct ncase netcheck_cases[] = {
     {"netcheck = natdiscovery", CHECK_AGREE, {NULL}, 0},
 };
 
+enum per {
+  PER_TOPOLOGY, /* reference, netcheck: one topology */
+  PER_KINDS,    /* punch: one pair of NAT kinds (run_punch.c) */
+  PER_BDAY      /* birthday: one NAT pair, N trials (run_birthday.c) */
+};
+
 struct experiment {
   const char *name;
   const struct ncase *cases;
   size_t n;
-  bool pairs; /* `punch`: one worker per pair of NAT kinds (run_punch.c) */
+  int per; /* what one worker runs: enum per */
 };
 
 static const struct experiment experiments[] = {
     {"reference", reference_cases,
-     sizeof reference_cases / sizeof reference_cases[0], false},
+     sizeof reference_cases / sizeof reference_cases[0], PER_TOPOLOGY},
     {"netcheck", netcheck_cases,
-     sizeof netcheck_cases / sizeof netcheck_cases[0], false},
-    {"punch", NULL, 0, true},
+     sizeof netcheck_cases / sizeof netcheck_cases[0], PER_TOPOLOGY},
+    {"punch", NULL, 0, PER_KINDS},
+    {"birthday", NULL, 0, PER_BDAY},
 };
 
 struct runopts {
@@ -98,6 +109,8 @@ struct runopts {
   const char *kinds;  /* punch: --kinds LIST */
   char (*paths)[600]; /* per-topology experiments: one topology a worker */
   struct nl_punch_plan plan; /* punch: one pair of kinds a worker */
+  const char *pairs;         /* birthday: --pairs LIST */
+  struct nl_bday_plan bday;  /* birthday: one NAT pair a worker */
 };
 
 static int beh_from_text(const char *out, const char *what) {
@@ -394,6 +407,41 @@ static void markdown(FILE *f, json_t *cases, int pass, int fail) {
   fprintf(f, "\n%d passed, %d failed\n", pass, fail);
 }
 
+/* --NAME N within @p lo..@p hi; 0 or NL_ERR_USAGE after one line. */
+static int uint_opt(const char *name, const char *v, unsigned lo, unsigned hi,
+                    int *out) {
+  unsigned x;
+  if (nat_cli_uint(v, lo, hi, &x) != 0) {
+    fprintf(stderr, "natlab: run: bad %s '%s' (%u..%u)\n", name, v, lo, hi);
+    return NL_ERR_USAGE;
+  }
+  *out = (int)x;
+  return 0;
+}
+
+/* An option only the birthday experiment takes. 1: not one of them. */
+static int bday_opt(struct runopts *o, const char *opt, const char *v) {
+  struct nl_bday_plan *b = &o->bday;
+  if (strcmp(opt, "--pairs") == 0)
+    o->pairs = v;
+  else if (strcmp(opt, "--trials") == 0)
+    return uint_opt(opt, v, 1, NL_BDAY_TRIALS_MAX, &b->trials);
+  else if (strcmp(opt, "--timeout") == 0)
+    return uint_opt(opt, v, 1, 600, &b->timeout_s);
+  else if (strcmp(opt, "--tool") == 0 &&
+           (strcmp(v, "punch") == 0 || strcmp(v, "birthday") == 0))
+    b->tool = v;
+  else
+    return 1;
+  return 0;
+}
+
+static const char *const run_opts_text[] = {
+    [PER_TOPOLOGY] = "--only TOPOLOGY",
+    [PER_KINDS] = "--kinds KIND,KIND...",
+    [PER_BDAY] = "--pairs PAIR,PAIR..., --trials N, --timeout S, --tool "
+                 "punch|birthday"};
+
 static int parse_run(int argc, char **argv, struct runopts *o) {
   for (size_t i = 0; argc > 0 && i < sizeof experiments / sizeof experiments[0];
        i++)
@@ -402,44 +450,53 @@ static int parse_run(int argc, char **argv, struct runopts *o) {
   if (!o->x) {
     fprintf(stderr,
             "natlab: unknown experiment '%s' (experiments: "
-            "reference, netcheck, punch)\n",
+            "reference, netcheck, punch, birthday)\n",
             argc ? argv[0] : "");
     return NL_ERR_USAGE;
   }
+  nl_bday_plan_defaults(&o->bday);
   for (int i = 1; i < argc; i++) {
     bool has = i + 1 < argc;
+    int r = 1;
     if (strcmp(argv[i], "--json") == 0 && has)
       o->json = argv[++i];
     else if (strcmp(argv[i], "--md") == 0 && has)
       o->md = argv[++i];
     else if (strcmp(argv[i], "--only") == 0 && has && o->nonly < 64 &&
-             !o->x->pairs)
+             o->x->per == PER_TOPOLOGY)
       o->only[o->nonly++] = argv[++i];
-    else if (strcmp(argv[i], "--kinds") == 0 && has && o->x->pairs)
+    else if (strcmp(argv[i], "--kinds") == 0 && has && o->x->per == PER_KINDS)
       o->kinds = argv[++i];
     else if (strcmp(argv[i], "--jobs") == 0 && has) {
-      unsigned j;
-      if (nat_cli_uint(argv[++i], 1, 64, &j) != 0) {
-        fprintf(stderr, "natlab: run: bad --jobs '%s' (1..64)\n", argv[i]);
+      if (uint_opt("--jobs", argv[++i], 1, 64, &o->jobs))
         return NL_ERR_USAGE;
-      }
-      o->jobs = (int)j;
+    } else if (has && o->x->per == PER_BDAY &&
+               (r = bday_opt(o, argv[i], argv[i + 1])) <= 0) {
+      if (r < 0)
+        return NL_ERR_USAGE;
+      i++;
     } else {
       fprintf(stderr,
               "natlab: run %s: bad option '%s' (--json FILE, --md "
               "FILE, %s, --jobs N)\n",
-              o->x->name, argv[i],
-              o->x->pairs ? "--kinds KIND,KIND..." : "--only TOPOLOGY");
+              o->x->name, argv[i], run_opts_text[o->x->per]);
       return NL_ERR_USAGE;
     }
   }
-  return o->x->pairs ? nl_punch_plan(o->kinds, &o->plan) : 0;
+  if (o->x->per == PER_KINDS)
+    return nl_punch_plan(o->kinds, &o->plan);
+  if (o->x->per == PER_BDAY)
+    return nl_bday_plan(o->pairs, &o->bday);
+  return 0;
 }
 
-/* Worker @p i of the run: one topology, or one pair of kinds (punch). */
+/* Worker @p i of the run: one topology, one pair of kinds (punch), or one
+ * NAT pair's trials (birthday). */
 static int job(const struct runopts *o, int i, const char *file) {
-  if (o->x->pairs)
+  if (o->x->per == PER_KINDS)
     return nl_punch_worker(&o->plan, i, file);
+  if (o->x->per == PER_BDAY)
+    return nl_bday_worker(&o->bday, i, file);
   return worker(o->x, o->paths[i], file, i);
 }
 
@@ -526,8 +583,10 @@ static int write_outputs(const struct runopts *o, json_t *cases, int pass,
     fprintf(stderr, "natlab: cannot write %s: %s\n", o->md, strerror(errno));
     return NL_ERR_ENV;
   }
-  if (o->x->pairs)
+  if (o->x->per == PER_KINDS)
     nl_punch_markdown(md, cases, pass, fail);
+  else if (o->x->per == PER_BDAY)
+    nl_bday_markdown(md, cases, pass, fail);
   else
     markdown(md, cases, pass, fail);
   if (md != stdout && fclose(md) != 0)
@@ -536,7 +595,17 @@ static int write_outputs(const struct runopts *o, json_t *cases, int pass,
     json_t *doc =
         json_pack("{s:i,s:s,s:i,s:i,s:O}", "schema_version", 1, "experiment",
                   o->x->name, "passed", pass, "failed", fail, "cases", cases);
-    if (o->x->pairs) {
+    if (o->x->per == PER_BDAY) {
+      json_object_set_new(doc, "trials", json_integer(o->bday.trials));
+      json_object_set_new(doc, "peer_timeout_s",
+                          json_integer(o->bday.timeout_s));
+      json_object_set_new(doc, "tool", json_string(o->bday.tool));
+      json_object_set_new(doc, "program",
+                          json_string(strcmp(o->bday.tool, "birthday") == 0
+                                          ? nl_birthday_path()
+                                          : nl_punch_path()));
+    }
+    if (o->x->per == PER_KINDS) {
       json_t *kinds = json_array();
       for (int k = 0; k < o->plan.nkinds; k++)
         json_array_append_new(kinds, json_string(o->plan.kinds[k]));
@@ -564,7 +633,9 @@ int nl_run_experiment(int argc, char **argv) {
   if (parse_run(argc, argv, &o))
     return NL_EXIT_USAGE;
   o.paths = paths;
-  n = o.x->pairs ? o.plan.npairs : reference_topologies(&o, paths, 64);
+  n = o.x->per == PER_KINDS  ? o.plan.npairs
+      : o.x->per == PER_BDAY ? o.bday.npairs
+                             : reference_topologies(&o, paths, 64);
   if (n <= 0) {
     fprintf(stderr, "natlab: no single-host topology to run%s\n",
             o.nonly ? " (check --only)" : "");
@@ -579,7 +650,10 @@ int nl_run_experiment(int argc, char **argv) {
   }
   if (isatty(2))
     fprintf(stderr, "natlab: running %d %s, %d at a time...\n", n,
-            o.x->pairs ? "pairs of NAT kinds" : "topologies", o.jobs);
+            o.x->per == PER_KINDS  ? "pairs of NAT kinds"
+            : o.x->per == PER_BDAY ? "NAT pairs"
+                                   : "topologies",
+            o.jobs);
   int r = run_workers(&o, n, tmp);
   json_t *cases = collect_results(tmp, n, &pass, &fail);
   if (r == 0)

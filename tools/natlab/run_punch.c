@@ -85,23 +85,8 @@ static const char default_kinds[] = "public,full-cone,restricted-cone,"
  * installed natlab), else `punch` from PATH. */
 const char *nl_punch_path(void) {
   static char beside[PATH_MAX + 8];
-  const char *env = getenv("NATLAB_PUNCH");
-  char exe[PATH_MAX];
-  ssize_t n;
-  if (env && *env)
-    return env;
-  if (NATLAB_PUNCH_BUILD[0] && access(NATLAB_PUNCH_BUILD, X_OK) == 0)
-    return NATLAB_PUNCH_BUILD;
-  n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (slash) {
-    *slash = '\0';
-    snprintf(beside, sizeof beside, "%s/punch", exe);
-    if (access(beside, X_OK) == 0)
-      return beside;
-  }
-  return "punch";
+  return nl_tool_path("NATLAB_PUNCH", NATLAB_PUNCH_BUILD, "punch", beside,
+                      sizeof beside);
 }
 
 static int kind_index(const char *name, size_t len) {
