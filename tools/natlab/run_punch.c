@@ -8,9 +8,10 @@
  * runs `punch connect --rendezvous 203.0.113.1:4000 --room CODE --stun
  * 203.0.113.1:3478 --json --timeout 10` on ha and hb at once, waits for
  * both to exit, stops the rendezvous and tears the lab down. The case
- * records both reports (exit codes, selected pair types, QUIC confirmed and
- * peer-to-confirmed times, RTT, failure reason and hint) and compares the
- * outcome with the expectation below.
+ * records both reports (exit codes, selected pair types, the strategy that
+ * won, QUIC confirmed and peer-to-confirmed times, RTT, failure reason and
+ * hint, the birthday spray's both-hard estimate) and compares the outcome
+ * with the expectation below.
  *
  * Expectation (RFC 4787 behaviours of each side, as the loaded topology
  * declares them; what punch does: after the candidates are exchanged, both
@@ -18,7 +19,12 @@
  * server-reflexive candidates at the same time, answer any check that
  * arrives and learn its source as a peer-reflexive candidate; a side whose
  * NAT maps per destination and allocates ports sequentially also signals
- * predicted candidates, the next ports its NAT will give):
+ * predicted candidates, the next ports its NAT will give; when one side
+ * maps per destination and the other does not, punch escalates to the
+ * birthday spray: the mapping side opens many sockets towards the other's
+ * public address, the other sprays checks at random ports of its IP;
+ * when both map per destination, punch refuses the spray and says what it
+ * would cost):
  *
  *  - neither side maps per destination (no NAT, or endpoint-independent
  *    mapping): each side's server-reflexive address is where its checks
@@ -32,11 +38,11 @@
  *    and-port-dependent filtering drops them unless the other side sent to
  *    that very port first: it did when the mapping side allocates
  *    sequentially (its predicted candidates name the port): connected;
- *    with random allocation the other side's checks go to the wrong ports:
- *    failed, hint birthday.
+ *    with random allocation the other side's checks go to the wrong ports
+ *    and only the birthday spray meets: connected, strategy birthday.
  *  - both sides map per destination: no check ever reaches a port that
- *    expects it: failed, hint birthday (only many ports at once, the
- *    birthday attack, can meet).
+ *    expects it, and a spray from both sides would take about 170,000
+ *    probes a side: refused, with the estimate on both peers.
  *
  * For the shipped kinds (mapping/filtering: full-cone ei/ei,
  * restricted-cone ei/ad, port-restricted ei/apd, symmetric and
@@ -46,16 +52,18 @@
  *   public           conn    conn    conn     conn    conn     conn
  *   full-cone                conn    conn     conn    conn     conn
  *   restricted-cone                  conn     conn    conn     conn
- *   port-restricted                           conn    conn*    FAIL
- *   symmetric-seq                                     FAIL     FAIL
- *   symmetric                                                  FAIL
+ *   port-restricted                           conn    conn*    conn(b)
+ *   symmetric-seq                                     REF      REF
+ *   symmetric                                                  REF
  *
- *   (*) through the symmetric-sequential side's predicted candidates.
+ *   (*) through the symmetric-sequential side's predicted candidates;
+ *   (b) by the birthday spray (strategy birthday on both peers);
+ *   REF: refused on both peers, each with the both-hard estimate.
  *
- * A failure is expected with the hint "birthday" on both sides (both
- * peers know both mappings: --stun on another port of the rendezvous' IP
- * tells each whether it maps per destination). A pair whose outcome,
- * or failure hint, differs from the expectation is a failed case. */
+ * Both peers know both mappings (--stun on another port of the
+ * rendezvous' IP tells each whether it maps per destination). A pair whose
+ * outcome, winning strategy or estimate differs from the expectation is a
+ * failed case. */
 #include "natlab.h"
 
 #include <limits.h>
@@ -137,8 +145,8 @@ int nl_punch_plan(const char *kinds, struct nl_punch_plan *p) {
 /* ------------------------------------------------------------ expectation */
 
 struct expectation {
-  const char *outcome; /* "connected", "failed", NULL: unknown */
-  const char *hint;    /* expected failure hint, or NULL */
+  const char *outcome;  /* "connected", "refused", NULL: unknown */
+  const char *strategy; /* the strategy that must win, NULL: not judged */
   char why[200];
 };
 
@@ -168,18 +176,17 @@ static void expect_pair(const struct nl_expect *a, const struct nl_expect *b,
              "neither side maps per destination: each side's own checks "
              "open its filter for the other's server-reflexive address");
   } else if (da && db) {
-    x->outcome = "failed";
-    x->hint = "birthday";
+    x->outcome = "refused";
     snprintf(x->why, sizeof x->why,
              "both sides map per destination: no check reaches a port that "
-             "expects it");
+             "expects it, and the spray is refused with its estimate");
   } else {
     const struct nl_expect *fixed = da ? b : a, *moving = da ? a : b;
     char side = da ? 'b' : 'a', other = da ? 'a' : 'b';
     bool in = admits_new_port(fixed->filtering);
     bool predicted = !in && moving->alloc == NL_ALLOC_SEQ;
-    x->outcome = in || predicted ? "connected" : "failed";
-    x->hint = in || predicted ? NULL : "birthday";
+    x->outcome = "connected";
+    x->strategy = in || predicted ? NULL : "birthday";
     if (predicted)
       snprintf(x->why, sizeof x->why,
                "%c maps per destination but allocates sequentially: %c's "
@@ -188,9 +195,10 @@ static void expect_pair(const struct nl_expect *a, const struct nl_expect *b,
     else
       snprintf(x->why, sizeof x->why,
                "%c maps per destination (%s allocation); %c's filtering (%s) "
-               "%s its new port",
+               "%s its new port%s",
                other, nl_alloc_name(moving->alloc), side,
-               nl_beh_name(fixed->filtering), in ? "admits" : "drops");
+               nl_beh_name(fixed->filtering), in ? "admits" : "drops",
+               in ? "" : ": the birthday spray meets");
   }
 }
 
@@ -239,6 +247,14 @@ static json_t *peer_json(const char *node, const char *kind,
           : json_null(),
       "stderr", nl_last_line(p->buf[1] ? p->buf[1] : ""), "report",
       rep ? rep : json_null());
+  json_t *bd = json_object_get(rep, "birthday");
+  json_t *est = json_object_get(bd, "both_hard");
+  json_object_set_new(j, "strategy",
+                      json_is_string(json_object_get(rep, "strategy"))
+                          ? json_copy(json_object_get(rep, "strategy"))
+                          : json_null());
+  json_object_set_new(j, "estimate",
+                      json_is_object(est) ? json_deep_copy(est) : json_null());
   return j;
 }
 
@@ -246,7 +262,15 @@ static bool has_ms(json_t *peer, const char *key) {
   return json_is_number(json_object_get(peer, key));
 }
 
+/* Did this peer refuse the spray (both sides hard)? */
+static bool refused(json_t *peer) {
+  const char *reason =
+      json_string_value(json_object_get(peer, "failure_reason"));
+  return reason && strstr(reason, "refused");
+}
+
 /* "connected" (both confirmed QUIC), "failed" (both gave up: exit 1),
+ * "refused" (both exit 1 refusing the spray),
  * "one-sided", or "error" (no report, killed, usage/environment exit). */
 static const char *outcome_of(json_t *pa, json_t *pb) {
   json_int_t ea = json_integer_value(json_object_get(pa, "exit_code"));
@@ -260,7 +284,7 @@ static const char *outcome_of(json_t *pa, json_t *pb) {
   if (oka && okb && ea == 0 && eb == 0)
     return "connected";
   if (!oka && !okb && ea == 1 && eb == 1)
-    return "failed";
+    return refused(pa) && refused(pb) ? "refused" : "failed";
   return "one-sided";
 }
 
@@ -281,11 +305,17 @@ static bool judge(const struct expectation *x, const char *outcome,
       snprintf(why, len, "%s connected without a selected pair or times", side);
       return false;
     }
-    const char *hint =
-        json_string_value(json_object_get(peers[i], "failure_hint"));
-    if (x->hint && (!hint || strcmp(hint, x->hint) != 0)) {
-      snprintf(why, len, "%s's hint is %s, expected %s", side,
-               hint ? hint : "null", x->hint);
+    const char *strategy =
+        json_string_value(json_object_get(peers[i], "strategy"));
+    if (x->strategy && (!strategy || strcmp(strategy, x->strategy) != 0)) {
+      snprintf(why, len, "%s's strategy is %s, expected %s", side,
+               strategy ? strategy : "null", x->strategy);
+      return false;
+    }
+    json_t *est = json_object_get(peers[i], "estimate");
+    if (strcmp(outcome, "refused") == 0 &&
+        !(json_number_value(json_object_get(est, "probes_per_side")) > 0)) {
+      snprintf(why, len, "%s refused without the estimate", side);
       return false;
     }
   }
@@ -300,8 +330,11 @@ static void observed_text(const char *outcome, json_t *peers[2], char *buf,
       json_string_value(json_object_get(peers[0], "failure_hint"));
   const char *reason =
       json_string_value(json_object_get(peers[0], "failure_reason"));
+  const char *strategy =
+      json_string_value(json_object_get(peers[0], "strategy"));
   if (strcmp(outcome, "connected") == 0)
-    snprintf(buf, len, "connected %s", path ? path : "?");
+    snprintf(buf, len, "connected %s by %s", path ? path : "?",
+             strategy ? strategy : "?");
   else if (reason)
     snprintf(buf, len, "%s: %s (hint %s)", outcome, reason,
              hint ? hint : "none");
@@ -357,23 +390,23 @@ static json_t *pair_case(const struct pair_lab *L, const struct expectation *x,
   char exp[64], obs[600], name[64];
   snprintf(name, sizeof name, "%s x %s", L->ka, L->kb);
   snprintf(exp, sizeof exp, "%s%s%s", x->outcome ? x->outcome : "unknown",
-           x->hint ? " hint=" : "", x->hint ? x->hint : "");
+           x->strategy ? " by " : "", x->strategy ? x->strategy : "");
   if (pa && pb)
     observed_text(outcome, peers, obs, sizeof obs);
   else
     snprintf(obs, sizeof obs, "%s", why);
-  json_t *c =
-      json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:o,s:o,s:f,s:s}",
-                "pair", name, "topology", L->topo, "kind_a", L->ka, "kind_b",
-                L->kb, "expected", x->outcome ? x->outcome : "unknown",
-                "expected_hint", x->hint ? json_string(x->hint) : json_null(),
-                "expectation", x->why, "outcome", outcome, "expected_text", exp,
-                "observed", obs, "a", pa ? pa : json_null(), "b",
-                pb ? pb : json_null(), "duration_ms", ms, "result",
-                !judged       ? "error"
-                : !x->outcome ? "n/a"
-                : pass        ? "pass"
-                              : "fail");
+  json_t *c = json_pack(
+      "{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:o,s:o,s:f,s:s}", "pair", name,
+      "topology", L->topo, "kind_a", L->ka, "kind_b", L->kb, "expected",
+      x->outcome ? x->outcome : "unknown", "expected_strategy",
+      x->strategy ? json_string(x->strategy) : json_null(), "expectation",
+      x->why, "outcome", outcome, "expected_text", exp, "observed", obs, "a",
+      pa ? pa : json_null(), "b", pb ? pb : json_null(), "duration_ms", ms,
+      "result",
+      !judged       ? "error"
+      : !x->outcome ? "n/a"
+      : pass        ? "pass"
+                    : "fail");
   if (judged && !pass && why[0])
     json_object_set_new(c, "mismatch", json_string(why));
   return c;
@@ -466,7 +499,7 @@ static void ms2(FILE *f, json_t *a, json_t *b, const char *key) {
 void nl_punch_markdown(FILE *f, json_t *cases, int pass, int fail) {
   size_t i;
   json_t *c;
-  fprintf(f, "| a | b | expected | outcome | exit a/b | path (a) | "
+  fprintf(f, "| a | b | expected | outcome | exit a/b | path (a), strategy | "
              "QUIC confirmed ms a/b | peer to confirmed ms a/b | RTT ms a/b | "
              "failure (hint) | result |\n"
              "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | --- "
@@ -488,13 +521,20 @@ void nl_punch_markdown(FILE *f, json_t *cases, int pass, int fail) {
               (int)json_integer_value(json_object_get(b, "exit_code")));
     else
       fputc('-', f);
-    fprintf(f, " | %s | ", path ? path : "-");
+    const char *strategy = json_string_value(json_object_get(a, "strategy"));
+    fprintf(f, " | %s%s%s | ", path ? path : "-", strategy ? " by " : "",
+            strategy ? strategy : "");
     ms2(f, a, b, "quic_confirmed_ms");
     fputs(" | ", f);
     ms2(f, a, b, "peer_to_confirmed_ms");
     fputs(" | ", f);
     ms2(f, a, b, "rtt_ms");
-    if (reason)
+    json_t *est = json_object_get(a, "estimate");
+    if (reason && json_is_object(est))
+      fprintf(f, " | %s (estimate: %.0f probes a side, %.1f min) | ", reason,
+              json_number_value(json_object_get(est, "probes_per_side")),
+              json_number_value(json_object_get(est, "minutes")));
+    else if (reason)
       fprintf(f, " | %s (%s) | ", reason, hint ? hint : "no hint");
     else if (!json_is_object(a))
       fprintf(f, " | %s | ", json_string_value(json_object_get(c, "observed")));
