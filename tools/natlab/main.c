@@ -21,6 +21,11 @@ static const char usage_text[] =
     "                  [--only TOPO]...\n"
     "       natlab run punch [--kinds K,K...] [--json FILE] [--md FILE] "
     "[--jobs N]\n"
+    "       natlab run birthday [--pairs P,P... | --topology T [--set "
+    "NAME=VALUE]...]\n"
+    "                  [--trials N] [--timeout S] [--tool punch|birthday] "
+    "[--json FILE]\n"
+    "                  [--md FILE] [--jobs N]\n"
     "TOPOLOGY is a file or a shipped topology name (natlab list); the\n"
     "default is " NL_DEFAULT_TOPO ". Prefix: [a-z0-9]{1,6}.\n"
     "Exit: 0 ok, 1 experiment failed, 2 usage error, 3 environment error.\n";
@@ -61,15 +66,7 @@ struct opts {
 };
 
 static int add_set(struct opts *o, const char *kv) {
-  const char *eq = strchr(kv, '=');
-  struct nl_params *p = &o->params;
-  if (!eq || eq == kv || p->n >= NL_MAX_PARAMS || (size_t)(eq - kv) >= 24 ||
-      strlen(eq + 1) >= 40)
-    return usage("--set wants NAME=VALUE, got '%s'", kv);
-  snprintf(p->name[p->n], 24, "%.*s", (int)(eq - kv), kv);
-  snprintf(p->value[p->n], 40, "%s", eq + 1);
-  p->n++;
-  return 0;
+  return nl_params_add(&o->params, kv) ? usage(NULL, NULL) : 0;
 }
 
 /* Options shared by up/down/status/show; positional: at most one. */

@@ -116,6 +116,7 @@ struct nl_params {
 int nl_topo_find(const char *arg, char *path, size_t len);
 int nl_topo_load(struct nl_topo *t, const char *path,
                  const struct nl_params *params);
+int nl_params_add(struct nl_params *p, const char *kv);
 int nl_topo_node(const struct nl_topo *t, const char *name);
 int nl_topo_hosts(const struct nl_topo *t);
 void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e);
@@ -250,6 +251,8 @@ struct nl_bday_plan {
   int trials;                  /* per pair */
   int timeout_s;               /* the peers' --timeout */
   const char *tool;            /* "punch" or "birthday" */
+  const char *topology;        /* --topology: one pair of your own (-1) */
+  struct nl_params set;        /* its --set NAME=VALUE */
 };
 const char *nl_birthday_path(void);
 void nl_bday_plan_defaults(struct nl_bday_plan *p);

@@ -426,6 +426,10 @@ static int bday_opt(struct runopts *o, const char *opt, const char *v) {
     o->pairs = v;
   else if (strcmp(opt, "--trials") == 0)
     return uint_opt(opt, v, 1, NL_BDAY_TRIALS_MAX, &b->trials);
+  else if (strcmp(opt, "--topology") == 0)
+    b->topology = v;
+  else if (strcmp(opt, "--set") == 0)
+    return nl_params_add(&b->set, v);
   else if (strcmp(opt, "--timeout") == 0)
     return uint_opt(opt, v, 1, 600, &b->timeout_s);
   else if (strcmp(opt, "--tool") == 0 &&
@@ -439,7 +443,8 @@ static int bday_opt(struct runopts *o, const char *opt, const char *v) {
 static const char *const run_opts_text[] = {
     [PER_TOPOLOGY] = "--only TOPOLOGY",
     [PER_KINDS] = "--kinds KIND,KIND...",
-    [PER_BDAY] = "--pairs PAIR,PAIR..., --trials N, --timeout S, --tool "
+    [PER_BDAY] = "--pairs PAIR,PAIR... or --topology FILE [--set "
+                 "NAME=VALUE]..., --trials N, --timeout S, --tool "
                  "punch|birthday"};
 
 static int parse_run(int argc, char **argv, struct runopts *o) {

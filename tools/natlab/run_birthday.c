@@ -134,11 +134,75 @@ static int pair_index(const char *name, size_t len) {
   return -1;
 }
 
-/** Parse --pairs (a comma list; NULL: all) into @p p. 0 or NL_ERR_USAGE
- * after one line on stderr. */
+/* --topology FILE: the one pair of the run (index -1), its expectation
+ * from the behaviours the topology declares for ha and hb (the rules at
+ * the top, for any NATs): both map per destination: refused; one does and
+ * the other's filtering drops its new ports: connected by birthday; else
+ * connected (strategy not judged). Set in the parent, before the workers
+ * are forked. */
+static struct bday_pair custom;
+
+static int custom_pair(const struct nl_bday_plan *p) {
+  static struct nl_topo t;
+  static char name[96], kind[2][40];
+  char path[PATH_MAX];
+  struct nl_expect e[2];
+  int r = nl_topo_find(p->topology, path, sizeof path);
+  if (r || (r = nl_topo_load(&t, path, &p->set)))
+    return r;
+  for (int i = 0; i < 2; i++) {
+    int h = nl_topo_node(&t, i ? "hb" : "ha");
+    if (h < 0) {
+      fprintf(stderr, "natlab: run birthday: %s has no host %s\n", path,
+              i ? "hb" : "ha");
+      return NL_ERR_USAGE;
+    }
+    nl_topo_effective(&t, h, &e[i]);
+    snprintf(kind[i], sizeof kind[i], "%s/%s/%s", nl_beh_name(e[i].mapping),
+             nl_beh_name(e[i].filtering), nl_alloc_name(e[i].alloc));
+  }
+  size_t n = (size_t)snprintf(name, sizeof name, "%s", t.name);
+  for (int k = 0; k < p->set.n && n < sizeof name; k++)
+    n += (size_t)snprintf(name + n, sizeof name - n, " %s=%s", p->set.name[k],
+                          p->set.value[k]);
+  bool da = e[0].mapping == NAT_BEH_AD || e[0].mapping == NAT_BEH_APD;
+  bool db = e[1].mapping == NAT_BEH_AD || e[1].mapping == NAT_BEH_APD;
+  int fixed = db ? e[0].filtering : e[1].filtering;
+  bool drops = fixed == NAT_BEH_APD;
+  custom = (struct bday_pair){name,
+                              kind[0],
+                              kind[1],
+                              p->topology,
+                              {NULL, NULL},
+                              da && db ? "refused" : "connected",
+                              da != db && drops ? "birthday" : NULL,
+                              da && db ? "both sides map per destination"
+                              : da != db && drops
+                                  ? "one side maps per destination, the "
+                                    "other's filtering drops its new ports: "
+                                    "only the spray meets"
+                                  : "plain checks can meet"};
+  return 0;
+}
+
+/** Parse --pairs (a comma list; NULL: all) or take --topology into @p p.
+ * 0 or NL_ERR_USAGE after one line on stderr. */
 int nl_bday_plan(const char *list, struct nl_bday_plan *p) {
   bool on[NPAIRS] = {false};
   p->npairs = 0;
+  if (p->topology && list) {
+    fprintf(stderr, "natlab: run birthday: --pairs and --topology exclude "
+                    "each other\n");
+    return NL_ERR_USAGE;
+  }
+  if (p->set.n && !p->topology) {
+    fprintf(stderr, "natlab: run birthday: --set needs --topology\n");
+    return NL_ERR_USAGE;
+  }
+  if (p->topology) {
+    p->pair[p->npairs++] = -1;
+    return custom_pair(p);
+  }
   if (!list) {
     for (int k = 0; k < NPAIRS; k++)
       p->pair[p->npairs++] = k;
@@ -507,7 +571,7 @@ static json_t *pair_case(const struct bday_pair *x, const char *prefix,
 static json_t *run_pair(const struct nl_bday_plan *p, const struct bday_pair *x,
                         const char *prefix) {
   static struct nl_topo t;
-  struct nl_params params = {0};
+  struct nl_params params = x == &custom ? p->set : (struct nl_params){0};
   struct nl_proc srv, peer[2];
   char topo[PATH_MAX], err[300] = "";
   json_t *trials = json_array();
@@ -564,7 +628,8 @@ int nl_bday_worker(const struct nl_bday_plan *p, int i, const char *file) {
   snprintf(prefix, sizeof prefix, "b%03x%02u", (unsigned)getpid() & 0xfffu,
            (unsigned)i % 100u);
   json_t *res = json_array();
-  json_array_append_new(res, run_pair(p, &pairs[p->pair[i]], prefix));
+  json_array_append_new(
+      res, run_pair(p, p->pair[i] < 0 ? &custom : &pairs[p->pair[i]], prefix));
   int r = json_dump_file(res, file, JSON_INDENT(1));
   json_decref(res);
   return r == 0 && !nl_interrupted ? 0 : 3;

@@ -676,6 +676,22 @@ int nl_topo_load(struct nl_topo *t, const char *path,
   return 0;
 }
 
+/** Add --set NAME=VALUE to @p p. 0, or NL_ERR_USAGE after one line on
+ * stderr. */
+int nl_params_add(struct nl_params *p, const char *kv) {
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv || p->n >= NL_MAX_PARAMS || (size_t)(eq - kv) >= 24 ||
+      strlen(eq + 1) >= 40) {
+    fprintf(stderr, "natlab: --set wants NAME=VALUE (at most %d), got '%s'\n",
+            NL_MAX_PARAMS, kv);
+    return NL_ERR_USAGE;
+  }
+  snprintf(p->name[p->n], 24, "%.*s", (int)(eq - kv), kv);
+  snprintf(p->value[p->n], 40, "%s", eq + 1);
+  p->n++;
+  return 0;
+}
+
 /* What a host should observe: the NAT right above it when that NAT sits on
  * the WAN (or "no NAT" for a host on the WAN), then its expect lines. */
 void nl_topo_effective(const struct nl_topo *t, int host, struct nl_expect *e) {
