@@ -156,6 +156,8 @@ typedef struct nat_bday_targets {
   unsigned ntiers, tier;
   uint32_t i, a, b; /* position and affine permutation in the tier */
   uint32_t count;   /* targets given so far */
+  nat_rand_fn rand;
+  void *rand_ctx;
 } nat_bday_targets;
 
 NAT_EXTERN void nat_bday_targets_init(nat_bday_targets *t,
