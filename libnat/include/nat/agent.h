@@ -48,8 +48,9 @@ extern "C" {
 
 typedef struct nat_agent nat_agent;
 
-/** Longest blob text (with its NUL): a ticket and its fields. */
-#define NAT_AGENT_BLOB_MAX (NAT_TICKET_TEXT_MAX + 64)
+/** Longest blob text (with its NUL): a ticket and its fields (map=,
+ * rtt=, and the birthday spray's alloc=, seq=, range=, bd=). */
+#define NAT_AGENT_BLOB_MAX (NAT_TICKET_TEXT_MAX + 128)
 /** Most refused remote candidates remembered (nat_agent_info). */
 #define NAT_AGENT_MAX_REFUSED 12
 /** Allocation probes run beside the registration (punch(1), "Predicted
