@@ -222,24 +222,28 @@ static int step(path *p) {
   uint32_t sock;
   nat_addr dst, from;
   ssize_t n;
-  int moved = 0;
+  int moved = 0, ttl;
   while ((n = nat__spray_next_send(&p->acc, p->now, buf, sizeof buf, &sock,
-                                   &dst)) > 0) {
+                                   &dst, &ttl)) > 0) {
     moved++;
     assert_true(sock < K);
+    /* keepalives die before the dialer's NAT; answers go all the way */
+    assert_int_equal(ttl, (buf[0] & 0x01) != 0 ? 0 : NAT__SPRAY_TTL);
     assert_true(nat_addr_equal(&dst, &p->dia_pub));
     from = p->acc_pub_ip;
     from.port = p->mapped[sock];
     /* the dialer's port-restricted NAT admits it only once opened */
-    if (p->dia_opened[from.port]) /* an answer is the spray's; a check is
-                                     left to the agent's checks */
+    /* a keepalive (short TTL) dies before the dialer's NAT; an answer
+     * passes it once the dialer opened it, and is the spray's */
+    if (ttl == 0 && p->dia_opened[from.port])
       feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n,
            (buf[0] & 0x01) != 0);
   }
   while ((n = nat__spray_next_send(&p->dia, p->now, buf, sizeof buf, &sock,
-                                   &dst)) > 0) {
+                                   &dst, &ttl)) > 0) {
     int j;
     moved++;
+    assert_int_equal(ttl, 0);
     assert_int_equal(sock, NAT__SPRAY_MAIN);
     assert_true(nat_addr_equal_ip(&dst, &p->acc_pub_ip));
     p->dia_opened[dst.port] = 1;
@@ -367,6 +371,7 @@ static void test_spray_hostile(void **state) {
   nat_addr dst, evil = addr("192.0.2.66:4444"), from;
   uint32_t sock;
   ssize_t n;
+  int ttl;
   nat_stun_builder b;
   (void)state;
   assert_non_null(p);
@@ -374,7 +379,7 @@ static void test_spray_hostile(void **state) {
   p->now += 50 * MS;
   /* the dialer's first probe */
   while ((n = nat__spray_next_send(&p->dia, p->now, buf, sizeof buf, &sock,
-                                   &dst)) > 0 &&
+                                   &dst, &ttl)) > 0 &&
          sock != NAT__SPRAY_MAIN)
     ;
   assert_true(n > 0);

@@ -137,6 +137,12 @@ typedef struct nat_agent_bday {
                              1,000) */
   uint16_t lo, hi;      /**< the range our NAT draws ports from, when
                              known better than measured; 0, 0: measured */
+  /** The acceptor's keepalives' IP TTL (1..64; 0: 2): they must pass our
+   * own NAT but die before the dialer's (where an inbound packet from
+   * one of our mapped ports would take the tuple the dialer's probe to it
+   * needs). Raise it when the NAT that maps per destination is more than
+   * one router away (a carrier NAT behind a home router). */
+  uint8_t ttl;
 } nat_agent_bday;
 
 typedef struct nat_agent_config {

@@ -75,6 +75,7 @@ struct nat_agent {
   nat_quic_endpoint *bep;    /* the acceptor's endpoint on the winning
                                 socket (borrowed) */
   bool bep_closing, conn_on_bep;
+  bool bday_hit_told, bday_end_told; /* on_hit / on_exhausted ran */
   uv_timer_t spray_timer, progress_timer;
   bool checks_failed;        /* the checks failed while the spray ran */
   int checks_hint;

@@ -19,6 +19,8 @@ static int bday_check(const nat_agent_bday *b, char *diag, size_t dl) {
     why = "a rate over the hard limit (1000 probes/s)";
   else if ((b->lo != 0 || b->hi != 0) && (b->lo == 0 || b->lo > b->hi))
     why = "a port range that is not LO-HI with 1 <= LO <= HI";
+  else if (b->ttl > 64)
+    why = "a TTL over 64";
   else if (b->role < NAT_BDAY_NONE || b->role > NAT_BDAY_DIALER)
     why = "an unknown role";
   else if (b->disabled && (b->only || b->role != NAT_BDAY_NONE))

@@ -19,6 +19,8 @@
 /* descriptors the rest of a run may need beside the acceptor's sockets */
 #define FD_MARGIN 64
 #define PROGRESS_EVERY 250 /* ms */
+/* an estimated range wider than this is taken as the whole range */
+#define NARROW_RANGE 16384
 /* the dialer's wait past the check hold: the acceptor opens its sockets
  * and sends from each when it takes our blob */
 #define ACCEPTOR_SETUP (20 * NAT_MILLISECONDS)
@@ -47,14 +49,18 @@ void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
     }
     /* random: the range the samples span, widened by the mean gap
      * between them (s samples of a uniform range leave about
-     * span / (s - 1) unseen at each end) */
+     * span / (s - 1) unseen at each end). Only a narrow range is worth
+     * telling: a few samples of the whole range would name a part of it
+     * (and overstate the odds). */
     if (v->kind == NAT_PA_RANDOM && v->samples >= 3 && v->hi > v->lo) {
       uint32_t w = (uint32_t)(v->hi - v->lo) / (uint32_t)(v->samples - 1);
       uint32_t lo = v->lo > NAT_BDAY_PORT_LO + w ? v->lo - w : NAT_BDAY_PORT_LO;
       uint32_t hi = (uint32_t)v->hi + w < NAT_BDAY_PORT_HI ? v->hi + w
                                                            : NAT_BDAY_PORT_HI;
-      out->lo = (uint16_t)lo;
-      out->hi = (uint16_t)hi;
+      if (hi - lo + 1 <= NARROW_RANGE) {
+        out->lo = (uint16_t)lo;
+        out->hi = (uint16_t)hi;
+      }
     }
   }
   if (cfg->lo != 0 && cfg->hi >= cfg->lo) { /* the user knows better */
@@ -274,6 +280,8 @@ int nat__agent_spray_start(nat_agent *a) {
                         &a->core.peer, a->core.local.family,
                         a->bday.role == NAT_BDAY_DIALER, (uint32_t)nsock, now,
                         hold, nat_rand_system, NULL);
+  if (rc == 0 && a->cfg.birthday.ttl != 0)
+    a->spray.ttl = a->cfg.birthday.ttl;
   if (rc != 0) {
     if (rc == NAT_EINVAL && !a->cfg.birthday.only) {
       nat__agent_warn(a, "birthday: the peer's blob has no public address "
@@ -368,29 +376,36 @@ static void on_exhausted(nat_agent *a) {
 static void spray_pump(nat_agent *a) {
   uint8_t buf[NAT__SPRAY_MSG_MAX];
   nat__spray *s = &a->spray;
-  bool had_hit = s->hit, was_done = s->exhausted;
   nat_tstamp now, exp;
   nat_addr dst;
   uint32_t sock;
   ssize_t n;
+  int ttl;
   if (!a->bday_ran || a->finished)
     return;
   now = nat_udp_now();
   nat__spray_handle_expiry(s, now);
-  while ((n = nat__spray_next_send(s, now, buf, sizeof buf, &sock, &dst)) >
-         0) {
-    if (sock == NAT__SPRAY_MAIN) {
-      if (a->udp != NULL)
-        (void)nat_udp_send(a->udp, &dst, buf, (size_t)n);
-    } else if (sock < a->nbsock && a->bsock[sock].u != NULL &&
-               !a->bsock[sock].closing) {
-      (void)nat_udp_send(a->bsock[sock].u, &dst, buf, (size_t)n);
-    }
+  while ((n = nat__spray_next_send(s, now, buf, sizeof buf, &sock, &dst,
+                                    &ttl)) > 0) {
+    nat_udp *u = NULL;
+    if (sock == NAT__SPRAY_MAIN)
+      u = a->udp;
+    else if (sock < a->nbsock && !a->bsock[sock].closing)
+      u = a->bsock[sock].u;
+    if (u == NULL)
+      continue;
+    if (ttl == 0)
+      (void)nat_udp_send(u, &dst, buf, (size_t)n);
+    else
+      (void)nat_udp_send_ttl(u, &dst, buf, (size_t)n, ttl);
   }
-  if (s->hit && !had_hit)
+  if (s->hit && !a->bday_hit_told) {
+    a->bday_hit_told = true;
     on_hit(a);
-  else if (s->exhausted && !was_done)
+  } else if (s->exhausted && !a->bday_end_told) {
+    a->bday_end_told = true;
     on_exhausted(a);
+  }
   if (a->finished)
     return;
   exp = nat__spray_get_expiry(s);

@@ -70,6 +70,7 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
   copy_cred(s->rpwd, sizeof s->rpwd, peer->pwd);
   s->tie_breaker = mine->tie_breaker;
   s->controlling = controlling;
+  s->ttl = NAT__SPRAY_TTL;
   for (size_t i = 0; i < peer->ncands && s->npeer < 4; i++) {
     const nat_cand *c = &peer->cands[i];
     bool dup = false;
@@ -134,8 +135,10 @@ static ssize_t request(nat__spray *s, uint32_t idx, uint8_t *buf, size_t cap) {
 }
 
 ssize_t nat__spray_next_send(nat__spray *s, nat_tstamp now, uint8_t *buf,
-                             size_t cap, uint32_t *sock, nat_addr *dst) {
+                             size_t cap, uint32_t *sock, nat_addr *dst,
+                             int *ttl) {
   ssize_t n;
+  *ttl = 0;
   if (s->nout > 0) {
     nat__spray_out *o = &s->outq[s->outhead];
     if (o->len > cap)
@@ -176,6 +179,7 @@ ssize_t nat__spray_next_send(nat__spray *s, nat_tstamp now, uint8_t *buf,
       return n;
     *dst = s->peer_pub[0];
     *sock = i;
+    *ttl = s->ttl;
     s->ka_next[i] = now + NAT__SPRAY_KEEPALIVE;
     s->st.keepalives++;
     return n;

@@ -28,6 +28,8 @@
 #define NAT__SPRAY_KEEPALIVE (10 * NAT_SECONDS)
 /* After the last probe: how long answers may still come */
 #define NAT__SPRAY_GRACE (1 * NAT_SECONDS)
+/* The acceptor's keepalives' default TTL: past a NAT one hop away */
+#define NAT__SPRAY_TTL 2
 /* Checks remembered against replays (acceptor) */
 #define NAT__SPRAY_SEEN 64
 
@@ -50,6 +52,7 @@ typedef struct nat__spray {
   char rufrag[NAT_TICKET_UFRAG_MAX + 1], rpwd[NAT_TICKET_PWD_MAX + 1];
   uint64_t tie_breaker;
   bool controlling;
+  int ttl; /* the acceptor's keepalives' TTL (NAT__SPRAY_TTL) */
   /* the peer's public addresses (its server-reflexive candidates) */
   nat_addr peer_pub[4];
   size_t npeer;
@@ -91,10 +94,17 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
                      nat_rand_fn rand, void *rand_ctx);
 
 /* The next datagram due on socket *@p sock (NAT__SPRAY_MAIN: the agent's
- * one socket): answers first, then keepalives or probes.
+ * one socket): answers first, then keepalives or probes. *@p ttl gets the
+ * IP TTL to send it with, 0 for the socket's: the acceptor's keepalives
+ * carry s->ttl, so that they make and refresh its NAT's mappings but die
+ * before the dialer's NAT (an inbound packet there from one of those
+ * ports would take the very tuple the dialer's probe to it needs: Linux
+ * conntrack then gives the probe another source port, and the mapping,
+ * which admits only the dialer's address, drops it).
  * @return its length, 0 when none is due, or an error. */
 ssize_t nat__spray_next_send(nat__spray *s, nat_tstamp now, uint8_t *buf,
-                             size_t cap, uint32_t *sock, nat_addr *dst);
+                             size_t cap, uint32_t *sock, nat_addr *dst,
+                             int *ttl);
 
 /* When something is next due (NAT_TSTAMP_MAX: nothing). */
 nat_tstamp nat__spray_get_expiry(const nat__spray *s);
