@@ -114,6 +114,10 @@ static void test_plan_both_hard_and_caps(void **state) {
   assert_true(p.both_probes > 165000 && p.both_probes < 175000);
   assert_int_equal(p.both_entries, p.both_probes);
   assert_true(p.both_minutes > 10.0); /* 170k at 250/s: over 11 min */
+  /* the odds given are those of two hard NATs: 2048 probes a side over
+   * the full range, about 0.1 % */
+  assert_true(p.p_success > 0.0005 && p.p_success < 0.002);
+  assert_true(p.probes_50 > 50000);
   /* both sequential: predicted candidates instead */
   a.alloc = b.alloc = NAT_PA_SEQUENTIAL;
   assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);

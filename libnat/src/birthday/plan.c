@@ -15,6 +15,10 @@ static bool is_easy(const nat_bday_side *s) {
   return s->mapping == NAT_BEH_EI;
 }
 
+static uint32_t clamp_u32(uint64_t v) {
+  return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 static uint32_t clamp(uint32_t v, uint32_t def, uint32_t max) {
   if (v == 0)
     return def;
@@ -110,6 +114,12 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
     out->both_probes = nat_bday_probes_for_both(n, 0.999);
     out->both_entries = out->both_probes; /* a mapping per probe */
     out->both_minutes = (double)out->both_probes / out->rate / 60.0;
+    /* the odds these parameters would have against two hard NATs */
+    out->n = n;
+    out->p_success = nat_bday_odds_both(n, out->probes);
+    out->probes_50 = clamp_u32(nat_bday_probes_for_both(n, 0.5));
+    out->probes_99 = clamp_u32(nat_bday_probes_for_both(n, 0.99));
+    out->t_median = (nat_tstamp)out->probes_50 * NAT_SECONDS / out->rate;
   }
   return 0;
 }
