@@ -365,6 +365,8 @@ static json_t *trial_json(int k, const struct nl_proc peer[2]) {
   double conf = both_at(p, peer, "quic_confirmed_ms");
   double pk = packets_of(p);
   json_t *spray = spray_of(p);
+  /* the plan both peers made says spray (a role each) */
+  const char *why = json_string_value(json_object_get(spray, "why"));
   json_t *strategy = json_object_get(p[0], "strategy");
   if (!json_is_string(strategy))
     strategy = json_object_get(p[1], "strategy");
@@ -377,11 +379,7 @@ static json_t *trial_json(int k, const struct nl_proc peer[2]) {
       "packets", pk >= 0 ? json_real(pk) : json_null(), "predicted_p",
       num_or_null(path(spray, "predicted.p_success")), "hit_probe",
       num_or_null(path(spray, "actual.hit_probe")), "spray_planned",
-      json_is_true(json_object_get(spray, "planned")) &&
-          strcmp(json_string_value(json_object_get(spray, "why"))
-                     ? json_string_value(json_object_get(spray, "why"))
-                     : "",
-                 "spray") == 0,
+      why && strcmp(why, "spray") == 0,
       "a", p[0], "b", p[1]);
 }
 
