@@ -298,15 +298,24 @@ static bool judge(const struct expectation *x, const char *outcome,
   }
   for (int i = 0; i < 2; i++) {
     const char *side = i ? "b" : "a";
-    if (strcmp(outcome, "connected") == 0 &&
-        (!json_is_string(json_object_get(peers[i], "selected")) ||
-         !has_ms(peers[i], "quic_confirmed_ms") ||
-         !has_ms(peers[i], "peer_to_confirmed_ms"))) {
-      snprintf(why, len, "%s connected without a selected pair or times", side);
-      return false;
-    }
+    /* a connection by the spray has no checked pair: the spray's hit */
+    json_t *hit = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(peers[i], "report"), "birthday"),
+            "actual"),
+        "hit");
     const char *strategy =
         json_string_value(json_object_get(peers[i], "strategy"));
+    bool spray = strategy && strcmp(strategy, "birthday") == 0;
+    if (strcmp(outcome, "connected") == 0 &&
+        (!(spray ? json_is_true(hit)
+                 : json_is_string(json_object_get(peers[i], "selected"))) ||
+         !has_ms(peers[i], "quic_confirmed_ms") ||
+         !has_ms(peers[i], "peer_to_confirmed_ms"))) {
+      snprintf(why, len, "%s connected without %s or times", side,
+               spray ? "the spray's hit" : "a selected pair");
+      return false;
+    }
     if (x->strategy && (!strategy || strcmp(strategy, x->strategy) != 0)) {
       snprintf(why, len, "%s's strategy is %s, expected %s", side,
                strategy ? strategy : "null", x->strategy);
@@ -333,7 +342,7 @@ static void observed_text(const char *outcome, json_t *peers[2], char *buf,
   const char *strategy =
       json_string_value(json_object_get(peers[0], "strategy"));
   if (strcmp(outcome, "connected") == 0)
-    snprintf(buf, len, "connected %s by %s", path ? path : "?",
+    snprintf(buf, len, "connected %s%sby %s", path ? path : "", path ? " " : "",
              strategy ? strategy : "?");
   else if (reason)
     snprintf(buf, len, "%s: %s (hint %s)", outcome, reason,

@@ -66,10 +66,15 @@ for pair, outcome in sorted(want.items()):
             for k in ("quic_confirmed_ms", "peer_to_confirmed_ms"):
                 if not isinstance(p[k], (int, float)) or p[k] <= 0:
                     bad.append("%s: %s %s = %r" % (line, p["node"], k, p[k]))
-            sel = p["selected"] or ""
-            if "->" not in sel:
-                bad.append("%s: %s selected %r" % (line, p["node"], sel))
             r = p["report"]
+            sel = p["selected"] or ""
+            if pair in by_birthday:
+                # no checked pair: the spray's authenticated hit on both
+                act = (r.get("birthday") or {}).get("actual") or {}
+                if not act.get("hit"):
+                    bad.append("%s: %s spray actual %r" % (line, p["node"], act))
+            elif "->" not in sel:
+                bad.append("%s: %s selected %r" % (line, p["node"], sel))
             if r["times_ms"]["quic_confirmed"] != p["quic_confirmed_ms"]:
                 bad.append("%s: times not taken from the report" % line)
             # the winning strategy: the spray where only it can meet, plain
