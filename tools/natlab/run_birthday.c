@@ -367,11 +367,13 @@ static json_t *trial_json(int k, const struct nl_proc peer[2]) {
   json_t *spray = spray_of(p);
   /* the plan both peers made says spray (a role each) */
   const char *why = json_string_value(json_object_get(spray, "why"));
-  json_t *strategy = json_object_get(p[0], "strategy");
-  if (!json_is_string(strategy))
-    strategy = json_object_get(p[1], "strategy");
+  /* one connection, one strategy: the trial's is the one both peers
+   * report, null when they disagree (both are kept in "strategies") */
+  json_t *sa = json_object_get(p[0], "strategy");
+  json_t *sb = json_object_get(p[1], "strategy");
+  json_t *strategy = json_equal(sa, sb) ? sa : NULL;
   return json_pack(
-      "{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o}", "trial", k, "outcome",
+      "{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:o}", "trial", k, "outcome",
       outcome, "strategy", copy_or_null(strategy), "time_ms",
       strcmp(outcome, "connected") == 0 && isfinite(reg) && isfinite(conf)
           ? json_real(conf - reg)
@@ -379,8 +381,9 @@ static json_t *trial_json(int k, const struct nl_proc peer[2]) {
       "packets", pk >= 0 ? json_real(pk) : json_null(), "predicted_p",
       num_or_null(path(spray, "predicted.p_success")), "hit_probe",
       num_or_null(path(spray, "actual.hit_probe")), "spray_planned",
-      why && strcmp(why, "spray") == 0,
-      "a", p[0], "b", p[1]);
+      why && strcmp(why, "spray") == 0, "strategies",
+      json_pack("[OO]", sa ? sa : json_null(), sb ? sb : json_null()), "a",
+      p[0], "b", p[1]);
 }
 
 /* ------------------------------------------------------------ statistics */
@@ -396,8 +399,8 @@ static void wilson(int hits, int n, double *lo, double *hi) {
   double p = (double)hits / n, z2n = z * z / n;
   double mid = (p + z2n / 2) / (1 + z2n);
   double half = z * sqrt(p * (1 - p) / n + z2n / (4.0 * n)) / (1 + z2n);
-  *lo = fmax(0, mid - half);
-  *hi = fmin(1, mid + half);
+  *lo = hits == 0 ? 0 : fmax(0, mid - half);
+  *hi = hits == n ? 1 : fmin(1, mid + half);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -440,7 +443,7 @@ static json_t *estimate_of(json_t *trials) {
 struct tally {
   int n[5]; /* connected, refused, failed, one-sided, error */
   int planned, planned_hits;
-  int wrong_strategy, refused_without_estimate;
+  int wrong_strategy, disagree, refused_without_estimate;
   double p_sum;
   int p_n;
 };
@@ -467,7 +470,9 @@ static void count(const struct bday_pair *x, json_t *trials, struct tally *c) {
       c->p_sum += json_number_value(p);
       c->p_n++;
     }
-    if (conn && x->strategy && (!s || strcmp(s, x->strategy) != 0))
+    if (conn && !s)
+      c->disagree++;
+    else if (conn && x->strategy && strcmp(s, x->strategy) != 0)
       c->wrong_strategy++;
     if (strcmp(o, "refused") == 0) {
       for (int side = 0; side < 2; side++) {
@@ -505,6 +510,10 @@ static bool judge(const struct bday_pair *x, const struct tally *c, int trials,
              c->refused_without_estimate);
   else if (strcmp(x->expected, "connected") == 0 && c->n[0] == 0)
     snprintf(why, len, "no trial connected");
+  else if (c->disagree)
+    snprintf(why, len,
+             "in %d connected trial(s) the peers report different strategies",
+             c->disagree);
   else if (c->wrong_strategy)
     snprintf(why, len, "%d connected trial(s) not by %s", c->wrong_strategy,
              x->strategy);
@@ -673,11 +682,19 @@ void nl_bday_markdown(FILE *f, json_t *cases, int pass, int fail) {
     size_t k;
     json_t *seen = json_object();
     json_array_foreach(runs, k, t) {
-      const char *s = json_string_value(json_object_get(t, "strategy"));
-      if (s)
-        json_object_set_new(
-            seen, s,
-            json_integer(json_integer_value(json_object_get(seen, s)) + 1));
+      json_t *two = json_object_get(t, "strategies");
+      const char *sa = json_string_value(json_array_get(two, 0));
+      const char *sb = json_string_value(json_array_get(two, 1));
+      char key[40];
+      if (!sa && !sb)
+        continue;
+      if (sa && sb && strcmp(sa, sb) == 0)
+        snprintf(key, sizeof key, "%s", sa);
+      else /* the peers disagree: both, ha's first */
+        snprintf(key, sizeof key, "%s/%s", sa ? sa : "-", sb ? sb : "-");
+      json_object_set_new(
+          seen, key,
+          json_integer(json_integer_value(json_object_get(seen, key)) + 1));
     }
     const char *name;
     json_t *v;
