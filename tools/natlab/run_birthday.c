@@ -37,7 +37,7 @@
  */
 #include "natlab.h"
 
-#include "../common/cli.h"
+#include "nat/birthday.h"
 
 #include <limits.h>
 #include <math.h>
@@ -388,19 +388,15 @@ static json_t *trial_json(int k, const struct nl_proc peer[2]) {
 
 /* ------------------------------------------------------------ statistics */
 
-/* The Wilson 95 % interval of @p hits in @p n trials. */
+/* The Wilson 95 % interval of @p hits in @p n trials (libnat's), its
+ * ends exactly 0 and 1 at 0 and n hits (the formula's rounding gives
+ * 0.9999999999999999, which would put a prediction of 1 outside). */
 static void wilson(int hits, int n, double *lo, double *hi) {
-  const double z = 1.959963984540054;
-  if (n <= 0) {
+  nat_bday_wilson((uint32_t)hits, (uint32_t)n, lo, hi);
+  if (hits == 0)
     *lo = 0;
+  if (n > 0 && hits == n)
     *hi = 1;
-    return;
-  }
-  double p = (double)hits / n, z2n = z * z / n;
-  double mid = (p + z2n / 2) / (1 + z2n);
-  double half = z * sqrt(p * (1 - p) / n + z2n / (4.0 * n)) / (1 + z2n);
-  *lo = hits == 0 ? 0 : fmax(0, mid - half);
-  *hi = hits == n ? 1 : fmin(1, mid + half);
 }
 
 static int cmp_double(const void *a, const void *b) {
