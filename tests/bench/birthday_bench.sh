@@ -99,7 +99,9 @@ o = c["outcomes"]
 strat = {}
 for r in runs:
     if r["outcome"] == "connected":
-        strat[r["strategy"]] = strat.get(r["strategy"], 0) + 1
+        # one connection, one strategy; "ha X / hb Y" when the peers disagree
+        k = r["strategy"] or "ha %s / hb %s" % tuple(r["strategies"])
+        strat[k] = strat.get(k, 0) + 1
 print("  trials %d: connected %d (%s), failed %d, refused %d, other %d" % (
     n, o["connected"], ", ".join("%s %d" % kv for kv in sorted(strat.items(), key=str)) or "-",
     o["failed"], o["refused"], o["one-sided"] + o["error"]))
@@ -115,6 +117,11 @@ pk = [r["packets"] for r in runs]
 hit = [r["hit_probe"] for r in runs]
 print("  spray packets (probes + keepalives, both peers): median %s, p90 %s; hit at probe: median %s, p90 %s" % (
     f(q(pk, 0.5)), f(q(pk, 0.9)), f(q(hit, 0.5)), f(q(hit, 0.9))))
+for r in runs:
+    if r["outcome"] not in ("connected", "refused"):
+        pa = r["a"]
+        print("  trial %d %s: ha: %s" % (r["trial"], r["outcome"],
+              pa["failure_reason"] or pa["stderr"] or "exit %s" % pa["exit_code"]))
 bd = next((r["a"]["birthday"] for r in runs if r["a"]["birthday"]), None)
 if bd:
     pr = bd.get("predicted") or {}
