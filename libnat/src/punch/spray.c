@@ -42,6 +42,29 @@ static bool from_peer_ip(const nat__spray *s, const nat_addr *from) {
   return false;
 }
 
+/* The peer's public addresses: its candidates of @p type and @p family.
+ * A host candidate counts only when it is public or loopback: a peer
+ * without a server-reflexive candidate has no NAT (its srflx would equal
+ * its host address and is not listed twice), and a private address of
+ * another network is never sprayed. */
+static void add_public(nat__spray *s, const nat_ticket *peer, uint8_t family,
+                       uint8_t type) {
+  for (size_t i = 0; i < peer->ncands && s->npeer < 4; i++) {
+    const nat_cand *c = &peer->cands[i];
+    bool dup = false;
+    if (c->type != type || c->addr.family != family)
+      continue;
+    if (type == NAT_CAND_HOST && !nat_addr_is_loopback(&c->addr) &&
+        (nat_addr_is_private(&c->addr) || nat_addr_is_shared(&c->addr) ||
+         nat_addr_is_link_local(&c->addr)))
+      continue;
+    for (size_t j = 0; j < s->npeer; j++)
+      dup = dup || nat_addr_equal(&s->peer_pub[j], &c->addr);
+    if (!dup)
+      s->peer_pub[s->npeer++] = c->addr;
+  }
+}
+
 static void copy_cred(char *dst, size_t cap, const char *src) {
   size_t n = strnlen(src, cap - 1);
   memcpy(dst, src, n);
@@ -71,16 +94,9 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
   s->tie_breaker = mine->tie_breaker;
   s->controlling = controlling;
   s->ttl = NAT__SPRAY_TTL;
-  for (size_t i = 0; i < peer->ncands && s->npeer < 4; i++) {
-    const nat_cand *c = &peer->cands[i];
-    bool dup = false;
-    if (c->type != NAT_CAND_SRFLX || c->addr.family != family)
-      continue;
-    for (size_t j = 0; j < s->npeer; j++)
-      dup = dup || nat_addr_equal(&s->peer_pub[j], &c->addr);
-    if (!dup)
-      s->peer_pub[s->npeer++] = c->addr;
-  }
+  add_public(s, peer, family, NAT_CAND_SRFLX);
+  if (s->npeer == 0) /* no NAT before the peer: its host address */
+    add_public(s, peer, family, NAT_CAND_HOST);
   if (s->npeer == 0)
     return NAT_EINVAL;
   rand(rand_ctx, s->salt, sizeof s->salt);

@@ -81,7 +81,8 @@ typedef struct nat__spray {
 
 /* Start a spray in @p role with @p plan. @p mine and @p peer give the
  * credentials and the peer's public addresses (its srflx candidates of
- * @p family); @p acc describes the acceptor (for a sequential one the
+ * @p family; without any, its public or loopback host ones: a peer with
+ * no NAT); @p acc describes the acceptor (for a sequential one the
  * predicted window is sprayed first). The acceptor has @p nsock sockets
  * open (the driver opened them; at most plan->sockets); the dialer's
  * first probe leaves at @p now + @p hold (the acceptor's first checks
