@@ -488,9 +488,9 @@ static int sweep_curve_run(const sim_opts *o, sweep_curve *cv, uint32_t k,
   return 0;
 }
 
-/* Decimals for a percentage: two near 100 % (99.97, not 100.0). */
+/* Decimals for a percentage: two from 99 % (99.97, not 100.0). */
 static int digits(double p) {
-  return p >= 0.99 && p < 1.0 ? 2 : 1;
+  return p >= 0.99 ? 2 : 1;
 }
 
 static void sweep_text(const sim_opts *o, const sweep_curve cv[NR][NK]) {
