@@ -43,9 +43,9 @@
  *
  * Speed: per trial two bitmaps of 65536 bits (mapped, sent) cleared over
  * the words the trial touched, xoshiro256** seeded by splitmix64 from the
- * seed, exact uniform draws (Lemire's multiply and reject); tens of
- * millions of probes a second on one core. One stream for all trials, so a
- * seed repeats a run exactly. */
+ * seed (natbox_rng.h, the generators of natbox's link model), exact uniform
+ * draws (Lemire's multiply and reject); tens of millions of probes a second on
+ * one core. One stream for all trials, so a seed repeats a run exactly. */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +53,7 @@
 #include "nat/birthday.h"
 #include "nat/error.h"
 #include "nat/natbox.h"
+#include "natbox/natbox_rng.h"
 
 #define RANDOM_TRIES  32 /* as natbox_alloc.c */
 #define SPACE_LO      NAT_BDAY_PORT_LO
@@ -91,33 +92,12 @@ typedef struct sim {
 
 /* ---- randomness ----------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 static void rng_seed(rng *r, uint64_t seed) {
-  for (int i = 0; i < 4; i++)
-    r->s[i] = splitmix(&seed);
+  nat__xoshiro_seed(r->s, seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** (Blackman and Vigna). */
 static uint64_t rng_next(rng *r) {
-  uint64_t *s = r->s;
-  uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return out;
+  return nat__xoshiro256ss(r->s);
 }
 
 /* Uniform in [0, n), n > 0, exactly (Lemire: multiply, reject the few
