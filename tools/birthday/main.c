@@ -15,7 +15,12 @@ typedef struct bday_cmd {
 } bday_cmd;
 
 static const bday_cmd cmds[] = {
-    {"simulate", bday_simulate,
+    {"connect", birthday_connect,
+     "meet the peer through a rendezvous, then spray (only): the first\n"
+     "           authenticated hit carries QUIC; birthday connect --help"},
+    {"ticket", birthday_ticket,
+     "the same with pasted tickets (--role on both sides)"},
+    {"simulate", birthday_simulate,
      "Monte Carlo of the spray over natbox's NAT model: measured success\n"
      "           with its 95 % interval against the formula (--sweep: the\n"
      "           table for several K and ranges); birthday simulate --help"},

@@ -621,7 +621,7 @@ static int run_sweep(const sim_opts *o) {
   return BDAY_EXIT_OK;
 }
 
-int bday_simulate(int argc, char **argv) {
+int birthday_simulate(int argc, char **argv) {
   sim_opts o;
   int rv = parse_opts(&o, argc, argv);
   if (rv != 0)

@@ -38,13 +38,28 @@ static const char connect_usage[] =
     "                              enables predicted candidates)\n"
     "  -t, --timeout SEC           give up after SEC seconds, 1..600\n"
     "                              (default 10)\n"
-    "  -j, --json                  the report as JSON (schema_version 1)\n"
+    "  -j, --json                  the report as JSON (schema_version 2)\n"
     "  -p, --pipe                  after connecting, stdin to the peer and\n"
     "                              the peer's bytes to stdout (report on\n"
     "                              stderr)\n"
     "  -L, --allow-loopback        accept loopback/link-local candidates\n"
     "  -l, --listen-port N         bind this UDP port (default: any)\n"
     "  -4, -6                      IPv4 or IPv6 only\n"
+    "\n"
+    "The birthday spray (when one peer's NAT maps per destination with\n"
+    "unpredictable ports and the other's does not; birthday(1)):\n"
+    "  -B, --no-birthday           never spray (punch only)\n"
+    "      --sockets K             sockets as the acceptor, 1..1024 (256)\n"
+    "      --probes M              probes as the dialer, 1..16384 (2048)\n"
+    "      --rate PPS              probes per second, 1..1000 (250)\n"
+    "      --range LO-HI           the ports our NAT draws from, when known\n"
+    "                              (default: estimated from our probes)\n"
+    "      --role acceptor|dialer  force our role (ticket mode has no\n"
+    "                              verdicts; both peers must agree)\n"
+    "      --ttl N                 the acceptor's keepalives' TTL, 1..64 (2:\n"
+    "                              past a NAT one router away)\n"
+    "      --allow-both-hard       accept a spray when both NATs are hard\n"
+    "                              (refused: not implemented in this version)\n"
     "\n"
     "HOST is a name or an IP address ([IPv6]:PORT in brackets).\n"
     "\n"
@@ -62,17 +77,87 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       {"pipe", no_argument, NULL, 'p'},
       {"allow-loopback", no_argument, NULL, 'L'},
       {"listen-port", required_argument, NULL, 'l'},
+      {"no-birthday", no_argument, NULL, 'B'},
+      {"sockets", required_argument, NULL, 1001},
+      {"probes", required_argument, NULL, 1002},
+      {"rate", required_argument, NULL, 1003},
+      {"range", required_argument, NULL, 1004},
+      {"role", required_argument, NULL, 1005},
+      {"allow-both-hard", no_argument, NULL, 1006},
+      {"ttl", required_argument, NULL, 1007},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *cmd = o->ticket_mode ? "punch ticket" : "punch connect";
-  unsigned v;
-  int ch;
+  char cmd[32];
+  unsigned v, v2;
+  int ch, nch;
+  snprintf(cmd, sizeof cmd, "%s %s", o->prog,
+           o->ticket_mode ? "ticket" : "connect");
   o->timeout_s = 10;
   opterr = 0;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, ":r:c:P:s:t:jpLl:46h", longs, NULL)) !=
-         -1) {
+  while ((ch = getopt_long(argc, argv, ":r:c:P:s:t:jpLl:46hB", longs,
+                           NULL)) != -1) {
     switch (ch) {
+    case 'B':
+      if (o->spray_only)
+        return nat_cli_usage_error(cmd, "%s",
+                                   "--no-birthday: the birthday tool only "
+                                   "sprays (use punch)");
+      o->bday.disabled = true;
+      break;
+    case 1001:
+      if (nat_cli_uint(optarg, 1, NAT_BDAY_SOCKETS_MAX, &v) != 0)
+        return nat_cli_usage_error(
+            cmd, "bad --sockets '%s': expected 1..%d", optarg,
+            NAT_BDAY_SOCKETS_MAX);
+      o->bday.sockets = v;
+      break;
+    case 1002:
+      if (nat_cli_uint(optarg, 1, NAT_BDAY_PROBES_MAX, &v) != 0)
+        return nat_cli_usage_error(cmd, "bad --probes '%s': expected 1..%d",
+                                   optarg, NAT_BDAY_PROBES_MAX);
+      o->bday.probes = v;
+      break;
+    case 1003:
+      if (nat_cli_uint(optarg, 1, NAT_BDAY_RATE_MAX, &v) != 0)
+        return nat_cli_usage_error(
+            cmd, "bad --rate '%s': expected 1..%d probes per second", optarg,
+            NAT_BDAY_RATE_MAX);
+      o->bday.rate = v;
+      break;
+    case 1004:
+      nch = 0;
+      if (sscanf(optarg, "%5u-%5u%n", &v, &v2, &nch) != 2 ||
+          optarg[nch] != '\0' || v < 1 || v > v2 || v2 > 65535 ||
+          optarg[0] < '0' || optarg[0] > '9')
+        return nat_cli_usage_error(
+            cmd, "bad --range '%s': expected LO-HI with 1 <= LO <= HI <= 65535",
+            optarg);
+      o->bday.lo = (uint16_t)v;
+      o->bday.hi = (uint16_t)v2;
+      break;
+    case 1005:
+      if (strcmp(optarg, "acceptor") == 0)
+        o->bday.role = NAT_BDAY_ACCEPTOR;
+      else if (strcmp(optarg, "dialer") == 0)
+        o->bday.role = NAT_BDAY_DIALER;
+      else if (strcmp(optarg, "auto") == 0)
+        o->bday.role = NAT_BDAY_NONE;
+      else
+        return nat_cli_usage_error(
+            cmd, "bad --role '%s': expected acceptor, dialer or auto", optarg);
+      break;
+    case 1007:
+      if (nat_cli_uint(optarg, 1, 64, &v) != 0)
+        return nat_cli_usage_error(cmd, "bad --ttl '%s': expected 1..64",
+                                   optarg);
+      o->bday.ttl = (uint8_t)v;
+      break;
+    case 1006:
+      return nat_cli_usage_error(
+          cmd, "%s",
+          "--allow-both-hard: the spray for two hard NATs is not implemented "
+          "in this version (port mapping or a relay is the way)");
     case 'r':
       o->rdv = optarg;
       break;
@@ -113,7 +198,7 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       o->family = NAT_AF_INET6;
       break;
     case 'h':
-      fputs(connect_usage, stdout);
+      fputs(o->usage != NULL ? o->usage : connect_usage, stdout);
       return -1;
     case ':':
       return nat_cli_usage_error(cmd, "option '%s' needs a value",
@@ -124,6 +209,9 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
   }
   if (optind < argc)
     return nat_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  if (o->bday.disabled && o->bday.role != NAT_BDAY_NONE)
+    return nat_cli_usage_error(cmd, "%s",
+                               "--no-birthday and --role contradict");
   if (!o->ticket_mode && (o->rdv == NULL || o->room == NULL))
     return nat_cli_usage_error(cmd, "%s",
                                "--rendezvous HOST:PORT and --room CODE "
@@ -163,8 +251,10 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
     vsnprintf(r->reason, sizeof r->reason, fmt, ap);
     va_end(ap);
   }
+  if (r->opt.progress)
+    fputs("\r\033[K", stderr); /* the progress line goes */
   if (code != PUNCH_EXIT_OK && (!r->opt.json || code == PUNCH_EXIT_USAGE))
-    fprintf(stderr, "punch: %s\n", r->reason);
+    fprintf(stderr, "%s: %s\n", r->opt.prog, r->reason);
   memset(&o, 0, sizeof o);
   if (r->agent != NULL)
     nat_agent_info_get(r->agent, &r->info);
@@ -215,12 +305,61 @@ static void ticket_exchange(punch_run *r, nat_agent *a, const char *blob) {
   (void)nat_agent_set_peer_blob(a, text, strlen(text)); /* or FAILED */
 }
 
+/* On a tty: probes sent, rate, the odds so far, time left. */
+static void progress(punch_run *r) {
+  nat_agent_info *i = &r->info;
+  nat_tstamp now = nat_udp_now(), el;
+  double secs, left;
+  nat_agent_info_get(r->agent, i);
+  el = i->bstats.t_start != 0 && now > i->bstats.t_start
+           ? now - i->bstats.t_start
+           : 0;
+  secs = (double)el / (double)NAT_SECONDS;
+  left = (double)i->bday.t_expected / (double)NAT_SECONDS - secs;
+  if (i->bday.role == NAT_BDAY_DIALER)
+    fprintf(stderr,
+            "\r\033[Kbirthday: %u of %u probes, %.0f/s, %.1f %% so far, "
+            "%.1f s left",
+            i->bstats.probes_sent, i->bday.probes,
+            secs > 0 ? i->bstats.probes_sent / secs : 0.0,
+            100.0 * i->bstats.p_now, left > 0 ? left : 0.0);
+  else
+    fprintf(stderr,
+            "\r\033[Kbirthday: %u sockets waiting, the peer's probes "
+            "%.1f %% likely to have hit by now, %.1f s left",
+            i->bstats.sockets_open, 100.0 * i->bstats.p_now,
+            left > 0 ? left : 0.0);
+}
+
 static void on_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
   punch_run *r = arg;
+  char x[NAT_ADDR_STRLEN];
   r->phase = ev->phase;
   switch (ev->type) {
   case NAT_AGENT_EV_WARNING:
-    fprintf(stderr, "punch: %s\n", ev->text);
+    fprintf(stderr, "%s: %s\n", r->opt.prog, ev->text);
+    break;
+  case NAT_AGENT_EV_BIRTHDAY_PLAN:
+    if (!r->opt.json)
+      fprintf(stderr, "%s: %s\n", r->opt.prog, ev->text);
+    break;
+  case NAT_AGENT_EV_BIRTHDAY_PROGRESS:
+    if (r->opt.progress)
+      progress(r);
+    break;
+  case NAT_AGENT_EV_BIRTHDAY_HIT:
+    if (r->opt.progress)
+      fputs("\r\033[K", stderr);
+    if (!r->opt.json) {
+      nat_agent_info_get(a, &r->info);
+      if (r->info.bstats.hit_probe != 0)
+        fprintf(stderr, "%s: birthday: hit %s at probe %u\n", r->opt.prog,
+                nat_addr_format(&ev->pair->remote.addr, x, sizeof x),
+                r->info.bstats.hit_probe);
+      else
+        fprintf(stderr, "%s: birthday: hit from %s\n", r->opt.prog,
+                nat_addr_format(&ev->pair->remote.addr, x, sizeof x));
+    }
     break;
   case NAT_AGENT_EV_BLOB:
     if (r->opt.ticket_mode)
@@ -256,11 +395,13 @@ static void on_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
 /* The agent's settings from the options; a usage error names what was
  * wrong. @return 0 or an exit status. */
 static int start(punch_run *r, uint8_t *pin) {
-  const char *cmd = r->opt.ticket_mode ? "punch ticket" : "punch connect";
+  char cmd[32];
   nat_agent_config cfg;
   char diag[320];
   nat_rdv_keys k;
   int rc;
+  snprintf(cmd, sizeof cmd, "%s %s", r->opt.prog,
+           r->opt.ticket_mode ? "ticket" : "connect");
   if (r->opt.rdv_pin != NULL && nat_quic_pin_parse(pin, r->opt.rdv_pin) != 0)
     return nat_cli_usage_error(cmd,
                                "bad --rendezvous-pin '%s': expected "
@@ -285,6 +426,8 @@ static int start(punch_run *r, uint8_t *pin) {
   cfg.pipe = r->opt.pipe;
   cfg.pipe_in = STDIN_FILENO;
   cfg.pipe_out = STDOUT_FILENO;
+  cfg.birthday = r->opt.bday;
+  cfg.birthday.only = r->opt.spray_only;
   rc = nat_agent_new(&r->agent, &r->loop, &cfg, on_event, r, diag, sizeof diag);
   if (rc == NAT_EBADADDR || rc == NAT_EBADFAMILY || rc == NAT_EINVAL)
     return nat_cli_usage_error(cmd, "%s", diag);
@@ -296,18 +439,23 @@ static int start(punch_run *r, uint8_t *pin) {
   return 0;
 }
 
-static int run_cmd(int argc, char **argv, bool ticket_mode) {
+int punch_front(const char *prog, const char *usage, bool spray_only,
+                bool ticket_mode, int argc, char **argv) {
   static punch_run run, *r = &run; /* large: not on the stack */
   uint8_t pin[NAT_QUIC_PIN_LEN];
   int rc;
   memset(r, 0, sizeof *r);
+  r->opt.prog = prog;
+  r->opt.usage = usage;
+  r->opt.spray_only = spray_only;
   r->opt.ticket_mode = ticket_mode;
   r->info.local_mapping = r->info.remote_mapping = -1;
   rc = parse_opts(&r->opt, argc, argv);
   if (rc != 0)
     return rc < 0 ? PUNCH_EXIT_OK : rc;
+  r->opt.progress = !r->opt.json && isatty(STDERR_FILENO);
   if (uv_loop_init(&r->loop) != 0) {
-    fprintf(stderr, "punch: cannot create an event loop\n");
+    fprintf(stderr, "%s: cannot create an event loop\n", prog);
     return PUNCH_EXIT_ENV;
   }
   if ((rc = start(r, pin)) != 0) {
@@ -325,9 +473,9 @@ static int run_cmd(int argc, char **argv, bool ticket_mode) {
 }
 
 int punch_connect(int argc, char **argv) {
-  return run_cmd(argc, argv, false);
+  return punch_front("punch", NULL, false, false, argc, argv);
 }
 
 int punch_ticket(int argc, char **argv) {
-  return run_cmd(argc, argv, true);
+  return punch_front("punch", NULL, false, true, argc, argv);
 }

@@ -10,12 +10,17 @@
 #include <nat/agent.h>
 
 typedef struct punch_opts {
+  const char *prog;  /* "punch" or "birthday" (spray only) */
+  const char *usage; /* --help's text; NULL: punch's */
+  bool spray_only;  /* the birthday tool */
   bool ticket_mode;
   const char *rdv, *room, *rdv_pin, *stun;
   unsigned timeout_s;
   bool json, pipe, allow_loopback;
   uint8_t family; /* NAT_AF_NONE: from the server's address (IPv4 first) */
   uint16_t listen_port;
+  nat_agent_bday bday; /* --no-birthday, --sockets, --probes, ... */
+  bool progress;       /* the spray's progress line (stderr is a tty) */
 } punch_opts;
 
 /* What a run ended with, for the report. */
@@ -42,5 +47,9 @@ int punch_serve(int argc, char **argv);
  * command's name (connect.c). */
 int punch_connect(int argc, char **argv);
 int punch_ticket(int argc, char **argv);
+/* The same front end for @p prog ("punch" or "birthday": spray only),
+ * @p usage its --help (NULL: punch's). */
+int punch_front(const char *prog, const char *usage, bool spray_only,
+                bool ticket_mode, int argc, char **argv);
 
 #endif

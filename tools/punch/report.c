@@ -1,5 +1,5 @@
 /* punch connect / punch ticket -- the report: text for people, or JSON
- * (schema_version 1, docs/schema/punch-report-v1.schema.json). */
+ * (schema_version 2, docs/schema/punch-report-v2.schema.json). */
 #include <jansson.h>
 #include <string.h>
 
@@ -116,11 +116,72 @@ static json_t *failure_json(const punch_outcome *u) {
                    "hint", hint);
 }
 
+static json_t *secs_or_null(nat_tstamp t) {
+  return json_real((double)t / (double)NAT_SECONDS);
+}
+
+/* The birthday plan and what the spray did (null: no plan was made). */
+static json_t *birthday_json(const punch_outcome *u) {
+  const nat_bday_plan *p = &u->info.bday;
+  const nat_agent_bday_stats *b = &u->info.bstats;
+  json_t *o, *actual;
+  if (!u->info.bday_planned)
+    return json_null();
+  o = json_object();
+  json_object_set_new(o, "ran", json_boolean(u->info.bday_ran));
+  json_object_set_new(o, "role", json_string(nat_bday_role_name(p->role)));
+  json_object_set_new(o, "why", json_string(nat_bday_why_name(p->why)));
+  json_object_set_new(o, "sockets", json_integer(p->sockets));
+  json_object_set_new(o, "probes", json_integer(p->probes));
+  json_object_set_new(o, "rate", json_integer(p->rate));
+  json_object_set_new(o, "range", json_pack("[i, i]", p->lo, p->hi));
+  json_object_set_new(o, "range_ports", json_integer(p->n));
+  json_object_set_new(
+      o, "predicted",
+      json_pack("{s:f, s:i, s:i, s:o, s:o}", "p_success", p->p_success,
+                "probes_50", (int)p->probes_50, "probes_99", (int)p->probes_99,
+                "seconds_all", secs_or_null(p->t_expected), "seconds_median",
+                secs_or_null(p->t_median)));
+  json_object_set_new(
+      o, "both_hard",
+      p->both_probes != 0
+          ? json_pack("{s:I, s:f, s:I}", "probes_per_side",
+                      (json_int_t)p->both_probes, "minutes", p->both_minutes,
+                      "nat_entries", (json_int_t)p->both_entries)
+          : json_null());
+  if (!u->info.bday_ran) {
+    json_object_set_new(o, "actual", json_null());
+    return o;
+  }
+  actual = json_object();
+  json_object_set_new(actual, "hit", json_boolean(b->t_hit != 0));
+  json_object_set_new(actual, "hit_probe",
+                      b->hit_probe ? json_integer(b->hit_probe) : json_null());
+  json_object_set_new(actual, "probes_sent", json_integer(b->probes_sent));
+  json_object_set_new(actual, "keepalives", json_integer(b->keepalives));
+  json_object_set_new(actual, "answers_sent", json_integer(b->answers_sent));
+  json_object_set_new(actual, "sockets_opened",
+                      json_integer(b->sockets_opened));
+  json_object_set_new(actual, "sockets_open", json_integer(b->sockets_open));
+  json_object_set_new(actual, "ignored", json_integer(b->ignored));
+  json_object_set_new(actual, "replays", json_integer(b->replays));
+  json_object_set_new(actual, "p_at_end", json_real(b->p_now));
+  json_object_set_new(actual, "ms_to_hit",
+                      b->t_hit != 0 ? ms_since(b->t_start < b->t_hit
+                                                   ? b->t_start
+                                                   : b->t_hit,
+                                               b->t_hit)
+                                    : json_null());
+  json_object_set_new(o, "actual", actual);
+  return o;
+}
+
 static json_t *report_json(const punch_outcome *u) {
   json_t *o = json_object();
   char a[NAT_ADDR_STRLEN];
   bool ok = u->exit_code == PUNCH_EXIT_OK;
-  json_object_set_new(o, "schema_version", json_integer(1));
+  json_object_set_new(o, "schema_version", json_integer(2));
+  json_object_set_new(o, "tool", json_string(u->opt->prog));
   json_object_set_new(
       o, "mode", json_string(u->opt->ticket_mode ? "ticket" : "rendezvous"));
   json_object_set_new(o, "ok", json_boolean(ok));
@@ -155,6 +216,12 @@ static json_t *report_json(const punch_outcome *u) {
                                       cand_json(&u->info.sel.remote))
                           : json_null());
   json_object_set_new(o, "quic_connected", json_boolean(u->info.connected));
+  json_object_set_new(o, "strategy",
+                      u->info.connected && u->info.strategy != 0
+                          ? json_string(nat_agent_strategy_name(
+                                u->info.strategy))
+                          : json_null());
+  json_object_set_new(o, "birthday", birthday_json(u));
   json_object_set_new(o, "times_ms", times_json(u));
   json_object_set_new(o, "rtt_ms",
                       u->info.selected ? ms_since(0, u->info.sel.rtt)
@@ -193,14 +260,55 @@ static void print_prediction(const punch_outcome *u, FILE *out) {
             u->info.nprobes);
 }
 
+static void print_birthday(const punch_outcome *u, FILE *out) {
+  const nat_bday_plan *p = &u->info.bday;
+  const nat_agent_bday_stats *b = &u->info.bstats;
+  if (p->role == NAT_BDAY_NONE) {
+    fprintf(out, "birthday              no spray: %s\n",
+            nat_bday_why_strerror(p->why));
+    return;
+  }
+  fprintf(out,
+          "birthday              %s; %u sockets, %u probes at %u/s, ports "
+          "%u-%u: %.1f %% predicted\n",
+          nat_bday_role_name(p->role), p->sockets, p->probes, p->rate,
+          (unsigned)p->lo, (unsigned)p->hi, 100.0 * p->p_success);
+  if (!u->info.bday_ran)
+    return;
+  if (b->t_hit != 0)
+    fprintf(out,
+            "birthday hit          after %.1f ms%s%.0u; %u probes sent, %u "
+            "keepalives, %u sockets opened\n",
+            (double)(b->t_hit - (b->t_start < b->t_hit ? b->t_start
+                                                        : b->t_hit)) /
+                (double)NAT_MILLISECONDS,
+            b->hit_probe ? ", probe " : "", b->hit_probe, b->probes_sent,
+            b->keepalives, b->sockets_opened);
+  else
+    fprintf(out,
+            "birthday              no hit: %u probes sent, %u keepalives, %u "
+            "sockets opened, %.1f %% was the chance\n",
+            b->probes_sent, b->keepalives, b->sockets_opened,
+            100.0 * b->p_now);
+  if (b->ignored != 0 || b->replays != 0)
+    fprintf(out,
+            "birthday ignored      %u datagrams without the key or out of "
+            "place, %u replays\n",
+            b->ignored, b->replays);
+}
+
 static void report_text(const punch_outcome *u, FILE *out) {
   char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
   size_t n = u->agent != NULL ? nat_agent_pair_count(u->agent) : 0;
   if (u->exit_code == PUNCH_EXIT_OK)
     fprintf(out,
-            "connected             %s, QUIC confirmed (pinned both ways)\n",
+            "connected             %s, QUIC confirmed (pinned both ways), "
+            "%s\n",
             u->info.controlling ? "as QUIC client (controlling)"
-                                : "as QUIC server (controlled)");
+                                : "as QUIC server (controlled)",
+            u->info.strategy == NAT_AGENT_VIA_BIRTHDAY    ? "by birthday"
+            : u->info.strategy == NAT_AGENT_VIA_PREDICTED ? "predicted"
+                                                          : "direct");
   else
     fprintf(out, "failed                %s\n", u->reason);
   if (u->info.selected)
@@ -234,6 +342,8 @@ static void report_text(const punch_outcome *u, FILE *out) {
             nat_cand_format(&p.local, a, sizeof a),
             nat_cand_format(&p.remote, b, sizeof b), pair_outcome(&p), p.sent);
   }
+  if (u->info.bday_planned)
+    print_birthday(u, out);
   if (u->opt->pipe)
     fprintf(out, "piped                 %llu bytes sent, %llu received\n",
             (unsigned long long)u->info.pipe_sent,

@@ -48,8 +48,9 @@ extern "C" {
 
 typedef struct nat_agent nat_agent;
 
-/** Longest blob text (with its NUL): a ticket and its fields. */
-#define NAT_AGENT_BLOB_MAX (NAT_TICKET_TEXT_MAX + 64)
+/** Longest blob text (with its NUL): a ticket and its fields (map=,
+ * rtt=, and the birthday spray's alloc=, seq=, range=, bd=). */
+#define NAT_AGENT_BLOB_MAX (NAT_TICKET_TEXT_MAX + 128)
 /** Most refused remote candidates remembered (nat_agent_info). */
 #define NAT_AGENT_MAX_REFUSED 12
 /** Allocation probes run beside the registration (punch(1), "Predicted
@@ -136,6 +137,12 @@ typedef struct nat_agent_bday {
                              1,000) */
   uint16_t lo, hi;      /**< the range our NAT draws ports from, when
                              known better than measured; 0, 0: measured */
+  /** The acceptor's keepalives' IP TTL (1..64; 0: 2): they must pass our
+   * own NAT but die before the dialer's (where an inbound packet from
+   * one of our mapped ports would take the tuple the dialer's probe to it
+   * needs). Raise it when the NAT that maps per destination is more than
+   * one router away (a carrier NAT behind a home router). */
+  uint8_t ttl;
 } nat_agent_bday;
 
 typedef struct nat_agent_config {

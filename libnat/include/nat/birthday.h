@@ -117,8 +117,11 @@ typedef struct nat_bday_plan {
   uint32_t probes;   /**< m: the dialer's, capped */
   uint32_t rate;     /**< the dialer's, capped */
   uint16_t lo, hi;   /**< the acceptor's range the dialer sprays first */
-  uint32_t n;        /**< ports in that range */
-  double p_success;  /**< nat_bday_odds(n, sockets, probes) */
+  uint32_t n;        /**< ports in that range (both hard: the wider of
+                          the two ranges) */
+  double p_success;  /**< nat_bday_odds(n, sockets, probes); both hard:
+                          nat_bday_odds_both(n, probes), and probes_50,
+                          probes_99, t_median as that model has them */
   uint32_t probes_50, probes_99; /**< for 50 % and 99 % */
   nat_tstamp t_expected; /**< time to spend all probes at the rate */
   nat_tstamp t_median;   /**< time to the 50 % probe at the rate */
@@ -156,6 +159,8 @@ typedef struct nat_bday_targets {
   unsigned ntiers, tier;
   uint32_t i, a, b; /* position and affine permutation in the tier */
   uint32_t count;   /* targets given so far */
+  nat_rand_fn rand;
+  void *rand_ctx;
 } nat_bday_targets;
 
 NAT_EXTERN void nat_bday_targets_init(nat_bday_targets *t,

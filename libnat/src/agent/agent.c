@@ -19,13 +19,6 @@
 
 static void maybe_send_blob(nat_agent *a);
 
-static void warn(nat_agent *a, const char *text) {
-  nat_agent_event e;
-  memset(&e, 0, sizeof e);
-  e.type = NAT_AGENT_EV_WARNING;
-  e.text = text;
-  nat__agent_emit(a, &e);
-}
 
 static void on_deadline(uv_timer_t *t) {
   nat_agent *a = t->data;
@@ -44,8 +37,15 @@ static void on_deadline(uv_timer_t *t) {
                       to);
     break;
   case NAT_AGENT_PH_CHECKS:
-    nat__agent_fail(a, NAT_ETIMEDOUT, false, 0,
-                    "connectivity checks found no path within %u s", to);
+    if (a->bday_ran)
+      nat__agent_fail(a, NAT_ETIMEDOUT, false, NAT_CHECK_HINT_BIRTHDAY,
+                      "no path within %u s: the birthday spray had no hit "
+                      "(%u probes, %.1f %% predicted)",
+                      (unsigned)((a->end - a->t0) / NAT_SECONDS),
+                      a->spray.st.probes_sent, 100.0 * a->bday.p_success);
+    else
+      nat__agent_fail(a, NAT_ETIMEDOUT, false, 0,
+                      "connectivity checks found no path within %u s", to);
     break;
   case NAT_AGENT_PH_QUIC:
     nat__agent_fail(a, NAT_ETIMEDOUT, false, 0,
@@ -63,7 +63,8 @@ static int take_peer(nat_agent *a, const char *text, size_t len) {
   char why[200];
   nat_agent_event e;
   if (nat__punch_blob_parse(text, len, &a->core.peer, &a->core.remote_mapping,
-                            &a->core.peer_rdv_rtt, why, sizeof why) != 0) {
+                            &a->core.peer_rdv_rtt, &a->bd_peer, why,
+                            sizeof why) != 0) {
     nat__agent_fail(a, NAT_ETICKET, false, 0, "%s", why);
     return NAT_ETICKET;
   }
@@ -75,11 +76,45 @@ static int take_peer(nat_agent *a, const char *text, size_t len) {
   return 0;
 }
 
+/* Both blobs are in: the birthday plan, the spray it calls for, the
+ * checks (unless spray only). @return 0, or -1 when the run failed. */
+static int peer_in(nat_agent *a) {
+  if (nat__agent_bday_plan(a) != 0 || nat__agent_spray_start(a) != 0)
+    return -1;
+  if (a->cfg.birthday.only) {
+    nat_agent_event e;
+    a->phase = NAT_AGENT_PH_CHECKS;
+    memset(&e, 0, sizeof e);
+    e.type = NAT_AGENT_EV_CHECKS_STARTED;
+    e.controlling = a->core.controlling;
+    nat__agent_emit(a, &e);
+    return a->finished ? -1 : 0;
+  }
+  if (nat__agent_checks_start(a) != 0) {
+    nat__agent_fail(a, NAT_ENOMEM, true, 0, "%s",
+                    "cannot start connectivity checks");
+    return -1;
+  }
+  return a->finished ? -1 : 0;
+}
+
+void nat__agent_extend(nat_agent *a, nat_tstamp end) {
+  nat_tstamp now = nat_udp_now();
+  if (end <= a->end || a->finished)
+    return;
+  a->end = end;
+  uv_timer_start(&a->deadline, on_deadline,
+                 (end - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS, 0);
+}
+
 /* Encode our blob and hand it to the caller. @return 0 or an error. */
 static int blob_out(nat_agent *a, char *blob, size_t cap) {
   nat_agent_event e;
-  ssize_t n = nat__punch_blob_encode(&a->core.mine, a->core.local_mapping,
-                                     a->core.rdv_rtt, blob, cap);
+  nat_bday_side bd;
+  ssize_t n;
+  nat__agent_bday_side(a, &bd);
+  n = nat__punch_blob_encode(&a->core.mine, a->core.local_mapping,
+                             a->core.rdv_rtt, &bd, blob, cap);
   if (n < 0)
     return (int)n;
   a->blob_sent = true;
@@ -103,14 +138,12 @@ int nat_agent_set_peer_blob(nat_agent *a, const char *text, size_t len) {
     return rc;
   a->t0 = a->t_peer; /* the timeout counts from the peer's blob */
   a->end = a->t0 + a->cfg.timeout;
-  if (nat__agent_checks_start(a) != 0 || nat__agent_quic_start(a) != 0) {
-    nat__agent_fail(a, NAT_ENOMEM, true, 0, "%s",
-                    "cannot start checks or QUIC");
+  uv_timer_start(&a->deadline, on_deadline,
+                 (uint64_t)(a->cfg.timeout / NAT_MILLISECONDS), 0);
+  if (peer_in(a) != 0)
     return 0;
-  }
-  if (!a->finished)
-    uv_timer_start(&a->deadline, on_deadline,
-                   (uint64_t)(a->cfg.timeout / NAT_MILLISECONDS), 0);
+  if (nat__agent_quic_start(a) != 0)
+    nat__agent_fail(a, NAT_ENOMEM, true, 0, "%s", "cannot start QUIC");
   return 0;
 }
 
@@ -138,7 +171,7 @@ static void send_blob(nat_agent *a) {
   uv_timer_stop(&a->gather_timer);
   if (a->stun_pending) {
     a->stun_pending = false;
-    warn(a, "the STUN server did not answer: no server-reflexive candidate "
+    nat__agent_warn(a, "the STUN server did not answer: no server-reflexive candidate "
             "from it");
   }
   nat__punch_guess_mapping(c, &a->rdv_addr, &a->stun_addr);
@@ -250,7 +283,7 @@ static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
   if (a->core.has_stun_mapped)
     nat__punch_add_srflx(&a->core, &a->core.stun_mapped, &a->stun_addr);
   else
-    warn(a, "the STUN server did not answer: no server-reflexive candidate "
+    nat__agent_warn(a, "the STUN server did not answer: no server-reflexive candidate "
             "from it");
   if (blob_out(a, blob, sizeof blob) != 0)
     nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s", "cannot encode our ticket");
@@ -297,9 +330,7 @@ static void rdv_peer(nat_rdv_client *c, void *arg, const uint8_t *blob,
     a->core.rdv_rtt = info.t_seen - info.t_hello;
   if (a->finished || take_peer(a, (const char *)blob, len) != 0)
     return;
-  if (nat__agent_checks_start(a) != 0)
-    nat__agent_fail(a, NAT_ENOMEM, true, 0, "%s",
-                    "cannot start connectivity checks");
+  (void)peer_in(a);
 }
 
 static void on_rdv_gone(nat_rdv_client *c, void *arg) {
@@ -444,7 +475,7 @@ static void on_timer_closed(uv_handle_t *h) {
   nat_agent *a = h->data;
   nat_agent_event e;
   if (--a->open_timers > 0)
-    return; /* the last of the three closes frees */
+    return; /* the last of the five closes frees */
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_CLOSED;
   nat__agent_emit(a, &e);
@@ -499,6 +530,8 @@ void nat__agent_teardown(nat_agent *a) {
     nat__pipe_close(p, on_pipe_gone, a);
     return;
   }
+  if (nat__agent_spray_teardown(a))
+    return; /* its sockets and endpoint come back */
   if (a->rdv != NULL) {
     nat_rdv_client_close(a->rdv, on_rdv_closed, a);
     return;
@@ -513,7 +546,9 @@ void nat__agent_teardown(nat_agent *a) {
   }
   if (a->open_timers > 0)
     return; /* already closing */
-  a->open_timers = 3;
+  a->open_timers = 5;
+  uv_close((uv_handle_t *)&a->spray_timer, on_timer_closed);
+  uv_close((uv_handle_t *)&a->progress_timer, on_timer_closed);
   uv_close((uv_handle_t *)&a->deadline, on_timer_closed);
   uv_close((uv_handle_t *)&a->gather_timer, on_timer_closed);
   uv_close((uv_handle_t *)&a->chk_timer, on_timer_closed);
@@ -527,6 +562,8 @@ void nat_agent_close(nat_agent *a) {
   uv_timer_stop(&a->deadline);
   uv_timer_stop(&a->gather_timer);
   uv_timer_stop(&a->chk_timer);
+  uv_timer_stop(&a->spray_timer);
+  uv_timer_stop(&a->progress_timer);
   nat__agent_probes_close(a);
   nat__agent_teardown(a);
 }

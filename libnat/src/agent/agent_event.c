@@ -15,12 +15,22 @@ void nat__agent_emit(nat_agent *a, nat_agent_event *ev) {
     a->cb(a, a->arg, ev);
 }
 
+void nat__agent_warn(nat_agent *a, const char *text) {
+  nat_agent_event e;
+  memset(&e, 0, sizeof e);
+  e.type = NAT_AGENT_EV_WARNING;
+  e.text = text;
+  nat__agent_emit(a, &e);
+}
+
 static void stop_timers(nat_agent *a) {
   if (!a->timers_init)
     return;
   uv_timer_stop(&a->deadline);
   uv_timer_stop(&a->gather_timer);
   uv_timer_stop(&a->chk_timer);
+  uv_timer_stop(&a->spray_timer);
+  uv_timer_stop(&a->progress_timer);
 }
 
 void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
@@ -43,6 +53,15 @@ void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
   e.hint = hint;
   e.controlling = a->core.controlling;
   nat__agent_emit(a, &e);
+}
+
+const char *nat_agent_strategy_name(int s) {
+  switch (s) {
+  case NAT_AGENT_VIA_DIRECT: return "direct";
+  case NAT_AGENT_VIA_PREDICTED: return "predicted";
+  case NAT_AGENT_VIA_BIRTHDAY: return "birthday";
+  default: return "none";
+  }
 }
 
 const char *nat_agent_phase_name(int phase) {

@@ -18,6 +18,15 @@
 #include "nat/udp.h"
 #include "agent/agent_pipe.h"
 #include "punch/agent_core.h"
+#include "punch/spray.h"
+
+/* One acceptor socket of the birthday spray (agent_spray.c). */
+typedef struct nat__agent_bsock {
+  nat_agent *a;
+  uint32_t i;
+  nat_udp *u; /* NULL once closed */
+  bool closing;
+} nat__agent_bsock;
 
 /* A server name being resolved (rendezvous or stun). */
 typedef struct nat__agent_name {
@@ -56,6 +65,21 @@ struct nat_agent {
   bool stun_pending, blob_sent, gather_expired, peer_set;
   bool finished, closing;
   nat_tstamp t0, t_seen, t_peer, t_blob, t_confirmed, end;
+  /* the birthday spray (agent_spray.c) */
+  nat_bday_side bd_peer;     /* the peer's side, from its blob */
+  nat_bday_plan bday;        /* both blobs in: bday_planned */
+  bool bday_planned, bday_ran;
+  nat__spray spray;          /* bday_ran */
+  nat__agent_bsock *bsock;   /* the acceptor's sockets [nbsock] */
+  uint32_t nbsock, bsock_open;
+  nat_quic_endpoint *bep;    /* the acceptor's endpoint on the winning
+                                socket (borrowed) */
+  bool bep_closing, conn_on_bep;
+  bool bday_hit_told, bday_end_told; /* on_hit / on_exhausted ran */
+  uv_timer_t spray_timer, progress_timer;
+  bool checks_failed;        /* the checks failed while the spray ran */
+  int checks_hint;
+  int strategy;              /* nat_agent_strategy once connected */
 };
 
 /* The files call one way: agent_new.c (nat_agent_new, the names, the
@@ -64,6 +88,8 @@ struct nat_agent {
 
 /* agent_event.c */
 void nat__agent_emit(nat_agent *a, nat_agent_event *ev);
+/* A one-line diagnostic; the run goes on. */
+void nat__agent_warn(nat_agent *a, const char *text);
 /* The run failed: timers stop, FAILED goes out (@p error, @p local: our
  * side's fault) with a reason; the caller closes the agent. */
 void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
@@ -78,8 +104,45 @@ void nat__agent_checks_feed(nat_agent *a, const nat_addr *from,
                             const nat_stun_msg *msg);
 int nat__agent_quic_start(nat_agent *a);
 
+/* agent_spray.c */
+/* Our side of the birthday plan, for our blob and the plan. */
+void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out);
+/* Both blobs are in: make the plan, tell the caller; the checks' roles
+ * follow it. @return 0, or -1 when the run failed (spray only and no
+ * spray, or a refusal). */
+int nat__agent_bday_plan(nat_agent *a);
+/* Start the spray the plan calls for (the acceptor's sockets first).
+ * @return 0, or -1 when the run failed. */
+int nat__agent_spray_start(nat_agent *a);
+/* A STUN message on the agent's socket: @return true when the spray
+ * took it. */
+bool nat__agent_spray_feed(nat_agent *a, const nat_addr *from,
+                           const nat_stun_msg *msg);
+/* The connection is confirmed, or the run ends: the spray stops, every
+ * acceptor socket but the one @p keep_ep's connection runs on closes. */
+void nat__agent_spray_stop(nat_agent *a);
+/* The checks failed: @return true when the spray still runs (the failure
+ * waits for it). */
+bool nat__agent_spray_defers(nat_agent *a, int hint);
+/* Closing: @return true while spray sockets or the endpoint still close
+ * (their callbacks call nat__agent_teardown again). */
+bool nat__agent_spray_teardown(nat_agent *a);
+
+/* agent_run.c: an endpoint with the agent's callbacks (their argument
+ * @p a) on @p u (borrowed), accepting the peer's pinned certificate.
+ * @p on_stun takes its STUN. */
+int nat__agent_endpoint_new(nat_agent *a, nat_udp *u,
+                            void (*on_stun)(nat_quic_endpoint *, void *,
+                                            const nat_addr *, const uint8_t *,
+                                            size_t, const nat_stun_msg *),
+                            nat_quic_endpoint **out);
+/* QUIC follows the core's pair or the spray's hit. */
+void nat__agent_follow(nat_agent *a);
+
 /* agent.c */
 void nat__agent_probes_close(nat_agent *a);
+/* The run ends no earlier than @p end (the spray's window). */
+void nat__agent_extend(nat_agent *a, nat_tstamp end);
 /* The names are known: socket, candidates, blob exchange. */
 void nat__agent_begin(nat_agent *a);
 /* Close what is open, one owner after the other (closing). */

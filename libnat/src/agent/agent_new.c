@@ -8,6 +8,30 @@
 #include "agent/agent_internal.h"
 #include "nat/error.h"
 
+/* The birthday settings within the hard limits of nat/birthday.h. */
+static int bday_check(const nat_agent_bday *b, char *diag, size_t dl) {
+  const char *why = NULL;
+  if (b->sockets > NAT_BDAY_SOCKETS_MAX)
+    why = "more sockets than the hard limit (1024)";
+  else if (b->probes > NAT_BDAY_PROBES_MAX)
+    why = "more probes than the hard limit (16384)";
+  else if (b->rate > NAT_BDAY_RATE_MAX)
+    why = "a rate over the hard limit (1000 probes/s)";
+  else if ((b->lo != 0 || b->hi != 0) && (b->lo == 0 || b->lo > b->hi))
+    why = "a port range that is not LO-HI with 1 <= LO <= HI";
+  else if (b->ttl > 64)
+    why = "a TTL over 64";
+  else if (b->role < NAT_BDAY_NONE || b->role > NAT_BDAY_DIALER)
+    why = "an unknown role";
+  else if (b->disabled && (b->only || b->role != NAT_BDAY_NONE))
+    why = "the spray both off and asked for";
+  if (why == NULL)
+    return 0;
+  if (diag != NULL)
+    snprintf(diag, dl, "bad birthday settings: %s", why);
+  return NAT_EINVAL;
+}
+
 /* ---------------------------------------------------------- the names */
 
 static const char *label(const nat_agent *a, int i) {
@@ -179,6 +203,8 @@ int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
       snprintf(diag, diaglen, "bad pipe: expected two open fds");
     return NAT_EINVAL;
   }
+  if ((rc = bday_check(&cfg->birthday, diag, diaglen)) != 0)
+    return rc;
   if ((a = calloc(1, sizeof *a)) == NULL)
     return NAT_ENOMEM;
   a->loop = loop;
@@ -208,7 +234,10 @@ int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
   uv_timer_init(loop, &a->deadline);
   uv_timer_init(loop, &a->gather_timer);
   uv_timer_init(loop, &a->chk_timer);
+  uv_timer_init(loop, &a->spray_timer);
+  uv_timer_init(loop, &a->progress_timer);
   a->deadline.data = a->gather_timer.data = a->chk_timer.data = a;
+  a->spray_timer.data = a->progress_timer.data = a;
   a->timers_init = true;
   if (!a->names[0].pending && !a->names[1].pending)
     uv_timer_start(&a->gather_timer, on_kick, 0, 0);
@@ -251,6 +280,33 @@ void nat_agent_info_get(const nat_agent *a, nat_agent_info *out) {
   out->t_first_ok = c->t_first_ok;
   out->t_selected = c->t_selected;
   out->t_confirmed = a->t_confirmed;
+  out->bday_planned = a->bday_planned;
+  out->bday_ran = a->bday_ran;
+  out->bday = a->bday;
+  out->strategy = a->strategy;
+  if (a->bday_ran) {
+    const nat__spray *s = &a->spray;
+    nat_agent_bday_stats *b = &out->bstats;
+    b->sockets_opened = a->nbsock;
+    b->sockets_open = a->bsock_open;
+    b->probes_sent = s->st.probes_sent;
+    b->keepalives = s->st.keepalives;
+    b->answers_sent = s->st.answers_sent;
+    b->hit_probe = s->st.hit_probe;
+    b->ignored = s->st.ignored;
+    b->replays = s->st.replays;
+    b->p_now = nat__spray_p_now(s, nat_udp_now());
+    b->t_start = s->start;
+    b->t_hit = s->hit ? s->t_hit : 0;
+    if (s->hit) {
+      b->hit_remote = s->hit_remote;
+      if (s->role == NAT_BDAY_ACCEPTOR && s->hit_sock < a->nbsock &&
+          a->bsock[s->hit_sock].u != NULL)
+        (void)nat_udp_local_addr(a->bsock[s->hit_sock].u, &b->hit_local);
+      else
+        b->hit_local = c->local;
+    }
+  }
   if (a->pipe != NULL)
     nat__pipe_counts(a->pipe, &out->pipe_sent, &out->pipe_received);
   else

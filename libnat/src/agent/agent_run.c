@@ -34,10 +34,20 @@ static void connect_to(nat_agent *a, const nat_addr *to) {
 }
 
 /* QUIC follows the core: to the selected pair, or to the committed one
- * once the nominating check the core queued on it has been sent. */
+ * once the nominating check the core queued on it has been sent; or the
+ * dialer's birthday hit, which the spray proved both ways. */
 static void follow_core(nat_agent *a) {
   nat_addr to;
-  if (a->finished || !nat__punch_quic_target(&a->core, &to))
+  if (a->finished)
+    return;
+  if (a->bday_ran && a->spray.hit && a->spray.role == NAT_BDAY_DIALER &&
+      !a->connected) {
+    if (a->phase == NAT_AGENT_PH_CHECKS)
+      a->phase = NAT_AGENT_PH_QUIC;
+    connect_to(a, &a->spray.hit_remote);
+    return;
+  }
+  if (!nat__punch_quic_target(&a->core, &to))
     return;
   if (!a->core.selected && a->connecting)
     return;
@@ -97,8 +107,20 @@ static void on_check(void *arg, const nat_check_event *ev) {
     nat__agent_emit(a, &e);
     break;
   case NAT_CHECK_EV_FAILED:
-    if (a->connected || a->conn != NULL)
+    if (a->connected || a->conn != NULL || nat__agent_spray_defers(a, ev->hint))
       break;
+    if (a->bday_planned && a->bday.why == NAT_BDAY_WHY_BOTH_HARD) {
+      char text[320];
+      snprintf(text, sizeof text, "birthday refused: both peers map per "
+               "destination; 99.9 %% would take about %llu probes a side "
+               "(%.0f min at %u/s) and as many NAT table entries on each "
+               "NAT: use port mapping (UPnP, NAT-PMP, PCP) or a relay",
+               (unsigned long long)a->bday.both_probes, a->bday.both_minutes,
+               a->bday.rate);
+      nat__agent_fail(a, NAT_EBDAYREFUSED, false, NAT_CHECK_HINT_BIRTHDAY,
+                      "connectivity checks failed; %s", text);
+      break;
+    }
     if (ev->hint == NAT_CHECK_HINT_NONE)
       nat__agent_fail(a, NAT_ETIMEDOUT, false, ev->hint, "%s",
                       "connectivity checks failed");
@@ -114,6 +136,8 @@ static void on_check(void *arg, const nat_check_event *ev) {
 
 void nat__agent_checks_feed(nat_agent *a, const nat_addr *from,
                             const nat_stun_msg *msg) {
+  if (nat__agent_spray_feed(a, from, msg))
+    return;
   if (a->core.chk == NULL || a->finished)
     return;
   nat__punch_recv(&a->core, nat_udp_now(), from, msg);
@@ -141,11 +165,13 @@ int nat__agent_checks_start(nat_agent *a) {
 
 static int q_accept(nat_quic_endpoint *ep, void *arg, nat_quic_conn *c) {
   nat_agent *a = arg;
-  (void)ep;
-  if (a->finished || a->conn != NULL || a->core.chk == NULL ||
-      nat_check_is_controlling(a->core.chk))
+  bool ctl = a->core.chk != NULL ? nat_check_is_controlling(a->core.chk)
+                                 : a->core.controlling;
+  if (a->finished || a->conn != NULL || ctl ||
+      (a->core.chk == NULL && !a->bday_ran))
     return -1; /* the controlling side is the client; one connection */
   a->conn = c;
+  a->conn_on_bep = ep == a->bep && ep != NULL;
   a->core.controlling = false;
   if (a->phase == NAT_AGENT_PH_CHECKS)
     a->phase = NAT_AGENT_PH_QUIC;
@@ -165,6 +191,15 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   a->connected = true;
   a->phase = NAT_AGENT_PH_CONNECTED;
   uv_timer_stop(&a->deadline);
+  if (a->conn_on_bep ||
+      (a->bday_ran && a->spray.hit && a->spray.role == NAT_BDAY_DIALER &&
+       nat_addr_equal(&a->conn_remote, &a->spray.hit_remote)))
+    a->strategy = NAT_AGENT_VIA_BIRTHDAY;
+  else if (a->core.selected && a->core.sel.remote.type == NAT_CAND_PREDICTED)
+    a->strategy = NAT_AGENT_VIA_PREDICTED;
+  else
+    a->strategy = NAT_AGENT_VIA_DIRECT;
+  nat__agent_spray_stop(a);
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_CONNECTED;
   e.at = a->t_confirmed;
@@ -294,12 +329,19 @@ static void q_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
   nat__agent_checks_feed(arg, from, msg);
 }
 
-int nat__agent_quic_start(nat_agent *a) {
+void nat__agent_follow(nat_agent *a) {
+  follow_core(a);
+}
+
+int nat__agent_endpoint_new(nat_agent *a, nat_udp *u,
+                            void (*on_stun)(nat_quic_endpoint *, void *,
+                                            const nat_addr *, const uint8_t *,
+                                            size_t, const nat_stun_msg *),
+                            nat_quic_endpoint **out) {
   nat_quic_config cfg;
   nat_tstamp now = nat_udp_now();
-  int rc;
   memset(&cfg, 0, sizeof cfg);
-  cfg.udp = a->udp;
+  cfg.udp = u;
   cfg.identity = a->id;
   cfg.accept = true;
   cfg.peer_pins = (const uint8_t(*)[NAT_QUIC_PIN_LEN])a->core.peer.pin;
@@ -313,9 +355,14 @@ int nat__agent_quic_start(nat_agent *a) {
   cfg.cb.on_stream_data = q_data;
   cfg.cb.on_writable = q_writable;
   cfg.cb.on_closed = q_closed;
-  cfg.cb.on_stun = q_stun;
+  cfg.cb.on_stun = on_stun;
   cfg.arg = a;
-  if ((rc = nat_quic_endpoint_new(&a->ep, a->loop, &cfg)) != 0) {
+  return nat_quic_endpoint_new(out, a->loop, &cfg);
+}
+
+int nat__agent_quic_start(nat_agent *a) {
+  int rc = nat__agent_endpoint_new(a, a->udp, q_stun, &a->ep);
+  if (rc != 0) {
     a->ep = NULL;
     return rc;
   }

@@ -3,15 +3,62 @@
  * when known, rtt= (our HELLO -> SEEN time at the rendezvous in ms,
  * rounded up: the peer's check hold, agent_core.c). The wire format is the
  * one punch has always sent: an older peer reads map= and ignores rtt=,
- * and fields this version does not know are skipped. Pure. */
+ * and fields this version does not know are skipped. The birthday spray
+ * (nat/birthday.h) adds alloc=, seq=, range= and bd= (bday_field()):
+ * what the plan both peers make needs from each. Pure. */
 #include <stdio.h>
 #include <string.h>
 
 #include "nat/error.h"
+#include "nat/verdict.h"
 #include "punch/agent_core.h"
 
+/* The birthday fields (agent_core.h) after the others. */
+static ssize_t bday_encode(const nat_bday_side *bd, char *buf, size_t cap) {
+  size_t k = 0;
+  int m;
+  char flags[5], *f = flags;
+  if (bd->alloc > 0) {
+    m = snprintf(buf + k, cap - k, " alloc=%d", bd->alloc);
+    if (m < 0 || (size_t)m >= cap - k)
+      return NAT_ENOBUFS;
+    k += (size_t)m;
+  }
+  if (bd->alloc == NAT_PA_SEQUENTIAL && bd->last != 0 && bd->delta != 0) {
+    m = snprintf(buf + k, cap - k, " seq=%d/%u", (int)bd->delta,
+                 (unsigned)bd->last);
+    if (m < 0 || (size_t)m >= cap - k)
+      return NAT_ENOBUFS;
+    k += (size_t)m;
+  }
+  if (bd->lo != 0 && bd->hi >= bd->lo) {
+    m = snprintf(buf + k, cap - k, " range=%u-%u", (unsigned)bd->lo,
+                 (unsigned)bd->hi);
+    if (m < 0 || (size_t)m >= cap - k)
+      return NAT_ENOBUFS;
+    k += (size_t)m;
+  }
+  if (!bd->enabled)
+    *f++ = 'n';
+  if (bd->allow_both_hard)
+    *f++ = 'b';
+  if (bd->force_acceptor)
+    *f++ = 'a';
+  if (bd->force_dialer)
+    *f++ = 'd';
+  if (f == flags)
+    *f++ = '-';
+  *f = '\0';
+  m = snprintf(buf + k, cap - k, " bd=%u/%u/%u/%s", (unsigned)bd->sockets,
+               (unsigned)bd->probes, (unsigned)bd->rate, flags);
+  if (m < 0 || (size_t)m >= cap - k)
+    return NAT_ENOBUFS;
+  return (ssize_t)(k + (size_t)m);
+}
+
 ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
-                               char *buf, size_t cap) {
+                               const nat_bday_side *bd, char *buf,
+                               size_t cap) {
   ssize_t n = nat_ticket_encode(t, buf, cap);
   size_t k;
   int m;
@@ -29,6 +76,12 @@ ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
     if (m < 0 || (size_t)m >= cap - k)
       return NAT_ENOBUFS;
     k += (size_t)m;
+  }
+  if (bd != NULL) {
+    ssize_t b = bday_encode(bd, buf + k, cap - k);
+    if (b < 0)
+      return b;
+    k += (size_t)b;
   }
   return (ssize_t)k;
 }
@@ -52,20 +105,121 @@ static int field_num(const char *p, const char *end, size_t maxd, bool neg,
   return 0;
 }
 
+/* The reason, with the field quoted printable (a hostile blob's control
+ * bytes never reach a terminal or break the one-line reason). */
 static int bad(char *why, size_t whylen, const char *fmt, int flen,
                const char *f) {
+  char clean[64];
+  int n = flen < (int)sizeof clean - 1 ? flen : (int)sizeof clean - 1;
+  for (int i = 0; i < n; i++)
+    clean[i] = f[i] >= 0x20 && f[i] < 0x7f ? f[i] : '?';
+  clean[n > 0 ? n : 0] = '\0';
   if (why != NULL && whylen > 0)
-    snprintf(why, whylen, fmt, flen, f);
+    snprintf(why, whylen, fmt, n, clean);
   return NAT_ETICKET;
+}
+
+/* "N/N/..." into @p v (at most @p max numbers of 1..@p maxd digits, the
+ * first optionally negative when @p neg), each ended by @p sep or the
+ * field's end. @return the count or -1. */
+static int nums(const char *p, const char *end, char sep, size_t maxd,
+                bool neg, long *v, int max) {
+  int n = 0;
+  while (n < max) {
+    const char *e = p;
+    while (e < end && *e != sep)
+      e++;
+    if (field_num(p, e, maxd, neg && n == 0, &v[n]) != 0)
+      return -1;
+    n++;
+    if (e == end)
+      return n;
+    p = e + 1;
+  }
+  return -1;
+}
+
+/* The birthday fields: alloc=KIND, seq=DELTA/LAST, range=LO-HI,
+ * bd=SOCKETS/PROBES/RATE/FLAGS (flags: n off, b both-hard allowed, a/d a
+ * forced role, - none). A value past the hard limits of nat/birthday.h is
+ * refused, not clamped: a peer asking for it is broken or hostile. */
+static int bday_field(const char *f, const char *fe, nat_bday_side *bd,
+                      char *why, size_t whylen) {
+  int fl = (int)(fe - f);
+  long v[4];
+  if (fl >= 6 && memcmp(f, "alloc=", 6) == 0) {
+    if (nums(f + 6, fe, '/', 1, false, v, 1) != 1 || v[0] > NAT_PA_RANDOM)
+      return bad(why, whylen,
+                 "malformed peer blob: bad field '%.*s': expected alloc=0..3",
+                 fl > 40 ? 40 : fl, f);
+    bd->alloc = (int)v[0];
+  } else if (fl >= 4 && memcmp(f, "seq=", 4) == 0) {
+    if (nums(f + 4, fe, '/', 5, true, v, 2) != 2 || v[0] == 0 ||
+        v[0] < -32768 || v[0] > 32767 || v[1] < 1 || v[1] > 65535)
+      return bad(why, whylen,
+                 "malformed peer blob: bad field '%.*s': expected "
+                 "seq=DELTA/LAST (a step of -32768..32767 but not 0, a port)",
+                 fl > 40 ? 40 : fl, f);
+    bd->delta = (int32_t)v[0];
+    bd->last = (uint16_t)v[1];
+  } else if (fl >= 6 && memcmp(f, "range=", 6) == 0) {
+    if (nums(f + 6, fe, '-', 5, false, v, 2) != 2 || v[0] < 1 ||
+        v[1] > 65535 || v[0] > v[1])
+      return bad(why, whylen,
+                 "malformed peer blob: bad field '%.*s': expected "
+                 "range=LO-HI with 1 <= LO <= HI <= 65535",
+                 fl > 40 ? 40 : fl, f);
+    bd->lo = (uint16_t)v[0];
+    bd->hi = (uint16_t)v[1];
+  } else if (fl >= 3 && memcmp(f, "bd=", 3) == 0) {
+    const char *fl3 = f + 3, *slash = fe;
+    int seps = 0;
+    for (const char *q = fl3; q < fe; q++)
+      if (*q == '/' && ++seps == 3)
+        slash = q;
+    if (seps != 3 || nums(fl3, slash, '/', 6, false, v, 3) != 3 ||
+        slash + 1 >= fe || fe - slash - 1 > 4)
+      return bad(why, whylen,
+                 "malformed peer blob: bad field '%.*s': expected "
+                 "bd=SOCKETS/PROBES/RATE/FLAGS",
+                 fl > 40 ? 40 : fl, f);
+    if (v[0] > NAT_BDAY_SOCKETS_MAX || v[1] > NAT_BDAY_PROBES_MAX ||
+        v[2] > NAT_BDAY_RATE_MAX)
+      return bad(why, whylen,
+                 "peer blob refused: '%.*s' asks for more than the hard "
+                 "limits (1024 sockets, 16384 probes, 1000 probes/s)",
+                 fl > 40 ? 40 : fl, f);
+    bd->sockets = (uint32_t)v[0];
+    bd->probes = (uint32_t)v[1];
+    bd->rate = (uint32_t)v[2];
+    for (const char *q = slash + 1; q < fe; q++) {
+      switch (*q) {
+      case 'n': bd->enabled = false; break;
+      case 'b': bd->allow_both_hard = true; break;
+      case 'a': bd->force_acceptor = true; break;
+      case 'd': bd->force_dialer = true; break;
+      case '-': break;
+      default:
+        return bad(why, whylen,
+                   "malformed peer blob: bad field '%.*s': flags are n, b, a, "
+                   "d or -",
+                   fl > 40 ? 40 : fl, f);
+      }
+    }
+  }
+  return 0;
 }
 
 /* One field "KEY=VALUE" (@p f to @p fe). */
 static int blob_field(const char *f, const char *fe, int *mapping,
-                      nat_tstamp *rtt, char *why, size_t whylen) {
+                      nat_tstamp *rtt, nat_bday_side *bd, char *why,
+                      size_t whylen) {
   int fl = (int)(fe - f);
   long v;
   if (f == fe)
     return bad(why, whylen, "malformed peer blob: an empty field%.*s", 0, f);
+  if (bday_field(f, fe, bd, why, whylen) != 0)
+    return NAT_ETICKET;
   if (fl > 4 && memcmp(f, "map=", 4) == 0) {
     if (field_num(f + 4, fe, 1, true, &v) != 0 || v < -1 || v > 3)
       return bad(why, whylen,
@@ -88,13 +242,18 @@ static int blob_field(const char *f, const char *fe, int *mapping,
 }
 
 int nat__punch_blob_parse(const char *text, size_t len, nat_ticket *out,
-                          int *mapping, nat_tstamp *rtt, char *why,
-                          size_t whylen) {
+                          int *mapping, nat_tstamp *rtt, nat_bday_side *bd,
+                          char *why, size_t whylen) {
   nat_ticket_diag diag;
+  nat_bday_side scratch;
   const char *end = text + len, *sp;
   size_t tlen;
   *mapping = -1;
   *rtt = 0;
+  if (bd == NULL)
+    bd = &scratch;
+  memset(bd, 0, sizeof *bd);
+  bd->enabled = true; /* a peer that says nothing allows it */
   if (len == 0)
     return bad(why, whylen, "the peer's blob is empty: no ticket%.*s", 0, "");
   if (len >= NAT__PUNCH_BLOB_MAX) {
@@ -117,7 +276,7 @@ int nat__punch_blob_parse(const char *text, size_t len, nat_ticket *out,
     fe = memchr(f, ' ', (size_t)(end - f));
     if (fe == NULL)
       fe = end;
-    if (blob_field(f, fe, mapping, rtt, why, whylen) != 0)
+    if (blob_field(f, fe, mapping, rtt, bd, why, whylen) != 0)
       return NAT_ETICKET;
     f = fe < end ? fe : NULL;
   }

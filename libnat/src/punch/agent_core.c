@@ -23,6 +23,7 @@ void nat__punch_core_init(nat__punch_core *c, bool ticket_mode,
   c->ticket_mode = ticket_mode;
   c->allow_loopback = allow_loopback;
   c->local_mapping = c->remote_mapping = -1;
+  c->force_controlling = -1;
 }
 
 void nat__punch_add_local(nat__punch_core *c, const nat_cand *cand) {
@@ -358,6 +359,8 @@ int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
   cfg.policy.nsubnets = c->nsubnets;
   cfg.rand = rand;
   cfg.aggressive = true; /* the first pair that works: punch(1), Timing */
+  if (c->force_controlling >= 0) /* the birthday plan's roles */
+    cfg.controlling = c->force_controlling == 1;
   if ((rc = nat_check_new(&c->chk, &cfg, on_check, c)) != 0) {
     c->chk = NULL;
     return rc;

@@ -7,6 +7,7 @@
 #ifndef NAT_PUNCH_AGENT_CORE_H
 #define NAT_PUNCH_AGENT_CORE_H
 
+#include "nat/birthday.h"
 #include "nat/cand.h"
 #include "nat/check.h"
 #include "nat/ticket.h"
@@ -16,7 +17,7 @@
  * does not include the driver's header, which includes <uv.h>) */
 #define NAT__PUNCH_PROBES      4
 #define NAT__PUNCH_MAX_REFUSED 12
-#define NAT__PUNCH_BLOB_MAX    (NAT_TICKET_TEXT_MAX + 64)
+#define NAT__PUNCH_BLOB_MAX    (NAT_TICKET_TEXT_MAX + 128)
 #define NAT__PUNCH_MAX_SUBNETS 16
 #define NAT__PUNCH_PREDICT     NAT_CAND_PREDICT_DEFAULT
 /* The hole openers' TTL: past our NAT, dead at the next router. */
@@ -59,6 +60,9 @@ typedef struct nat__punch_core {
   int refused_why[NAT__PUNCH_MAX_REFUSED];
   size_t nrefused;
   bool committed, selected, controlling;
+  /* the birthday plan's roles: 1 (the dialer) or 0 make the checks'
+   * role; -1: the tie-breakers decide */
+  int force_controlling;
   nat_check_pair commit, sel;
   nat_tstamp t_first_ok, t_selected;
 } nat__punch_core;
@@ -66,18 +70,21 @@ typedef struct nat__punch_core {
 /* ---- blob codec (agent_blob.c) */
 
 /* Our blob: the ticket's text, " map=N" (@p mapping, nat_beh or -1), then
- * " rtt=N" (@p rtt rounded up to ms) when @p rtt is not 0.
+ * " rtt=N" (@p rtt rounded up to ms) when @p rtt is not 0, then, with
+ * @p bd, our side of the birthday plan (alloc=, seq=, range=, bd=).
  * @return the length, NAT_ENOBUFS, or nat_ticket_encode()'s errors. */
 ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
-                               char *buf, size_t cap);
+                               const nat_bday_side *bd, char *buf, size_t cap);
 
 /* Parse a peer's blob. Fields after the ticket are " KEY=VALUE"; map= is
  * -1..3, rtt= 1 to 6 digits (ms); unknown fields are skipped (later
- * versions may add some). @p mapping gets -1 and @p rtt 0 when absent.
+ * versions may add some). @p mapping gets -1 and @p rtt 0 when absent;
+ * @p bd (may be NULL) the peer's birthday side (enabled, the rest 0 when
+ * absent; mapping left 0: the caller has it).
  * @return 0 or NAT_ETICKET with a one-line message in @p why. */
 int nat__punch_blob_parse(const char *text, size_t len, nat_ticket *out,
-                          int *mapping, nat_tstamp *rtt, char *why,
-                          size_t whylen);
+                          int *mapping, nat_tstamp *rtt, nat_bday_side *bd,
+                          char *why, size_t whylen);
 
 /* ---- our candidates (agent_core.c) */
 

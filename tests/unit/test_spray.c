@@ -1,0 +1,498 @@
+/* Unit tests: the birthday plan (src/birthday/plan.c: roles from both
+ * verdicts, caps, the both-hard estimate, the dialer's target order) and
+ * the spray engine (src/punch/spray.c) run between two cores through an
+ * in-memory model of the path: the acceptor's K sockets hold mappings at
+ * random ports of a range that admit only the dialer's address, the
+ * dialer's port-restricted NAT admits only addresses it sent to. Then
+ * hostile input: answers without the key, replays, floods, garbage. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/error.h"
+#include "nat/verdict.h"
+#include "punch/check_msg.h"
+#include "punch/spray.h"
+
+#define MS NAT_MILLISECONDS
+
+/* deterministic randomness: a splitmix64 stream per context */
+static void rand_sm(void *ctx, uint8_t *buf, size_t len) {
+  uint64_t *st = ctx;
+  for (size_t i = 0; i < len; i++) {
+    uint64_t z = (*st += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    buf[i] = (uint8_t)(z ^ (z >> 31));
+  }
+}
+
+static nat_addr addr(const char *s) {
+  nat_addr a;
+  assert_int_equal(nat_addr_parse(&a, s, 0), 0);
+  return a;
+}
+
+static void add(nat_ticket *t, uint8_t type, const char *s) {
+  nat_cand c;
+  nat_addr a = addr(s);
+  assert_int_equal(nat_cand_make(&c, type, &a, &a, NULL, 65535), 0);
+  assert_int_equal(nat_ticket_add_cand(t, &c), 0);
+}
+
+static nat_bday_side side(int mapping, int alloc) {
+  nat_bday_side s;
+  memset(&s, 0, sizeof s);
+  s.mapping = mapping;
+  s.alloc = alloc;
+  s.enabled = true;
+  return s;
+}
+
+/* ------------------------------------------------------------- plan */
+
+static void test_plan_roles(void **state) {
+  nat_bday_side hard = side(NAT_BEH_APD, NAT_PA_RANDOM);
+  nat_bday_side easy = side(NAT_BEH_EI, NAT_PA_PRESERVING);
+  nat_bday_plan p, q;
+  (void)state;
+  assert_int_equal(nat_bday_plan_make(&hard, &easy, &p), 0);
+  assert_int_equal(nat_bday_plan_make(&easy, &hard, &q), 0);
+  assert_int_equal(p.role, NAT_BDAY_ACCEPTOR);
+  assert_int_equal(q.role, NAT_BDAY_DIALER);
+  assert_int_equal(p.why, NAT_BDAY_WHY_SPRAY);
+  /* both peers agree on the parameters */
+  assert_int_equal(p.sockets, q.sockets);
+  assert_int_equal(p.probes, q.probes);
+  assert_int_equal(p.n, 64512);
+  assert_int_equal(p.sockets, 256);
+  assert_int_equal(p.probes, 2048);
+  assert_int_equal(p.rate, 250);
+  assert_true(p.p_success > 0.999 && p.p_success < 0.9999);
+  assert_true(p.probes_50 >= 170 && p.probes_50 <= 178);
+  assert_int_equal(p.t_expected, 2048 * (NAT_SECONDS / 250));
+  /* the acceptor's range narrows n; the dialer's probes and rate count */
+  hard.lo = 20000;
+  hard.hi = 24095;
+  easy.probes = 100;
+  easy.rate = 50;
+  assert_int_equal(nat_bday_plan_make(&easy, &hard, &q), 0);
+  assert_int_equal(q.n, 4096);
+  assert_int_equal(q.lo, 20000);
+  assert_int_equal(q.probes, 100);
+  assert_int_equal(q.rate, 50);
+  assert_true(q.probes_99 >= 60 && q.probes_99 <= 75);
+  /* easy x easy, unknown, disabled */
+  assert_int_equal(nat_bday_plan_make(&easy, &easy, &p), 0);
+  assert_int_equal(p.role, NAT_BDAY_NONE);
+  assert_int_equal(p.why, NAT_BDAY_WHY_EASY);
+  nat_bday_side unk = side(-1, 0);
+  assert_int_equal(nat_bday_plan_make(&hard, &unk, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_UNKNOWN);
+  easy.enabled = false;
+  assert_int_equal(nat_bday_plan_make(&hard, &easy, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_DISABLED);
+  assert_int_equal(p.role, NAT_BDAY_NONE);
+  assert_int_equal(nat_bday_plan_make(NULL, &easy, &p), NAT_EINVAL);
+}
+
+static void test_plan_both_hard_and_caps(void **state) {
+  nat_bday_side a = side(NAT_BEH_APD, NAT_PA_RANDOM);
+  nat_bday_side b = side(NAT_BEH_AD, NAT_PA_RANDOM);
+  nat_bday_plan p;
+  (void)state;
+  assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
+  assert_int_equal(p.role, NAT_BDAY_NONE);
+  assert_int_equal(p.why, NAT_BDAY_WHY_BOTH_HARD);
+  /* about 170,000 probes a side over the full range for 99.9 % */
+  assert_true(p.both_probes > 165000 && p.both_probes < 175000);
+  assert_int_equal(p.both_entries, p.both_probes);
+  assert_true(p.both_minutes > 10.0); /* 170k at 250/s: over 11 min */
+  /* the odds given are those of two hard NATs: 2048 probes a side over
+   * the full range, about 0.1 % */
+  assert_true(p.p_success > 0.0005 && p.p_success < 0.002);
+  assert_true(p.probes_50 > 50000);
+  /* both sequential: predicted candidates instead */
+  a.alloc = b.alloc = NAT_PA_SEQUENTIAL;
+  assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_PREDICTED);
+  /* caps: no value passes the hard limits */
+  a = side(NAT_BEH_APD, NAT_PA_RANDOM);
+  b = side(NAT_BEH_EI, NAT_PA_PRESERVING);
+  a.sockets = 100000;
+  b.probes = 1000000;
+  b.rate = 1000000;
+  assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
+  assert_int_equal(p.sockets, NAT_BDAY_SOCKETS_MAX);
+  assert_int_equal(p.probes, NAT_BDAY_PROBES_MAX);
+  assert_int_equal(p.rate, NAT_BDAY_RATE_MAX);
+  /* forced roles (ticket mode), and a conflict */
+  a = side(-1, 0);
+  b = side(-1, 0);
+  a.force_acceptor = true;
+  assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
+  assert_int_equal(p.role, NAT_BDAY_ACCEPTOR);
+  assert_int_equal(nat_bday_plan_make(&b, &a, &p), 0);
+  assert_int_equal(p.role, NAT_BDAY_DIALER);
+  b.force_acceptor = true;
+  assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_ROLES_CONFLICT);
+  assert_int_equal(p.role, NAT_BDAY_NONE);
+}
+
+static void test_targets(void **state) {
+  nat_bday_side acc = side(NAT_BEH_APD, NAT_PA_RANDOM), dia;
+  nat_bday_plan p;
+  nat_bday_targets *t = malloc(sizeof *t);
+  uint8_t *seen = calloc(65536, 1);
+  uint64_t st = 7;
+  uint32_t n = 0;
+  uint16_t port;
+  (void)state;
+  assert_non_null(t);
+  assert_non_null(seen);
+  dia = side(NAT_BEH_EI, 0);
+  acc.lo = 30000;
+  acc.hi = 30999;
+  assert_int_equal(nat_bday_plan_make(&dia, &acc, &p), 0);
+  nat_bday_targets_init(t, &p, &acc, rand_sm, &st);
+  /* every port of 1024-65535 once; the range's 1000 first */
+  while ((port = nat_bday_targets_next(t)) != 0) {
+    assert_true(port >= 1024);
+    assert_int_equal(seen[port], 0);
+    seen[port] = 1;
+    if (n < 1000)
+      assert_true(port >= 30000 && port <= 30999);
+    n++;
+  }
+  assert_int_equal(n, 64512);
+  /* sequential: the predicted window after the last port first */
+  acc = side(NAT_BEH_APD, NAT_PA_SEQUENTIAL);
+  acc.last = 40000;
+  acc.delta = 2;
+  assert_int_equal(nat_bday_plan_make(&dia, &acc, &p), 0);
+  nat_bday_targets_init(t, &p, &acc, rand_sm, &st);
+  for (uint32_t i = 0; i < 2 * (p.sockets + 64) + 1; i++) {
+    port = nat_bday_targets_next(t);
+    assert_true(port >= 40000 && port <= 40000 + 2 * (p.sockets + 64));
+  }
+  free(t);
+  free(seen);
+}
+
+/* ------------------------------------------------- the path in memory */
+
+#define K 64
+#define RANGE_LO 20000
+#define RANGE_N 1000
+
+typedef struct path {
+  nat__spray acc, dia;
+  nat_ticket tacc, tdia;
+  nat_addr acc_pub_ip, dia_pub;
+  uint16_t mapped[K];         /* the acceptor NAT's port per socket */
+  uint8_t dia_opened[65536];  /* ports of the acceptor IP the dialer sent to */
+  nat_tstamp now;
+  uint64_t rs_a, rs_d;
+} path;
+
+static int sock_of_port(const path *p, uint16_t port) {
+  for (int i = 0; i < K; i++)
+    if (p->mapped[i] == port)
+      return i;
+  return -1;
+}
+
+static void feed(nat__spray *s, uint32_t sock, const nat_addr *from,
+                 const uint8_t *buf, size_t len, bool want_ours) {
+  nat_stun_msg m;
+  bool ours;
+  if (nat_stun_decode(&m, buf, len) < 0)
+    ours = nat__spray_recv(s, 0, sock, from, NULL);
+  else
+    ours = nat__spray_recv(s, 0, sock, from, &m);
+  assert_int_equal(ours, want_ours);
+}
+
+/* Move what is due both ways; @return datagrams moved. */
+static int step(path *p) {
+  uint8_t buf[512];
+  uint32_t sock;
+  nat_addr dst, from;
+  ssize_t n;
+  int moved = 0, ttl;
+  while ((n = nat__spray_next_send(&p->acc, p->now, buf, sizeof buf, &sock,
+                                   &dst, &ttl)) > 0) {
+    moved++;
+    assert_true(sock < K);
+    /* keepalives die before the dialer's NAT; answers go all the way */
+    assert_int_equal(ttl, (buf[0] & 0x01) != 0 ? 0 : NAT__SPRAY_TTL);
+    assert_true(nat_addr_equal(&dst, &p->dia_pub));
+    from = p->acc_pub_ip;
+    from.port = p->mapped[sock];
+    /* the dialer's port-restricted NAT admits it only once opened */
+    /* a keepalive (short TTL) dies before the dialer's NAT; an answer
+     * passes it once the dialer opened it, and is the spray's */
+    if (ttl == 0 && p->dia_opened[from.port])
+      feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n,
+           (buf[0] & 0x01) != 0);
+  }
+  while ((n = nat__spray_next_send(&p->dia, p->now, buf, sizeof buf, &sock,
+                                   &dst, &ttl)) > 0) {
+    int j;
+    moved++;
+    assert_int_equal(ttl, 0);
+    assert_int_equal(sock, NAT__SPRAY_MAIN);
+    assert_true(nat_addr_equal_ip(&dst, &p->acc_pub_ip));
+    p->dia_opened[dst.port] = 1;
+    j = sock_of_port(p, dst.port);
+    if (j >= 0) /* the acceptor NAT: the mapping admits the dialer */
+      feed(&p->acc, (uint32_t)j, &p->dia_pub, buf, (size_t)n, true);
+  }
+  return moved;
+}
+
+static void path_init(path *p, uint64_t seed) {
+  nat_bday_side acc = side(NAT_BEH_APD, NAT_PA_RANDOM), dia;
+  nat_bday_plan pa, pd;
+  memset(p, 0, sizeof *p);
+  p->rs_a = seed;
+  p->rs_d = seed ^ 0x5555;
+  dia = side(NAT_BEH_EI, 0);
+  acc.sockets = K;
+  acc.lo = RANGE_LO;
+  acc.hi = RANGE_LO + RANGE_N - 1;
+  assert_int_equal(nat_bday_plan_make(&acc, &dia, &pa), 0);
+  assert_int_equal(nat_bday_plan_make(&dia, &acc, &pd), 0);
+  assert_int_equal(pa.role, NAT_BDAY_ACCEPTOR);
+  assert_int_equal(pd.role, NAT_BDAY_DIALER);
+  assert_int_equal(nat_ticket_init_random(&p->tacc, rand_sm, &p->rs_a), 0);
+  assert_int_equal(nat_ticket_init_random(&p->tdia, rand_sm, &p->rs_d), 0);
+  add(&p->tacc, NAT_CAND_SRFLX, "198.51.100.7:40000");
+  add(&p->tdia, NAT_CAND_SRFLX, "203.0.113.9:5555");
+  p->acc_pub_ip = addr("198.51.100.7:0");
+  p->dia_pub = addr("203.0.113.9:5555");
+  for (int i = 0; i < K; i++) { /* distinct random ports in the range */
+    uint8_t r[2];
+    do {
+      rand_sm(&p->rs_a, r, 2);
+      p->mapped[i] = (uint16_t)(RANGE_LO + ((r[0] << 8 | r[1]) % RANGE_N));
+    } while (sock_of_port(p, p->mapped[i]) != i);
+  }
+  p->now = 1000 * MS;
+  assert_int_equal(nat__spray_start(&p->acc, NAT_BDAY_ACCEPTOR, &pa, &acc,
+                                    &p->tacc, &p->tdia, NAT_AF_INET, false, K,
+                                    p->now, 0, rand_sm, &p->rs_a),
+                   0);
+  assert_int_equal(nat__spray_start(&p->dia, NAT_BDAY_DIALER, &pd, &acc,
+                                    &p->tdia, &p->tacc, NAT_AF_INET, true, 0,
+                                    p->now, 50 * MS, rand_sm, &p->rs_d),
+                   0);
+}
+
+/* Run until both sides have their hit or the windows end. */
+static void run(path *p) {
+  for (int guard = 0; guard < 100000; guard++) {
+    nat_tstamp e1, e2, e;
+    step(p);
+    nat__spray_handle_expiry(&p->acc, p->now);
+    nat__spray_handle_expiry(&p->dia, p->now);
+    step(p);
+    if ((p->acc.hit || p->acc.exhausted) && (p->dia.hit || p->dia.exhausted))
+      return;
+    e1 = nat__spray_get_expiry(&p->acc);
+    e2 = nat__spray_get_expiry(&p->dia);
+    e = e1 < e2 ? e1 : e2;
+    assert_true(e != NAT_TSTAMP_MAX);
+    p->now = e > p->now ? e : p->now + MS;
+  }
+  fail_msg("the spray did not end");
+}
+
+static void test_spray_hits(void **state) {
+  path *p = calloc(1, sizeof *p);
+  (void)state;
+  assert_non_null(p);
+  path_init(p, 42);
+  /* the acceptor's first checks go out at once, one per socket */
+  step(p);
+  assert_int_equal(p->acc.st.keepalives, K);
+  run(p);
+  assert_true(p->dia.hit);
+  assert_true(p->acc.hit);
+  /* the hit is the first probe that landed on a mapped port */
+  for (uint32_t i = 0; i < p->dia.st.probes_sent; i++)
+    if (sock_of_port(p, p->dia.probe_port[i]) >= 0) {
+      assert_int_equal(p->dia.st.hit_probe, i + 1);
+      break;
+    }
+  assert_int_equal(p->dia.hit_remote.port, p->mapped[p->acc.hit_sock]);
+  assert_true(nat_addr_equal(&p->acc.hit_remote, &p->dia_pub));
+  /* every probe went to the range first, at 250/s after the hold */
+  for (uint32_t i = 0; i < p->dia.st.probes_sent; i++)
+    assert_true(p->dia.probe_port[i] >= RANGE_LO &&
+                p->dia.probe_port[i] < RANGE_LO + RANGE_N);
+  assert_int_equal(p->acc.st.answers_sent, 1);
+  assert_int_equal(p->acc.st.ignored + p->dia.st.ignored, 0);
+  /* no more probes or keepalives once hit */
+  assert_int_equal(nat__spray_get_expiry(&p->dia), NAT_TSTAMP_MAX);
+  assert_int_equal(nat__spray_get_expiry(&p->acc), NAT_TSTAMP_MAX);
+  assert_true(nat__spray_p_now(&p->dia, p->now) > 0.0);
+  nat__spray_free(&p->acc);
+  nat__spray_free(&p->dia);
+  free(p);
+}
+
+static void test_spray_exhausts(void **state) {
+  path *p = calloc(1, sizeof *p);
+  (void)state;
+  assert_non_null(p);
+  path_init(p, 43);
+  for (int i = 0; i < K; i++) /* the NAT maps outside the range sprayed */
+    p->mapped[i] = (uint16_t)(60000 + i);
+  p->dia.plan.probes = 100; /* a short budget: 100 probes, all in range */
+  run(p);
+  assert_false(p->dia.hit);
+  assert_true(p->dia.exhausted);
+  assert_int_equal(p->dia.st.probes_sent, 100);
+  nat__spray_free(&p->acc);
+  nat__spray_free(&p->dia);
+  free(p);
+}
+
+/* A host that answers probes without the key, replays a dialer's check
+ * from elsewhere, floods an acceptor socket with junk, or answers a
+ * transaction twice: counted, never a hit. */
+static void test_spray_hostile(void **state) {
+  path *p = calloc(1, sizeof *p);
+  uint8_t buf[512], tid[NAT_STUN_TID_LEN];
+  nat_addr dst, evil = addr("192.0.2.66:4444"), from;
+  uint32_t sock;
+  ssize_t n;
+  int ttl;
+  nat_stun_builder b;
+  (void)state;
+  assert_non_null(p);
+  path_init(p, 44);
+  p->now += 50 * MS;
+  /* the dialer's first probe */
+  while ((n = nat__spray_next_send(&p->dia, p->now, buf, sizeof buf, &sock,
+                                   &dst, &ttl)) > 0 &&
+         sock != NAT__SPRAY_MAIN)
+    ;
+  assert_true(n > 0);
+  /* 1. an answer from the probed address, signed with a wrong key */
+  memcpy(tid, p->dia.salt, 8);
+  memset(tid + 8, 0, 4); /* probe 0 */
+  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
+                        NAT_STUN_SUCCESS, tid);
+  nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &p->dia_pub);
+  nat_stun_add_integrity(&b, (const uint8_t *)"not-the-key", 11);
+  n = nat_stun_builder_finish(&b, true);
+  assert_true(n > 0);
+  feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
+  assert_false(p->dia.hit);
+  assert_int_equal(p->dia.st.ignored, 1);
+  /* 2. the same without any integrity */
+  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
+                        NAT_STUN_SUCCESS, tid);
+  nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &p->dia_pub);
+  n = nat_stun_builder_finish(&b, true);
+  feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
+  assert_int_equal(p->dia.st.ignored, 2);
+  /* 3. a correctly keyed answer, but from another port than probed */
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+                              p->tacc.pwd);
+  from = dst;
+  from.port = (uint16_t)(dst.port + 1);
+  feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n, true);
+  assert_false(p->dia.hit);
+  assert_int_equal(p->dia.st.ignored, 3);
+  /* 4. a keyed check (the dialer's, replayed) from another address on an
+   * acceptor socket: no answer, no hit */
+  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag,
+                             p->tdia.ufrag, p->tacc.pwd, 1, true, 1, false);
+  feed(&p->acc, 3, &evil, buf, (size_t)n, true);
+  assert_false(p->acc.hit);
+  assert_int_equal(p->acc.st.replays, 1);
+  assert_int_equal(p->acc.st.answers_sent, 0);
+  /* 5. junk and checks keyed for someone else flood a socket */
+  memset(buf, 0xA5, 64);
+  for (int i = 0; i < 100; i++)
+    feed(&p->acc, 5, &evil, buf, 64, true);
+  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag,
+                             p->tdia.ufrag, "wrong-password-here", 1, true, 1,
+                             false);
+  feed(&p->acc, 5, &p->dia_pub, buf, (size_t)n, true);
+  assert_int_equal(p->acc.st.ignored, 101);
+  assert_false(p->acc.hit);
+  /* 6. a keyed answer to probe 0 from the probed address: the hit; the
+   * same answer again is a replay */
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+                              p->tacc.pwd);
+  feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
+  assert_true(p->dia.hit);
+  assert_int_equal(p->dia.st.hit_probe, 1);
+  feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
+  assert_int_equal(p->dia.st.replays, 1);
+  /* 7. on the dialer's main socket, STUN that is not the spray's is left
+   * to the agent's checks */
+  memset(tid, 0x11, sizeof tid);
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+                              p->tacc.pwd);
+  feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, false);
+  nat__spray_free(&p->acc);
+  nat__spray_free(&p->dia);
+  free(p);
+}
+
+static void test_spray_start_refuses(void **state) {
+  nat__spray s;
+  nat_bday_plan p;
+  nat_bday_side a = side(NAT_BEH_APD, NAT_PA_RANDOM), d = side(NAT_BEH_EI, 0);
+  nat_ticket t1, t2;
+  uint64_t st = 1;
+  (void)state;
+  assert_int_equal(nat_bday_plan_make(&d, &a, &p), 0);
+  assert_int_equal(nat_ticket_init_random(&t1, rand_sm, &st), 0);
+  assert_int_equal(nat_ticket_init_random(&t2, rand_sm, &st), 0);
+  /* the peer has no public address of our family */
+  assert_int_equal(nat__spray_start(&s, NAT_BDAY_DIALER, &p, &a, &t1, &t2,
+                                    NAT_AF_INET, true, 0, 0, 0, rand_sm, &st),
+                   NAT_EINVAL);
+  add(&t2, NAT_CAND_SRFLX, "198.51.100.7:40000");
+  assert_int_equal(nat__spray_start(&s, NAT_BDAY_NONE, &p, &a, &t1, &t2,
+                                    NAT_AF_INET, true, 0, 0, 0, rand_sm, &st),
+                   NAT_EINVAL);
+  /* an acceptor needs sockets, at most K */
+  assert_int_equal(nat__spray_start(&s, NAT_BDAY_ACCEPTOR, &p, &a, &t1, &t2,
+                                    NAT_AF_INET, false, 0, 0, 0, rand_sm, &st),
+                   NAT_EINVAL);
+  assert_int_equal(nat__spray_start(&s, NAT_BDAY_ACCEPTOR, &p, &a, &t1, &t2,
+                                    NAT_AF_INET, false, p.sockets + 1, 0, 0,
+                                    rand_sm, &st),
+                   NAT_EINVAL);
+  assert_int_equal(nat__spray_start(&s, NAT_BDAY_DIALER, &p, &a, &t1, &t2,
+                                    NAT_AF_INET, true, 0, 0, 0, rand_sm, &st),
+                   0);
+  nat__spray_free(&s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plan_roles),
+      cmocka_unit_test(test_plan_both_hard_and_caps),
+      cmocka_unit_test(test_targets),
+      cmocka_unit_test(test_spray_hits),
+      cmocka_unit_test(test_spray_exhausts),
+      cmocka_unit_test(test_spray_hostile),
+      cmocka_unit_test(test_spray_start_refuses),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
