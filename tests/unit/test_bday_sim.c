@@ -1,16 +1,17 @@
 /* The birthday spray's Monte Carlo (nat/birthday.h, sim.c) over natbox's
  * NAT model: with fixed seeds (so every run gives the same figures), the
  * Wilson 95 % interval of the measured rate contains the formula for
- * random and sequential allocation, ranges, blocks and a blind dialer;
+ * random allocation, ranges, blocks and a blind dialer; sequential
+ * allocation against the spray's order is not the formula;
  * the session-table limit and the mapping timeout lower the rate to the
  * formula for the mappings that are left; bad configurations are
  * refused.
  *
  * A 95 % interval misses the true rate in one run of 20 by chance: the
  * seeds are fixed, so the outcome is too, and a seed that misses is
- * chance, not a defect (at 400,000 trials each case below lands within
- * 0.2 % of the formula). Changing the simulation's use of randomness may
- * need other seeds. */
+ * chance, not a defect (at 400,000 trials each random-allocation case
+ * lands within 0.2 % of the formula). Changing the simulation's use of
+ * randomness may need other seeds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,8 +92,13 @@ static void test_random_matches_formula(void **state) {
   }
 }
 
-/* A dialer that does not know the range sprays 1024-65535 uniformly: the
- * formula over all 64512 ports, however narrow the NAT's range or block. */
+/* A dialer that does not know the range sprays 1024-65535: the formula
+ * over all 64512 ports, however narrow the NAT's range; knowing the range
+ * is worth far more. In a small block the spray's order (an arithmetic
+ * progression, plan.c) puts an almost fixed share of the probes (3 or 4
+ * of 400 in 512 ports) where a uniform spray would vary, which does a
+ * little better than the formula (81 % against 79.7 %): this depends on
+ * the spray's order. */
 static void test_blind_dialer(void **state) {
   (void)state;
   nat_bday_sim_config c = cfg(256, 400, 20000, 7);
@@ -107,26 +113,35 @@ static void test_blind_dialer(void **state) {
   c.block = 512;
   c.port_min = c.port_max = 0;
   r = run(&c);
-  assert_covers(r, p);
+  assert_true(r.predicted == p);
+  assert_true(r.ci_lo > p && r.ci_hi < p + 0.03);
 }
 
-/* Sequential allocation puts the K mappings in one run (delta 1) or one
- * progression; the dialer's probes are a uniformly random subset of the
- * range, drawn independently of the mappings, so the chance of a hit is
- * the formula's whatever the mappings' arrangement. Sequential allocation
- * is easier only for a dialer that predicts (the plan's window), not for
- * one that sprays. */
-static void test_sequential_matches_formula(void **state) {
+/* Sequential allocation puts the K mappings in one run (delta 1) or a
+ * progression of step delta, and the spray's probes are an arithmetic
+ * progression mod n (plan.c's affine order), not a uniformly random set:
+ * so the formula does not describe it. Few probes hit a run more often
+ * than the formula says (the progression spreads evenly); near the end of
+ * the budget less often (some multipliers leave gaps longer than the run):
+ * the default budget gives about 97.4 % instead of 99.975 %. The same
+ * order against random allocation is the formula (test above). These
+ * figures are the spray's order's: a pseudo-random order would bring them
+ * to the formula. */
+static void test_sequential_not_formula(void **state) {
   (void)state;
   static const struct {
     int32_t delta;
     double interleave;
     uint16_t lo, hi;
     uint32_t m;
+    int above; /* 1: above the formula, -1: below */
   } cases[] = {
-      {1, 0.0, 0, 0, 175},        {1, 0.3, 0, 0, 175},
-      {-2, 0.3, 0, 0, 577},       {7, 0.5, 20000, 24095, 11},
-      {1, 0.0, 20000, 24095, 36}, {2, 0.0, 1024, 2023, 3},
+      {1, 0.0, 0, 0, 175, 1},          /* 54.8 % against 50.2 % */
+      {1, 0.0, 0, 0, 2048, -1},        /* 97.4 % against 99.975 % */
+      {1, 0.0, 0, 0, 1715, -1},        /* 96.9 % against 99.9 % */
+      {2, 0.3, 0, 0, 2048, -1},        /* 98.4 % */
+      {7, 0.0, 0, 0, 2048, -1},        /* 97.5 % */
+      {1, 0.0, 20000, 24095, 106, -1}, /* 96.8 % against 99.9 % */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     nat_bday_sim_config c = cfg(256, cases[i].m, 20000, 3000 + i);
@@ -136,7 +151,14 @@ static void test_sequential_matches_formula(void **state) {
     c.port_min = cases[i].lo;
     c.port_max = cases[i].hi;
     nat_bday_sim_result r = run(&c);
-    assert_covers(r, r.predicted);
+    print_message("sequential delta %d jitter %.1f m %u: %.4f [%.4f, %.4f] "
+                  "formula %.4f\n",
+                  cases[i].delta, cases[i].interleave, cases[i].m, r.rate,
+                  r.ci_lo, r.ci_hi, r.predicted);
+    if (cases[i].above > 0)
+      assert_true(r.ci_lo > r.predicted);
+    else
+      assert_true(r.ci_hi < r.predicted - 0.01);
   }
 }
 
@@ -257,7 +279,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_matches_formula),
       cmocka_unit_test(test_blind_dialer),
-      cmocka_unit_test(test_sequential_matches_formula),
+      cmocka_unit_test(test_sequential_not_formula),
       cmocka_unit_test(test_table_limit),
       cmocka_unit_test(test_timeout),
       cmocka_unit_test(test_mean_probe),

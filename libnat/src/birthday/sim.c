@@ -25,27 +25,35 @@
  * random local ports make it random), filtering (the probes come from the
  * address every mapping was opened towards, so each one admits them), loss.
  *
- * The dialer's targets: when it knows the range (dialer_knows_range), the
- * block's ports first (when there is a block), then the range's, then the
- * rest of 1024-65535, each tier in a uniformly random order without
- * repetition; otherwise uniformly over 1024-65535 without repetition.
+ * The dialer's targets are the spray's own (nat_bday_targets_init() and
+ * _next(), plan.c): the range the dialer knows first (the block when there
+ * is one and dialer_knows_range, else the NAT's range; 1024-65535 when it
+ * sprays blind), then the rest of 1024-65535, each tier in the order of a
+ * random affine permutation i -> (a i + b) mod n. So the simulation
+ * measures the spray that runs, order included.
  *
- * Why the formula holds, and where it does not: the probes of a tier are a
- * uniformly random subset of it, drawn independently of where the mappings
- * are, so the chance that they miss K mapped ports of that tier is the
- * formula's whatever the arrangement of the K ports (random, sequential,
- * one run of consecutive ports): sequential allocation sprayed this way
- * matches nat_bday_odds(). It departs from the formula when the dialer does
- * not spray uniformly (a sweep or an arithmetic progression against a
- * sequential run), which this model does not do, and it falls below it
- * when mappings are missing (table limit, timeout) or lie outside the
- * sprayed tier (a NAT range below 1024 with a dialer that sprays blind).
+ * Where the formula holds, and where it does not: against random
+ * allocation the K mapped ports are a uniformly random set, so any order
+ * of distinct probes has the formula's chance (nat_bday_odds(), n the
+ * first tier's size). Against sequential allocation the K ports form one
+ * run (or a progression of step delta), and the probes, an arithmetic
+ * progression mod n, are not a uniformly random set: a run is hit more
+ * often than the formula says for few probes (the progression spreads
+ * evenly) and less often near the end of the budget (some multipliers a
+ * leave gaps longer than the run: with K 256 over the full range, 97.4 %
+ * at 2048 probes against the formula's 99.975 %). A blind dialer puts an
+ * almost fixed share of its probes in a narrow range or block, a little
+ * better than the formula over 1024-65535. The rate falls below the
+ * formula when mappings are missing (table limit, timeout) or lie outside
+ * what the dialer sprays (a range below 1024 sprayed blind).
  *
- * Speed: per trial two bitmaps of 65536 bits (mapped, sent) cleared over
- * the words the trial touched, xoshiro256** seeded by splitmix64 from the
- * seed (natbox_rng.h, the generators of natbox's link model), exact uniform
- * draws (Lemire's multiply and reject); tens of millions of probes a second on
- * one core. One stream for all trials, so a seed repeats a run exactly. */
+ * Speed: a bitmap of 65536 bits of mapped ports, cleared over the words
+ * the trial touched; the targets' own bitmap; xoshiro256** seeded by
+ * splitmix64 from the seed (natbox_rng.h, the generators of natbox's link
+ * model), exact uniform draws (Lemire's multiply and reject), the spray's
+ * randomness drawn from the same stream; tens of millions of probes a
+ * second on one core. One stream for all trials, so a seed repeats a run
+ * exactly. */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -59,7 +67,6 @@
 #define SPACE_LO      NAT_BDAY_PORT_LO
 #define SPACE_HI      NAT_BDAY_PORT_HI
 #define WORDS         (65536 / 64)
-#define MAX_TIERS     3
 #define DEFAULT_RATE  250
 #define DEFAULT_IMAX  3
 #define DEFAULT_PORT0 1024
@@ -69,24 +76,17 @@ typedef struct rng {
   uint64_t s[4];
 } rng;
 
-/* A set of ports the dialer sprays in turn: [lo, lo + n), with the number
- * of its ports not yet sent. */
-typedef struct tier {
-  uint32_t lo, n, left;
-} tier;
-
 typedef struct sim {
   nat_bday_sim_config c; /* normalized */
   uint32_t range;        /* port_max - port_min + 1 */
   uint32_t k;            /* mappings made: K, or the table limit */
   uint64_t cutoff;       /* probes from this index on find no mapping */
-  uint32_t budget;       /* probes a trial sends: m, or every target */
   rng r;
-  uint64_t mapped[WORDS], sent[WORDS];
-  tier tiers[MAX_TIERS];
-  unsigned ntiers;
-  uint32_t lo, n; /* this trial's allocation span (range or block) */
-  int64_t last;   /* sequential: the previous port */
+  uint64_t mapped[WORDS];
+  nat_bday_plan plan;  /* what the dialer knows: the range it sprays */
+  nat_bday_targets tg; /* the dialer's targets, as the spray's */
+  uint32_t lo, n;      /* this trial's allocation span (range or block) */
+  int64_t last;        /* sequential: the previous port */
   bool started;
 } sim;
 
@@ -130,30 +130,6 @@ static void bit_set(uint64_t *map, uint32_t p) {
 static void clear_span(uint64_t *map, uint32_t lo, uint32_t hi) {
   if (lo <= hi)
     memset(map + (lo >> 6), 0, ((hi >> 6) - (lo >> 6) + 1) * sizeof *map);
-}
-
-/* The r-th (from 0) port of [lo, lo + n) not set in @p map; r < the
- * number of such ports. */
-static uint32_t nth_clear(const uint64_t *map, uint32_t lo, uint32_t n,
-                          uint32_t r) {
-  uint32_t p = lo, end = lo + n;
-  while (p < end) {
-    uint32_t b = p & 63, width = 64 - b;
-    uint64_t free = ~map[p >> 6] >> b;
-    if (width > end - p) {
-      width = end - p;
-      free &= ((uint64_t)1 << width) - 1;
-    }
-    uint32_t c = (uint32_t)__builtin_popcountll(free);
-    if (r < c) {
-      while (r-- > 0)
-        free &= free - 1;
-      return p + (uint32_t)__builtin_ctzll(free);
-    }
-    r -= c;
-    p += width;
-  }
-  return lo; /* not reached when r is in range */
 }
 
 /* ---- the acceptor's NAT (natbox's allocation rules) ------------------ */
@@ -229,45 +205,27 @@ static void make_mappings(sim *s, uint32_t *lo, uint32_t *hi) {
 
 /* ---- the dialer's targets ------------------------------------------- */
 
-static void add_tier(sim *s, uint32_t lo, uint32_t n) {
-  tier *t = &s->tiers[s->ntiers++];
-  t->lo = lo;
-  t->n = n;
-  t->left = n;
+/* The spray's randomness (nat_rand_fn) from the simulation's stream. */
+static void sim_rand(void *ctx, uint8_t *buf, size_t len) {
+  rng *r = ctx;
+  while (len > 0) {
+    uint64_t v = rng_next(r);
+    size_t k = len < sizeof v ? len : sizeof v;
+    memcpy(buf, &v, k);
+    buf += k;
+    len -= k;
+  }
 }
 
-/* The tiers for this trial (the block moves from trial to trial). */
-static void tiers_reset(sim *s) {
-  s->ntiers = 0;
-  if (s->c.dialer_knows_range) {
-    if (s->c.block)
-      add_tier(s, s->lo, s->n);
-    add_tier(s, s->c.port_min, s->range);
-  }
-  add_tier(s, SPACE_LO, SPACE_HI - SPACE_LO + 1);
-}
-
-/* The next target, or 0 when every tier is spent; marks it sent. */
-static uint32_t next_target(sim *s) {
-  tier *t = NULL;
-  for (unsigned i = 0; i < s->ntiers && !t; i++)
-    if (s->tiers[i].left > 0)
-      t = &s->tiers[i];
-  if (!t)
-    return 0;
-  uint32_t p;
-  if (t->left * 2 >= t->n) { /* mostly unsent: draw and reject */
-    do
-      p = t->lo + rng_below(&s->r, t->n);
-    while (bit(s->sent, p));
-  } else {
-    p = nth_clear(s->sent, t->lo, t->n, rng_below(&s->r, t->left));
-  }
-  bit_set(s->sent, p);
-  for (unsigned i = 0; i < s->ntiers; i++)
-    if (p - s->tiers[i].lo < s->tiers[i].n)
-      s->tiers[i].left--;
-  return p;
+/* The dialer's targets for this trial, as the spray orders them
+ * (nat_bday_targets_init()): the block or the range it knows first (the
+ * block moves from trial to trial), then 1024-65535. */
+static void targets_reset(sim *s) {
+  s->plan.lo = (uint16_t)(s->c.dialer_knows_range ? s->lo : SPACE_LO);
+  s->plan.hi =
+      (uint16_t)(s->c.dialer_knows_range ? s->lo + s->n - 1 : SPACE_HI);
+  s->plan.sockets = s->c.sockets;
+  nat_bday_targets_init(&s->tg, &s->plan, NULL, sim_rand, &s->r);
 }
 
 /* ---- the run -------------------------------------------------------- */
@@ -314,11 +272,14 @@ static uint64_t timeout_cutoff(const nat_bday_sim_config *c) {
   return lo;
 }
 
-/* Every distinct target the dialer has. */
+/* Every distinct target the dialer has this trial: 1024-65535 and the
+ * ports below 1024 of the range (or block) it sprays first. */
 static uint32_t targets_total(const sim *s) {
   uint32_t n = SPACE_HI - SPACE_LO + 1;
-  if (s->c.dialer_knows_range && s->c.port_min < SPACE_LO)
-    n += SPACE_LO - s->c.port_min;
+  if (s->plan.lo < SPACE_LO) {
+    uint32_t below = s->plan.hi < SPACE_LO ? s->plan.hi : SPACE_LO - 1;
+    n += below - s->plan.lo + 1;
+  }
   return n;
 }
 
@@ -330,24 +291,26 @@ static uint32_t predicted_n(const sim *s) {
 }
 
 /* One trial: 0 for a miss, else the 1-based index of the hitting probe;
- * *evaluated: the probes looked at. */
-static uint32_t trial(sim *s, uint64_t *evaluated) {
-  uint32_t mlo, mhi, slo = UINT32_MAX, shi = 0, hit = 0, i;
+ * *sent: the probes the dialer sent (up to the hit, else its budget or
+ * every target it has); *evaluated: the probes looked at (none after the
+ * mappings' timeout: they cannot hit). */
+static uint32_t trial(sim *s, uint64_t *sent, uint64_t *evaluated) {
+  uint32_t mlo, mhi, hit = 0, i;
   make_mappings(s, &mlo, &mhi);
-  tiers_reset(s);
-  uint64_t live = s->cutoff < s->budget ? s->cutoff : s->budget;
+  targets_reset(s);
+  uint32_t total = targets_total(s);
+  uint32_t budget = s->c.probes < total ? s->c.probes : total;
+  uint64_t live = s->cutoff < budget ? s->cutoff : budget;
   for (i = 0; i < live; i++) {
-    uint32_t p = next_target(s);
-    slo = p < slo ? p : slo;
-    shi = p > shi ? p : shi;
+    uint32_t p = nat_bday_targets_next(&s->tg);
     if (bit(s->mapped, p)) {
       hit = i + 1;
       break;
     }
   }
   *evaluated += hit ? hit : i;
+  *sent += hit ? hit : budget;
   clear_span(s->mapped, mlo, mhi);
-  clear_span(s->sent, slo, shi);
   return hit;
 }
 
@@ -371,18 +334,16 @@ int nat_bday_sim_run(const nat_bday_sim_config *cfg, nat_bday_sim_result *out) {
   s.k = s.c.max_mappings && s.c.max_mappings < s.c.sockets ? s.c.max_mappings
                                                            : s.c.sockets;
   s.cutoff = timeout_cutoff(&s.c);
-  s.budget = s.c.probes < targets_total(&s) ? s.c.probes : targets_total(&s);
   rng_seed(&s.r, s.c.seed);
 
   double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
   uint64_t evaluated = 0, sum_hit = 0;
   for (uint32_t t = 0; t < s.c.trials; t++) {
-    uint32_t h = trial(&s, &evaluated);
+    uint32_t h = trial(&s, &out->probes_sent, &evaluated);
     if (h) {
       out->hits++;
       sum_hit += h;
     }
-    out->probes_sent += h ? h : s.budget;
   }
   double cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
   out->seconds = clock_s(CLOCK_MONOTONIC) - w0;
