@@ -151,13 +151,19 @@ NAT_EXTERN const char *nat_bday_role_name(int role);
 
 /** The dialer's targets, without repetition: the acceptor's range (or,
  * sequential, the predicted window after @c last) first in a random
- * order, then the rest of 1024-65535. An iterator over a bitmap; no
- * allocation. */
+ * order, then the rest of 1024-65535. Each tier's order is a keyed
+ * pseudo-random permutation (a 4-round Feistel network over the next
+ * even power of two, walking past values outside the tier), so that any
+ * run of ports a NAT allocates meets the probes as a random set would
+ * (an arithmetic progression misses runs shorter than its gaps). An
+ * iterator over a bitmap; no allocation. */
 typedef struct nat_bday_targets {
   uint8_t sent[65536 / 8];
   uint32_t tier_lo[3], tier_n[3]; /* up to 3 tiers */
   unsigned ntiers, tier;
-  uint32_t i, a, b; /* position and affine permutation in the tier */
+  uint32_t i;       /* position in the tier's permutation domain */
+  uint32_t key[4];  /* the tier's round keys */
+  unsigned hbits;   /* half the domain's bits (domain 2^(2*hbits)) */
   uint32_t count;   /* targets given so far */
   nat_rand_fn rand;
   void *rand_ctx;
