@@ -171,7 +171,10 @@ static int q_accept(nat_quic_endpoint *ep, void *arg, nat_quic_conn *c) {
       (a->core.chk == NULL && !a->bday_ran))
     return -1; /* the controlling side is the client; one connection */
   a->conn = c;
-  a->conn_on_bep = ep == a->bep && ep != NULL;
+  a->conn_ep = ep;
+  a->conn_on_bep = false;
+  for (unsigned i = 0; i < a->nbep; i++)
+    a->conn_on_bep = a->conn_on_bep || (ep != NULL && ep == a->bep[i]);
   a->core.controlling = false;
   if (a->phase == NAT_AGENT_PH_CHECKS)
     a->phase = NAT_AGENT_PH_QUIC;

@@ -55,6 +55,10 @@ static int roles(const nat_bday_side *us, const nat_bday_side *peer,
   if (is_hard(us) && is_hard(peer)) {
     if (us->alloc == NAT_PA_SEQUENTIAL && peer->alloc == NAT_PA_SEQUENTIAL)
       return NAT_BDAY_WHY_PREDICTED;
+    if (us->allow_both_hard && peer->allow_both_hard) {
+      *role = NAT_BDAY_BOTH;
+      return NAT_BDAY_WHY_SPRAY;
+    }
     return NAT_BDAY_WHY_BOTH_HARD;
   }
   if (is_hard(us) && is_easy(peer)) {
@@ -80,9 +84,10 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
   out->why = roles(us, peer, &role);
   out->role = role;
   /* the parameters as they would be (a refused pair is told its odds):
-   * the hard side accepts; with both hard, ours stands for both */
-  if (role == NAT_BDAY_DIALER || (role == NAT_BDAY_NONE && is_hard(peer) &&
-                                  !is_hard(us))) {
+   * the hard side accepts; with both hard, ours stands for both, and the
+   * range is the peer's (each side sprays the other's) */
+  if (role == NAT_BDAY_DIALER || role == NAT_BDAY_BOTH ||
+      (role == NAT_BDAY_NONE && is_hard(peer) && !is_hard(us))) {
     acc = peer;
     dia = us;
   } else {
@@ -102,6 +107,19 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
   out->probes_99 = nat_bday_probes_for(out->n, out->sockets, 0.99);
   out->t_expected = (nat_tstamp)out->probes * NAT_SECONDS / out->rate;
   out->t_median = (nat_tstamp)out->probes_50 * NAT_SECONDS / out->rate;
+  if (role == NAT_BDAY_BOTH) { /* the same on both: the smaller of each */
+    out->sockets = clamp(us->sockets, NAT_BDAY_SOCKETS_DEFAULT,
+                         NAT_BDAY_SOCKETS_MAX);
+    uint32_t k2 = clamp(peer->sockets, NAT_BDAY_SOCKETS_DEFAULT,
+                        NAT_BDAY_SOCKETS_MAX);
+    uint32_t m2 = clamp(peer->probes, NAT_BDAY_PROBES_DEFAULT,
+                        NAT_BDAY_PROBES_MAX);
+    uint32_t r2 = clamp(peer->rate, NAT_BDAY_RATE_DEFAULT, NAT_BDAY_RATE_MAX);
+    out->sockets = out->sockets < k2 ? out->sockets : k2;
+    out->probes = out->probes < m2 ? out->probes : m2;
+    out->rate = out->rate < r2 ? out->rate : r2;
+    out->t_expected = (nat_tstamp)out->probes * NAT_SECONDS / out->rate;
+  }
   if (is_hard(us) && is_hard(peer)) {
     uint16_t lo, hi;
     uint32_t n;
@@ -165,6 +183,7 @@ const char *nat_bday_role_name(int role) {
   switch (role) {
   case NAT_BDAY_ACCEPTOR: return "acceptor";
   case NAT_BDAY_DIALER: return "dialer";
+  case NAT_BDAY_BOTH: return "both";
   default: return "none";
   }
 }
