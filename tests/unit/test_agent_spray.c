@@ -19,7 +19,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +64,40 @@ struct fx {
   peer p[2];
   int fds_before;
   bool close_dialer_on_spray; /* the peer that vanishes */
+  bool flood;                 /* junk to every ephemeral port */
+  unsigned flooded;           /* datagrams the flood sent */
 };
+
+/* A hostile host floods every ephemeral port of 127.0.0.1 (the acceptor's
+ * sockets among them) with one datagram that is not STUN and one Binding
+ * request keyed with a password nobody has. */
+static void flood(fx *f) {
+  static const uint8_t junk[32] = "not a STUN message, just junk..";
+  uint8_t req[200], tid[NAT_STUN_TID_LEN];
+  nat_stun_builder b;
+  struct sockaddr_in to;
+  ssize_t n;
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(s >= 0);
+  memset(tid, 0x5A, sizeof tid);
+  nat_stun_builder_init(&b, req, sizeof req, NAT_STUN_BINDING,
+                        NAT_STUN_REQUEST, tid);
+  nat_stun_add_string(&b, NAT_ATTR_USERNAME, "someone:else");
+  nat_stun_add_integrity(&b, (const uint8_t *)"no-such-password", 16);
+  n = nat_stun_builder_finish(&b, true);
+  assert_true(n > 0);
+  memset(&to, 0, sizeof to);
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(0x7F000001);
+  for (unsigned port = 32768; port <= 60999; port++) {
+    to.sin_port = htons((uint16_t)port);
+    f->flooded += sendto(s, junk, sizeof junk, 0, (struct sockaddr *)&to,
+                         sizeof to) == (ssize_t)sizeof junk;
+    f->flooded += sendto(s, req, (size_t)n, 0, (struct sockaddr *)&to,
+                         sizeof to) == n;
+  }
+  close(s);
+}
 
 static int count_fds(void) {
   DIR *d = opendir("/proc/self/fd");
@@ -110,6 +145,8 @@ static void on_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
     me->plans++;
     break;
   case NAT_AGENT_EV_CHECKS_STARTED:
+    if (me->f->flood && me == &me->f->p[0])
+      flood(me->f); /* the acceptor's sockets are open: before any probe */
     if (me->f->close_dialer_on_spray && me == &me->f->p[1]) {
       nat_agent_info_get(a, &me->info);
       nat_agent_close(a); /* the dialer vanishes before its first probe */
@@ -275,6 +312,27 @@ static void test_spray_connects(void **state) {
   run_until(f, &f->p[0].closed, &f->p[1].closed, 1, __LINE__);
 }
 
+/* A hostile host floods the acceptor's 256 sockets (and every other port)
+ * with junk and with checks keyed for someone else before the first
+ * probe: each is counted and ignored, never answered, and the spray
+ * connects all the same. */
+static void test_flood(void **state) {
+  fx *f = *state;
+  SKIP_WITHOUT_NETNS();
+  f->flood = true;
+  start(f, 256, 4096, NAT_BDAY_ACCEPTOR, NAT_BDAY_DIALER);
+  run_until(f, &f->p[0].connected, &f->p[1].connected, 1, __LINE__);
+  assert_int_equal(f->flooded, 2 * (60999 - 32768 + 1));
+  assert_int_equal(f->p[0].at_connect.strategy, NAT_AGENT_VIA_BIRTHDAY);
+  assert_int_equal(f->p[1].at_connect.strategy, NAT_AGENT_VIA_BIRTHDAY);
+  /* two datagrams on each acceptor socket, none answered but the hit */
+  assert_int_equal(f->p[0].at_connect.bstats.ignored, 2 * 256);
+  assert_int_equal(f->p[0].at_connect.bstats.answers_sent, 1);
+  nat_agent_close(f->p[0].a);
+  nat_agent_close(f->p[1].a);
+  run_until(f, &f->p[0].closed, &f->p[1].closed, 1, __LINE__);
+}
+
 /* The dialer leaves before its first probe: the acceptor keeps its
  * sockets for the window (hold + 200 probes at 1,000/s + 1 s), then fails
  * with the reason, hint birthday; the teardown finds no socket left. */
@@ -384,6 +442,7 @@ static bool own_netns(void) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_spray_connects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
       cmocka_unit_test_setup_teardown(test_peer_vanishes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nothing_to_spray, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rlimit, setup, teardown),
