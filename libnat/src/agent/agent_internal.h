@@ -126,6 +126,10 @@ bool nat__agent_spray_feed(nat_agent *a, const nat_addr *from,
 /* The connection is confirmed, or the run ends: the spray stops, every
  * acceptor socket but the one @p keep_ep's connection runs on closes. */
 void nat__agent_spray_stop(nat_agent *a);
+/* The connection runs on the spray's pair: the strategy is birthday and
+ * the selected pair (for the report) is that pair, the connection's local
+ * socket and the peer address the spray proved. */
+void nat__agent_spray_selected(nat_agent *a);
 /* The checks failed: @return true when the spray still runs (the failure
  * waits for it). */
 bool nat__agent_spray_defers(nat_agent *a, int hint);

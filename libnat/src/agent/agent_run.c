@@ -197,7 +197,7 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   if (a->conn_on_bep ||
       (a->bday_ran && a->spray.hit && a->spray.role == NAT_BDAY_DIALER &&
        nat_addr_equal(&a->conn_remote, &a->spray.hit_remote)))
-    a->strategy = NAT_AGENT_VIA_BIRTHDAY;
+    nat__agent_spray_selected(a); /* the path is the spray's pair */
   else if (a->core.selected && a->core.sel.remote.type == NAT_CAND_PREDICTED)
     a->strategy = NAT_AGENT_VIA_PREDICTED;
   else

@@ -533,6 +533,46 @@ void nat__agent_spray_stop(nat_agent *a) {
   close_losers(a, keep);
 }
 
+void nat__agent_spray_selected(nat_agent *a) {
+  nat_check_pair *p = &a->core.sel;
+  nat_addr local = a->core.local, remote = a->conn_remote;
+  nat_tstamp at = a->spray.t_hit;
+  uint8_t type = NAT_CAND_PRFLX;
+  a->strategy = NAT_AGENT_VIA_BIRTHDAY;
+  for (unsigned i = 0; i < a->nbep; i++)
+    if (a->bep[i] == a->conn_ep && a->bep_sock[i] < a->nbsock &&
+        a->bsock[a->bep_sock[i]].u != NULL)
+      (void)nat_udp_local_addr(a->bsock[a->bep_sock[i]].u, &local);
+  if (a->conn != NULL) {
+    nat_quic_conn_info ci;
+    if (nat_quic_conn_get_info(a->conn, &ci) == 0)
+      remote = ci.remote;
+  }
+  /* a socket bound to the unspecified address: our host address */
+  for (size_t i = 0; nat_addr_is_unspecified(&local) &&
+                     i < a->core.mine.ncands;
+       i++)
+    if (a->core.mine.cands[i].type == NAT_CAND_HOST &&
+        a->core.mine.cands[i].addr.family == local.family) {
+      uint16_t port = local.port;
+      local = a->core.mine.cands[i].addr;
+      local.port = port;
+    }
+  /* the peer's own name for the address, when it signalled it */
+  for (size_t i = 0; i < a->core.peer.ncands; i++)
+    if (nat_addr_equal(&a->core.peer.cands[i].addr, &remote))
+      type = a->core.peer.cands[i].type;
+  memset(p, 0, sizeof *p);
+  (void)nat_cand_make(&p->local, NAT_CAND_HOST, &local, &local, NULL, 65535);
+  (void)nat_cand_make(&p->remote, type, &remote, &remote, NULL, 65535);
+  p->state = NAT_PAIR_SUCCEEDED;
+  p->nominated = true;
+  p->succeeded_at = at;
+  a->core.selected = true;
+  if (a->core.t_selected == 0 || a->core.t_selected > at)
+    a->core.t_selected = at;
+}
+
 bool nat__agent_spray_defers(nat_agent *a, int hint) {
   if (!a->bday_ran || a->spray.exhausted)
     return false;
