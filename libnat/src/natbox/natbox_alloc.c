@@ -142,8 +142,9 @@ static int alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
  * at random (a few tries, then the next free one upwards). @return 0, or
  * NAT_BOX_DROP_PORTS_EXHAUSTED when every block is taken. */
 static int block_acquire(nat_box *b, nat__nb_host *h) {
-  uint8_t ips = b->cfg.pooling_arbitrary ? (uint8_t)((1u << b->cfg.npublic) - 1)
-                                         : (uint8_t)(1u << h->ext_idx);
+  unsigned mask = b->cfg.pooling_arbitrary ? (1u << b->cfg.npublic) - 1
+                                           : 1u << h->ext_idx;
+  uint8_t ips = (uint8_t)mask;
   uint32_t slot = 0;
   bool found = false;
   for (int i = 0; i < RANDOM_TRIES && !found; i++) {
