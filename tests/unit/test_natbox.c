@@ -1,6 +1,7 @@
 /* nat_box: the NAT behaviour model (RFC 4787) -- packet bytes and
  * checksums after rewriting, then mapping, filtering, allocation,
- * overloading, hairpinning, timeouts, pooling, exhaustion and drops. */
+ * port blocks, overloading, hairpinning, timeouts, pooling, exhaustion
+ * and drops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -646,6 +647,115 @@ static void test_alloc_random(void **state) {
   assert_memory_not_equal(p[0], p[2], sizeof p[0]);
 }
 
+/* ---- carrier-grade NAT port blocks --------------------------------- */
+
+/* The block (aligned on @p size from @p lo) that holds @p port. */
+static uint32_t block_of(uint16_t port, uint32_t lo, uint32_t size) {
+  return ((uint32_t)port - lo) / size;
+}
+
+/* Two internal IPs get disjoint aligned blocks; every mapping of one IP,
+ * whatever the allocation, stays in its block. */
+static void test_port_blocks(void **state) {
+  (void)state;
+  for (uint8_t alloc = NAT_ALLOC_PRESERVE; alloc <= NAT_ALLOC_RANDOM; alloc++) {
+    nat_box_config c = base_cfg();
+    c.alloc = alloc;
+    c.block_size = 256;
+    c.delta = 3;
+    nat_box *b = mk(&c);
+    uint32_t blk[2] = {0, 0};
+    uint16_t seen[2][100];
+    for (int i = 0; i < 100; i++) {
+      for (int h = 0; h < 2; h++) {
+        uint16_t p =
+            out_ext(b, 0, h ? H2 : H1, (uint16_t)(5000 + i), R1, 1, NULL);
+        assert_in_range(p, 1024, 1024 + 252 * 256 - 1);
+        if (i == 0)
+          blk[h] = block_of(p, 1024, 256);
+        if (block_of(p, 1024, 256) != blk[h])
+          fail_msg("alloc %u host %d: port %u outside block %u", alloc, h, p,
+                   blk[h]);
+        seen[h][i] = p;
+      }
+    }
+    assert_int_not_equal(blk[0], blk[1]);
+    /* 100 distinct ports each; sequential steps by delta in the block */
+    for (int h = 0; h < 2; h++)
+      for (int i = 1; i < 100; i++) {
+        for (int j = 0; j < i; j++)
+          assert_int_not_equal(seen[h][i], seen[h][j]);
+        if (alloc == NAT_ALLOC_SEQUENTIAL) {
+          uint32_t lo = 1024 + blk[h] * 256;
+          assert_int_equal(
+              step(seen[h][i - 1], seen[h][i], (int)lo, (int)lo + 255), 3);
+        }
+      }
+    /* inbound reaches them through the block's ports */
+    expect_in(b, 0, R1, 1, seen[1][7], NAT_BOX_TO_LAN);
+    nat_box_free(b);
+  }
+  /* the blocks are random: another seed, other blocks */
+  uint32_t first[3];
+  for (uint64_t seed = 0; seed < 3; seed++) {
+    nat_box_config c = base_cfg();
+    c.alloc = NAT_ALLOC_RANDOM;
+    c.block_size = 512;
+    c.seed = 100 + seed;
+    nat_box *b = mk(&c);
+    first[seed] = block_of(out_ext(b, 0, H1, 1, R1, 1, NULL), 1024, 512);
+    nat_box_free(b);
+  }
+  assert_true(first[0] != first[1] || first[1] != first[2]);
+}
+
+/* A full block drops as a full range does; so does a host for which no
+ * block is left; a block comes back when its host's last mapping
+ * expires. */
+static void test_port_block_full(void **state) {
+  (void)state;
+  nat_box_config c = base_cfg();
+  c.alloc = NAT_ALLOC_RANDOM;
+  c.port_min = 60000;
+  c.port_max = 60009; /* two blocks of 4, two ports left over */
+  c.block_size = 4;
+  c.timeout = 10 * SEC;
+  nat_box *b = mk(&c);
+  uint16_t p1[4];
+  for (int i = 0; i < 4; i++) {
+    p1[i] = out_ext(b, 0, H1, (uint16_t)(100 + i), R1, 1, NULL);
+    assert_int_equal(block_of(p1[i], 60000, 4), block_of(p1[0], 60000, 4));
+  }
+  expect_out(b, 0, H1, 104, R1, 1, NAT_BOX_DROP_PORTS_EXHAUSTED);
+  /* the other host has the other block */
+  uint16_t p2 = out_ext(b, SEC, H2, 100, R1, 1, NULL);
+  assert_int_not_equal(block_of(p2, 60000, 4), block_of(p1[0], 60000, 4));
+  assert_true(p2 < 60008);
+  /* a third host: no block left */
+  uint32_t h3 = IP4(192, 168, 1, 12);
+  expect_out(b, SEC, h3, 100, R1, 1, NAT_BOX_DROP_PORTS_EXHAUSTED);
+  nat_box_stats st = stats(b);
+  assert_int_equal(st.drops[-NAT_BOX_DROP_PORTS_EXHAUSTED - 1], 2);
+  assert_int_equal(st.mappings_live, 5);
+  /* H1's mappings expire at 10 s: its block goes to the third host */
+  uint16_t p3 = out_ext(b, 10 * SEC, h3, 100, R1, 1, NULL);
+  assert_int_equal(block_of(p3, 60000, 4), block_of(p1[0], 60000, 4));
+  /* and H1 now has none left */
+  expect_out(b, 10 * SEC, H1, 100, R1, 1, NAT_BOX_DROP_PORTS_EXHAUSTED);
+  nat_box_free(b);
+
+  /* a block the size of the range: one host only */
+  c.block_size = 10;
+  b = mk(&c);
+  out_ext(b, 0, H1, 1, R1, 1, NULL);
+  expect_out(b, 0, H2, 1, R1, 1, NAT_BOX_DROP_PORTS_EXHAUSTED);
+  nat_box_free(b);
+  /* larger than the range: refused */
+  c.block_size = 11;
+  assert_int_equal(nat_box_new(&b, &c), NAT_EINVAL);
+  assert_null(b);
+}
+
 /* ---- overloading, hairpinning -------------------------------------- */
 
 static void test_overload(void **state) {
@@ -1047,6 +1157,7 @@ static void test_config(void **state) {
       {.public_ip = {PUB1}, .port_max = 1000}, /* < default port_min */
       {.public_ip = {PUB1}, .interleave = -0.1},
       {.public_ip = {PUB1}, .interleave = 1.5},
+      {.public_ip = {PUB1}, .block_size = 64513}, /* > 1024-65535 */
   };
   nat_box *b = (nat_box *)1;
   nat_box_config c = base_cfg();
@@ -1112,6 +1223,8 @@ int main(void) {
       cmocka_unit_test(test_alloc_interleave),
       cmocka_unit_test(test_alloc_wrap_and_skip),
       cmocka_unit_test(test_alloc_random),
+      cmocka_unit_test(test_port_blocks),
+      cmocka_unit_test(test_port_block_full),
       cmocka_unit_test(test_overload),
       cmocka_unit_test(test_hairpin),
       cmocka_unit_test(test_timeout),

@@ -452,6 +452,153 @@ static void test_spray_hostile(void **state) {
   free(p);
 }
 
+/* ------------------------------------------- both hard, in memory */
+
+/* Two NATs that map per destination at random ports of a narrow range
+ * (BR ports each) and filter per address and port, reusing a port for
+ * another destination (as Linux conntrack does: a tuple must be unique,
+ * not a port). A probe of side X from socket s to port q of Y's IP makes
+ * (or reuses) X's mapping (s, q) at a random port p; it gets in at Y only
+ * if Y has a mapping with port q towards X's p. */
+#define BK 8
+#define BR 64
+#define BR_LO 30000
+
+typedef struct bmap {
+  uint16_t port[BK][BR]; /* [socket][dest port - BR_LO]: 0 none */
+} bmap;
+
+typedef struct bpath {
+  nat__spray s[2];
+  nat_ticket t[2];
+  nat_addr ip[2];
+  bmap m[2];
+  nat_tstamp now;
+  uint64_t rs[2], nat_rs;
+} bpath;
+
+/* X's mapping for (socket, dest port): made on first use. @return its
+ * port, 0 when the range is full. */
+static uint16_t bmap_get(bpath *p, int x, uint32_t sock, uint16_t dport) {
+  bmap *m = &p->m[x];
+  uint16_t *slot = &m->port[sock][dport - BR_LO];
+  uint8_t r[2];
+  for (int tries = 0; *slot == 0 && tries < 1000; tries++) {
+    uint16_t v, taken = 0;
+    rand_sm(&p->nat_rs, r, 2);
+    v = (uint16_t)(BR_LO + (r[0] << 8 | r[1]) % BR);
+    for (uint32_t s = 0; s < BK; s++) /* the tuple must be unique */
+      taken |= m->port[s][dport - BR_LO] == v;
+    if (!taken)
+      *slot = v;
+  }
+  return *slot;
+}
+
+static void bfeed(bpath *p, int y, uint16_t to_port, const nat_addr *from,
+                  const uint8_t *buf, size_t len) {
+  bmap *m = &p->m[y];
+  nat_stun_msg msg;
+  uint32_t sock = BK;
+  if (from->port < BR_LO || from->port >= BR_LO + BR)
+    return;
+  for (uint32_t s = 0; s < BK; s++) /* Y's mapping (s, X's port) at q? */
+    if (m->port[s][from->port - BR_LO] == to_port)
+      sock = s;
+  if (sock == BK)
+    return; /* no mapping admits it: dropped */
+  assert_true(nat_stun_decode(&msg, buf, len) > 0);
+  assert_true(nat__spray_recv(&p->s[y], p->now, sock, from, &msg));
+}
+
+static void bstep(bpath *p) {
+  uint8_t buf[512];
+  uint32_t sock;
+  nat_addr dst, from;
+  ssize_t n;
+  int ttl;
+  for (int x = 0; x < 2; x++)
+    while ((n = nat__spray_next_send(&p->s[x], p->now, buf, sizeof buf,
+                                     &sock, &dst, &ttl)) > 0) {
+      assert_true(sock < BK);
+      assert_int_equal(ttl, 0);
+      assert_true(nat_addr_equal_ip(&dst, &p->ip[1 - x]));
+      assert_true(dst.port >= BR_LO && dst.port < BR_LO + BR);
+      from = p->ip[x];
+      from.port = bmap_get(p, x, sock, dst.port);
+      if (from.port != 0)
+        bfeed(p, 1 - x, dst.port, &from, buf, (size_t)n);
+    }
+}
+
+static void test_spray_both_hard(void **state) {
+  bpath *p = calloc(1, sizeof *p);
+  nat_bday_side side0 = side(NAT_BEH_APD, NAT_PA_RANDOM), side1;
+  nat_bday_plan plan[2];
+  char a0[40], a1[40];
+  (void)state;
+  assert_non_null(p);
+  side0.lo = BR_LO;
+  side0.hi = BR_LO + BR - 1;
+  side0.sockets = BK;
+  side0.probes = 512;
+  side1 = side0;
+  /* refused unless both allow it */
+  side0.allow_both_hard = true;
+  assert_int_equal(nat_bday_plan_make(&side0, &side1, &plan[0]), 0);
+  assert_int_equal(plan[0].why, NAT_BDAY_WHY_BOTH_HARD);
+  side1.allow_both_hard = true;
+  assert_int_equal(nat_bday_plan_make(&side0, &side1, &plan[0]), 0);
+  assert_int_equal(nat_bday_plan_make(&side1, &side0, &plan[1]), 0);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(plan[i].role, NAT_BDAY_BOTH);
+    assert_int_equal(plan[i].sockets, BK);
+    assert_int_equal(plan[i].probes, 512);
+    assert_int_equal(plan[i].n, BR);
+    /* 512 probes a side over 64 ports: 1 - (1 - 1/4096)^(512^2) */
+    assert_true(plan[i].p_success > 0.9999);
+  }
+  p->rs[0] = 5;
+  p->rs[1] = 6;
+  p->nat_rs = 7;
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(nat_ticket_init_random(&p->t[i], rand_sm, &p->rs[i]), 0);
+  add(&p->t[0], NAT_CAND_SRFLX, "198.51.100.7:40000");
+  add(&p->t[1], NAT_CAND_SRFLX, "203.0.113.9:5555");
+  p->ip[0] = addr("198.51.100.7:0");
+  p->ip[1] = addr("203.0.113.9:0");
+  p->now = 1000 * MS;
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(nat__spray_start(&p->s[i], NAT_BDAY_BOTH, &plan[i],
+                                      i == 0 ? &side1 : &side0, &p->t[i],
+                                      &p->t[1 - i], NAT_AF_INET, i == 0, BK,
+                                      p->now, 0, rand_sm, &p->rs[i]),
+                     0);
+  for (int guard = 0; guard < 10000 && !(p->s[0].hit && p->s[1].hit);
+       guard++) {
+    nat_tstamp e0, e1;
+    bstep(p);
+    bstep(p); /* answers queued by the first */
+    e0 = nat__spray_get_expiry(&p->s[0]);
+    e1 = nat__spray_get_expiry(&p->s[1]);
+    p->now = (e0 < e1 ? e0 : e1) > p->now ? (e0 < e1 ? e0 : e1) : p->now + MS;
+  }
+  assert_true(p->s[0].hit && p->s[1].hit);
+  /* the pair each side proved: its socket's mapping towards the other's */
+  for (int i = 0; i < 2; i++) {
+    assert_true(nat_addr_equal_ip(&p->s[i].hit_remote, &p->ip[1 - i]));
+    assert_true(p->s[i].nhits >= 1);
+    assert_int_equal(p->s[i].hits[0], p->s[i].hit_sock);
+  }
+  print_message("both hard: hits at %s and %s after %u and %u probes\n",
+                nat_addr_format(&p->s[0].hit_remote, a0, sizeof a0),
+                nat_addr_format(&p->s[1].hit_remote, a1, sizeof a1),
+                p->s[0].st.probes_sent, p->s[1].st.probes_sent);
+  for (int i = 0; i < 2; i++)
+    nat__spray_free(&p->s[i]);
+  free(p);
+}
+
 static void test_spray_start_refuses(void **state) {
   nat__spray s;
   nat_bday_plan p;
@@ -492,6 +639,7 @@ int main(void) {
       cmocka_unit_test(test_spray_hits),
       cmocka_unit_test(test_spray_exhausts),
       cmocka_unit_test(test_spray_hostile),
+      cmocka_unit_test(test_spray_both_hard),
       cmocka_unit_test(test_spray_start_refuses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

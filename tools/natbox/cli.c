@@ -42,6 +42,7 @@ enum {
   OPT_PER_HOST,
   OPT_INTERLEAVE,
   OPT_PORT_RANGE,
+  OPT_PORT_BLOCK,
   OPT_OVERLOAD,
   OPT_HAIRPIN,
   OPT_TIMEOUT,
@@ -68,6 +69,7 @@ static const struct option base_opts[] = {
     {"per-host", no_argument, NULL, OPT_PER_HOST},
     {"interleave", required_argument, NULL, OPT_INTERLEAVE},
     {"port-range", required_argument, NULL, OPT_PORT_RANGE},
+    {"port-block", required_argument, NULL, OPT_PORT_BLOCK},
     {"overload", no_argument, NULL, OPT_OVERLOAD},
     {"hairpin", no_argument, NULL, OPT_HAIRPIN},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -104,8 +106,8 @@ void nb_usage(FILE *f) {
         "  NAT (--nat box): --public IP[,IP...] [--pooling paired|arbitrary]\n"
         "    [--mapping ei|ad|apd] [--filtering ei|ad|apd]\n"
         "    [--alloc preserve|sequential|random] [--delta N] [--per-host]\n"
-        "    [--interleave P[:MAX]] [--port-range A-B] [--overload] "
-        "[--hairpin]\n"
+        "    [--interleave P[:MAX]] [--port-range A-B] [--port-block N]\n"
+        "    [--overload] [--hairpin]\n"
         "    [--timeout SEC] [--inbound-refresh]\n"
         "  link, both directions, or --up-X (LAN->WAN) / --down-X "
         "(WAN->LAN):\n"
@@ -253,6 +255,7 @@ static void apply_imp(const imp_set *imp, nat_link_config link[2]) {
 static int parse_nat_opt(int c, const char *arg, nat_box_config *b, char *err,
                          size_t cap) {
   double v;
+  unsigned n;
   switch (c) {
   case OPT_PUBLIC:
     return parse_public(arg, b, err, cap);
@@ -283,6 +286,11 @@ static int parse_nat_opt(int c, const char *arg, nat_box_config *b, char *err,
   case OPT_PORT_RANGE:
     if (parse_range(arg, b))
       return fail(err, cap, "--port-range wants A-B, 1 <= A <= B <= 65535");
+    return 0;
+  case OPT_PORT_BLOCK:
+    if (nat_cli_uint(arg, 1, 65535, &n) != 0)
+      return fail(err, cap, "--port-block wants ports 1..65535, got '%s'", arg);
+    b->block_size = n;
     return 0;
   case OPT_TIMEOUT:
     if (nat_cli_double(arg, 0.001, 86400 * 365, &v))
@@ -341,6 +349,14 @@ static int check_opts(nb_opts *o, bool nat_opt_given, char *err, size_t cap) {
     return fail(err, cap, "NAT options need --nat box");
   if (o->nat && o->box.npublic == 0)
     return fail(err, cap, "--nat box needs --public IP");
+  if (o->box.block_size != 0) {
+    uint32_t lo = o->box.port_min ? o->box.port_min : 1024;
+    uint32_t hi = o->box.port_max ? o->box.port_max : 65535;
+    if (o->box.block_size > hi - lo + 1)
+      return fail(err, cap,
+                  "--port-block %u is larger than the port range %u-%u",
+                  (unsigned)o->box.block_size, (unsigned)lo, (unsigned)hi);
+  }
   return 0;
 }
 

@@ -58,8 +58,9 @@ static const char connect_usage[] =
     "                              verdicts; both peers must agree)\n"
     "      --ttl N                 the acceptor's keepalives' TTL, 1..64 (2:\n"
     "                              past a NAT one router away)\n"
-    "      --allow-both-hard       accept a spray when both NATs are hard\n"
-    "                              (refused: not implemented in this version)\n"
+    "      --allow-both-hard       spray even when both NATs map per\n"
+    "                              destination (both peers must say so;\n"
+    "                              same caps; see the estimate first)\n"
     "\n"
     "HOST is a name or an IP address ([IPv6]:PORT in brackets).\n"
     "\n"
@@ -154,10 +155,8 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       o->bday.ttl = (uint8_t)v;
       break;
     case 1006:
-      return nat_cli_usage_error(
-          cmd, "%s",
-          "--allow-both-hard: the spray for two hard NATs is not implemented "
-          "in this version (port mapping or a relay is the way)");
+      o->bday.allow_both_hard = true;
+      break;
     case 'r':
       o->rdv = optarg;
       break;

@@ -93,7 +93,12 @@ typedef struct nat_bday_side {
 typedef enum nat_bday_role {
   NAT_BDAY_NONE = 0,     /**< no spray: the pair is easy, or refused */
   NAT_BDAY_ACCEPTOR = 1, /**< we open K sockets */
-  NAT_BDAY_DIALER = 2    /**< we spray from our one socket */
+  NAT_BDAY_DIALER = 2,   /**< we spray from our one socket */
+  NAT_BDAY_BOTH = 3      /**< both NATs hard and both peers allowed it:
+                              each side sprays from its K sockets in turn
+                              to ports of the other's IP; any keyed check
+                              that gets through proves a path (the
+                              tie-breakers pick the QUIC client) */
 } nat_bday_role;
 
 /** Why there is no spray. */
@@ -136,7 +141,10 @@ typedef struct nat_bday_plan {
  * endpoint-independent makes the hard one the acceptor; the parameters
  * are the acceptor's sockets and the dialer's probes and rate, each
  * clamped to the hard limits; the range is the acceptor's (the full one
- * when unknown). @return 0, NAT_EINVAL (NULL). */
+ * when unknown). Both hard: refused (NAT_BDAY_WHY_BOTH_HARD, with the
+ * estimate) unless both peers allow it, then NAT_BDAY_BOTH with the
+ * smaller of each parameter and the odds of nat_bday_odds_both() over the
+ * peer's range. @return 0, NAT_EINVAL (NULL). */
 NAT_EXTERN int nat_bday_plan_make(const nat_bday_side *us,
                                   const nat_bday_side *peer,
                                   nat_bday_plan *out);
@@ -146,18 +154,24 @@ NAT_EXTERN const char *nat_bday_why_strerror(int why);
 /** A short key: "spray", "easy", "predicted", "disabled", "unknown",
  * "both-hard", "roles-conflict"; never NULL. */
 NAT_EXTERN const char *nat_bday_why_name(int why);
-/** "none", "acceptor", "dialer"; never NULL. */
+/** "none", "acceptor", "dialer", "both"; never NULL. */
 NAT_EXTERN const char *nat_bday_role_name(int role);
 
 /** The dialer's targets, without repetition: the acceptor's range (or,
  * sequential, the predicted window after @c last) first in a random
- * order, then the rest of 1024-65535. An iterator over a bitmap; no
- * allocation. */
+ * order, then the rest of 1024-65535. Each tier's order is a keyed
+ * pseudo-random permutation (a 4-round Feistel network over the next
+ * even power of two, walking past values outside the tier), so that any
+ * run of ports a NAT allocates meets the probes as a random set would
+ * (an arithmetic progression misses runs shorter than its gaps). An
+ * iterator over a bitmap; no allocation. */
 typedef struct nat_bday_targets {
   uint8_t sent[65536 / 8];
   uint32_t tier_lo[3], tier_n[3]; /* up to 3 tiers */
   unsigned ntiers, tier;
-  uint32_t i, a, b; /* position and affine permutation in the tier */
+  uint32_t i;       /* position in the tier's permutation domain */
+  uint32_t key[4];  /* the tier's round keys */
+  unsigned hbits;   /* half the domain's bits (domain 2^(2*hbits)) */
   uint32_t count;   /* targets given so far */
   nat_rand_fn rand;
   void *rand_ctx;

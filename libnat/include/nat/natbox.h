@@ -7,7 +7,8 @@
  * address-and-port-dependent; allocation preserves the port, steps
  * sequentially by a delta (globally or per internal host, optionally with
  * allocations by simulated other hosts interleaved so the visible delta
- * jitters), or picks at random in a range. Port overloading (several
+ * jitters), or picks at random in a range, optionally inside a per-host
+ * port block (carrier-grade NAT). Port overloading (several
  * internal endpoints on one external port), hairpinning (RFC 4787 section
  * 6) and a mapping timeout refreshed by outbound traffic (section 4.3) are
  * modelled. All randomness comes from the seed, so a run repeats exactly.
@@ -64,6 +65,15 @@ typedef struct nat_box_config {
   double interleave;
   unsigned interleave_max;     /**< default 3 */
   uint16_t port_min, port_max; /**< allocation range; default 1024-65535 */
+  /** Carrier-grade NAT port blocks (0: none): each internal IP gets one
+   * block of block_size consecutive ports, aligned on block_size from
+   * port_min, chosen at random among the free blocks inside
+   * port_min..port_max on its first mapping (and given back when its last
+   * mapping expires); preserve, sequential and random allocation then
+   * stay inside the block (the sequential counter is the host's own). A
+   * full block, or no free block, drops with NAT_BOX_DROP_PORTS_EXHAUSTED.
+   * With arbitrary pooling a block is held on every public IP. */
+  uint32_t block_size;
   /** Reuse an external port for another internal endpoint when the
    * destinations differ (APD mapping only). */
   bool overload;
@@ -99,7 +109,8 @@ typedef struct nat_box_stats {
 
 /** Create a NAT. @p cfg is copied; zero fields take the defaults above.
  * @return 0, NAT_EINVAL (public_ip[0] 0, npublic > 4, bad enum, port_min >
- * port_max, interleave outside 0..1), NAT_ENOMEM. */
+ * port_max, interleave outside 0..1, block_size larger than the range),
+ * NAT_ENOMEM. */
 NAT_EXTERN int nat_box_new(nat_box **out, const nat_box_config *cfg);
 NAT_EXTERN void nat_box_free(nat_box *b);
 

@@ -72,9 +72,14 @@ struct nat_agent {
   nat__spray spray;          /* bday_ran */
   nat__agent_bsock *bsock;   /* the acceptor's sockets [nbsock] */
   uint32_t nbsock, bsock_open;
-  nat_quic_endpoint *bep;    /* the acceptor's endpoint on the winning
-                                socket (borrowed) */
-  bool bep_closing, conn_on_bep;
+  /* endpoints on the spray's winning sockets (borrowed): the acceptor's
+   * one; both hard, the QUIC client's one or the server's on each hit */
+  nat_quic_endpoint *bep[NAT__SPRAY_HITS];
+  uint32_t bep_sock[NAT__SPRAY_HITS];
+  bool bep_closing[NAT__SPRAY_HITS];
+  unsigned nbep, bep_open;
+  bool conn_on_bep;
+  nat_quic_endpoint *conn_ep; /* the endpoint a->conn runs on */
   bool bday_hit_told, bday_end_told; /* on_hit / on_exhausted ran */
   uv_timer_t spray_timer, progress_timer;
   bool checks_failed;        /* the checks failed while the spray ran */
@@ -121,6 +126,10 @@ bool nat__agent_spray_feed(nat_agent *a, const nat_addr *from,
 /* The connection is confirmed, or the run ends: the spray stops, every
  * acceptor socket but the one @p keep_ep's connection runs on closes. */
 void nat__agent_spray_stop(nat_agent *a);
+/* The connection runs on the spray's pair: the strategy is birthday and
+ * the selected pair (for the report) is that pair, the connection's local
+ * socket and the peer address the spray proved. */
+void nat__agent_spray_selected(nat_agent *a);
 /* The checks failed: @return true when the spray still runs (the failure
  * waits for it). */
 bool nat__agent_spray_defers(nat_agent *a, int hint);

@@ -171,7 +171,10 @@ static int q_accept(nat_quic_endpoint *ep, void *arg, nat_quic_conn *c) {
       (a->core.chk == NULL && !a->bday_ran))
     return -1; /* the controlling side is the client; one connection */
   a->conn = c;
-  a->conn_on_bep = ep == a->bep && ep != NULL;
+  a->conn_ep = ep;
+  a->conn_on_bep = false;
+  for (unsigned i = 0; i < a->nbep; i++)
+    a->conn_on_bep = a->conn_on_bep || (ep != NULL && ep == a->bep[i]);
   a->core.controlling = false;
   if (a->phase == NAT_AGENT_PH_CHECKS)
     a->phase = NAT_AGENT_PH_QUIC;
@@ -194,7 +197,7 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   if (a->conn_on_bep ||
       (a->bday_ran && a->spray.hit && a->spray.role == NAT_BDAY_DIALER &&
        nat_addr_equal(&a->conn_remote, &a->spray.hit_remote)))
-    a->strategy = NAT_AGENT_VIA_BIRTHDAY;
+    nat__agent_spray_selected(a); /* the path is the spray's pair */
   else if (a->core.selected && a->core.sel.remote.type == NAT_CAND_PREDICTED)
     a->strategy = NAT_AGENT_VIA_PREDICTED;
   else

@@ -88,7 +88,17 @@ int nat__agent_bday_plan(nat_agent *a) {
   if (nat_bday_plan_make(&us, &a->bd_peer, &a->bday) != 0)
     return 0;
   a->bday_planned = true;
-  if (p->role != NAT_BDAY_NONE) {
+  if (p->role == NAT_BDAY_BOTH) {
+    /* the tie-breakers pick the QUIC client, as for the checks */
+    a->core.controlling = nat_check_role_for(a->core.mine.tie_breaker,
+                                             a->core.peer.tie_breaker);
+    snprintf(text, sizeof text,
+             "birthday: both NATs map per destination and both peers allow "
+             "the spray: %u probes a side from %u sockets at %u/s over the "
+             "peer's ports %u-%u: %.3f %% predicted",
+             p->probes, p->sockets, p->rate, (unsigned)p->lo, (unsigned)p->hi,
+             100.0 * p->p_success);
+  } else if (p->role != NAT_BDAY_NONE) {
     a->core.force_controlling = p->role == NAT_BDAY_DIALER;
     a->core.controlling = p->role == NAT_BDAY_DIALER;
     snprintf(text, sizeof text,
@@ -160,14 +170,45 @@ static void bsock_recv(nat_udp *u, void *arg, const nat_addr *from,
   spray_pump(a);
 }
 
-/* STUN on the winning socket once its endpoint took it (the endpoint's
+/* STUN on a winning socket once its endpoint took it (the endpoint's
  * argument is the agent's, as for every endpoint callback) */
 static void bep_stun(nat_quic_endpoint *ep, void *arg, const nat_addr *from,
                      const uint8_t *buf, size_t len, const nat_stun_msg *msg) {
   nat_agent *a = arg;
-  (void)ep;
-  if (a->spray.hit_sock < a->nbsock)
-    bsock_recv(NULL, &a->bsock[a->spray.hit_sock], from, buf, len, msg);
+  for (unsigned i = 0; i < a->nbep; i++)
+    if (a->bep[i] == ep && a->bep_sock[i] < a->nbsock)
+      bsock_recv(NULL, &a->bsock[a->bep_sock[i]], from, buf, len, msg);
+}
+
+/* An endpoint on spray socket @p sock (once). @return it, or NULL when
+ * it cannot start (the run failed). */
+static nat_quic_endpoint *bep_for(nat_agent *a, uint32_t sock) {
+  nat_quic_endpoint *ep = NULL;
+  for (unsigned i = 0; i < a->nbep; i++)
+    if (a->bep_sock[i] == sock)
+      return a->bep[i];
+  if (a->nbep >= NAT__SPRAY_HITS || sock >= a->nbsock ||
+      a->bsock[sock].u == NULL)
+    return NULL;
+  if (nat__agent_endpoint_new(a, a->bsock[sock].u, bep_stun, &ep) != 0) {
+    nat__agent_fail(a, NAT_EQUIC, true, 0, "%s",
+                    "cannot start QUIC on the spray's winning socket");
+    return NULL;
+  }
+  a->bep[a->nbep] = ep;
+  a->bep_sock[a->nbep] = sock;
+  a->bep_closing[a->nbep] = false;
+  a->nbep++;
+  a->bep_open++;
+  return ep;
+}
+
+/* Both hard, the QUIC server: an endpoint on every socket a keyed check
+ * got through on (the client may have picked another pair than our
+ * first). */
+static void beps_for_hits(nat_agent *a) {
+  for (unsigned i = 0; i < a->spray.nhits && !a->finished; i++)
+    (void)bep_for(a, a->spray.hits[i]);
 }
 
 /* RLIMIT_NOFILE must leave room for K sockets: raise the soft limit up to
@@ -265,8 +306,9 @@ int nat__agent_spray_start(nat_agent *a) {
   if (!a->bday_planned || a->bday.role == NAT_BDAY_NONE || a->finished)
     return 0;
   nat__agent_bday_side(a, &us);
+  /* whose ports are sprayed: the acceptor's (both hard: the peer's) */
   acc = a->bday.role == NAT_BDAY_ACCEPTOR ? &us : &a->bd_peer;
-  if (a->bday.role == NAT_BDAY_ACCEPTOR) {
+  if (a->bday.role != NAT_BDAY_DIALER) {
     if ((nsock = bsock_open_all(a, a->bday.sockets)) < 0)
       return -1;
   } else {
@@ -278,8 +320,8 @@ int nat__agent_spray_start(nat_agent *a) {
   now = nat_udp_now();
   rc = nat__spray_start(&a->spray, a->bday.role, &a->bday, acc, &a->core.mine,
                         &a->core.peer, a->core.local.family,
-                        a->bday.role == NAT_BDAY_DIALER, (uint32_t)nsock, now,
-                        hold, nat_rand_system, NULL);
+                        a->core.controlling, (uint32_t)nsock, now, hold,
+                        nat_rand_system, NULL);
   if (rc == 0 && a->cfg.birthday.ttl != 0)
     a->spray.ttl = a->cfg.birthday.ttl;
   if (rc != 0) {
@@ -304,11 +346,41 @@ int nat__agent_spray_start(nat_agent *a) {
   return 0;
 }
 
-/* Close every acceptor socket but the winner (UINT32_MAX: all). */
+/* @return true when an endpoint borrows spray socket @p sock. */
+static bool has_bep(const nat_agent *a, uint32_t sock) {
+  for (unsigned i = 0; i < a->nbep; i++)
+    if (a->bep_sock[i] == sock && a->bep[i] != NULL)
+      return true;
+  return false;
+}
+
+/* Close every spray socket but @p keep (UINT32_MAX: all) and those an
+ * endpoint borrows (bep_close() closes them after it). */
 static void close_losers(nat_agent *a, uint32_t keep) {
   for (uint32_t i = 0; i < a->nbsock; i++)
-    if (i != keep)
+    if (i != keep && !has_bep(a, i))
       bsock_close(&a->bsock[i]);
+}
+
+static void on_bep_gone(nat_quic_endpoint *ep, void *arg) {
+  nat_agent *a = arg;
+  for (unsigned i = 0; i < a->nbep; i++)
+    if (a->bep[i] == ep) {
+      a->bep[i] = NULL;
+      a->bep_open--;
+      if (a->bep_sock[i] < a->nbsock)
+        bsock_close(&a->bsock[a->bep_sock[i]]);
+    }
+  if (a->closing)
+    nat__agent_teardown(a);
+}
+
+/* Close endpoint @p i, then its socket. */
+static void bep_close(nat_agent *a, unsigned i) {
+  if (a->bep[i] == NULL || a->bep_closing[i])
+    return;
+  a->bep_closing[i] = true;
+  nat_quic_endpoint_close(a->bep[i], on_bep_gone, a);
 }
 
 static void on_hit(nat_agent *a) {
@@ -339,14 +411,26 @@ static void on_hit(nat_agent *a) {
     nat__agent_follow(a);
     return;
   }
-  /* the acceptor: the winner stays, its endpoint adopts it */
+  if (a->connected)
+    return;
+  if (s->role == NAT_BDAY_BOTH && !a->core.controlling) {
+    beps_for_hits(a); /* the client picks; the others close at CONNECTED */
+    return;
+  }
+  /* the acceptor (or, both hard, the QUIC client): the winner stays, its
+   * endpoint adopts it, the others close at once */
   close_losers(a, s->hit_sock);
-  if (a->bep == NULL && !a->connected &&
-      nat__agent_endpoint_new(a, a->bsock[s->hit_sock].u, bep_stun,
-                              &a->bep) != 0) {
-    a->bep = NULL;
-    nat__agent_fail(a, NAT_EQUIC, true, 0, "%s",
-                    "cannot start QUIC on the spray's winning socket");
+  if (bep_for(a, s->hit_sock) == NULL || a->finished)
+    return;
+  if (s->role == NAT_BDAY_BOTH) {
+    a->connecting = true;
+    a->conn_remote = s->hit_remote;
+    a->conn_on_bep = true;
+    a->conn_ep = a->bep[0];
+    if (nat_quic_connect(a->bep[0], &s->hit_remote, a->core.peer.pin, a,
+                         &a->conn) != 0)
+      nat__agent_fail(a, NAT_EQUIC, true, 0, "%s",
+                      "cannot start the QUIC handshake");
   }
 }
 
@@ -399,6 +483,9 @@ static void spray_pump(nat_agent *a) {
     else
       (void)nat_udp_send_ttl(u, &dst, buf, (size_t)n, ttl);
   }
+  if (s->hit && a->bday_hit_told && s->role == NAT_BDAY_BOTH &&
+      !a->core.controlling && !a->connected)
+    beps_for_hits(a); /* a later hit */
   if (s->hit && !a->bday_hit_told) {
     a->bday_hit_told = true;
     on_hit(a);
@@ -437,9 +524,53 @@ void nat__agent_spray_stop(nat_agent *a) {
   uv_timer_stop(&a->progress_timer);
   if (!a->spray.hit)
     a->spray.exhausted = true; /* no more probes or keepalives */
-  if (a->bep != NULL && a->spray.hit)
-    keep = a->spray.hit_sock;
+  for (unsigned i = 0; i < a->nbep; i++) {
+    if (a->conn_on_bep && a->bep[i] == a->conn_ep)
+      keep = a->bep_sock[i]; /* the connection's socket stays */
+    else
+      bep_close(a, i); /* then its socket */
+  }
   close_losers(a, keep);
+}
+
+void nat__agent_spray_selected(nat_agent *a) {
+  nat_check_pair *p = &a->core.sel;
+  nat_addr local = a->core.local, remote = a->conn_remote;
+  nat_tstamp at = a->spray.t_hit;
+  uint8_t type = NAT_CAND_PRFLX;
+  a->strategy = NAT_AGENT_VIA_BIRTHDAY;
+  for (unsigned i = 0; i < a->nbep; i++)
+    if (a->bep[i] == a->conn_ep && a->bep_sock[i] < a->nbsock &&
+        a->bsock[a->bep_sock[i]].u != NULL)
+      (void)nat_udp_local_addr(a->bsock[a->bep_sock[i]].u, &local);
+  if (a->conn != NULL) {
+    nat_quic_conn_info ci;
+    if (nat_quic_conn_get_info(a->conn, &ci) == 0)
+      remote = ci.remote;
+  }
+  /* a socket bound to the unspecified address: our host address */
+  for (size_t i = 0; nat_addr_is_unspecified(&local) &&
+                     i < a->core.mine.ncands;
+       i++)
+    if (a->core.mine.cands[i].type == NAT_CAND_HOST &&
+        a->core.mine.cands[i].addr.family == local.family) {
+      uint16_t port = local.port;
+      local = a->core.mine.cands[i].addr;
+      local.port = port;
+    }
+  /* the peer's own name for the address, when it signalled it */
+  for (size_t i = 0; i < a->core.peer.ncands; i++)
+    if (nat_addr_equal(&a->core.peer.cands[i].addr, &remote))
+      type = a->core.peer.cands[i].type;
+  memset(p, 0, sizeof *p);
+  (void)nat_cand_make(&p->local, NAT_CAND_HOST, &local, &local, NULL, 65535);
+  (void)nat_cand_make(&p->remote, type, &remote, &remote, NULL, 65535);
+  p->state = NAT_PAIR_SUCCEEDED;
+  p->nominated = true;
+  p->succeeded_at = at;
+  a->core.selected = true;
+  if (a->core.t_selected == 0 || a->core.t_selected > at)
+    a->core.t_selected = at;
 }
 
 bool nat__agent_spray_defers(nat_agent *a, int hint) {
@@ -450,21 +581,11 @@ bool nat__agent_spray_defers(nat_agent *a, int hint) {
   return true;
 }
 
-static void on_bep_gone(nat_quic_endpoint *ep, void *arg) {
-  nat_agent *a = arg;
-  (void)ep;
-  a->bep = NULL;
-  nat__agent_teardown(a);
-}
-
 bool nat__agent_spray_teardown(nat_agent *a) {
-  if (a->bep != NULL) {
-    if (!a->bep_closing) {
-      a->bep_closing = true;
-      nat_quic_endpoint_close(a->bep, on_bep_gone, a);
-    }
+  for (unsigned i = 0; i < a->nbep; i++)
+    bep_close(a, i);
+  if (a->bep_open > 0)
     return true;
-  }
   close_losers(a, UINT32_MAX);
   if (a->bsock_open > 0)
     return true;

@@ -55,6 +55,10 @@ static int roles(const nat_bday_side *us, const nat_bday_side *peer,
   if (is_hard(us) && is_hard(peer)) {
     if (us->alloc == NAT_PA_SEQUENTIAL && peer->alloc == NAT_PA_SEQUENTIAL)
       return NAT_BDAY_WHY_PREDICTED;
+    if (us->allow_both_hard && peer->allow_both_hard) {
+      *role = NAT_BDAY_BOTH;
+      return NAT_BDAY_WHY_SPRAY;
+    }
     return NAT_BDAY_WHY_BOTH_HARD;
   }
   if (is_hard(us) && is_easy(peer)) {
@@ -80,9 +84,10 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
   out->why = roles(us, peer, &role);
   out->role = role;
   /* the parameters as they would be (a refused pair is told its odds):
-   * the hard side accepts; with both hard, ours stands for both */
-  if (role == NAT_BDAY_DIALER || (role == NAT_BDAY_NONE && is_hard(peer) &&
-                                  !is_hard(us))) {
+   * the hard side accepts; with both hard, ours stands for both, and the
+   * range is the peer's (each side sprays the other's) */
+  if (role == NAT_BDAY_DIALER || role == NAT_BDAY_BOTH ||
+      (role == NAT_BDAY_NONE && is_hard(peer) && !is_hard(us))) {
     acc = peer;
     dia = us;
   } else {
@@ -102,6 +107,19 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
   out->probes_99 = nat_bday_probes_for(out->n, out->sockets, 0.99);
   out->t_expected = (nat_tstamp)out->probes * NAT_SECONDS / out->rate;
   out->t_median = (nat_tstamp)out->probes_50 * NAT_SECONDS / out->rate;
+  if (role == NAT_BDAY_BOTH) { /* the same on both: the smaller of each */
+    out->sockets = clamp(us->sockets, NAT_BDAY_SOCKETS_DEFAULT,
+                         NAT_BDAY_SOCKETS_MAX);
+    uint32_t k2 = clamp(peer->sockets, NAT_BDAY_SOCKETS_DEFAULT,
+                        NAT_BDAY_SOCKETS_MAX);
+    uint32_t m2 = clamp(peer->probes, NAT_BDAY_PROBES_DEFAULT,
+                        NAT_BDAY_PROBES_MAX);
+    uint32_t r2 = clamp(peer->rate, NAT_BDAY_RATE_DEFAULT, NAT_BDAY_RATE_MAX);
+    out->sockets = out->sockets < k2 ? out->sockets : k2;
+    out->probes = out->probes < m2 ? out->probes : m2;
+    out->rate = out->rate < r2 ? out->rate : r2;
+    out->t_expected = (nat_tstamp)out->probes * NAT_SECONDS / out->rate;
+  }
   if (is_hard(us) && is_hard(peer)) {
     uint16_t lo, hi;
     uint32_t n;
@@ -165,6 +183,7 @@ const char *nat_bday_role_name(int role) {
   switch (role) {
   case NAT_BDAY_ACCEPTOR: return "acceptor";
   case NAT_BDAY_DIALER: return "dialer";
+  case NAT_BDAY_BOTH: return "both";
   default: return "none";
   }
 }
@@ -178,13 +197,26 @@ static uint32_t rand32(nat_rand_fn rand, void *ctx) {
          (uint32_t)b[3] << 24;
 }
 
-static uint32_t gcd(uint32_t a, uint32_t b) {
-  while (b != 0) {
-    uint32_t t = a % b;
-    a = b;
-    b = t;
+/* A 32-bit mixer (a bijective avalanche hash) for the round function. */
+static uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+/* The tier's permutation of 0 .. 2^(2*hbits)-1: 4 Feistel rounds. */
+static uint32_t feistel(const nat_bday_targets *t, uint32_t x) {
+  uint32_t mask = (1u << t->hbits) - 1;
+  uint32_t l = x >> t->hbits, r = x & mask;
+  for (int i = 0; i < 4; i++) {
+    uint32_t nl = r;
+    r = l ^ (mix32(r ^ t->key[i]) & mask);
+    l = nl;
   }
-  return a;
+  return l << t->hbits | r;
 }
 
 static void add_tier(nat_bday_targets *t, uint32_t lo, uint32_t hi) {
@@ -195,20 +227,19 @@ static void add_tier(nat_bday_targets *t, uint32_t lo, uint32_t hi) {
   }
 }
 
-/* A random affine permutation i -> (a*i + b) mod n of the tier. Any
- * fixed order of distinct ports has the same odds against a NAT that
- * draws uniformly; the permutation keeps the order unpredictable to an
- * observer and costs no memory. */
+/* A fresh keyed permutation for the tier: the smallest even power of two
+ * holding its n ports (at most 4n, so the walk past values >= n takes
+ * under 4 steps on average). Any fixed order of distinct ports has the
+ * same odds against a NAT that draws each port uniformly; against one
+ * that allocates a run (sequential) only a random-looking order does. */
 static void tier_begin(nat_bday_targets *t, nat_rand_fn rand, void *ctx) {
   uint32_t n = t->tier_n[t->tier];
   t->i = 0;
-  t->b = n > 0 ? rand32(rand, ctx) % n : 0;
-  t->a = 1;
-  if (n > 2) {
-    do
-      t->a = 1 + rand32(rand, ctx) % (n - 1);
-    while (gcd(t->a, n) != 1);
-  }
+  t->hbits = 1;
+  while ((1u << (2 * t->hbits)) < n)
+    t->hbits++;
+  for (int k = 0; k < 4; k++)
+    t->key[k] = rand32(rand, ctx);
 }
 
 void nat_bday_targets_init(nat_bday_targets *t, const nat_bday_plan *plan,
@@ -237,12 +268,12 @@ void nat_bday_targets_init(nat_bday_targets *t, const nat_bday_plan *plan,
 
 uint16_t nat_bday_targets_next(nat_bday_targets *t) {
   while (t->tier < t->ntiers) {
-    uint32_t n = t->tier_n[t->tier];
-    while (t->i < n) {
-      uint32_t port =
-          t->tier_lo[t->tier] +
-          (uint32_t)(((uint64_t)t->a * t->i + t->b) % n);
-      t->i++;
+    uint32_t n = t->tier_n[t->tier], dom = 1u << (2 * t->hbits);
+    while (t->i < dom) {
+      uint32_t v = feistel(t, t->i++), port;
+      if (v >= n)
+        continue; /* the walk past the tier */
+      port = t->tier_lo[t->tier] + v;
       if ((t->sent[port >> 3] & (1u << (port & 7))) == 0) {
         t->sent[port >> 3] |= (uint8_t)(1u << (port & 7));
         t->count++;

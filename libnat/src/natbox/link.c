@@ -12,6 +12,7 @@
 
 #include "nat/error.h"
 #include "nat/link.h"
+#include "natbox_rng.h"
 
 #define LINK_DEFAULT_QUEUE  4096
 #define LINK_DEFAULT_PACKET 65535
@@ -42,29 +43,9 @@ struct nat_link {
   nat_link_stats st;
 };
 
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** (Blackman and Vigna). */
+/* xoshiro256** (natbox_rng.h). */
 static uint64_t rng_next(nat_link *l) {
-  uint64_t *s = l->rng;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
+  return nat__xoshiro256ss(l->rng);
 }
 
 /* Uniform in [0, 1) with 53 bits. */
@@ -79,7 +60,6 @@ static int valid_prob(double p) {
 /** Create a link; see nat/link.h. */
 int nat_link_new(nat_link **out, const nat_link_config *cfg) {
   nat_link *l;
-  uint64_t x;
   if (!out || !cfg)
     return NAT_EINVAL;
   *out = NULL;
@@ -105,9 +85,7 @@ int nat_link_new(nat_link **out, const nat_link_config *cfg) {
     nat_link_free(l);
     return NAT_ENOMEM;
   }
-  x = cfg->seed;
-  for (int i = 0; i < 4; i++)
-    l->rng[i] = splitmix64(&x);
+  nat__xoshiro_seed(l->rng, cfg->seed);
   *out = l;
   return 0;
 }

@@ -266,7 +266,8 @@ static int normalize(nat_box_config *c) {
   if (c->port_max == 0)
     c->port_max = 65535;
   if (c->port_min > c->port_max || !(c->interleave >= 0.0) ||
-      !(c->interleave <= 1.0))
+      !(c->interleave <= 1.0) ||
+      c->block_size > (uint32_t)c->port_max - c->port_min + 1)
     return NAT_EINVAL;
   if (c->timeout == 0)
     c->timeout = 30 * NAT_SECONDS;
@@ -301,6 +302,12 @@ int nat_box_new(nat_box **out, const nat_box_config *cfg) {
     if (!b->inuse[i])
       goto nomem;
   }
+  if (c.block_size) {
+    b->nblocks = b->range / c.block_size;
+    b->block_used = calloc(b->nblocks, 1);
+    if (!b->block_used)
+      goto nomem;
+  }
   if (nat__nb_tables_init(b) != 0)
     goto nomem;
   *out = b;
@@ -316,5 +323,6 @@ void nat_box_free(nat_box *b) {
   nat__nb_tables_free(b);
   for (unsigned i = 0; i < NAT_BOX_MAX_PUBLIC; i++)
     free(b->inuse[i]);
+  free(b->block_used);
   free(b);
 }

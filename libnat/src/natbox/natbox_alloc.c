@@ -1,5 +1,6 @@
 /* libnat -- the NAT model's external port allocation (RFC 4787 section
- * 4.2: preservation, sequential, random) and the creation of a mapping:
+ * 4.2: preservation, sequential, random; carrier-grade NAT port blocks)
+ * and the creation of a mapping:
  * uses the tables (natbox_map.c) and the PRNG (natbox_rand.c); neither
  * calls back here. */
 #include "natbox_internal.h"
@@ -23,59 +24,73 @@ static bool port_free(const nat_box *b, unsigned eidx, uint32_t port,
   return nat__nb_ext_find(b, eidx, (uint16_t)port, rip, rport) == NAT__NB_NIL;
 }
 
-/* @p port moved by @p step within [port_min, port_max], wrapping. */
-static uint32_t wrap(const nat_box *b, uint32_t port, int64_t step) {
-  int64_t r = (int64_t)b->range;
-  int64_t off = ((int64_t)port - (int64_t)b->cfg.port_min + step) % r;
-  if (off < 0)
-    off += r;
-  return (uint32_t)b->cfg.port_min + (uint32_t)off;
+/* The ports a mapping may take: the range, or the host's block. */
+typedef struct span {
+  uint32_t lo, n;
+} span;
+
+static span host_span(const nat_box *b, const nat__nb_host *h) {
+  span s = {b->cfg.port_min, b->range};
+  if (h->block) {
+    s.lo += (h->block - 1) * b->cfg.block_size;
+    s.n = b->cfg.block_size;
+  }
+  return s;
 }
 
-/* The first free port scanning upwards from @p start (inclusive),
- * wrapping; 0 if every port in the range is taken. */
-static uint32_t scan_up(const nat_box *b, unsigned eidx, uint32_t start,
-                        uint32_t rip, uint16_t rport) {
+/* @p port moved by @p step within @p sp, wrapping. */
+static uint32_t wrap(span sp, uint32_t port, int64_t step) {
+  int64_t r = (int64_t)sp.n;
+  int64_t off = ((int64_t)port - (int64_t)sp.lo + step) % r;
+  if (off < 0)
+    off += r;
+  return sp.lo + (uint32_t)off;
+}
+
+/* The first free port of @p sp scanning upwards from @p start (inclusive),
+ * wrapping; 0 if every port in it is taken. */
+static uint32_t scan_up(const nat_box *b, span sp, unsigned eidx,
+                        uint32_t start, uint32_t rip, uint16_t rport) {
   uint32_t p = start;
-  for (uint32_t i = 0; i < b->range; i++) {
+  for (uint32_t i = 0; i < sp.n; i++) {
     if (port_free(b, eidx, p, rip, rport))
       return p;
-    p = wrap(b, p, 1);
+    p = wrap(sp, p, 1);
   }
   return 0;
 }
 
-static uint32_t alloc_preserve(const nat_box *b, unsigned eidx,
+static uint32_t alloc_preserve(const nat_box *b, span sp, unsigned eidx,
                                uint16_t int_port, uint32_t rip,
                                uint16_t rport) {
   uint32_t start = int_port;
-  if (start < b->cfg.port_min || start > b->cfg.port_max)
-    start = b->cfg.port_min;
-  return scan_up(b, eidx, start, rip, rport);
+  if (start < sp.lo || start - sp.lo >= sp.n)
+    start = sp.lo;
+  return scan_up(b, sp, eidx, start, rip, rport);
 }
 
 /* Next sequential port: previous + delta (plus the deltas taken by
  * simulated other hosts), stepping on by delta over ports in use; if that
  * cycle is all taken (delta not coprime with the range), a plain scan. */
-static uint32_t alloc_sequential(nat_box *b, nat__nb_seq *seq, unsigned eidx,
-                                 uint32_t rip, uint16_t rport) {
+static uint32_t alloc_sequential(nat_box *b, span sp, nat__nb_seq *seq,
+                                 unsigned eidx, uint32_t rip, uint16_t rport) {
   int64_t delta = b->cfg.delta;
   uint32_t cand;
   if (!seq->started) {
-    cand = b->cfg.port_min + nat__nb_rand_below(b, b->range);
+    cand = sp.lo + nat__nb_rand_below(b, sp.n);
   } else {
     int64_t steps = 1;
     if (b->cfg.interleave > 0 && rand_unit(b) < b->cfg.interleave)
       steps += 1 + nat__nb_rand_below(b, b->cfg.interleave_max);
-    cand = wrap(b, (uint32_t)seq->last, steps * delta);
+    cand = wrap(sp, (uint32_t)seq->last, steps * delta);
   }
   uint32_t start = cand;
   do {
     if (port_free(b, eidx, cand, rip, rport))
       goto found;
-    cand = wrap(b, cand, delta);
+    cand = wrap(sp, cand, delta);
   } while (cand != start);
-  cand = scan_up(b, eidx, start, rip, rport);
+  cand = scan_up(b, sp, eidx, start, rip, rport);
   if (cand == 0)
     return 0;
 found:
@@ -84,39 +99,68 @@ found:
   return cand;
 }
 
-static uint32_t alloc_random(nat_box *b, unsigned eidx, uint32_t rip,
+static uint32_t alloc_random(nat_box *b, span sp, unsigned eidx, uint32_t rip,
                              uint16_t rport) {
-  uint32_t cand = b->cfg.port_min;
+  uint32_t cand = sp.lo;
   for (int i = 0; i < RANDOM_TRIES; i++) {
-    cand = b->cfg.port_min + nat__nb_rand_below(b, b->range);
+    cand = sp.lo + nat__nb_rand_below(b, sp.n);
     if (port_free(b, eidx, cand, rip, rport))
       return cand;
   }
-  return scan_up(b, eidx, cand, rip, rport);
+  return scan_up(b, sp, eidx, cand, rip, rport);
 }
 
 /** Choose an external port on public IP @p eidx for a new mapping of
- * internal port @p int_port (host @p h) towards rip:rport.
+ * internal port @p int_port (host @p h) towards rip:rport, inside the
+ * host's block when there are blocks.
  * @return 0 with *out set, or NAT_BOX_DROP_PORTS_EXHAUSTED. */
 static int alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
                       uint16_t int_port, uint32_t rip, uint16_t rport,
                       uint16_t *out) {
+  span sp = host_span(b, h);
   uint32_t p;
   switch (b->cfg.alloc) {
   case NAT_ALLOC_SEQUENTIAL:
-    p = alloc_sequential(b, b->cfg.per_host ? &h->seq : &b->seq, eidx, rip,
-                         rport);
+    p = alloc_sequential(b, sp, b->cfg.per_host || h->block ? &h->seq : &b->seq,
+                         eidx, rip, rport);
     break;
   case NAT_ALLOC_RANDOM:
-    p = alloc_random(b, eidx, rip, rport);
+    p = alloc_random(b, sp, eidx, rip, rport);
     break;
   default:
-    p = alloc_preserve(b, eidx, int_port, rip, rport);
+    p = alloc_preserve(b, sp, eidx, int_port, rip, rport);
     break;
   }
   if (p == 0)
     return NAT_BOX_DROP_PORTS_EXHAUSTED;
   *out = (uint16_t)p;
+  return 0;
+}
+
+/* Give host @p h a port block on its first mapping: a block free on the
+ * public IPs it maps on (its own with paired pooling, all with arbitrary),
+ * at random (a few tries, then the next free one upwards). @return 0, or
+ * NAT_BOX_DROP_PORTS_EXHAUSTED when every block is taken. */
+static int block_acquire(nat_box *b, nat__nb_host *h) {
+  unsigned mask = b->cfg.pooling_arbitrary ? (1u << b->cfg.npublic) - 1
+                                           : 1u << h->ext_idx;
+  uint8_t ips = (uint8_t)mask;
+  uint32_t slot = 0;
+  bool found = false;
+  for (int i = 0; i < RANDOM_TRIES && !found; i++) {
+    slot = nat__nb_rand_below(b, b->nblocks);
+    found = (b->block_used[slot] & ips) == 0;
+  }
+  for (uint32_t i = 0; i < b->nblocks && !found; i++) {
+    slot = (slot + 1) % b->nblocks;
+    found = (b->block_used[slot] & ips) == 0;
+  }
+  if (!found)
+    return NAT_BOX_DROP_PORTS_EXHAUSTED;
+  b->block_used[slot] |= ips;
+  h->block = slot + 1;
+  h->block_ips = ips;
+  h->seq.started = false;
   return 0;
 }
 
@@ -147,9 +191,14 @@ int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,
   uint16_t eport;
   if (nat__nb_map_reserve(b, iip, &hi) != 0)
     return NAT_BOX_DROP_PORTS_EXHAUSTED;
-  if (choose_external(b, &b->hosts[hi], iport, kdip, kdport, &eidx, &eport) !=
-      0)
+  nat__nb_host *h = &b->hosts[hi];
+  if (b->cfg.block_size && h->block == 0 && block_acquire(b, h) != 0)
     return NAT_BOX_DROP_PORTS_EXHAUSTED;
+  if (choose_external(b, h, iport, kdip, kdport, &eidx, &eport) != 0) {
+    if (h->nmappings == 0)
+      nat__nb_block_release(b, h);
+    return NAT_BOX_DROP_PORTS_EXHAUSTED;
+  }
   *out = nat__nb_map_insert(b, hi, iip, iport, kdip, kdport, eidx, eport);
   return 0;
 }

@@ -58,8 +58,10 @@ typedef struct nat__nb_permit {
 typedef struct nat__nb_host {
   uint32_t ip;
   uint32_t nmappings;
-  uint32_t hnext;  /**< hash chain (free list) */
-  uint8_t ext_idx; /**< paired pooling */
+  uint32_t hnext;    /**< hash chain (free list) */
+  uint32_t block;    /**< port block: its index + 1, 0: none held */
+  uint8_t ext_idx;   /**< paired pooling */
+  uint8_t block_ips; /**< the public IPs (bits) the block is held on */
   bool live;
   nat__nb_seq seq;
 } nat__nb_host;
@@ -80,7 +82,9 @@ struct nat_box {
   nat_tstamp now; /**< largest time seen (the clock never runs back) */
   nat_box_stats st;
   uint32_t *inuse[NAT_BOX_MAX_PUBLIC]; /**< mappings per port - port_min */
-  nat__nb_seq seq;                     /**< global sequential counter */
+  uint32_t nblocks;    /**< port blocks in the range (block_size set) */
+  uint8_t *block_used; /**< per block: the public IPs (bits) holding it */
+  nat__nb_seq seq;     /**< global sequential counter */
 
   nat__nb_map *maps;
   nat__nb_pool mp;
@@ -117,6 +121,7 @@ uint32_t nat__nb_permit_find(const nat_box *b, uint32_t mi, uint32_t rip,
 void nat__nb_permit_note(nat_box *b, uint32_t mi, uint32_t rip, uint16_t rport);
 void nat__nb_permit_touch(nat_box *b, uint32_t pi);
 void nat__nb_expire(nat_box *b);
+void nat__nb_block_release(nat_box *b, nat__nb_host *h);
 
 /* natbox_alloc.c: port allocation and new mappings (uses natbox_map.c). */
 int nat__nb_map_create(nat_box *b, uint32_t iip, uint16_t iport, uint32_t kdip,

@@ -449,12 +449,22 @@ uint32_t nat__nb_map_insert(nat_box *b, uint32_t hi, uint32_t iip,
   return mi;
 }
 
+/** Give back host @p h's port block (its last mapping is gone). */
+void nat__nb_block_release(nat_box *b, nat__nb_host *h) {
+  if (h->block == 0)
+    return;
+  b->block_used[h->block - 1] &= (uint8_t)~h->block_ips;
+  h->block = 0;
+  h->block_ips = 0;
+}
+
 static void map_destroy(nat_box *b, uint32_t mi) {
   nat__nb_map *m = &b->maps[mi];
   map_unlink(b, mi);
   list_remove(&b->map_lru, map_lru_view(b), mi);
   b->inuse[m->ext_idx][m->ext_port - b->cfg.port_min]--;
-  b->hosts[m->host].nmappings--;
+  if (--b->hosts[m->host].nmappings == 0)
+    nat__nb_block_release(b, &b->hosts[m->host]);
   while (m->permits != NIL)
     permit_destroy(b, m->permits);
   m->live = false;

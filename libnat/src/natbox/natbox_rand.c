@@ -1,13 +1,12 @@
 /* libnat -- the NAT model's PRNG (seeded per box, so runs repeat) and the
  * salted hash of its tables. Calls nothing else of the model. */
 #include "natbox_internal.h"
+#include "natbox_rng.h"
 
-/** splitmix64: small, fast, and every seed gives a full-period stream. */
+/** splitmix64 (natbox_rng.h): small, fast, and every seed gives a
+ * full-period stream. */
 uint64_t nat__nb_rand(nat_box *b) {
-  uint64_t z = (b->rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return nat__splitmix64(&b->rng);
 }
 
 /** Uniform in [0, n) (n > 0), by rejection, so exactly uniform. */

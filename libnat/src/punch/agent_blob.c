@@ -105,10 +105,17 @@ static int field_num(const char *p, const char *end, size_t maxd, bool neg,
   return 0;
 }
 
+/* The reason, with the field quoted printable (a hostile blob's control
+ * bytes never reach a terminal or break the one-line reason). */
 static int bad(char *why, size_t whylen, const char *fmt, int flen,
                const char *f) {
+  char clean[64];
+  int n = flen < (int)sizeof clean - 1 ? flen : (int)sizeof clean - 1;
+  for (int i = 0; i < n; i++)
+    clean[i] = f[i] >= 0x20 && f[i] < 0x7f ? f[i] : '?';
+  clean[n > 0 ? n : 0] = '\0';
   if (why != NULL && whylen > 0)
-    snprintf(why, whylen, fmt, flen, f);
+    snprintf(why, whylen, fmt, n, clean);
   return NAT_ETICKET;
 }
 

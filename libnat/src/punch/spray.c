@@ -42,6 +42,29 @@ static bool from_peer_ip(const nat__spray *s, const nat_addr *from) {
   return false;
 }
 
+/* The peer's public addresses: its candidates of @p type and @p family.
+ * A host candidate counts only when it is public or loopback: a peer
+ * without a server-reflexive candidate has no NAT (its srflx would equal
+ * its host address and is not listed twice), and a private address of
+ * another network is never sprayed. */
+static void add_public(nat__spray *s, const nat_ticket *peer, uint8_t family,
+                       uint8_t type) {
+  for (size_t i = 0; i < peer->ncands && s->npeer < 4; i++) {
+    const nat_cand *c = &peer->cands[i];
+    bool dup = false;
+    if (c->type != type || c->addr.family != family)
+      continue;
+    if (type == NAT_CAND_HOST && !nat_addr_is_loopback(&c->addr) &&
+        (nat_addr_is_private(&c->addr) || nat_addr_is_shared(&c->addr) ||
+         nat_addr_is_link_local(&c->addr)))
+      continue;
+    for (size_t j = 0; j < s->npeer; j++)
+      dup = dup || nat_addr_equal(&s->peer_pub[j], &c->addr);
+    if (!dup)
+      s->peer_pub[s->npeer++] = c->addr;
+  }
+}
+
 static void copy_cred(char *dst, size_t cap, const char *src) {
   size_t n = strnlen(src, cap - 1);
   memcpy(dst, src, n);
@@ -56,11 +79,12 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
   nat_tstamp span;
   memset(s, 0, sizeof *s);
   if (plan == NULL || mine == NULL || peer == NULL || rand == NULL ||
-      (role != NAT_BDAY_ACCEPTOR && role != NAT_BDAY_DIALER) ||
+      (role != NAT_BDAY_ACCEPTOR && role != NAT_BDAY_DIALER &&
+       role != NAT_BDAY_BOTH) ||
       plan->probes == 0 || plan->rate == 0 || mine->ufrag[0] == '\0' ||
       mine->pwd[0] == '\0' || peer->ufrag[0] == '\0' || peer->pwd[0] == '\0')
     return NAT_EINVAL;
-  if (role == NAT_BDAY_ACCEPTOR && (nsock == 0 || nsock > plan->sockets))
+  if (role != NAT_BDAY_DIALER && (nsock == 0 || nsock > plan->sockets))
     return NAT_EINVAL;
   s->role = role;
   s->plan = *plan;
@@ -71,16 +95,9 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
   s->tie_breaker = mine->tie_breaker;
   s->controlling = controlling;
   s->ttl = NAT__SPRAY_TTL;
-  for (size_t i = 0; i < peer->ncands && s->npeer < 4; i++) {
-    const nat_cand *c = &peer->cands[i];
-    bool dup = false;
-    if (c->type != NAT_CAND_SRFLX || c->addr.family != family)
-      continue;
-    for (size_t j = 0; j < s->npeer; j++)
-      dup = dup || nat_addr_equal(&s->peer_pub[j], &c->addr);
-    if (!dup)
-      s->peer_pub[s->npeer++] = c->addr;
-  }
+  add_public(s, peer, family, NAT_CAND_SRFLX);
+  if (s->npeer == 0) /* no NAT before the peer: its host address */
+    add_public(s, peer, family, NAT_CAND_HOST);
   if (s->npeer == 0)
     return NAT_EINVAL;
   rand(rand_ctx, s->salt, sizeof s->salt);
@@ -89,7 +106,8 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
   span = (nat_tstamp)plan->probes * s->interval;
   s->end = s->start + span + NAT__SPRAY_GRACE;
   s->hit_sock = NAT__SPRAY_MAIN;
-  if (role == NAT_BDAY_DIALER) {
+  s->nsock = role == NAT_BDAY_DIALER ? 0 : nsock;
+  if (role != NAT_BDAY_ACCEPTOR) {
     s->targets = malloc(sizeof *s->targets);
     s->probe_port = calloc(plan->probes, sizeof *s->probe_port);
     s->answered = calloc((plan->probes + 7) / 8, 1);
@@ -100,7 +118,6 @@ int nat__spray_start(nat__spray *s, int role, const nat_bday_plan *plan,
     nat_bday_targets_init(s->targets, plan, acc, rand, rand_ctx);
     s->next_probe = s->start;
   } else {
-    s->nsock = nsock;
     s->ka_next = malloc(nsock * sizeof *s->ka_next);
     if (s->ka_next == NULL)
       return NAT_ENOMEM;
@@ -152,11 +169,18 @@ ssize_t nat__spray_next_send(nat__spray *s, nat_tstamp now, uint8_t *buf,
   }
   if (!running(s))
     return 0;
-  if (s->role == NAT_BDAY_DIALER) {
+  if (s->role != NAT_BDAY_ACCEPTOR) {
     uint16_t port;
     if (s->st.probes_sent >= s->plan.probes || now < s->next_probe)
       return 0;
     port = nat_bday_targets_next(s->targets);
+    if (s->role == NAT_BDAY_BOTH && (port < s->plan.lo || port > s->plan.hi)) {
+      /* both hard: a port again from another socket is another pair (a
+       * new mapping of ours): the peer's range once more, in a new order */
+      nat_bday_targets_init(s->targets, &s->plan, NULL, s->targets->rand,
+                            s->targets->rand_ctx);
+      port = nat_bday_targets_next(s->targets);
+    }
     if (port == 0) { /* every port was tried */
       s->next_probe = NAT_TSTAMP_MAX;
       return 0;
@@ -166,7 +190,9 @@ ssize_t nat__spray_next_send(nat__spray *s, nat_tstamp now, uint8_t *buf,
       return n;
     *dst = s->peer_pub[0];
     dst->port = port;
-    *sock = NAT__SPRAY_MAIN;
+    /* both hard: from our sockets in turn, each a new mapping */
+    *sock = s->role == NAT_BDAY_BOTH ? s->st.probes_sent % s->nsock
+                                     : NAT__SPRAY_MAIN;
     s->probe_port[s->st.probes_sent++] = port;
     s->next_probe += s->interval;
     return n;
@@ -194,7 +220,7 @@ nat_tstamp nat__spray_get_expiry(const nat__spray *s) {
   if (!running(s))
     return e;
   e = s->end;
-  if (s->role == NAT_BDAY_DIALER) {
+  if (s->role != NAT_BDAY_ACCEPTOR) {
     if (s->st.probes_sent < s->plan.probes && s->next_probe < e)
       e = s->next_probe;
   } else {
@@ -229,6 +255,11 @@ static void queue_answer(nat__spray *s, uint32_t sock, const nat_addr *to,
 
 static void hit(nat__spray *s, nat_tstamp now, uint32_t sock,
                 const nat_addr *remote) {
+  bool known = false;
+  for (unsigned i = 0; i < s->nhits; i++)
+    known = known || s->hits[i] == sock;
+  if (!known && s->nhits < NAT__SPRAY_HITS)
+    s->hits[s->nhits++] = sock;
   if (s->hit)
     return;
   s->hit = true;
@@ -248,14 +279,18 @@ static bool seen_before(nat__spray *s, const uint8_t *tid) {
   return false;
 }
 
-/* A check on an acceptor socket: the dialer's probe found a mapping. */
+/* A check on one of our sockets: the peer's probe found a mapping (the
+ * acceptor's: from the dialer's public address exactly; both hard: from
+ * any port of the peer's IP, each probe of its a new mapping). */
 static void acceptor_request(nat__spray *s, nat_tstamp now, uint32_t sock,
                              const nat_addr *from, const nat_stun_msg *m) {
+  bool both = s->role == NAT_BDAY_BOTH;
   if (nat__check_msg_auth(m, s->lufrag, s->lpwd) != 0) {
     s->st.ignored++; /* not keyed for us: no answer, no amplification */
     return;
   }
-  if (!from_peer(s, from) || (s->hit && sock != s->hit_sock)) {
+  if (!(both ? from_peer_ip(s, from) : from_peer(s, from)) ||
+      (!both && s->hit && sock != s->hit_sock)) {
     s->st.replays++; /* a keyed check from elsewhere, or late */
     return;
   }
@@ -276,10 +311,12 @@ static void our_answer(nat__spray *s, nat_tstamp now, uint32_t sock,
     s->st.ignored++;
     return;
   }
-  if (s->role == NAT_BDAY_DIALER) {
-    if ((idx & KA_BIT) != 0 || idx >= s->st.probes_sent ||
-        sock != NAT__SPRAY_MAIN || !from_peer_ip(s, from) ||
-        from->port != s->probe_port[idx]) {
+  if (s->role != NAT_BDAY_ACCEPTOR) {
+    uint32_t want = s->role == NAT_BDAY_BOTH && s->nsock > 0
+                        ? idx % s->nsock
+                        : NAT__SPRAY_MAIN;
+    if ((idx & KA_BIT) != 0 || idx >= s->st.probes_sent || sock != want ||
+        !from_peer_ip(s, from) || from->port != s->probe_port[idx]) {
       s->st.ignored++;
       return;
     }
@@ -320,7 +357,7 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
   if (msg->cls == NAT_STUN_REQUEST) {
     if (main)
       return false; /* the agent's checks answer the main socket's */
-    if (s->role == NAT_BDAY_ACCEPTOR && sock < s->nsock)
+    if (s->role != NAT_BDAY_DIALER && sock < s->nsock)
       acceptor_request(s, now, sock, from, msg);
     else
       s->st.ignored++;
@@ -342,6 +379,8 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
 
 double nat__spray_p_now(const nat__spray *s, nat_tstamp now) {
   uint32_t m;
+  if (s->role == NAT_BDAY_BOTH)
+    return nat_bday_odds_both(s->plan.n, s->st.probes_sent);
   if (s->role == NAT_BDAY_DIALER)
     m = s->st.probes_sent;
   else if (now <= s->start)

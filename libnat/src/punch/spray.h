@@ -30,6 +30,8 @@
 #define NAT__SPRAY_GRACE (1 * NAT_SECONDS)
 /* The acceptor's keepalives' default TTL: past a NAT one hop away */
 #define NAT__SPRAY_TTL 2
+/* Sockets a both-hard spray keeps for QUIC (its hits) */
+#define NAT__SPRAY_HITS 4
 /* Checks remembered against replays (acceptor) */
 #define NAT__SPRAY_SEEN 64
 
@@ -76,14 +78,21 @@ typedef struct nat__spray {
   uint32_t hit_sock; /* acceptor: the winning socket; dialer: MAIN */
   nat_addr hit_remote;
   nat_tstamp t_hit;
+  /* both hard: every socket a keyed check got through on (the first is
+   * hit_sock); the QUIC client may pick another pair than our first */
+  uint32_t hits[NAT__SPRAY_HITS];
+  unsigned nhits;
   nat__spray_stats st;
 } nat__spray;
 
 /* Start a spray in @p role with @p plan. @p mine and @p peer give the
  * credentials and the peer's public addresses (its srflx candidates of
- * @p family); @p acc describes the acceptor (for a sequential one the
- * predicted window is sprayed first). The acceptor has @p nsock sockets
- * open (the driver opened them; at most plan->sockets); the dialer's
+ * @p family; without any, its public or loopback host ones: a peer with
+ * no NAT); @p acc describes the acceptor (for a sequential one the
+ * predicted window is sprayed first). The acceptor (and both sides of a
+ * NAT_BDAY_BOTH spray, whose probes leave from its sockets in turn) has
+ * @p nsock sockets open (the driver opened them; at most plan->sockets);
+ * the dialer's
  * first probe leaves at @p now + @p hold (the acceptor's first checks
  * must have made its mappings). @return 0, NAT_EINVAL (no role, no peer
  * public address, no credentials), NAT_ENOMEM. */

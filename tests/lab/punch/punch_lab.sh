@@ -167,23 +167,47 @@ pair)
     up pair --set "a=$ka" --set "b=$kb"
   fi
   serve
-  # A sequential symmetric NAT (side a) shows that its mapping depends on
-  # the destination only with a second server (--stun): then the peer
-  # aims at predicted ports.
+  # A NAT that maps per destination (symmetric) shows it only with a
+  # second server (--stun): then the peer aims at predicted ports of a
+  # sequential one, and the pair sprays (birthday) against a random one.
   seq=
-  [ "$ka" = symmetric-sequential ] && seq="--stun 203.0.113.1:3478"
+  case "$ka $kb" in *symmetric*) seq="--stun 203.0.113.1:3478" ;; esac
   connect_both "$(room r)" "$(room r)" --timeout 10 $seq
   both_ok
-  # the winning path is direct: srflx (or host for the public side); b
-  # reaches a sequential a at a predicted port (prflx if learned first)
-  /usr/bin/python3 - "$tmp/a.json" "$tmp/b.json" "$seq" <<'PY' ||
+  # the winning path and strategy: direct (srflx, or host for the public
+  # side) between cones; b reaches a sequential a at a predicted port
+  # (prflx if learned first) or by the spray, whichever is first; against
+  # a random symmetric b, the spray (a dials, b accepts)
+  /usr/bin/python3 - "$tmp/a.json" "$tmp/b.json" "$ka" "$kb" <<'PY' ||
 import json, sys
-a, b = (json.load(open(f))["selected"]["remote"]["type"] for f in sys.argv[1:3])
-print("remote types: a %s, b %s" % (a, b))
-if a not in ("srflx", "host", "prflx"):
-    sys.exit("remote type %s" % a)
-if sys.argv[3] and b not in ("predicted", "prflx"):
-    sys.exit("b's remote type %s, want predicted (or prflx)" % b)
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+ka, kb = sys.argv[3:5]
+ta, tb = (d["selected"]["remote"]["type"] for d in (a, b))
+sa, sb = a["strategy"], b["strategy"]
+print("remote types: a %s, b %s; strategies: a %s, b %s" % (ta, tb, sa, sb))
+if (sa == "birthday") != (sb == "birthday"):
+    sys.exit("one side by birthday, the other not: %s/%s" % (sa, sb))
+if kb == "symmetric":
+    if sa != "birthday":
+        sys.exit("a random symmetric peer is reached by birthday, not %s" % sa)
+    for d, role in ((a, "dialer"), (b, "acceptor")):
+        bd = d["birthday"]
+        if bd["role"] != role or not bd["actual"]["hit"]:
+            sys.exit("birthday %s: %s" % (role, bd))
+    if not b["birthday"]["actual"]["sockets_opened"]:
+        sys.exit("the acceptor opened no socket")
+    if a["birthday"]["actual"]["hit_probe"] is None:
+        sys.exit("the dialer's hit has no probe number")
+elif ka == "symmetric-sequential":
+    if ta not in ("srflx", "host", "prflx") or sa not in ("direct", "birthday"):
+        sys.exit("a: remote type %s, strategy %s" % (ta, sa))
+    if tb not in ("predicted", "prflx") or sb not in ("predicted", "direct",
+                                                       "birthday"):
+        sys.exit("b: remote type %s (want predicted or prflx), strategy %s"
+                 % (tb, sb))
+else:
+    if ta not in ("srflx", "host", "prflx") or sa != "direct" or sb != "direct":
+        sys.exit("remote type %s, strategies %s/%s" % (ta, sa, sb))
 PY
     fail "path types"
   ;;
@@ -208,6 +232,22 @@ symmetric)
   check_json "$tmp/b.json" ok=false failure.phase=checks failure.hint=birthday ||
     fail "B report"
   grep -q "birthday" "$tmp/a.json" || fail "no birthday advice"
+  # refused, with the estimate: both map per destination over the full
+  # range, about 170,000 probes a side for 99.9 %
+  for f in a b; do
+    /usr/bin/python3 - "$tmp/$f.json" <<'PY' || fail "$f: the refusal"
+import json, sys
+d = json.load(open(sys.argv[1]))
+bd, r = d["birthday"], d["failure"]["reason"]
+print("refusal: %s" % r)
+if bd["why"] != "both-hard" or bd["ran"] or bd["role"] != "none":
+    sys.exit("plan %s" % bd)
+if not 160000 < bd["both_hard"]["probes_per_side"] < 180000:
+    sys.exit("estimate %s" % bd["both_hard"])
+if "refused" not in r or str(bd["both_hard"]["probes_per_side"]) not in r:
+    sys.exit("the reason gives no estimate: %s" % r)
+PY
+  done
   ;;
 wrong-room)
   up pair --set a=port-restricted --set b=port-restricted
