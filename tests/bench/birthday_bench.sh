@@ -15,8 +15,8 @@
 # peer to the rendezvous is 10 ms each way, as in punch_bench.sh.
 #
 # Each scenario is `natlab run birthday --topology birthday-delay.topo
-# --trials N` (one lab, one rendezvous, N trials of both peers' `punch
-# connect --json` at once, each with a fresh room; natlab(1)). Printed per
+# --trials N` (N trials of both peers' `punch connect --json` at once,
+# each in a fresh lab with its own rendezvous; natlab(1)). Printed per
 # scenario: trials connected (and by which strategy), the success rate
 # with its Wilson 95 % interval against the predicted probability the
 # peers' reports give, time from both registered to both QUIC confirmed

@@ -1,12 +1,13 @@
 /* natlab -- the `birthday` experiment: the birthday spray (issue 11) over
  * the NAT pairs it is meant for, repeated trials each.
  *
- * For each pair a worker brings up its lab (ha: the easy side, hb: the
- * hard one), starts the rendezvous on `wan` (peers.c) and runs N trials:
- * `punch connect` (or, --tool birthday, `birthday connect`: spray only)
- * on ha and hb at once with a fresh room code each, `--stun
- * 203.0.113.1:3478 --json --timeout S`. Then the rendezvous stops and the
- * lab goes down. A trial records both peers' reports: exit codes, the
+ * For each pair a worker runs N trials, each in a fresh lab (ha: the easy
+ * side, hb: the hard one) with its rendezvous on `wan` (peers.c), so that
+ * trials are independent (a spray's NAT mappings outlive it: 16 sprays of
+ * 256 sockets fill a carrier NAT's 4096-port block): `punch connect` (or,
+ * --tool birthday, `birthday connect`: spray only) on ha and hb at once,
+ * `--stun 203.0.113.1:3478 --json --timeout S`; then the rendezvous stops
+ * and the lab goes down. A trial records both peers' reports: exit codes, the
  * strategy that won, the spray's plan and what it did (`birthday` in the
  * report: role, predicted odds, probes sent, keepalives, the probe that
  * hit), and the time from both peers registered with the rendezvous to
@@ -570,12 +571,54 @@ static json_t *pair_case(const struct bday_pair *x, const char *prefix,
 
 /* ---------------------------------------------------------------- worker */
 
-/* N trials on pair @p x: lab up, rendezvous, the trials, all down. */
+/* Trial @p k in a fresh lab: up, the rendezvous, both peers, all down
+ * again, so that no trial inherits another's NAT state (mappings the spray
+ * left until they time out: 16 sprays of 256 sockets fill a carrier NAT's
+ * 4096-port block, and the next one finds no free port). The trial, or
+ * NULL with @p err set when the lab or the rendezvous did not come up. */
+static json_t *one_trial(const struct nl_bday_plan *p, const struct nl_topo *t,
+                         const struct nl_params *params, const char *prefix,
+                         int k, char *err, size_t len) {
+  struct nl_proc srv, peer[2];
+  struct nl_peer_cmd cmd;
+  char room[48];
+  json_t *trial = NULL;
+  if (nl_lab_up(t, prefix, params, true) != 0) {
+    snprintf(err, len, "lab did not come up (trial %d)", k);
+    return NULL;
+  }
+  if (nl_serve_start(prefix, &srv) != 0) {
+    json_t *l = nl_last_line(srv.buf[1] ? srv.buf[1] : "");
+    snprintf(err, len, "punch serve did not start: %s", json_string_value(l));
+    json_decref(l);
+  } else {
+    snprintf(room, sizeof room, "natlab-bday-%s-%d-%d", prefix, k,
+             (int)getpid());
+    nl_peer_cmd_init(&cmd,
+                     strcmp(p->tool, "birthday") == 0 ? nl_birthday_path()
+                                                      : nl_punch_path(),
+                     "connect", room, p->timeout_s);
+    nl_peers_run(prefix, &cmd, (p->timeout_s + 20) * 1000.0, &srv, peer);
+    trial = trial_json(k, peer);
+    nl_proc_free(&peer[0]);
+    nl_proc_free(&peer[1]);
+  }
+  nl_serve_stop(&srv);
+  nl_lab_down(prefix, true);
+  /* the rendezvous' log where a trial did not connect */
+  const char *o = json_string_value(json_object_get(trial, "outcome"));
+  if (trial && o && strcmp(o, "connected") != 0)
+    json_object_set_new(trial, "rendezvous_log",
+                        nl_text_json(srv.buf[1], srv.len[1]));
+  nl_proc_free(&srv);
+  return trial;
+}
+
+/* N trials on pair @p x, each in its own lab (one_trial). */
 static json_t *run_pair(const struct nl_bday_plan *p, const struct bday_pair *x,
                         const char *prefix) {
   static struct nl_topo t;
   struct nl_params params = x == &custom ? p->set : (struct nl_params){0};
-  struct nl_proc srv, peer[2];
   char topo[PATH_MAX], err[300] = "";
   json_t *trials = json_array();
   double t0 = nl_now_ms();
@@ -587,39 +630,16 @@ static json_t *run_pair(const struct nl_bday_plan *p, const struct bday_pair *x,
   }
   if (nl_topo_find(x->topo, topo, sizeof topo) != 0 ||
       nl_topo_load(&t, topo, &params) != 0)
-    return pair_case(x, prefix, trials, 0, "topology does not load");
-  if (nl_lab_up(&t, prefix, &params, true) != 0)
-    return pair_case(x, prefix, trials, nl_now_ms() - t0,
-                     "lab did not come up");
-  if (nl_serve_start(prefix, &srv) != 0) {
-    json_t *l = nl_last_line(srv.buf[1] ? srv.buf[1] : "");
-    snprintf(err, sizeof err, "punch serve did not start: %s",
-             json_string_value(l));
-    json_decref(l);
-  }
+    snprintf(err, sizeof err, "topology does not load");
   for (int k = 0; !err[0] && k < p->trials && !nl_interrupted; k++) {
-    struct nl_peer_cmd cmd;
-    char room[48];
-    snprintf(room, sizeof room, "natlab-bday-%s-%d-%d", prefix, k,
-             (int)getpid());
-    nl_peer_cmd_init(&cmd,
-                     strcmp(p->tool, "birthday") == 0 ? nl_birthday_path()
-                                                      : nl_punch_path(),
-                     "connect", room, p->timeout_s);
-    nl_peers_run(prefix, &cmd, (p->timeout_s + 20) * 1000.0, &srv, peer);
-    json_array_append_new(trials, trial_json(k, peer));
-    nl_proc_free(&peer[0]);
-    nl_proc_free(&peer[1]);
+    json_t *trial = one_trial(p, &t, &params, prefix, k, err, sizeof err);
+    if (trial)
+      json_array_append_new(trials, trial);
     if (isatty(2))
       fprintf(stderr, "\rnatlab: %s: trial %d/%d", x->name, k + 1, p->trials);
   }
-  nl_serve_stop(&srv);
-  nl_lab_down(prefix, true);
   json_t *c =
       pair_case(x, prefix, trials, nl_now_ms() - t0, err[0] ? err : NULL);
-  json_object_set_new(c, "rendezvous_log",
-                      nl_text_json(srv.buf[1], srv.len[1]));
-  nl_proc_free(&srv);
   json_decref(trials);
   return c;
 }
