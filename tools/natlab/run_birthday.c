@@ -619,6 +619,15 @@ static json_t *run_pair(const struct nl_bday_plan *p, const struct bday_pair *x,
                         const char *prefix) {
   static struct nl_topo t;
   struct nl_params params = x == &custom ? p->set : (struct nl_params){0};
+  struct bday_pair spray_only = *x;
+  /* birthday connect only sprays: every connection is by birthday, and
+   * measured against the prediction */
+  if (strcmp(p->tool, "birthday") == 0 &&
+      strcmp(x->expected, "connected") == 0 && !x->strategy) {
+    spray_only.strategy = "birthday";
+    spray_only.why = "birthday connect sprays only";
+    x = &spray_only;
+  }
   char topo[PATH_MAX], err[300] = "";
   json_t *trials = json_array();
   double t0 = nl_now_ms();
