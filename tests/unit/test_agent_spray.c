@@ -80,8 +80,8 @@ static void flood(fx *f) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   assert_true(s >= 0);
   memset(tid, 0x5A, sizeof tid);
-  nat_stun_builder_init(&b, req, sizeof req, NAT_STUN_BINDING,
-                        NAT_STUN_REQUEST, tid);
+  nat_stun_builder_init(&b, req, sizeof req, NAT_STUN_BINDING, NAT_STUN_REQUEST,
+                        tid);
   nat_stun_add_string(&b, NAT_ATTR_USERNAME, "someone:else");
   nat_stun_add_integrity(&b, (const uint8_t *)"no-such-password", 16);
   n = nat_stun_builder_finish(&b, true);
@@ -93,8 +93,8 @@ static void flood(fx *f) {
     to.sin_port = htons((uint16_t)port);
     f->flooded += sendto(s, junk, sizeof junk, 0, (struct sockaddr *)&to,
                          sizeof to) == (ssize_t)sizeof junk;
-    f->flooded += sendto(s, req, (size_t)n, 0, (struct sockaddr *)&to,
-                         sizeof to) == n;
+    f->flooded +=
+        sendto(s, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof to) == n;
   }
   close(s);
 }
@@ -208,8 +208,7 @@ static int setup(void **state) {
   assert_int_equal(nat_udp_new(&f->srv, &f->loop, &uc), 0);
   assert_int_equal(nat_udp_local_addr(f->srv, &f->srv_addr), 0);
   nat_udp_set_recv_cb(f->srv, srv_recv, f);
-  snprintf(f->srv_name, sizeof f->srv_name, "127.0.0.1:%u",
-           f->srv_addr.port);
+  snprintf(f->srv_name, sizeof f->srv_name, "127.0.0.1:%u", f->srv_addr.port);
   *state = f;
   return 0;
 }
@@ -261,9 +260,9 @@ static void start(fx *f, uint32_t sockets, uint32_t probes, int role0,
     /* no NAT here: the acceptor's ports are the kernel's ephemeral ones */
     cfg.birthday.lo = 32768;
     cfg.birthday.hi = 60999;
-    assert_int_equal(nat_agent_new(&p->a, &f->loop, &cfg, on_event, p, diag,
-                                   sizeof diag),
-                     0);
+    assert_int_equal(
+        nat_agent_new(&p->a, &f->loop, &cfg, on_event, p, diag, sizeof diag),
+        0);
   }
 }
 
@@ -271,7 +270,7 @@ static void start(fx *f, uint32_t sockets, uint32_t probes, int role0,
   do {                                                                         \
     if (!have_netns) {                                                         \
       print_message("skipped: needs root for a network namespace of its "      \
-                    "own (the spray must not reach the host's sockets)\n");   \
+                    "own (the spray must not reach the host's sockets)\n");    \
       skip();                                                                  \
     }                                                                          \
   } while (0)
@@ -290,8 +289,8 @@ static void test_spray_connects(void **state) {
     assert_int_equal(f->p[i].hits, 1);
     assert_int_equal(in->strategy, NAT_AGENT_VIA_BIRTHDAY);
     assert_true(in->bday_ran);
-    assert_int_equal(in->bday.role, i == 0 ? NAT_BDAY_ACCEPTOR
-                                           : NAT_BDAY_DIALER);
+    assert_int_equal(in->bday.role,
+                     i == 0 ? NAT_BDAY_ACCEPTOR : NAT_BDAY_DIALER);
     assert_int_equal(in->bday.n, 60999 - 32768 + 1);
     assert_true(in->bstats.t_hit != 0);
     assert_int_equal(in->bstats.ignored, 0);

@@ -66,11 +66,11 @@ struct nat_agent {
   bool finished, closing;
   nat_tstamp t0, t_seen, t_peer, t_blob, t_confirmed, end;
   /* the birthday spray (agent_spray.c) */
-  nat_bday_side bd_peer;     /* the peer's side, from its blob */
-  nat_bday_plan bday;        /* both blobs in: bday_planned */
+  nat_bday_side bd_peer; /* the peer's side, from its blob */
+  nat_bday_plan bday;    /* both blobs in: bday_planned */
   bool bday_planned, bday_ran;
-  nat__spray spray;          /* bday_ran */
-  nat__agent_bsock *bsock;   /* the acceptor's sockets [nbsock] */
+  nat__spray spray;        /* bday_ran */
+  nat__agent_bsock *bsock; /* the acceptor's sockets [nbsock] */
   uint32_t nbsock, bsock_open;
   /* endpoints on the spray's winning sockets (borrowed): the acceptor's
    * one; both hard, the QUIC client's one or the server's on each hit */
@@ -79,12 +79,12 @@ struct nat_agent {
   bool bep_closing[NAT__SPRAY_HITS];
   unsigned nbep, bep_open;
   bool conn_on_bep;
-  nat_quic_endpoint *conn_ep; /* the endpoint a->conn runs on */
+  nat_quic_endpoint *conn_ep;        /* the endpoint a->conn runs on */
   bool bday_hit_told, bday_end_told; /* on_hit / on_exhausted ran */
   uv_timer_t spray_timer, progress_timer;
-  bool checks_failed;        /* the checks failed while the spray ran */
+  bool checks_failed; /* the checks failed while the spray ran */
   int checks_hint;
-  int strategy;              /* nat_agent_strategy once connected */
+  int strategy; /* nat_agent_strategy once connected */
 };
 
 /* The files call one way: agent_new.c (nat_agent_new, the names, the

@@ -111,7 +111,8 @@ static void on_check(void *arg, const nat_check_event *ev) {
       break;
     if (a->bday_planned && a->bday.why == NAT_BDAY_WHY_BOTH_HARD) {
       char text[320];
-      snprintf(text, sizeof text, "birthday refused: both peers map per "
+      snprintf(text, sizeof text,
+               "birthday refused: both peers map per "
                "destination; 99.9 %% would take about %llu probes a side "
                "(%.0f min at %u/s) and as many NAT table entries on each "
                "NAT: use port mapping (UPnP, NAT-PMP, PCP) or a relay",

@@ -57,8 +57,7 @@ static ssize_t bday_encode(const nat_bday_side *bd, char *buf, size_t cap) {
 }
 
 ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
-                               const nat_bday_side *bd, char *buf,
-                               size_t cap) {
+                               const nat_bday_side *bd, char *buf, size_t cap) {
   ssize_t n = nat_ticket_encode(t, buf, cap);
   size_t k;
   int m;
@@ -122,8 +121,8 @@ static int bad(char *why, size_t whylen, const char *fmt, int flen,
 /* "N/N/..." into @p v (at most @p max numbers of 1..@p maxd digits, the
  * first optionally negative when @p neg), each ended by @p sep or the
  * field's end. @return the count or -1. */
-static int nums(const char *p, const char *end, char sep, size_t maxd,
-                bool neg, long *v, int max) {
+static int nums(const char *p, const char *end, char sep, size_t maxd, bool neg,
+                long *v, int max) {
   int n = 0;
   while (n < max) {
     const char *e = p;
@@ -163,8 +162,8 @@ static int bday_field(const char *f, const char *fe, nat_bday_side *bd,
     bd->delta = (int32_t)v[0];
     bd->last = (uint16_t)v[1];
   } else if (fl >= 6 && memcmp(f, "range=", 6) == 0) {
-    if (nums(f + 6, fe, '-', 5, false, v, 2) != 2 || v[0] < 1 ||
-        v[1] > 65535 || v[0] > v[1])
+    if (nums(f + 6, fe, '-', 5, false, v, 2) != 2 || v[0] < 1 || v[1] > 65535 ||
+        v[0] > v[1])
       return bad(why, whylen,
                  "malformed peer blob: bad field '%.*s': expected "
                  "range=LO-HI with 1 <= LO <= HI <= 65535",
@@ -194,11 +193,20 @@ static int bday_field(const char *f, const char *fe, nat_bday_side *bd,
     bd->rate = (uint32_t)v[2];
     for (const char *q = slash + 1; q < fe; q++) {
       switch (*q) {
-      case 'n': bd->enabled = false; break;
-      case 'b': bd->allow_both_hard = true; break;
-      case 'a': bd->force_acceptor = true; break;
-      case 'd': bd->force_dialer = true; break;
-      case '-': break;
+      case 'n':
+        bd->enabled = false;
+        break;
+      case 'b':
+        bd->allow_both_hard = true;
+        break;
+      case 'a':
+        bd->force_acceptor = true;
+        break;
+      case 'd':
+        bd->force_dialer = true;
+        break;
+      case '-':
+        break;
       default:
         return bad(why, whylen,
                    "malformed peer blob: bad field '%.*s': flags are n, b, a, "
