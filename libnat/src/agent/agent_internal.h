@@ -126,6 +126,11 @@ bool nat__agent_spray_feed(nat_agent *a, const nat_addr *from,
 /* The connection is confirmed, or the run ends: the spray stops, every
  * acceptor socket but the one @p keep_ep's connection runs on closes. */
 void nat__agent_spray_stop(nat_agent *a);
+/* What the plan adds to a failure of the checks (@p hint theirs): the
+ * both-hard refusal with its estimate, or, when a verdict was missing and
+ * no check was answered, how to get one. @return false when there is
+ * nothing to add. */
+bool nat__agent_bday_note(const nat_agent *a, int hint, char *buf, size_t len);
 /* The connection runs on the spray's pair: the strategy is birthday and
  * the selected pair (for the report) is that pair, the connection's local
  * socket and the peer address the spray proved. */

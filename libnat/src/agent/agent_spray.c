@@ -26,6 +26,7 @@
 #define ACCEPTOR_SETUP (20 * NAT_MILLISECONDS)
 
 static void spray_pump(nat_agent *a);
+static void refusal(const nat_bday_plan *p, char *buf, size_t len);
 
 void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
   const nat__punch_core *c = &a->core;
@@ -67,6 +68,25 @@ void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
     out->lo = cfg->lo;
     out->hi = cfg->hi;
   }
+}
+
+bool nat__agent_bday_note(const nat_agent *a, int hint, char *buf, size_t len) {
+  if (!a->bday_planned)
+    return false;
+  if (a->bday.why == NAT_BDAY_WHY_BOTH_HARD) {
+    refusal(&a->bday, buf, len);
+    return true;
+  }
+  if (a->bday.why == NAT_BDAY_WHY_UNKNOWN && !a->core.ticket_mode &&
+      (hint == NAT_CHECK_HINT_NO_RESPONSE || hint == NAT_CHECK_HINT_BIRTHDAY)) {
+    snprintf(buf, len,
+             "a peer's NAT mapping is unknown, so no birthday spray was "
+             "planned: give both peers --stun on another address than the "
+             "rendezvous (each then learns whether its NAT maps per "
+             "destination)");
+    return true;
+  }
+  return false;
 }
 
 static void refusal(const nat_bday_plan *p, char *buf, size_t len) {
