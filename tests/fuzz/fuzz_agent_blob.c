@@ -20,8 +20,8 @@ static void same(const nat_bday_side *a, const nat_bday_side *b) {
       a->force_acceptor != b->force_acceptor ||
       a->force_dialer != b->force_dialer)
     abort();
-  if (a->alloc == 2 && a->last != 0 && (a->delta != b->delta ||
-                                        a->last != b->last))
+  if (a->alloc == 2 && a->last != 0 &&
+      (a->delta != b->delta || a->last != b->last))
     abort();
 }
 
@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char why[200];
   ssize_t n;
   why[0] = '\0';
-  rc = nat__punch_blob_parse((const char *)data, size, &t, &map, &rtt, &bd,
-                             why, sizeof why);
+  rc = nat__punch_blob_parse((const char *)data, size, &t, &map, &rtt, &bd, why,
+                             sizeof why);
   if (rc != 0) {
     if (rc != NAT_ETICKET || why[0] == '\0' || strchr(why, '\n') != NULL)
       abort();

@@ -44,7 +44,8 @@ static size_t encoded(int map, nat_tstamp rtt) {
 
 static int parse(const char *text, int *map, nat_tstamp *rtt, char *why) {
   nat_ticket t;
-  return nat__punch_blob_parse(text, strlen(text), &t, map, rtt, NULL, why, 200);
+  return nat__punch_blob_parse(text, strlen(text), &t, map, rtt, NULL, why,
+                               200);
 }
 
 static void test_encode_format(void **state) {
@@ -69,7 +70,8 @@ static void test_round_trip(void **state) {
   n = encoded(2, 37 * NAT_MILLISECONDS);
   make_ticket(&t);
   assert_int_equal(
-      nat__punch_blob_parse(blob, n, &back, &map, &rtt, NULL, why, sizeof why), 0);
+      nat__punch_blob_parse(blob, n, &back, &map, &rtt, NULL, why, sizeof why),
+      0);
   assert_int_equal(map, 2);
   assert_int_equal(rtt, 37 * NAT_MILLISECONDS);
   assert_memory_equal(back.pin, t.pin, NAT_TICKET_PIN_LEN);
@@ -151,19 +153,19 @@ static void test_birthday_fields(void **state) {
   nat_tstamp rtt;
   ssize_t n;
   static const char *const bad[] = {
-      "bd=1025/2048/250/-",  /* sockets over 1024 */
-      "bd=256/16385/250/-",  /* probes over 16384 */
-      "bd=256/2048/1001/-",  /* rate over 1000 */
-      "bd=256/2048/250/x",   /* unknown flag */
-      "bd=256/2048/-",       /* too few parts */
-      "bd=256/2048/250/",    /* no flags */
-      "bd=2a6/2048/250/-",   /* not a number */
-      "range=30000-20000",   /* LO > HI */
-      "range=0-100",         /* port 0 */
-      "range=1-70000",       /* past 65535 */
-      "seq=0/4000",          /* a step of 0 */
-      "seq=2/70000",         /* past 65535 */
-      "alloc=9",             /* no such kind */
+      "bd=1025/2048/250/-", /* sockets over 1024 */
+      "bd=256/16385/250/-", /* probes over 16384 */
+      "bd=256/2048/1001/-", /* rate over 1000 */
+      "bd=256/2048/250/x",  /* unknown flag */
+      "bd=256/2048/-",      /* too few parts */
+      "bd=256/2048/250/",   /* no flags */
+      "bd=2a6/2048/250/-",  /* not a number */
+      "range=30000-20000",  /* LO > HI */
+      "range=0-100",        /* port 0 */
+      "range=1-70000",      /* past 65535 */
+      "seq=0/4000",         /* a step of 0 */
+      "seq=2/70000",        /* past 65535 */
+      "alloc=9",            /* no such kind */
   };
   (void)state;
   make_ticket(&t);
@@ -180,9 +182,8 @@ static void test_birthday_fields(void **state) {
   bd.force_dialer = true;
   n = nat__punch_blob_encode(&t, 3, 0, &bd, blob, sizeof blob);
   assert_true(n > 0);
-  assert_non_null(
-      strstr(blob, " map=3 alloc=2 seq=-3/40000 range=10000-10999 "
-                   "bd=300/4096/500/d"));
+  assert_non_null(strstr(blob, " map=3 alloc=2 seq=-3/40000 range=10000-10999 "
+                               "bd=300/4096/500/d"));
   assert_int_equal(nat__punch_blob_parse(blob, (size_t)n, &back, &map, &rtt,
                                          &got, why, sizeof why),
                    0);
@@ -210,8 +211,8 @@ static void test_birthday_fields(void **state) {
   assert_true(got.allow_both_hard);
   /* a peer that says nothing allows the spray with our defaults */
   encoded(1, 0);
-  assert_int_equal(nat__punch_blob_parse(blob, strlen(blob), &back, &map,
-                                         &rtt, &got, why, sizeof why),
+  assert_int_equal(nat__punch_blob_parse(blob, strlen(blob), &back, &map, &rtt,
+                                         &got, why, sizeof why),
                    0);
   assert_true(got.enabled);
   assert_int_equal(got.sockets, 0);

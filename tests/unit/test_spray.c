@@ -188,16 +188,16 @@ static void test_targets(void **state) {
 
 /* ------------------------------------------------- the path in memory */
 
-#define K 64
+#define K        64
 #define RANGE_LO 20000
-#define RANGE_N 1000
+#define RANGE_N  1000
 
 typedef struct path {
   nat__spray acc, dia;
   nat_ticket tacc, tdia;
   nat_addr acc_pub_ip, dia_pub;
-  uint16_t mapped[K];         /* the acceptor NAT's port per socket */
-  uint8_t dia_opened[65536];  /* ports of the acceptor IP the dialer sent to */
+  uint16_t mapped[K];        /* the acceptor NAT's port per socket */
+  uint8_t dia_opened[65536]; /* ports of the acceptor IP the dialer sent to */
   nat_tstamp now;
   uint64_t rs_a, rs_d;
 } path;
@@ -390,8 +390,8 @@ static void test_spray_hostile(void **state) {
   /* 1. an answer from the probed address, signed with a wrong key */
   memcpy(tid, p->dia.salt, 8);
   memset(tid + 8, 0, 4); /* probe 0 */
-  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                        NAT_STUN_SUCCESS, tid);
+  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING, NAT_STUN_SUCCESS,
+                        tid);
   nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &p->dia_pub);
   nat_stun_add_integrity(&b, (const uint8_t *)"not-the-key", 11);
   n = nat_stun_builder_finish(&b, true);
@@ -400,8 +400,8 @@ static void test_spray_hostile(void **state) {
   assert_false(p->dia.hit);
   assert_int_equal(p->dia.st.ignored, 1);
   /* 2. the same without any integrity */
-  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                        NAT_STUN_SUCCESS, tid);
+  nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING, NAT_STUN_SUCCESS,
+                        tid);
   nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &p->dia_pub);
   n = nat_stun_builder_finish(&b, true);
   feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
@@ -416,8 +416,8 @@ static void test_spray_hostile(void **state) {
   assert_int_equal(p->dia.st.ignored, 3);
   /* 4. a keyed check (the dialer's, replayed) from another address on an
    * acceptor socket: no answer, no hit */
-  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag,
-                             p->tdia.ufrag, p->tacc.pwd, 1, true, 1, false);
+  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag, p->tdia.ufrag,
+                             p->tacc.pwd, 1, true, 1, false);
   feed(&p->acc, 3, &evil, buf, (size_t)n, true);
   assert_false(p->acc.hit);
   assert_int_equal(p->acc.st.replays, 1);
@@ -426,9 +426,8 @@ static void test_spray_hostile(void **state) {
   memset(buf, 0xA5, 64);
   for (int i = 0; i < 100; i++)
     feed(&p->acc, 5, &evil, buf, 64, true);
-  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag,
-                             p->tdia.ufrag, "wrong-password-here", 1, true, 1,
-                             false);
+  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag, p->tdia.ufrag,
+                             "wrong-password-here", 1, true, 1, false);
   feed(&p->acc, 5, &p->dia_pub, buf, (size_t)n, true);
   assert_int_equal(p->acc.st.ignored, 101);
   assert_false(p->acc.hit);
@@ -460,8 +459,8 @@ static void test_spray_hostile(void **state) {
  * not a port). A probe of side X from socket s to port q of Y's IP makes
  * (or reuses) X's mapping (s, q) at a random port p; it gets in at Y only
  * if Y has a mapping with port q towards X's p. */
-#define BK 8
-#define BR 64
+#define BK    8
+#define BR    64
 #define BR_LO 30000
 
 typedef struct bmap {
@@ -518,8 +517,8 @@ static void bstep(bpath *p) {
   ssize_t n;
   int ttl;
   for (int x = 0; x < 2; x++)
-    while ((n = nat__spray_next_send(&p->s[x], p->now, buf, sizeof buf,
-                                     &sock, &dst, &ttl)) > 0) {
+    while ((n = nat__spray_next_send(&p->s[x], p->now, buf, sizeof buf, &sock,
+                                     &dst, &ttl)) > 0) {
       assert_true(sock < BK);
       assert_int_equal(ttl, 0);
       assert_true(nat_addr_equal_ip(&dst, &p->ip[1 - x]));
@@ -574,8 +573,7 @@ static void test_spray_both_hard(void **state) {
                                       &p->t[1 - i], NAT_AF_INET, i == 0, BK,
                                       p->now, 0, rand_sm, &p->rs[i]),
                      0);
-  for (int guard = 0; guard < 10000 && !(p->s[0].hit && p->s[1].hit);
-       guard++) {
+  for (int guard = 0; guard < 10000 && !(p->s[0].hit && p->s[1].hit); guard++) {
     nat_tstamp e0, e1;
     bstep(p);
     bstep(p); /* answers queued by the first */

@@ -96,8 +96,8 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
   o->timeout_s = 10;
   opterr = 0;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, ":r:c:P:s:t:jpLl:46hB", longs,
-                           NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":r:c:P:s:t:jpLl:46hB", longs, NULL)) !=
+         -1) {
     switch (ch) {
     case 'B':
       if (o->spray_only)
@@ -108,9 +108,8 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       break;
     case 1001:
       if (nat_cli_uint(optarg, 1, NAT_BDAY_SOCKETS_MAX, &v) != 0)
-        return nat_cli_usage_error(
-            cmd, "bad --sockets '%s': expected 1..%d", optarg,
-            NAT_BDAY_SOCKETS_MAX);
+        return nat_cli_usage_error(cmd, "bad --sockets '%s': expected 1..%d",
+                                   optarg, NAT_BDAY_SOCKETS_MAX);
       o->bday.sockets = v;
       break;
     case 1002:

@@ -12,7 +12,7 @@
 typedef struct punch_opts {
   const char *prog;  /* "punch" or "birthday" (spray only) */
   const char *usage; /* --help's text; NULL: punch's */
-  bool spray_only;  /* the birthday tool */
+  bool spray_only;   /* the birthday tool */
   bool ticket_mode;
   const char *rdv, *room, *rdv_pin, *stun;
   unsigned timeout_s;

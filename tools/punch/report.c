@@ -136,19 +136,19 @@ static json_t *birthday_json(const punch_outcome *u) {
   json_object_set_new(o, "rate", json_integer(p->rate));
   json_object_set_new(o, "range", json_pack("[i, i]", p->lo, p->hi));
   json_object_set_new(o, "range_ports", json_integer(p->n));
-  json_object_set_new(
-      o, "predicted",
-      json_pack("{s:f, s:i, s:i, s:o, s:o}", "p_success", p->p_success,
-                "probes_50", (int)p->probes_50, "probes_99", (int)p->probes_99,
-                "seconds_all", secs_or_null(p->t_expected), "seconds_median",
-                secs_or_null(p->t_median)));
-  json_object_set_new(
-      o, "both_hard",
-      p->both_probes != 0
-          ? json_pack("{s:I, s:f, s:I}", "probes_per_side",
-                      (json_int_t)p->both_probes, "minutes", p->both_minutes,
-                      "nat_entries", (json_int_t)p->both_entries)
-          : json_null());
+  json_object_set_new(o, "predicted",
+                      json_pack("{s:f, s:i, s:i, s:o, s:o}", "p_success",
+                                p->p_success, "probes_50", (int)p->probes_50,
+                                "probes_99", (int)p->probes_99, "seconds_all",
+                                secs_or_null(p->t_expected), "seconds_median",
+                                secs_or_null(p->t_median)));
+  json_object_set_new(o, "both_hard",
+                      p->both_probes != 0
+                          ? json_pack("{s:I, s:f, s:I}", "probes_per_side",
+                                      (json_int_t)p->both_probes, "minutes",
+                                      p->both_minutes, "nat_entries",
+                                      (json_int_t)p->both_entries)
+                          : json_null());
   if (!u->info.bday_ran) {
     json_object_set_new(o, "actual", json_null());
     return o;
@@ -166,12 +166,11 @@ static json_t *birthday_json(const punch_outcome *u) {
   json_object_set_new(actual, "ignored", json_integer(b->ignored));
   json_object_set_new(actual, "replays", json_integer(b->replays));
   json_object_set_new(actual, "p_at_end", json_real(b->p_now));
-  json_object_set_new(actual, "ms_to_hit",
-                      b->t_hit != 0 ? ms_since(b->t_start < b->t_hit
-                                                   ? b->t_start
-                                                   : b->t_hit,
-                                               b->t_hit)
-                                    : json_null());
+  json_object_set_new(
+      actual, "ms_to_hit",
+      b->t_hit != 0
+          ? ms_since(b->t_start < b->t_hit ? b->t_start : b->t_hit, b->t_hit)
+          : json_null());
   json_object_set_new(o, "actual", actual);
   return o;
 }
@@ -216,11 +215,11 @@ static json_t *report_json(const punch_outcome *u) {
                                       cand_json(&u->info.sel.remote))
                           : json_null());
   json_object_set_new(o, "quic_connected", json_boolean(u->info.connected));
-  json_object_set_new(o, "strategy",
-                      u->info.connected && u->info.strategy != 0
-                          ? json_string(nat_agent_strategy_name(
-                                u->info.strategy))
-                          : json_null());
+  json_object_set_new(
+      o, "strategy",
+      u->info.connected && u->info.strategy != 0
+          ? json_string(nat_agent_strategy_name(u->info.strategy))
+          : json_null());
   json_object_set_new(o, "birthday", birthday_json(u));
   json_object_set_new(o, "times_ms", times_json(u));
   json_object_set_new(o, "rtt_ms",
@@ -276,20 +275,19 @@ static void print_birthday(const punch_outcome *u, FILE *out) {
   if (!u->info.bday_ran)
     return;
   if (b->t_hit != 0)
-    fprintf(out,
-            "birthday hit          after %.1f ms%s%.0u; %u probes sent, %u "
-            "keepalives, %u sockets opened\n",
-            (double)(b->t_hit - (b->t_start < b->t_hit ? b->t_start
-                                                        : b->t_hit)) /
-                (double)NAT_MILLISECONDS,
-            b->hit_probe ? ", probe " : "", b->hit_probe, b->probes_sent,
-            b->keepalives, b->sockets_opened);
+    fprintf(
+        out,
+        "birthday hit          after %.1f ms%s%.0u; %u probes sent, %u "
+        "keepalives, %u sockets opened\n",
+        (double)(b->t_hit - (b->t_start < b->t_hit ? b->t_start : b->t_hit)) /
+            (double)NAT_MILLISECONDS,
+        b->hit_probe ? ", probe " : "", b->hit_probe, b->probes_sent,
+        b->keepalives, b->sockets_opened);
   else
     fprintf(out,
             "birthday              no hit: %u probes sent, %u keepalives, %u "
             "sockets opened, %.1f %% was the chance\n",
-            b->probes_sent, b->keepalives, b->sockets_opened,
-            100.0 * b->p_now);
+            b->probes_sent, b->keepalives, b->sockets_opened, 100.0 * b->p_now);
   if (b->ignored != 0 || b->replays != 0)
     fprintf(out,
             "birthday ignored      %u datagrams without the key or out of "

@@ -68,32 +68,32 @@ typedef enum nat_agent_phase {
 } nat_agent_phase;
 
 typedef enum nat_agent_event_type {
-  NAT_AGENT_EV_WARNING = 0,    /**< text: a one-line diagnostic; the run goes
-                                    on */
-  NAT_AGENT_EV_BLOB,           /**< our blob is ready (text, len) */
-  NAT_AGENT_EV_PEER,           /**< the peer's blob was taken */
-  NAT_AGENT_EV_CHECKS_STARTED, /**< holes opened, checks held then paced */
-  NAT_AGENT_EV_PAIR_SUCCEEDED, /**< a pair works (pair) */
-  NAT_AGENT_EV_SELECTED,       /**< a pair is selected (pair) */
-  NAT_AGENT_EV_CONNECTED,      /**< QUIC confirmed (conn, controlling) */
-  NAT_AGENT_EV_STREAM_DATA,    /**< conn, sid, data, len, fin */
-  NAT_AGENT_EV_WRITABLE,       /**< conn, sid */
-  NAT_AGENT_EV_CONN_CLOSED,    /**< the connection closed after CONNECTED
-                                    (close); with a pipe: PIPE_DONE or
-                                    FAILED instead */
-  NAT_AGENT_EV_FAILED,         /**< the run failed (phase, hint, error,
-                                    local, text): close the agent */
-  NAT_AGENT_EV_CLOSED,         /**< nat_agent_close() is done */
-  NAT_AGENT_EV_PIPE_DONE,      /**< the pipe finished both ways and the
-                                    connection closed: close the agent
-                                    (nat_agent_info: the byte counts) */
-  NAT_AGENT_EV_BIRTHDAY_PLAN,  /**< both blobs are in: the birthday plan
-                                    (nat_agent_info.bday), text: one line
-                                    (the role and odds, or why none) */
+  NAT_AGENT_EV_WARNING = 0,       /**< text: a one-line diagnostic; the run goes
+                                       on */
+  NAT_AGENT_EV_BLOB,              /**< our blob is ready (text, len) */
+  NAT_AGENT_EV_PEER,              /**< the peer's blob was taken */
+  NAT_AGENT_EV_CHECKS_STARTED,    /**< holes opened, checks held then paced */
+  NAT_AGENT_EV_PAIR_SUCCEEDED,    /**< a pair works (pair) */
+  NAT_AGENT_EV_SELECTED,          /**< a pair is selected (pair) */
+  NAT_AGENT_EV_CONNECTED,         /**< QUIC confirmed (conn, controlling) */
+  NAT_AGENT_EV_STREAM_DATA,       /**< conn, sid, data, len, fin */
+  NAT_AGENT_EV_WRITABLE,          /**< conn, sid */
+  NAT_AGENT_EV_CONN_CLOSED,       /**< the connection closed after CONNECTED
+                                       (close); with a pipe: PIPE_DONE or
+                                       FAILED instead */
+  NAT_AGENT_EV_FAILED,            /**< the run failed (phase, hint, error,
+                                       local, text): close the agent */
+  NAT_AGENT_EV_CLOSED,            /**< nat_agent_close() is done */
+  NAT_AGENT_EV_PIPE_DONE,         /**< the pipe finished both ways and the
+                                       connection closed: close the agent
+                                       (nat_agent_info: the byte counts) */
+  NAT_AGENT_EV_BIRTHDAY_PLAN,     /**< both blobs are in: the birthday plan
+                                       (nat_agent_info.bday), text: one line
+                                       (the role and odds, or why none) */
   NAT_AGENT_EV_BIRTHDAY_PROGRESS, /**< every 250 ms while the spray runs
                                     (nat_agent_info.bstats) */
-  NAT_AGENT_EV_BIRTHDAY_HIT    /**< an authenticated hit (pair: our socket
-                                    and the peer's address it proved) */
+  NAT_AGENT_EV_BIRTHDAY_HIT       /**< an authenticated hit (pair: our socket
+                                       and the peer's address it proved) */
 } nat_agent_event_type;
 
 /** One event. Pointers are valid during the callback only. */
@@ -209,20 +209,20 @@ NAT_EXTERN const char *nat_agent_strategy_name(int s);
 
 /** What the spray did (nat_agent_info.bstats). */
 typedef struct nat_agent_bday_stats {
-  uint32_t sockets_opened; /**< acceptor sockets bound */
-  uint32_t sockets_open;   /**< still open now */
-  uint32_t probes_sent;    /**< dialer probes sent (each to a new port) */
-  uint32_t keepalives;     /**< acceptor checks sent (first sends
-                                included) */
-  uint32_t answers_sent;   /**< authenticated checks we answered */
-  uint32_t hit_probe;      /**< dialer: the 1-based probe index that hit
-                                (0: none or unknown) */
-  uint32_t ignored;        /**< datagrams on the spray's sockets that were
-                                not an authenticated check or answer
-                                (wrong key, unknown transaction, not STUN) */
-  uint32_t replays;        /**< answers to transactions already answered,
-                                or checks seen again after the hit */
-  double p_now;            /**< the odds the probes sent so far had */
+  uint32_t sockets_opened;   /**< acceptor sockets bound */
+  uint32_t sockets_open;     /**< still open now */
+  uint32_t probes_sent;      /**< dialer probes sent (each to a new port) */
+  uint32_t keepalives;       /**< acceptor checks sent (first sends
+                                  included) */
+  uint32_t answers_sent;     /**< authenticated checks we answered */
+  uint32_t hit_probe;        /**< dialer: the 1-based probe index that hit
+                                  (0: none or unknown) */
+  uint32_t ignored;          /**< datagrams on the spray's sockets that were
+                                  not an authenticated check or answer
+                                  (wrong key, unknown transaction, not STUN) */
+  uint32_t replays;          /**< answers to transactions already answered,
+                                  or checks seen again after the hit */
+  double p_now;              /**< the odds the probes sent so far had */
   nat_tstamp t_start, t_hit; /**< nat_udp_now(); 0: not reached */
   nat_addr hit_local, hit_remote; /**< the winning pair */
 } nat_agent_bday_stats;

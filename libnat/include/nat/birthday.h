@@ -75,19 +75,19 @@ NAT_EXTERN uint64_t nat_bday_probes_for_both(uint32_t n, double p);
 
 /** What a peer says about itself in its blob (and what the user set). */
 typedef struct nat_bday_side {
-  int mapping;           /**< nat_beh, -1 or 0: unknown */
-  int alloc;             /**< nat_pa_kind (nat/verdict.h), 0: unknown */
-  int32_t delta;         /**< sequential: the step */
-  uint16_t last;         /**< sequential: the latest port seen, 0: none */
-  uint16_t lo, hi;       /**< ports the NAT draws from (measured or set);
-                              0, 0: unknown */
-  uint32_t sockets;      /**< K this peer opens as the acceptor */
-  uint32_t probes;       /**< m this peer sends as the dialer */
-  uint32_t rate;         /**< probes per second as the dialer */
-  bool enabled;          /**< false: --no-birthday */
-  bool allow_both_hard;  /**< the explicit flag */
-  bool force_acceptor;   /**< --role acceptor (ticket mode, no verdicts) */
-  bool force_dialer;     /**< --role dialer */
+  int mapping;          /**< nat_beh, -1 or 0: unknown */
+  int alloc;            /**< nat_pa_kind (nat/verdict.h), 0: unknown */
+  int32_t delta;        /**< sequential: the step */
+  uint16_t last;        /**< sequential: the latest port seen, 0: none */
+  uint16_t lo, hi;      /**< ports the NAT draws from (measured or set);
+                             0, 0: unknown */
+  uint32_t sockets;     /**< K this peer opens as the acceptor */
+  uint32_t probes;      /**< m this peer sends as the dialer */
+  uint32_t rate;        /**< probes per second as the dialer */
+  bool enabled;         /**< false: --no-birthday */
+  bool allow_both_hard; /**< the explicit flag */
+  bool force_acceptor;  /**< --role acceptor (ticket mode, no verdicts) */
+  bool force_dialer;    /**< --role dialer */
 } nat_bday_side;
 
 typedef enum nat_bday_role {
@@ -103,33 +103,33 @@ typedef enum nat_bday_role {
 
 /** Why there is no spray. */
 typedef enum nat_bday_why {
-  NAT_BDAY_WHY_SPRAY = 0,      /**< there is one (role set) */
-  NAT_BDAY_WHY_EASY,           /**< no side is hard: plain checks work */
-  NAT_BDAY_WHY_PREDICTED,      /**< the hard side is sequential: predicted
-                                    candidates (the spray still runs over
-                                    the predicted window first) */
-  NAT_BDAY_WHY_DISABLED,       /**< a peer said --no-birthday */
-  NAT_BDAY_WHY_UNKNOWN,        /**< a mapping is unknown: no verdict to act
-                                    on (ticket mode without --role) */
-  NAT_BDAY_WHY_BOTH_HARD,      /**< refused: both sides hard (estimate) */
-  NAT_BDAY_WHY_ROLES_CONFLICT  /**< both forced into the same role */
+  NAT_BDAY_WHY_SPRAY = 0,     /**< there is one (role set) */
+  NAT_BDAY_WHY_EASY,          /**< no side is hard: plain checks work */
+  NAT_BDAY_WHY_PREDICTED,     /**< the hard side is sequential: predicted
+                                   candidates (the spray still runs over
+                                   the predicted window first) */
+  NAT_BDAY_WHY_DISABLED,      /**< a peer said --no-birthday */
+  NAT_BDAY_WHY_UNKNOWN,       /**< a mapping is unknown: no verdict to act
+                                   on (ticket mode without --role) */
+  NAT_BDAY_WHY_BOTH_HARD,     /**< refused: both sides hard (estimate) */
+  NAT_BDAY_WHY_ROLES_CONFLICT /**< both forced into the same role */
 } nat_bday_why;
 
 typedef struct nat_bday_plan {
-  int role;          /**< nat_bday_role, ours */
-  int why;           /**< nat_bday_why */
-  uint32_t sockets;  /**< K: the acceptor's, capped */
-  uint32_t probes;   /**< m: the dialer's, capped */
-  uint32_t rate;     /**< the dialer's, capped */
-  uint16_t lo, hi;   /**< the acceptor's range the dialer sprays first */
-  uint32_t n;        /**< ports in that range (both hard: the wider of
-                          the two ranges) */
-  double p_success;  /**< nat_bday_odds(n, sockets, probes); both hard:
-                          nat_bday_odds_both(n, probes), and probes_50,
-                          probes_99, t_median as that model has them */
+  int role;         /**< nat_bday_role, ours */
+  int why;          /**< nat_bday_why */
+  uint32_t sockets; /**< K: the acceptor's, capped */
+  uint32_t probes;  /**< m: the dialer's, capped */
+  uint32_t rate;    /**< the dialer's, capped */
+  uint16_t lo, hi;  /**< the acceptor's range the dialer sprays first */
+  uint32_t n;       /**< ports in that range (both hard: the wider of
+                         the two ranges) */
+  double p_success; /**< nat_bday_odds(n, sockets, probes); both hard:
+                         nat_bday_odds_both(n, probes), and probes_50,
+                         probes_99, t_median as that model has them */
   uint32_t probes_50, probes_99; /**< for 50 % and 99 % */
-  nat_tstamp t_expected; /**< time to spend all probes at the rate */
-  nat_tstamp t_median;   /**< time to the 50 % probe at the rate */
+  nat_tstamp t_expected;         /**< time to spend all probes at the rate */
+  nat_tstamp t_median;           /**< time to the 50 % probe at the rate */
   /** both hard (why BOTH_HARD, or allowed): per side probes for 99.9 %,
    * minutes at the rate, NAT table entries each NAT would hold */
   uint64_t both_probes, both_entries;
@@ -169,10 +169,10 @@ typedef struct nat_bday_targets {
   uint8_t sent[65536 / 8];
   uint32_t tier_lo[3], tier_n[3]; /* up to 3 tiers */
   unsigned ntiers, tier;
-  uint32_t i;       /* position in the tier's permutation domain */
-  uint32_t key[4];  /* the tier's round keys */
-  unsigned hbits;   /* half the domain's bits (domain 2^(2*hbits)) */
-  uint32_t count;   /* targets given so far */
+  uint32_t i;      /* position in the tier's permutation domain */
+  uint32_t key[4]; /* the tier's round keys */
+  unsigned hbits;  /* half the domain's bits (domain 2^(2*hbits)) */
+  uint32_t count;  /* targets given so far */
   nat_rand_fn rand;
   void *rand_ctx;
 } nat_bday_targets;
@@ -196,17 +196,17 @@ typedef struct nat_bday_sim_config {
   double interleave;       /**< sequential jitter, as natbox */
   unsigned interleave_max; /**< as natbox (default 3) */
   uint16_t port_min, port_max; /**< the NAT's range (default 1024-65535) */
-  uint32_t block;          /**< carrier NAT port block per subscriber
-                                (0: none): the acceptor's ports come from
-                                one block of this size at a random place
-                                in the range */
-  bool dialer_knows_range; /**< the dialer sprays the range (or block)
-                                first, as the plan does when it is known */
-  uint32_t max_mappings;   /**< session table limit (0: none): mappings
-                                past it are not made */
-  nat_tstamp timeout;      /**< mapping lifetime without keepalives (0:
-                                none): mappings older than this when a
-                                probe arrives are gone */
+  uint32_t block;              /**< carrier NAT port block per subscriber
+                                    (0: none): the acceptor's ports come from
+                                    one block of this size at a random place
+                                    in the range */
+  bool dialer_knows_range;     /**< the dialer sprays the range (or block)
+                                    first, as the plan does when it is known */
+  uint32_t max_mappings;       /**< session table limit (0: none): mappings
+                                    past it are not made */
+  nat_tstamp timeout;          /**< mapping lifetime without keepalives (0:
+                                    none): mappings older than this when a
+                                    probe arrives are gone */
   uint32_t trials;
   uint64_t seed;
 } nat_bday_sim_config;

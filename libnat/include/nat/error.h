@@ -62,7 +62,7 @@ extern "C" {
   XX(EROOMFULL, -5042, "rendezvous room is full")                              \
   XX(ERDVREFUSED, -5043, "refused by the rendezvous server")                   \
   XX(EPEERPIN, -5044,                                                          \
-     "the peer refused our certificate: it expects another pin")              \
+     "the peer refused our certificate: it expects another pin")               \
   XX(EBDAYREFUSED, -5045,                                                      \
      "birthday spray refused: both peers map per destination")                 \
   XX(ENOFILE, -5046, "too few file descriptors allowed (RLIMIT_NOFILE)")

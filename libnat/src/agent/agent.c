@@ -19,7 +19,6 @@
 
 static void maybe_send_blob(nat_agent *a);
 
-
 static void on_deadline(uv_timer_t *t) {
   nat_agent *a = t->data;
   unsigned to = (unsigned)(a->cfg.timeout / NAT_SECONDS);
@@ -171,8 +170,9 @@ static void send_blob(nat_agent *a) {
   uv_timer_stop(&a->gather_timer);
   if (a->stun_pending) {
     a->stun_pending = false;
-    nat__agent_warn(a, "the STUN server did not answer: no server-reflexive candidate "
-            "from it");
+    nat__agent_warn(
+        a, "the STUN server did not answer: no server-reflexive candidate "
+           "from it");
   }
   nat__punch_guess_mapping(c, &a->rdv_addr, &a->stun_addr);
   nat__punch_add_srflx(c, &c->seen, &a->rdv_addr);
@@ -283,8 +283,9 @@ static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
   if (a->core.has_stun_mapped)
     nat__punch_add_srflx(&a->core, &a->core.stun_mapped, &a->stun_addr);
   else
-    nat__agent_warn(a, "the STUN server did not answer: no server-reflexive candidate "
-            "from it");
+    nat__agent_warn(
+        a, "the STUN server did not answer: no server-reflexive candidate "
+           "from it");
   if (blob_out(a, blob, sizeof blob) != 0)
     nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s", "cannot encode our ticket");
 }

@@ -57,10 +57,14 @@ void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
 
 const char *nat_agent_strategy_name(int s) {
   switch (s) {
-  case NAT_AGENT_VIA_DIRECT: return "direct";
-  case NAT_AGENT_VIA_PREDICTED: return "predicted";
-  case NAT_AGENT_VIA_BIRTHDAY: return "birthday";
-  default: return "none";
+  case NAT_AGENT_VIA_DIRECT:
+    return "direct";
+  case NAT_AGENT_VIA_PREDICTED:
+    return "predicted";
+  case NAT_AGENT_VIA_BIRTHDAY:
+    return "birthday";
+  default:
+    return "none";
   }
 }
 

@@ -66,11 +66,11 @@ struct nat_agent {
   bool finished, closing;
   nat_tstamp t0, t_seen, t_peer, t_blob, t_confirmed, end;
   /* the birthday spray (agent_spray.c) */
-  nat_bday_side bd_peer;     /* the peer's side, from its blob */
-  nat_bday_plan bday;        /* both blobs in: bday_planned */
+  nat_bday_side bd_peer; /* the peer's side, from its blob */
+  nat_bday_plan bday;    /* both blobs in: bday_planned */
   bool bday_planned, bday_ran;
-  nat__spray spray;          /* bday_ran */
-  nat__agent_bsock *bsock;   /* the acceptor's sockets [nbsock] */
+  nat__spray spray;        /* bday_ran */
+  nat__agent_bsock *bsock; /* the acceptor's sockets [nbsock] */
   uint32_t nbsock, bsock_open;
   /* endpoints on the spray's winning sockets (borrowed): the acceptor's
    * one; both hard, the QUIC client's one or the server's on each hit */
@@ -79,12 +79,12 @@ struct nat_agent {
   bool bep_closing[NAT__SPRAY_HITS];
   unsigned nbep, bep_open;
   bool conn_on_bep;
-  nat_quic_endpoint *conn_ep; /* the endpoint a->conn runs on */
+  nat_quic_endpoint *conn_ep;        /* the endpoint a->conn runs on */
   bool bday_hit_told, bday_end_told; /* on_hit / on_exhausted ran */
   uv_timer_t spray_timer, progress_timer;
-  bool checks_failed;        /* the checks failed while the spray ran */
+  bool checks_failed; /* the checks failed while the spray ran */
   int checks_hint;
-  int strategy;              /* nat_agent_strategy once connected */
+  int strategy; /* nat_agent_strategy once connected */
 };
 
 /* The files call one way: agent_new.c (nat_agent_new, the names, the
@@ -126,6 +126,11 @@ bool nat__agent_spray_feed(nat_agent *a, const nat_addr *from,
 /* The connection is confirmed, or the run ends: the spray stops, every
  * acceptor socket but the one @p keep_ep's connection runs on closes. */
 void nat__agent_spray_stop(nat_agent *a);
+/* What the plan adds to a failure of the checks (@p hint theirs): the
+ * both-hard refusal with its estimate, or, when a verdict was missing and
+ * no check was answered, how to get one. @return false when there is
+ * nothing to add. */
+bool nat__agent_bday_note(const nat_agent *a, int hint, char *buf, size_t len);
 /* The connection runs on the spray's pair: the strategy is birthday and
  * the selected pair (for the report) is that pair, the connection's local
  * socket and the peer address the spray proved. */

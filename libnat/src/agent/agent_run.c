@@ -91,6 +91,7 @@ static void chk_timer_cb(uv_timer_t *t) {
 static void on_check(void *arg, const nat_check_event *ev) {
   nat_agent *a = arg;
   nat_agent_event e;
+  char note[320];
   memset(&e, 0, sizeof e);
   e.at = ev->at;
   e.pair = ev->info;
@@ -109,16 +110,11 @@ static void on_check(void *arg, const nat_check_event *ev) {
   case NAT_CHECK_EV_FAILED:
     if (a->connected || a->conn != NULL || nat__agent_spray_defers(a, ev->hint))
       break;
-    if (a->bday_planned && a->bday.why == NAT_BDAY_WHY_BOTH_HARD) {
-      char text[320];
-      snprintf(text, sizeof text, "birthday refused: both peers map per "
-               "destination; 99.9 %% would take about %llu probes a side "
-               "(%.0f min at %u/s) and as many NAT table entries on each "
-               "NAT: use port mapping (UPnP, NAT-PMP, PCP) or a relay",
-               (unsigned long long)a->bday.both_probes, a->bday.both_minutes,
-               a->bday.rate);
-      nat__agent_fail(a, NAT_EBDAYREFUSED, false, NAT_CHECK_HINT_BIRTHDAY,
-                      "connectivity checks failed; %s", text);
+    if (nat__agent_bday_note(a, ev->hint, note, sizeof note)) {
+      bool refused = a->bday.why == NAT_BDAY_WHY_BOTH_HARD;
+      nat__agent_fail(a, refused ? NAT_EBDAYREFUSED : NAT_ETIMEDOUT, false,
+                      refused ? NAT_CHECK_HINT_BIRTHDAY : ev->hint,
+                      "connectivity checks failed; %s", note);
       break;
     }
     if (ev->hint == NAT_CHECK_HINT_NONE)

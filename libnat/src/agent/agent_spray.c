@@ -17,7 +17,7 @@
 #include "nat/verdict.h"
 
 /* descriptors the rest of a run may need beside the acceptor's sockets */
-#define FD_MARGIN 64
+#define FD_MARGIN      64
 #define PROGRESS_EVERY 250 /* ms */
 /* an estimated range wider than this is taken as the whole range */
 #define NARROW_RANGE 16384
@@ -26,6 +26,7 @@
 #define ACCEPTOR_SETUP (20 * NAT_MILLISECONDS)
 
 static void spray_pump(nat_agent *a);
+static void refusal(const nat_bday_plan *p, char *buf, size_t len);
 
 void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
   const nat__punch_core *c = &a->core;
@@ -55,8 +56,8 @@ void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
     if (v->kind == NAT_PA_RANDOM && v->samples >= 3 && v->hi > v->lo) {
       uint32_t w = (uint32_t)(v->hi - v->lo) / (uint32_t)(v->samples - 1);
       uint32_t lo = v->lo > NAT_BDAY_PORT_LO + w ? v->lo - w : NAT_BDAY_PORT_LO;
-      uint32_t hi = (uint32_t)v->hi + w < NAT_BDAY_PORT_HI ? v->hi + w
-                                                           : NAT_BDAY_PORT_HI;
+      uint32_t hi =
+          (uint32_t)v->hi + w < NAT_BDAY_PORT_HI ? v->hi + w : NAT_BDAY_PORT_HI;
       if (hi - lo + 1 <= NARROW_RANGE) {
         out->lo = (uint16_t)lo;
         out->hi = (uint16_t)hi;
@@ -67,6 +68,25 @@ void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
     out->lo = cfg->lo;
     out->hi = cfg->hi;
   }
+}
+
+bool nat__agent_bday_note(const nat_agent *a, int hint, char *buf, size_t len) {
+  if (!a->bday_planned)
+    return false;
+  if (a->bday.why == NAT_BDAY_WHY_BOTH_HARD) {
+    refusal(&a->bday, buf, len);
+    return true;
+  }
+  if (a->bday.why == NAT_BDAY_WHY_UNKNOWN && !a->core.ticket_mode &&
+      (hint == NAT_CHECK_HINT_NO_RESPONSE || hint == NAT_CHECK_HINT_BIRTHDAY)) {
+    snprintf(buf, len,
+             "a peer's NAT mapping is unknown, so no birthday spray was "
+             "planned: give both peers --stun on another address than the "
+             "rendezvous (each then learns whether its NAT maps per "
+             "destination)");
+    return true;
+  }
+  return false;
 }
 
 static void refusal(const nat_bday_plan *p, char *buf, size_t len) {
@@ -90,8 +110,8 @@ int nat__agent_bday_plan(nat_agent *a) {
   a->bday_planned = true;
   if (p->role == NAT_BDAY_BOTH) {
     /* the tie-breakers pick the QUIC client, as for the checks */
-    a->core.controlling = nat_check_role_for(a->core.mine.tie_breaker,
-                                             a->core.peer.tie_breaker);
+    a->core.controlling =
+        nat_check_role_for(a->core.mine.tie_breaker, a->core.peer.tie_breaker);
     snprintf(text, sizeof text,
              "birthday: both NATs map per destination and both peers allow "
              "the spray: %u probes a side from %u sockets at %u/s over the "
@@ -125,8 +145,8 @@ int nat__agent_bday_plan(nat_agent *a) {
     return -1;
   if (a->cfg.birthday.only && p->role == NAT_BDAY_NONE) {
     if (p->why == NAT_BDAY_WHY_BOTH_HARD)
-      nat__agent_fail(a, NAT_EBDAYREFUSED, false, NAT_CHECK_HINT_BIRTHDAY,
-                      "%s", text);
+      nat__agent_fail(a, NAT_EBDAYREFUSED, false, NAT_CHECK_HINT_BIRTHDAY, "%s",
+                      text);
     else
       nat__agent_fail(a, NAT_EUNSUPPORTED, false, 0,
                       "no birthday spray for this pair: %s (punch connects "
@@ -318,10 +338,10 @@ int nat__agent_spray_start(nat_agent *a) {
            ACCEPTOR_SETUP;
   }
   now = nat_udp_now();
-  rc = nat__spray_start(&a->spray, a->bday.role, &a->bday, acc, &a->core.mine,
-                        &a->core.peer, a->core.local.family,
-                        a->core.controlling, (uint32_t)nsock, now, hold,
-                        nat_rand_system, NULL);
+  rc =
+      nat__spray_start(&a->spray, a->bday.role, &a->bday, acc, &a->core.mine,
+                       &a->core.peer, a->core.local.family, a->core.controlling,
+                       (uint32_t)nsock, now, hold, nat_rand_system, NULL);
   if (rc == 0 && a->cfg.birthday.ttl != 0)
     a->spray.ttl = a->cfg.birthday.ttl;
   if (rc != 0) {
@@ -470,7 +490,7 @@ static void spray_pump(nat_agent *a) {
   now = nat_udp_now();
   nat__spray_handle_expiry(s, now);
   while ((n = nat__spray_next_send(s, now, buf, sizeof buf, &sock, &dst,
-                                    &ttl)) > 0) {
+                                   &ttl)) > 0) {
     nat_udp *u = NULL;
     if (sock == NAT__SPRAY_MAIN)
       u = a->udp;
@@ -549,8 +569,7 @@ void nat__agent_spray_selected(nat_agent *a) {
       remote = ci.remote;
   }
   /* a socket bound to the unspecified address: our host address */
-  for (size_t i = 0; nat_addr_is_unspecified(&local) &&
-                     i < a->core.mine.ncands;
+  for (size_t i = 0; nat_addr_is_unspecified(&local) && i < a->core.mine.ncands;
        i++)
     if (a->core.mine.cands[i].type == NAT_CAND_HOST &&
         a->core.mine.cands[i].addr.family == local.family) {

@@ -96,7 +96,8 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
   }
   out->sockets =
       clamp(acc->sockets, NAT_BDAY_SOCKETS_DEFAULT, NAT_BDAY_SOCKETS_MAX);
-  out->probes = clamp(dia->probes, NAT_BDAY_PROBES_DEFAULT, NAT_BDAY_PROBES_MAX);
+  out->probes =
+      clamp(dia->probes, NAT_BDAY_PROBES_DEFAULT, NAT_BDAY_PROBES_MAX);
   out->rate = clamp(dia->rate, NAT_BDAY_RATE_DEFAULT, NAT_BDAY_RATE_MAX);
   range_of(acc, &out->lo, &out->hi);
   out->n = (uint32_t)out->hi - out->lo + 1;
@@ -108,12 +109,12 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
   out->t_expected = (nat_tstamp)out->probes * NAT_SECONDS / out->rate;
   out->t_median = (nat_tstamp)out->probes_50 * NAT_SECONDS / out->rate;
   if (role == NAT_BDAY_BOTH) { /* the same on both: the smaller of each */
-    out->sockets = clamp(us->sockets, NAT_BDAY_SOCKETS_DEFAULT,
-                         NAT_BDAY_SOCKETS_MAX);
-    uint32_t k2 = clamp(peer->sockets, NAT_BDAY_SOCKETS_DEFAULT,
-                        NAT_BDAY_SOCKETS_MAX);
-    uint32_t m2 = clamp(peer->probes, NAT_BDAY_PROBES_DEFAULT,
-                        NAT_BDAY_PROBES_MAX);
+    out->sockets =
+        clamp(us->sockets, NAT_BDAY_SOCKETS_DEFAULT, NAT_BDAY_SOCKETS_MAX);
+    uint32_t k2 =
+        clamp(peer->sockets, NAT_BDAY_SOCKETS_DEFAULT, NAT_BDAY_SOCKETS_MAX);
+    uint32_t m2 =
+        clamp(peer->probes, NAT_BDAY_PROBES_DEFAULT, NAT_BDAY_PROBES_MAX);
     uint32_t r2 = clamp(peer->rate, NAT_BDAY_RATE_DEFAULT, NAT_BDAY_RATE_MAX);
     out->sockets = out->sockets < k2 ? out->sockets : k2;
     out->probes = out->probes < m2 ? out->probes : m2;
@@ -144,14 +145,22 @@ int nat_bday_plan_make(const nat_bday_side *us, const nat_bday_side *peer,
 
 const char *nat_bday_why_name(int why) {
   switch (why) {
-  case NAT_BDAY_WHY_SPRAY: return "spray";
-  case NAT_BDAY_WHY_EASY: return "easy";
-  case NAT_BDAY_WHY_PREDICTED: return "predicted";
-  case NAT_BDAY_WHY_DISABLED: return "disabled";
-  case NAT_BDAY_WHY_UNKNOWN: return "unknown";
-  case NAT_BDAY_WHY_BOTH_HARD: return "both-hard";
-  case NAT_BDAY_WHY_ROLES_CONFLICT: return "roles-conflict";
-  default: return "unknown";
+  case NAT_BDAY_WHY_SPRAY:
+    return "spray";
+  case NAT_BDAY_WHY_EASY:
+    return "easy";
+  case NAT_BDAY_WHY_PREDICTED:
+    return "predicted";
+  case NAT_BDAY_WHY_DISABLED:
+    return "disabled";
+  case NAT_BDAY_WHY_UNKNOWN:
+    return "unknown";
+  case NAT_BDAY_WHY_BOTH_HARD:
+    return "both-hard";
+  case NAT_BDAY_WHY_ROLES_CONFLICT:
+    return "roles-conflict";
+  default:
+    return "unknown";
   }
 }
 
@@ -181,10 +190,14 @@ const char *nat_bday_why_strerror(int why) {
 
 const char *nat_bday_role_name(int role) {
   switch (role) {
-  case NAT_BDAY_ACCEPTOR: return "acceptor";
-  case NAT_BDAY_DIALER: return "dialer";
-  case NAT_BDAY_BOTH: return "both";
-  default: return "none";
+  case NAT_BDAY_ACCEPTOR:
+    return "acceptor";
+  case NAT_BDAY_DIALER:
+    return "dialer";
+  case NAT_BDAY_BOTH:
+    return "both";
+  default:
+    return "none";
   }
 }
 

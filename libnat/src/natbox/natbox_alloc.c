@@ -142,8 +142,8 @@ static int alloc_port(nat_box *b, nat__nb_host *h, unsigned eidx,
  * at random (a few tries, then the next free one upwards). @return 0, or
  * NAT_BOX_DROP_PORTS_EXHAUSTED when every block is taken. */
 static int block_acquire(nat_box *b, nat__nb_host *h) {
-  unsigned mask = b->cfg.pooling_arbitrary ? (1u << b->cfg.npublic) - 1
-                                           : 1u << h->ext_idx;
+  unsigned mask =
+      b->cfg.pooling_arbitrary ? (1u << b->cfg.npublic) - 1 : 1u << h->ext_idx;
   uint8_t ips = (uint8_t)mask;
   uint32_t slot = 0;
   bool found = false;

@@ -6,6 +6,7 @@
  * and fields this version does not know are skipped. The birthday spray
  * (nat/birthday.h) adds alloc=, seq=, range= and bd= (bday_field()):
  * what the plan both peers make needs from each. Pure. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,31 +14,34 @@
 #include "nat/verdict.h"
 #include "punch/agent_core.h"
 
-/* The birthday fields (agent_core.h) after the others. */
-static ssize_t bday_encode(const nat_bday_side *bd, char *buf, size_t cap) {
-  size_t k = 0;
+/* Append printf-style text at *@p k. @return 0 or -1 (no room). */
+static int put(char *buf, size_t cap, size_t *k, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int put(char *buf, size_t cap, size_t *k, const char *fmt, ...) {
+  va_list ap;
   int m;
+  va_start(ap, fmt);
+  m = vsnprintf(buf + *k, cap - *k, fmt, ap);
+  va_end(ap);
+  if (m < 0 || (size_t)m >= cap - *k)
+    return -1;
+  *k += (size_t)m;
+  return 0;
+}
+
+/* The birthday fields (agent_core.h) after the others. */
+static int bday_encode(const nat_bday_side *bd, char *buf, size_t cap,
+                       size_t *k) {
   char flags[5], *f = flags;
-  if (bd->alloc > 0) {
-    m = snprintf(buf + k, cap - k, " alloc=%d", bd->alloc);
-    if (m < 0 || (size_t)m >= cap - k)
-      return NAT_ENOBUFS;
-    k += (size_t)m;
-  }
-  if (bd->alloc == NAT_PA_SEQUENTIAL && bd->last != 0 && bd->delta != 0) {
-    m = snprintf(buf + k, cap - k, " seq=%d/%u", (int)bd->delta,
-                 (unsigned)bd->last);
-    if (m < 0 || (size_t)m >= cap - k)
-      return NAT_ENOBUFS;
-    k += (size_t)m;
-  }
-  if (bd->lo != 0 && bd->hi >= bd->lo) {
-    m = snprintf(buf + k, cap - k, " range=%u-%u", (unsigned)bd->lo,
-                 (unsigned)bd->hi);
-    if (m < 0 || (size_t)m >= cap - k)
-      return NAT_ENOBUFS;
-    k += (size_t)m;
-  }
+  if (bd->alloc > 0 && put(buf, cap, k, " alloc=%d", bd->alloc) != 0)
+    return -1;
+  if (bd->alloc == NAT_PA_SEQUENTIAL && bd->last != 0 && bd->delta != 0 &&
+      put(buf, cap, k, " seq=%d/%u", (int)bd->delta, (unsigned)bd->last) != 0)
+    return -1;
+  if (bd->lo != 0 && bd->hi >= bd->lo &&
+      put(buf, cap, k, " range=%u-%u", (unsigned)bd->lo, (unsigned)bd->hi) != 0)
+    return -1;
   if (!bd->enabled)
     *f++ = 'n';
   if (bd->allow_both_hard)
@@ -49,40 +53,25 @@ static ssize_t bday_encode(const nat_bday_side *bd, char *buf, size_t cap) {
   if (f == flags)
     *f++ = '-';
   *f = '\0';
-  m = snprintf(buf + k, cap - k, " bd=%u/%u/%u/%s", (unsigned)bd->sockets,
-               (unsigned)bd->probes, (unsigned)bd->rate, flags);
-  if (m < 0 || (size_t)m >= cap - k)
-    return NAT_ENOBUFS;
-  return (ssize_t)(k + (size_t)m);
+  return put(buf, cap, k, " bd=%u/%u/%u/%s", (unsigned)bd->sockets,
+             (unsigned)bd->probes, (unsigned)bd->rate, flags);
 }
 
 ssize_t nat__punch_blob_encode(const nat_ticket *t, int mapping, nat_tstamp rtt,
-                               const nat_bday_side *bd, char *buf,
-                               size_t cap) {
+                               const nat_bday_side *bd, char *buf, size_t cap) {
   ssize_t n = nat_ticket_encode(t, buf, cap);
   size_t k;
-  int m;
   if (n < 0)
     return n;
   k = (size_t)n;
-  m = snprintf(buf + k, cap - k, " map=%d", mapping);
-  if (m < 0 || (size_t)m >= cap - k)
+  if (put(buf, cap, &k, " map=%d", mapping) != 0)
     return NAT_ENOBUFS;
-  k += (size_t)m;
-  if (rtt != 0) {
-    m = snprintf(
-        buf + k, cap - k, " rtt=%llu",
-        (unsigned long long)((rtt + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS));
-    if (m < 0 || (size_t)m >= cap - k)
-      return NAT_ENOBUFS;
-    k += (size_t)m;
-  }
-  if (bd != NULL) {
-    ssize_t b = bday_encode(bd, buf + k, cap - k);
-    if (b < 0)
-      return b;
-    k += (size_t)b;
-  }
+  if (rtt != 0 && put(buf, cap, &k, " rtt=%llu",
+                      (unsigned long long)((rtt + NAT_MILLISECONDS - 1) /
+                                           NAT_MILLISECONDS)) != 0)
+    return NAT_ENOBUFS;
+  if (bd != NULL && bday_encode(bd, buf, cap, &k) != 0)
+    return NAT_ENOBUFS;
   return (ssize_t)k;
 }
 
@@ -122,8 +111,8 @@ static int bad(char *why, size_t whylen, const char *fmt, int flen,
 /* "N/N/..." into @p v (at most @p max numbers of 1..@p maxd digits, the
  * first optionally negative when @p neg), each ended by @p sep or the
  * field's end. @return the count or -1. */
-static int nums(const char *p, const char *end, char sep, size_t maxd,
-                bool neg, long *v, int max) {
+static int nums(const char *p, const char *end, char sep, size_t maxd, bool neg,
+                long *v, int max) {
   int n = 0;
   while (n < max) {
     const char *e = p;
@@ -163,8 +152,8 @@ static int bday_field(const char *f, const char *fe, nat_bday_side *bd,
     bd->delta = (int32_t)v[0];
     bd->last = (uint16_t)v[1];
   } else if (fl >= 6 && memcmp(f, "range=", 6) == 0) {
-    if (nums(f + 6, fe, '-', 5, false, v, 2) != 2 || v[0] < 1 ||
-        v[1] > 65535 || v[0] > v[1])
+    if (nums(f + 6, fe, '-', 5, false, v, 2) != 2 || v[0] < 1 || v[1] > 65535 ||
+        v[0] > v[1])
       return bad(why, whylen,
                  "malformed peer blob: bad field '%.*s': expected "
                  "range=LO-HI with 1 <= LO <= HI <= 65535",
@@ -194,11 +183,20 @@ static int bday_field(const char *f, const char *fe, nat_bday_side *bd,
     bd->rate = (uint32_t)v[2];
     for (const char *q = slash + 1; q < fe; q++) {
       switch (*q) {
-      case 'n': bd->enabled = false; break;
-      case 'b': bd->allow_both_hard = true; break;
-      case 'a': bd->force_acceptor = true; break;
-      case 'd': bd->force_dialer = true; break;
-      case '-': break;
+      case 'n':
+        bd->enabled = false;
+        break;
+      case 'b':
+        bd->allow_both_hard = true;
+        break;
+      case 'a':
+        bd->force_acceptor = true;
+        break;
+      case 'd':
+        bd->force_dialer = true;
+        break;
+      case '-':
+        break;
       default:
         return bad(why, whylen,
                    "malformed peer blob: bad field '%.*s': flags are n, b, a, "

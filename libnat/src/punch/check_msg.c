@@ -21,10 +21,9 @@ ssize_t nat__check_msg_request(uint8_t *buf, size_t cap, const uint8_t *tid,
   nat_stun_builder_init(&b, buf, cap, NAT_STUN_BINDING, NAT_STUN_REQUEST, tid);
   nat_stun_add_string(&b, NAT_ATTR_USERNAME, user);
   nat_stun_add_u32(&b, NAT_ATTR_PRIORITY, priority);
-  nat_stun_add_u64(&b,
-                   controlling ? NAT_ATTR_ICE_CONTROLLING
-                               : NAT_ATTR_ICE_CONTROLLED,
-                   tie_breaker);
+  nat_stun_add_u64(
+      &b, controlling ? NAT_ATTR_ICE_CONTROLLING : NAT_ATTR_ICE_CONTROLLED,
+      tie_breaker);
   if (nominate)
     nat_stun_add_attr(&b, NAT_ATTR_USE_CANDIDATE, "", 0);
   nat_stun_add_integrity(&b, (const uint8_t *)rpwd, strlen(rpwd));
@@ -95,11 +94,9 @@ int nat__check_msg_auth(const nat_stun_msg *m, const char *lufrag,
   size_t ll = strlen(lufrag);
   if (u == NULL || m->mi_idx < 0)
     return 400;
-  if (u->len <= ll || memcmp(u->value, lufrag, ll) != 0 ||
-      u->value[ll] != ':')
+  if (u->len <= ll || memcmp(u->value, lufrag, ll) != 0 || u->value[ll] != ':')
     return 401;
-  if (nat_stun_msg_check_integrity(m, (const uint8_t *)lpwd, strlen(lpwd)) !=
-      0)
+  if (nat_stun_msg_check_integrity(m, (const uint8_t *)lpwd, strlen(lpwd)) != 0)
     return 401;
   return 0;
 }

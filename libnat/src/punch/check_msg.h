@@ -22,8 +22,7 @@ ssize_t nat__check_msg_request(uint8_t *buf, size_t cap, const uint8_t *tid,
  * XOR-MAPPED-ADDRESS @p to, or an error @p code; signed with our password
  * @p lpwd unless it is NULL. @return the length or a NAT_E* code. */
 ssize_t nat__check_msg_response(uint8_t *buf, size_t cap, const uint8_t *tid,
-                                const nat_addr *to, int code,
-                                const char *lpwd);
+                                const nat_addr *to, int code, const char *lpwd);
 
 /* An incoming request's USERNAME ("lufrag:...") and MESSAGE-INTEGRITY
  * (our password @p lpwd). @return 0, 400 (attribute missing) or 401

@@ -312,9 +312,8 @@ static void our_answer(nat__spray *s, nat_tstamp now, uint32_t sock,
     return;
   }
   if (s->role != NAT_BDAY_ACCEPTOR) {
-    uint32_t want = s->role == NAT_BDAY_BOTH && s->nsock > 0
-                        ? idx % s->nsock
-                        : NAT__SPRAY_MAIN;
+    uint32_t want = s->role == NAT_BDAY_BOTH && s->nsock > 0 ? idx % s->nsock
+                                                             : NAT__SPRAY_MAIN;
     if ((idx & KA_BIT) != 0 || idx >= s->st.probes_sent || sock != want ||
         !from_peer_ip(s, from) || from->port != s->probe_port[idx]) {
       s->st.ignored++;

@@ -20,8 +20,8 @@
 #include "nat/ticket.h"
 
 /* The dialer's one socket (the agent's), as a socket index. */
-#define NAT__SPRAY_MAIN UINT32_MAX
-#define NAT__SPRAY_OUTQ 16
+#define NAT__SPRAY_MAIN    UINT32_MAX
+#define NAT__SPRAY_OUTQ    16
 #define NAT__SPRAY_MSG_MAX 256
 /* The acceptor's keepalive period per socket (mappings live 30 s and
  * more in every NAT we tried) */
@@ -43,8 +43,7 @@ typedef struct nat__spray_out {
 } nat__spray_out;
 
 typedef struct nat__spray_stats {
-  uint32_t probes_sent, keepalives, answers_sent, hit_probe, ignored,
-      replays;
+  uint32_t probes_sent, keepalives, answers_sent, hit_probe, ignored, replays;
 } nat__spray_stats;
 
 typedef struct nat__spray {
@@ -58,7 +57,7 @@ typedef struct nat__spray {
   /* the peer's public addresses (its server-reflexive candidates) */
   nat_addr peer_pub[4];
   size_t npeer;
-  uint8_t salt[8]; /* our transaction IDs: salt || index */
+  uint8_t salt[8];       /* our transaction IDs: salt || index */
   nat_tstamp start, end; /* probes / keepalives begin; the window ends */
   /* dialer */
   nat_bday_targets *targets;
