@@ -407,7 +407,7 @@ static void test_spray_hostile(void **state) {
   feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
   assert_int_equal(p->dia.st.ignored, 2);
   /* 3. a correctly keyed answer, but from another port than probed */
-  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0, NULL,
                               p->tacc.pwd);
   from = dst;
   from.port = (uint16_t)(dst.port + 1);
@@ -433,7 +433,7 @@ static void test_spray_hostile(void **state) {
   assert_false(p->acc.hit);
   /* 6. a keyed answer to probe 0 from the probed address: the hit; the
    * same answer again is a replay */
-  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0, NULL,
                               p->tacc.pwd);
   feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, true);
   assert_true(p->dia.hit);
@@ -443,9 +443,26 @@ static void test_spray_hostile(void **state) {
   /* 7. on the dialer's main socket, STUN that is not the spray's is left
    * to the agent's checks */
   memset(tid, 0x11, sizeof tid);
-  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0, NULL,
                               p->tacc.pwd);
-  feed(&p->dia, NAT__SPRAY_MAIN, &dst, buf, (size_t)n, false);
+  from = dst;
+  from.port = 45678; /* where one of the agent's checks went */
+  feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n, false);
+  assert_false(nat__spray_via(&p->dia, &from));
+  /* 8. the same answered by a spray socket (its SOFTWARE), keyed: left to
+   * the checks too, and the path it proves is the spray's; unkeyed or
+   * from another IP it proves nothing */
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+                              NAT__SPRAY_SOFTWARE, "not-the-key");
+  feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n, false);
+  assert_false(nat__spray_via(&p->dia, &from));
+  n = nat__check_msg_response(buf, sizeof buf, tid, &p->dia_pub, 0,
+                              NAT__SPRAY_SOFTWARE, p->tacc.pwd);
+  feed(&p->dia, NAT__SPRAY_MAIN, &evil, buf, (size_t)n, false);
+  assert_false(nat__spray_via(&p->dia, &evil));
+  feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n, false);
+  assert_true(nat__spray_via(&p->dia, &from));
+  assert_true(nat__spray_via(&p->dia, &dst)); /* the hit's */
   nat__spray_free(&p->acc);
   nat__spray_free(&p->dia);
   free(p);

@@ -190,9 +190,11 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   a->connected = true;
   a->phase = NAT_AGENT_PH_CONNECTED;
   uv_timer_stop(&a->deadline);
-  if (a->conn_on_bep ||
-      (a->bday_ran && a->spray.hit && a->spray.role == NAT_BDAY_DIALER &&
-       nat_addr_equal(&a->conn_remote, &a->spray.hit_remote)))
+  /* birthday: the connection runs on one of our spray sockets, or goes
+   * to one of the peer's (the dialer's hit, or a spray socket that
+   * answered one of our checks) */
+  if (a->conn_on_bep || (a->bday_ran && a->core.controlling &&
+                         nat__spray_via(&a->spray, &a->conn_remote)))
     nat__agent_spray_selected(a); /* the path is the spray's pair */
   else if (a->core.selected && a->core.sel.remote.type == NAT_CAND_PREDICTED)
     a->strategy = NAT_AGENT_VIA_PREDICTED;

@@ -55,7 +55,7 @@ static const char *reason_for(int code) {
 
 ssize_t nat__check_msg_response(uint8_t *buf, size_t cap, const uint8_t *tid,
                                 const nat_addr *to, int code,
-                                const char *lpwd) {
+                                const char *software, const char *lpwd) {
   nat_stun_builder b;
   nat_stun_builder_init(&b, buf, cap, NAT_STUN_BINDING,
                         code == 0 ? NAT_STUN_SUCCESS : NAT_STUN_ERROR, tid);
@@ -63,6 +63,8 @@ ssize_t nat__check_msg_response(uint8_t *buf, size_t cap, const uint8_t *tid,
     nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, to);
   else
     nat_stun_add_error(&b, code, reason_for(code));
+  if (software != NULL)
+    nat_stun_add_string(&b, NAT_ATTR_SOFTWARE, software);
   if (lpwd != NULL)
     nat_stun_add_integrity(&b, (const uint8_t *)lpwd, strlen(lpwd));
   return nat_stun_builder_finish(&b, true);
@@ -78,7 +80,7 @@ void nat__check_queue_response(nat_check *c, const nat_stun_msg *req,
   if (c->nout >= NAT__CHECK_OUTQ)
     return;
   o = &c->outq[(c->outhead + c->nout) % NAT__CHECK_OUTQ];
-  n = nat__check_msg_response(o->buf, sizeof o->buf, req->tid, to, code,
+  n = nat__check_msg_response(o->buf, sizeof o->buf, req->tid, to, code, NULL,
                               sign ? c->lpwd : NULL);
   if (n <= 0)
     return;

@@ -19,10 +19,17 @@ ssize_t nat__check_msg_request(uint8_t *buf, size_t cap, const uint8_t *tid,
                                bool nominate);
 
 /* The answer to the request with @p tid: success (code 0) with
- * XOR-MAPPED-ADDRESS @p to, or an error @p code; signed with our password
- * @p lpwd unless it is NULL. @return the length or a NAT_E* code. */
+ * XOR-MAPPED-ADDRESS @p to, or an error @p code; SOFTWARE @p software
+ * unless NULL; signed with our password @p lpwd unless it is NULL.
+ * @return the length or a NAT_E* code. */
 ssize_t nat__check_msg_response(uint8_t *buf, size_t cap, const uint8_t *tid,
-                                const nat_addr *to, int code, const char *lpwd);
+                                const nat_addr *to, int code,
+                                const char *software, const char *lpwd);
+
+/* The SOFTWARE of the birthday spray's answers: the peer whose check an
+ * acceptor's spray socket answered names the path as the spray's, as the
+ * acceptor does (spray.c). */
+#define NAT__SPRAY_SOFTWARE "libnat birthday"
 
 /* An incoming request's USERNAME ("lufrag:...") and MESSAGE-INTEGRITY
  * (our password @p lpwd). @return 0, 400 (attribute missing) or 401

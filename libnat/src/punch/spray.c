@@ -243,7 +243,8 @@ static void queue_answer(nat__spray *s, uint32_t sock, const nat_addr *to,
   if (s->nout >= NAT__SPRAY_OUTQ)
     return; /* the peer's next check gets one */
   o = &s->outq[(s->outhead + s->nout) % NAT__SPRAY_OUTQ];
-  n = nat__check_msg_response(o->buf, sizeof o->buf, req->tid, to, 0, s->lpwd);
+  n = nat__check_msg_response(o->buf, sizeof o->buf, req->tid, to, 0,
+                              NAT__SPRAY_SOFTWARE, s->lpwd);
   if (n <= 0)
     return;
   o->len = (size_t)n;
@@ -342,6 +343,31 @@ static void our_answer(nat__spray *s, nat_tstamp now, uint32_t sock,
   hit(s, now, sock, from); /* the dialer answered our keepalive */
 }
 
+/* An answer to one of the agent's own checks from a spray socket of the
+ * peer (keyed, with the spray's SOFTWARE): remember where it came from. */
+static void note_via(nat__spray *s, const nat_addr *from,
+                     const nat_stun_msg *m) {
+  static const char sw[] = NAT__SPRAY_SOFTWARE;
+  const nat_stun_attr *a = nat_stun_msg_find(m, NAT_ATTR_SOFTWARE);
+  if (a == NULL || a->len != sizeof sw - 1 ||
+      memcmp(a->value, sw, sizeof sw - 1) != 0 || m->cls != NAT_STUN_SUCCESS ||
+      m->mi_idx < 0 || !from_peer_ip(s, from) ||
+      nat_stun_msg_check_integrity(m, (const uint8_t *)s->rpwd,
+                                   strlen(s->rpwd)) != 0 ||
+      nat__spray_via(s, from) || s->nvia >= NAT__SPRAY_HITS)
+    return;
+  s->via[s->nvia++] = *from;
+}
+
+bool nat__spray_via(const nat__spray *s, const nat_addr *remote) {
+  if (s->hit && nat_addr_equal(&s->hit_remote, remote))
+    return true;
+  for (unsigned i = 0; i < s->nvia; i++)
+    if (nat_addr_equal(&s->via[i], remote))
+      return true;
+  return false;
+}
+
 bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
                      const nat_addr *from, const nat_stun_msg *msg) {
   uint32_t idx;
@@ -370,7 +396,9 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
   if (!our_tid(s, msg->tid, &idx)) {
     if (!main)
       s->st.ignored++;
-    return !main;
+    else
+      note_via(s, from, msg);
+    return !main; /* the main socket's: the agent's checks take it */
   }
   our_answer(s, now, sock, from, msg, idx);
   return true;

@@ -81,6 +81,11 @@ typedef struct nat__spray {
    * hit_sock); the QUIC client may pick another pair than our first */
   uint32_t hits[NAT__SPRAY_HITS];
   unsigned nhits;
+  /* addresses of the peer whose spray sockets answered the agent's own
+   * checks (their answers carry NAT__SPRAY_SOFTWARE): a path the checks
+   * found through one of those sockets is the spray's too */
+  nat_addr via[NAT__SPRAY_HITS];
+  unsigned nvia;
   nat__spray_stats st;
 } nat__spray;
 
@@ -125,6 +130,10 @@ void nat__spray_handle_expiry(nat__spray *s, nat_tstamp now);
  * not ours (the agent's checks may take it). */
 bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
                      const nat_addr *from, const nat_stun_msg *msg);
+
+/* true when @p remote is a spray socket of the peer: it answered one of
+ * our probes (the hit) or one of the agent's own checks. */
+bool nat__spray_via(const nat__spray *s, const nat_addr *remote);
 
 /* The odds the probes sent so far had (dialer), or the dialer's expected
  * progress by @p now (acceptor). */
