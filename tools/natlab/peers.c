@@ -62,6 +62,9 @@ int nl_proc_spawn(const char *ns, char *const argv[], struct nl_proc *p) {
               strerror(errno));
       _exit(126);
     }
+    /* which lab a process belongs to, for whoever looks for leftovers
+     * (tests run beside other labs' processes of the same program) */
+    setenv("NATLAB_NS", ns, 1);
     execvp(argv[0], argv);
     fprintf(stderr, "natlab: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);

@@ -101,12 +101,15 @@ PY
 [ $rc = 0 ] || fail "natlab run birthday exited $rc"
 [ -z "$(ls -A "$NATLAB_STATE_DIR" 2>/dev/null)" ] ||
   fail "labs left behind: $(ls "$NATLAB_STATE_DIR")"
-for p in $(/usr/bin/python3 -c 'import json, sys
-for c in json.load(open(sys.argv[1]))["cases"]: print(c["prefix"])' "$tmp/b.json"); do
+prefixes=$(/usr/bin/python3 -c 'import json, sys
+for c in json.load(open(sys.argv[1]))["cases"]: print(c["prefix"])' "$tmp/b.json")
+for p in $prefixes; do
   left=$(ns_with_prefix "$p")
   [ -z "$left" ] || fail "namespaces left behind: $left"
 done
-pgrep -f "^$NATLAB_PUNCH " >/dev/null && fail "punch processes left behind"
+# shellcheck disable=SC2086 # one prefix a word
+left=$(procs_of_labs "$NATLAB_PUNCH" $prefixes)
+[ -z "$left" ] || fail "punch processes left behind: $left"
 
 # usage errors: exit 2, one line naming what is wrong
 "$NATLAB" run birthday --pairs port-restricted:bogus >/dev/null 2>"$tmp/err"

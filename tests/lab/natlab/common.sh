@@ -40,3 +40,16 @@ lab_cleanup() {
 
 # Names of namespaces whose names start with $1.
 ns_with_prefix() { ip netns list | awk '{print $1}' | grep "^$1-" || true; }
+# The PIDs of PROGRAM's processes that natlab started in a namespace of
+# one of the labs PREFIX... (natlab's peers.c sets NATLAB_NS=PREFIX-NODE):
+# other tests' processes of the same program, running beside, are not ours.
+procs_of_labs() {
+  local prog=$1 pid p
+  shift
+  for pid in $(pgrep -f "^$prog " || true); do
+    for p in "$@"; do
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+        grep -q "^NATLAB_NS=$p-" && echo "$pid"
+    done
+  done
+}

@@ -142,12 +142,16 @@ grep -q "unknown kind 'bogus'" "$tmp/err" || fail "--kinds bogus: $(cat "$tmp/er
 # no rendezvous
 [ -z "$(ls -A "$NATLAB_STATE_DIR" 2>/dev/null)" ] ||
   fail "labs left behind: $(ls "$NATLAB_STATE_DIR")"
+prefixes=
 for f in "$tmp/pm.json" "$tmp/liar.json"; do
   for p in $(python3 -c 'import json, sys
 for c in json.load(open(sys.argv[1]))["cases"]: print(c["prefix"])' "$f"); do
     left=$(ns_with_prefix "$p")
     [ -z "$left" ] || fail "namespaces left behind: $left"
+    prefixes="$prefixes $p"
   done
 done
-pgrep -f "^$NATLAB_PUNCH " >/dev/null && fail "punch processes left behind"
+# shellcheck disable=SC2086 # one prefix a word
+left=$(procs_of_labs "$NATLAB_PUNCH" $prefixes)
+[ -z "$left" ] || fail "punch processes left behind: $left"
 echo "PASS: natlab run punch"
