@@ -200,6 +200,8 @@ static void show_node(const struct nl_topo *t, int i) {
            nl_alloc_name(n->alloc), n->hairpin ? "on" : "off");
   if (n->kind == NL_NAT && n->port_max)
     printf(" range=%u-%u", n->port_min, n->port_max);
+  if (n->kind == NL_NAT && n->input_drop)
+    printf(" input=drop");
   if (n->kind == NL_NAT && n->port_block)
     printf(" port-block=%u", n->port_block);
   if (n->kind == NL_NAT && n->timeout)

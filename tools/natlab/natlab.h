@@ -81,6 +81,9 @@ struct nl_node {
   unsigned port_block; /* natbox: one aligned block of this many ports per
                           internal IP (carrier NAT), 0: none */
   bool hairpin;
+  /* kernel NAT: drop new inbound flows to the NAT itself on its uplink (as
+   * routers do); natbox always drops what no mapping admits */
+  bool input_drop;
   unsigned timeout; /* mapping timeout in seconds, 0: kernel default */
   unsigned portmap; /* enum nl_portmap bits: miniupnpd runs on the NAT */
   struct nl_opt nat_opts[NL_MAX_OPTS]; /* extra natbox options */

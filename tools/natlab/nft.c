@@ -9,7 +9,12 @@
  *   EI filtering (full cone)                learned map port -> inside
  *   AD filtering (restricted cone)          learned map port.remote-ip
  *   hairpinning                             the learned map on LAN ingress
- *                                           plus an inside->inside snat */
+ *                                           plus an inside->inside snat
+ *   input=drop                              new flows to the NAT itself on
+ *                                           its uplink dropped (a router's
+ *                                           firewall): no conntrack entry
+ *                                           holds the tuple an unsolicited
+ *                                           packet named (LAB-NOTES) */
 #include "natlab.h"
 
 #include <stdio.h>
@@ -163,6 +168,11 @@ int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
   maps(&c);
   prerouting(&c);
   postrouting(&c);
+  if (c.n->input_drop)
+    fprintf(c.f,
+            "  chain input {\n    type filter hook input priority filter; "
+            "policy accept;\n    iifname \"%s\" ct state new drop\n  }\n",
+            c.wan);
   fprintf(c.f, "}\n");
   if (c.n->portmap)
     nl_nft_portmap(c.n, c.f);

@@ -298,6 +298,10 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
     if ((r = parse_bool(v)) < 0)
       return perr(p, "hairpin must be on or off, not '%s'", v);
     n->hairpin = r == 1;
+  } else if (strcmp(k, "input") == 0) {
+    if (strcmp(v, "drop") != 0 && strcmp(v, "accept") != 0)
+      return perr(p, "input must be drop or accept, not '%s'", v);
+    n->input_drop = strcmp(v, "drop") == 0;
   } else if (strcmp(k, "timeout") == 0) {
     if (nat_cli_uint(v, 1, 86400, &x))
       return perr(p, "timeout must be 1..86400 seconds, not '%s'", v);
@@ -454,6 +458,9 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
   if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX &&
       (r = natbox_check(p, n)))
     return r;
+  if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->input_drop)
+    return perr(p, "input=drop is for engine=kernel: natbox drops every "
+                   "inbound packet no mapping admits already");
   if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->portmap)
     return perr(p, "portmap (miniupnpd) needs engine=kernel: miniupnpd "
                    "programs nftables");

@@ -52,8 +52,12 @@ void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
      * between them (s samples of a uniform range leave about
      * span / (s - 1) unseen at each end). Only a narrow range is worth
      * telling: a few samples of the whole range would name a part of it
-     * (and overstate the odds). */
-    if (v->kind == NAT_PA_RANDOM && v->samples >= 3 && v->hi > v->lo) {
+     * (and overstate the odds). Told for samples called sequential too:
+     * four random ports of a narrow range sometimes look like a
+     * progression (measured), and the dialer sprays the predicted window
+     * first, then this range, then the rest. */
+    if ((v->kind == NAT_PA_RANDOM || v->kind == NAT_PA_SEQUENTIAL) &&
+        v->samples >= 3 && v->hi > v->lo) {
       uint32_t w = (uint32_t)(v->hi - v->lo) / (uint32_t)(v->samples - 1);
       uint32_t lo = v->lo > NAT_BDAY_PORT_LO + w ? v->lo - w : NAT_BDAY_PORT_LO;
       uint32_t hi =
