@@ -223,7 +223,9 @@ typedef struct nat_bday_sim_result {
 } nat_bday_sim_result;
 
 /** Run the simulation. @return 0, NAT_EINVAL (NULL, no trials, K or m 0,
- * a range or block that cannot hold K ports). */
+ * an allocation other than random or sequential, interleave outside 0..1,
+ * port_min > port_max, a range or block that cannot hold K ports, a block
+ * larger than the range). */
 NAT_EXTERN int nat_bday_sim_run(const nat_bday_sim_config *cfg,
                                 nat_bday_sim_result *out);
 

@@ -2,9 +2,14 @@
  * assignment"), prediction of a sequential NAT's next ports, and the
  * birthday-spray odds. Rules in nat/verdict.h. Pure: no I/O, no clock.
  *
- * The library does not link libm, so the few functions the odds and the
- * chance tests need (log, log1p, exp, expm1, sqrt) are computed here by
- * series. */
+ * The few functions the odds and the chance tests need (log, log1p, exp,
+ * expm1, sqrt) are computed here by series: written when the library did
+ * not link libm (it does since the birthday spray, nat/birthday.h), and
+ * kept so that the figures reports and replays give do not move. The
+ * verdict's birthday odds are the with-replacement estimate
+ * 1 - (1 - K/n)^m, within a probe of nat/birthday.h's exact
+ * nat_bday_odds() for K much smaller than n; the spray's plan uses the
+ * exact one. */
 #include <math.h> /* HUGE_VAL only: a macro */
 #include <stdlib.h>
 #include <string.h>
