@@ -157,7 +157,10 @@ typedef struct nat_agent_config {
   const uint8_t *rendezvous_pin;
   /** A STUN server "HOST:PORT" for a server-reflexive candidate; with a
    * rendezvous it also enables the allocation probes and predicted
-   * candidates. NULL: none. */
+   * candidates. In ticket mode, when it is an RFC 5780 server (its answer
+   * names an OTHER-ADDRESS of another IP), a second Binding there tells
+   * our mapping and the allocation probes go there: the birthday plan
+   * then has its verdicts. NULL: none. */
   const char *stun;
   /** How messages name rendezvous and stun (e.g. "--rendezvous"); NULL:
    * "the rendezvous", "the STUN server". Not copied: keep them alive. */

@@ -187,7 +187,16 @@ static void send_blob(nat_agent *a) {
                     "cannot send our blob to the rendezvous");
 }
 
+static void ticket_blob(nat_agent *a);
+static bool other_start(nat_agent *a, const nat_addr *other);
+
 static void maybe_send_blob(nat_agent *a) {
+  if (!a->has_rdv && a->other_look) { /* ticket mode, RFC 5780 server */
+    if (!a->blob_sent && !a->finished &&
+        (!(gathering(a) || a->other_pending) || a->gather_expired))
+      ticket_blob(a);
+    return;
+  }
   if (a->blob_sent || a->finished || !a->core.has_seen || a->rdv == NULL)
     return;
   if (gathering(a) && !a->gather_expired)
@@ -265,9 +274,49 @@ static void probes_start(nat_agent *a) {
   }
 }
 
+/* Ticket mode: the STUN server's other address (RFC 5780) answered our
+ * second Binding: our mapping towards it stands in for the rendezvous'
+ * SEEN, so that the two tell whether our NAT maps per destination. */
+static void on_other(nat_udp *u, void *arg, const nat_txn_result *r) {
+  nat_agent *a = arg;
+  (void)u;
+  if (!a->other_pending || a->finished)
+    return;
+  a->other_pending = false;
+  if (r->status == 0 && r->response != NULL &&
+      nat_stun_msg_get_mapped(r->response, &a->core.seen) == 0)
+    a->core.has_seen = true;
+  maybe_send_blob(a);
+}
+
+/* Ticket mode with an RFC 5780 STUN server: both mappings, the mapping
+ * behaviour, the allocation probes (to the other address) and the
+ * predicted candidates, as the rendezvous gives them in connect mode;
+ * then the blob. */
+static void ticket_blob(nat_agent *a) {
+  char blob[NAT_AGENT_BLOB_MAX];
+  nat__punch_core *c = &a->core;
+  uv_timer_stop(&a->gather_timer);
+  if (c->has_stun_mapped)
+    nat__punch_add_srflx(c, &c->stun_mapped, &a->stun_addr);
+  else
+    nat__agent_warn(
+        a, "the STUN server did not answer: no server-reflexive candidate "
+           "from it");
+  if (c->has_seen && c->has_stun_mapped) {
+    nat__punch_guess_mapping(c, &a->rdv_addr, &a->stun_addr);
+    nat__punch_add_srflx(c, &c->seen, &a->rdv_addr);
+    nat__punch_predict(c);
+  }
+  nat__agent_probes_close(a);
+  if (blob_out(a, blob, sizeof blob) != 0)
+    nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s", "cannot encode our ticket");
+}
+
 static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
   nat_agent *a = arg;
   char blob[NAT_AGENT_BLOB_MAX];
+  nat_addr other;
   (void)u;
   if (!a->stun_pending || a->finished)
     return; /* the blob went without it */
@@ -279,6 +328,18 @@ static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
     maybe_send_blob(a);
     return;
   }
+  /* ticket mode: an RFC 5780 server names its other address (another IP
+   * and port): a Binding there from our socket tells our mapping, and the
+   * allocation probes go there too; the blob waits for both (bounded) */
+  if (a->core.has_stun_mapped &&
+      nat_stun_msg_get_addr(r->response, NAT_ATTR_OTHER_ADDRESS, &other) == 0 &&
+      other.family == a->stun_addr.family &&
+      !nat_addr_equal_ip(&other, &a->stun_addr) && other_start(a, &other)) {
+    nat_tstamp g = nat__punch_gather_grace(r->rtt);
+    uv_timer_start(&a->gather_timer, gather_timeout,
+                   (g + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS, 0);
+    return;
+  }
   /* ticket mode: the blob waited for this answer */
   if (a->core.has_stun_mapped)
     nat__punch_add_srflx(&a->core, &a->core.stun_mapped, &a->stun_addr);
@@ -288,6 +349,22 @@ static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
            "from it");
   if (blob_out(a, blob, sizeof blob) != 0)
     nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s", "cannot encode our ticket");
+}
+
+/* Ticket mode: a Binding to the STUN server's other address @p other
+ * from our socket, and the allocation probes there. @return true when
+ * the Binding went. */
+static bool other_start(nat_agent *a, const nat_addr *other) {
+  nat_txn_opts o;
+  memset(&o, 0, sizeof o);
+  o.rto = PROBE_RTO;
+  a->rdv_addr = *other; /* where the probes go, and the second mapping's */
+  if (nat_udp_binding(a->udp, other, 0, &o, on_other, a, NULL) != 0)
+    return false;
+  a->other_look = true;
+  a->other_pending = true;
+  probes_start(a);
+  return true;
 }
 
 /* The STUN Binding from our socket: waited for in ticket mode (it is at

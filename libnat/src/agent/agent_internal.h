@@ -63,6 +63,9 @@ struct nat_agent {
   int open_timers; /* closing: timers whose close callback is to come */
   nat_agent_phase phase;
   bool stun_pending, blob_sent, gather_expired, peer_set;
+  /* ticket mode, an RFC 5780 STUN server: the Binding to its other
+   * address (other_pending) and the probes there (other_look) */
+  bool other_look, other_pending;
   bool finished, closing;
   nat_tstamp t0, t_seen, t_peer, t_blob, t_confirmed, end;
   /* the birthday spray (agent_spray.c) */

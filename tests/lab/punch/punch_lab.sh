@@ -16,6 +16,8 @@
 #   wrong-room           different codes: both exit 1 (rendezvous), bounded
 #   pipe                 1 MiB each way through --pipe, sha256 compared
 #   ticket               punch ticket through FIFOs; malformed ticket -> 2
+#   ticket-birthday      punch ticket, port-restricted x symmetric: the
+#                        mapping from coturn's other address, the spray
 #   wrong-pin            tickets with one pin altered: both exit 1, phase
 #                        quic, the reason names the pin, within the timeout
 # Durations are printed, never asserted beyond the --timeout bound.
@@ -131,7 +133,7 @@ PY
 # the peers wait forever (their stdin never ends), so the trap stops them
 # (their PIDs, and the punch each runs) before the lab goes.
 ticket_start() {
-  up pair --set a=port-restricted --set b=port-restricted
+  up pair --set "a=${1:-port-restricted}" --set "b=${2:-port-restricted}"
   for n in a b; do mkfifo "$tmp/in.$n" "$tmp/out.$n"; done
   x "$A" "$PUNCH" ticket --stun 203.0.113.1:3478 --json --timeout 10 \
     <>"$tmp/in.a" >"$tmp/out.a" 2>"$tmp/a.err" &
@@ -324,6 +326,17 @@ ticket)
   [ "$(wc -l <"$tmp/bad.err")" = 1 ] ||
     fail "malformed ticket: want one line, got: $(cat "$tmp/bad.err")"
   echo "malformed ticket: $(cat "$tmp/bad.err")"
+  ;;
+ticket-birthday)
+  # ticket mode with an RFC 5780 STUN server (coturn names its other
+  # address): each peer's second Binding there tells its mapping, so a
+  # port-restricted A and a symmetric B plan the spray without --role
+  ticket_start port-restricted symmetric
+  ticket_paste "$TB" "$TA"
+  both_ok mode=ticket strategy=birthday
+  check_json "$tmp/a.json" birthday.role=dialer \
+    mapping.local=endpoint-independent || fail "A report"
+  check_json "$tmp/b.json" birthday.role=acceptor || fail "B report"
   ;;
 wrong-pin)
   # A gets B's ticket with one bit of B's certificate pin flipped. punch has
