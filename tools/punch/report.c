@@ -165,6 +165,7 @@ static json_t *birthday_json(const punch_outcome *u) {
   json_object_set_new(actual, "sockets_open", json_integer(b->sockets_open));
   json_object_set_new(actual, "ignored", json_integer(b->ignored));
   json_object_set_new(actual, "replays", json_integer(b->replays));
+  json_object_set_new(actual, "send_errors", json_integer(b->send_errors));
   json_object_set_new(actual, "p_at_end", json_real(b->p_now));
   json_object_set_new(
       actual, "ms_to_hit",

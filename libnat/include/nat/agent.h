@@ -225,6 +225,9 @@ typedef struct nat_agent_bday_stats {
                                   (wrong key, unknown transaction, not STUN) */
   uint32_t replays;          /**< answers to transactions already answered,
                                   or checks seen again after the hit */
+  uint32_t send_errors;      /**< probes, keepalives or answers the kernel
+                                  refused to send (counted above all the
+                                  same) */
   double p_now;              /**< the odds the probes sent so far had */
   nat_tstamp t_start, t_hit; /**< nat_udp_now(); 0: not reached */
   nat_addr hit_local, hit_remote; /**< the winning pair */

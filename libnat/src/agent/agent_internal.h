@@ -85,7 +85,8 @@ struct nat_agent {
   nat_quic_endpoint *conn_ep;        /* the endpoint a->conn runs on */
   bool bday_hit_told, bday_end_told; /* on_hit / on_exhausted ran */
   uv_timer_t spray_timer, progress_timer;
-  bool checks_failed; /* the checks failed while the spray ran */
+  uint32_t spray_send_errors; /* sends the kernel refused */
+  bool checks_failed;         /* the checks failed while the spray ran */
   int checks_hint;
   int strategy; /* nat_agent_strategy once connected */
 };

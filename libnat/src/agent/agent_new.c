@@ -295,6 +295,7 @@ void nat_agent_info_get(const nat_agent *a, nat_agent_info *out) {
     b->hit_probe = s->st.hit_probe;
     b->ignored = s->st.ignored;
     b->replays = s->st.replays;
+    b->send_errors = a->spray_send_errors;
     b->p_now = nat__spray_p_now(s, nat_udp_now());
     b->t_start = s->start;
     b->t_hit = s->hit ? s->t_hit : 0;

@@ -502,10 +502,9 @@ static void spray_pump(nat_agent *a) {
       u = a->bsock[sock].u;
     if (u == NULL)
       continue;
-    if (ttl == 0)
-      (void)nat_udp_send(u, &dst, buf, (size_t)n);
-    else
-      (void)nat_udp_send_ttl(u, &dst, buf, (size_t)n, ttl);
+    if ((ttl == 0 ? nat_udp_send(u, &dst, buf, (size_t)n)
+                  : nat_udp_send_ttl(u, &dst, buf, (size_t)n, ttl)) != 0)
+      a->spray_send_errors++;
   }
   if (s->hit && a->bday_hit_told && s->role == NAT_BDAY_BOTH &&
       !a->core.controlling && !a->connected)
