@@ -71,8 +71,8 @@ static void pump(nat_agent *a) {
                                                    sizeof buf, &dst, &ttl)) > 0)
     if (ttl == 0)
       (void)nat_udp_send(a->udp, &dst, buf, (size_t)n);
-    else if (nat_udp_send_ttl(a->udp, &dst, buf, (size_t)n, ttl) == 0)
-      nat__punch_hole_sent(&a->core);
+    else if (nat_udp_send_ttl(a->udp, &dst, buf, (size_t)n, ttl) == 0 && n == 1)
+      nat__punch_hole_sent(&a->core); /* a hole opener: one byte */
   if (a->finished)
     return;
   exp = nat__punch_get_expiry(&a->core);

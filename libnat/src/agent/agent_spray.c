@@ -113,6 +113,7 @@ int nat__agent_bday_plan(nat_agent *a) {
     return 0;
   a->bday_planned = true;
   if (p->role == NAT_BDAY_BOTH) {
+    a->core.short_ttl_checks = true;
     /* the tie-breakers pick the QUIC client, as for the checks */
     a->core.controlling =
         nat_check_role_for(a->core.mine.tie_breaker, a->core.peer.tie_breaker);
@@ -123,6 +124,7 @@ int nat__agent_bday_plan(nat_agent *a) {
              p->probes, p->sockets, p->rate, (unsigned)p->lo, (unsigned)p->hi,
              100.0 * p->p_success);
   } else if (p->role != NAT_BDAY_NONE) {
+    a->core.short_ttl_checks = p->role == NAT_BDAY_ACCEPTOR;
     a->core.force_controlling = p->role == NAT_BDAY_DIALER;
     a->core.controlling = p->role == NAT_BDAY_DIALER;
     snprintf(text, sizeof text,

@@ -63,6 +63,9 @@ typedef struct nat__punch_core {
   /* the birthday plan's roles: 1 (the dialer) or 0 make the checks'
    * role; -1: the tie-breakers decide */
   int force_controlling;
+  /* the birthday acceptor's (or a both-hard sprayer's) own checks go with
+   * the hole openers' short TTL (nat__punch_next_send) */
+  bool short_ttl_checks;
   nat_check_pair commit, sel;
   nat_tstamp t_first_ok, t_selected;
 } nat__punch_core;
@@ -134,7 +137,8 @@ int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
                             nat_tstamp deadline, nat_rand_fn rand,
                             nat_check_cb cb, void *arg);
 /* The next datagram due: the hole openers first (@p ttl gets
- * NAT__PUNCH_HOLE_TTL), then the checks (@p ttl 0: the socket's).
+ * NAT__PUNCH_HOLE_TTL; one byte, 0), then the checks (@p ttl 0: the
+ * socket's; NAT__PUNCH_HOLE_TTL for our requests with short_ttl_checks).
  * @return its length, 0 when none is due, or an error. */
 ssize_t nat__punch_next_send(nat__punch_core *c, nat_tstamp now, uint8_t *buf,
                              size_t cap, nat_addr *dst, int *ttl);
