@@ -463,6 +463,19 @@ static void test_spray_hostile(void **state) {
   feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n, false);
   assert_true(nat__spray_via(&p->dia, &from));
   assert_true(nat__spray_via(&p->dia, &dst)); /* the hit's */
+  /* 9. the acceptor's main socket: the dialer's plain check (USE-CANDIDATE)
+   * is the checks' alone; a probe (none) that found it marks the path as
+   * the spray's; both are left to the checks */
+  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag, p->tdia.ufrag,
+                             p->tacc.pwd, 1, true, 1, true);
+  feed(&p->acc, NAT__SPRAY_MAIN, &p->dia_pub, buf, (size_t)n, false);
+  assert_false(nat__spray_via(&p->acc, &p->dia_pub));
+  n = nat__check_msg_request(buf, sizeof buf, tid, p->tacc.ufrag, p->tdia.ufrag,
+                             p->tacc.pwd, 1, true, 1, false);
+  feed(&p->acc, NAT__SPRAY_MAIN, &evil, buf, (size_t)n, false);
+  assert_false(nat__spray_via(&p->acc, &evil));
+  feed(&p->acc, NAT__SPRAY_MAIN, &p->dia_pub, buf, (size_t)n, false);
+  assert_true(nat__spray_via(&p->acc, &p->dia_pub));
   nat__spray_free(&p->acc);
   nat__spray_free(&p->dia);
   free(p);

@@ -192,9 +192,14 @@ static void q_connected(nat_quic_conn *c, void *arg) {
   uv_timer_stop(&a->deadline);
   /* birthday: the connection runs on one of our spray sockets, or goes
    * to one of the peer's (the dialer's hit, or a spray socket that
-   * answered one of our checks) */
-  if (a->conn_on_bep || (a->bday_ran && a->core.controlling &&
-                         nat__spray_via(&a->spray, &a->conn_remote)))
+   * answered one of our checks), or (acceptor) comes from the address
+   * whose probe found our own socket's mapping */
+  if (a->conn_on_bep ||
+      (a->bday_ran && a->core.controlling &&
+       nat__spray_via(&a->spray, &a->conn_remote)) ||
+      (a->bday_ran && !a->core.controlling &&
+       nat_quic_conn_get_info(c, &info) == 0 &&
+       nat__spray_via(&a->spray, &info.remote)))
     nat__agent_spray_selected(a); /* the path is the spray's pair */
   else if (a->core.selected && a->core.sel.remote.type == NAT_CAND_PREDICTED)
     a->strategy = NAT_AGENT_VIA_PREDICTED;

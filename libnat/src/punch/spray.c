@@ -380,6 +380,14 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
     return !main;
   }
   if (msg->cls == NAT_STUN_REQUEST) {
+    /* a dialer's probe that found our own socket's mapping: keyed, from
+     * the dialer's public address, without USE-CANDIDATE (its checks,
+     * aggressive, all carry it): the path it opens is the spray's */
+    if (main && s->role == NAT_BDAY_ACCEPTOR && from_peer(s, from) &&
+        nat_stun_msg_find(msg, NAT_ATTR_USE_CANDIDATE) == NULL &&
+        nat__check_msg_auth(msg, s->lufrag, s->lpwd) == 0 &&
+        !nat__spray_via(s, from) && s->nvia < NAT__SPRAY_HITS)
+      s->via[s->nvia++] = *from;
     if (main)
       return false; /* the agent's checks answer the main socket's */
     if (s->role != NAT_BDAY_DIALER && sock < s->nsock)

@@ -82,8 +82,9 @@ typedef struct nat__spray {
   uint32_t hits[NAT__SPRAY_HITS];
   unsigned nhits;
   /* addresses of the peer whose spray sockets answered the agent's own
-   * checks (their answers carry NAT__SPRAY_SOFTWARE): a path the checks
-   * found through one of those sockets is the spray's too */
+   * checks (their answers carry NAT__SPRAY_SOFTWARE), or (acceptor) that
+   * sent a probe our main socket took (keyed, no USE-CANDIDATE): a path
+   * through one of those is the spray's too */
   nat_addr via[NAT__SPRAY_HITS];
   unsigned nvia;
   nat__spray_stats st;
