@@ -64,24 +64,6 @@ typedef struct sim_opts {
 
 /* ------------------------------------------------------------ options */
 
-static int parse_range(const char *arg, uint16_t *lo, uint16_t *hi) {
-  char buf[32], *dash;
-  unsigned a, b;
-  if (strlen(arg) >= sizeof buf)
-    return -1;
-  strcpy(buf, arg);
-  dash = strchr(buf, '-');
-  if (dash == NULL)
-    return -1;
-  *dash = '\0';
-  if (nat_cli_uint(buf, 1, 65535, &a) != 0 ||
-      nat_cli_uint(dash + 1, 1, 65535, &b) != 0 || a > b)
-    return -1;
-  *lo = (uint16_t)a;
-  *hi = (uint16_t)b;
-  return 0;
-}
-
 static int parse_jitter(const char *arg, nat_bday_sim_config *c) {
   char buf[64], *colon;
   unsigned max = 3;
@@ -118,7 +100,7 @@ static int parse_seed(const char *arg, uint64_t *out) {
 /* One option with its value; 0, or the exit status of a usage error. */
 static int parse_one(sim_opts *o, int ch, const char *arg) {
   nat_bday_sim_config *c = &o->c;
-  unsigned v;
+  unsigned v, v2;
   double d;
   switch (ch) {
   case 'k':
@@ -142,9 +124,11 @@ static int parse_one(sim_opts *o, int ch, const char *arg) {
     c->rate = v;
     return 0;
   case 'R':
-    if (parse_range(arg, &c->port_min, &c->port_max) != 0)
+    if (nat_cli_range(arg, 1, &v, &v2) != 0)
       return nat_cli_usage_error(
           WHO, "bad --range '%s': expected LO-HI, 1 <= LO <= HI <= 65535", arg);
+    c->port_min = (uint16_t)v;
+    c->port_max = (uint16_t)v2;
     o->set_range = true;
     return 0;
   case 'a':

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The tools' usage-error exit status (each man page, EXIT STATUS). */
 #define NAT_CLI_EXIT_USAGE 2
@@ -55,6 +56,25 @@ static inline int nat_cli_double(const char *arg, double lo, double hi,
   if (errno != 0 || end == arg || *end != '\0' || isnan(v) || v < lo || v > hi)
     return -1;
   *out = v;
+  return 0;
+}
+
+/* A port range "LO-HI", each a nat_cli_uint() in [min, 65535], LO <= HI:
+ * 0 and *lo, *hi set, else -1. */
+static inline int nat_cli_range(const char *arg, unsigned min, unsigned *lo,
+                                unsigned *hi) {
+  char a[16];
+  const char *dash = arg != NULL ? strchr(arg, '-') : NULL;
+  unsigned x, y;
+  if (dash == NULL || (size_t)(dash - arg) >= sizeof a)
+    return -1;
+  memcpy(a, arg, (size_t)(dash - arg));
+  a[dash - arg] = '\0';
+  if (nat_cli_uint(a, min, 65535, &x) != 0 ||
+      nat_cli_uint(dash + 1, min, 65535, &y) != 0 || y < x)
+    return -1;
+  *lo = x;
+  *hi = y;
   return 0;
 }
 

@@ -133,22 +133,6 @@ static int parse_bool(const char *v) {
   return NOT_GIVEN;
 }
 
-static int parse_range(const char *v, unsigned *lo, unsigned *hi) {
-  char a[16];
-  const char *dash = strchr(v, '-');
-  unsigned x, y;
-  if (!dash || (size_t)(dash - v) >= sizeof a)
-    return -1;
-  memcpy(a, v, (size_t)(dash - v));
-  a[dash - v] = '\0';
-  if (nat_cli_uint(a, 1024, 65535, &x) ||
-      nat_cli_uint(dash + 1, 0, 65535, &y) || y < x)
-    return -1;
-  *lo = x;
-  *hi = y;
-  return 0;
-}
-
 /* A preset NAT kind: mapping, filtering, allocation. */
 struct preset {
   const char *name;
@@ -288,7 +272,7 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
       return perr(p, "delta must be 1..1000, not '%s'", v);
     n->delta = (int)x;
   } else if (strcmp(k, "range") == 0) {
-    if (parse_range(v, &n->port_min, &n->port_max))
+    if (nat_cli_range(v, 1024, &n->port_min, &n->port_max))
       return perr(p, "range must be LO-HI within 1024-65535, not '%s'", v);
   } else if (strcmp(k, "port-block") == 0) {
     if (nat_cli_uint(v, 1, 64512, &x))

@@ -91,7 +91,7 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       {NULL, 0, NULL, 0}};
   char cmd[32];
   unsigned v, v2;
-  int ch, nch;
+  int ch;
   snprintf(cmd, sizeof cmd, "%s %s", o->prog,
            o->ticket_mode ? "ticket" : "connect");
   o->timeout_s = 10;
@@ -127,10 +127,7 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       o->bday.rate = v;
       break;
     case 1004:
-      nch = 0;
-      if (sscanf(optarg, "%5u-%5u%n", &v, &v2, &nch) != 2 ||
-          optarg[nch] != '\0' || v < 1 || v > v2 || v2 > 65535 ||
-          optarg[0] < '0' || optarg[0] > '9')
+      if (nat_cli_range(optarg, 1, &v, &v2) != 0)
         return nat_cli_usage_error(
             cmd, "bad --range '%s': expected LO-HI with 1 <= LO <= HI <= 65535",
             optarg);
