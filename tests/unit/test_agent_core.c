@@ -265,6 +265,41 @@ static void test_gather_grace(void **state) {
   assert_int_equal(nat__punch_gather_grace(2000 * MS), 500 * MS);
 }
 
+/* The mapping behaviour from two or three looks: two that agree by chance
+ * (a NAT mapping per destination at random ports of a narrow range) say
+ * "independent"; the third look towards the STUN server's other address
+ * decides it (lab.punch.both-hard failed once in CI from such a draw). */
+static void test_guess_mapping(void **state) {
+  nat__punch_core c;
+  nat_addr rdv = addr("203.0.113.1:4000"), stun = addr("203.0.113.1:3478");
+  (void)state;
+  setup_core(&c, false);
+  c.seen = addr("198.51.100.1:10421");
+  c.stun_mapped = addr("198.51.100.1:10421");
+  c.has_stun_mapped = true;
+  nat__punch_guess_mapping(&c, &rdv, &stun);
+  assert_int_equal(c.local_mapping, NAT_BEH_EI);
+  c.other_dst = addr("203.0.113.2:3479");
+  c.other_mapped = addr("198.51.100.1:10777");
+  c.has_other_mapped = true;
+  nat__punch_guess_mapping(&c, &rdv, &stun);
+  assert_int_equal(c.local_mapping, NAT_BEH_AD);
+  /* all three agree: independent */
+  c.other_mapped = c.seen;
+  nat__punch_guess_mapping(&c, &rdv, &stun);
+  assert_int_equal(c.local_mapping, NAT_BEH_EI);
+  /* towards one IP two ports differ: port-dependent, whatever the third */
+  c.stun_mapped = addr("198.51.100.1:10500");
+  nat__punch_guess_mapping(&c, &rdv, &stun);
+  assert_int_equal(c.local_mapping, NAT_BEH_APD);
+  /* the rendezvous and the other address on one IP (another port) */
+  c.stun_mapped = c.seen;
+  c.other_dst = addr("203.0.113.1:3479");
+  c.other_mapped = addr("198.51.100.1:10777");
+  nat__punch_guess_mapping(&c, &rdv, &stun);
+  assert_int_equal(c.local_mapping, NAT_BEH_APD);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ordering),
@@ -274,6 +309,7 @@ int main(void) {
       cmocka_unit_test(test_pacing),
       cmocka_unit_test(test_no_pairs_fails),
       cmocka_unit_test(test_gather_grace),
+      cmocka_unit_test(test_guess_mapping),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

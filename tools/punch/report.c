@@ -15,6 +15,8 @@ static const char *pair_outcome(const nat_check_pair *p) {
 }
 
 /* Milliseconds from t0 to t, or JSON null when t was not reached. */
+/* null when either instant never came (a spray's path has no check, so
+ * first_check_to_confirmed is null for it) */
 static json_t *ms_since(nat_tstamp t0, nat_tstamp t) {
   if (t == 0 || t < t0)
     return json_null();
@@ -72,7 +74,9 @@ static json_t *times_json(const punch_outcome *u) {
   json_object_set_new(o, "peer_to_confirmed",
                       ms_since(u->info.t_peer, u->info.t_confirmed));
   json_object_set_new(o, "first_check_to_confirmed",
-                      ms_since(u->info.t_first_ok, u->info.t_confirmed));
+                      u->info.t_first_ok == 0
+                          ? json_null()
+                          : ms_since(u->info.t_first_ok, u->info.t_confirmed));
   return o;
 }
 

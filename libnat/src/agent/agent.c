@@ -149,7 +149,7 @@ int nat_agent_set_peer_blob(nat_agent *a, const char *text, size_t len) {
 /* ------------------------------------------------ gathering beside SEEN */
 
 static bool gathering(const nat_agent *a) {
-  if (a->stun_pending)
+  if (a->stun_pending || a->third_pending)
     return true;
   for (unsigned i = 0; i < a->core.nprobes; i++)
     if (!a->core.probes[i].done)
@@ -174,6 +174,7 @@ static void send_blob(nat_agent *a) {
         a, "the STUN server did not answer: no server-reflexive candidate "
            "from it");
   }
+  a->third_pending = false; /* a late answer is dropped */
   nat__punch_guess_mapping(c, &a->rdv_addr, &a->stun_addr);
   nat__punch_add_srflx(c, &c->seen, &a->rdv_addr);
   if (c->has_stun_mapped)
@@ -313,6 +314,38 @@ static void ticket_blob(nat_agent *a) {
     nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s", "cannot encode our ticket");
 }
 
+/* Rendezvous mode: the answer to our Binding to the STUN server's other
+ * address, the third look at our mapping behaviour. */
+static void on_third(nat_udp *u, void *arg, const nat_txn_result *r) {
+  nat_agent *a = arg;
+  (void)u;
+  if (!a->third_pending || a->finished)
+    return; /* the blob went without it */
+  a->third_pending = false;
+  if (r->status == 0 && r->response != NULL &&
+      nat_stun_msg_get_mapped(r->response, &a->core.other_mapped) == 0 &&
+      a->core.other_mapped.family == a->core.stun_mapped.family)
+    a->core.has_other_mapped = true;
+  maybe_send_blob(a);
+}
+
+/* Rendezvous mode: a Binding from our socket to the STUN server's other
+ * address @p other (another IP), sent as soon as the server named it, so
+ * it comes back about when the rendezvous' SEEN does; the blob waits for
+ * it as for the probes (bounded by the gather grace). */
+static void third_start(nat_agent *a, const nat_addr *other) {
+  nat_txn_opts o;
+  if (other->family != a->stun_addr.family ||
+      nat_addr_equal_ip(other, &a->stun_addr) ||
+      nat_addr_equal_ip(other, &a->rdv_addr))
+    return;
+  memset(&o, 0, sizeof o);
+  o.rto = PROBE_RTO;
+  a->core.other_dst = *other;
+  if (nat_udp_binding(a->udp, other, 0, &o, on_third, a, NULL) == 0)
+    a->third_pending = true;
+}
+
 static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
   nat_agent *a = arg;
   char blob[NAT_AGENT_BLOB_MAX];
@@ -325,6 +358,9 @@ static void on_stun(nat_udp *u, void *arg, const nat_txn_result *r) {
       nat_stun_msg_get_mapped(r->response, &a->core.stun_mapped) == 0)
     a->core.has_stun_mapped = true;
   if (a->has_rdv) {
+    if (a->core.has_stun_mapped &&
+        nat_stun_msg_get_addr(r->response, NAT_ATTR_OTHER_ADDRESS, &other) == 0)
+      third_start(a, &other);
     maybe_send_blob(a);
     return;
   }

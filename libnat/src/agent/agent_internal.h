@@ -66,6 +66,9 @@ struct nat_agent {
   /* ticket mode, an RFC 5780 STUN server: the Binding to its other
    * address (other_pending) and the probes there (other_look) */
   bool other_look, other_pending;
+  /* rendezvous mode, an RFC 5780 STUN server: the Binding to its other
+   * address from our socket (the third look, nat__punch_guess_mapping) */
+  bool third_pending;
   bool finished, closing;
   nat_tstamp t0, t_seen, t_peer, t_blob, t_confirmed, end;
   /* the birthday spray (agent_spray.c) */

@@ -51,10 +51,19 @@ void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts, size_t n) {
 
 void nat__punch_guess_mapping(nat__punch_core *c, const nat_addr *rdv,
                               const nat_addr *stun) {
-  uint8_t beh;
+  uint8_t beh, b2, b3;
   if (!c->has_seen || !c->has_stun_mapped)
     return;
   beh = nat_cand_mapping_of(rdv, &c->seen, stun, &c->stun_mapped);
+  if (c->has_other_mapped && beh != NAT_BEH_APD) {
+    b2 = nat_cand_mapping_of(rdv, &c->seen, &c->other_dst, &c->other_mapped);
+    b3 = nat_cand_mapping_of(stun, &c->stun_mapped, &c->other_dst,
+                             &c->other_mapped);
+    if (b2 == NAT_BEH_APD || b3 == NAT_BEH_APD)
+      beh = NAT_BEH_APD;
+    else if (b2 == NAT_BEH_AD || b3 == NAT_BEH_AD)
+      beh = NAT_BEH_AD;
+  }
   if (beh != NAT_BEH_UNKNOWN)
     c->local_mapping = beh;
 }
@@ -64,7 +73,7 @@ void nat__punch_guess_mapping(nat__punch_core *c, const nat_addr *rdv,
  * socket's own mappings. */
 void nat__punch_predict(nat__punch_core *c) {
   nat_port_sample smp[NAT__PUNCH_PROBES];
-  nat_addr mapped[2];
+  nat_addr mapped[3];
   nat_cand pc[NAT__PUNCH_PREDICT];
   nat_cand_predict_in in;
   size_t n = 0, room = NAT_TICKET_MAX_CANDS - c->mine.ncands;
@@ -83,6 +92,8 @@ void nat__punch_predict(nat__punch_core *c) {
   mapped[in.nmapped++] = c->seen;
   if (c->has_stun_mapped)
     mapped[in.nmapped++] = c->stun_mapped;
+  if (c->has_other_mapped)
+    mapped[in.nmapped++] = c->other_mapped;
   in.samples = smp;
   in.mapped = mapped;
   in.mapping = c->local_mapping > 0 ? (uint8_t)c->local_mapping

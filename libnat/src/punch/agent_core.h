@@ -40,6 +40,10 @@ typedef struct nat__punch_core {
   bool has_peer;
   nat_addr seen, stun_mapped; /* our mapping at the rendezvous, at STUN */
   bool has_seen, has_stun_mapped;
+  /* rendezvous mode, an RFC 5780 STUN server: our mapping towards its
+   * other address (other_dst), a third look at our mapping behaviour */
+  nat_addr other_dst, other_mapped;
+  bool has_other_mapped;
   int local_mapping, remote_mapping; /* nat_beh or -1 */
   nat_tstamp rdv_rtt, peer_rdv_rtt;  /* HELLO -> SEEN, ours / the peer's */
   nat__punch_probe probes[NAT__PUNCH_PROBES];
@@ -100,8 +104,13 @@ void nat__punch_add_srflx(nat__punch_core *c, const nat_addr *mapped,
 /* Our host candidates of the socket's family, leaving room for two srflx
  * and the predicted ones. */
 void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts, size_t n);
-/* Our mapping behaviour from the mappings towards the rendezvous (seen)
- * and the STUN server. */
+/* Our mapping behaviour from the mappings towards the rendezvous (seen),
+ * the STUN server and, when it answered, the STUN server's other address.
+ * Two looks that agree by chance on a NAT that maps per destination at
+ * random ports of a range of N make "independent" wrong once in N (a
+ * carrier NAT's block of 1,000: once in 1,000); a third look, once in N
+ * squared. Any two that differ make it dependent: port-dependent when
+ * they differ towards one IP, else address-dependent. */
 void nat__punch_guess_mapping(nat__punch_core *c, const nat_addr *rdv,
                               const nat_addr *stun);
 /* Predicted candidates from the answered probes (nat_cand_predict). */
