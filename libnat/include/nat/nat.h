@@ -27,5 +27,6 @@
 #include "nat/rdv.h"
 #include "nat/agent.h"
 #include "nat/netcheck.h"
+#include "nat/portmap.h"
 
 #endif
