@@ -53,6 +53,8 @@ typedef struct agent {
   unsigned nominated_ev; /* PAIR_NOMINATED events */
   nat_tstamp nominated_at;
   nat_check_pair committed; /* the pair of PAIR_NOMINATED */
+  bool heard;               /* a check (request) reached this agent */
+  unsigned asked_first;     /* requests it sent before that */
 } agent;
 
 typedef struct net {
@@ -118,6 +120,8 @@ static void send_from(net *n, int i, const nat_addr *dst, const uint8_t *data,
   agent *x = &n->a[i];
   uint8_t pkt[PKT];
   size_t plen = nat__ip_udp4_build(pkt, &x->local, dst, data, len);
+  if (!x->heard && len >= 2 && (data[0] & 0x01) == 0 && (data[1] & 0x10) == 0)
+    x->asked_first++; /* a STUN request (class bits 0) */
   uint32_t dip = nat__ip_rd32(pkt + 16);
   if (x->lan >= 0 && same_lan(x, dip)) {
     push(n, false, n->now + 1 * MS, pkt, plen);
@@ -140,7 +144,10 @@ static void deliver_lan(net *n, const uint8_t *pkt, size_t len) {
   nat__ip_udp4_addrs(pkt, &src, &dst);
   for (i = 0; i < 2; i++)
     if (nat_addr_equal(&n->a[i].local, &dst)) {
-      int rc = nat_check_recv(n->a[i].chk, n->now, &src, pkt + 28, len - 28);
+      int rc;
+      if (len > 29 && (pkt[28] & 0x01) == 0 && (pkt[29] & 0x10) == 0)
+        n->a[i].heard = true;
+      rc = nat_check_recv(n->a[i].chk, n->now, &src, pkt + 28, len - 28);
       /* ENOTFOUND: a late answer to a check the agent already ended */
       assert_true(rc == 0 || rc == NAT_ENOTFOUND);
     }
@@ -286,6 +293,7 @@ typedef struct setup {
   bool hints;      /* tell the agents each side's mapping kind */
   bool aggressive; /* aggressive nomination on both agents */
   bool hairpin;    /* the NATs hairpin */
+  bool passive0;   /* agent 0 starts no ordinary check (config passive) */
   double loss;
   uint64_t seed;
 } setup;
@@ -335,6 +343,7 @@ static void init_check(net *n, int i, const setup *s) {
   cfg.rand = rand_fn;
   cfg.rand_ctx = n;
   cfg.aggressive = s->aggressive;
+  cfg.passive = i == 0 && s->passive0;
   assert_int_equal(nat_check_new(&x->chk, &cfg, on_event, x), 0);
   for (k = 0; k < x->ncands; k++)
     assert_int_equal(nat_check_add_local(x->chk, &x->cands[k]), 0);
@@ -815,6 +824,31 @@ static void test_config_from_tickets(void **state) {
 }
 
 /* The hints' short keys (reports show them) and advice lines. */
+/* A passive agent (a port-mapped side whose NAT maps per destination;
+ * here a full cone stands for the mapping: any address reaches it) sends
+ * no check of its own to the peer's public candidates: the peer's check
+ * comes first, then its answers and triggered check select the same pair
+ * (the peer behind a port-restricted NAT); the same run without passive
+ * has it ask first. */
+static void test_passive(void **state) {
+  for (int passive = 0; passive <= 1; passive++) {
+    setup s = {.kind = {FULL, PORT_RESTRICTED},
+               .srflx_only = true,
+               .aggressive = true,
+               .passive0 = passive == 1};
+    net n;
+    net_init(&n, &s);
+    run_selected(&n);
+    if (passive)
+      assert_int_equal(n.a[0].asked_first, 0);
+    else
+      assert_true(n.a[0].asked_first > 0);
+    assert_true(n.a[0].heard);
+    net_free(&n);
+  }
+  (void)state;
+}
+
 static void test_hint_names(void **state) {
   static const char *const keys[] = {"none",          "birthday",
                                      "no-response",   "credentials",
@@ -848,6 +882,7 @@ int main(void) {
       cmocka_unit_test(test_foreign_response),
       cmocka_unit_test(test_config_from_tickets),
       cmocka_unit_test(test_hint_names),
+      cmocka_unit_test(test_passive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

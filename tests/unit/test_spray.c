@@ -144,6 +144,24 @@ static void test_plan_both_hard_and_caps(void **state) {
   assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
   assert_int_equal(p.why, NAT_BDAY_WHY_ROLES_CONFLICT);
   assert_int_equal(p.role, NAT_BDAY_NONE);
+  /* a port mapping on either side: no spray, whatever the NATs do (one
+   * hard side, or both) */
+  a = side(NAT_BEH_APD, NAT_PA_RANDOM);
+  b = side(NAT_BEH_EI, NAT_PA_PRESERVING);
+  a.mapped = true;
+  assert_int_equal(nat_bday_plan_make(&a, &b, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_MAPPED);
+  assert_int_equal(p.role, NAT_BDAY_NONE);
+  assert_int_equal(nat_bday_plan_make(&b, &a, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_MAPPED);
+  b = side(NAT_BEH_APD, NAT_PA_RANDOM);
+  assert_int_equal(nat_bday_plan_make(&b, &a, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_MAPPED);
+  assert_int_equal(p.role, NAT_BDAY_NONE);
+  assert_string_equal(nat_bday_why_name(p.why), "mapped");
+  a.mapped = false;
+  assert_int_equal(nat_bday_plan_make(&b, &a, &p), 0);
+  assert_int_equal(p.why, NAT_BDAY_WHY_BOTH_HARD);
 }
 
 static void test_targets(void **state) {

@@ -39,7 +39,7 @@ static const char front_usage[] =
     "  -r, --rendezvous HOST:PORT  -c, --room CODE  -P, --rendezvous-pin PIN\n"
     "  -s, --stun HOST:PORT        -t, --timeout SEC (1..600, default 10;\n"
     "                              the run lasts at least the spray's window)\n"
-    "  -j, --json (schema_version 2, \"tool\": \"birthday\")\n"
+    "  -j, --json (schema_version 3, \"tool\": \"birthday\")\n"
     "  -p, --pipe  -L, --allow-loopback  -l, --listen-port N  -4, -6\n"
     "\n"
     "Exit status: 0 connected, 1 no hit or refused (both NATs hard), 2\n"

@@ -4,6 +4,7 @@
  * (report.c), after the agent's pipe with --pipe. See punch(1). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,7 +39,7 @@ static const char connect_usage[] =
     "                              enables predicted candidates)\n"
     "  -t, --timeout SEC           give up after SEC seconds, 1..600\n"
     "                              (default 10)\n"
-    "  -j, --json                  the report as JSON (schema_version 2)\n"
+    "  -j, --json                  the report as JSON (schema_version 3)\n"
     "  -p, --pipe                  after connecting, stdin to the peer and\n"
     "                              the peer's bytes to stdout (report on\n"
     "                              stderr)\n"
@@ -63,10 +64,15 @@ static const char connect_usage[] =
     "                              destination (both peers must say so;\n"
     "                              same caps; see the estimate first)\n"
     "\n"
+    "Port mapping (the gateway forwards a port to our socket: PCP, NAT-PMP\n"
+    "or UPnP IGD, asked by default and deleted at every exit):\n"
+    "  -M, --no-portmap            do not ask the gateway for a mapping\n"
+    "\n"
     "HOST is a name or an IP address ([IPv6]:PORT in brackets).\n"
     "\n"
     "Exit status: 0 connected, 1 connection failed (or a name did not\n"
-    "resolve), 2 usage error or malformed ticket, 3 environment error.\n";
+    "resolve), 2 usage error or malformed ticket, 3 environment error,\n"
+    "129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the mapping deleted).\n";
 
 static int parse_opts(punch_opts *o, int argc, char **argv) {
   static const struct option longs[] = {
@@ -87,6 +93,7 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       {"role", required_argument, NULL, 1005},
       {"allow-both-hard", no_argument, NULL, 1006},
       {"ttl", required_argument, NULL, 1007},
+      {"no-portmap", no_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   char cmd[32];
@@ -97,7 +104,7 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
   o->timeout_s = 10;
   opterr = 0;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, ":r:c:P:s:t:jpLl:46hB", longs, NULL)) !=
+  while ((ch = getopt_long(argc, argv, ":r:c:P:s:t:jpLl:46hBM", longs, NULL)) !=
          -1) {
     switch (ch) {
     case 'B':
@@ -153,6 +160,9 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
       break;
     case 1006:
       o->bday.allow_both_hard = true;
+      break;
+    case 'M':
+      o->no_portmap = true;
       break;
     case 'r':
       o->rdv = optarg;
@@ -223,20 +233,51 @@ static int parse_opts(punch_opts *o, int argc, char **argv) {
 typedef struct punch_run {
   punch_opts opt;
   uv_loop_t loop;
+  uv_signal_t sig[3]; /* SIGINT, SIGTERM, SIGHUP */
+  bool sig_on;
   nat_agent *agent;
   nat_agent_info info; /* at the end */
   bool finished;
   int exit_code, hint, phase;
+  bool report_due; /* printed when the agent has closed */
   char reason[320];
 } punch_run;
 
 static void finish(punch_run *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The end of a run: the reason on stderr, the report, then the agent
- * closes (its sockets, the QUIC connection). */
-static void finish(punch_run *r, int code, const char *fmt, ...) {
+/* The report, once the agent has closed (@p a: in its CLOSED event, or
+ * NULL when there was none): the mapping's deletion is then known. */
+static void report_now(punch_run *r, const nat_agent *a) {
   punch_outcome o;
+  int code = r->exit_code;
+  r->report_due = false;
+  if (a != NULL) {
+    nat_agent_info now;
+    nat_agent_info_get(a, &now);
+    r->info.pm_deleted = now.pm_deleted;
+    r->info.pm_mapping = now.pm_mapping;
+  }
+  memset(&o, 0, sizeof o);
+  o.opt = &r->opt;
+  o.agent = a;
+  o.info = r->info;
+  o.exit_code = code;
+  o.hint = r->hint;
+  o.reason = r->reason;
+  o.phase = code == PUNCH_EXIT_OK ? "done"
+            : code > 128          ? "stopped"
+            : r->phase == NAT_AGENT_PH_CONNECTED
+                ? "quic"
+                : nat_agent_phase_name(r->phase);
+  if (code != PUNCH_EXIT_USAGE || r->opt.json)
+    punch_report(&o, r->opt.pipe ? stderr : stdout);
+}
+
+/* The end of a run: the reason on stderr, then the agent closes (the
+ * gateway's mapping deleted, its sockets, the QUIC connection), then the
+ * report. */
+static void finish(punch_run *r, int code, const char *fmt, ...) {
   va_list ap;
   if (r->finished)
     return;
@@ -251,31 +292,85 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
     fputs("\r\033[K", stderr); /* the progress line goes */
   if (code != PUNCH_EXIT_OK && (!r->opt.json || code == PUNCH_EXIT_USAGE))
     fprintf(stderr, "%s: %s\n", r->opt.prog, r->reason);
-  memset(&o, 0, sizeof o);
-  if (r->agent != NULL)
-    nat_agent_info_get(r->agent, &r->info);
-  o.opt = &r->opt;
-  o.agent = r->agent;
-  o.info = r->info;
-  o.exit_code = code;
-  o.hint = r->hint;
-  o.reason = r->reason;
-  o.phase = code == PUNCH_EXIT_OK ? "done"
-            : r->phase == NAT_AGENT_PH_CONNECTED
-                ? "quic"
-                : nat_agent_phase_name(r->phase);
-  if (code != PUNCH_EXIT_USAGE || r->opt.json)
-    punch_report(&o, r->opt.pipe ? stderr : stdout);
-  nat_agent_close(r->agent);
+  if (r->agent == NULL) {
+    report_now(r, NULL);
+    return;
+  }
+  nat_agent_info_get(r->agent, &r->info);
+  r->report_due = true;
+  nat_agent_close(r->agent); /* the report comes with NAT_AGENT_EV_CLOSED */
+}
+
+/* ------------------------------------------------------------ signals */
+
+static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+static volatile sig_atomic_t read_stopped; /* a signal during read_line */
+
+static void on_read_signal(int signum) {
+  read_stopped = signum;
+}
+
+/* While the ticket is read (a blocking read on the loop's thread), a stop
+ * signal interrupts the read (no SA_RESTART) and is then handled as on the
+ * loop: the agent closes, deleting the gateway's mapping. */
+static void read_signals(bool on) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on ? on_read_signal : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 3; i++)
+    (void)sigaction(stop_signals[i], &sa, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum);
+
+/* A stop signal ends the run as a failure would: the report, then the
+ * agent closes (the gateway's mapping is deleted, the QUIC connection
+ * closed). A second one exits at once. */
+static void signals_start(punch_run *r) {
+  for (int i = 0; i < 3; i++) {
+    uv_signal_init(&r->loop, &r->sig[i]);
+    r->sig[i].data = r;
+    uv_signal_start(&r->sig[i], on_signal, stop_signals[i]);
+  }
+  r->sig_on = true;
+}
+
+static void signals_close(punch_run *r) {
+  if (!r->sig_on)
+    return;
+  r->sig_on = false;
+  for (int i = 0; i < 3; i++)
+    uv_close((uv_handle_t *)&r->sig[i], NULL);
+}
+
+static const char *signal_name(int signum) {
+  return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "SIGHUP";
+}
+
+static void stopped(punch_run *r, int signum) {
+  if (r->finished) {
+    fflush(NULL);
+    _exit(128 + signum);
+  }
+  finish(r, 128 + signum, "stopped by %s", signal_name(signum));
+  if (r->agent == NULL)
+    signals_close(r);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  stopped(h->data, signum);
 }
 
 /* One line from stdin, read byte by byte so that what follows it stays
- * for --pipe. */
+ * for --pipe. @return 0, -1 (none), or a stop signal's number. */
 static int read_line(char *buf, size_t cap) {
   size_t n = 0;
   char ch;
   for (;;) {
     ssize_t k = read(STDIN_FILENO, &ch, 1);
+    if (k < 0 && errno == EINTR && read_stopped != 0)
+      return read_stopped;
     if (k < 0 && errno == EINTR)
       continue;
     if (k <= 0 || ch == '\n')
@@ -291,9 +386,19 @@ static int read_line(char *buf, size_t cap) {
 static void ticket_exchange(punch_run *r, nat_agent *a, const char *blob) {
   char text[NAT_AGENT_BLOB_MAX];
   FILE *out = r->opt.pipe ? stderr : stdout;
+  int rc;
   fprintf(out, "%s\n", blob);
   fflush(out);
-  if (read_line(text, sizeof text) != 0) {
+  signals_close(r); /* the read below takes them */
+  read_signals(true);
+  rc = read_line(text, sizeof text);
+  read_signals(false);
+  signals_start(r);
+  if (rc > 0) {
+    stopped(r, rc);
+    return;
+  }
+  if (rc != 0) {
     finish(r, PUNCH_EXIT_USAGE,
            "no peer ticket on stdin: paste the peer's ticket line");
     return;
@@ -381,7 +486,13 @@ static void on_event(nat_agent *a, void *arg, const nat_agent_event *ev) {
            "%s", ev->text);
     break;
   case NAT_AGENT_EV_CLOSED:
+    if (r->report_due)
+      report_now(r, a);
     r->agent = NULL;
+    signals_close(r);
+    break;
+  case NAT_AGENT_EV_PORTMAP:
+    punch_portmap_event(&r->opt, ev->portmap);
     break;
   default:
     break;
@@ -424,6 +535,7 @@ static int start(punch_run *r, uint8_t *pin) {
   cfg.pipe_out = STDOUT_FILENO;
   cfg.birthday = r->opt.bday;
   cfg.birthday.only = r->opt.spray_only;
+  cfg.no_portmap = r->opt.no_portmap;
   rc = nat_agent_new(&r->agent, &r->loop, &cfg, on_event, r, diag, sizeof diag);
   if (rc == NAT_EBADADDR || rc == NAT_EBADFAMILY || rc == NAT_EINVAL)
     return nat_cli_usage_error(cmd, "%s", diag);
@@ -454,7 +566,10 @@ int punch_front(const char *prog, const char *usage, bool spray_only,
     fprintf(stderr, "%s: cannot create an event loop\n", prog);
     return PUNCH_EXIT_ENV;
   }
+  signals_start(r);
   if ((rc = start(r, pin)) != 0) {
+    signals_close(r);
+    (void)uv_run(&r->loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&r->loop);
     return rc;
   }

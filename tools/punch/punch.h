@@ -21,6 +21,7 @@ typedef struct punch_opts {
   uint16_t listen_port;
   nat_agent_bday bday; /* --no-birthday, --sockets, --probes, ... */
   bool progress;       /* the spray's progress line (stderr is a tty) */
+  bool no_portmap;     /* --no-portmap */
 } punch_opts;
 
 /* What a run ended with, for the report. */
@@ -33,6 +34,9 @@ typedef struct punch_outcome {
 } punch_outcome;
 
 void punch_report(const punch_outcome *o, FILE *out);
+/* A port-mapping event of the agent, as a line on stderr (text reports
+ * only: the JSON report has the outcome). */
+void punch_portmap_event(const punch_opts *opt, const nat_portmap_event *ev);
 
 /* Exit statuses (punch(1), EXIT STATUS). */
 #define PUNCH_EXIT_OK    0

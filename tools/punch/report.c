@@ -1,8 +1,9 @@
 /* punch connect / punch ticket -- the report: text for people, or JSON
- * (schema_version 2, docs/schema/punch-report-v2.schema.json). */
+ * (schema_version 3, docs/schema/punch-report-v3.schema.json). */
 #include <jansson.h>
 #include <string.h>
 
+#include <nat/error.h>
 #include <nat/verdict.h>
 
 #include "punch.h"
@@ -180,11 +181,50 @@ static json_t *birthday_json(const punch_outcome *u) {
   return o;
 }
 
+/* The gateway's port mapping (null: --no-portmap). */
+static json_t *portmap_json(const punch_outcome *u) {
+  const nat_agent_info *i = &u->info;
+  const nat_portmap_mapping *m = &i->pm_mapping;
+  char a[NAT_ADDR_STRLEN];
+  json_t *o, *answered;
+  if (!i->pm_asked)
+    return json_null();
+  o = json_object();
+  json_object_set_new(
+      o, "gateway",
+      i->pm_probe.gateway.family != NAT_AF_NONE
+          ? json_string(nat_addr_format_ip(&i->pm_probe.gateway, a, sizeof a))
+          : json_null());
+  answered = json_object();
+  for (int p = 0; p < NAT_PM_PROTOS; p++)
+    json_object_set_new(answered,
+                        p == NAT_PM_NATPMP ? "nat_pmp" : nat_pm_proto_name(p),
+                        json_boolean(i->pm_probe.svc[p].answered));
+  json_object_set_new(o, "answered", answered);
+  if (m->lifetime_asked != 0 && m->external.family != NAT_AF_NONE)
+    json_object_set_new(
+        o, "mapping",
+        json_pack("{s:s, s:i, s:s, s:I, s:I, s:i, s:i}", "protocol",
+                  nat_pm_proto_name(m->proto), "internal_port",
+                  (int)m->internal_port, "external",
+                  nat_addr_format(&m->external, a, sizeof a), "lifetime_asked",
+                  (json_int_t)m->lifetime_asked, "lifetime",
+                  (json_int_t)m->lifetime, "refreshes", (int)m->refreshes,
+                  "restarts", (int)m->restarts));
+  else
+    json_object_set_new(o, "mapping", json_null());
+  json_object_set_new(o, "offered", json_boolean(i->pm_offered));
+  json_object_set_new(o, "deleted", json_boolean(i->pm_deleted));
+  json_object_set_new(
+      o, "error", i->pm_status != 0 ? json_string(i->pm_reason) : json_null());
+  return o;
+}
+
 static json_t *report_json(const punch_outcome *u) {
   json_t *o = json_object();
   char a[NAT_ADDR_STRLEN];
   bool ok = u->exit_code == PUNCH_EXIT_OK;
-  json_object_set_new(o, "schema_version", json_integer(2));
+  json_object_set_new(o, "schema_version", json_integer(3));
   json_object_set_new(o, "tool", json_string(u->opt->prog));
   json_object_set_new(
       o, "mode", json_string(u->opt->ticket_mode ? "ticket" : "rendezvous"));
@@ -226,6 +266,7 @@ static json_t *report_json(const punch_outcome *u) {
           ? json_string(nat_agent_strategy_name(u->info.strategy))
           : json_null());
   json_object_set_new(o, "birthday", birthday_json(u));
+  json_object_set_new(o, "portmap", portmap_json(u));
   json_object_set_new(o, "times_ms", times_json(u));
   json_object_set_new(o, "rtt_ms",
                       u->info.selected ? ms_since(0, u->info.sel.rtt)
@@ -300,6 +341,48 @@ static void print_birthday(const punch_outcome *u, FILE *out) {
             b->ignored, b->replays);
 }
 
+static void print_portmap(const punch_outcome *u, FILE *out) {
+  const nat_agent_info *i = &u->info;
+  const nat_portmap_mapping *m = &i->pm_mapping;
+  char a[NAT_ADDR_STRLEN];
+  if (!i->pm_asked)
+    return;
+  if (m->lifetime_asked != 0 && m->external.family != NAT_AF_NONE)
+    fprintf(out,
+            "port mapping          %s %s for %u s (asked %u)%s; %s at "
+            "exit\n",
+            nat_pm_proto_name(m->proto),
+            nat_addr_format(&m->external, a, sizeof a), m->lifetime,
+            m->lifetime_asked, i->pm_offered ? ", offered" : ", not offered",
+            i->pm_deleted ? "deleted" : "not confirmed deleted");
+  else
+    fprintf(out, "port mapping          none%s%s\n",
+            i->pm_status != 0 ? ": " : "",
+            i->pm_status != 0 ? i->pm_reason : "");
+}
+
+void punch_portmap_event(const punch_opts *opt, const nat_portmap_event *ev) {
+  char a[NAT_ADDR_STRLEN];
+  if (opt->json || ev == NULL)
+    return;
+  switch (ev->type) {
+  case NAT_PM_EV_MAPPED:
+    if (ev->mapping != NULL && ev->mapping->refreshes == 0)
+      fprintf(stderr, "%s: port mapping: %s %s for %u s\n", opt->prog,
+              nat_pm_proto_name(ev->mapping->proto),
+              nat_addr_format(&ev->mapping->external, a, sizeof a),
+              ev->mapping->lifetime);
+    break;
+  case NAT_PM_EV_LOST:
+  case NAT_PM_EV_FAILED:
+    fprintf(stderr, "%s: port mapping: %s\n", opt->prog,
+            ev->reason != NULL ? ev->reason : nat_strerror(ev->status));
+    break;
+  default:
+    break;
+  }
+}
+
 static void report_text(const punch_outcome *u, FILE *out) {
   char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
   size_t n = u->agent != NULL ? nat_agent_pair_count(u->agent) : 0;
@@ -311,7 +394,9 @@ static void report_text(const punch_outcome *u, FILE *out) {
                                 : "as QUIC server (controlled)",
             u->info.strategy == NAT_AGENT_VIA_BIRTHDAY    ? "by birthday"
             : u->info.strategy == NAT_AGENT_VIA_PREDICTED ? "predicted"
-                                                          : "direct");
+            : u->info.strategy == NAT_AGENT_VIA_MAPPED
+                ? "through the gateway's port mapping"
+                : "direct");
   else
     fprintf(out, "failed                %s\n", u->reason);
   if (u->info.selected)
@@ -347,6 +432,7 @@ static void report_text(const punch_outcome *u, FILE *out) {
   }
   if (u->info.bday_planned)
     print_birthday(u, out);
+  print_portmap(u, out);
   if (u->opt->pipe)
     fprintf(out, "piped                 %llu bytes sent, %llu received\n",
             (unsigned long long)u->info.pipe_sent,

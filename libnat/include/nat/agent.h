@@ -39,6 +39,7 @@
 #include "nat/cand.h"
 #include "nat/check.h"
 #include "nat/common.h"
+#include "nat/portmap.h"
 #include "nat/quic.h"
 #include "nat/ticket.h"
 
@@ -92,8 +93,12 @@ typedef enum nat_agent_event_type {
                                        (the role and odds, or why none) */
   NAT_AGENT_EV_BIRTHDAY_PROGRESS, /**< every 250 ms while the spray runs
                                     (nat_agent_info.bstats) */
-  NAT_AGENT_EV_BIRTHDAY_HIT       /**< an authenticated hit (pair: our socket
+  NAT_AGENT_EV_BIRTHDAY_HIT,      /**< an authenticated hit (pair: our socket
                                        and the peer's address it proved) */
+  NAT_AGENT_EV_PORTMAP            /**< the gateway's port mapping of our
+                                       socket: portmap (probed, granted,
+                                       refreshed, lost, refused, deleted);
+                                       nat_agent_info.portmap */
 } nat_agent_event_type;
 
 /** One event. Pointers are valid during the callback only. */
@@ -115,6 +120,7 @@ typedef struct nat_agent_event {
                    blob is malformed; NAT_ERESOLVE: a name did not resolve */
   bool local; /**< FAILED: our side's fault (socket, identity, memory) */
   int hint;   /**< FAILED in checks: nat_check_hint */
+  const nat_portmap_event *portmap; /**< PORTMAP */
 } nat_agent_event;
 
 typedef void (*nat_agent_cb)(nat_agent *a, void *arg,
@@ -196,7 +202,24 @@ typedef struct nat_agent_config {
    * on when the verdicts call for it, K = 256 sockets, m = 2,048 probes,
    * 250 probes/s, the range measured. */
   nat_agent_bday birthday;
+  /** Do not ask the gateway for a port mapping (punch --no-portmap). By
+   * default the agent probes PCP, NAT-PMP and UPnP IGD towards the default
+   * gateway (nat/portmap.h) as it starts and asks for a mapping of its
+   * socket; a granted one is offered as a "mapped" candidate (our blob
+   * waits for it at most NAT_AGENT_PORTMAP_WAIT from the start, or as long
+   * as the other gathering), refreshed while the run lasts, and deleted
+   * when the agent closes. */
+  bool no_portmap;
+  /** The gateway to ask (nat_portmap_config.gateway); NAT_AF_NONE: the
+   * default route's. */
+  nat_addr portmap_gateway;
 } nat_agent_config;
+
+/** How long our blob waits for the gateway's mapping, from the start of
+ * the run: a gateway on the LAN answers the probe and the request in a
+ * few milliseconds; one that does not answer costs at most this, and
+ * only when the rendezvous answered sooner. */
+#define NAT_AGENT_PORTMAP_WAIT (100 * NAT_MILLISECONDS)
 
 /** How the connection was made (nat_agent_info.strategy). */
 typedef enum nat_agent_strategy {
@@ -204,10 +227,12 @@ typedef enum nat_agent_strategy {
   NAT_AGENT_VIA_DIRECT,    /**< a checked pair of host or reflexive
                                 candidates */
   NAT_AGENT_VIA_PREDICTED, /**< a predicted candidate (sequential NAT) */
-  NAT_AGENT_VIA_BIRTHDAY   /**< a birthday hit */
+  NAT_AGENT_VIA_BIRTHDAY,  /**< a birthday hit */
+  NAT_AGENT_VIA_MAPPED     /**< a pair with a port-mapped candidate (ours
+                                or the peer's) */
 } nat_agent_strategy;
 
-/** "none", "direct", "predicted", "birthday"; never NULL. */
+/** "none", "direct", "predicted", "birthday", "mapped"; never NULL. */
 NAT_EXTERN const char *nat_agent_strategy_name(int s);
 
 /** What the spray did (nat_agent_info.bstats). */
@@ -262,6 +287,16 @@ typedef struct nat_agent_info {
   nat_bday_plan bday;
   nat_agent_bday_stats bstats;
   int strategy; /**< nat_agent_strategy, once connected */
+  /** The port mapping: asked (not no_portmap), the probe and the mapping
+   * as nat_portmap_get() last gave them, whether a mapped candidate went
+   * into our blob, and whether the mapping was deleted at close (the
+   * gateway confirmed it). */
+  bool pm_asked, pm_offered, pm_deleted;
+  nat_portmap_probe pm_probe;
+  nat_portmap_mapping pm_mapping;
+  int pm_status;       /**< 0, or why no mapping (NAT_ENOGATEWAY,
+                            NAT_EPMREFUSED, NAT_ETIMEDOUT, ...) */
+  char pm_reason[128]; /**< one line when pm_status != 0 */
 } nat_agent_info;
 
 /** Start a run on @p loop. @p cfg is copied (see its fields for the

@@ -88,6 +88,9 @@ typedef struct nat_bday_side {
   bool allow_both_hard; /**< the explicit flag */
   bool force_acceptor;  /**< --role acceptor (ticket mode, no verdicts) */
   bool force_dialer;    /**< --role dialer */
+  bool mapped;          /**< the gateway forwards a port to this peer's
+                             socket (a mapped candidate, nat/portmap.h):
+                             reachable from any address, so not hard */
 } nat_bday_side;
 
 typedef enum nat_bday_role {
@@ -103,16 +106,18 @@ typedef enum nat_bday_role {
 
 /** Why there is no spray. */
 typedef enum nat_bday_why {
-  NAT_BDAY_WHY_SPRAY = 0,     /**< there is one (role set) */
-  NAT_BDAY_WHY_EASY,          /**< no side is hard: plain checks work */
-  NAT_BDAY_WHY_PREDICTED,     /**< the hard side is sequential: predicted
-                                   candidates (the spray still runs over
-                                   the predicted window first) */
-  NAT_BDAY_WHY_DISABLED,      /**< a peer said --no-birthday */
-  NAT_BDAY_WHY_UNKNOWN,       /**< a mapping is unknown: no verdict to act
-                                   on (ticket mode without --role) */
-  NAT_BDAY_WHY_BOTH_HARD,     /**< refused: both sides hard (estimate) */
-  NAT_BDAY_WHY_ROLES_CONFLICT /**< both forced into the same role */
+  NAT_BDAY_WHY_SPRAY = 0,      /**< there is one (role set) */
+  NAT_BDAY_WHY_EASY,           /**< no side is hard: plain checks work */
+  NAT_BDAY_WHY_PREDICTED,      /**< the hard side is sequential: predicted
+                                    candidates (the spray still runs over
+                                    the predicted window first) */
+  NAT_BDAY_WHY_DISABLED,       /**< a peer said --no-birthday */
+  NAT_BDAY_WHY_UNKNOWN,        /**< a mapping is unknown: no verdict to act
+                                    on (ticket mode without --role) */
+  NAT_BDAY_WHY_BOTH_HARD,      /**< refused: both sides hard (estimate) */
+  NAT_BDAY_WHY_ROLES_CONFLICT, /**< both forced into the same role */
+  NAT_BDAY_WHY_MAPPED          /**< a peer holds a port mapping: the
+                                    other's checks reach it, no spray */
 } nat_bday_why;
 
 typedef struct nat_bday_plan {
@@ -152,7 +157,7 @@ NAT_EXTERN int nat_bday_plan_make(const nat_bday_side *us,
 /** A one-line reason for a nat_bday_why; never NULL. */
 NAT_EXTERN const char *nat_bday_why_strerror(int why);
 /** A short key: "spray", "easy", "predicted", "disabled", "unknown",
- * "both-hard", "roles-conflict"; never NULL. */
+ * "both-hard", "roles-conflict", "mapped"; never NULL. */
 NAT_EXTERN const char *nat_bday_why_name(int why);
 /** "none", "acceptor", "dialer", "both"; never NULL. */
 NAT_EXTERN const char *nat_bday_role_name(int role);

@@ -35,14 +35,18 @@ typedef enum nat_cand_type {
   NAT_CAND_SRFLX = 1,     /**< server reflexive: the mapping STUN saw */
   NAT_CAND_PRFLX = 2,     /**< peer reflexive: learned from a check */
   NAT_CAND_PREDICTED = 3, /**< public IP + a port the NAT should allocate */
-  NAT_CAND_RELAY = 4      /**< relayed (reserved: not supported yet) */
+  NAT_CAND_RELAY = 4,     /**< relayed (reserved: not supported yet) */
+  NAT_CAND_MAPPED = 5     /**< an external address the gateway's port
+                               mapping forwards to the base (PCP,
+                               NAT-PMP, UPnP: nat/portmap.h) */
 } nat_cand_type;
-#define NAT_CAND_TYPES 5
+#define NAT_CAND_TYPES 6
 
 /** Type preferences (RFC 8445 section 5.1.2.2's recommended values;
  * predicted candidates are guesses, so they rank below srflx). */
 #define NAT_CAND_PREF_HOST      126
 #define NAT_CAND_PREF_PRFLX     110
+#define NAT_CAND_PREF_MAPPED    105
 #define NAT_CAND_PREF_SRFLX     100
 #define NAT_CAND_PREF_PREDICTED 90
 #define NAT_CAND_PREF_RELAY     0
@@ -69,7 +73,7 @@ NAT_EXTERN uint32_t nat_cand_priority(unsigned type_pref, uint16_t local_pref,
 /** The type preference of @p type (NAT_CAND_PREF_*; 0 for unknown). */
 NAT_EXTERN unsigned nat_cand_type_pref(uint8_t type);
 
-/** Name of a type: "host", "srflx", "prflx", "predicted", "relay", or
+/** Name of a type: "host", "srflx", "prflx", "predicted", "relay", "mapped", or
  * "unknown". */
 NAT_EXTERN const char *nat_cand_type_name(uint8_t type);
 

@@ -133,6 +133,14 @@ typedef struct nat_check_config {
   /** Refuse remote candidates nat_cand_validate_remote() refuses with
    * this policy (prflx ones learned from checks included). */
   nat_cand_policy policy;
+  /** Start no ordinary check towards a remote candidate that is not a
+   * host one: only answers and triggered checks go there (after the
+   * peer's check came in from that address). For a side whose gateway
+   * forwards a mapped port to it while its NAT maps per destination: a
+   * check of its own would make its NAT map the socket towards the peer
+   * at another port, and the peer's checks to the mapped port would then
+   * clash with that entry (Linux conntrack drops them). */
+  bool passive;
   nat_rand_fn rand; /**< transaction IDs; required */
   void *rand_ctx;
 } nat_check_config;

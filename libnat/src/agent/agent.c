@@ -111,6 +111,10 @@ static int blob_out(nat_agent *a, char *blob, size_t cap) {
   nat_agent_event e;
   nat_bday_side bd;
   ssize_t n;
+  if (a->pm_pending && !a->has_rdv) { /* ticket mode: nat__agent_gathered */
+    a->blob_deferred = true;
+    return 0;
+  }
   nat__agent_bday_side(a, &bd);
   n = nat__punch_blob_encode(&a->core.mine, a->core.local_mapping,
                              a->core.rdv_rtt, &bd, blob, cap);
@@ -149,7 +153,7 @@ int nat_agent_set_peer_blob(nat_agent *a, const char *text, size_t len) {
 /* ------------------------------------------------ gathering beside SEEN */
 
 static bool gathering(const nat_agent *a) {
-  if (a->stun_pending || a->third_pending)
+  if (a->stun_pending || a->third_pending || a->pm_pending)
     return true;
   for (unsigned i = 0; i < a->core.nprobes; i++)
     if (!a->core.probes[i].done)
@@ -175,6 +179,10 @@ static void send_blob(nat_agent *a) {
            "from it");
   }
   a->third_pending = false; /* a late answer is dropped */
+  if (a->pm_pending) {
+    a->pm_pending = false; /* a later grant is not offered */
+    uv_timer_stop(&a->pm_timer);
+  }
   nat__punch_guess_mapping(c, &a->rdv_addr, &a->stun_addr);
   nat__punch_add_srflx(c, &c->seen, &a->rdv_addr);
   if (c->has_stun_mapped)
@@ -203,6 +211,20 @@ static void maybe_send_blob(nat_agent *a) {
   if (gathering(a) && !a->gather_expired)
     return;
   send_blob(a);
+}
+
+void nat__agent_gathered(nat_agent *a) {
+  char blob[NAT_AGENT_BLOB_MAX];
+  if (a->finished)
+    return;
+  if (a->blob_deferred) {
+    a->blob_deferred = false;
+    if (blob_out(a, blob, sizeof blob) != 0)
+      nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s",
+                      "cannot encode our ticket");
+    return;
+  }
+  maybe_send_blob(a);
 }
 
 static void gather_timeout(uv_timer_t *t) {
@@ -565,6 +587,7 @@ void nat__agent_begin(nat_agent *a) {
     return;
   a->t0 = nat_udp_now();
   a->end = a->t0 + a->cfg.timeout;
+  nat__agent_portmap_start(a);
   if (!a->has_rdv) {
     if (stun_start(a) != 0 && blob_out(a, blob, sizeof blob) != 0)
       nat__agent_fail(a, NAT_ENOBUFS, true, 0, "%s",
@@ -589,7 +612,7 @@ static void on_timer_closed(uv_handle_t *h) {
   nat_agent *a = h->data;
   nat_agent_event e;
   if (--a->open_timers > 0)
-    return; /* the last of the five closes frees */
+    return; /* the last of the six closes frees */
   memset(&e, 0, sizeof e);
   e.type = NAT_AGENT_EV_CLOSED;
   nat__agent_emit(a, &e);
@@ -646,6 +669,8 @@ void nat__agent_teardown(nat_agent *a) {
   }
   if (nat__agent_spray_teardown(a))
     return; /* its sockets and endpoint come back */
+  if (nat__agent_portmap_teardown(a))
+    return; /* the mapping is deleted, then NAT_PM_EV_CLOSED */
   if (a->rdv != NULL) {
     nat_rdv_client_close(a->rdv, on_rdv_closed, a);
     return;
@@ -660,7 +685,8 @@ void nat__agent_teardown(nat_agent *a) {
   }
   if (a->open_timers > 0)
     return; /* already closing */
-  a->open_timers = 5;
+  a->open_timers = 6;
+  uv_close((uv_handle_t *)&a->pm_timer, on_timer_closed);
   uv_close((uv_handle_t *)&a->spray_timer, on_timer_closed);
   uv_close((uv_handle_t *)&a->progress_timer, on_timer_closed);
   uv_close((uv_handle_t *)&a->deadline, on_timer_closed);
@@ -678,6 +704,7 @@ void nat_agent_close(nat_agent *a) {
   uv_timer_stop(&a->chk_timer);
   uv_timer_stop(&a->spray_timer);
   uv_timer_stop(&a->progress_timer);
+  uv_timer_stop(&a->pm_timer);
   nat__agent_probes_close(a);
   nat__agent_teardown(a);
 }

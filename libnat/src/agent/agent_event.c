@@ -63,6 +63,8 @@ const char *nat_agent_strategy_name(int s) {
     return "predicted";
   case NAT_AGENT_VIA_BIRTHDAY:
     return "birthday";
+  case NAT_AGENT_VIA_MAPPED:
+    return "mapped";
   default:
     return "none";
   }

@@ -92,6 +92,15 @@ struct nat_agent {
   bool checks_failed;         /* the checks failed while the spray ran */
   int checks_hint;
   int strategy; /* nat_agent_strategy once connected */
+  /* the gateway's port mapping (agent_portmap.c) */
+  nat_portmap *pm;
+  uv_timer_t pm_timer;
+  bool pm_asked, pm_pending, pm_closing, pm_offered, pm_deleted;
+  bool blob_deferred; /* ticket mode: the blob waits for the mapping */
+  nat_portmap_probe pm_probe;
+  nat_portmap_mapping pm_mapping;
+  int pm_status;
+  char pm_reason[128];
 };
 
 /* The files call one way: agent_new.c (nat_agent_new, the names, the
@@ -107,6 +116,19 @@ void nat__agent_warn(nat_agent *a, const char *text);
 void nat__agent_fail(nat_agent *a, int error, bool local, int hint,
                      const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* agent.c: the mapping's wait ended: send the blob if it was waiting */
+void nat__agent_gathered(nat_agent *a);
+
+/* agent_portmap.c */
+/* Probe the gateway and ask for a mapping of our socket (unless
+ * cfg.no_portmap); the blob waits for it (pm_pending) at most
+ * NAT_AGENT_PORTMAP_WAIT. */
+void nat__agent_portmap_start(nat_agent *a);
+/* Closing: delete the mapping and close the handle. @return true while
+ * it is closing (nat__agent_teardown is called again at its end). */
+bool nat__agent_portmap_teardown(nat_agent *a);
+void nat__agent_portmap_info(const nat_agent *a, nat_agent_info *out);
 
 /* agent_run.c */
 int nat__agent_checks_start(nat_agent *a);

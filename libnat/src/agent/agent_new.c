@@ -236,6 +236,8 @@ int nat_agent_new(nat_agent **out, uv_loop_t *loop, const nat_agent_config *cfg,
   uv_timer_init(loop, &a->chk_timer);
   uv_timer_init(loop, &a->spray_timer);
   uv_timer_init(loop, &a->progress_timer);
+  uv_timer_init(loop, &a->pm_timer);
+  a->pm_timer.data = a;
   a->deadline.data = a->gather_timer.data = a->chk_timer.data = a;
   a->spray_timer.data = a->progress_timer.data = a;
   a->timers_init = true;
@@ -284,6 +286,7 @@ void nat_agent_info_get(const nat_agent *a, nat_agent_info *out) {
   out->bday_ran = a->bday_ran;
   out->bday = a->bday;
   out->strategy = a->strategy;
+  nat__agent_portmap_info(a, out);
   if (a->bday_ran) {
     const nat__spray *s = &a->spray;
     nat_agent_bday_stats *b = &out->bstats;

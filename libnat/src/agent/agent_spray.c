@@ -33,6 +33,7 @@ void nat__agent_bday_side(const nat_agent *a, nat_bday_side *out) {
   const nat_agent_bday *cfg = &a->cfg.birthday;
   memset(out, 0, sizeof *out);
   out->mapping = c->local_mapping;
+  out->mapped = c->has_mapped;
   out->enabled = !cfg->disabled;
   out->allow_both_hard = cfg->allow_both_hard;
   out->force_acceptor = cfg->role == NAT_BDAY_ACCEPTOR;
@@ -109,6 +110,7 @@ int nat__agent_bday_plan(nat_agent *a) {
   const nat_bday_plan *p = &a->bday;
   nat__agent_bday_side(a, &us);
   a->bd_peer.mapping = a->core.remote_mapping;
+  a->bd_peer.mapped = nat__punch_has_mapped(&a->core.peer);
   if (nat_bday_plan_make(&us, &a->bd_peer, &a->bday) != 0)
     return 0;
   a->bday_planned = true;

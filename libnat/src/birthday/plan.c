@@ -52,6 +52,10 @@ static int roles(const nat_bday_side *us, const nat_bday_side *peer,
     *role = (us_acc || pe_dia) ? NAT_BDAY_ACCEPTOR : NAT_BDAY_DIALER;
     return NAT_BDAY_WHY_SPRAY;
   }
+  /* a port mapping forwards any address's datagrams to that peer's
+   * socket: the other's plain checks reach it, whatever both NATs do */
+  if (us->mapped || peer->mapped)
+    return NAT_BDAY_WHY_MAPPED;
   if (is_hard(us) && is_hard(peer)) {
     if (us->alloc == NAT_PA_SEQUENTIAL && peer->alloc == NAT_PA_SEQUENTIAL)
       return NAT_BDAY_WHY_PREDICTED;
@@ -159,6 +163,8 @@ const char *nat_bday_why_name(int why) {
     return "both-hard";
   case NAT_BDAY_WHY_ROLES_CONFLICT:
     return "roles-conflict";
+  case NAT_BDAY_WHY_MAPPED:
+    return "mapped";
   default:
     return "unknown";
   }
@@ -183,6 +189,9 @@ const char *nat_bday_why_strerror(int why) {
            "to guess";
   case NAT_BDAY_WHY_ROLES_CONFLICT:
     return "both peers asked for the same role";
+  case NAT_BDAY_WHY_MAPPED:
+    return "a peer whose NAT maps per destination holds a port mapping "
+           "from its gateway: the other's checks reach it, no spray";
   default:
     return "unknown reason";
   }

@@ -41,9 +41,9 @@ void nat__punch_add_srflx(nat__punch_core *c, const nat_addr *mapped,
 }
 
 void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts, size_t n) {
-  /* room is left for two srflx and the predicted candidates */
+  /* room is left for two srflx, a mapped and the predicted candidates */
   for (size_t i = 0;
-       i < n && c->mine.ncands < NAT_TICKET_MAX_CANDS - 2 - NAT__PUNCH_PREDICT;
+       i < n && c->mine.ncands < NAT_TICKET_MAX_CANDS - 3 - NAT__PUNCH_PREDICT;
        i++)
     if (hosts[i].addr.family == c->local.family)
       nat__punch_add_local(c, &hosts[i]);
@@ -352,6 +352,28 @@ static void on_check(void *arg, const nat_check_event *ev) {
     c->cb(c->cb_arg, ev);
 }
 
+bool nat__punch_has_mapped(const nat_ticket *t) {
+  for (size_t i = 0; i < t->ncands; i++)
+    if (t->cands[i].type == NAT_CAND_MAPPED)
+      return true;
+  return false;
+}
+
+/* A side whose gateway forwards a mapped port to it while its NAT does
+ * not map independently of the destination (or may not: unknown) waits
+ * for the peer's checks (nat_check_config.passive) and opens no holes:
+ * an outbound packet of its own towards the peer would make its NAT map
+ * the socket afresh, and the peer's packets to the mapped port would
+ * clash with that entry. When both sides are such, the controlling one
+ * stays active (the other's mapped port takes its checks). */
+static bool passive_side(const nat__punch_core *c, bool controlling) {
+  bool peer_too;
+  if (!c->has_mapped || c->local_mapping == NAT_BEH_EI)
+    return false;
+  peer_too = nat__punch_has_mapped(&c->peer) && c->remote_mapping != NAT_BEH_EI;
+  return !(peer_too && controlling);
+}
+
 int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
                             nat_tstamp deadline, nat_rand_fn rand,
                             nat_check_cb cb, void *arg) {
@@ -372,6 +394,7 @@ int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
   cfg.aggressive = true; /* the first pair that works: punch(1), Timing */
   if (c->force_controlling >= 0) /* the birthday plan's roles */
     cfg.controlling = c->force_controlling == 1;
+  c->passive = cfg.passive = passive_side(c, cfg.controlling);
   if ((rc = nat_check_new(&c->chk, &cfg, on_check, c)) != 0) {
     c->chk = NULL;
     return rc;
@@ -382,7 +405,9 @@ int nat__punch_checks_start(nat__punch_core *c, nat_tstamp now,
   for (size_t i = 0; i < c->mine.ncands; i++)
     (void)nat_check_add_local(c->chk, &c->mine.cands[i]);
   add_remotes(c, now);
-  c->nholes = nat__punch_hole_targets(c, c->holes, NAT_TICKET_MAX_CANDS);
+  c->nholes = c->passive
+                  ? 0
+                  : nat__punch_hole_targets(c, c->holes, NAT_TICKET_MAX_CANDS);
   /* Our own checks start after the hold, so that the peer (which got the
    * blobs at about the same time) has opened its NAT before our first
    * check reaches it. The peer's checks are answered meanwhile (and

@@ -70,6 +70,9 @@ typedef struct nat__punch_core {
   /* the birthday acceptor's (or a both-hard sprayer's) own checks go with
    * the hole openers' short TTL (nat__punch_next_send) */
   bool short_ttl_checks;
+  /* a mapped candidate (the gateway's port mapping) is in our ticket;
+   * passive: our checks wait for the peer's (nat__punch_checks_start) */
+  bool has_mapped, passive;
   nat_check_pair commit, sel;
   nat_tstamp t_first_ok, t_selected;
 } nat__punch_core;
@@ -113,6 +116,8 @@ void nat__punch_add_hosts(nat__punch_core *c, const nat_cand *hosts, size_t n);
  * they differ towards one IP, else address-dependent. */
 void nat__punch_guess_mapping(nat__punch_core *c, const nat_addr *rdv,
                               const nat_addr *stun);
+/* Whether @p t offers a mapped candidate (a gateway's port mapping). */
+bool nat__punch_has_mapped(const nat_ticket *t);
 /* Predicted candidates from the answered probes (nat_cand_predict). */
 void nat__punch_predict(nat__punch_core *c);
 /* How long the blob may wait for the STUN answer and the probes after

@@ -29,14 +29,16 @@ unsigned nat_cand_type_pref(uint8_t type) {
     return NAT_CAND_PREF_PRFLX;
   case NAT_CAND_PREDICTED:
     return NAT_CAND_PREF_PREDICTED;
+  case NAT_CAND_MAPPED:
+    return NAT_CAND_PREF_MAPPED;
   default:
     return NAT_CAND_PREF_RELAY;
   }
 }
 
 const char *nat_cand_type_name(uint8_t type) {
-  static const char *const names[NAT_CAND_TYPES] = {"host", "srflx", "prflx",
-                                                    "predicted", "relay"};
+  static const char *const names[NAT_CAND_TYPES] = {
+      "host", "srflx", "prflx", "predicted", "relay", "mapped"};
   return type < NAT_CAND_TYPES ? names[type] : "unknown";
 }
 

@@ -168,7 +168,7 @@ void nat_check_free(nat_check *c) {
 int nat_check_add_local(nat_check *c, const nat_cand *cand) {
   if (c == NULL || cand == NULL ||
       (cand->type != NAT_CAND_HOST && cand->type != NAT_CAND_SRFLX &&
-       cand->type != NAT_CAND_PREDICTED) ||
+       cand->type != NAT_CAND_PREDICTED && cand->type != NAT_CAND_MAPPED) ||
       (cand->addr.family != NAT_AF_INET && cand->addr.family != NAT_AF_INET6))
     return NAT_EINVAL;
   if (c->nlocal >= NAT_CHECK_MAX_LOCAL)
@@ -300,6 +300,13 @@ static void send_check(nat_check *c, nat__check_pair *p, bool nominate) {
   }
 }
 
+/* A waiting pair an ordinary check may start (config passive: host
+ * candidates only). */
+static bool ordinary_ok(const nat_check *c, const nat__check_pair *p) {
+  return p->pub.state == NAT_PAIR_WAITING &&
+         (!c->cfg.passive || p->pub.remote.type == NAT_CAND_HOST);
+}
+
 /* The next check to start: the oldest triggered one, else the waiting
  * pair of highest priority. */
 static nat__check_pair *next_pair(nat_check *c) {
@@ -314,7 +321,7 @@ static nat__check_pair *next_pair(nat_check *c) {
   }
   for (i = 0; i < c->npairs; i++) {
     nat__check_pair *p = &c->pairs[i];
-    if (p->pub.state == NAT_PAIR_WAITING &&
+    if (ordinary_ok(c, p) &&
         (best == NULL || p->pub.priority > best->pub.priority))
       best = p;
   }
@@ -371,7 +378,7 @@ static bool has_waiting(const nat_check *c) {
   if (c->ntrig > 0)
     return true;
   for (i = 0; i < c->npairs; i++)
-    if (c->pairs[i].pub.state == NAT_PAIR_WAITING)
+    if (ordinary_ok(c, &c->pairs[i]))
       return true;
   return false;
 }

@@ -62,7 +62,7 @@ int nat_ticket_init_random(nat_ticket *t, nat_rand_fn rand, void *rand_ctx) {
 
 static bool cand_ok(const nat_cand *c) {
   if (c->type != NAT_CAND_HOST && c->type != NAT_CAND_SRFLX &&
-      c->type != NAT_CAND_PREDICTED)
+      c->type != NAT_CAND_PREDICTED && c->type != NAT_CAND_MAPPED)
     return false;
   if (c->addr.family != NAT_AF_INET && c->addr.family != NAT_AF_INET6)
     return false;
@@ -241,10 +241,10 @@ static int parse_cand(nat_ticket *t, const uint8_t *v, size_t len,
                 "candidate %zu has length %zu (7 for IPv4, 19 for IPv6)",
                 idx + 1, len);
   if (v[0] != NAT_CAND_HOST && v[0] != NAT_CAND_SRFLX &&
-      v[0] != NAT_CAND_PREDICTED)
+      v[0] != NAT_CAND_PREDICTED && v[0] != NAT_CAND_MAPPED)
     return fail(d, NAT_TICKET_BAD_CANDIDATE,
                 "candidate %zu has type %u (%s); a ticket carries host, "
-                "srflx or predicted",
+                "srflx, mapped or predicted",
                 idx + 1, (unsigned)v[0], nat_cand_type_name(v[0]));
   memset(&a, 0, sizeof a);
   a.family = iplen == 4 ? NAT_AF_INET : NAT_AF_INET6;
