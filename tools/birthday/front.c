@@ -41,10 +41,13 @@ static const char front_usage[] =
     "                              the run lasts at least the spray's window)\n"
     "  -j, --json (schema_version 3, \"tool\": \"birthday\")\n"
     "  -p, --pipe  -L, --allow-loopback  -l, --listen-port N  -4, -6\n"
+    "  -M, --no-portmap (do not ask the gateway for a port mapping; with one,\n"
+    "                    a peer is reachable and there is no spray)\n"
     "\n"
-    "Exit status: 0 connected, 1 no hit or refused (both NATs hard), 2\n"
-    "usage error or malformed ticket, 3 environment error (too few file\n"
-    "descriptors: RLIMIT_NOFILE).\n";
+    "Exit status: 0 connected, 1 no hit or refused (both NATs hard, or a\n"
+    "port mapping makes the spray needless), 2 usage error or malformed\n"
+    "ticket, 3 environment error (too few file descriptors: RLIMIT_NOFILE),\n"
+    "129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.\n";
 
 int birthday_connect(int argc, char **argv) {
   return punch_front("birthday", front_usage, true, false, argc, argv);
