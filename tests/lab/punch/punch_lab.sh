@@ -389,6 +389,62 @@ if "pin" not in r.lower():
 PY
   done
   ;;
+mapped)
+  # hb behind a symmetric random NAT whose gateway runs miniupnpd
+  # (pair-sym-upnp): its punch asks for a mapping of its socket (PCP
+  # first) and offers it; ha (port-restricted) reaches it directly, no
+  # spray; the mapping is gone from the gateway after both exit.
+  up pair-sym-upnp
+  serve
+  connect_both "$(room m)" "$(room m)" --timeout 10 --stun 203.0.113.1:3478
+  both_ok strategy=mapped birthday.why=mapped birthday.ran=false
+  check_json "$tmp/b.json" portmap.offered=true portmap.deleted=true \
+    portmap.mapping.protocol=pcp portmap.answered.pcp=true \
+    portmap.answered.nat_pmp=true portmap.answered.upnp=true \
+    selected.local.type=mapped mapping.local=address-and-port-dependent ||
+    fail "B report (mapped)"
+  check_json "$tmp/a.json" portmap.offered=false portmap.mapping=none \
+    selected.remote.type=mapped || fail "A report (no gateway mapping)"
+  ext=$(/usr/bin/python3 -c 'import json,sys
+print(json.load(open(sys.argv[1]))["portmap"]["mapping"]["external"].rsplit(":",1)[1])' "$tmp/b.json")
+  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
+  case $rules in *"dport $ext "*) fail "mapping of port $ext left on the gateway: $rules" ;; esac
+  echo "mapped: external port $ext deleted at exit"
+  # --no-portmap on hb: no mapping asked, the pair meets by the spray
+  connect_both "$(room n)" "$(room n)" --timeout 10 --stun 203.0.113.1:3478 \
+    --no-portmap
+  both_ok strategy=birthday portmap=none
+  ;;
+portmap-sigint)
+  # a punch holding a mapping (no peer comes) is stopped by SIGINT: exit
+  # 130, the report says deleted, and the gateway has no rule for it
+  up pair-sym-upnp
+  serve
+  mkfifo "$tmp/b.fifo"
+  x "$B" "$PUNCH" connect --rendezvous $RDV --room "$(room s)" --timeout 60 \
+    2>"$tmp/b.fifo" >"$tmp/b.out" &
+  pb=$!
+  exec 8<"$tmp/b.fifo"
+  line=
+  while read -r -t 10 line <&8; do
+    case $line in *"port mapping: pcp"*) break ;; esac
+  done
+  case $line in *"port mapping: pcp"*) ;; *) fail "no mapping line: $line" ;; esac
+  ext=${line##*:}
+  ext=${ext%% *}
+  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
+  case $rules in *"dport $ext "*) ;; *) fail "no rule for port $ext on the gateway while held: $rules" ;; esac
+  pkill -INT -P "$pb" punch || kill -INT "$pb"
+  cat <&8 >"$tmp/b.err" &
+  wait "$pb"; rb=$?
+  # natlab exec passes the child's status through
+  [ "$rb" = 130 ] || fail "exit $rb after SIGINT, want 130: $(cat "$tmp/b.err" "$tmp/b.out")"
+  grep -q "deleted at exit" "$tmp/b.out" ||
+    fail "report does not say deleted: $(cat "$tmp/b.out")"
+  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
+  case $rules in *"dport $ext "*) fail "mapping of port $ext left after SIGINT: $rules" ;; esac
+  echo "portmap-sigint: external port $ext held, deleted after SIGINT (exit 130)"
+  ;;
 *) fail "unknown scenario $SCEN" ;;
 esac
 echo "PASS: $SCEN $*"
