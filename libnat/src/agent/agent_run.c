@@ -201,8 +201,11 @@ static void q_connected(nat_quic_conn *c, void *arg) {
        nat_quic_conn_get_info(c, &info) == 0 &&
        nat__spray_via(&a->spray, &info.remote)))
     nat__agent_spray_selected(a); /* the path is the spray's pair */
-  else if (a->core.selected && (a->core.sel.remote.type == NAT_CAND_MAPPED ||
-                                a->core.sel.local.type == NAT_CAND_MAPPED))
+  else if (a->core.selected &&
+           (a->core.sel.remote.type == NAT_CAND_MAPPED ||
+            a->core.sel.local.type == NAT_CAND_MAPPED ||
+            /* passive: the peer's checks came in through our mapping */
+            (a->core.passive && a->core.sel.remote.type != NAT_CAND_HOST)))
     a->strategy = NAT_AGENT_VIA_MAPPED;
   else if (a->core.selected && a->core.sel.remote.type == NAT_CAND_PREDICTED)
     a->strategy = NAT_AGENT_VIA_PREDICTED;
