@@ -61,7 +61,7 @@ static int write_config(const char *path, const char *prefix, int node,
           "# natlab: miniupnpd of NAT %s (portmap)\n"
           "ext_ifname=%sa%d\n"
           "listening_ip=%s/24\n"
-          "ext_perform_stun=yes\next_stun_host=" NL_STUN_IP1 "\n"
+          "ext_perform_stun=%s\next_stun_host=" NL_STUN_IP1 "\n"
           "ext_stun_port=3478\n"
           "enable_upnp=%s\nenable_natpmp=%s\n"
           "http_port=0\nipv6_disable=yes\nsecure_mode=yes\n"
@@ -72,7 +72,7 @@ static int write_config(const char *path, const char *prefix, int node,
           "uuid=4e41544c-4142-4000-8000-%08x%04x\n"
           "allow 1024-65535 %s/24 1024-65535\n"
           "deny 0-65535 0.0.0.0/0 0-65535\n",
-          n->name, prefix, n->index, self,
+          n->name, prefix, n->index, self, n->portmap_stun ? "yes" : "no",
           n->portmap & NL_PORTMAP_UPNP ? "yes" : "no", pmp ? "yes" : "no",
           leases, h, (unsigned)node & 0xffffu, lan);
   return fclose(f) == 0 ? 0 : NL_ERR_ENV;
