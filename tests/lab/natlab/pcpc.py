@@ -4,14 +4,17 @@
   pcpc.py GATEWAY announce                      PCP ANNOUNCE
   pcpc.py GATEWAY map PROTO IPORT EPORT LIFE    PCP MAP (LIFE 0 deletes)
   pcpc.py GATEWAY natpmp-addr                   NAT-PMP public address request
+  pcpc.py GATEWAY natpmp-map IPORT EPORT LIFE   NAT-PMP UDP mapping
 
+The MAP nonce is derived from PROTO and IPORT, so the request that deletes
+a mapping (LIFE 0) carries the nonce of the one that made it (RFC 6887
+section 11.1).
 Prints one line: "answer KEY=VALUE..." (version, op, r (the R bit), result,
 lifetime, epoch, and for MAP/NAT-PMP the external port and address), or
 "silent" when nothing came back within --timeout seconds (default 1.5:
 requests are resent at 0, 0.25 and 0.75 s), or "refused" when an ICMP port
 unreachable came back. Exit 0 after any of these; 2 on a malformed answer.
 """
-import os
 import socket
 import struct
 import sys
@@ -66,7 +69,7 @@ def main():
         d = exchange(gw, req, timeout, lambda d: len(d) >= 24 and d[1] == 0x80)
     elif cmd == "map":
         proto, iport, eport, life = (int(a) for a in args)
-        nonce = os.urandom(12)
+        nonce = struct.pack("!6sHI", b"natlab", iport, proto)
         req = struct.pack("!BBHI", 2, 1, 0, life) + mapped(me)
         req += nonce + struct.pack("!B3xHH", proto, iport, eport)
         req += mapped("0.0.0.0")
@@ -76,6 +79,11 @@ def main():
     elif cmd == "natpmp-addr":
         d = exchange(gw, b"\0\0", timeout,
                      lambda d: len(d) >= 12 and d[:2] == b"\0\x80")
+    elif cmd == "natpmp-map":
+        iport, eport, life = (int(a) for a in args)
+        req = struct.pack("!BBHHHI", 0, 1, 0, iport, eport, life)
+        d = exchange(gw, req, timeout,
+                     lambda d: len(d) >= 16 and d[:2] == b"\0\x81")
     else:
         sys.exit("unknown command " + cmd)
     if d is None:
@@ -87,7 +95,12 @@ def main():
     if cmd == "natpmp-addr":
         _, op, result, epoch = struct.unpack("!BBHI", d[:8])
         print("answer version=0 op=%d r=1 result=%d epoch=%d addr=%s" %
-              (op, result, epoch, socket.inet_ntoa(d[8:12])))
+              (op & 0x7F, result, epoch, socket.inet_ntoa(d[8:12])))
+        return
+    if cmd == "natpmp-map":
+        _, op, result, epoch, ip, ep, life = struct.unpack("!BBHIHHI", d[:16])
+        print("answer version=0 op=%d r=1 result=%d epoch=%d iport=%d "
+              "eport=%d lifetime=%d" % (op & 0x7F, result, epoch, ip, ep, life))
         return
     ver, op, _, result, life, epoch = struct.unpack("!BBBBII", d[:12])
     if ver != 2:
