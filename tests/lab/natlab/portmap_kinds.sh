@@ -27,6 +27,24 @@ lab_init k
 tmp=$(mktemp -d); trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 PUB=198.51.100.2
 
+# -- the topology language: contradictions are one-line usage errors, and
+# a PCP-only or NAT-PMP-only NAT drops the other protocol by version byte
+bad_topo() { # OPTIONS MESSAGE
+  printf 'nat home %s\nhost h1 behind=home\n' "$1" >"$tmp/bad.topo"
+  out=$("$NATLAB" show "$tmp/bad.topo" 2>&1); rc=$?
+  [ $rc = 2 ] && [ "$out" = "$tmp/bad.topo:1: $2" ] ||
+    fail "'$1': exit $rc, '$out', want 2 and '$2'"
+}
+bad_topo "portmap=none,pcp" "portmap 'none,pcp' contradicts itself: all and none stand alone, not in a list"
+bad_topo "portmap=pcp,all" "portmap 'pcp,all' contradicts itself: all and none stand alone, not in a list"
+bad_topo "portmap-stun=off" "portmap-stun=off needs portmap= (it configures miniupnpd)"
+bad_topo "engine=natbox portmap=pcp" "portmap (miniupnpd) needs engine=kernel: miniupnpd programs nftables"
+"$NATLAB" show pcp-only | grep -q 'udp dport 5351 @th,64,8 0 drop' || fail "pcp-only: no NAT-PMP drop rule"
+printf 'nat home portmap=natpmp\nhost h1 behind=home\n' >"$tmp/pmp.topo"
+"$NATLAB" show "$tmp/pmp.topo" | grep -q 'udp dport 5351 @th,64,8 != 0 drop' ||
+  fail "portmap=natpmp: no PCP drop rule"
+"$NATLAB" show port-restricted-upnp | grep -q '@th,64,8' && fail "port-restricted-upnp drops by version"
+
 # -- helpers (each runs inside one case's subshell, prefix $P)
 ex() { local n=$1; shift; "$NATLAB" exec --prefix "$P" "$n" -- "$@"; }
 pcp() { ex h1 "$PY" "$HERE/pcpc.py" "$GW" "$@"; }
