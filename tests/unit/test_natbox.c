@@ -1253,6 +1253,13 @@ static void test_icmp_errors(void **state) {
   n = build_icmp(pkt, R2, PUB1, 11, q, 24); /* quote ends in the UDP hdr */
   check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_MALFORMED,
           __LINE__);
+  n = build_icmp(pkt, R2, PUB1, 11, q, 0); /* no quote at all */
+  uint8_t *exact = malloc(n); /* ASan: nothing read past the packet */
+  assert_non_null(exact);
+  memcpy(exact, pkt, n);
+  check_v(nat_box_inbound(b, 9 * SEC, exact, n), NAT_BOX_DROP_MALFORMED,
+          __LINE__);
+  free(exact);
   n = build_icmp(pkt, R2, PUB1, 11, q, qn);
   pkt[22] ^= 1; /* ICMP checksum */
   check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_MALFORMED,

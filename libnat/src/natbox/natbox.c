@@ -209,10 +209,12 @@ static int icmp_error_in(nat_box *b, uint8_t *p) {
   uint8_t *ic = p + ihl, *q = ic + 8;
   if (tot - ihl < 8 || (ic[0] != 3 && ic[0] != 11))
     return NAT_BOX_DROP_PROTOCOL;
+  if (tot - ihl < 8 + NAT__IP_HDR_MIN)
+    return NAT_BOX_DROP_MALFORMED;
   size_t qhl = (size_t)(q[0] & 0x0f) * 4;
-  if (tot - ihl < 8 + NAT__IP_HDR_MIN || q[0] >> 4 != 4 ||
-      qhl < NAT__IP_HDR_MIN || tot - ihl < 8 + qhl + NAT__UDP_HDR ||
-      q[9] != NAT__IP_PROTO_UDP || nat__ip_checksum(ic, tot - ihl) != 0)
+  if (q[0] >> 4 != 4 || qhl < NAT__IP_HDR_MIN ||
+      tot - ihl < 8 + qhl + NAT__UDP_HDR || q[9] != NAT__IP_PROTO_UDP ||
+      nat__ip_checksum(ic, tot - ihl) != 0)
     return NAT_BOX_DROP_MALFORMED;
   int ei = public_index(b, nat__ip_rd32(p + NAT__IP_OFF_DST));
   uint32_t qsip = nat__ip_rd32(q + NAT__IP_OFF_SRC);
