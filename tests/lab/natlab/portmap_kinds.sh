@@ -8,6 +8,7 @@
 # longer arrives (the next datagram the host gets is a later marker's).
 #   KIND-upnp, port-restricted-upnp   upnp, natpmp, pcp; all map
 #   pcp-only                          pcp only (NAT-PMP dropped: silence)
+#   portmap=natpmp (a file made here) NAT-PMP only (PCP dropped: silence)
 #   port-restricted                   nothing (ICMP port unreachable)
 #   cgn-upnp                          all answer with the public address
 #                                     198.51.100.2 and refuse every mapping
@@ -40,7 +41,8 @@ bad_topo "portmap=pcp,all" "portmap 'pcp,all' contradicts itself: all and none s
 bad_topo "portmap-stun=off" "portmap-stun=off needs portmap= (it configures miniupnpd)"
 bad_topo "engine=natbox portmap=pcp" "portmap (miniupnpd) needs engine=kernel: miniupnpd programs nftables"
 "$NATLAB" show pcp-only | grep -q 'udp dport 5351 @th,64,8 0 drop' || fail "pcp-only: no NAT-PMP drop rule"
-printf 'nat home portmap=natpmp\nhost h1 behind=home\n' >"$tmp/pmp.topo"
+printf 'description NAT-PMP only\nnat home portmap=natpmp\nhost h1 behind=home\n' \
+  >"$tmp/pmp.topo"
 "$NATLAB" show "$tmp/pmp.topo" | grep -q 'udp dport 5351 @th,64,8 != 0 drop' ||
   fail "portmap=natpmp: no PCP drop rule"
 "$NATLAB" show port-restricted-upnp | grep -q '@th,64,8' && fail "port-restricted-upnp drops by version"
@@ -258,6 +260,7 @@ CASES=(
   "ksq case_portmap symmetric-sequential-upnp upnp,natpmp,pcp"
   "krr case_portmap random-range-upnp upnp,natpmp,pcp"
   "kpc case_portmap pcp-only pcp"
+  "kpm case_portmap $tmp/pmp.topo natpmp"
   "kno case_none"
   "kcg case_cgn on"
   "kcs case_cgn off"
