@@ -1185,6 +1185,95 @@ static void test_config(void **state) {
   nat_box_free(NULL);
 }
 
+/* An ICMP error from router @p from to @p to quoting the datagram
+ * q[0..qn) (type 11 code 0: time exceeded), checksums valid. */
+static size_t build_icmp(uint8_t *b, uint32_t from, uint32_t to, uint8_t type,
+                         const uint8_t *q, size_t qn) {
+  size_t tot = 20 + 8 + qn;
+  memset(b, 0, 28);
+  b[0] = 0x45;
+  p16(b + 2, (uint32_t)tot);
+  b[8] = 64;
+  b[9] = 1;
+  p32(b + 12, from);
+  p32(b + 16, to);
+  p16(b + 10, ~sum16(0, b, 20) & 0xffff);
+  b[20] = type;
+  memcpy(b + 28, q, qn);
+  p16(b + 22, ~sum16(0, b + 20, 8 + qn) & 0xffff);
+  return tot;
+}
+
+/* RFC 5508: an ICMP error about a mapping's datagram reaches the internal
+ * host with the quoted datagram translated back; an error about a remote
+ * the filter does not admit, about no mapping, not about our address,
+ * truncated or with a bad checksum is dropped, as is ICMP that is no
+ * error; the error refreshes no mapping. */
+static void test_icmp_errors(void **state) {
+  (void)state;
+  nat_box_config c = base_cfg();
+  c.filtering = NAT_BEH_APD;
+  c.timeout = 10 * SEC;
+  nat_box *b = mk(&c);
+  uint8_t sent[128], sent0[128], pkt[256];
+  size_t sn = build(sent, H1, 5000, R1, 3478);
+  assert_int_equal(nat_box_outbound(b, 0, sent, sn), NAT_BOX_TO_WAN);
+  uint16_t e = src_port(sent);
+  /* the same flow, UDP checksum 0 (none), last sent at 1 s */
+  size_t sn0 = build_ex(sent0, H1, 5000, R1, 3478, "x", 0, 0);
+  assert_int_equal(nat_box_outbound(b, 1 * SEC, sent0, sn0), NAT_BOX_TO_WAN);
+  size_t n = build_icmp(pkt, R2, PUB1, 11, sent, sn);
+  assert_int_equal(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_TO_LAN);
+  assert_int_equal(dst_ip(pkt), H1);
+  assert_int_equal(src_ip(pkt), R2);
+  assert_true(ip_csum_ok(pkt));
+  assert_int_equal(sum16(0, pkt + 20, n - 20), 0xffff); /* ICMP checksum */
+  assert_flow(pkt + 28, H1, 5000, R1, 3478);            /* quoted, whole */
+  assert_memory_equal(pkt + 28 + 28, "payload", 7);
+  /* a 3/3 port unreachable likewise; a quoted UDP checksum 0 stays 0 */
+  n = build_icmp(pkt, R1, PUB1, 3, sent0, sn0);
+  assert_int_equal(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_TO_LAN);
+  assert_int_equal(g16(pkt + 28 + 26), 0);
+  assert_int_equal(src_port(pkt + 28), 5000);
+  /* drops */
+  uint8_t q[128];
+  size_t qn = build(q, PUB1, e, R2, 1); /* a remote never sent to */
+  n = build_icmp(pkt, R2, PUB1, 11, q, qn);
+  check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_FILTERED, __LINE__);
+  qn = build(q, PUB1, (uint16_t)(e + 1), R1, 3478); /* no mapping */
+  n = build_icmp(pkt, R2, PUB1, 11, q, qn);
+  check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_NO_MAPPING,
+          __LINE__);
+  qn = build(q, PUB2, e, R1, 3478); /* not from our address */
+  n = build_icmp(pkt, R2, PUB1, 11, q, qn);
+  check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_NOT_OURS, __LINE__);
+  qn = build(q, PUB1, e, R1, 3478);
+  n = build_icmp(pkt, R2, PUB1, 0, q, qn); /* echo reply: not an error */
+  check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_PROTOCOL, __LINE__);
+  n = build_icmp(pkt, R2, PUB1, 11, q, 24); /* quote ends in the UDP hdr */
+  check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_MALFORMED,
+          __LINE__);
+  n = build_icmp(pkt, R2, PUB1, 11, q, 0); /* no quote at all */
+  uint8_t *exact = malloc(n); /* ASan: nothing read past the packet */
+  assert_non_null(exact);
+  memcpy(exact, pkt, n);
+  check_v(nat_box_inbound(b, 9 * SEC, exact, n), NAT_BOX_DROP_MALFORMED,
+          __LINE__);
+  free(exact);
+  n = build_icmp(pkt, R2, PUB1, 11, q, qn);
+  pkt[22] ^= 1; /* ICMP checksum */
+  check_v(nat_box_inbound(b, 9 * SEC, pkt, n), NAT_BOX_DROP_MALFORMED,
+          __LINE__);
+  nat_box_stats st = stats(b);
+  assert_int_equal(st.icmp_errors_in, 2);
+  assert_int_equal(st.packets_in, 0);
+  /* last sent at 1 s: the errors at 9 s refreshed nothing, so the
+   * mapping ends at 11 s (an error refreshing it would keep it to 19 s) */
+  expect_in(b, 10 * SEC, R1, 3478, e, NAT_BOX_TO_LAN);
+  expect_in(b, 12 * SEC, R1, 3478, e, NAT_BOX_DROP_NO_MAPPING);
+  nat_box_free(b);
+}
+
 /* Same seed, same traffic: byte-identical output. */
 static void test_deterministic(void **state) {
   (void)state;
@@ -1237,6 +1326,7 @@ int main(void) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_icmp_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

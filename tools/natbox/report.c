@@ -71,8 +71,9 @@ static void stats_writer(FILE *f, const void *arg) {
   fprintf(f, "  \"uptime_s\": %.3f,\n", r->uptime_s);
   fprintf(f,
           "  \"packets_out\": %" PRIu64 ",\n  \"packets_in\": %" PRIu64
-          ",\n  \"hairpinned\": %" PRIu64 ",\n",
-          b->packets_out, b->packets_in, b->hairpinned);
+          ",\n  \"hairpinned\": %" PRIu64 ",\n  \"icmp_errors_in\": %" PRIu64
+          ",\n",
+          b->packets_out, b->packets_in, b->hairpinned, b->icmp_errors_in);
   fprintf(f,
           "  \"mappings_created\": %" PRIu64
           ",\n  \"mappings_expired\": %" PRIu64

@@ -208,7 +208,8 @@ static void show_node(const struct nl_topo *t, int i) {
     printf(" timeout=%u", n->timeout);
   if (n->kind == NL_NAT && n->portmap) {
     char pm[32];
-    printf(" portmap=%s", nl_portmap_names(n->portmap, pm, sizeof pm));
+    printf(" portmap=%s%s", nl_portmap_names(n->portmap, pm, sizeof pm),
+           n->portmap_stun ? "" : " portmap-stun=off");
   }
   if (n->kind == NL_HOST) {
     struct nl_expect e;

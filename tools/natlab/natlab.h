@@ -86,6 +86,8 @@ struct nl_node {
   bool input_drop;
   unsigned timeout; /* mapping timeout in seconds, 0: kernel default */
   unsigned portmap; /* enum nl_portmap bits: miniupnpd runs on the NAT */
+  int portmap_stun; /* miniupnpd learns its public address by STUN: 1 (the
+                       default), 0 (portmap-stun=off), -1 not given */
   struct nl_opt nat_opts[NL_MAX_OPTS]; /* extra natbox options */
   int n_nat_opts;
   /* uplink impairments (realised by natbox --nat none) */

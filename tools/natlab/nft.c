@@ -67,6 +67,11 @@ static void prerouting(struct ctx *c) {
 static void translation(struct ctx *c) {
   const struct nl_node *n = c->n;
   const char *w = c->wan;
+  /* The router's own packets (miniupnpd's STUN test) already carry the
+   * public address: `masquerade random` or a `snat` range would move their
+   * ports and make conntrack filter the answers from STUN's other address,
+   * so miniupnpd would see filtering upstream and forward no port. */
+  fprintf(c->f, "    oifname \"%s\" ip saddr %s accept\n", w, c->pub);
   if (n->alloc == NL_ALLOC_PRESERVE) {
     fprintf(c->f, "    oifname \"%s\" masquerade\n", w);
   } else if (n->alloc == NL_ALLOC_RANDOM && n->port_max == 0) {
@@ -120,6 +125,29 @@ static void postrouting(struct ctx *c) {
   fprintf(c->f, "  }\n");
 }
 
+/* The NAT's own input: input=drop, and the version byte miniupnpd cannot be
+ * told to ignore. miniupnpd serves NAT-PMP and PCP on one socket (UDP 5351,
+ * enable_natpmp); a gateway that speaks one of them only drops requests of
+ * the other (the first payload byte is the version: 0 NAT-PMP, 2 PCP). */
+static void input(struct ctx *c) {
+  unsigned pm = c->n->portmap & (NL_PORTMAP_NATPMP | NL_PORTMAP_PCP);
+  const char *drop = pm == NL_PORTMAP_PCP      ? "0"
+                     : pm == NL_PORTMAP_NATPMP ? "!= 0"
+                                               : NULL;
+  if (!c->n->input_drop && !drop)
+    return;
+  fprintf(c->f, "  chain input {\n    type filter hook input priority filter; "
+                "policy accept;\n");
+  if (c->n->input_drop)
+    fprintf(c->f, "    iifname \"%s\" ct state new drop\n", c->wan);
+  if (drop)
+    fprintf(c->f,
+            "    iifname != \"%s\" udp dport 5351 @th,64,8 %s drop comment "
+            "\"only %s\"\n",
+            c->wan, drop, pm == NL_PORTMAP_PCP ? "PCP" : "NAT-PMP");
+  fprintf(c->f, "  }\n");
+}
+
 /** The table miniupnpd (nftables backend) fills at run time, as its
  * /etc/miniupnpd/nft_init.sh makes it, but named `miniupnpd` (its config
  * says upnp_table_name=miniupnpd) and with an accepting forward chain: the
@@ -168,11 +196,7 @@ int nl_nft_ruleset(const struct nl_topo *t, int node, const char *prefix,
   maps(&c);
   prerouting(&c);
   postrouting(&c);
-  if (c.n->input_drop)
-    fprintf(c.f,
-            "  chain input {\n    type filter hook input priority filter; "
-            "policy accept;\n    iifname \"%s\" ct state new drop\n  }\n",
-            c.wan);
+  input(&c);
   fprintf(c.f, "}\n");
   if (c.n->portmap)
     nl_nft_portmap(c.n, c.f);

@@ -223,6 +223,8 @@ static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
   }
   snprintf(buf, sizeof buf, "%s", v);
   n->portmap = 0;
+  int words = 0;
+  bool alone = false; /* all or none: a whole value, not a list member */
   for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
     size_t i;
     for (i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -234,7 +236,14 @@ static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
                   "none), not '%s'",
                   w);
     n->portmap |= names[i].bits;
+    words++;
+    alone |= i >= 3;
   }
+  if (words == 0 || (alone && words > 1))
+    return perr(p,
+                "portmap '%s' contradicts itself: all and none stand "
+                "alone, not in a list",
+                v);
   return 0;
 }
 
@@ -292,6 +301,10 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
     n->timeout = (unsigned)x;
   } else if (strcmp(k, "portmap") == 0 || strcmp(k, "upnp") == 0) {
     return portmap_key(p, n, k, v);
+  } else if (strcmp(k, "portmap-stun") == 0) {
+    if ((r = parse_bool(v)) < 0)
+      return perr(p, "portmap-stun must be on or off, not '%s'", v);
+    n->portmap_stun = r;
   } else if (strncmp(k, "natbox.", 7) == 0) {
     return add_opt(p, n->nat_opts, &n->n_nat_opts, k + 7, v);
   } else {
@@ -418,6 +431,7 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
   n->kind = kind;
   n->line = p->line;
   n->delta = 1;
+  n->portmap_stun = -1;
   n->expect = (struct nl_expect){.mapping = NOT_GIVEN,
                                  .filtering = NOT_GIVEN,
                                  .alloc = NOT_GIVEN,
@@ -448,6 +462,13 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
   if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->portmap)
     return perr(p, "portmap (miniupnpd) needs engine=kernel: miniupnpd "
                    "programs nftables");
+  if (kind == NL_NAT && n->portmap_stun >= 0 && !n->portmap)
+    return perr(p,
+                "portmap-stun=%s needs portmap= (it configures "
+                "miniupnpd)",
+                n->portmap_stun ? "on" : "off");
+  if (n->portmap_stun < 0)
+    n->portmap_stun = 1;
   t->nnodes++;
   return 0;
 }

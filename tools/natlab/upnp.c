@@ -17,7 +17,33 @@
  *     would call every client "not from a LAN").
  * It runs in the foreground (-d), so the pid natlab records is the daemon;
  * its log (debug level) is NODE-miniupnpd.log in the lab's state
- * directory, beside its config and lease file. */
+ * directory, beside its config and lease file.
+ *
+ * Which protocols answer: enable_upnp follows portmap's upnp; NAT-PMP and
+ * PCP share one switch (enable_natpmp) and one socket, so a NAT with only
+ * one of them drops the other's requests by version byte in its input
+ * chain (nft.c). A NAT's own packets are not translated (nft.c), else
+ * `masquerade random` would move the ports of the STUN test below and
+ * conntrack would filter the answers from the server's other address.
+ *
+ * Behind another NAT (cgn-upnp, measured with 2.3.1): the STUN test sends
+ * four Binding requests (none, change port, change IP, change both),
+ * waits 3 s three times, gets 1 answer of 4 and logs "behind restrictive or
+ * symmetric NAT ... which does not support port forwarding": forwarding is
+ * disabled (`natlab up` takes 9 s more and says so). It still answers:
+ *   - UPnP: GetExternalIPAddress = the STUN address (the CGN's public
+ *     198.51.100.2), status Connected; AddPortMapping: error 501;
+ *   - NAT-PMP: public address = the STUN address, result 0; a mapping
+ *     request: result 3 (Network Failure);
+ *   - PCP: ANNOUNCE result 0; MAP result 8 (NO_RESOURCES), lifetime 30,
+ *     external address = the STUN address.
+ * So the address a gateway reports is the public one: a double-NAT
+ * detector cannot compare it with STUN's; the refusals and the hops are
+ * the evidence. With portmap-stun=off (ext_perform_stun=no) it knows only
+ * its WAN address 100.64.1.2, which it calls reserved ("Port forwarding is
+ * impossible"): PCP MAP result 8 with external address 100.64.1.2, NAT-PMP
+ * address request result 3 with 0.0.0.0, UPnP GetExternalIPAddress empty,
+ * AddPortMapping 501 (lab.natlab.portmap_kinds checks all of it). */
 #include "natlab.h"
 
 #include <stdio.h>
@@ -61,7 +87,7 @@ static int write_config(const char *path, const char *prefix, int node,
           "# natlab: miniupnpd of NAT %s (portmap)\n"
           "ext_ifname=%sa%d\n"
           "listening_ip=%s/24\n"
-          "ext_perform_stun=yes\next_stun_host=" NL_STUN_IP1 "\n"
+          "ext_perform_stun=%s\next_stun_host=" NL_STUN_IP1 "\n"
           "ext_stun_port=3478\n"
           "enable_upnp=%s\nenable_natpmp=%s\n"
           "http_port=0\nipv6_disable=yes\nsecure_mode=yes\n"
@@ -72,7 +98,7 @@ static int write_config(const char *path, const char *prefix, int node,
           "uuid=4e41544c-4142-4000-8000-%08x%04x\n"
           "allow 1024-65535 %s/24 1024-65535\n"
           "deny 0-65535 0.0.0.0/0 0-65535\n",
-          n->name, prefix, n->index, self,
+          n->name, prefix, n->index, self, n->portmap_stun ? "yes" : "no",
           n->portmap & NL_PORTMAP_UPNP ? "yes" : "no", pmp ? "yes" : "no",
           leases, h, (unsigned)node & 0xffffu, lan);
   return fclose(f) == 0 ? 0 : NL_ERR_ENV;

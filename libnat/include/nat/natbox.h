@@ -15,6 +15,10 @@
  *
  * Packets are raw IPv4 datagrams as a TUN device (IFF_TUN | IFF_NO_PI)
  * delivers them. Only UDP is translated; IP and UDP checksums are updated.
+ * Inbound ICMP errors (destination unreachable, time exceeded) about a
+ * datagram a mapping sent go to its internal endpoint, the quoted datagram
+ * translated back (RFC 5508 section 7: a hop probe behind the NAT sees
+ * the routers beyond it); any other ICMP is dropped.
  *
  * In the tree: libnat/src/natbox/ (this header is its main one, with
  * link.h): a NAT (natbox.c; natbox_alloc.c over natbox_map.c over
@@ -91,7 +95,8 @@ typedef enum nat_box_verdict {
   NAT_BOX_TO_LAN = 1,           /**< rewritten; send into the internal side
                                      (inbound, or hairpinned outbound) */
   NAT_BOX_DROP_MALFORMED = -1,  /**< not a well-formed IPv4 packet */
-  NAT_BOX_DROP_PROTOCOL = -2,   /**< not UDP (ICMP, TCP, ...) */
+  NAT_BOX_DROP_PROTOCOL = -2,   /**< not UDP (TCP, ICMP other than an
+                                     inbound error about a mapping) */
   NAT_BOX_DROP_NO_MAPPING = -3, /**< inbound to a port with no mapping */
   NAT_BOX_DROP_FILTERED = -4,   /**< inbound refused by the filtering rule */
   NAT_BOX_DROP_PORTS_EXHAUSTED = -5, /**< no external port left */
@@ -103,6 +108,7 @@ typedef enum nat_box_verdict {
 
 typedef struct nat_box_stats {
   uint64_t packets_out, packets_in, hairpinned;
+  uint64_t icmp_errors_in; /**< inbound ICMP errors passed to the LAN */
   uint64_t mappings_created, mappings_expired, mappings_live;
   uint64_t drops[NAT_BOX_DROP_REASONS]; /**< indexed by -verdict - 1 */
 } nat_box_stats;

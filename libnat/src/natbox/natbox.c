@@ -197,12 +197,70 @@ int nat_box_outbound(nat_box *b, nat_tstamp now, uint8_t *pkt, size_t len) {
   return NAT_BOX_TO_LAN;
 }
 
+/* An inbound ICMP error (destination unreachable, time exceeded) about a
+ * datagram a mapping sent (RFC 5508 section 7): the quoted datagram's
+ * source is the mapping's external endpoint and its destination a remote
+ * the filter admits. The outer destination and the quoted source go back
+ * to the internal endpoint; the outer IP, quoted IP, quoted UDP (when not
+ * 0) and ICMP checksums are updated. The error refreshes nothing. Other
+ * ICMP is NAT_BOX_DROP_PROTOCOL. @return NAT_BOX_TO_LAN or a drop. */
+static int icmp_error_in(nat_box *b, uint8_t *p) {
+  size_t ihl = (size_t)(p[0] & 0x0f) * 4, tot = nat__ip_rd16(p + 2);
+  uint8_t *ic = p + ihl, *q = ic + 8;
+  if (tot - ihl < 8 || (ic[0] != 3 && ic[0] != 11))
+    return NAT_BOX_DROP_PROTOCOL;
+  if (tot - ihl < 8 + NAT__IP_HDR_MIN)
+    return NAT_BOX_DROP_MALFORMED;
+  size_t qhl = (size_t)(q[0] & 0x0f) * 4;
+  if (q[0] >> 4 != 4 || qhl < NAT__IP_HDR_MIN ||
+      tot - ihl < 8 + qhl + NAT__UDP_HDR || q[9] != NAT__IP_PROTO_UDP ||
+      nat__ip_checksum(ic, tot - ihl) != 0)
+    return NAT_BOX_DROP_MALFORMED;
+  int ei = public_index(b, nat__ip_rd32(p + NAT__IP_OFF_DST));
+  uint32_t qsip = nat__ip_rd32(q + NAT__IP_OFF_SRC);
+  if (ei < 0 || public_index(b, qsip) != ei)
+    return NAT_BOX_DROP_NOT_OURS;
+  pkt_view k = {q,
+                qhl,
+                qsip,
+                nat__ip_rd32(q + NAT__IP_OFF_DST),
+                nat__ip_rd16(q + qhl),
+                nat__ip_rd16(q + qhl + 2)};
+  uint32_t mi, pi = NIL;
+  if (b->overload) {
+    mi = nat__nb_ext_find(b, (unsigned)ei, k.sport, k.dip, k.dport);
+  } else {
+    mi = nat__nb_ext_find(b, (unsigned)ei, k.sport, 0, 0);
+    if (mi != NIL && !filter_pass(b, mi, k.dip, k.dport, &pi))
+      return NAT_BOX_DROP_FILTERED;
+  }
+  if (mi == NIL)
+    return NAT_BOX_DROP_NO_MAPPING;
+  const nat__nb_map *m = &b->maps[mi];
+  rewrite(&k, false, m->int_ip, m->int_port); /* the quoted datagram */
+  uint32_t odip = nat__ip_rd32(p + NAT__IP_OFF_DST);
+  nat__ip_wr32(p + NAT__IP_OFF_DST, m->int_ip);
+  nat__ip_wr16(
+      p + NAT__IP_OFF_CSUM,
+      nat__ip_csum_upd32(nat__ip_rd16(p + NAT__IP_OFF_CSUM), odip, m->int_ip));
+  nat__ip_wr16(ic + 2, 0);
+  nat__ip_wr16(ic + 2, nat__ip_checksum(ic, tot - ihl));
+  return NAT_BOX_TO_LAN;
+}
+
 int nat_box_inbound(nat_box *b, nat_tstamp now, uint8_t *pkt, size_t len) {
   pkt_view k;
   if (!b)
     return NAT_BOX_DROP_MALFORMED;
   advance(b, now);
   int v = parse(pkt, len, &k);
+  if (v == NAT_BOX_DROP_PROTOCOL && pkt[9] == 1) {
+    v = icmp_error_in(b, pkt);
+    if (v != NAT_BOX_TO_LAN)
+      return drop(b, v);
+    b->st.icmp_errors_in++;
+    return NAT_BOX_TO_LAN;
+  }
   if (v != 0)
     return drop(b, v);
   int ei = public_index(b, k.dip);

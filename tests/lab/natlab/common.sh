@@ -32,10 +32,33 @@ lab_init() {
 
 lab_cleanup() {
   "$NATLAB" down --all >/dev/null 2>&1 || true
+  local p
+  for p in "${LAB_MORE[@]}"; do rmdir "/run/natlab-test-$p" 2>/dev/null || true; done
   rmdir "$NATLAB_STATE_DIR" 2>/dev/null || true
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX" || true); do
-    ip netns del "$ns" 2>/dev/null || true
+  for p in "$PFX" "${LAB_MORE[@]}"; do
+    [ -n "$p" ] || continue
+    for ns in $(ip netns list | awk '{print $1}' | grep "^$p" || true); do
+      ip netns del "$ns" 2>/dev/null || true
+    done
   done
+}
+
+# One more free prefix (tag, then random characters), for a test that runs
+# several labs at once, in $MORE; reserved as lab_init reserves $PFX, kept in
+# the same state directory and torn down by lab_cleanup. Call it in the
+# test's own shell (not in $(...)): it appends to LAB_MORE.
+LAB_MORE=()
+lab_more() {
+  local tag=${1:0:5} i
+  MORE=
+  for i in $(seq 50); do
+    MORE=$tag$(tr -dc 'a-z0-9' </dev/urandom | head -c $((6 - ${#tag})))
+    [ -z "$(ns_with_prefix "$MORE")" ] && mkdir "/run/natlab-test-$MORE" 2>/dev/null &&
+      break
+    MORE=
+  done
+  [ -n "$MORE" ] || fail "no free lab prefix for tag '$tag'"
+  LAB_MORE+=("$MORE")
 }
 
 # Names of namespaces whose names start with $1.
