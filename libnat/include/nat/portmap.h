@@ -225,6 +225,9 @@ typedef struct nat_portmap_mapping {
   unsigned refreshes;      /**< grants after the first */
   unsigned restarts;       /**< gateway restarts seen (epoch went back):
                                 the mapping was made again */
+  /** PCP: the nonce the mapping was asked with; a delete must carry it
+   * (RFC 6887 11.3), so nat_portmap_delete_now() needs it. */
+  uint8_t nonce[NAT_PCP_NONCE_LEN];
 } nat_portmap_mapping;
 
 /** Counters of what came in. */
@@ -326,12 +329,18 @@ NAT_EXTERN void nat_portmap_close(nat_portmap *pm);
  * blocking, for at most @p wait: for a signal handler's last step
  * (after SIGINT the loop may never run again). Not async-signal-safe for
  * UPnP (miniupnpc allocates): call it from the main thread after the
- * loop has stopped. @return 0 (confirmed), NAT_ETIMEDOUT, or an error. */
+ * loop has stopped. PCP needs the mapping's @p nonce
+ * (nat_portmap_mapping.nonce; ignored by the other protocols, may be NULL
+ * for them): a PCP server refuses a delete with another nonce (RFC 6887
+ * 11.3). @p gateway's port, when not 0, replaces 5351 for PCP.
+ * @return 0 (confirmed), NAT_ETIMEDOUT, NAT_EPMREFUSED (an error result),
+ *         NAT_EINVAL (NULL, port 0, PCP without a nonce), or a socket
+ *         error. */
 NAT_EXTERN int nat_portmap_delete_now(const nat_addr *gateway,
                                       const nat_addr *local, nat_pm_proto proto,
                                       uint16_t internal_port,
                                       const nat_addr *external,
-                                      nat_tstamp wait);
+                                      const uint8_t *nonce, nat_tstamp wait);
 
 #ifdef __cplusplus
 }
