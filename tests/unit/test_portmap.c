@@ -1,0 +1,459 @@
+/* The port-mapping driver (portmap/portmap.c) against a fake PCP gateway
+ * in the same process: a uv_udp socket on 127.0.0.1 that the test owns
+ * (config.gateway = 127.0.0.1:PORT, protos = PCP only), which reads the
+ * requests by their RFC 6887 offsets (not with the codec under test) and
+ * answers as each test tells it. Covered: the probe answered and timed
+ * out, a grant shorter than asked, the refresh at half the grant, a
+ * gateway restart (epoch back: LOST, then MAPPED again), a refused MAP
+ * (FAILED with the result's name), hostile answers (wrong nonce,
+ * truncated, oversized, from another port, a duplicate) counted and
+ * ignored, unmap and close deleting with lifetime 0 and the same nonce,
+ * argument errors. Lease seconds run as milliseconds through the driver's
+ * private test hook (nat__portmap_hooks.ms_per_second = 1), so a 60 s
+ * grant is refreshed 30 ms later: nothing sleeps, the loop waits on its
+ * timers; a guard timer fails a test that would hang. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "nat/error.h"
+#include "nat/portmap.h"
+#include "portmap/portmap_internal.h"
+
+#define GUARD_MS 5000
+#define MAXREQ   32
+
+typedef struct req_rec {
+  uint8_t opcode;
+  uint32_t lifetime;
+  uint8_t nonce[12];
+  uint16_t iport, sport;
+  uint64_t at_ms; /* uv_now */
+} req_rec;
+
+typedef struct fx {
+  uv_loop_t loop;
+  uv_udp_t gw, gw2; /* the gateway; another port of it (hostile) */
+  uv_timer_t guard;
+  bool guard_fired;
+  nat_addr gw_addr;
+  /* how the gateway answers */
+  bool silent;
+  uint32_t epoch;       /* sent in every answer */
+  uint32_t grant_cap;   /* lifetime granted at most */
+  uint8_t map_result;   /* result code of MAP answers */
+  bool hostile;         /* hostile datagrams before each MAP answer */
+  bool duplicate;       /* send each MAP answer twice */
+  req_rec req[MAXREQ];
+  int nreq;
+  /* what the driver said */
+  nat_portmap *pm;
+  int ev[NAT_PM_EV_CLOSED + 1];
+  int ev_status[NAT_PM_EV_CLOSED + 1];
+  unsigned ev_result;
+  char reason[128];
+  nat_portmap_probe probe;
+  nat_portmap_mapping mapping;
+  uint64_t mapped_at_ms[8];
+} fx;
+
+static uint16_t get16(const uint8_t *p) {
+  return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+static void put16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v) {
+  put16(p, (uint16_t)(v >> 16));
+  put16(p + 2, (uint16_t)v);
+}
+
+static void gw_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
+  static char buf[2048];
+  (void)h;
+  (void)s;
+  *b = uv_buf_init(buf, sizeof buf);
+}
+
+static void gw_send(uv_udp_t *u, const struct sockaddr *to, const uint8_t *m,
+                    size_t len) {
+  uv_buf_t b = uv_buf_init((char *)(uintptr_t)m, (unsigned)len);
+  assert_true(uv_udp_try_send(u, &b, 1, to) == (int)len);
+}
+
+/* Build an answer to @p q (RFC 6887 7.2, 11.1) into @p a; @return length */
+static size_t gw_answer(fx *f, const uint8_t *q, size_t qlen, uint8_t *a) {
+  uint32_t life = get32(q + 4);
+  memset(a, 0, 60);
+  a[0] = 2;
+  a[1] = (uint8_t)(0x80 | q[1]);
+  a[3] = q[1] == 1 ? f->map_result : 0;
+  if (q[1] == 1 && life > f->grant_cap)
+    life = f->grant_cap;
+  put32(a + 4, q[1] == 1 ? life : 0);
+  put32(a + 8, f->epoch);
+  if (q[1] != 1 || qlen < 60)
+    return 24;
+  memcpy(a + 24, q + 24, 18);   /* nonce, protocol, reserved, int. port */
+  put16(a + 42, get16(q + 42)); /* the suggested port, granted */
+  a[54] = a[55] = 0xff;
+  a[56] = 203, a[57] = 0, a[58] = 113, a[59] = 7;
+  return 60;
+}
+
+static void gw_hostile(fx *f, const struct sockaddr *to, const uint8_t *ok) {
+  uint8_t m[1104];
+  memcpy(m, ok, 60);
+  m[30] ^= 0x55; /* another nonce */
+  gw_send(&f->gw, to, m, 60);
+  gw_send(&f->gw, to, ok, 40); /* truncated MAP body */
+  memset(m, 0, sizeof m);
+  memcpy(m, ok, 60);
+  gw_send(&f->gw, to, m, sizeof m); /* over 1100 bytes */
+  gw_send(&f->gw2, to, ok, 60);     /* right bytes, another port */
+}
+
+static void gw_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
+                    const struct sockaddr *from, unsigned flags) {
+  fx *f = u->data;
+  const uint8_t *q = (const uint8_t *)buf->base;
+  uint8_t a[60];
+  size_t alen;
+  req_rec *r;
+  (void)flags;
+  if (n < 24 || !from)
+    return;
+  assert_int_equal(q[0], 2);
+  assert_int_equal(q[1] & 0x80, 0);
+  if (f->nreq < MAXREQ) {
+    r = &f->req[f->nreq++];
+    r->opcode = q[1];
+    r->lifetime = get32(q + 4);
+    if (n >= 60) {
+      memcpy(r->nonce, q + 24, 12);
+      r->iport = get16(q + 40);
+      r->sport = get16(q + 42);
+    }
+    r->at_ms = uv_now(&f->loop);
+  }
+  if (f->silent)
+    return;
+  alen = gw_answer(f, q, (size_t)n, a);
+  if (f->hostile && q[1] == 1)
+    gw_hostile(f, from, a);
+  gw_send(&f->gw, from, a, alen);
+  if (f->duplicate && q[1] == 1)
+    gw_send(&f->gw, from, a, alen);
+}
+
+static void on_event(nat_portmap *pm, void *arg, const nat_portmap_event *ev) {
+  fx *f = arg;
+  (void)pm;
+  f->ev[ev->type]++;
+  f->ev_status[ev->type] = ev->status;
+  if (ev->type == NAT_PM_EV_FAILED || ev->type == NAT_PM_EV_LOST) {
+    f->ev_result = ev->result;
+    snprintf(f->reason, sizeof f->reason, "%s", ev->reason ? ev->reason : "");
+  }
+  if (ev->probe)
+    f->probe = *ev->probe;
+  if (ev->mapping)
+    f->mapping = *ev->mapping;
+  if (ev->type == NAT_PM_EV_MAPPED && f->ev[ev->type] <= 8)
+    f->mapped_at_ms[f->ev[ev->type] - 1] = uv_now(&f->loop);
+  if (ev->type == NAT_PM_EV_CLOSED)
+    f->pm = NULL;
+}
+
+static void on_guard(uv_timer_t *t) {
+  ((fx *)t->data)->guard_fired = true;
+}
+
+static int setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  struct sockaddr_in sin;
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  assert_non_null(f);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
+  assert_int_equal(uv_udp_init(&f->loop, &f->gw), 0);
+  assert_int_equal(uv_udp_init(&f->loop, &f->gw2), 0);
+  f->gw.data = f->gw2.data = f;
+  assert_int_equal(uv_udp_bind(&f->gw, (struct sockaddr *)&sin, 0), 0);
+  assert_int_equal(uv_udp_bind(&f->gw2, (struct sockaddr *)&sin, 0), 0);
+  assert_int_equal(uv_udp_getsockname(&f->gw, (struct sockaddr *)&ss, &sl), 0);
+  assert_int_equal(nat_addr_from_sockaddr(&f->gw_addr, (struct sockaddr *)&ss),
+                   0);
+  assert_int_equal(uv_udp_recv_start(&f->gw, gw_alloc, gw_recv), 0);
+  assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
+  f->guard.data = f;
+  f->epoch = 1000;
+  f->grant_cap = 3600;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  uv_close((uv_handle_t *)&f->gw, NULL);
+  uv_close((uv_handle_t *)&f->gw2, NULL);
+  uv_close((uv_handle_t *)&f->guard, NULL);
+  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  free(f);
+  return 0;
+}
+
+/* Run the loop until *counter >= n; fail after GUARD_MS. */
+#define run_until(f, counter, n) run_until_(f, counter, n, __LINE__)
+static void run_until_(fx *f, const int *counter, int n, int line) {
+  f->guard_fired = false;
+  uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
+  while (*counter < n && !f->guard_fired)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  if (*counter < n)
+    fail_msg("line %d: waited %d ms for %d events, saw %d", line, GUARD_MS, n,
+             *counter);
+}
+
+static void start(fx *f, nat_tstamp timeout) {
+  nat_portmap_config c;
+  nat__portmap_hooks h = {.ms_per_second = 1};
+  memset(&c, 0, sizeof c);
+  c.gateway = f->gw_addr;
+  c.protos = NAT_PM_BIT(NAT_PM_PCP);
+  c.timeout = timeout;
+  c.cb = on_event;
+  c.arg = f;
+  assert_int_equal(nat__portmap_new_hooked(&f->pm, &f->loop, &c, &h), 0);
+}
+
+static void close_pm(fx *f) {
+  nat_portmap_close(f->pm);
+  run_until(f, &f->ev[NAT_PM_EV_CLOSED], 1);
+  assert_null(f->pm);
+}
+
+/* ------------------------------------------------------------- probe */
+
+static void test_probe_answered(void **state) {
+  fx *f = *state;
+  const nat_pm_service *s;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  s = &f->probe.svc[NAT_PM_PCP];
+  assert_true(f->probe.done);
+  assert_true(s->asked && s->answered);
+  assert_int_equal(s->status, 0);
+  assert_true(s->has_epoch);
+  assert_int_equal(s->epoch, 1000);
+  /* an ANNOUNCE answer carries no external address (RFC 6887 14.1) */
+  assert_int_equal(s->external.family, NAT_AF_NONE);
+  assert_false(f->probe.svc[NAT_PM_NATPMP].asked);
+  assert_false(f->probe.svc[NAT_PM_UPNP].asked);
+  assert_true(nat_addr_equal(&f->probe.gateway, &f->gw_addr));
+  /* ended by the answer, not by the budget */
+  assert_true(f->probe.duration < 200 * NAT_MILLISECONDS);
+  assert_int_equal(f->nreq, 1);
+  assert_int_equal(f->req[0].opcode, NAT_PCP_OP_ANNOUNCE);
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 0);
+}
+
+static void test_probe_timeout(void **state) {
+  fx *f = *state;
+  uint64_t t0 = (uv_update_time(&f->loop), uv_now(&f->loop));
+  f->silent = true;
+  start(f, 120 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  assert_int_equal(f->probe.svc[NAT_PM_PCP].status, NAT_ETIMEDOUT);
+  assert_false(f->probe.svc[NAT_PM_PCP].answered);
+  assert_true(f->probe.duration >= 119 * NAT_MILLISECONDS);
+  assert_true(uv_now(&f->loop) - t0 < 120 + 500);
+  /* retransmitted at 50 ms, then 100 ms later (past the budget): 2 */
+  assert_int_equal(f->nreq, 2);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), NAT_ENOGATEWAY);
+  close_pm(f);
+}
+
+/* ----------------------------------------------------------- mapping */
+
+static void test_map_shorter_and_refresh(void **state) {
+  fx *f = *state;
+  nat_portmap_mapping m;
+  char s[NAT_ADDR_STRLEN];
+  f->grant_cap = 60;
+  start(f, 200 * NAT_MILLISECONDS);
+  /* asked before the probe ended: it waits for it */
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 120), 0);
+  assert_int_equal(nat_portmap_map(f->pm, 7001, 120), NAT_EALREADY);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  assert_int_equal(f->ev[NAT_PM_EV_PROBED], 1);
+  assert_true(f->mapping.active);
+  assert_int_equal(f->mapping.proto, NAT_PM_PCP);
+  assert_int_equal(f->mapping.lifetime_asked, 120);
+  assert_int_equal(f->mapping.lifetime, 60);
+  assert_int_equal(f->mapping.internal_port, 7000);
+  assert_string_equal(nat_addr_format(&f->mapping.external, s, sizeof s),
+                      "203.0.113.7:7000");
+  assert_int_equal(f->req[1].opcode, NAT_PCP_OP_MAP);
+  assert_int_equal(f->req[1].lifetime, 120);
+  assert_int_equal(f->req[1].iport, 7000);
+  assert_int_equal(f->req[1].sport, 7000); /* the same port suggested */
+  /* refreshed at half of the 60 granted (30 "s" = 30 ms here) */
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 2);
+  assert_int_equal(f->nreq, 3);
+  assert_memory_equal(f->req[2].nonce, f->req[1].nonce, 12);
+  assert_true(f->req[2].at_ms - f->mapped_at_ms[0] >= 29);
+  assert_true(f->req[2].at_ms - f->mapped_at_ms[0] < 30 + 200);
+  nat_portmap_get(f->pm, NULL, &m, NULL);
+  assert_int_equal(m.refreshes, 1);
+  assert_memory_equal(m.nonce, f->req[1].nonce, 12);
+  /* unmap: lifetime 0, the same nonce, confirmed */
+  assert_int_equal(nat_portmap_unmap(f->pm), 0);
+  assert_int_equal(nat_portmap_unmap(f->pm), NAT_ENOTFOUND);
+  run_until(f, &f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
+  assert_int_equal(f->req[f->nreq - 1].lifetime, 0);
+  assert_memory_equal(f->req[f->nreq - 1].nonce, f->req[1].nonce, 12);
+  assert_false(f->mapping.active);
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 1); /* nothing left to delete */
+}
+
+static void test_epoch_back(void **state) {
+  fx *f = *state;
+  nat_portmap_stats st;
+  f->grant_cap = 60;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), 0);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  f->epoch = 5; /* the gateway restarted */
+  run_until(f, &f->ev[NAT_PM_EV_LOST], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_LOST], 0);
+  assert_non_null(strstr(f->reason, "restarted"));
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 2);
+  assert_true(f->mapping.active);
+  assert_int_equal(f->mapping.restarts, 1);
+  nat_portmap_get(f->pm, NULL, NULL, &st);
+  assert_int_equal(st.epoch_lost, 1);
+  close_pm(f); /* deletes: lifetime 0 */
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->req[f->nreq - 1].lifetime, 0);
+}
+
+static void test_refused(void **state) {
+  fx *f = *state;
+  f->map_result = NAT_PCP_NOT_AUTHORIZED;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), 0);
+  run_until(f, &f->ev[NAT_PM_EV_FAILED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_FAILED], NAT_EPMREFUSED);
+  assert_int_equal(f->ev_result, NAT_PCP_NOT_AUTHORIZED);
+  assert_string_equal(f->reason, "pcp: NOT_AUTHORIZED");
+  assert_int_equal(f->ev[NAT_PM_EV_MAPPED], 0);
+  /* nothing held: a new request may be made, unmap has nothing */
+  assert_int_equal(nat_portmap_unmap(f->pm), NAT_ENOTFOUND);
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 0);
+}
+
+static void test_hostile(void **state) {
+  fx *f = *state;
+  nat_portmap_stats st;
+  char s[NAT_ADDR_STRLEN];
+  f->hostile = true;
+  f->duplicate = true;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 3600), 0);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  /* let the duplicate arrive: run until the loop has read it */
+  nat_portmap_get(f->pm, NULL, NULL, &st);
+  while (st.unexpected < 1) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+    nat_portmap_get(f->pm, NULL, NULL, &st);
+  }
+  assert_int_equal(f->ev[NAT_PM_EV_MAPPED], 1);
+  assert_string_equal(nat_addr_format(&f->mapping.external, s, sizeof s),
+                      "203.0.113.7:7000");
+  assert_int_equal(st.wrong_nonce, 1);
+  assert_int_equal(st.malformed, 2); /* truncated, oversized */
+  assert_int_equal(st.wrong_source, 1);
+  assert_int_equal(st.unexpected, 1); /* the duplicate */
+  assert_int_equal(st.received, 1 + 4 + 2);
+  f->hostile = f->duplicate = false;
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
+}
+
+static void test_close_silent_delete(void **state) {
+  fx *f = *state;
+  start(f, 200 * NAT_MILLISECONDS);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), 0);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  f->silent = true; /* the delete goes unanswered: NAT_ETIMEDOUT */
+  nat_portmap_close(f->pm);
+  nat_portmap_close(f->pm); /* a second call does nothing */
+  run_until(f, &f->ev[NAT_PM_EV_CLOSED], 1);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], NAT_ETIMEDOUT);
+  assert_int_equal(f->req[f->nreq - 1].lifetime, 0);
+}
+
+static void test_args(void **state) {
+  fx *f = *state;
+  nat_portmap_config c;
+  nat_portmap *pm = NULL;
+  memset(&c, 0, sizeof c);
+  c.gateway = f->gw_addr;
+  assert_int_equal(nat_portmap_new(&pm, &f->loop, &c), NAT_EINVAL); /* cb */
+  c.cb = on_event;
+  c.arg = f;
+  c.protos = 0x8;
+  assert_int_equal(nat_portmap_new(&pm, &f->loop, &c), NAT_EINVAL);
+  c.protos = 0;
+  c.gateway.family = 9;
+  assert_int_equal(nat_portmap_new(&pm, &f->loop, &c), NAT_EINVAL);
+  assert_null(pm);
+  assert_int_equal(f->ev[NAT_PM_EV_CLOSED], 0);
+  start(f, 50 * NAT_MILLISECONDS);
+  assert_int_equal(nat_portmap_map(f->pm, 0, 60), NAT_EINVAL);
+  assert_int_equal(nat_portmap_unmap(f->pm), NAT_ENOTFOUND);
+  close_pm(f); /* closed before the probe ended: no PROBED */
+  assert_int_equal(f->ev[NAT_PM_EV_PROBED], 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_probe_answered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_probe_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_map_shorter_and_refresh, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_epoch_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_silent_delete, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_args, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
