@@ -52,6 +52,7 @@ typedef struct fx {
   uint8_t map_result;   /* result code of MAP answers */
   bool hostile;         /* hostile datagrams before each MAP answer */
   bool duplicate;       /* send each MAP answer twice */
+  bool map_on_probed;   /* the callback asks for the mapping at PROBED */
   req_rec req[MAXREQ];
   int nreq;
   /* what the driver said */
@@ -174,6 +175,8 @@ static void on_event(nat_portmap *pm, void *arg, const nat_portmap_event *ev) {
     f->mapping = *ev->mapping;
   if (ev->type == NAT_PM_EV_MAPPED && f->ev[ev->type] <= 8)
     f->mapped_at_ms[f->ev[ev->type] - 1] = uv_now(&f->loop);
+  if (ev->type == NAT_PM_EV_PROBED && f->map_on_probed)
+    assert_int_equal(nat_portmap_map(pm, 7000, 60), 0);
   if (ev->type == NAT_PM_EV_CLOSED)
     f->pm = NULL;
 }
@@ -419,6 +422,23 @@ static void test_close_silent_delete(void **state) {
   assert_int_equal(f->req[f->nreq - 1].lifetime, 0);
 }
 
+/* nat_portmap_map() called inside the PROBED callback: one MAP request,
+ * one grant (it once started twice: the second try found no protocol
+ * left and said FAILED) */
+static void test_map_inside_probed(void **state) {
+  fx *f = *state;
+  f->map_on_probed = true;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  for (int i = 0; i < 5; i++)
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  assert_int_equal(f->ev[NAT_PM_EV_FAILED], 0);
+  assert_int_equal(f->nreq, 2); /* ANNOUNCE, one MAP */
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
+}
+
 static void test_args(void **state) {
   fx *f = *state;
   nat_portmap_config c;
@@ -452,6 +472,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_silent_delete, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_map_inside_probed, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_args, setup, teardown),
   };

@@ -391,7 +391,7 @@ static void life_on_timer(uv_timer_t *t) {
   pm->life_mode = LIFE_IDLE;
   switch (mode) {
   case LIFE_START:
-    if (pm->map_wanted && !pm->closing)
+    if (pm->map_wanted && !pm->map_trying && !pm->closing)
       map_next(pm);
     break;
   case LIFE_REFRESH:
@@ -492,6 +492,9 @@ void nat_portmap_get(const nat_portmap *pm, nat_portmap_probe *probe,
 
 static void probe_finish(nat_portmap *pm) {
   nat_portmap_event ev;
+  bool wanted = pm->map_wanted; /* asked before: started here, not by a
+                                   LIFE_START that a map() inside the
+                                   callback arms */
   if (pm->probe.done)
     return;
   uv_timer_stop(&pm->probe_timer);
@@ -507,6 +510,7 @@ static void probe_finish(nat_portmap *pm) {
   uv_timer_stop(&pm->pcp_timer);
   if (pm->natpmp)
     nat__natpmp_stop(pm);
+  nat__upnp_stop(pm);
   pm->probe.done = true;
   pm->probe.duration = nat__pm_now(pm) - pm->start;
   memset(&ev, 0, sizeof ev);
@@ -514,7 +518,7 @@ static void probe_finish(nat_portmap *pm) {
   ev.probe = &pm->probe;
   ev.status = 0;
   emit(pm, &ev);
-  if (pm->closing || !pm->map_wanted)
+  if (pm->closing || !wanted || !pm->map_wanted || pm->map_trying)
     return;
   map_next(pm);
 }
@@ -625,10 +629,7 @@ static int pm_start_probe(nat_portmap *pm) {
     }
   }
   if (pm->probe.svc[NAT_PM_UPNP].asked) {
-    /* SSDP waits its whole delay: 4/5 of the budget, so that discovery
-     * has ended when the budget does */
-    int delay = (int)(pm->cfg.timeout / NAT_MILLISECONDS * 4 / 5);
-    rc = nat__upnp_probe(pm, delay < 10 ? 10 : delay);
+    rc = nat__upnp_probe(pm, (int)(pm->cfg.timeout / NAT_MILLISECONDS));
     if (rc < 0) {
       pm->probe.svc[NAT_PM_UPNP].status = rc;
       pm->svc_done[NAT_PM_UPNP] = true;
@@ -738,6 +739,7 @@ static void pm_really_close(nat_portmap *pm) {
   handles = pm->open_handles;
   if (pm->natpmp)
     nat__natpmp_close(pm);
+  nat__upnp_close(pm);
   if (pm->udp_open)
     close_handle(pm, (uv_handle_t *)&pm->udp);
   close_handle(pm, (uv_handle_t *)&pm->probe_timer);

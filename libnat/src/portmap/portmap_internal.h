@@ -7,8 +7,6 @@
 #ifndef NAT_PORTMAP_INTERNAL_H
 #define NAT_PORTMAP_INTERNAL_H
 
-#include <stdatomic.h>
-
 #include "nat/portmap.h"
 
 /* --------------------------------------------------- pcp.c (pure) */
@@ -155,14 +153,17 @@ void nat__natpmp_close(nat_portmap *pm); /* handles closed, freed */
 int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port,
                            nat_tstamp wait);
 
-/* portmap_upnp.c: miniupnpc on the thread pool, one job at a time. */
+/* portmap_upnp.c: SSDP on the loop, miniupnpc on the thread pool, one
+ * job at a time. */
 int nat__upnp_probe(nat_portmap *pm, int delay_ms);
 int nat__upnp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
                   uint32_t lifetime);
 bool nat__upnp_busy(const nat_portmap *pm);
 bool nat__upnp_discovered(const nat_portmap *pm);
+void nat__upnp_stop(nat_portmap *pm);  /* no more SSDP answers read */
+void nat__upnp_close(nat_portmap *pm); /* the SSDP socket closed */
 void nat__upnp_free(nat_portmap *pm);
-int nat__upnp_delete_now(const nat_addr *local, uint16_t ext_port,
-                         nat_tstamp wait);
+int nat__upnp_delete_now(const nat_addr *gw, const nat_addr *local,
+                         uint16_t ext_port, nat_tstamp wait);
 
 #endif
