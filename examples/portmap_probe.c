@@ -38,8 +38,9 @@ typedef struct app {
 
 static void print_probe(const nat_portmap_probe *p) {
   char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
-  printf("gateway: %s%s local %s\n", nat_addr_format_ip(&p->gateway, a, sizeof a),
-         p->refused ? " (public: not asked)"
+  printf("gateway: %s%s local %s\n",
+         nat_addr_format_ip(&p->gateway, a, sizeof a),
+         p->refused           ? " (public: not asked)"
          : p->gateway_private ? " (private)"
                               : "",
          nat_addr_format_ip(&p->local, b, sizeof b));
@@ -48,9 +49,9 @@ static void print_probe(const nat_portmap_probe *p) {
     if (!s->asked)
       continue;
     printf("%s: %s external %s", nat_pm_proto_name((nat_pm_proto)i),
-           s->status == 0   ? "ok"
-           : s->answered    ? "refused"
-                            : "no answer",
+           s->status == 0 ? "ok"
+           : s->answered  ? "refused"
+                          : "no answer",
            nat_addr_format_ip(&s->external, a, sizeof a));
     if (s->status != 0)
       printf(" status %s result %u", nat_err_name(s->status), s->result);
@@ -147,9 +148,8 @@ static int delete_after_signal(app *ap) {
   int rv = 0;
   nat_portmap_get(ap->pm, &p, &m, NULL);
   if (m.active) {
-    rv = nat_portmap_delete_now(&p.gateway, &p.local, m.proto,
-                                m.internal_port, &m.external, m.nonce,
-                                NAT_PORTMAP_DELETE_WAIT);
+    rv = nat_portmap_delete_now(&p.gateway, &p.local, m.proto, m.internal_port,
+                                &m.external, m.nonce, NAT_PORTMAP_DELETE_WAIT);
     printf("deleted: %s\n", rv == 0 ? "OK" : nat_err_name(rv));
     fflush(stdout);
   }

@@ -14,7 +14,11 @@
  *     -DNAT_SANITIZE=address,undefined && cmake --build build-fuzz
  *   build-fuzz/tests/fuzz/fuzz_pcp -max_total_time=660 \
  *     -print_final_stats=1 build-fuzz/tests/fuzz/corpus/pcp
- * FUZZ_FIGURES_PLACEHOLDER */
+ * Result (11 min, 2 cores shared): 239,293,839 runs in 661 s, 362,017
+ * execs/s on average, 147 new units over the 19 seeds, coverage flat at
+ * 88 edges / 116 features from the first seconds (no new edge
+ * beyond what the seeds reach), peak RSS 465 MB, no crash, no invariant broken,
+ * no sanitizer report. */
 /* nat/portmap.h includes uv.h, which needs the POSIX thread types. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -63,7 +67,8 @@ static void check_roundtrip(const uint8_t *d, size_t size) {
   rq.protocol = d[32];
   rq.internal_port = (uint16_t)(d[33] << 8 | d[34]);
   rq.suggested.family = d[35] % 3; /* NONE, INET, INET6 */
-  rq.suggested.port = rq.suggested.family ? (uint16_t)(d[36] << 8 | d[37]) : 0;
+  rq.suggested.port =
+      (uint16_t)(rq.suggested.family ? (d[36] << 8 | d[37]) : 0);
   if (rq.suggested.family)
     memcpy(rq.suggested.ip, d + 38,
            rq.suggested.family == NAT_AF_INET ? 4 : 10);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "base/bytes.h"
 #include "nat/error.h"
 #include "nat/portmap.h"
 #include "portmap/portmap_internal.h"
@@ -47,12 +48,12 @@ typedef struct fx {
   nat_addr gw_addr;
   /* how the gateway answers */
   bool silent;
-  uint32_t epoch;       /* sent in every answer */
-  uint32_t grant_cap;   /* lifetime granted at most */
-  uint8_t map_result;   /* result code of MAP answers */
-  bool hostile;         /* hostile datagrams before each MAP answer */
-  bool duplicate;       /* send each MAP answer twice */
-  bool map_on_probed;   /* the callback asks for the mapping at PROBED */
+  uint32_t epoch;     /* sent in every answer */
+  uint32_t grant_cap; /* lifetime granted at most */
+  uint8_t map_result; /* result code of MAP answers */
+  bool hostile;       /* hostile datagrams before each MAP answer */
+  bool duplicate;     /* send each MAP answer twice */
+  bool map_on_probed; /* the callback asks for the mapping at PROBED */
   req_rec req[MAXREQ];
   int nreq;
   /* what the driver said */
@@ -65,22 +66,6 @@ typedef struct fx {
   nat_portmap_mapping mapping;
   uint64_t mapped_at_ms[8];
 } fx;
-
-static uint16_t get16(const uint8_t *p) {
-  return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         p[3];
-}
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-  put16(p, (uint16_t)(v >> 16));
-  put16(p + 2, (uint16_t)v);
-}
 
 static void gw_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
   static char buf[2048];
@@ -97,19 +82,19 @@ static void gw_send(uv_udp_t *u, const struct sockaddr *to, const uint8_t *m,
 
 /* Build an answer to @p q (RFC 6887 7.2, 11.1) into @p a; @return length */
 static size_t gw_answer(fx *f, const uint8_t *q, size_t qlen, uint8_t *a) {
-  uint32_t life = get32(q + 4);
+  uint32_t life = nat__get32(q + 4);
   memset(a, 0, 60);
   a[0] = 2;
   a[1] = (uint8_t)(0x80 | q[1]);
   a[3] = q[1] == 1 ? f->map_result : 0;
   if (q[1] == 1 && life > f->grant_cap)
     life = f->grant_cap;
-  put32(a + 4, q[1] == 1 ? life : 0);
-  put32(a + 8, f->epoch);
+  nat__put32(a + 4, q[1] == 1 ? life : 0);
+  nat__put32(a + 8, f->epoch);
   if (q[1] != 1 || qlen < 60)
     return 24;
-  memcpy(a + 24, q + 24, 18);   /* nonce, protocol, reserved, int. port */
-  put16(a + 42, get16(q + 42)); /* the suggested port, granted */
+  memcpy(a + 24, q + 24, 18); /* nonce, protocol, reserved, int. port */
+  nat__put16(a + 42, nat__get16(q + 42)); /* the suggested port, granted */
   a[54] = a[55] = 0xff;
   a[56] = 203, a[57] = 0, a[58] = 113, a[59] = 7;
   return 60;
@@ -142,11 +127,11 @@ static void gw_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
   if (f->nreq < MAXREQ) {
     r = &f->req[f->nreq++];
     r->opcode = q[1];
-    r->lifetime = get32(q + 4);
+    r->lifetime = nat__get32(q + 4);
     if (n >= 60) {
       memcpy(r->nonce, q + 24, 12);
-      r->iport = get16(q + 40);
-      r->sport = get16(q + 42);
+      r->iport = nat__get16(q + 40);
+      r->sport = nat__get16(q + 42);
     }
     r->at_ms = uv_now(&f->loop);
   }
@@ -473,8 +458,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_silent_delete, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_map_inside_probed, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_map_inside_probed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_args, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

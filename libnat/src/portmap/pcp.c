@@ -18,22 +18,20 @@
 #define PCP_OFF_EPOCH    8 /* response */
 #define PCP_R_BIT        0x80u
 /* MAP body (11.1), from the end of the header. */
-#define MAP_OFF_NONCE    0
-#define MAP_OFF_PROTO    12
-#define MAP_OFF_IPORT    16
-#define MAP_OFF_EPORT    18
-#define MAP_OFF_EADDR    20
-#define PCP_PEER_LEN     56 /* PEER body (12.1): skipped, never asked */
-#define PCP_OPTION_HDR   4  /* code, reserved, length (7.3) */
+#define MAP_OFF_NONCE  0
+#define MAP_OFF_PROTO  12
+#define MAP_OFF_IPORT  16
+#define MAP_OFF_EPORT  18
+#define MAP_OFF_EADDR  20
+#define PCP_PEER_LEN   56 /* PEER body (12.1): skipped, never asked */
+#define PCP_OPTION_HDR 4  /* code, reserved, length (7.3) */
 
 static const char *const result_names[] = {
-    "SUCCESS",          "UNSUPP_VERSION",
-    "NOT_AUTHORIZED",   "MALFORMED_REQUEST",
-    "UNSUPP_OPCODE",    "UNSUPP_OPTION",
-    "MALFORMED_OPTION", "NETWORK_FAILURE",
-    "NO_RESOURCES",     "UNSUPP_PROTOCOL",
-    "USER_EX_QUOTA",    "CANNOT_PROVIDE_EXTERNAL",
-    "ADDRESS_MISMATCH", "EXCESSIVE_REMOTE_PEERS"};
+    "SUCCESS",           "UNSUPP_VERSION",        "NOT_AUTHORIZED",
+    "MALFORMED_REQUEST", "UNSUPP_OPCODE",         "UNSUPP_OPTION",
+    "MALFORMED_OPTION",  "NETWORK_FAILURE",       "NO_RESOURCES",
+    "UNSUPP_PROTOCOL",   "USER_EX_QUOTA",         "CANNOT_PROVIDE_EXTERNAL",
+    "ADDRESS_MISMATCH",  "EXCESSIVE_REMOTE_PEERS"};
 
 const char *nat_pcp_result_name(unsigned result) {
   if (result < sizeof result_names / sizeof result_names[0])
@@ -118,9 +116,8 @@ ssize_t nat_pcp_encode(const nat_pcp_request *rq, uint8_t *buf, size_t cap) {
     memcpy(m + MAP_OFF_NONCE, rq->nonce, NAT_PCP_NONCE_LEN);
     m[MAP_OFF_PROTO] = rq->protocol;
     nat__put16(m + MAP_OFF_IPORT, rq->internal_port);
-    nat__put16(m + MAP_OFF_EPORT, rq->suggested.family == NAT_AF_NONE
-                                      ? 0
-                                      : rq->suggested.port);
+    nat__put16(m + MAP_OFF_EPORT,
+               rq->suggested.family == NAT_AF_NONE ? 0 : rq->suggested.port);
     /* "None": the all-zeros address of the client's family (11.1, 5) */
     (void)put_ip(m + MAP_OFF_EADDR, &rq->suggested, rq->client.family);
   }
@@ -212,15 +209,15 @@ int nat_pcp_decode(const uint8_t *buf, size_t len, nat_pcp_response *out) {
  *   server_delta + 2 s < client_delta - client_delta / 16: lost.
  * An epoch that wraps past 2^32 - 1 reads as one going back (the RFC
  * has no serial arithmetic for it; 136 years after a server's start). */
-bool nat_pm_epoch_lost(uint32_t prev_epoch, nat_tstamp prev_now,
-                       uint32_t epoch, nat_tstamp now) {
+bool nat_pm_epoch_lost(uint32_t prev_epoch, nat_tstamp prev_now, uint32_t epoch,
+                       nat_tstamp now) {
   const int64_t two = 2 * (int64_t)NAT_SECONDS;
   int64_t server_delta, client_delta;
   if ((uint64_t)epoch + 1 < (uint64_t)prev_epoch)
     return true;
   server_delta = ((int64_t)epoch - (int64_t)prev_epoch) * (int64_t)NAT_SECONDS;
-  client_delta = now >= prev_now ? (int64_t)(now - prev_now)
-                                 : -(int64_t)(prev_now - now);
+  client_delta =
+      now >= prev_now ? (int64_t)(now - prev_now) : -(int64_t)(prev_now - now);
   return client_delta + two < server_delta - server_delta / 16 ||
          server_delta + two < client_delta - client_delta / 16;
 }

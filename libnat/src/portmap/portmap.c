@@ -100,9 +100,8 @@ static void pcp_on_timer(uv_timer_t *t) {
   nat_portmap *pm = t->data;
   nat__pm_req kind = pm->req[NAT_PM_PCP];
   uint64_t waited = 0, d = PCP_FIRST_RTO_MS;
-  for (unsigned i = 0; i < pm->pcp_tries; i++, d = d * 2 > PCP_MAX_RTO_MS
-                                                       ? PCP_MAX_RTO_MS
-                                                       : d * 2)
+  for (unsigned i = 0;
+       i<pm->pcp_tries; i++, d = d * 2> PCP_MAX_RTO_MS ? PCP_MAX_RTO_MS : d * 2)
     waited += d;
   if (kind == NAT__REQ_NONE || (pm->closing && kind != NAT__REQ_DELETE))
     return;
@@ -124,11 +123,11 @@ static void pcp_on_timer(uv_timer_t *t) {
   uv_timer_start(&pm->pcp_timer, pcp_on_timer, pm->pcp_rto_ms, 0);
 }
 
-static void pcp_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  static uint8_t rbuf[2048]; /* the loop's thread only; read at once */
+void nat__pm_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char rbuf[2048]; /* the loop's thread only; read at once */
   (void)h;
   (void)suggested;
-  *buf = uv_buf_init((char *)rbuf, sizeof rbuf);
+  *buf = uv_buf_init(rbuf, sizeof rbuf - 1); /* room for SSDP's NUL */
 }
 
 /* A PCP datagram: decoded, checked against what we sent, then handed on
@@ -186,9 +185,9 @@ static void pcp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 static bool epoch_check(nat_portmap *pm, nat_pm_proto p, uint32_t epoch) {
   nat_tstamp now = nat__pm_now(pm);
-  bool lost = pm->prev_epoch_set[p] &&
-              nat_pm_epoch_lost(pm->prev_epoch[p], pm->prev_epoch_now[p],
-                                epoch, now);
+  bool lost =
+      pm->prev_epoch_set[p] &&
+      nat_pm_epoch_lost(pm->prev_epoch[p], pm->prev_epoch_now[p], epoch, now);
   pm->prev_epoch_set[p] = true;
   pm->prev_epoch[p] = epoch;
   pm->prev_epoch_now[p] = now;
@@ -313,8 +312,8 @@ static void map_answer(nat_portmap *pm, nat_pm_proto p, const nat__pm_answer *a,
   snprintf(pm->reason, sizeof pm->reason, "%s: %s", nat_pm_proto_name(p),
            a->status == NAT_ETIMEDOUT ? "no answer"
            : p == NAT_PM_PCP          ? nat_pcp_result_name(a->result)
-                                      : a->detail[0] ? a->detail
-                                                     : nat_strerror(a->status));
+           : a->detail[0]             ? a->detail
+                                      : nat_strerror(a->status));
   pm->last_status = a->status == 0 ? NAT_EPMREFUSED : a->status;
   pm->last_result = a->result;
   if (pm->map.active) {
@@ -340,8 +339,8 @@ void nat__pm_on_answer(nat_portmap *pm, nat_pm_proto p,
  * @return 0 or the error that kept the request from leaving. */
 static int ask(nat_portmap *pm, nat_pm_proto p, bool del) {
   uint32_t life = del ? 0 : pm->map.lifetime_asked;
-  uint16_t ext = pm->map.external.port ? pm->map.external.port
-                                       : pm->map.internal_port;
+  uint16_t ext =
+      pm->map.external.port ? pm->map.external.port : pm->map.internal_port;
   int rc;
   switch (p) {
   case NAT_PM_PCP:
@@ -581,13 +580,13 @@ static int pm_open_pcp(nat_portmap *pm) {
   pm->udp.data = pm;
   pm->udp_open = true;
   pm->open_handles++;
-  rc = nat_addr_to_sockaddr(&pm->probe.local, (struct sockaddr *)&ss,
-                            sizeof ss);
+  rc =
+      nat_addr_to_sockaddr(&pm->probe.local, (struct sockaddr *)&ss, sizeof ss);
   if (rc < 0)
     return rc;
   rc = uv_udp_bind(&pm->udp, (const struct sockaddr *)&ss, 0);
   if (rc == 0)
-    rc = uv_udp_recv_start(&pm->udp, pcp_on_alloc, pcp_on_recv);
+    rc = uv_udp_recv_start(&pm->udp, nat__pm_alloc, pcp_on_recv);
   return rc;
 }
 

@@ -121,11 +121,9 @@ int nat_portmap_delete_now(const nat_addr *gateway, const nat_addr *local,
   case NAT_PM_NATPMP:
     return nat__natpmp_delete_now(gateway, internal_port, wait);
   case NAT_PM_UPNP:
-    return nat__upnp_delete_now(gateway, local,
-                                external && external->port
-                                           ? external->port
-                                           : internal_port,
-                                wait);
+    return nat__upnp_delete_now(
+        gateway, local,
+        external && external->port ? external->port : internal_port, wait);
   }
   return NAT_EINVAL;
 }

@@ -65,14 +65,14 @@ int nat__portmap_new_hooked(nat_portmap **out, uv_loop_t *loop,
 
 /** An answer from NAT-PMP or UPnP, handed to the driver on the loop. */
 typedef struct nat__pm_answer {
-  bool is_map;        /* a mapping (or delete) answer, else the address */
-  int status;         /* 0, NAT_EPMREFUSED, NAT_ETIMEDOUT, ... */
-  unsigned result;    /* the protocol's result code */
-  nat_addr external;  /* address answer: the IP; mapping: IP and port */
-  uint32_t lifetime;  /* mapping: seconds granted */
+  bool is_map;       /* a mapping (or delete) answer, else the address */
+  int status;        /* 0, NAT_EPMREFUSED, NAT_ETIMEDOUT, ... */
+  unsigned result;   /* the protocol's result code */
+  nat_addr external; /* address answer: the IP; mapping: IP and port */
+  uint32_t lifetime; /* mapping: seconds granted */
   bool has_epoch;
   uint32_t epoch;
-  char detail[64];    /* UPnP: the IGD's state */
+  char detail[64]; /* UPnP: the IGD's state */
 } nat__pm_answer;
 
 typedef struct nat__natpmp nat__natpmp;
@@ -81,9 +81,9 @@ typedef struct nat__upnp nat__upnp;
 /* What a PCP request in flight is for. */
 typedef enum nat__pm_req {
   NAT__REQ_NONE = 0,
-  NAT__REQ_PROBE,  /* ANNOUNCE / the address request / discovery */
-  NAT__REQ_MAP,    /* first grant, refresh, or again after a restart */
-  NAT__REQ_DELETE  /* lifetime 0 */
+  NAT__REQ_PROBE, /* ANNOUNCE / the address request / discovery */
+  NAT__REQ_MAP,   /* first grant, refresh, or again after a restart */
+  NAT__REQ_DELETE /* lifetime 0 */
 } nat__pm_req;
 
 struct nat_portmap {
@@ -95,27 +95,27 @@ struct nat_portmap {
   nat_portmap_stats stats;
   nat_tstamp start;
   bool closing, close_done;
-  int open_handles; /* uv handles whose close callback is to come */
-  int jobs;         /* thread-pool jobs still to complete */
+  int open_handles;             /* uv handles whose close callback is to come */
+  int jobs;                     /* thread-pool jobs still to complete */
   bool svc_done[NAT_PM_PROTOS]; /* probe: answered or failed */
   bool prev_epoch_set[NAT_PM_PROTOS];
   uint32_t prev_epoch[NAT_PM_PROTOS];
   nat_tstamp prev_epoch_now[NAT_PM_PROTOS];
 
   /* the mapping asked for */
-  bool map_wanted;  /* nat_portmap_map() was called, not unmapped */
-  bool map_trying;  /* a request of ours is in flight */
+  bool map_wanted; /* nat_portmap_map() was called, not unmapped */
+  bool map_trying; /* a request of ours is in flight */
   nat__pm_req req[NAT_PM_PROTOS]; /* what each protocol has in flight */
-  unsigned tried;   /* NAT_PM_BIT()s of protocols tried for this grant */
+  unsigned tried; /* NAT_PM_BIT()s of protocols tried for this grant */
   bool deleting;
   nat_pm_proto cur_proto; /* the protocol last asked for the mapping */
   int last_status;        /* why the last try failed (FAILED, LOST) */
   unsigned last_result;
   char reason[96];
-  int life_mode;         /* what life_timer is armed for (portmap.c) */
-  bool probe_extended;   /* the budget was extended for UPnP's SOAP */
+  int life_mode;       /* what life_timer is armed for (portmap.c) */
+  bool probe_extended; /* the budget was extended for UPnP's SOAP */
   bool probe_malformed[NAT_PM_PROTOS];
-  int local_error;       /* no source address towards the gateway */
+  int local_error; /* no source address towards the gateway */
   bool udp_open, closed_handles;
   uv_timer_t life_timer; /* refresh, map deadline, delete wait */
   uv_timer_t probe_timer;
@@ -142,6 +142,9 @@ void nat__pm_on_answer(nat_portmap *pm, nat_pm_proto p,
 /** A handle's close callback or a job's end: frees when nothing is left. */
 void nat__pm_release(nat_portmap *pm);
 void nat__pm_on_handle_closed(uv_handle_t *h);
+/** The receive buffer of the driver's sockets (one, static: the loop's
+ * thread reads each datagram at once); one byte is kept free for a NUL. */
+void nat__pm_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 /* portmap_natpmp.c: libnatpmp on the loop (uv_poll on its socket, a
  * uv_timer for its retries). */
@@ -150,8 +153,7 @@ int nat__natpmp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
                     uint32_t lifetime);
 void nat__natpmp_stop(nat_portmap *pm);  /* nothing in flight any more */
 void nat__natpmp_close(nat_portmap *pm); /* handles closed, freed */
-int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port,
-                           nat_tstamp wait);
+int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port, nat_tstamp wait);
 
 /* portmap_upnp.c: SSDP on the loop, miniupnpc on the thread pool, one
  * job at a time. */

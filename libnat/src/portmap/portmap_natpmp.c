@@ -22,9 +22,9 @@
 
 struct nat__natpmp {
   natpmp_t n;
-  bool open;     /* initnatpmp() succeeded, not closed */
-  bool waiting;  /* a request in flight */
-  bool is_map;   /* it is a mapping request (or delete) */
+  bool open;    /* initnatpmp() succeeded, not closed */
+  bool waiting; /* a request in flight */
+  bool is_map;  /* it is a mapping request (or delete) */
   nat_tstamp deadline;
   uv_poll_t poll;
   uv_timer_t timer;
@@ -49,9 +49,9 @@ static unsigned result_of(int rc) {
 }
 
 static const char *result_name(unsigned r) {
-  static const char *const names[] = {
-      "SUCCESS",         "UNSUPPORTED_VERSION", "NOT_AUTHORIZED",
-      "NETWORK_FAILURE", "OUT_OF_RESOURCES",    "UNSUPPORTED_OPCODE"};
+  static const char *const names[] = {"SUCCESS",          "UNSUPPORTED_VERSION",
+                                      "NOT_AUTHORIZED",   "NETWORK_FAILURE",
+                                      "OUT_OF_RESOURCES", "UNSUPPORTED_OPCODE"};
   return r < 6 ? names[r] : "unknown";
 }
 
@@ -230,8 +230,7 @@ void nat__natpmp_close(nat_portmap *pm) {
   x->open = false;
 }
 
-int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port,
-                           nat_tstamp wait) {
+int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port, nat_tstamp wait) {
   natpmp_t n;
   natpmpresp_t r;
   in_addr_t g;

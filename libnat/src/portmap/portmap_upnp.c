@@ -41,10 +41,10 @@ enum { JOB_PROBE, JOB_MAP };
 
 #define SSDP_PORT 1900
 #define SSDP_MSEARCH                                                           \
-  "M-SEARCH * HTTP/1.1\r\n"                                                 \
-  "HOST: 239.255.255.250:1900\r\n"                                          \
-  "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"             \
-  "MAN: \"ssdp:discover\"\r\n"                                              \
+  "M-SEARCH * HTTP/1.1\r\n"                                                    \
+  "HOST: 239.255.255.250:1900\r\n"                                             \
+  "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"                \
+  "MAN: \"ssdp:discover\"\r\n"                                                 \
   "MX: 1\r\n\r\n"
 
 struct nat__upnp {
@@ -77,8 +77,8 @@ struct nat__upnp {
 static const char *igd_state(int r) {
 #if MINIUPNPC_API_VERSION >= 18
   static const char *const s[] = {"none", "connected",
-                                  "private external address",
-                                  "not connected", "not an IGD"};
+                                  "private external address", "not connected",
+                                  "not an IGD"};
   return r >= 0 && r <= 4 ? s[r] : "unknown";
 #else
   static const char *const s[] = {"none", "connected", "not connected",
@@ -97,11 +97,10 @@ static void find_igd(nat__upnp *x, int delay_ms, bool *any) {
     return;
 #if MINIUPNPC_API_VERSION >= 18
   char wan[64];
-  r = UPNP_GetValidIGD(devs, &x->urls, &x->data, x->lanaddr,
-                       sizeof x->lanaddr, wan, sizeof wan);
+  r = UPNP_GetValidIGD(devs, &x->urls, &x->data, x->lanaddr, sizeof x->lanaddr,
+                       wan, sizeof wan);
 #else
-  r = UPNP_GetValidIGD(devs, &x->urls, &x->data, x->lanaddr,
-                       sizeof x->lanaddr);
+  r = UPNP_GetValidIGD(devs, &x->urls, &x->data, x->lanaddr, sizeof x->lanaddr);
 #endif
   freeUPNPDevlist(devs);
   if (r <= 0)
@@ -123,8 +122,8 @@ static void probe_work(nat__upnp *x) {
     return;
   }
   x->have_igd = true;
-  if (UPNP_GetStatusInfo(x->urls.controlURL, x->data.first.servicetype,
-                         status, &uptime, lasterr) == UPNPCOMMAND_SUCCESS)
+  if (UPNP_GetStatusInfo(x->urls.controlURL, x->data.first.servicetype, status,
+                         &uptime, lasterr) == UPNPCOMMAND_SUCCESS)
     snprintf(x->ans.detail, sizeof x->ans.detail, "%s",
              strcmp(status, "Connected") == 0 ? "connected" : "not connected");
   r = UPNP_GetExternalIPAddress(x->urls.controlURL, x->data.first.servicetype,
@@ -148,8 +147,8 @@ static void map_work(nat__upnp *x) {
   if (x->lifetime == 0) {
     r = UPNP_DeletePortMapping(ctl, st, ext, "UDP", NULL);
   } else {
-    r = UPNP_AddPortMapping(ctl, st, ext, in, x->lanaddr, "libnat", "UDP",
-                            NULL, lease);
+    r = UPNP_AddPortMapping(ctl, st, ext, in, x->lanaddr, "libnat", "UDP", NULL,
+                            lease);
     if (r == 725) /* OnlyPermanentLeasesSupported: ask for no lease */
       r = UPNP_AddPortMapping(ctl, st, ext, in, x->lanaddr, "libnat", "UDP",
                               NULL, "0");
@@ -253,13 +252,6 @@ static int ssdp_location(const char *buf, size_t len, char *out, size_t cap) {
   return -1;
 }
 
-static void ssdp_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
-  static char buf[2048]; /* the loop's thread only; read at once */
-  (void)h;
-  (void)s;
-  *b = uv_buf_init(buf, sizeof buf - 1);
-}
-
 /* The first SSDP answer from the gateway's address starts the job. */
 static void ssdp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
                       const struct sockaddr *sa, unsigned flags) {
@@ -313,12 +305,12 @@ int nat__upnp_probe(nat_portmap *pm, int delay_ms) {
   x->ssdp.data = x;
   x->ssdp_open = true;
   pm->open_handles++;
-  rc = nat_addr_to_sockaddr(&pm->probe.local, (struct sockaddr *)&ss,
-                            sizeof ss);
+  rc =
+      nat_addr_to_sockaddr(&pm->probe.local, (struct sockaddr *)&ss, sizeof ss);
   if (rc < 0)
     return rc;
   if ((rc = uv_udp_bind(&x->ssdp, (struct sockaddr *)&ss, 0)) < 0 ||
-      (rc = uv_udp_recv_start(&x->ssdp, ssdp_alloc, ssdp_recv)) < 0)
+      (rc = uv_udp_recv_start(&x->ssdp, nat__pm_alloc, ssdp_recv)) < 0)
     return rc;
   to = pm->probe.gateway;
   to.port = SSDP_PORT;
