@@ -163,8 +163,12 @@ static void pcp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     pm->stats.wrong_nonce++;
     return;
   }
+  /* a grant answering the MAP that a delete overtook is not the delete's
+   * answer: that one carries lifetime 0 */
   if (chk != NAT__PCP_OK || kind == NAT__REQ_NONE ||
-      (pm->closing && kind != NAT__REQ_DELETE)) {
+      (pm->closing && kind != NAT__REQ_DELETE) ||
+      (kind == NAT__REQ_DELETE && rs.version == NAT_PCP_VERSION &&
+       rs.result == NAT_PCP_SUCCESS && rs.lifetime != 0)) {
     pm->stats.unexpected++; /* another opcode or port, or a duplicate */
     return;
   }

@@ -185,6 +185,10 @@ static void on_work(uv_work_t *w) {
 
 static int queue(nat_portmap *pm);
 
+/* A job ended (loop thread). When a request waits behind it (a delete
+ * behind a refresh), the ended job's answer is stale: it is dropped and
+ * the waiting request starts, even at close (the gateway should still
+ * hear a delete; its answer is dropped then). */
 static void on_done(uv_work_t *w, int status) {
   nat__upnp *x = w->data;
   nat_portmap *pm = x->pm;
@@ -194,20 +198,20 @@ static void on_done(uv_work_t *w, int status) {
   if (status == UV_ECANCELED)
     a.status = NAT_ECANCELED;
   a.is_map = x->kind == JOB_MAP;
-  if (!pm->closed_handles)
-    nat__pm_on_answer(pm, NAT_PM_UPNP, &a);
-  if (x->pend && !pm->closed_handles) {
+  if (x->pend) {
     x->pend = false;
     x->kind = JOB_MAP;
     x->port = x->pend_port;
     x->ext_port = x->pend_ext;
     x->lifetime = x->pend_life;
-    if (queue(pm) < 0) {
+    if ((!x->have_igd || queue(pm) < 0) && !pm->closed_handles) {
       memset(&a, 0, sizeof a);
       a.is_map = true;
       a.status = NAT_EPMREFUSED;
       nat__pm_on_answer(pm, NAT_PM_UPNP, &a);
     }
+  } else if (!pm->closed_handles) {
+    nat__pm_on_answer(pm, NAT_PM_UPNP, &a);
   }
   nat__pm_release(pm);
 }
@@ -336,15 +340,17 @@ void nat__upnp_close(nat_portmap *pm) {
 int nat__upnp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
                   uint32_t lifetime) {
   nat__upnp *x = pm->upnp;
-  if (!x || !x->have_igd)
+  if (!x)
     return NAT_ENOGATEWAY;
-  if (x->busy) {
+  if (x->busy) { /* (have_igd is the worker's until the job ends) */
     x->pend = true;
     x->pend_port = port;
     x->pend_ext = ext_port;
     x->pend_life = lifetime;
     return 0;
   }
+  if (!x->have_igd)
+    return NAT_ENOGATEWAY;
   x->kind = JOB_MAP;
   x->port = port;
   x->ext_port = ext_port;
