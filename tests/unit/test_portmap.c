@@ -8,10 +8,12 @@
  * (FAILED with the result's name), hostile answers (wrong nonce,
  * truncated, oversized, from another port, a duplicate) counted and
  * ignored, unmap and close deleting with lifetime 0 and the same nonce,
- * argument errors. Lease seconds run as milliseconds through the driver's
- * private test hook (nat__portmap_hooks.ms_per_second = 1), so a 60 s
- * grant is refreshed 30 ms later: nothing sleeps, the loop waits on its
- * timers; a guard timer fails a test that would hang. */
+ * map() inside the PROBED callback, the blocking nat_portmap_delete_now()
+ * (against a gateway thread: confirmed, and timed out), argument errors. Lease
+ * seconds run as milliseconds through the driver's private test hook
+ * (nat__portmap_hooks.ms_per_second = 1), so a 60 s grant is refreshed 30 ms
+ * later: nothing sleeps, the loop waits on its timers; a guard timer fails a
+ * test that would hang. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +21,13 @@
 
 #include <cmocka.h>
 
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "base/bytes.h"
@@ -424,6 +430,93 @@ static void test_map_inside_probed(void **state) {
   assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
 }
 
+/* nat_portmap_delete_now(): blocking, so the gateway answers from a
+ * thread of its own on a plain socket: it checks the delete (MAP, lifetime
+ * 0, the nonce, the port) and answers it once (after a wrong-nonce answer
+ * that must be ignored), or stays silent. */
+typedef struct thr_gw {
+  int fd;
+  bool silent;
+  uint8_t nonce[12];
+  bool ok; /* the request was the right delete */
+} thr_gw;
+
+static void *thr_gw_run(void *arg) {
+  thr_gw *g = arg;
+  uint8_t q[1100], a[60];
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  ssize_t n = recvfrom(g->fd, q, sizeof q, 0, (struct sockaddr *)&ss, &sl);
+  if (n != 60)
+    return NULL;
+  g->ok = q[0] == 2 && q[1] == 1 && nat__get32(q + 4) == 0 &&
+          memcmp(q + 24, g->nonce, 12) == 0 && q[36] == 17 &&
+          nat__get16(q + 40) == 7000;
+  if (g->silent)
+    return NULL;
+  memcpy(a, q, 60);
+  a[1] = 0x81;
+  a[3] = 0;
+  nat__put32(a + 8, 1000);
+  a[30] ^= 1; /* first a wrong nonce */
+  (void)sendto(g->fd, a, 60, 0, (struct sockaddr *)&ss, sl);
+  a[30] ^= 1;
+  (void)sendto(g->fd, a, 60, 0, (struct sockaddr *)&ss, sl);
+  return NULL;
+}
+
+static void test_delete_now(void **state) {
+  fx *f = *state;
+  thr_gw g;
+  pthread_t t;
+  struct sockaddr_in sin;
+  socklen_t sl = sizeof sin;
+  nat_addr gw, ext;
+  uint64_t t0;
+  memset(&g, 0, sizeof g);
+  for (int i = 0; i < 12; i++)
+    g.nonce[i] = (uint8_t)(0xA0 + i);
+  g.fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(g.fd >= 0);
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(g.fd, (struct sockaddr *)&sin, sizeof sin), 0);
+  assert_int_equal(getsockname(g.fd, (struct sockaddr *)&sin, &sl), 0);
+  assert_int_equal(nat_addr_from_sockaddr(&gw, (struct sockaddr *)&sin), 0);
+  assert_int_equal(nat_addr_parse(&ext, "203.0.113.7:7000", 0), 0);
+  assert_int_equal(pthread_create(&t, NULL, thr_gw_run, &g), 0);
+  assert_int_equal(nat_portmap_delete_now(&gw, NULL, NAT_PM_PCP, 7000, &ext,
+                                          g.nonce, NAT_PORTMAP_DELETE_WAIT),
+                   0);
+  pthread_join(t, NULL);
+  assert_true(g.ok);
+  /* silent: NAT_ETIMEDOUT after about the wait */
+  g.silent = true;
+  g.ok = false;
+  assert_int_equal(pthread_create(&t, NULL, thr_gw_run, &g), 0);
+  t0 = uv_hrtime();
+  assert_int_equal(nat_portmap_delete_now(&gw, NULL, NAT_PM_PCP, 7000, &ext,
+                                          g.nonce, 100 * NAT_MILLISECONDS),
+                   NAT_ETIMEDOUT);
+  assert_true(uv_hrtime() - t0 >= 100 * NAT_MILLISECONDS);
+  assert_true(uv_hrtime() - t0 < 1000 * NAT_MILLISECONDS);
+  pthread_join(t, NULL);
+  assert_true(g.ok);
+  close(g.fd);
+  /* arguments */
+  assert_int_equal(nat_portmap_delete_now(&gw, NULL, NAT_PM_PCP, 7000, &ext,
+                                          NULL, NAT_PORTMAP_DELETE_WAIT),
+                   NAT_EINVAL);
+  assert_int_equal(nat_portmap_delete_now(&gw, NULL, NAT_PM_PCP, 0, &ext,
+                                          g.nonce, NAT_PORTMAP_DELETE_WAIT),
+                   NAT_EINVAL);
+  assert_int_equal(nat_portmap_delete_now(NULL, NULL, NAT_PM_PCP, 7000, &ext,
+                                          g.nonce, NAT_PORTMAP_DELETE_WAIT),
+                   NAT_EINVAL);
+  (void)f;
+}
+
 static void test_args(void **state) {
   fx *f = *state;
   nat_portmap_config c;
@@ -459,6 +552,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_close_silent_delete, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_map_inside_probed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_now, setup, teardown),
       cmocka_unit_test_setup_teardown(test_args, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
