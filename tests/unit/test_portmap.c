@@ -60,6 +60,7 @@ typedef struct fx {
   bool hostile;       /* hostile datagrams before each MAP answer */
   bool duplicate;     /* send each MAP answer twice */
   bool map_on_probed; /* the callback asks for the mapping at PROBED */
+  bool natpmp_only;   /* answer as a NAT-PMP-only server (RFC 6887 9) */
   req_rec req[MAXREQ];
   int nreq;
   /* what the driver said */
@@ -143,6 +144,12 @@ static void gw_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
   }
   if (f->silent)
     return;
+  if (f->natpmp_only) { /* version 0, opcode 128 + x, UNSUPP_VERSION */
+    uint8_t e[8] = {0, (uint8_t)(0x80 | q[1]), 0, 1};
+    nat__put32(e + 4, f->epoch);
+    gw_send(&f->gw, from, e, sizeof e);
+    return;
+  }
   alen = gw_answer(f, q, (size_t)n, a);
   if (f->hostile && q[1] == 1)
     gw_hostile(f, from, a);
@@ -267,6 +274,22 @@ static void test_probe_answered(void **state) {
   assert_int_equal(f->req[0].opcode, NAT_PCP_OP_ANNOUNCE);
   close_pm(f);
   assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 0);
+}
+
+/* a NAT-PMP-only server answers PCP's version 2 with NAT-PMP's
+ * UNSUPP_VERSION: an answer (the server exists) that refuses */
+static void test_probe_natpmp_only(void **state) {
+  fx *f = *state;
+  const nat_pm_service *s;
+  f->natpmp_only = true;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  s = &f->probe.svc[NAT_PM_PCP];
+  assert_true(s->answered);
+  assert_int_equal(s->status, NAT_EPMREFUSED);
+  assert_int_equal(s->result, NAT_PCP_UNSUPP_VERSION);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), NAT_ENOGATEWAY);
+  close_pm(f);
 }
 
 static void test_probe_timeout(void **state) {
@@ -543,6 +566,7 @@ static void test_args(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_probe_answered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_probe_natpmp_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_probe_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_shorter_and_refresh, setup,
                                       teardown),
