@@ -309,14 +309,16 @@ NAT_EXTERN int nat_portmap_new(nat_portmap **out, uv_loop_t *loop,
  * that answered is tried when it refuses). The grant comes in
  * NAT_PM_EV_MAPPED; it is refreshed at half its lifetime, and asked again
  * when the gateway's epoch says it restarted. One mapping per handle.
- * @return 0; NAT_EINVAL (port 0); NAT_EALREADY (a mapping is asked or
- *         held); NAT_ENOGATEWAY (the probe ended and nothing
- *         answered). */
+ * @return 0; NAT_EINVAL (NULL, port 0); NAT_EALREADY (a mapping is
+ *         asked, held or being deleted); NAT_ENOGATEWAY (the probe ended
+ *         and nothing answered with success); NAT_ECLOSING (after
+ *         nat_portmap_close()). */
 NAT_EXTERN int nat_portmap_map(nat_portmap *pm, uint16_t internal_port,
                                uint32_t lifetime);
 
 /** Delete the mapping (lifetime 0 by its protocol); NAT_PM_EV_UNMAPPED
- * follows. @return 0; NAT_ENOTFOUND (none asked or held). */
+ * follows. @return 0; NAT_EINVAL (NULL); NAT_ENOTFOUND (none asked or
+ * held, or its delete already under way). */
 NAT_EXTERN int nat_portmap_unmap(nat_portmap *pm);
 
 /** Copy the probe (as far as it went), the mapping and the counters;
