@@ -314,10 +314,12 @@ static void map_answer(nat_portmap *pm, nat_pm_proto p, const nat__pm_answer *a,
     return;
   }
   snprintf(pm->reason, sizeof pm->reason, "%s: %s", nat_pm_proto_name(p),
-           a->status == NAT_ETIMEDOUT ? "no answer"
-           : p == NAT_PM_PCP          ? nat_pcp_result_name(a->result)
-           : a->detail[0]             ? a->detail
-                                      : nat_strerror(a->status));
+           a->status == 0                ? "a grant of lifetime 0"
+           : a->status == NAT_ETIMEDOUT  ? "no answer"
+           : a->status != NAT_EPMREFUSED ? nat_strerror(a->status)
+           : p == NAT_PM_PCP             ? nat_pcp_result_name(a->result)
+           : a->detail[0]                ? a->detail
+                                         : "refused");
   pm->last_status = a->status == 0 ? NAT_EPMREFUSED : a->status;
   pm->last_result = a->result;
   if (pm->map.active) {
@@ -401,10 +403,12 @@ static void life_on_timer(uv_timer_t *t) {
     if (pm->map.active && pm->map_wanted && !pm->closing) {
       pm->tried = NAT_PM_BIT(pm->map.proto);
       pm->map_trying = true;
-      if (ask(pm, pm->map.proto, false) < 0)
+      int rc = ask(pm, pm->map.proto, false);
+      if (rc < 0) { /* not even sent: the refresh failed (LOST) */
+        pm->req[pm->map.proto] = NAT__REQ_MAP;
         map_answer(pm, pm->map.proto,
-                   &(nat__pm_answer){.is_map = true, .status = NAT_EPMREFUSED},
-                   false);
+                   &(nat__pm_answer){.is_map = true, .status = rc}, false);
+      }
     }
     break;
   case LIFE_DELETE_WAIT:
