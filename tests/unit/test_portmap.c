@@ -61,6 +61,7 @@ typedef struct fx {
   bool duplicate;     /* send each MAP answer twice */
   bool map_on_probed; /* the callback asks for the mapping at PROBED */
   bool natpmp_only;   /* answer as a NAT-PMP-only server (RFC 6887 9) */
+  bool map_silent;    /* answer ANNOUNCE, never MAP */
   req_rec req[MAXREQ];
   int nreq;
   /* what the driver said */
@@ -142,7 +143,7 @@ static void gw_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
     }
     r->at_ms = uv_now(&f->loop);
   }
-  if (f->silent)
+  if (f->silent || (f->map_silent && q[1] == 1))
     return;
   if (f->natpmp_only) { /* version 0, opcode 128 + x, UNSUPP_VERSION */
     uint8_t e[8] = {0, (uint8_t)(0x80 | q[1]), 0, 1};
@@ -392,6 +393,27 @@ static void test_refused(void **state) {
   assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 0);
 }
 
+/* a MAP never answered: retransmitted at 50 ms doubling (capped at 800),
+ * given up after 2 s: FAILED, "pcp: no answer" */
+static void test_map_unanswered(void **state) {
+  fx *f = *state;
+  uint64_t t0;
+  f->map_silent = true;
+  start(f, 200 * NAT_MILLISECONDS);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  t0 = uv_now(&f->loop);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), 0);
+  run_until(f, &f->ev[NAT_PM_EV_FAILED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_FAILED], NAT_ETIMEDOUT);
+  assert_string_equal(f->reason, "pcp: no answer");
+  /* sent at 0, 50, 150, 350, 750, 1550 ms; given up at 2000 */
+  assert_int_equal(f->nreq, 1 + 6);
+  assert_true(uv_now(&f->loop) - t0 >= 1990);
+  assert_true(f->req[6].at_ms - f->req[1].at_ms >= 1540);
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 0);
+}
+
 static void test_hostile(void **state) {
   fx *f = *state;
   nat_portmap_stats st;
@@ -572,6 +594,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_epoch_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_map_unanswered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_silent_delete, setup,
                                       teardown),

@@ -91,6 +91,7 @@ static int pcp_request(nat_portmap *pm, nat__pm_req kind, uint32_t lifetime) {
   pm->req[NAT_PM_PCP] = kind;
   pm->pcp_tries = 1;
   pm->pcp_rto_ms = PCP_FIRST_RTO_MS;
+  pm->pcp_waited_ms = 0;
   pm->pcp_sent_at = nat__pm_now(pm);
   uv_timer_start(&pm->pcp_timer, pcp_on_timer, pm->pcp_rto_ms, 0);
   return 0;
@@ -99,13 +100,10 @@ static int pcp_request(nat_portmap *pm, nat__pm_req kind, uint32_t lifetime) {
 static void pcp_on_timer(uv_timer_t *t) {
   nat_portmap *pm = t->data;
   nat__pm_req kind = pm->req[NAT_PM_PCP];
-  uint64_t waited = 0, d = PCP_FIRST_RTO_MS;
-  for (unsigned i = 0;
-       i<pm->pcp_tries; i++, d = d * 2> PCP_MAX_RTO_MS ? PCP_MAX_RTO_MS : d * 2)
-    waited += d;
+  pm->pcp_waited_ms += pm->pcp_rto_ms; /* the wait that just ended */
   if (kind == NAT__REQ_NONE || (pm->closing && kind != NAT__REQ_DELETE))
     return;
-  if (pm->pcp_tries >= PCP_MAX_SENDS || waited >= PCP_REQ_WAIT_MS) {
+  if (pm->pcp_tries >= PCP_MAX_SENDS || pm->pcp_waited_ms >= PCP_REQ_WAIT_MS) {
     nat__pm_answer a;
     if (kind == NAT__REQ_PROBE)
       return; /* the probe's budget ends it */
@@ -120,6 +118,8 @@ static void pcp_on_timer(uv_timer_t *t) {
   pm->pcp_rto_ms *= 2;
   if (pm->pcp_rto_ms > PCP_MAX_RTO_MS)
     pm->pcp_rto_ms = PCP_MAX_RTO_MS;
+  if (pm->pcp_rto_ms > PCP_REQ_WAIT_MS - pm->pcp_waited_ms)
+    pm->pcp_rto_ms = PCP_REQ_WAIT_MS - pm->pcp_waited_ms;
   uv_timer_start(&pm->pcp_timer, pcp_on_timer, pm->pcp_rto_ms, 0);
 }
 

@@ -127,6 +127,7 @@ struct nat_portmap {
   uint8_t pcp_msg[NAT_PCP_HEADER_LEN + NAT_PCP_MAP_LEN];
   size_t pcp_len;
   uint64_t pcp_rto_ms;
+  uint64_t pcp_waited_ms; /* since the request was first sent */
   unsigned pcp_tries;
   nat_tstamp pcp_sent_at;
   uint8_t pcp_nonce[NAT_PCP_NONCE_LEN];
