@@ -579,22 +579,21 @@ static int pm_find_gateway(nat_portmap *pm) {
   return 0;
 }
 
-static int pm_open_pcp(nat_portmap *pm) {
+int nat__pm_udp_open(nat_portmap *pm, uv_udp_t *u, void *data,
+                     uv_udp_recv_cb cb) {
   struct sockaddr_storage ss;
-  int rc;
-  rc = uv_udp_init(pm->loop, &pm->udp);
+  int rc = uv_udp_init(pm->loop, u);
   if (rc < 0)
     return rc;
-  pm->udp.data = pm;
-  pm->udp_open = true;
+  u->data = data;
   pm->open_handles++;
   rc =
       nat_addr_to_sockaddr(&pm->probe.local, (struct sockaddr *)&ss, sizeof ss);
   if (rc < 0)
     return rc;
-  rc = uv_udp_bind(&pm->udp, (const struct sockaddr *)&ss, 0);
+  rc = uv_udp_bind(u, (const struct sockaddr *)&ss, 0);
   if (rc == 0)
-    rc = uv_udp_recv_start(&pm->udp, nat__pm_alloc, pcp_on_recv);
+    rc = uv_udp_recv_start(u, nat__pm_alloc, cb);
   return rc;
 }
 
@@ -617,7 +616,8 @@ static int pm_start_probe(nat_portmap *pm) {
     return 0;
   if (pm->probe.svc[NAT_PM_PCP].asked) {
     pm->pcp_sent.server = pm->probe.gateway;
-    rc = pm_open_pcp(pm);
+    pm->udp_open = true;
+    rc = nat__pm_udp_open(pm, &pm->udp, pm, pcp_on_recv);
     if (rc < 0)
       return rc;
     rc = pcp_request(pm, NAT__REQ_PROBE, 0);
@@ -636,7 +636,7 @@ static int pm_start_probe(nat_portmap *pm) {
     }
   }
   if (pm->probe.svc[NAT_PM_UPNP].asked) {
-    rc = nat__upnp_probe(pm, (int)(pm->cfg.timeout / NAT_MILLISECONDS));
+    rc = nat__upnp_probe(pm);
     if (rc < 0) {
       pm->probe.svc[NAT_PM_UPNP].status = rc;
       pm->svc_done[NAT_PM_UPNP] = true;

@@ -146,6 +146,11 @@ void nat__pm_on_handle_closed(uv_handle_t *h);
 /** The receive buffer of the driver's sockets (one, static: the loop's
  * thread reads each datagram at once); one byte is kept free for a NUL. */
 void nat__pm_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+/** Open @p u on our local address (any port), reading into @p cb with
+ * @p data; counted in open_handles once initialised, so a failure after
+ * that still closes it. @return 0 or a UV error. */
+int nat__pm_udp_open(nat_portmap *pm, uv_udp_t *u, void *data,
+                     uv_udp_recv_cb cb);
 
 /* portmap_natpmp.c: libnatpmp on the loop (uv_poll on its socket, a
  * uv_timer for its retries). */
@@ -158,7 +163,7 @@ int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port, nat_tstamp wait);
 
 /* portmap_upnp.c: SSDP on the loop, miniupnpc on the thread pool, one
  * job at a time. */
-int nat__upnp_probe(nat_portmap *pm, int delay_ms);
+int nat__upnp_probe(nat_portmap *pm);
 int nat__upnp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
                   uint32_t lifetime);
 bool nat__upnp_busy(const nat_portmap *pm);

@@ -55,7 +55,6 @@ struct nat__upnp {
   bool ssdp_open;
   char location[256]; /* the IGD's description URL (SSDP's LOCATION) */
   int kind;
-  int delay_ms;
   char local_ip[64];
   /* the IGD, kept from the probe for the mapping */
   bool have_igd;
@@ -290,31 +289,20 @@ static int ssdp_send(nat__upnp *x, const nat_addr *to) {
   return rc < 0 ? rc : 0;
 }
 
-int nat__upnp_probe(nat_portmap *pm, int delay_ms) {
+int nat__upnp_probe(nat_portmap *pm) {
   nat__upnp *x = calloc(1, sizeof *x);
-  struct sockaddr_storage ss;
   nat_addr to;
   int rc, rc2;
   if (!x)
     return NAT_ENOMEM;
   pm->upnp = x;
   x->pm = pm;
-  x->delay_ms = delay_ms;
   if (pm->probe.gateway.family != NAT_AF_INET)
     return NAT_EUNSUPPORTED; /* SSDP over IPv6 (ff02::c) is not asked */
   nat_addr_format_ip(&pm->probe.local, x->local_ip, sizeof x->local_ip);
-  rc = uv_udp_init(pm->loop, &x->ssdp);
-  if (rc < 0)
-    return rc;
-  x->ssdp.data = x;
   x->ssdp_open = true;
-  pm->open_handles++;
-  rc =
-      nat_addr_to_sockaddr(&pm->probe.local, (struct sockaddr *)&ss, sizeof ss);
+  rc = nat__pm_udp_open(pm, &x->ssdp, x, ssdp_recv);
   if (rc < 0)
-    return rc;
-  if ((rc = uv_udp_bind(&x->ssdp, (struct sockaddr *)&ss, 0)) < 0 ||
-      (rc = uv_udp_recv_start(&x->ssdp, nat__pm_alloc, ssdp_recv)) < 0)
     return rc;
   to = pm->probe.gateway;
   to.port = SSDP_PORT;
@@ -325,13 +313,14 @@ int nat__upnp_probe(nat_portmap *pm, int delay_ms) {
 }
 
 void nat__upnp_stop(nat_portmap *pm) {
-  if (pm->upnp && pm->upnp->ssdp_open)
+  if (pm->upnp && pm->upnp->ssdp_open && pm->upnp->ssdp.loop)
     uv_udp_recv_stop(&pm->upnp->ssdp);
 }
 
 void nat__upnp_close(nat_portmap *pm) {
   nat__upnp *x = pm->upnp;
-  if (x && x->ssdp_open && !uv_is_closing((uv_handle_t *)&x->ssdp)) {
+  if (x && x->ssdp_open && x->ssdp.loop &&
+      !uv_is_closing((uv_handle_t *)&x->ssdp)) {
     x->ssdp.data = pm;
     uv_close((uv_handle_t *)&x->ssdp, nat__pm_on_handle_closed);
   }
