@@ -43,7 +43,8 @@ typedef struct req_rec {
   uint32_t lifetime;
   uint8_t nonce[12];
   uint16_t iport, sport;
-  uint64_t at_ms; /* uv_now */
+  uint8_t client[16], sip[16]; /* client address, suggested external IP */
+  uint64_t at_ms;              /* uv_now */
 } req_rec;
 
 typedef struct fx {
@@ -62,6 +63,7 @@ typedef struct fx {
   bool map_on_probed; /* the callback asks for the mapping at PROBED */
   bool natpmp_only;   /* answer as a NAT-PMP-only server (RFC 6887 9) */
   bool map_silent;    /* answer ANNOUNCE, never MAP */
+  int bind_error;     /* the gateway's address is not usable here */
   req_rec req[MAXREQ];
   int nreq;
   /* what the driver said */
@@ -136,7 +138,9 @@ static void gw_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
     r = &f->req[f->nreq++];
     r->opcode = q[1];
     r->lifetime = nat__get32(q + 4);
+    memcpy(r->client, q + 8, 16);
     if (n >= 60) {
+      memcpy(r->sip, q + 44, 16);
       memcpy(r->nonce, q + 24, 12);
       r->iport = nat__get16(q + 40);
       r->sport = nat__get16(q + 42);
@@ -184,29 +188,41 @@ static void on_guard(uv_timer_t *t) {
   ((fx *)t->data)->guard_fired = true;
 }
 
-static int setup(void **state) {
+static int setup_at(void **state, const char *ip) {
   fx *f = calloc(1, sizeof *f);
-  struct sockaddr_in sin;
+  nat_addr a;
   struct sockaddr_storage ss;
   int sl = sizeof ss;
   assert_non_null(f);
   assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
+  assert_int_equal(nat_addr_parse(&a, ip, 0), 0);
+  assert_true(nat_addr_to_sockaddr(&a, (struct sockaddr *)&ss, sizeof ss) > 0);
   assert_int_equal(uv_udp_init(&f->loop, &f->gw), 0);
   assert_int_equal(uv_udp_init(&f->loop, &f->gw2), 0);
   f->gw.data = f->gw2.data = f;
-  assert_int_equal(uv_udp_bind(&f->gw, (struct sockaddr *)&sin, 0), 0);
-  assert_int_equal(uv_udp_bind(&f->gw2, (struct sockaddr *)&sin, 0), 0);
-  assert_int_equal(uv_udp_getsockname(&f->gw, (struct sockaddr *)&ss, &sl), 0);
-  assert_int_equal(nat_addr_from_sockaddr(&f->gw_addr, (struct sockaddr *)&ss),
-                   0);
-  assert_int_equal(uv_udp_recv_start(&f->gw, gw_alloc, gw_recv), 0);
+  f->bind_error = uv_udp_bind(&f->gw, (struct sockaddr *)&ss, 0);
+  if (f->bind_error == 0) {
+    assert_int_equal(uv_udp_bind(&f->gw2, (struct sockaddr *)&ss, 0), 0);
+    assert_int_equal(uv_udp_getsockname(&f->gw, (struct sockaddr *)&ss, &sl),
+                     0);
+    assert_int_equal(
+        nat_addr_from_sockaddr(&f->gw_addr, (struct sockaddr *)&ss), 0);
+    assert_int_equal(uv_udp_recv_start(&f->gw, gw_alloc, gw_recv), 0);
+  }
   assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
   f->guard.data = f;
   f->epoch = 1000;
   f->grant_cap = 3600;
   *state = f;
   return 0;
+}
+
+static int setup(void **state) {
+  return setup_at(state, "127.0.0.1");
+}
+
+static int setup6(void **state) {
+  return setup_at(state, "::1");
 }
 
 static int teardown(void **state) {
@@ -333,6 +349,12 @@ static void test_map_shorter_and_refresh(void **state) {
   assert_int_equal(f->req[1].lifetime, 120);
   assert_int_equal(f->req[1].iport, 7000);
   assert_int_equal(f->req[1].sport, 7000); /* the same port suggested */
+  { /* no suggested address: ::ffff:0.0.0.0 (RFC 6887 11.1, 5) */
+    static const uint8_t none4[16] = {[10] = 0xff, [11] = 0xff};
+    static const uint8_t lo4[16] = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 1};
+    assert_memory_equal(f->req[1].sip, none4, 16);
+    assert_memory_equal(f->req[1].client, lo4, 16);
+  }
   /* refreshed at half of the 60 granted (30 "s" = 30 ms here) */
   run_until(f, &f->ev[NAT_PM_EV_MAPPED], 2);
   assert_int_equal(f->nreq, 3);
@@ -562,6 +584,29 @@ static void test_delete_now(void **state) {
   (void)f;
 }
 
+/* PCP over IPv6: the client address as is, no suggested address is ::,
+ * a grant and its delete */
+static void test_ipv6(void **state) {
+  fx *f = *state;
+  static const uint8_t lo6[16] = {[15] = 1}, none6[16];
+  if (f->bind_error) {
+    print_message("no IPv6 loopback here (%s): skipped\n",
+                  nat_strerror(f->bind_error));
+    skip();
+  }
+  start(f, 200 * NAT_MILLISECONDS);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 60), 0);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  assert_int_equal(f->probe.local.family, NAT_AF_INET6);
+  assert_memory_equal(f->req[0].client, lo6, 16);
+  assert_memory_equal(f->req[1].client, lo6, 16);
+  assert_memory_equal(f->req[1].sip, none6, 16);
+  assert_int_equal(f->req[1].sport, 7000);
+  close_pm(f);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
+  assert_int_equal(f->req[f->nreq - 1].lifetime, 0);
+}
+
 static void test_args(void **state) {
   fx *f = *state;
   nat_portmap_config c;
@@ -600,6 +645,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_map_inside_probed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_now, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ipv6, setup6, teardown),
       cmocka_unit_test_setup_teardown(test_args, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
