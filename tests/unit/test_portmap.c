@@ -64,6 +64,9 @@ typedef struct fx {
   bool natpmp_only;   /* answer as a NAT-PMP-only server (RFC 6887 9) */
   bool map_silent;    /* answer ANNOUNCE, never MAP */
   int bind_error;     /* the gateway's address is not usable here */
+  uv_udp_t pmp;       /* a NAT-PMP server on 127.0.0.1:5351 (RFC 6886) */
+  int pmp_reqs;
+  uint32_t pmp_life; /* lifetime of the last mapping request */
   req_rec req[MAXREQ];
   int nreq;
   /* what the driver said */
@@ -163,6 +166,30 @@ static void gw_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
     gw_send(&f->gw, from, a, alen);
 }
 
+/* The fake NAT-PMP server: the address request (opcode 0) and UDP
+ * mappings (opcode 1), granted as asked, epoch 77. */
+static void pmp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
+                     const struct sockaddr *from, unsigned flags) {
+  fx *f = u->data;
+  const uint8_t *q = (const uint8_t *)buf->base;
+  uint8_t a[16] = {0};
+  (void)flags;
+  if (n < 2 || !from || q[0] != 0)
+    return;
+  f->pmp_reqs++;
+  a[1] = (uint8_t)(128 + q[1]);
+  nat__put32(a + 4, 77);
+  if (q[1] == 0) {
+    a[8] = 203, a[9] = 0, a[10] = 113, a[11] = 7;
+    gw_send(u, from, a, 12);
+  } else if (q[1] == 1 && n >= 12) {
+    f->pmp_life = nat__get32(q + 8);
+    memcpy(a + 8, q + 4, 4); /* private port, public port as suggested */
+    memcpy(a + 12, q + 8, 4);
+    gw_send(u, from, a, 16);
+  }
+}
+
 static void on_event(nat_portmap *pm, void *arg, const nat_portmap_event *ev) {
   fx *f = arg;
   (void)pm;
@@ -227,6 +254,8 @@ static int setup6(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
+  if (f->pm) /* a test that failed half-way */
+    nat_portmap_close(f->pm);
   uv_close((uv_handle_t *)&f->gw, NULL);
   uv_close((uv_handle_t *)&f->gw2, NULL);
   uv_close((uv_handle_t *)&f->guard, NULL);
@@ -607,6 +636,87 @@ static void test_ipv6(void **state) {
   assert_int_equal(f->req[f->nreq - 1].lifetime, 0);
 }
 
+/* Bind the fake NAT-PMP server (libnatpmp always asks port 5351); false
+ * when the port is taken here. */
+static bool pmp_open(fx *f) {
+  struct sockaddr_in sin;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 5351, &sin), 0);
+  assert_int_equal(uv_udp_init(&f->loop, &f->pmp), 0);
+  f->pmp.data = f;
+  if (uv_udp_bind(&f->pmp, (struct sockaddr *)&sin, 0) < 0) {
+    uv_close((uv_handle_t *)&f->pmp, NULL);
+    return false;
+  }
+  assert_int_equal(uv_udp_recv_start(&f->pmp, gw_alloc, pmp_recv), 0);
+  return true;
+}
+
+/* PCP refuses the MAP (NOT_AUTHORIZED): NAT-PMP, which answered the
+ * probe, is asked next and grants it; unmap deletes by NAT-PMP. */
+static void test_refused_then_natpmp(void **state) {
+  fx *f = *state;
+  nat_portmap_config c;
+  nat__portmap_hooks h = {.ms_per_second = 1};
+  char s[NAT_ADDR_STRLEN];
+  if (!pmp_open(f)) {
+    print_message("127.0.0.1:5351 is taken here: skipped\n");
+    skip();
+  }
+  f->map_result = NAT_PCP_NOT_AUTHORIZED;
+  memset(&c, 0, sizeof c);
+  c.gateway = f->gw_addr; /* PCP on the fake's port, NAT-PMP on 5351 */
+  c.protos = NAT_PM_BIT(NAT_PM_PCP) | NAT_PM_BIT(NAT_PM_NATPMP);
+  c.timeout = 300 * NAT_MILLISECONDS;
+  c.cb = on_event;
+  c.arg = f;
+  assert_int_equal(nat__portmap_new_hooked(&f->pm, &f->loop, &c, &h), 0);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 90), 0);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  assert_int_equal(f->probe.svc[NAT_PM_NATPMP].status, 0);
+  assert_string_equal(
+      nat_addr_format_ip(&f->probe.svc[NAT_PM_NATPMP].external, s, sizeof s),
+      "203.0.113.7");
+  assert_int_equal(f->probe.svc[NAT_PM_NATPMP].epoch, 77);
+  assert_true(f->probe.duration < 300 * NAT_MILLISECONDS);
+  assert_int_equal(f->mapping.proto, NAT_PM_NATPMP);
+  assert_string_equal(nat_addr_format(&f->mapping.external, s, sizeof s),
+                      "203.0.113.7:7000");
+  assert_int_equal(f->mapping.lifetime, 90);
+  assert_int_equal(f->pmp_life, 90);
+  assert_int_equal(f->ev[NAT_PM_EV_FAILED], 0);
+  assert_int_equal(nat_portmap_unmap(f->pm), 0);
+  run_until(f, &f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
+  assert_int_equal(f->pmp_life, 0);
+  close_pm(f);
+  uv_close((uv_handle_t *)&f->pmp, NULL);
+}
+
+/* No NAT-PMP server: the ICMP port unreachable ends its probe at once
+ * (UV_ECONNREFUSED), not at the budget. */
+static void test_natpmp_refused_port(void **state) {
+  fx *f = *state;
+  nat_portmap_config c;
+  if (!pmp_open(f)) {
+    print_message("127.0.0.1:5351 is taken here: skipped\n");
+    skip();
+  }
+  uv_close((uv_handle_t *)&f->pmp, NULL); /* nothing listens now */
+  memset(&c, 0, sizeof c);
+  c.gateway = f->gw_addr;
+  c.protos = NAT_PM_BIT(NAT_PM_PCP) | NAT_PM_BIT(NAT_PM_NATPMP);
+  c.timeout = 2000 * NAT_MILLISECONDS;
+  c.cb = on_event;
+  c.arg = f;
+  assert_int_equal(nat_portmap_new(&f->pm, &f->loop, &c), 0);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  assert_int_equal(f->probe.svc[NAT_PM_PCP].status, 0);
+  assert_int_equal(f->probe.svc[NAT_PM_NATPMP].status, UV_ECONNREFUSED);
+  assert_false(f->probe.svc[NAT_PM_NATPMP].answered);
+  assert_true(f->probe.duration < 1000 * NAT_MILLISECONDS);
+  close_pm(f);
+}
+
 static void test_args(void **state) {
   fx *f = *state;
   nat_portmap_config c;
@@ -646,6 +756,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_map_inside_probed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_now, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup6, teardown),
+      cmocka_unit_test_setup_teardown(test_refused_then_natpmp, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_natpmp_refused_port, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_args, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,7 +166,6 @@ int nat__natpmp_delete_now(const nat_addr *gw, uint16_t port, nat_tstamp wait);
 int nat__upnp_probe(nat_portmap *pm);
 int nat__upnp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
                   uint32_t lifetime);
-bool nat__upnp_busy(const nat_portmap *pm);
 bool nat__upnp_discovered(const nat_portmap *pm);
 void nat__upnp_stop(nat_portmap *pm);  /* no more SSDP answers read */
 void nat__upnp_close(nat_portmap *pm); /* the SSDP socket closed */

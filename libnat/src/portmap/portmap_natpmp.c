@@ -22,9 +22,11 @@
 
 struct nat__natpmp {
   natpmp_t n;
-  bool open;    /* initnatpmp() succeeded, not closed */
-  bool waiting; /* a request in flight */
-  bool is_map;  /* it is a mapping request (or delete) */
+  bool open;               /* initnatpmp() succeeded, not closed */
+  bool waiting;            /* a request in flight */
+  bool is_map;             /* it is a mapping request (or delete) */
+  uint16_t port, ext_port; /* the mapping request, to send it again */
+  uint32_t lifetime;
   nat_tstamp deadline;
   uv_poll_t poll;
   uv_timer_t timer;
@@ -66,49 +68,77 @@ static void finish(nat_portmap *pm, nat__pm_answer *a) {
   nat__pm_on_answer(pm, NAT_PM_NATPMP, a);
 }
 
+/* Send the request in flight (again). @return 0 or a negative errno. */
+static int send_req(nat__natpmp *x) {
+  int rc = x->is_map
+               ? sendnewportmappingrequest(&x->n, NATPMP_PROTOCOL_UDP, x->port,
+                                           x->lifetime ? x->ext_port : 0,
+                                           x->lifetime)
+               : sendpublicaddressrequest(&x->n);
+  return rc < 0 ? (errno ? -errno : NAT_EINVAL) : 0;
+}
+
+/* A datagram that answers another request (a late one): libnatpmp took it
+ * as the answer and stopped retrying, so ours goes out again. */
+static void unexpected(nat_portmap *pm) {
+  pm->stats.unexpected++;
+  (void)send_req(pm->natpmp);
+  arm(pm);
+}
+
+/* A valid answer: the address, or our mapping's grant. */
+static void answer(nat_portmap *pm, const natpmpresp_t *r) {
+  nat__natpmp *x = pm->natpmp;
+  nat__pm_answer a;
+  memset(&a, 0, sizeof a);
+  a.has_epoch = true;
+  a.epoch = r->epoch;
+  if (r->type == NATPMP_RESPTYPE_PUBLICADDRESS && !x->is_map) {
+    a.external.family = NAT_AF_INET;
+    memcpy(a.external.ip, &r->pnu.publicaddress.addr, 4);
+  } else if (r->type == NATPMP_RESPTYPE_UDPPORTMAPPING && x->is_map &&
+             r->pnu.newportmapping.privateport == x->port) {
+    a.external = pm->probe.svc[NAT_PM_NATPMP].external;
+    a.external.port = r->pnu.newportmapping.mappedpublicport;
+    a.lifetime = r->pnu.newportmapping.lifetime;
+  } else {
+    unexpected(pm);
+    return;
+  }
+  finish(pm, &a);
+}
+
 /* Read (or resend) once; hand on an answer or a final failure. */
 static void step(nat_portmap *pm) {
   nat__natpmp *x = pm->natpmp;
   natpmpresp_t r;
   nat__pm_answer a;
-  int rc;
+  int rc, err;
   if (!x->waiting)
     return;
   memset(&r, 0, sizeof r);
+  errno = 0;
   rc = readnatpmpresponseorretry(&x->n, &r);
+  err = errno;
   memset(&a, 0, sizeof a);
-  if (rc == NATPMP_TRYAGAIN) {
-    if (nat__pm_now(pm) >= x->deadline && x->is_map) {
-      a.status = NAT_ETIMEDOUT;
-      finish(pm, &a);
-      return;
-    }
-    arm(pm);
+  if (rc == 0) {
+    pm->stats.received++;
+    answer(pm, &r);
     return;
   }
-  if (rc == NATPMP_ERR_WRONGPACKETSOURCE || rc == NATPMP_ERR_RECVFROM) {
-    pm->stats.received++;
+  if (x->is_map && nat__pm_now(pm) >= x->deadline) {
+    a.status = NAT_ETIMEDOUT;
+    finish(pm, &a);
+    return;
+  }
+  if (rc == NATPMP_TRYAGAIN || rc == NATPMP_ERR_WRONGPACKETSOURCE ||
+      (rc == NATPMP_ERR_RECVFROM && err != ECONNREFUSED)) {
     pm->stats.wrong_source += rc == NATPMP_ERR_WRONGPACKETSOURCE;
     arm(pm);
     return;
   }
-  if (rc == 0) {
-    pm->stats.received++;
-    a.has_epoch = true;
-    a.epoch = r.epoch;
-    if (r.type == NATPMP_RESPTYPE_PUBLICADDRESS && !x->is_map) {
-      a.external.family = NAT_AF_INET;
-      memcpy(a.external.ip, &r.pnu.publicaddress.addr, 4);
-    } else if (r.type == NATPMP_RESPTYPE_UDPPORTMAPPING && x->is_map) {
-      a.external = pm->probe.svc[NAT_PM_NATPMP].external;
-      a.external.port = r.pnu.newportmapping.mappedpublicport;
-      a.lifetime = r.pnu.newportmapping.lifetime;
-    } else {
-      pm->stats.unexpected++;
-      arm(pm);
-      return;
-    }
-    finish(pm, &a);
+  if (rc == NATPMP_ERR_NOPENDINGREQ) {
+    unexpected(pm);
     return;
   }
   a.result = result_of(rc);
@@ -116,6 +146,11 @@ static void step(nat_portmap *pm) {
     pm->stats.received++;
     a.status = NAT_EPMREFUSED;
     snprintf(a.detail, sizeof a.detail, "%s", result_name(a.result));
+  } else if (err == ECONNREFUSED &&
+             (rc == NATPMP_ERR_RECVFROM || rc == NATPMP_ERR_NOGATEWAYSUPPORT)) {
+    /* ICMP port unreachable: no NAT-PMP there (libnatpmp 20150609 says
+     * NOGATEWAYSUPPORT for it, errno still ECONNREFUSED) */
+    a.status = -ECONNREFUSED;
   } else if (rc == NATPMP_ERR_NOGATEWAYSUPPORT) {
     a.status = NAT_ETIMEDOUT; /* libnatpmp's 9 tries went unanswered */
   } else {
@@ -136,8 +171,9 @@ static void on_timer(uv_timer_t *t) {
 static void on_poll(uv_poll_t *p, int status, int events) {
   nat_portmap *pm = p->data;
   (void)events;
-  if (status < 0)
-    return;
+  /* libuv stops a poll handle on POLLERR (status < 0): read at once, the
+   * socket error (ECONNREFUSED) is the answer */
+  (void)status;
   step(pm);
 }
 
@@ -184,10 +220,10 @@ int nat__natpmp_start(nat_portmap *pm) {
     return rc;
   x->poll.data = pm;
   pm->open_handles++;
-  if (sendpublicaddressrequest(&x->n) < 0)
-    return errno ? -errno : NAT_EINVAL;
-  x->waiting = true;
   x->is_map = false;
+  if ((rc = send_req(x)) < 0)
+    return rc;
+  x->waiting = true;
   arm(pm);
   return 0;
 }
@@ -195,13 +231,16 @@ int nat__natpmp_start(nat_portmap *pm) {
 int nat__natpmp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
                     uint32_t lifetime) {
   nat__natpmp *x = pm->natpmp;
+  int rc;
   if (!x || !x->open)
     return NAT_EINVAL;
-  if (sendnewportmappingrequest(&x->n, NATPMP_PROTOCOL_UDP, port,
-                                lifetime ? ext_port : 0, lifetime) < 0)
-    return errno ? -errno : NAT_EINVAL;
-  x->waiting = true;
   x->is_map = true;
+  x->port = port;
+  x->ext_port = ext_port;
+  x->lifetime = lifetime;
+  if ((rc = send_req(x)) < 0)
+    return rc;
+  x->waiting = true;
   x->deadline = nat__pm_now(pm) + NATPMP_REQ_WAIT_MS * NAT_MILLISECONDS;
   arm(pm);
   return 0;

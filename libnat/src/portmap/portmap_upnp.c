@@ -347,10 +347,6 @@ int nat__upnp_map(nat_portmap *pm, uint16_t port, uint16_t ext_port,
   return queue(pm);
 }
 
-bool nat__upnp_busy(const nat_portmap *pm) {
-  return pm->upnp && pm->upnp->busy;
-}
-
 bool nat__upnp_discovered(const nat_portmap *pm) {
   return pm->upnp && pm->upnp->location[0] != '\0';
 }
