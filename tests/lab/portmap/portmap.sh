@@ -81,7 +81,7 @@ hold() {
     fail "$proto: no dnat rule for $eport in the NAT: $(rules | grep dport)"
   ex wan python3 -c "$SEND_PY" after "$PUB" "$eport" || fail "send after"
   read -r -t 10 -u 3 got from || fail "$proto: listener said nothing"
-  [ "$got" = after ] || fail "$proto: host received '$got', want 'after' (the unmapped 'before' must be dropped)"
+  [ "$got" = after ] || fail "$proto: host received '$got' from $from, want 'after' (the unmapped 'before' must be dropped)"
   exec 3<&-
   kill -INT "$pid"
   while read -r -t 10 -u 4 line; do echo "  $line"; [[ $line == deleted:* ]] && break; done
