@@ -17,7 +17,10 @@ EX=$2
 . "$(dirname "$0")/../natlab/common.sh"
 need_lab miniupnpd python3
 lab_init p
-tmp=$(mktemp -d); trap 'lab_cleanup; rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d)
+EX_PID=""
+# a failure half-way must not leave the example (or a listener) behind
+trap '[ -n "$EX_PID" ] && kill "$EX_PID" 2>/dev/null; kill $(jobs -p) 2>/dev/null; lab_cleanup; rm -rf "$tmp"' EXIT
 PUB=198.51.100.2
 HOST=192.168.1.2
 
@@ -65,6 +68,7 @@ hold() {
   "$NATLAB" exec --prefix "$PFX" h1 -- "$EX" --proto "$proto" --map "$port" \
     --lease 120 --hold >"$tmp/ex" 2>&1 &
   pid=$!
+  EX_PID=$pid
   exec 4<"$tmp/ex"
   while read -r -t 10 -u 4 line; do
     echo "  $line"
@@ -86,6 +90,7 @@ hold() {
   kill -INT "$pid"
   while read -r -t 10 -u 4 line; do echo "  $line"; [[ $line == deleted:* ]] && break; done
   wait "$pid"; rc=$?
+  EX_PID=""
   exec 4<&-
   [ "$line" = "deleted: OK" ] || fail "$proto: after SIGINT: '$line'"
   [ "$rc" = 0 ] || fail "$proto: exit code $rc after SIGINT"
