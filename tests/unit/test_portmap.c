@@ -692,6 +692,34 @@ static void test_refused_then_natpmp(void **state) {
   uv_close((uv_handle_t *)&f->pmp, NULL);
 }
 
+/* A mapping asked before the probe ended goes out as soon as PCP (the
+ * best protocol) has answered the probe: it does not wait for UPnP, which
+ * nothing answers here (its SSDP goes to 127.0.0.1:1900 and, by the
+ * loopback interface, to the multicast group: nothing leaves the host). */
+static void test_map_before_upnp(void **state) {
+  fx *f = *state;
+  nat_portmap_config c;
+  nat__portmap_hooks h = {.ms_per_second = 1};
+  memset(&c, 0, sizeof c);
+  c.gateway = f->gw_addr;
+  c.protos = NAT_PM_BIT(NAT_PM_PCP) | NAT_PM_BIT(NAT_PM_UPNP);
+  c.timeout = 300 * NAT_MILLISECONDS;
+  c.cb = on_event;
+  c.arg = f;
+  assert_int_equal(nat__portmap_new_hooked(&f->pm, &f->loop, &c, &h), 0);
+  assert_int_equal(nat_portmap_map(f->pm, 7000, 120), 0);
+  run_until(f, &f->ev[NAT_PM_EV_MAPPED], 1);
+  assert_int_equal(f->ev[NAT_PM_EV_PROBED], 0); /* UPnP still probing */
+  assert_int_equal(f->mapping.proto, NAT_PM_PCP);
+  run_until(f, &f->ev[NAT_PM_EV_PROBED], 1);
+  assert_true(f->probe.svc[NAT_PM_UPNP].asked);
+  assert_false(f->probe.svc[NAT_PM_UPNP].answered);
+  assert_true(f->mapping.active); /* the probe's end left it alone */
+  close_pm(f);
+  assert_int_equal(f->ev[NAT_PM_EV_UNMAPPED], 1);
+  assert_int_equal(f->ev_status[NAT_PM_EV_UNMAPPED], 0);
+}
+
 /* No NAT-PMP server: the ICMP port unreachable ends its probe at once
  * (UV_ECONNREFUSED), not at the budget. */
 static void test_natpmp_refused_port(void **state) {
@@ -760,6 +788,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_natpmp_refused_port, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_map_before_upnp, setup, teardown),
       cmocka_unit_test_setup_teardown(test_args, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

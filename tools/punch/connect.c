@@ -257,6 +257,7 @@ static void report_now(punch_run *r, const nat_agent *a) {
     nat_agent_info_get(a, &now);
     r->info.pm_deleted = now.pm_deleted;
     r->info.pm_mapping = now.pm_mapping;
+    r->info.pm_probe = now.pm_probe;
   }
   memset(&o, 0, sizeof o);
   o.opt = &r->opt;

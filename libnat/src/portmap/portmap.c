@@ -200,6 +200,14 @@ static bool epoch_check(nat_portmap *pm, nat_pm_proto p, uint32_t epoch) {
   return lost;
 }
 
+/* Every protocol preferred to @p p has answered or failed the probe. */
+static bool better_done(const nat_portmap *pm, nat_pm_proto p) {
+  for (int i = 0; i < (int)p; i++)
+    if (pm->probe.svc[i].asked && !pm->svc_done[i])
+      return false;
+  return true;
+}
+
 static void probe_answer(nat_portmap *pm, nat_pm_proto p,
                          const nat__pm_answer *a) {
   nat_pm_service *s = &pm->probe.svc[p];
@@ -214,6 +222,12 @@ static void probe_answer(nat_portmap *pm, nat_pm_proto p,
   s->rtt = nat__pm_now(pm) - pm->start;
   memcpy(s->detail, a->detail, sizeof s->detail);
   pm->svc_done[p] = true;
+  /* a mapping asked for goes out as soon as the best protocol that may
+   * still answer has answered: PCP's grant need not wait for UPnP's
+   * discovery (about 60-100 ms on a LAN, against PCP's few ms) */
+  if (s->status == 0 && pm->map_wanted && !pm->map_trying && !pm->closing &&
+      pm->tried == 0 && better_done(pm, p))
+    map_next(pm);
   for (int i = 0; i < NAT_PM_PROTOS; i++)
     if (pm->probe.svc[i].asked && !pm->svc_done[i])
       return;
@@ -380,6 +394,10 @@ static void map_next(nat_portmap *pm) {
       return;
     }
   }
+  if (!pm->probe.done) { /* one still probing may answer: probe_finish */
+    pm->map_trying = false;
+    return;
+  }
   pm->map_wanted = false;
   pm->map_trying = false;
   memset(&ev, 0, sizeof ev);
@@ -505,6 +523,12 @@ static void probe_finish(nat_portmap *pm) {
   if (pm->probe.done)
     return;
   uv_timer_stop(&pm->probe_timer);
+  /* a mapping request already under way (map_next from probe_answer)
+   * keeps its retransmissions */
+  if (pm->req[NAT_PM_PCP] == NAT__REQ_PROBE)
+    uv_timer_stop(&pm->pcp_timer);
+  if (pm->natpmp && pm->req[NAT_PM_NATPMP] == NAT__REQ_PROBE)
+    nat__natpmp_stop(pm);
   for (int i = 0; i < NAT_PM_PROTOS; i++) {
     nat_pm_service *s = &pm->probe.svc[i];
     if (s->asked && !pm->svc_done[i]) {
@@ -514,9 +538,6 @@ static void probe_finish(nat_portmap *pm) {
     if (pm->req[i] == NAT__REQ_PROBE)
       pm->req[i] = NAT__REQ_NONE;
   }
-  uv_timer_stop(&pm->pcp_timer);
-  if (pm->natpmp)
-    nat__natpmp_stop(pm);
   nat__upnp_stop(pm);
   pm->probe.done = true;
   pm->probe.duration = nat__pm_now(pm) - pm->start;

@@ -307,8 +307,15 @@ int nat__upnp_probe(nat_portmap *pm) {
   to = pm->probe.gateway;
   to.port = SSDP_PORT;
   rc = ssdp_send(x, &to);
+  /* the multicast leaves by the interface of our address towards the
+   * gateway (not whatever the default route says), TTL 1: the LAN only
+   * (with a loopback gateway, as in tests, it never leaves the host) */
+  rc2 = uv_udp_set_multicast_interface(&x->ssdp, x->local_ip);
+  if (rc2 == 0)
+    rc2 = uv_udp_set_multicast_ttl(&x->ssdp, 1);
   (void)nat_addr_parse(&to, "239.255.255.250", SSDP_PORT);
-  rc2 = ssdp_send(x, &to);
+  if (rc2 == 0)
+    rc2 = ssdp_send(x, &to);
   return rc < 0 && rc2 < 0 ? rc : 0;
 }
 
