@@ -337,6 +337,18 @@ static void signals_start(punch_run *r) {
   r->sig_on = true;
 }
 
+/* Stop or start the handles again (the ticket's read takes the signals
+ * meanwhile: read_signals). */
+static void signals_pause(punch_run *r, bool pause) {
+  if (!r->sig_on)
+    return;
+  for (int i = 0; i < 3; i++)
+    if (pause)
+      uv_signal_stop(&r->sig[i]);
+    else
+      uv_signal_start(&r->sig[i], on_signal, stop_signals[i]);
+}
+
 static void signals_close(punch_run *r) {
   if (!r->sig_on)
     return;
@@ -390,11 +402,11 @@ static void ticket_exchange(punch_run *r, nat_agent *a, const char *blob) {
   int rc;
   fprintf(out, "%s\n", blob);
   fflush(out);
-  signals_close(r); /* the read below takes them */
+  signals_pause(r, true); /* the read below takes them */
   read_signals(true);
   rc = read_line(text, sizeof text);
   read_signals(false);
-  signals_start(r);
+  signals_pause(r, false);
   if (rc > 0) {
     stopped(r, rc);
     return;

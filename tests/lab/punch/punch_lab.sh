@@ -444,6 +444,34 @@ portmap-sigint)
   rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
   case $rules in *"dport $ext "*) fail "mapping of port $ext left after SIGINT: $rules" ;; esac
   echo "portmap-sigint: external port $ext held, deleted after SIGINT (exit 130)"
+  # the same while `punch ticket` waits for the peer's ticket on stdin (a
+  # blocking read): SIGINT still ends the run through the agent's close
+  mkfifo "$tmp/tin" "$tmp/tout" "$tmp/terr"
+  x "$B" "$PUNCH" ticket --timeout 60 <>"$tmp/tin" >"$tmp/tout" \
+    2>"$tmp/terr" &
+  pt=$!
+  trap 'pkill -P "$pt"; kill "$pt"; cleanup' EXIT INT TERM
+  exec 10<"$tmp/tout" 9<"$tmp/terr"
+  read -r -t 10 line <&9 || fail "ticket: no line on stderr"
+  case $line in *"port mapping: pcp"*) ;; *) fail "ticket: $line" ;; esac
+  ext=${line##*:}
+  ext=${ext%% *}
+  read -r -t 10 tk <&10 || fail "ticket: no ticket"
+  case $tk in natp1.*) ;; *) fail "ticket: not a ticket: $tk" ;; esac
+  pkill -INT -P "$pt" punch || kill -INT "$pt"
+  cat <&10 >"$tmp/t.out" &
+  c1=$!
+  cat <&9 >"$tmp/t.err" &
+  c2=$!
+  wait "$pt"; rt=$?
+  wait "$c1" "$c2"
+  trap cleanup EXIT INT TERM
+  [ "$rt" = 130 ] || fail "ticket: exit $rt after SIGINT, want 130: $(cat "$tmp/t.err" "$tmp/t.out")"
+  grep -q "deleted at exit" "$tmp/t.out" ||
+    fail "ticket: report does not say deleted: $(cat "$tmp/t.out")"
+  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
+  case $rules in *"dport $ext "*) fail "ticket: mapping of port $ext left after SIGINT" ;; esac
+  echo "portmap-sigint: ticket mode, external port $ext deleted after SIGINT"
   ;;
 *) fail "unknown scenario $SCEN" ;;
 esac
