@@ -163,6 +163,48 @@ ticket_paste() {
 
 room() { printf 'lab%05d-%s' $$ "$1"; }
 
+# sigint_run LABEL ARGS...: `punch ARGS` on hb (its gateway runs
+# miniupnpd), stdin held open, no peer: once it holds the gateway's PCP
+# mapping (its stderr line, and the rule in the gateway's ruleset), SIGINT
+# must end it with exit 130, a report that says the mapping was deleted,
+# and no rule left. Its stdout is in $tmp/out.txt after.
+sigint_run() {
+  local label=$1 p line= ext rc c1 c2
+  shift
+  rm -f "$tmp/in" "$tmp/out" "$tmp/err"
+  mkfifo "$tmp/in" "$tmp/out" "$tmp/err"
+  x "$B" "$PUNCH" "$@" <>"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
+  p=$!
+  trap 'pkill -P "$p"; kill "$p"; cleanup' EXIT INT TERM
+  exec 10<"$tmp/out" 9<"$tmp/err"
+  cat <&10 >"$tmp/out.txt" &
+  c1=$!
+  while [ "${line#*port mapping: pcp}" = "$line" ]; do
+    read -r -t 10 line <&9 || fail "$label: no mapping line on stderr"
+  done
+  cat <&9 >"$tmp/err.txt" &
+  c2=$!
+  ext=${line##*:}
+  ext=${ext%% *}
+  case $(ip netns exec "$PFX-nb" nft list ruleset 2>&1) in
+  *"dport $ext "*) ;;
+  *) fail "$label: no rule for port $ext on the gateway while held" ;;
+  esac
+  pkill -INT -P "$p" punch || kill -INT "$p"
+  wait "$p"
+  rc=$?
+  wait "$c1" "$c2"
+  trap cleanup EXIT INT TERM
+  [ "$rc" = 130 ] ||
+    fail "$label: exit $rc after SIGINT, want 130: $(cat "$tmp/err.txt" "$tmp/out.txt")"
+  grep -q "deleted at exit" "$tmp/out.txt" ||
+    fail "$label: the report does not say deleted: $(cat "$tmp/out.txt")"
+  case $(ip netns exec "$PFX-nb" nft list ruleset 2>&1) in
+  *"dport $ext "*) fail "$label: mapping of port $ext left after SIGINT" ;;
+  esac
+  echo "portmap-sigint: $label: external port $ext held, deleted after SIGINT (exit 130)"
+}
+
 case $SCEN in
 pair)
   ka=${1:?kind a}
@@ -417,61 +459,15 @@ print(json.load(open(sys.argv[1]))["portmap"]["mapping"]["external"].rsplit(":",
   ;;
 portmap-sigint)
   # a punch holding a mapping (no peer comes) is stopped by SIGINT: exit
-  # 130, the report says deleted, and the gateway has no rule for it
+  # 130, the report says deleted, and the gateway has no rule for it; the
+  # same while `punch ticket` waits for the peer's ticket on stdin (a
+  # blocking read): SIGINT still ends the run through the agent's close
   up pair-sym-upnp
   serve
-  mkfifo "$tmp/b.fifo"
-  x "$B" "$PUNCH" connect --rendezvous $RDV --room "$(room s)" --timeout 60 \
-    2>"$tmp/b.fifo" >"$tmp/b.out" &
-  pb=$!
-  exec 8<"$tmp/b.fifo"
-  line=
-  while read -r -t 10 line <&8; do
-    case $line in *"port mapping: pcp"*) break ;; esac
-  done
-  case $line in *"port mapping: pcp"*) ;; *) fail "no mapping line: $line" ;; esac
-  ext=${line##*:}
-  ext=${ext%% *}
-  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
-  case $rules in *"dport $ext "*) ;; *) fail "no rule for port $ext on the gateway while held: $rules" ;; esac
-  pkill -INT -P "$pb" punch || kill -INT "$pb"
-  cat <&8 >"$tmp/b.err" &
-  wait "$pb"; rb=$?
-  # natlab exec passes the child's status through
-  [ "$rb" = 130 ] || fail "exit $rb after SIGINT, want 130: $(cat "$tmp/b.err" "$tmp/b.out")"
-  grep -q "deleted at exit" "$tmp/b.out" ||
-    fail "report does not say deleted: $(cat "$tmp/b.out")"
-  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
-  case $rules in *"dport $ext "*) fail "mapping of port $ext left after SIGINT: $rules" ;; esac
-  echo "portmap-sigint: external port $ext held, deleted after SIGINT (exit 130)"
-  # the same while `punch ticket` waits for the peer's ticket on stdin (a
-  # blocking read): SIGINT still ends the run through the agent's close
-  mkfifo "$tmp/tin" "$tmp/tout" "$tmp/terr"
-  x "$B" "$PUNCH" ticket --timeout 60 <>"$tmp/tin" >"$tmp/tout" \
-    2>"$tmp/terr" &
-  pt=$!
-  trap 'pkill -P "$pt"; kill "$pt"; cleanup' EXIT INT TERM
-  exec 10<"$tmp/tout" 9<"$tmp/terr"
-  read -r -t 10 line <&9 || fail "ticket: no line on stderr"
-  case $line in *"port mapping: pcp"*) ;; *) fail "ticket: $line" ;; esac
-  ext=${line##*:}
-  ext=${ext%% *}
-  read -r -t 10 tk <&10 || fail "ticket: no ticket"
-  case $tk in natp1.*) ;; *) fail "ticket: not a ticket: $tk" ;; esac
-  pkill -INT -P "$pt" punch || kill -INT "$pt"
-  cat <&10 >"$tmp/t.out" &
-  c1=$!
-  cat <&9 >"$tmp/t.err" &
-  c2=$!
-  wait "$pt"; rt=$?
-  wait "$c1" "$c2"
-  trap cleanup EXIT INT TERM
-  [ "$rt" = 130 ] || fail "ticket: exit $rt after SIGINT, want 130: $(cat "$tmp/t.err" "$tmp/t.out")"
-  grep -q "deleted at exit" "$tmp/t.out" ||
-    fail "ticket: report does not say deleted: $(cat "$tmp/t.out")"
-  rules=$(ip netns exec "$PFX-nb" nft list ruleset 2>&1)
-  case $rules in *"dport $ext "*) fail "ticket: mapping of port $ext left after SIGINT" ;; esac
-  echo "portmap-sigint: ticket mode, external port $ext deleted after SIGINT"
+  sigint_run connect connect --rendezvous $RDV --room "$(room s)" --timeout 60
+  sigint_run ticket ticket --timeout 60
+  head -n 1 "$tmp/out.txt" | grep -q '^natp1\.' ||
+    fail "ticket: no ticket before the report: $(cat "$tmp/out.txt")"
   ;;
 *) fail "unknown scenario $SCEN" ;;
 esac
