@@ -50,6 +50,17 @@ static nat_tstamp path_rtt(const nat_probe *p, int server, uint8_t fam) {
   return rtt;
 }
 
+/* The RTT to trust silence by: clean samples only (path_rtt() without the
+ * lower bounds, which can be far below the RTT); 0 when none. */
+static nat_tstamp clean_rtt(const nat_probe *p, int server, uint8_t fam) {
+  nat_tstamp rtt = server >= 0 ? p->servers[server].rtt : 0;
+  size_t i;
+  for (i = 0; rtt == 0 && i < p->nservers; i++)
+    if (p->servers[i].fam == fam && p->servers[i].rtt > rtt)
+      rtt = p->servers[i].rtt;
+  return rtt;
+}
+
 /* The retransmission schedule of a request to @p server (RTT-based once
  * known, see nat/probe.h). */
 nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
@@ -187,8 +198,8 @@ size_t nat__probe_txn_new(nat_probe *p, nat_tstamp now, uint8_t fam,
   t->arrive = sock;
   t->server = server;
   t->quiet = step == STEP_F_CHANGE || step == STEP_HAIRPIN;
-  t->pre_rtt = path_rtt(p, server, fam) == 0;
-  t->tcfg = t->quiet ? quiet_schedule(p, path_rtt(p, server, fam))
+  t->pre_rtt = clean_rtt(p, server, fam) == 0;
+  t->tcfg = t->quiet ? quiet_schedule(p, clean_rtt(p, server, fam))
                      : nat__probe_schedule(p, server, fam);
   t->o.server = *dst;
   t->o.test = test;
@@ -350,7 +361,7 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   /* A retransmitted exchange: the answer came at least rtt_last after the
    * transmission it answers (Karn: no sample), a lower bound kept for when
    * loss leaves no clean sample at all. */
-  if (o.status == 0 && t->ntx > 1 && t->server >= 0 &&
+  if (o.status == 0 && t->ntx > 1 && !t->quiet && t->server >= 0 &&
       r->rtt_last > p->servers[t->server].rtt_lb)
     p->servers[t->server].rtt_lb = r->rtt_last;
   if (o.status == 0 && t->server >= 0)
@@ -669,7 +680,7 @@ static nat_tstamp quiet_end(const nat_probe *p, const probe_txn *t,
     return NAT_TSTAMP_MAX;
   left = t->tcfg.rc > t->ntx ? t->tcfg.rc - t->ntx : 0;
   end = t->tx_last + left * t->tcfg.rto +
-        quiet_wait(p, path_rtt(p, t->server, t->fam));
+        quiet_wait(p, clean_rtt(p, t->server, t->fam));
   if (p->cfg.deadline > margin) {
     limit = p->start + p->cfg.deadline - margin;
     if (limit > t->tx_first && end > limit) {
@@ -701,7 +712,7 @@ static void quiet_fire(nat_probe *p, nat_tstamp now) {
 static nat_tstamp replan_at(const nat_probe *p, const probe_txn *t) {
   nat_tstamp at;
   if (t->state != PT_LIVE || !t->pre_rtt || t->quiet || t->mgr == NULL ||
-      t->ntx == 0 || path_rtt(p, t->server, t->fam) == 0)
+      t->ntx == 0 || clean_rtt(p, t->server, t->fam) == 0)
     return NAT_TSTAMP_MAX;
   at = t->tx_last + nat__probe_schedule(p, t->server, t->fam).rto;
   return at < nat_txn_mgr_get_expiry(t->mgr) ? at : NAT_TSTAMP_MAX;
