@@ -69,6 +69,8 @@ typedef struct world {
   nat_tstamp now, end;
   nat_tstamp late;       /* every timer of the plan is run this late */
   nat_tstamp late_after; /* ... those due from this time on (0: all) */
+  unsigned drop_sock;    /* the first datagram of this socket + 1 is lost
+                            (0: none) */
   bool drop_first_rp;    /* the server drops the first transmission of each
                             RESPONSE-PORT request */
   uint8_t dropped[DROP_MAX][NAT_STUN_TID_LEN];
@@ -225,6 +227,10 @@ static void do_actions(world *w) {
         s->at = w->now;
         s->sport = w->local[a.sock].port;
         s->rp = response_port_of(a.data, a.len);
+      }
+      if (w->drop_sock == a.sock + 1) {
+        w->drop_sock = 0;
+        continue;
       }
       lan_out(
           w, pkt,
@@ -565,6 +571,94 @@ static void test_schedule(void **state) {
     check_verdict(&w, kd);
     world_free(&w);
   }
+}
+
+/* Datagrams sent from local port @p port within [@p from, @p to]. */
+static unsigned sends_from(const world *w, uint16_t port, nat_tstamp from,
+                           nat_tstamp to) {
+  size_t i;
+  unsigned n = 0;
+  for (i = 0; i < w->nsent; i++)
+    n += w->sent[i].sport == port && w->sent[i].at >= from &&
+         w->sent[i].at <= to;
+  return n;
+}
+
+/* Silence as a result at 40 ms RTT (port-restricted, no hairpinning): the
+ * change requests leave at t0 with the opening request, 10 copies each
+ * over rto / 2 = 50 ms (the RTT is not known yet) and end as "no answer"
+ * 1.5 RTT after the last copy; the hairpin request leaves at 1 RTT, 10
+ * copies over RTT / 2 = 20 ms, and ends 1.5 RTT after the last. */
+static void test_silence(void **state) {
+  const nat_tstamp rtt = 40 * MS;
+  const nat_obslog *log;
+  const nat_obs *c6, *c2, *h, *open;
+  world w;
+  (void)state;
+  world_init(&w, &kinds[2], rtt / 2, 0, 21);
+  start(&w, one_server, 1, 0);
+  run(&w);
+  log = nat_probe_log(w.p);
+  open = find(log, NAT_OBS_FILTERING, 0, 0);
+  c6 = find(log, NAT_OBS_FILTERING, 6, 0);
+  c2 = find(log, NAT_OBS_FILTERING, 2, 0);
+  h = find(log, NAT_OBS_HAIRPIN, 0, 0);
+  assert_non_null(h);
+  assert_int_equal(open->sent_at, 0);
+  assert_int_equal(c6->sent_at, 0);
+  assert_int_equal(c2->sent_at, 0);
+  assert_int_equal(c6->status, NAT_ETIMEDOUT);
+  assert_int_equal(c2->status, NAT_ETIMEDOUT);
+  assert_int_equal(c6->transmissions, 10);
+  /* SF: the opening request and 2 x 10 copies, all within 50 ms */
+  assert_int_equal(sends_from(&w, open->local.port, 0, 50 * MS), 21);
+  assert_int_equal(sends_from(&w, open->local.port, 0, NAT_TSTAMP_MAX), 21);
+  assert_int_equal(h->status, NAT_ETIMEDOUT);
+  assert_int_equal(h->sent_at, rtt);
+  assert_int_equal(h->transmissions, 10);
+  /* B: its allocation request at t0, then the 10 copies in [RTT, 1.5 RTT] */
+  assert_int_equal(sends_from(&w, h->local.port, rtt, rtt + rtt / 2), 10);
+  assert_int_equal(sends_from(&w, h->local.port, 0, NAT_TSTAMP_MAX), 11);
+  /* the last: the hairpin request, 1.5 RTT of silence after its copies */
+  assert_true(w.end <= 3 * rtt && w.end + MS > 3 * rtt);
+  assert_int_equal(nat_probe_rtt(w.p, NAT_AF_INET), rtt);
+  world_free(&w);
+}
+
+/* A request sent before the RTT was known whose first transmission is
+ * lost: once the RTT is known it is re-sent 1.5 RTT after its first
+ * transmission (not after the 100 ms initial RTO), and its late answer
+ * gives no RTT sample (Karn). */
+static void test_replan(void **state) {
+  const nat_tstamp rtt = 40 * MS;
+  const nat_obslog *log;
+  const nat_obs *o = NULL;
+  size_t i;
+  world w;
+  (void)state;
+  world_init(&w, &kinds[0], rtt / 2, 0, 23); /* full cone */
+  w.drop_sock = 5 + 1; /* an allocation socket's first request */
+  start(&w, one_server, 1, 0);
+  run(&w);
+  log = nat_probe_log(w.p);
+  for (i = 0; i < log->n; i++)
+    if (log->v[i].test == NAT_OBS_ALLOCATION &&
+        log->v[i].transmissions > 1) {
+      assert_null(o);
+      o = &log->v[i];
+    }
+  assert_non_null(o);
+  assert_int_equal(o->status, 0);
+  assert_int_equal(o->sent_at, 0);
+  assert_int_equal(o->transmissions, 2);
+  assert_int_equal(o->rtt, rtt + rtt / 2 + rtt); /* from its first */
+  assert_int_equal(sends_from(&w, o->local.port, 0, NAT_TSTAMP_MAX), 2);
+  assert_int_equal(sends_from(&w, o->local.port, rtt + rtt / 2,
+                              rtt + rtt / 2),
+                   1);
+  assert_int_equal(nat_probe_rtt(w.p, NAT_AF_INET), rtt);
+  check_verdict(&w, &kinds[0]);
+  world_free(&w);
 }
 
 /* @p loss each way, @p seeds seeds for every kind: the verdict does not
@@ -970,6 +1064,8 @@ int main(void) {
       cmocka_unit_test(test_every_kind),
       cmocka_unit_test(test_time_budget),
       cmocka_unit_test(test_schedule),
+      cmocka_unit_test(test_silence),
+      cmocka_unit_test(test_replan),
       cmocka_unit_test(test_loss),
       cmocka_unit_test(test_loss20),
       cmocka_unit_test(test_hostile),
