@@ -25,7 +25,10 @@
 #
 # Usage: netcheck_bench.sh [BUILD_DIR [RUNS [ND_RUNS]]]   (BUILD_DIR default
 #   "build": BUILD/tools/natlab/natlab, BUILD/tools/netcheck,
-#   BUILD/tools/natbox/natbox). Needs root; exits 77 with a one-line reason
+#   BUILD/tools/natbox/natbox). NETCHECK_BEFORE=path/to/another/netcheck
+#   also runs that binary (an older build) RUNS times in the same labs,
+#   alternating with this one, and prints its figures, its verdicts and
+#   the ratio before / after beside them. Needs root; exits 77 with a one-line reason
 #   otherwise. Traffic stays in namespaces made here; the lab is torn down
 #   on exit. Each lossy lab gets a fresh random natbox seed (printed).
 set -uo pipefail
@@ -40,7 +43,8 @@ skip() {
   exit 77
 }
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
-for f in "$NATLAB" "$NETCHECK" "$NATLAB_NATBOX"; do
+BEFORE=${NETCHECK_BEFORE:-}
+for f in "$NATLAB" "$NETCHECK" "$NATLAB_NATBOX" ${BEFORE:+"$BEFORE"}; do
   [ -x "$f" ] || skip "$f is not built"
 done
 for p in turnutils_natdiscovery turnserver python3 ip nft; do
@@ -85,6 +89,12 @@ scenario() {
       --server 203.0.113.1:3478 --json >"$TMP/$name.nc.$i.json" 2>/dev/null
     t1=$(now)
     echo "$t0 $t1" >>"$TMP/$name.nc.wall"
+    [ -n "$BEFORE" ] || continue
+    t0=$(now)
+    "$NATLAB" exec --prefix "$PFX" h1 -- "$BEFORE" -4 \
+      --server 203.0.113.1:3478 --json >"$TMP/$name.ncb.$i.json" 2>/dev/null
+    t1=$(now)
+    echo "$t0 $t1" >>"$TMP/$name.ncb.wall"
   done
   for i in $(seq "$ND_RUNS"); do
     for mode in mf H; do
@@ -109,9 +119,25 @@ scenario sym-delay wan-delay-symmetric
 scenario sym-delay-loss10 wan-delay-symmetric --set loss=0.1
 scenario sym-delay-loss20 wan-delay-symmetric --set loss=0.2
 
-python3 - "$TMP" "$RUNS" "$ND_RUNS" <<'PY'
+python3 - "$TMP" "$RUNS" "$ND_RUNS" "$BEFORE" <<'PY'
 import collections, json, math, re, statistics, sys
 tmp, runs, nd_runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+before = sys.argv[4] != ""
+
+def reports(name, mode):
+    """duration_ms of each run (s), verdict counts, runs without JSON"""
+    durs, verdicts, failed = [], collections.Counter(), 0
+    for i in range(1, runs + 1):
+        try:
+            d = json.load(open("%s/%s.%s.%d.json" % (tmp, name, mode, i)))
+        except ValueError:
+            failed += 1
+            continue
+        durs.append(d["duration_ms"] / 1000.0)
+        verdicts["%s / %s / %s / hairpin %s" % (
+            d["mapping"], d["filtering"], d["port_allocation"]["kind"],
+            d["hairpinning"])] += 1
+    return durs, verdicts, failed
 
 def p90(xs):
     xs = sorted(xs)
@@ -141,17 +167,7 @@ for line in open(tmp + "/scenarios"):
     print()
     print("%s: natlab up %s" % (name, topo))
     print(row % ("measure", "runs", "median", "p90", "goal"))
-    durs, verdicts, failed = [], collections.Counter(), 0
-    for i in range(1, runs + 1):
-        try:
-            d = json.load(open("%s/%s.nc.%d.json" % (tmp, name, i)))
-        except ValueError:
-            failed += 1
-            continue
-        durs.append(d["duration_ms"] / 1000.0)
-        verdicts["%s / %s / %s / hairpin %s" % (
-            d["mapping"], d["filtering"], d["port_allocation"]["kind"],
-            d["hairpinning"])] += 1
+    durs, verdicts, failed = reports(name, "nc")
     nc_wall = walls(name, "nc")
     if durs:
         med, q90 = statistics.median(durs), p90(durs)
@@ -166,6 +182,21 @@ for line in open(tmp + "/scenarios"):
     wmed = statistics.median(nc_wall)
     print(row % ("netcheck wall clock", len(nc_wall), "%.3f s" % wmed,
                  "%.3f s" % p90(nc_wall), ""))
+    if before:
+        bdurs, bverdicts, bfailed = reports(name, "ncb")
+        if bdurs:
+            print(row % ("before: netcheck duration_ms", len(bdurs),
+                         "%.3f s" % statistics.median(bdurs),
+                         "%.3f s" % p90(bdurs), ""))
+        if bdurs and durs:
+            print("  ratio before / after (duration_ms): median %.1f x, "
+                  "p90 %.1f x" % (statistics.median(bdurs) / med,
+                                  p90(bdurs) / q90))
+        for v, n in bverdicts.most_common():
+            print("  before: netcheck verdict %2d/%d: %s" % (n, runs, v))
+        if bfailed:
+            print("  before: netcheck gave no JSON in %d/%d runs" % (
+                bfailed, runs))
     nd = {}
     for mode, label in (("mf", "natdiscovery -m -f wall clock"),
                         ("H", "natdiscovery -H wall clock")):
