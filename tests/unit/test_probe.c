@@ -555,9 +555,8 @@ static void test_schedule(void **state) {
     log = nat_probe_log(w.p);
     for (k = 0; k < log->n; k++) {
       const nat_obs *o = &log->v[k];
-      nat_tstamp at = o->test == NAT_OBS_MAPPING || o->test == NAT_OBS_HAIRPIN
-                          ? rtt
-                          : 0;
+      nat_tstamp at =
+          o->test == NAT_OBS_MAPPING || o->test == NAT_OBS_HAIRPIN ? rtt : 0;
       if (o->test == NAT_OBS_ALLOCATION && k + 3 >= log->n)
         continue; /* the last socket's extra destinations: after its answer */
       if (o->sent_at != at)
@@ -642,8 +641,7 @@ static void test_replan(void **state) {
   run(&w);
   log = nat_probe_log(w.p);
   for (i = 0; i < log->n; i++)
-    if (log->v[i].test == NAT_OBS_ALLOCATION &&
-        log->v[i].transmissions > 1) {
+    if (log->v[i].test == NAT_OBS_ALLOCATION && log->v[i].transmissions > 1) {
       assert_null(o);
       o = &log->v[i];
     }
@@ -653,8 +651,7 @@ static void test_replan(void **state) {
   assert_int_equal(o->transmissions, 2);
   assert_int_equal(o->rtt, rtt + rtt / 2 + rtt); /* from its first */
   assert_int_equal(sends_from(&w, o->local.port, 0, NAT_TSTAMP_MAX), 2);
-  assert_int_equal(sends_from(&w, o->local.port, rtt + rtt / 2,
-                              rtt + rtt / 2),
+  assert_int_equal(sends_from(&w, o->local.port, rtt + rtt / 2, rtt + rtt / 2),
                    1);
   assert_int_equal(nat_probe_rtt(w.p, NAT_AF_INET), rtt);
   check_verdict(&w, &kinds[0]);

@@ -698,8 +698,7 @@ static void quiet_fire(nat_probe *p, nat_tstamp now) {
   bool clamped;
   for (i = 0; i < p->ntxns; i++) {
     probe_txn *t = &p->txns[i];
-    if (quiet_end(p, t, &clamped) > now ||
-        (t->ntx < t->tcfg.rc && !clamped))
+    if (quiet_end(p, t, &clamped) > now || (t->ntx < t->tcfg.rc && !clamped))
       continue;
     t->quiet_due = true;
     nat_txn_cancel_all(t->mgr);

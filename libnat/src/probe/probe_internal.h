@@ -53,10 +53,10 @@ typedef struct probe_txn {
   nat_txn_mgr *mgr;    /* own manager while live */
   nat_txn_config tcfg; /* its schedule */
   bool any_source;
-  bool quiet;     /* its silence is a result: copies, then quiet_end */
-  bool quiet_due; /* quiet_end reached: its cancel reads as a timeout */
-  bool pre_rtt;   /* scheduled before the path's RTT was known */
-  bool replanned; /* its manager was replaced (same transaction ID) */
+  bool quiet;          /* its silence is a result: copies, then quiet_end */
+  bool quiet_due;      /* quiet_end reached: its cancel reads as a timeout */
+  bool pre_rtt;        /* scheduled before the path's RTT was known */
+  bool replanned;      /* its manager was replaced (same transaction ID) */
   unsigned ntx;        /* transmissions handed out (every manager) */
   nat_tstamp tx_first; /* when the first and the last were (absolute) */
   nat_tstamp tx_last;
