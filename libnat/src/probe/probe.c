@@ -369,24 +369,26 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   txn_end(p, now, ti, &o);
 }
 
+/* Free the manager of @p t, adding up its counters. */
+static void mgr_retire(nat_probe *p, probe_txn *t) {
+  nat_txn_stats st;
+  nat_txn_mgr_stats(t->mgr, &st);
+  p->txstats.sent += st.sent;
+  p->txstats.retransmits += st.retransmits;
+  p->txstats.responses += st.responses;
+  p->txstats.spoofed += st.spoofed;
+  p->txstats.malformed += st.malformed;
+  nat_txn_mgr_free(t->mgr);
+  t->mgr = NULL;
+}
+
 /* Free the managers of ended transactions (never from inside their own
  * callback), adding up their counters. */
 static void sweep(nat_probe *p) {
   size_t i;
-  nat_txn_stats st;
-  for (i = 0; i < p->ntxns; i++) {
-    probe_txn *t = &p->txns[i];
-    if (t->state != PT_ENDED || t->mgr == NULL)
-      continue;
-    nat_txn_mgr_stats(t->mgr, &st);
-    p->txstats.sent += st.sent;
-    p->txstats.retransmits += st.retransmits;
-    p->txstats.responses += st.responses;
-    p->txstats.spoofed += st.spoofed;
-    p->txstats.malformed += st.malformed;
-    nat_txn_mgr_free(t->mgr);
-    t->mgr = NULL;
-  }
+  for (i = 0; i < p->ntxns; i++)
+    if (p->txns[i].state == PT_ENDED && p->txns[i].mgr != NULL)
+      mgr_retire(p, &p->txns[i]);
 }
 
 static int config_fill(nat_probe *p, const nat_probe_config *cfg) {
@@ -726,7 +728,6 @@ static void replan(nat_probe *p, nat_tstamp now, size_t ti) {
   nat_txn_config c = nat__probe_schedule(p, t->server, t->fam);
   nat_txn_mgr *m = NULL;
   nat_txn_opts opts;
-  nat_txn_stats st;
   c.rc = c.rc > t->ntx + 1 ? c.rc - t->ntx : 1;
   schedule_fit(p, now, &c, path_rtt(p, t->server, t->fam));
   memset(&opts, 0, sizeof opts);
@@ -738,13 +739,7 @@ static void replan(nat_probe *p, nat_tstamp now, size_t ti) {
     nat_txn_mgr_free(m); /* keep the old schedule */
     return;
   }
-  nat_txn_mgr_stats(t->mgr, &st);
-  p->txstats.sent += st.sent;
-  p->txstats.retransmits += st.retransmits;
-  p->txstats.responses += st.responses;
-  p->txstats.spoofed += st.spoofed;
-  p->txstats.malformed += st.malformed;
-  nat_txn_mgr_free(t->mgr);
+  mgr_retire(p, t);
   t->mgr = m;
   t->tcfg = c;
   t->replanned = true;
