@@ -554,6 +554,8 @@ int nat_probe_next_action(nat_probe *p, nat_tstamp now, nat_probe_action *a) {
     a->sock = t->sock;
     a->data = p->sendbuf;
     a->len = (size_t)n;
+    if (t->replanned && t->ntx == t->ntx_replan)
+      p->txstats.retransmits++; /* its new manager's first is one */
     if (t->ntx++ == 0)
       t->tx_first = now;
     t->tx_last = now;
@@ -743,6 +745,7 @@ static void replan(nat_probe *p, nat_tstamp now, size_t ti) {
   t->mgr = m;
   t->tcfg = c;
   t->replanned = true;
+  t->ntx_replan = t->ntx;
 }
 
 nat_tstamp nat_probe_get_expiry(const nat_probe *p) {

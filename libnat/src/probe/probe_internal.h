@@ -58,6 +58,7 @@ typedef struct probe_txn {
   bool pre_rtt;        /* scheduled before the path's RTT was known */
   bool replanned;      /* its manager was replaced (same transaction ID) */
   unsigned ntx;        /* transmissions handed out (every manager) */
+  unsigned ntx_replan; /* ntx when the manager was replaced */
   nat_tstamp tx_first; /* when the first and the last were (absolute) */
   nat_tstamp tx_last;
   uint8_t tid[NAT_STUN_TID_LEN];
