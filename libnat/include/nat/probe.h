@@ -85,17 +85,19 @@
  * one, rc in all, the same transaction ID so that an answer to an earlier
  * copy counts; Karn: no RTT sample from it). Never a fixed multi-second
  * wait. When loss leaves only retransmitted exchanges (Karn's rule gives
- * no sample), the RTT for R is their lower bound: the time from the last
- * transmission to the answer.
+ * no sample), the RTT is their upper bound: the time from the first
+ * transmission to the answer (never a lower bound, which can be far below
+ * the RTT and would cut a silence short).
  *
  * Silence as a result: the filtering test's change requests and the
  * hairpin request, whose missing answer means "filtered" or "no
  * hairpinning", send rc copies (default 10) spread over RTT / 2 (over
  * rto / 2 while the RTT is unknown; at least 1 ms apart), and conclude "no
  * answer" (NAT_ETIMEDOUT) when RTT + max(RTT / 2, rto_min) has passed
- * since the last copy (4 * rto while the RTT is unknown; the RTT here is a
- * clean sample only, never a lower bound). Each copy is a round trip of
- * its own, answered if the path lets answers in: with loss q each way a
+ * since the last copy (while nothing has been answered, the RTT may be
+ * long: 2.3 s, as long as a request sent before the RTT is known lives;
+ * the wait follows the RTT as soon as one is known). Each copy is a round trip
+ * of its own, answered if the path lets answers in: with loss q each way a
  * round trip is lost with p = 1 - (1 - q)^2 (q = 10 %: p = 0.19; q = 20 %:
  * p = 0.36), and a wrong "filtered" needs all copies lost: p^rc. For it to
  * be below 1e-4 at 20 % loss, rc >= log(1e-4) / log(0.36) = 9.02, so

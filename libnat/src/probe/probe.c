@@ -31,9 +31,13 @@ unsigned nat__probe_sock_new(nat_probe *p, uint8_t fam) {
   return p->nsocks++;
 }
 
-/* The RTT to plan a request to @p server by: its smallest clean sample,
- * else the family's largest, else (loss left only retransmitted exchanges)
- * the same over the lower bounds; 0 when nothing is known. */
+/* The RTT to plan a request to @p server by, and to trust silence by: its
+ * smallest clean sample, else the family's largest, else (loss left only
+ * retransmitted exchanges: Karn's rule gives no sample) the same over the
+ * upper bounds (answer - first transmission: never below that exchange's
+ * RTT); 0 when nothing was answered. Never a lower bound: one can be far
+ * below the RTT (an answer to one copy arriving just after the next one
+ * left), and a silence judged by it would read as "filtered". */
 static nat_tstamp path_rtt(const nat_probe *p, int server, uint8_t fam) {
   nat_tstamp rtt = 0;
   size_t i;
@@ -43,22 +47,24 @@ static nat_tstamp path_rtt(const nat_probe *p, int server, uint8_t fam) {
     if (p->servers[i].fam == fam && p->servers[i].rtt > rtt)
       rtt = p->servers[i].rtt;
   if (rtt == 0 && server >= 0)
-    rtt = p->servers[server].rtt_lb;
+    rtt = p->servers[server].rtt_ub;
   for (i = 0; rtt == 0 && i < p->nservers; i++)
-    if (p->servers[i].fam == fam && p->servers[i].rtt_lb > rtt)
-      rtt = p->servers[i].rtt_lb;
+    if (p->servers[i].fam == fam && p->servers[i].rtt_ub > rtt)
+      rtt = p->servers[i].rtt_ub;
   return rtt;
 }
 
-/* The RTT to trust silence by: clean samples only (path_rtt() without the
- * lower bounds, which can be far below the RTT); 0 when none. */
-static nat_tstamp clean_rtt(const nat_probe *p, int server, uint8_t fam) {
-  nat_tstamp rtt = server >= 0 ? p->servers[server].rtt : 0;
-  size_t i;
-  for (i = 0; rtt == 0 && i < p->nservers; i++)
-    if (p->servers[i].fam == fam && p->servers[i].rtt > rtt)
-      rtt = p->servers[i].rtt;
-  return rtt;
+/* The schedule of a request while its path's RTT is unknown. */
+static nat_txn_config pre_rtt_schedule(const nat_probe *p) {
+  nat_txn_config t;
+  memset(&t, 0, sizeof t);
+  t.max_txns = 1;
+  t.rto = p->cfg.rto;
+  t.rto_min = p->cfg.rto;
+  t.rto_max = 4 * p->cfg.rto;
+  t.rc = 7;
+  t.rm = 4;
+  return t;
 }
 
 /* The retransmission schedule of a request to @p server (RTT-based once
@@ -67,16 +73,10 @@ nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
                                    uint8_t fam) {
   nat_txn_config t;
   nat_tstamp rtt = path_rtt(p, server, fam), r;
+  if (rtt == 0)
+    return pre_rtt_schedule(p);
   memset(&t, 0, sizeof t);
   t.max_txns = 1;
-  if (rtt == 0) {
-    t.rto = p->cfg.rto;
-    t.rto_min = p->cfg.rto;
-    t.rto_max = 4 * p->cfg.rto;
-    t.rc = 7;
-    t.rm = 4;
-    return t;
-  }
   r = rtt + rtt / 2;
   if (r < p->cfg.rto_min)
     r = p->cfg.rto_min;
@@ -88,12 +88,18 @@ nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
   return t;
 }
 
+static nat_tstamp schedule_span(const nat_txn_config *t);
+
 /* How long to trust silence after the last copy of a quiet request
- * (nat/probe.h): one RTT plus max(RTT / 2, rto_min) of jitter; before the
- * RTT is known, 4 * rto. */
+ * (nat/probe.h): one RTT plus max(RTT / 2, rto_min) of jitter; while
+ * nothing has been answered (the RTT may be long), as long as a request
+ * that should be answered lives before the RTT is known (2.3 s). */
 static nat_tstamp quiet_wait(const nat_probe *p, nat_tstamp rtt) {
-  if (rtt == 0)
-    return 4 * p->cfg.rto;
+  nat_txn_config pre;
+  if (rtt == 0) {
+    pre = pre_rtt_schedule(p);
+    return schedule_span(&pre);
+  }
   return rtt + (rtt / 2 > p->cfg.rto_min ? rtt / 2 : p->cfg.rto_min);
 }
 
@@ -198,8 +204,8 @@ size_t nat__probe_txn_new(nat_probe *p, nat_tstamp now, uint8_t fam,
   t->arrive = sock;
   t->server = server;
   t->quiet = step == STEP_F_CHANGE || step == STEP_HAIRPIN;
-  t->pre_rtt = clean_rtt(p, server, fam) == 0;
-  t->tcfg = t->quiet ? quiet_schedule(p, clean_rtt(p, server, fam))
+  t->pre_rtt = path_rtt(p, server, fam) == 0;
+  t->tcfg = t->quiet ? quiet_schedule(p, path_rtt(p, server, fam))
                      : nat__probe_schedule(p, server, fam);
   t->o.server = *dst;
   t->o.test = test;
@@ -358,12 +364,13 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   if (o.status == 0 && t->ntx == 1 && t->server >= 0 && r->rtt > 0 &&
       (p->servers[t->server].rtt == 0 || r->rtt < p->servers[t->server].rtt))
     p->servers[t->server].rtt = r->rtt;
-  /* A retransmitted exchange: the answer came at least rtt_last after the
-   * transmission it answers (Karn: no sample), a lower bound kept for when
-   * loss leaves no clean sample at all. */
-  if (o.status == 0 && t->ntx > 1 && !t->quiet && t->server >= 0 &&
-      r->rtt_last > p->servers[t->server].rtt_lb)
-    p->servers[t->server].rtt_lb = r->rtt_last;
+  /* Any answered exchange: the answer came at most now - tx_first after
+   * the transmission it answers, an upper bound kept for when loss leaves
+   * no clean sample at all. */
+  if (o.status == 0 && t->server >= 0 && t->ntx > 0 && now > t->tx_first &&
+      (p->servers[t->server].rtt_ub == 0 ||
+       now - t->tx_first < p->servers[t->server].rtt_ub))
+    p->servers[t->server].rtt_ub = now - t->tx_first;
   if (o.status == 0 && t->server >= 0)
     p->servers[t->server].answered = true;
   txn_end(p, now, ti, &o);
@@ -684,7 +691,7 @@ static nat_tstamp quiet_end(const nat_probe *p, const probe_txn *t,
     return NAT_TSTAMP_MAX;
   left = t->tcfg.rc > t->ntx ? t->tcfg.rc - t->ntx : 0;
   end = t->tx_last + left * t->tcfg.rto +
-        quiet_wait(p, clean_rtt(p, t->server, t->fam));
+        quiet_wait(p, path_rtt(p, t->server, t->fam));
   if (p->cfg.deadline > margin) {
     limit = p->start + p->cfg.deadline - margin;
     if (limit > t->tx_first && end > limit) {
@@ -715,7 +722,7 @@ static void quiet_fire(nat_probe *p, nat_tstamp now) {
 static nat_tstamp replan_at(const nat_probe *p, const probe_txn *t) {
   nat_tstamp at;
   if (t->state != PT_LIVE || !t->pre_rtt || t->quiet || t->mgr == NULL ||
-      t->ntx == 0 || clean_rtt(p, t->server, t->fam) == 0)
+      t->ntx == 0 || path_rtt(p, t->server, t->fam) == 0)
     return NAT_TSTAMP_MAX;
   at = t->tx_last + nat__probe_schedule(p, t->server, t->fam).rto;
   return at < nat_txn_mgr_get_expiry(t->mgr) ? at : NAT_TSTAMP_MAX;

@@ -71,7 +71,9 @@ typedef struct probe_server {
   nat_probe_server s;
   uint8_t fam;
   nat_tstamp rtt;    /* smallest first-transmission RTT seen, 0 unknown */
-  nat_tstamp rtt_lb; /* largest lower bound from retransmitted exchanges */
+  nat_tstamp rtt_ub; /* smallest upper bound: answer - first transmission,
+                        over every answered exchange (Karn's ambiguity only
+                        makes it larger), 0 unknown */
   bool answered;
 } probe_server;
 
