@@ -78,6 +78,18 @@ fresh_nat() {
     echo "netcheck_bench: conntrack -F in the NAT failed" >&2
 }
 
+# netcheck_run BINARY TAG I: one report into $TMP/TAG.I.json, its wall
+# clock appended to $TMP/TAG.wall.
+netcheck_run() {
+  local t0 t1
+  fresh_nat
+  t0=$(now)
+  "$NATLAB" exec --prefix "$PFX" h1 -- "$1" -4 \
+    --server 203.0.113.1:3478 --json >"$TMP/$2.$3.json" 2>/dev/null
+  t1=$(now)
+  echo "$t0 $t1" >>"$TMP/$2.wall"
+}
+
 # scenario NAME TOPOLOGY [--set K=V]...: one lab, the runs, raw figures
 # appended to $TMP/NAME.*.
 scenario() {
@@ -97,19 +109,8 @@ scenario() {
   }
   echo "$name|$topo${*:+ $*}|$seed" >>"$TMP/scenarios"
   for i in $(seq "$RUNS"); do
-    fresh_nat
-    t0=$(now)
-    "$NATLAB" exec --prefix "$PFX" h1 -- "$NETCHECK" -4 \
-      --server 203.0.113.1:3478 --json >"$TMP/$name.nc.$i.json" 2>/dev/null
-    t1=$(now)
-    echo "$t0 $t1" >>"$TMP/$name.nc.wall"
-    [ -n "$BEFORE" ] || continue
-    fresh_nat
-    t0=$(now)
-    "$NATLAB" exec --prefix "$PFX" h1 -- "$BEFORE" -4 \
-      --server 203.0.113.1:3478 --json >"$TMP/$name.ncb.$i.json" 2>/dev/null
-    t1=$(now)
-    echo "$t0 $t1" >>"$TMP/$name.ncb.wall"
+    netcheck_run "$NETCHECK" "$name.nc" "$i"
+    [ -z "$BEFORE" ] || netcheck_run "$BEFORE" "$name.ncb" "$i"
   done
   for i in $(seq "$ND_RUNS"); do
     for mode in mf H; do
