@@ -165,6 +165,13 @@ static void test_run(void **state) {
   expect_bound(f);
   for (i = 0; i < f->res.log.n; i++) {
     const nat_obs *o = &f->res.log.v[i];
+    if (o->change_flags != 0) {
+      /* the filtering test's change requests leave at t0, before the plan
+       * knows the server does no RFC 5780: refused, and unused */
+      assert_int_equal(o->test, NAT_OBS_FILTERING);
+      assert_true(o->status == NAT_ESTUNERR || o->status == 0);
+      continue;
+    }
     assert_int_equal(o->status, 0);
     assert_true(nat_addr_equal(&o->mapped, &o->local));
     basic += o->test == NAT_OBS_BASIC;
@@ -174,6 +181,7 @@ static void test_run(void **state) {
   assert_true(alloc >= NAT_PROBE_ALLOC_DEFAULT);
   assert_int_equal(f->res.tests[NAT_OBS_BASIC].transactions, 1);
   assert_non_null(f->res.tests[NAT_OBS_FILTERING].skipped);
+  assert_int_equal(f->res.verdict.filtering, NAT_BEH_UNKNOWN);
   /* each answered request: one datagram out, one in */
   assert_int_equal(f->res.stats.responses, f->served);
   assert_true(f->datagrams >= 2 * f->served);

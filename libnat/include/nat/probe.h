@@ -28,24 +28,34 @@
  * Sequencing, per address family and both families concurrently:
  *  - at once: a Binding request from socket S0 to every server (basic, which
  *    also learns OTHER-ADDRESS and the RTT); a new socket SF sends the
- *    filtering test's first request to the primary server (the forced
- *    RFC 5780 server if any, else the first of the family); the allocation
- *    test's fresh sockets each send one request to the primary server, one
- *    after another in the same instant.
+ *    filtering test's opening request to the primary server (the forced
+ *    RFC 5780 server if any, else the first of the family) and, in the same
+ *    instant, CHANGE-REQUEST change-IP-and-port and change-port to it,
+ *    accepting the response from any source so that a server that ignores
+ *    CHANGE-REQUEST is recorded (nat_obs.from); the opening request leaves
+ *    first and makes the mapping before any answer can come back. The
+ *    allocation test's fresh sockets each send one request to the primary
+ *    server, one after another in the same instant. A primary server that
+ *    turns out not to do RFC 5780 only makes the change requests unusable:
+ *    it refuses them (error), answers from its own address (ignored) or
+ *    drops them without advertising OTHER-ADDRESS, and nat/verdict.h reads
+ *    each of these as "unknown", never as a filtering type.
  *  - when a server answers with OTHER-ADDRESS (the "RFC 5780 server"): S0
- *    sends the mapping test to IP1:P1, IP2:P1 and IP2:P2; SF (opened anew if
- *    it went to another server) sends CHANGE-REQUEST change-IP-and-port and
- *    change-port to IP1:P1, accepting the response from any source so that a
- *    server that ignores CHANGE-REQUEST is recorded (nat_obs.from);
- *  - when S0 learns its mapped address and it differs from the local one:
- *    a new socket B sends a Binding request to S0's mapped address; S0
- *    answers it (hairpinning);
+ *    sends the mapping test to IP1:P1, IP2:P1 and IP2:P2; if that server is
+ *    not the one SF asked at t0, a new SF sends the opening and change
+ *    requests to it;
+ *  - when S0 learns its mapped address and it differs from the local one,
+ *    and socket B (the first allocation socket) has its own mapping, at
+ *    about 1 RTT: S0 sends B's mapped address a Binding indication (as a
+ *    hole punch would), B sends a Binding request to S0's mapped address,
+ *    and S0 answers it (hairpinning);
  *  - when the last allocation socket is answered: it also sends to the
  *    server's other addresses and to the other servers (one socket, several
  *    destinations);
  *  - without any RFC 5780 server: when every basic request has ended, S0
  *    sends the mapping test to each server that answered (the analyzer
- *    compares them); filtering is not measured.
+ *    compares them); filtering is not measured (the change requests sent
+ *    at t0 are not used).
  *  - lifetime (opt-in), RFC 5780 section 4.6 with RESPONSE-PORT: a socket
  *    X_k makes a mapping with a request to IP1:P1; after X_k has been idle
  *    T_k, socket Y asks IP1:P1 with RESPONSE-PORT = X_k's mapped port: the
@@ -63,20 +73,47 @@
  *    (Y's retransmissions do not refresh X_k's mapping). Both are exact to
  *    within the datagrams' transit time.
  *
- * Timeouts: until a server has answered, requests use rto (default 100 ms)
- * doubling up to 4 * rto, 7 transmissions, final wait 4 * rto. Once the RTT
- * to a server is known, requests to it are sent at a fixed interval R =
- * max(1.5 * RTT, rto_min) (default rto_min 20 ms), rc times in all (default
- * 6), and fail 2 R after the last one (RTT: the smallest sample to that
- * server, as queueing only inflates samples): "filtered" or "no hairpinning" is
- * concluded after 6 unanswered transmissions, which with 10 % loss each way
- * (19 % per round trip) is wrong with probability 0.19^6 = 5e-5, and costs
- * 7.5 RTT. Never a fixed multi-second wait. When loss leaves only
- * retransmitted exchanges (Karn's rule gives no sample), the RTT is their
- * lower bound: the time from the last transmission to the answer. A request
- * whose schedule would outlive the deadline is shrunk to end 20 ms before
- * it (intervals down to RTT / 2, then fewer transmissions), so that "no
- * answer" is concluded rather than cut off as "not made".
+ * Timeouts of a request that should be answered (basic, mapping,
+ * allocation, the filtering test's opening request, lifetime): until a
+ * server has answered, rto (default 100 ms) doubling up to 4 * rto, 7
+ * transmissions, final wait 4 * rto. Once the RTT to a server is known,
+ * requests to it are sent at a fixed interval R = max(1.5 * RTT, rto_min)
+ * (default rto_min 20 ms), rc times in all (default 10), and fail 2 R after
+ * the last one (RTT: the smallest clean sample to that server, as queueing
+ * only inflates samples). A request still unanswered when the RTT becomes
+ * known moves to that schedule (its next transmission R after its last
+ * one, rc in all, the same transaction ID so that an answer to an earlier
+ * copy counts; Karn: no RTT sample from it). Never a fixed multi-second
+ * wait. When loss leaves only retransmitted exchanges (Karn's rule gives
+ * no sample), the RTT is their upper bound: the time from the first
+ * transmission to the answer (never a lower bound, which can be far below
+ * the RTT and would cut a silence short).
+ *
+ * Silence as a result: the filtering test's change requests and the
+ * hairpin request, whose missing answer means "filtered" or "no
+ * hairpinning", send rc copies (default 10) spread over RTT / 2 (over
+ * rto / 2 while the RTT is unknown; at least 1 ms apart), and conclude "no
+ * answer" (NAT_ETIMEDOUT) when RTT + max(RTT / 2, rto_min) has passed
+ * since the last copy (while nothing has been answered, the RTT may be
+ * long: 2.3 s, as long as a request sent before the RTT is known lives;
+ * the wait follows the RTT as soon as one is known). Each copy is a round trip
+ * of its own, answered if the path lets answers in: with loss q each way a
+ * round trip is lost with p = 1 - (1 - q)^2 (q = 10 %: p = 0.19; q = 20 %:
+ * p = 0.36), and a wrong "filtered" needs all copies lost: p^rc. For it to
+ * be below 1e-4 at 20 % loss, rc >= log(1e-4) / log(0.36) = 9.02, so
+ * rc = 10: 0.36^10 = 3.7e-5 (0.19^10 = 6e-8 at 10 % loss; 6 copies, as
+ * before, gave 0.36^6 = 2.2e-3 at 20 %). This assumes independent losses:
+ * copies spread over half an RTT rather than sent back to back still
+ * guard against short bursts, not against an outage longer than that. At
+ * 40 ms RTT without loss a report (every test but lifetime) ends by 3 RTT:
+ * the mapping and hairpin tests start at 1 RTT, and a hairpin request that
+ * nothing answers ends 2 RTT later (RTT / 2 of copies, 1.5 RTT of
+ * silence); the change requests, started at t0, end at about 110 ms.
+ *
+ * A request whose schedule would outlive the deadline is shrunk to end
+ * 20 ms before it (intervals down to RTT / 2, then fewer transmissions; a
+ * silence request concludes 20 ms before it), so that "no answer" is
+ * concluded rather than cut off as "not made".
  *
  * In the tree: libnat/src/probe/ (this header is its main one): the plan
  * (probe_plan.c: which tests, sockets and requests) and its mechanism
@@ -137,7 +174,9 @@ typedef struct nat_probe_config {
   unsigned alloc_samples;  /**< fresh sockets; default 16, at most 32 */
   nat_tstamp rto;          /**< before the RTT is known; default 100 ms */
   nat_tstamp rto_min;      /**< floor of the RTT-based interval; 20 ms */
-  unsigned rc;             /**< transmissions once the RTT is known; 6 */
+  unsigned rc;             /**< transmissions once the RTT is known, and
+                                copies of a request whose silence is a
+                                result (see the top); default 10 */
   nat_tstamp deadline;     /**< overall bound from nat_probe_new()'s now;
                                 when reached, transactions still under way
                                 end with NAT_ECANCELED; 0: none */

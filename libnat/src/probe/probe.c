@@ -31,9 +31,13 @@ unsigned nat__probe_sock_new(nat_probe *p, uint8_t fam) {
   return p->nsocks++;
 }
 
-/* The RTT to plan a request to @p server by: its smallest clean sample,
- * else the family's largest, else (loss left only retransmitted exchanges)
- * the same over the lower bounds; 0 when nothing is known. */
+/* The RTT to plan a request to @p server by, and to trust silence by: its
+ * smallest clean sample, else the family's largest, else (loss left only
+ * retransmitted exchanges: Karn's rule gives no sample) the same over the
+ * upper bounds (answer - first transmission: never below that exchange's
+ * RTT); 0 when nothing was answered. Never a lower bound: one can be far
+ * below the RTT (an answer to one copy arriving just after the next one
+ * left), and a silence judged by it would read as "filtered". */
 static nat_tstamp path_rtt(const nat_probe *p, int server, uint8_t fam) {
   nat_tstamp rtt = 0;
   size_t i;
@@ -43,11 +47,24 @@ static nat_tstamp path_rtt(const nat_probe *p, int server, uint8_t fam) {
     if (p->servers[i].fam == fam && p->servers[i].rtt > rtt)
       rtt = p->servers[i].rtt;
   if (rtt == 0 && server >= 0)
-    rtt = p->servers[server].rtt_lb;
+    rtt = p->servers[server].rtt_ub;
   for (i = 0; rtt == 0 && i < p->nservers; i++)
-    if (p->servers[i].fam == fam && p->servers[i].rtt_lb > rtt)
-      rtt = p->servers[i].rtt_lb;
+    if (p->servers[i].fam == fam && p->servers[i].rtt_ub > rtt)
+      rtt = p->servers[i].rtt_ub;
   return rtt;
+}
+
+/* The schedule of a request while its path's RTT is unknown. */
+static nat_txn_config pre_rtt_schedule(const nat_probe *p) {
+  nat_txn_config t;
+  memset(&t, 0, sizeof t);
+  t.max_txns = 1;
+  t.rto = p->cfg.rto;
+  t.rto_min = p->cfg.rto;
+  t.rto_max = 4 * p->cfg.rto;
+  t.rc = 7;
+  t.rm = 4;
+  return t;
 }
 
 /* The retransmission schedule of a request to @p server (RTT-based once
@@ -56,16 +73,10 @@ nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
                                    uint8_t fam) {
   nat_txn_config t;
   nat_tstamp rtt = path_rtt(p, server, fam), r;
+  if (rtt == 0)
+    return pre_rtt_schedule(p);
   memset(&t, 0, sizeof t);
   t.max_txns = 1;
-  if (rtt == 0) {
-    t.rto = p->cfg.rto;
-    t.rto_min = p->cfg.rto;
-    t.rto_max = 4 * p->cfg.rto;
-    t.rc = 7;
-    t.rm = 4;
-    return t;
-  }
   r = rtt + rtt / 2;
   if (r < p->cfg.rto_min)
     r = p->cfg.rto_min;
@@ -74,6 +85,43 @@ nat_txn_config nat__probe_schedule(const nat_probe *p, int server,
   t.rto_max = r;
   t.rc = p->cfg.rc;
   t.rm = 2;
+  return t;
+}
+
+static nat_tstamp schedule_span(const nat_txn_config *t);
+
+/* How long to trust silence after the last copy of a quiet request
+ * (nat/probe.h): one RTT plus max(RTT / 2, rto_min) of jitter; while
+ * nothing has been answered (the RTT may be long), as long as a request
+ * that should be answered lives before the RTT is known (2.3 s). */
+static nat_tstamp quiet_wait(const nat_probe *p, nat_tstamp rtt) {
+  nat_txn_config pre;
+  if (rtt == 0) {
+    pre = pre_rtt_schedule(p);
+    return schedule_span(&pre);
+  }
+  return rtt + (rtt / 2 > p->cfg.rto_min ? rtt / 2 : p->cfg.rto_min);
+}
+
+/* A request whose silence is a result (filtering's change requests, the
+ * hairpin request): rc copies spread over half the path's RTT (half of
+ * rto before it is known), at least 1 ms apart. Its end is quiet_end(),
+ * not the manager's final wait, which is only a backstop (twice the
+ * longest wait quiet_end can give before the RTT is known). */
+static nat_txn_config quiet_schedule(const nat_probe *p, nat_tstamp rtt) {
+  nat_txn_config t;
+  nat_tstamp iv = (rtt != 0 ? rtt : p->cfg.rto) / 2;
+  memset(&t, 0, sizeof t);
+  t.max_txns = 1;
+  t.rc = p->cfg.rc;
+  if (t.rc > 1)
+    iv /= t.rc - 1;
+  if (iv < MS)
+    iv = MS;
+  t.rto = t.rto_min = t.rto_max = iv;
+  t.rm = (unsigned)((2 * quiet_wait(p, 0) + iv - 1) / iv);
+  if (rtt != 0 && t.rm < (quiet_wait(p, rtt) + iv - 1) / iv + 1)
+    t.rm = (unsigned)((quiet_wait(p, rtt) + iv - 1) / iv + 1);
   return t;
 }
 
@@ -155,7 +203,10 @@ size_t nat__probe_txn_new(nat_probe *p, nat_tstamp now, uint8_t fam,
   t->sock = sock;
   t->arrive = sock;
   t->server = server;
-  t->tcfg = nat__probe_schedule(p, server, fam);
+  t->quiet = step == STEP_F_CHANGE || step == STEP_HAIRPIN;
+  t->pre_rtt = path_rtt(p, server, fam) == 0;
+  t->tcfg = t->quiet ? quiet_schedule(p, path_rtt(p, server, fam))
+                     : nat__probe_schedule(p, server, fam);
   t->o.server = *dst;
   t->o.test = test;
   t->o.server_idx = server >= 0 ? p->servers[server].s.server_idx : 0;
@@ -250,7 +301,8 @@ static void txn_start(nat_probe *p, nat_tstamp now, size_t ti) {
   probe_txn *t = &p->txns[ti];
   nat_txn_opts opts;
   int rv;
-  schedule_fit(p, now, &t->tcfg, path_rtt(p, t->server, t->fam));
+  if (!t->quiet)
+    schedule_fit(p, now, &t->tcfg, path_rtt(p, t->server, t->fam));
   rv = nat_txn_mgr_new(&t->mgr, &t->tcfg, on_txn, p);
   if (rv == 0) {
     memset(&opts, 0, sizeof opts);
@@ -293,6 +345,14 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   nat_tstamp now = p->now;
   nat_obs o;
   nat_obs_from_result(&o, r, &p->socks[t->sock].local);
+  if (t->quiet_due && o.status == NAT_ECANCELED)
+    o.status = NAT_ETIMEDOUT; /* its copies met silence: "no answer" */
+  if (t->replanned) {
+    /* r counts the last manager only; the first transmission is ours */
+    o.transmissions = t->ntx;
+    if (o.status == 0)
+      o.rtt = now - t->tx_first;
+  }
   o.server_idx = t->o.server_idx;
   o.test = t->o.test;
   o.change_flags = t->o.change_flags;
@@ -301,38 +361,41 @@ static void on_txn(void *arg, const nat_txn_result *r) {
   o.sent_at = t->o.sent_at;
   /* The path's RTT: the smallest sample (queueing in a burst inflates the
    * others); jitter is covered by the final wait of 2 R = 3 RTT. */
-  if (o.status == 0 && r->transmissions == 1 && t->server >= 0 && r->rtt > 0 &&
+  if (o.status == 0 && t->ntx == 1 && t->server >= 0 && r->rtt > 0 &&
       (p->servers[t->server].rtt == 0 || r->rtt < p->servers[t->server].rtt))
     p->servers[t->server].rtt = r->rtt;
-  /* A retransmitted exchange: the answer came at least rtt_last after the
-   * transmission it answers (Karn: no sample), a lower bound kept for when
-   * loss leaves no clean sample at all. */
-  if (o.status == 0 && r->transmissions > 1 && t->server >= 0 &&
-      r->rtt_last > p->servers[t->server].rtt_lb)
-    p->servers[t->server].rtt_lb = r->rtt_last;
+  /* Any answered exchange: the answer came at most now - tx_first after
+   * the transmission it answers, an upper bound kept for when loss leaves
+   * no clean sample at all. */
+  if (o.status == 0 && t->server >= 0 && t->ntx > 0 && now > t->tx_first &&
+      (p->servers[t->server].rtt_ub == 0 ||
+       now - t->tx_first < p->servers[t->server].rtt_ub))
+    p->servers[t->server].rtt_ub = now - t->tx_first;
   if (o.status == 0 && t->server >= 0)
     p->servers[t->server].answered = true;
   txn_end(p, now, ti, &o);
+}
+
+/* Free the manager of @p t, adding up its counters. */
+static void mgr_retire(nat_probe *p, probe_txn *t) {
+  nat_txn_stats st;
+  nat_txn_mgr_stats(t->mgr, &st);
+  p->txstats.sent += st.sent;
+  p->txstats.retransmits += st.retransmits;
+  p->txstats.responses += st.responses;
+  p->txstats.spoofed += st.spoofed;
+  p->txstats.malformed += st.malformed;
+  nat_txn_mgr_free(t->mgr);
+  t->mgr = NULL;
 }
 
 /* Free the managers of ended transactions (never from inside their own
  * callback), adding up their counters. */
 static void sweep(nat_probe *p) {
   size_t i;
-  nat_txn_stats st;
-  for (i = 0; i < p->ntxns; i++) {
-    probe_txn *t = &p->txns[i];
-    if (t->state != PT_ENDED || t->mgr == NULL)
-      continue;
-    nat_txn_mgr_stats(t->mgr, &st);
-    p->txstats.sent += st.sent;
-    p->txstats.retransmits += st.retransmits;
-    p->txstats.responses += st.responses;
-    p->txstats.spoofed += st.spoofed;
-    p->txstats.malformed += st.malformed;
-    nat_txn_mgr_free(t->mgr);
-    t->mgr = NULL;
-  }
+  for (i = 0; i < p->ntxns; i++)
+    if (p->txns[i].state == PT_ENDED && p->txns[i].mgr != NULL)
+      mgr_retire(p, &p->txns[i]);
 }
 
 static int config_fill(nat_probe *p, const nat_probe_config *cfg) {
@@ -354,7 +417,7 @@ static int config_fill(nat_probe *p, const nat_probe_config *cfg) {
   if (p->cfg.rto_min == 0)
     p->cfg.rto_min = 20 * MS;
   if (p->cfg.rc == 0)
-    p->cfg.rc = 6;
+    p->cfg.rc = 10;
   if (p->cfg.lifetime_max == 0)
     p->cfg.lifetime_max = 60 * NAT_SECONDS;
   for (i = 0; i < cfg->nservers; i++) {
@@ -498,6 +561,8 @@ int nat_probe_next_action(nat_probe *p, nat_tstamp now, nat_probe_action *a) {
     a->sock = t->sock;
     a->data = p->sendbuf;
     a->len = (size_t)n;
+    if (t->replanned && t->ntx == t->ntx_replan)
+      p->txstats.retransmits++; /* its new manager's first is one */
     if (t->ntx++ == 0)
       t->tx_first = now;
     t->tx_last = now;
@@ -612,15 +677,100 @@ int nat_probe_recv(nat_probe *p, nat_tstamp now, unsigned sock,
   return NAT_ENOTFOUND;
 }
 
+/* When live quiet request @p t concludes "no answer": rc copies, then
+ * quiet_wait() of silence (NAT_TSTAMP_MAX: it has sent nothing yet). A
+ * deadline pulls it in to 20 ms before the deadline (*clamped), so that
+ * "no answer" is concluded rather than cut off. */
+static nat_tstamp quiet_end(const nat_probe *p, const probe_txn *t,
+                            bool *clamped) {
+  const nat_tstamp margin = 20 * MS;
+  nat_tstamp end, limit;
+  unsigned left;
+  *clamped = false;
+  if (t->state != PT_LIVE || !t->quiet || t->mgr == NULL || t->ntx == 0)
+    return NAT_TSTAMP_MAX;
+  left = t->tcfg.rc > t->ntx ? t->tcfg.rc - t->ntx : 0;
+  end = t->tx_last + left * t->tcfg.rto +
+        quiet_wait(p, path_rtt(p, t->server, t->fam));
+  if (p->cfg.deadline > margin) {
+    limit = p->start + p->cfg.deadline - margin;
+    if (limit > t->tx_first && end > limit) {
+      end = limit;
+      *clamped = true;
+    }
+  }
+  return end;
+}
+
+/* End the quiet requests whose silence has lasted long enough (their
+ * last copy sent, or the deadline near) as NAT_ETIMEDOUT. */
+static void quiet_fire(nat_probe *p, nat_tstamp now) {
+  size_t i;
+  bool clamped;
+  for (i = 0; i < p->ntxns; i++) {
+    probe_txn *t = &p->txns[i];
+    if (quiet_end(p, t, &clamped) > now || (t->ntx < t->tcfg.rc && !clamped))
+      continue;
+    t->quiet_due = true;
+    nat_txn_cancel_all(t->mgr);
+  }
+}
+
+/* When a request scheduled before its path's RTT was known should move to
+ * the RTT-based schedule (its next transmission R after its last one),
+ * NAT_TSTAMP_MAX if never (RTT unknown, or its own schedule is sooner). */
+static nat_tstamp replan_at(const nat_probe *p, const probe_txn *t) {
+  nat_tstamp at;
+  if (t->state != PT_LIVE || !t->pre_rtt || t->quiet || t->mgr == NULL ||
+      t->ntx == 0 || path_rtt(p, t->server, t->fam) == 0)
+    return NAT_TSTAMP_MAX;
+  at = t->tx_last + nat__probe_schedule(p, t->server, t->fam).rto;
+  return at < nat_txn_mgr_get_expiry(t->mgr) ? at : NAT_TSTAMP_MAX;
+}
+
+/* Give transaction @p ti a new manager on the RTT-based schedule, with
+ * the same request (the same transaction ID, so that an answer to an
+ * earlier copy still counts), transmissions up to rc in all, the first
+ * one now. Karn: its answer gives no RTT sample (t->ntx > 1). */
+static void replan(nat_probe *p, nat_tstamp now, size_t ti) {
+  probe_txn *t = &p->txns[ti];
+  nat_txn_config c = nat__probe_schedule(p, t->server, t->fam);
+  nat_txn_mgr *m = NULL;
+  nat_txn_opts opts;
+  c.rc = c.rc > t->ntx + 1 ? c.rc - t->ntx : 1;
+  schedule_fit(p, now, &c, path_rtt(p, t->server, t->fam));
+  memset(&opts, 0, sizeof opts);
+  opts.any_source = t->any_source;
+  t->pre_rtt = false;
+  if (nat_txn_mgr_new(&m, &c, on_txn, p) < 0 ||
+      nat_txn_start(m, now, &t->o.server, t->req, t->reqlen, &opts,
+                    (void *)(uintptr_t)ti) < 0) {
+    nat_txn_mgr_free(m); /* keep the old schedule */
+    return;
+  }
+  mgr_retire(p, t);
+  t->mgr = m;
+  t->tcfg = c;
+  t->replanned = true;
+  t->ntx_replan = t->ntx;
+}
+
 nat_tstamp nat_probe_get_expiry(const nat_probe *p) {
   nat_tstamp e = NAT_TSTAMP_MAX, x;
   size_t i;
+  bool clamped;
   if (p == NULL)
     return e;
   for (i = 0; i < p->ntxns; i++) {
     if (p->txns[i].state != PT_LIVE || p->txns[i].mgr == NULL)
       continue;
     x = nat_txn_mgr_get_expiry(p->txns[i].mgr);
+    if (x < e)
+      e = x;
+    x = quiet_end(p, &p->txns[i], &clamped);
+    if (x < e)
+      e = x;
+    x = replan_at(p, &p->txns[i]);
     if (x < e)
       e = x;
   }
@@ -645,6 +795,7 @@ void nat_probe_handle_expiry(nat_probe *p, nat_tstamp now) {
      * conclude that first, as of just before the deadline, then cancel. */
     nat_tstamp before = p->start + p->cfg.deadline - 1;
     p->now = before;
+    quiet_fire(p, before);
     for (i = 0; i < p->ntxns; i++) {
       nat_txn_mgr *m = p->txns[i].mgr;
       if (p->txns[i].state == PT_LIVE && m != NULL &&
@@ -656,8 +807,12 @@ void nat_probe_handle_expiry(nat_probe *p, nat_tstamp now) {
     nat_probe_cancel(p, now);
     return;
   }
+  quiet_fire(p, now);
   for (i = 0; i < p->ntxns; i++) {
-    nat_txn_mgr *m = p->txns[i].mgr;
+    nat_txn_mgr *m;
+    if (replan_at(p, &p->txns[i]) <= now)
+      replan(p, now, i);
+    m = p->txns[i].mgr;
     if (p->txns[i].state == PT_LIVE && m != NULL)
       nat_txn_mgr_handle_expiry(m, now);
   }

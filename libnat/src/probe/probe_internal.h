@@ -53,7 +53,12 @@ typedef struct probe_txn {
   nat_txn_mgr *mgr;    /* own manager while live */
   nat_txn_config tcfg; /* its schedule */
   bool any_source;
-  unsigned ntx;        /* transmissions handed out */
+  bool quiet;          /* its silence is a result: copies, then quiet_end */
+  bool quiet_due;      /* quiet_end reached: its cancel reads as a timeout */
+  bool pre_rtt;        /* scheduled before the path's RTT was known */
+  bool replanned;      /* its manager was replaced (same transaction ID) */
+  unsigned ntx;        /* transmissions handed out (every manager) */
+  unsigned ntx_replan; /* ntx when the manager was replaced */
   nat_tstamp tx_first; /* when the first and the last were (absolute) */
   nat_tstamp tx_last;
   uint8_t tid[NAT_STUN_TID_LEN];
@@ -66,7 +71,9 @@ typedef struct probe_server {
   nat_probe_server s;
   uint8_t fam;
   nat_tstamp rtt;    /* smallest first-transmission RTT seen, 0 unknown */
-  nat_tstamp rtt_lb; /* largest lower bound from retransmitted exchanges */
+  nat_tstamp rtt_ub; /* smallest upper bound: answer - first transmission,
+                        over every answered exchange (Karn's ambiguity only
+                        makes it larger), 0 unknown */
   bool answered;
 } probe_server;
 
@@ -87,8 +94,6 @@ typedef struct probe_fam {
   nat_addr other;      /* its OTHER-ADDRESS */
   unsigned s0, sf, sb; /* sockets: basic/mapping, filtering, hairpin B */
   int sf_server;       /* where SF's opening request went, -1 none */
-  bool sf_ok;          /* SF's opening request was answered */
-  bool sf_changed;     /* change requests sent */
   bool have_mapped;    /* S0's mapped address known */
   nat_addr mapped;
   bool b_have; /* B's mapped address known */

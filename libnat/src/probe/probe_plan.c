@@ -22,30 +22,20 @@ static size_t request(nat_probe *p, nat_tstamp now, uint8_t f, unsigned sock,
   return nat__probe_txn_new(p, now, f, sock, server, dst, test, step);
 }
 
-/* A new socket SF whose first request (to @p server) opens the mapping
- * that the filtering test's CHANGE-REQUESTs then probe (RFC 5780 4.4). */
-static void filtering_open(nat_probe *p, nat_tstamp now, uint8_t fi,
-                           int server) {
-  probe_fam *f = &p->fams[fi];
-  size_t ti;
-  f->sf = nat__probe_sock_new(p, fi);
-  f->sf_server = server;
-  f->sf_ok = false;
-  f->sf_changed = false;
-  ti = request(p, now, fi, f->sf, server, &p->servers[server].s.addr,
-               NAT_OBS_FILTERING, STEP_F_OPEN);
-  nat__probe_txn_go(p, now, ti);
-}
-
-/* RFC 5780 4.4 tests II (change IP and port) and III (change port). */
-static void filtering_changes(nat_probe *p, nat_tstamp now, uint8_t fi) {
+/* RFC 5780 4.4 tests II (change IP and port) and III (change port), from
+ * SF to @p server, at once after the opening request (same instant, so
+ * the analyzer rates them): the opening request makes the mapping before
+ * any answer can come back. When @p server turns out not to do RFC 5780,
+ * the analyzer reads their answers (from the primary address) or their
+ * silence (no OTHER-ADDRESS) as "unknown", never as a filtering type. */
+static void filtering_changes(nat_probe *p, nat_tstamp now, uint8_t fi,
+                              int server) {
   static const uint32_t flags[2] = {NAT_STUN_CHANGE_IP | NAT_STUN_CHANGE_PORT,
                                     NAT_STUN_CHANGE_PORT};
   probe_fam *f = &p->fams[fi];
   size_t k, ti;
-  f->sf_changed = true;
   for (k = 0; k < 2; k++) {
-    ti = request(p, now, fi, f->sf, f->rfc, &p->servers[f->rfc].s.addr,
+    ti = request(p, now, fi, f->sf, server, &p->servers[server].s.addr,
                  NAT_OBS_FILTERING, STEP_F_CHANGE);
     if (ti == PROBE_NONE)
       return;
@@ -53,6 +43,21 @@ static void filtering_changes(nat_probe *p, nat_tstamp now, uint8_t fi) {
     p->txns[ti].any_source = true;
     nat__probe_txn_go(p, now, ti);
   }
+}
+
+/* A new socket SF whose first request (to @p server) opens the mapping
+ * that the filtering test's CHANGE-REQUESTs, sent in the same instant,
+ * probe (RFC 5780 4.4). */
+static void filtering_open(nat_probe *p, nat_tstamp now, uint8_t fi,
+                           int server) {
+  probe_fam *f = &p->fams[fi];
+  size_t ti;
+  f->sf = nat__probe_sock_new(p, fi);
+  f->sf_server = server;
+  ti = request(p, now, fi, f->sf, server, &p->servers[server].s.addr,
+               NAT_OBS_FILTERING, STEP_F_OPEN);
+  nat__probe_txn_go(p, now, ti);
+  filtering_changes(p, now, fi, server);
 }
 
 /* RFC 5780 4.3: from S0 to IP1:P1, IP2:P1 and IP2:P2. */
@@ -81,12 +86,8 @@ static void choose_rfc(nat_probe *p, nat_tstamp now, uint8_t fi, int s,
   f->other = *other;
   if (want(p, NAT_PROBE_MAPPING))
     mapping_rfc(p, now, fi);
-  if (want(p, NAT_PROBE_FILTERING)) {
-    if (f->sf_server != s)
-      filtering_open(p, now, fi, s);
-    else if (f->sf_ok && !f->sf_changed)
-      filtering_changes(p, now, fi);
-  }
+  if (want(p, NAT_PROBE_FILTERING) && f->sf_server != s)
+    filtering_open(p, now, fi, s); /* SF asked another server at t0 */
   if (want(p, NAT_PROBE_LIFETIME))
     lifetime_start(p, now, fi);
 }
@@ -189,11 +190,8 @@ static void on_filtering_open(nat_probe *p, nat_tstamp now, uint8_t fi, int s,
                     "the filtering test's first request was not answered");
     return;
   }
-  f->sf_ok = true;
   if (f->rfc < 0 && o->has_other_address && eligible(p, f, s))
     choose_rfc(p, now, fi, s, &o->other_address);
-  else if (f->rfc == s && !f->sf_changed)
-    filtering_changes(p, now, fi);
 }
 
 static void add_dst(nat_addr *v, size_t *n, const nat_addr *a,
