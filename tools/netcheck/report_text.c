@@ -49,6 +49,37 @@ static void allocation(FILE *out, const nat_alloc_verdict *a) {
                                     : "unknown");
 }
 
+/* "Hops:" on one line: "1 192.168.1.1 private 0.4 ms, 2 *, 3 server
+ * 203.0.113.1 1.2 ms (reached at TTL 3)". */
+static void hops_line(FILE *out, const nc_result *res) {
+  const nat_hop_list *h = &res->hops;
+  char ip[NAT_ADDR_STRLEN];
+  size_t i;
+  fprintf(out, LABEL, "Hops:");
+  if (h->target.family == NAT_AF_NONE) {
+    fprintf(out, "%s\n", res->replay != NULL ? "no hop probe in a capture"
+                                             : "not probed");
+    return;
+  }
+  for (i = 0; i < h->n && i < NAT_HOPS_MAX; i++) {
+    const nat_hop *hp = &h->hop[i];
+    fprintf(out, "%s%u ", i > 0 ? ", " : "", hp->ttl);
+    if (hp->kind == NAT_HOP_SILENT) {
+      fprintf(out, "*");
+      continue;
+    }
+    fprintf(out, "%s%s %s%s %.1f ms",
+            hp->kind == NAT_HOP_SERVER ? "server " : "",
+            nat_addr_format_ip(&hp->addr, ip, sizeof ip),
+            nat_addr_space_name(hp->space), hp->by_order ? "?" : "",
+            nc_ms(hp->rtt));
+  }
+  if (h->reached_ttl != 0)
+    fprintf(out, " (reached at TTL %u)\n", h->reached_ttl);
+  else
+    fprintf(out, " (server not reached in %u hops)\n", h->max_ttl);
+}
+
 static void behaviour(FILE *out, const nc_result *res) {
   const nat_verdict *v = &res->verdict;
   size_t i;
@@ -72,7 +103,12 @@ static void behaviour(FILE *out, const nc_result *res) {
             100.0 * v->prediction.prob[i]);
   fprintf(out, "\n");
   fprintf(out, LABEL "%s\n", "Pooling:", nat_pooling_name(v->pooling));
-  fprintf(out, LABEL "%s\n", "Double NAT:", nat_tri_name(v->double_nat));
+  if (!not_measurable(out, res, "Double NAT:", NAT_REPLAY_M_NAT)) {
+    fprintf(out, LABEL "%s (%s)\n", "Double NAT:", nat_tri_name(v->double_nat),
+            v->double_nat_reason);
+    fprintf(out, LABEL "%s\n", "Carrier NAT:", nat_tri_name(v->carrier_nat));
+  }
+  hops_line(out, res);
   if (not_measurable(out, res, "Mapping lifetime:", NAT_REPLAY_M_LIFETIME))
     return;
   if (v->lifetime_min == 0 && v->lifetime_max == 0)
