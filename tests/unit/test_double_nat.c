@@ -54,8 +54,8 @@ static nat_hop_list hops(const char *const *addr, size_t n, bool reached) {
   for (i = 0; i < n; i++) {
     if (addr[i] == NULL)
       continue;
-    l.hop[i].kind = reached && i + 1 == n ? NAT_HOP_SERVER
-                                          : NAT_HOP_TIME_EXCEEDED;
+    l.hop[i].kind =
+        reached && i + 1 == n ? NAT_HOP_SERVER : NAT_HOP_TIME_EXCEEDED;
     l.hop[i].addr = A(addr[i]);
     l.hop[i].space = (uint8_t)nat_addr_space_of(&l.hop[i].addr);
     l.hop[i].rtt = NAT_MILLISECONDS;
@@ -255,15 +255,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_yes_private_hop, setup, teardown),
       cmocka_unit_test_setup_teardown(test_yes_gateway_private, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_yes_gateway_shared, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_yes_gateway_shared, setup, teardown),
       cmocka_unit_test_setup_teardown(test_yes_gateway_differs, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_no_gateway_matches, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_no_gateway_matches, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_carrier_first_hop, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_carrier_first_hop, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

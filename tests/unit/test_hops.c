@@ -173,17 +173,17 @@ static void test_not_ours(void **state) {
   memset(&s, 0, sizeof s);
   drain(h, 1000 * MS, &s);
   /* another transaction of the socket (the behaviour tests) */
-  nat_stun_builder_init(&b, req, sizeof req, NAT_STUN_BINDING,
-                        NAT_STUN_REQUEST, tid);
+  nat_stun_builder_init(&b, req, sizeof req, NAT_STUN_BINDING, NAT_STUN_REQUEST,
+                        tid);
   len = (size_t)nat_stun_builder_finish(&b, true);
   n = answer(req, resp, sizeof resp);
   assert_int_equal(nat_hops_recv(h, 1001 * MS, &srv, resp, n), NAT_ENOTFOUND);
   r = rep(NAT_HOP_TIME_EXCEEDED, "10.0.1.1", req, len);
   assert_int_equal(nat_hops_report_icmp(h, 1001 * MS, &r), NAT_ENOTFOUND);
   /* not STUN */
-  assert_int_equal(nat_hops_recv(h, 1001 * MS, &srv, (const uint8_t *)"hello",
-                                 5),
-                   NAT_ENOTFOUND);
+  assert_int_equal(
+      nat_hops_recv(h, 1001 * MS, &srv, (const uint8_t *)"hello", 5),
+      NAT_ENOTFOUND);
   /* ours, from another address: consumed, refused */
   n = answer(s.data[2], resp, sizeof resp);
   assert_int_equal(nat_hops_recv(h, 1001 * MS, &other, resp, n), 0);

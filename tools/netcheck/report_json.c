@@ -223,8 +223,8 @@ static json_t *hop_json(const nat_hop *h) {
       silent ? json_null()
              : json_string(nat_addr_format_ip(&h->addr, ip, sizeof ip)),
       "rtt_ms", silent ? json_null() : json_real(nc_ms(h->rtt)), "space",
-      silent ? json_null() : json_string(nat_addr_space_name(h->space)),
-      "kind", nat_hop_kind_name(h->kind), "by_order", h->by_order);
+      silent ? json_null() : json_string(nat_addr_space_name(h->space)), "kind",
+      nat_hop_kind_name(h->kind), "by_order", h->by_order);
 }
 
 /* "hops": null when the hop probe did not run (replays, --no-hops). */

@@ -57,8 +57,8 @@ static void hops_line(FILE *out, const nc_result *res) {
   size_t i;
   fprintf(out, LABEL, "Hops:");
   if (h->target.family == NAT_AF_NONE) {
-    fprintf(out, "%s\n", res->replay != NULL ? "no hop probe in a capture"
-                                             : "not probed");
+    fprintf(out, "%s\n",
+            res->replay != NULL ? "no hop probe in a capture" : "not probed");
     return;
   }
   for (i = 0; i < h->n && i < NAT_HOPS_MAX; i++) {

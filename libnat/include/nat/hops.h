@@ -63,9 +63,9 @@ extern "C" {
 #define NAT_HOPS_MAX     32
 #define NAT_HOPS_DEFAULT 8
 /** Default rounds and the interval between them. */
-#define NAT_HOPS_ROUNDS        3
-#define NAT_HOPS_ROUNDS_MAX    8
-#define NAT_HOPS_INTERVAL      (100 * NAT_MILLISECONDS)
+#define NAT_HOPS_ROUNDS     3
+#define NAT_HOPS_ROUNDS_MAX 8
+#define NAT_HOPS_INTERVAL   (100 * NAT_MILLISECONDS)
 /** The TTL byte and the round byte of a hop probe's transaction ID. */
 #define NAT_HOPS_TID_TTL   10
 #define NAT_HOPS_TID_ROUND 11
@@ -80,13 +80,13 @@ typedef enum nat_hop_kind {
 
 /** One TTL of the list. */
 typedef struct nat_hop {
-  uint8_t ttl;      /**< 1.. */
-  uint8_t kind;     /**< nat_hop_kind */
-  bool by_order;    /**< matched by send order, not by transaction ID */
-  nat_addr addr;    /**< who answered (port 0); family NONE when silent */
-  uint8_t space;    /**< nat_addr_space of addr */
-  nat_tstamp rtt;   /**< from the matched transmission (by order: the
-                         latest one of that TTL) to the answer; 0 silent */
+  uint8_t ttl;    /**< 1.. */
+  uint8_t kind;   /**< nat_hop_kind */
+  bool by_order;  /**< matched by send order, not by transaction ID */
+  nat_addr addr;  /**< who answered (port 0); family NONE when silent */
+  uint8_t space;  /**< nat_addr_space of addr */
+  nat_tstamp rtt; /**< from the matched transmission (by order: the
+                       latest one of that TTL) to the answer; 0 silent */
 } nat_hop;
 
 /** The result: a value, copy it freely. */
@@ -97,10 +97,10 @@ typedef struct nat_hop_list {
   size_t n;            /**< hops listed: TTL 1..n (reached_ttl if reached,
                             else max_ttl) */
   nat_hop hop[NAT_HOPS_MAX]; /**< hop[i].ttl == i + 1 */
-  unsigned sent;       /**< requests handed out */
-  unsigned reports;    /**< ICMP reports matched */
-  unsigned answers;    /**< server answers matched */
-  unsigned refused;    /**< reports and answers not ours, spoofed or late */
+  unsigned sent;             /**< requests handed out */
+  unsigned reports;          /**< ICMP reports matched */
+  unsigned answers;          /**< server answers matched */
+  unsigned refused; /**< reports and answers not ours, spoofed or late */
 } nat_hop_list;
 
 /** Configuration, copied by nat_hops_new(). Zero fields take defaults. */
@@ -125,10 +125,10 @@ typedef struct nat_hops_send {
 
 /** An ICMP report from the socket's error queue (IP_RECVERR). */
 typedef struct nat_hops_report {
-  uint8_t kind;      /**< NAT_HOP_TIME_EXCEEDED or NAT_HOP_UNREACHABLE */
-  nat_addr offender; /**< who sent the report (SO_EE_OFFENDER) */
-  nat_addr dst;      /**< the original datagram's destination (the error
-                          message's name); family NONE if unknown */
+  uint8_t kind;         /**< NAT_HOP_TIME_EXCEEDED or NAT_HOP_UNREACHABLE */
+  nat_addr offender;    /**< who sent the report (SO_EE_OFFENDER) */
+  nat_addr dst;         /**< the original datagram's destination (the error
+                             message's name); family NONE if unknown */
   const uint8_t *quote; /**< the quoted UDP payload, as far as quoted */
   size_t quote_len;
 } nat_hops_report;

@@ -166,8 +166,8 @@ typedef struct nat_netcheck_config {
  * @return 0; NAT_EINVAL (NULL, no done callback, no server or more than
  *         NAT_NETCHECK_MAX_SERVERS, a NULL name, a family or bind address
  *         that contradict each other, alloc_samples over
- *         NAT_PROBE_ALLOC_MAX, hops_max_ttl over NAT_HOPS_MAX); NAT_ENOMEM; the bind error as a negative
- *         errno (UV_EADDRNOTAVAIL, UV_EACCES, ...). */
+ *         NAT_PROBE_ALLOC_MAX, hops_max_ttl over NAT_HOPS_MAX); NAT_ENOMEM; the
+ * bind error as a negative errno (UV_EADDRNOTAVAIL, UV_EACCES, ...). */
 NAT_EXTERN int nat_netcheck_new(nat_netcheck **out, uv_loop_t *loop,
                                 const nat_netcheck_config *cfg);
 

@@ -261,9 +261,9 @@ typedef struct nat_verdict {
   nat_tri carrier_nat;
   /** One line: the evidence double_nat rests on, or why it is unknown. */
   char double_nat_reason[NAT_EXPLAIN_LEN];
-  nat_tstamp lifetime_min;   /**< longest idle time the mapping survived (0:
-                                  not measured) */
-  nat_tstamp lifetime_max;   /**< shortest idle time it did not (0: none) */
+  nat_tstamp lifetime_min; /**< longest idle time the mapping survived (0:
+                                not measured) */
+  nat_tstamp lifetime_max; /**< shortest idle time it did not (0: none) */
   bool rfc5780_used;  /**< mapping/filtering came from an RFC 5780 server */
   uint8_t difficulty; /**< 0 unknown, 1 easy, 2 hard */
   /** YES if the mapped address changed with the destination (set even

@@ -42,8 +42,7 @@ nat_tri nat__double_nat(const nat_obslog *log, nat__why *why, nat__why *reason,
     }
     if (!nat__answered_mapped(o))
       continue;
-    if (non_public(&o->mapped) &&
-        !nat_addr_equal_ip(&o->mapped, &o->local)) {
+    if (non_public(&o->mapped) && !nat_addr_equal_ip(&o->mapped, &o->local)) {
       nat__why_set(reason,
                    "%s saw local %s as non-public %s, so a further NAT leads "
                    "out",
@@ -200,8 +199,9 @@ static void gateway_no(dn_state *st, const nat_gateway_addr *g,
   nat__addrbuf b0, b1;
   char tail[NAT_EXPLAIN_LEN] = "";
   if (hp != NULL)
-    snprintf(tail, sizeof tail, " (hop %u %s in %s space is a router so "
-                                "numbered, not a NAT)",
+    snprintf(tail, sizeof tail,
+             " (hop %u %s in %s space is a router so "
+             "numbered, not a NAT)",
              hp->ttl, fip(&hp->addr, b1), nat_addr_space_name(hp->space));
   nat__why_set(&st->reason,
                "the gateway's external address %s (by %s) is the public "
@@ -223,8 +223,9 @@ static void hops_text(const nat_hop_list *h, char *buf, size_t len) {
   if (answered == 0)
     snprintf(buf, len, "no hop answered the hop probe (%u TTLs)", h->max_ttl);
   else if (h->hop[0].kind == NAT_HOP_SILENT)
-    snprintf(buf, len, "no hop beyond the first is in private or shared "
-                       "space, hop 1 silent");
+    snprintf(buf, len,
+             "no hop beyond the first is in private or shared "
+             "space, hop 1 silent");
   else
     snprintf(buf, len,
              "no hop beyond hop 1 %s is in private or shared space%s (a NAT "
@@ -274,8 +275,8 @@ static void carrier_from_hops(dn_state *st, const nat_hop_list *h) {
 }
 
 int nat_verdict_double_nat(nat_verdict *v, const nat_obslog *log,
-                           const nat_hop_list *hops,
-                           const nat_gateway_addr *gw, size_t ngw) {
+                           const nat_hop_list *hops, const nat_gateway_addr *gw,
+                           size_t ngw) {
   static const nat_obslog empty;
   const nat_gateway_addr *match = NULL;
   dn_state st;

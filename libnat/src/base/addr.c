@@ -244,8 +244,7 @@ nat_addr_space nat_addr_space_of(const nat_addr *a) {
 }
 
 const char *nat_addr_space_name(uint8_t space) {
-  static const char *const names[] = {"none",     "public",     "private",
-                                      "shared",   "loopback",   "link-local",
-                                      "other"};
+  static const char *const names[] = {
+      "none", "public", "private", "shared", "loopback", "link-local", "other"};
   return space < sizeof names / sizeof names[0] ? names[space] : "none";
 }

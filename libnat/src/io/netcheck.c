@@ -74,8 +74,8 @@ static void all_closed(nat_netcheck *nc) {
   if (status == 0)
     status = nat_verdict_double_nat(
         &nc->res.verdict, &nc->res.log,
-        nc->res.hops.target.family != NAT_AF_NONE ? &nc->res.hops : NULL,
-        NULL, 0);
+        nc->res.hops.target.family != NAT_AF_NONE ? &nc->res.hops : NULL, NULL,
+        0);
   if (status == 0 && nc->cancelled)
     status = NAT_ECANCELED;
   nc->done_called = true;
@@ -261,8 +261,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
     return;
   if (nat_addr_from_sockaddr(&from, sa) < 0)
     return;
-  if (nat__nc_hops_recv(nc, k, &from, (const uint8_t *)buf->base,
-                        (size_t)n)) {
+  if (nat__nc_hops_recv(nc, k, &from, (const uint8_t *)buf->base, (size_t)n)) {
     pump(nc);
     return;
   }

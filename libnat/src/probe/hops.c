@@ -16,8 +16,8 @@ struct nat_hops {
   unsigned max_ttl, rounds;
   nat_tstamp interval, deadline; /* deadline absolute; 0: none */
   uint8_t prefix[PREFIX_LEN];
-  unsigned round;          /* the round being sent or next to send */
-  unsigned next_ttl;       /* within a round being sent; 0: not sending */
+  unsigned round;    /* the round being sent or next to send */
+  unsigned next_ttl; /* within a round being sent; 0: not sending */
   nat_tstamp next_round_at;
   nat_tstamp end_at; /* after the last round; 0 until then */
   bool done;
@@ -72,8 +72,8 @@ static bool wanted(const nat_hops *h, unsigned t) {
 /* Every TTL that can have a report has one, and the server answered (or
  * every TTL tried has a report). */
 static bool resolved(const nat_hops *h) {
-  unsigned t, top = h->list.reached_ttl != 0 ? h->list.reached_ttl - 1u
-                                             : h->max_ttl;
+  unsigned t,
+      top = h->list.reached_ttl != 0 ? h->list.reached_ttl - 1u : h->max_ttl;
   for (t = 1; t <= top; t++)
     if (h->list.hop[t - 1].kind == NAT_HOP_SILENT)
       return false;
