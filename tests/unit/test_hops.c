@@ -300,25 +300,24 @@ static void test_args(void **state) {
 }
 
 static void test_spaces(void **state) {
-  nat_addr a;
+  static const struct {
+    const char *ip;
+    nat_addr_space space;
+  } cases[] = {
+      {"100.64.0.1", NAT_SPACE_SHARED},  {"100.128.0.1", NAT_SPACE_PUBLIC},
+      {"172.31.0.1", NAT_SPACE_PRIVATE}, {"127.0.0.1", NAT_SPACE_LOOPBACK},
+      {"fe80::1", NAT_SPACE_LINK_LOCAL}, {"fd00::1", NAT_SPACE_PRIVATE},
+      {"224.0.0.1", NAT_SPACE_OTHER},    {"0.0.0.0", NAT_SPACE_OTHER},
+      {"2001:db8::1", NAT_SPACE_PUBLIC},
+  };
+  size_t i;
   (void)state;
   assert_int_equal(nat_addr_space_of(&(nat_addr){0}), NAT_SPACE_NONE);
-  a = A("100.64.0.1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_SHARED);
-  a = A("100.128.0.1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_PUBLIC);
-  a = A("172.31.0.1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_PRIVATE);
-  a = A("127.0.0.1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_LOOPBACK);
-  a = A("fe80::1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_LINK_LOCAL);
-  a = A("fd00::1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_PRIVATE);
-  a = A("224.0.0.1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_OTHER);
-  a = A("2001:db8::1");
-  assert_int_equal(nat_addr_space_of(&a), NAT_SPACE_PUBLIC);
+  assert_int_equal(nat_addr_space_of(NULL), NAT_SPACE_NONE);
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    nat_addr a = A(cases[i].ip);
+    assert_int_equal(nat_addr_space_of(&a), cases[i].space);
+  }
 }
 
 int main(void) {
