@@ -133,7 +133,7 @@ static void test_log_rules(void **state) {
   /* and the log's rules still decide first */
   assert_int_equal(nat_verdict_double_nat(&f->v, &f->log, NULL, NULL, 0), 0);
   assert_int_equal(f->v.double_nat, NAT_TRI_UNKNOWN);
-  must_say(&f->v, "no hop probe; no gateway answered port mapping");
+  must_say(&f->v, "no hop probe; no port-mapping probe");
 }
 
 static void test_yes_shared_hop(void **state) {
@@ -213,7 +213,8 @@ static void test_unknown(void **state) {
   const char *silent[] = {NULL, NULL, NULL};
   const char *one_nat[] = {"192.168.1.1", "203.0.113.1"};
   nat_hop_list h = hops(silent, 3, false);
-  run(f, LAN, PUB, &h, NULL, 0);
+  nat_gateway_addr none = {{0}, NULL};
+  run(f, LAN, PUB, &h, &none, 0);
   assert_int_equal(f->v.double_nat, NAT_TRI_UNKNOWN);
   assert_int_equal(f->v.carrier_nat, NAT_TRI_UNKNOWN);
   must_say(&f->v, "no hop answered the hop probe (8 TTLs); no gateway "

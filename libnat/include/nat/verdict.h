@@ -305,8 +305,9 @@ typedef struct nat_gateway_addr {
 /** Decide double_nat and carrier_nat from all the evidence (rules 1-6 of
  * "Double NAT" above): the log's rules over @p log (NULL: none), the hop
  * list @p hops (NULL or target family NONE: the hop probe did not run)
- * and the @p ngw gateway external addresses @p gw (NULL with 0: no
- * gateway answered). @p v must hold nat_verdict_compute()'s result (its
+ * and the @p ngw gateway external addresses @p gw (NULL: port mapping
+ * was not probed; not NULL with @p ngw 0: no gateway answered with an
+ * external address). @p v must hold nat_verdict_compute()'s result (its
  * basic analysis gives the public addresses STUN saw). Sets double_nat,
  * carrier_nat and double_nat_reason, and replaces the "double NAT: ..."
  * explanation line (adds it if missing). Calling it again with the same

@@ -234,14 +234,14 @@ static void hops_text(const nat_hop_list *h, char *buf, size_t len) {
              h->reached_ttl != 0 ? "" : ", the server not reached");
 }
 
-static void unknown_reason(dn_state *st, const nat_verdict *v,
-                           const nat_hop_list *h, size_t ngw) {
+static void unknown_reason(dn_state *st, const nat_hop_list *h,
+                           const nat_gateway_addr *gw, size_t ngw) {
   char hops[NAT_EXPLAIN_LEN];
   hops_text(h, hops, sizeof hops);
   nat__why_set(&st->reason, "cannot tell: %s; %s", hops,
-               ngw > 0 ? "no gateway gave a usable external address"
-                       : "no gateway answered port mapping");
-  (void)v;
+               gw == NULL  ? "no port-mapping probe"
+               : ngw > 0   ? "no gateway gave a usable external address"
+                           : "no gateway answered port mapping");
 }
 
 /* Put the explanation line for the verdict in place of the log's. */
@@ -291,7 +291,7 @@ int nat_verdict_double_nat(nat_verdict *v, const nat_obslog *log,
     if (match != NULL)
       gateway_no(&st, match, hops);
     else if (!hop_rules(&st, hops))
-      unknown_reason(&st, v, hops, ngw);
+      unknown_reason(&st, hops, gw, ngw);
   }
   carrier_from_hops(&st, hops);
   v->double_nat = st.verdict;

@@ -112,9 +112,10 @@ else:
     want("double_nat", d["double_nat"], None)
     want("carrier_nat", d["carrier_nat"], None)
     r = d["double_nat_reason"]
-    for part in ("no hop beyond hop 1 " + gw1, "no gateway answered"):
-        if part not in r:
-            sys.exit("%s: reason %r lacks %r" % (topo, r, part))
+    if "no hop beyond hop 1 " + gw1 not in r:
+        sys.exit("%s: reason %r does not name hop 1" % (topo, r))
+    if not ("no gateway answered" in r or "no port-mapping probe" in r):
+        sys.exit("%s: reason %r says nothing of port mapping" % (topo, r))
 if not any(x.startswith("double NAT: ") and r in x for x in d["explanation"]):
     sys.exit("%s: no explanation line with the reason" % topo)
 n = load("nohops")
