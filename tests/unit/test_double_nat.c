@@ -239,6 +239,16 @@ static void test_unknown(void **state) {
                    NAT_EINVAL);
 }
 
+/* The server on the link: no router to judge. */
+static void test_unknown_no_router(void **state) {
+  fx *f = *state;
+  const char *p[] = {"203.0.113.1"};
+  nat_hop_list h = hops(p, 1, true);
+  run(f, LAN, PUB, &h, NULL, 0);
+  assert_int_equal(f->v.double_nat, NAT_TRI_UNKNOWN);
+  must_say(&f->v, "the server answered at TTL 1 (no router between)");
+}
+
 /* Hop 1 in shared space: the first router is the carrier's. */
 static void test_carrier_first_hop(void **state) {
   fx *f = *state;
@@ -261,6 +271,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_no_gateway_matches, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_no_router, setup, teardown),
       cmocka_unit_test_setup_teardown(test_carrier_first_hop, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

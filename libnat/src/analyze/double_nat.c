@@ -220,7 +220,9 @@ static void hops_text(const nat_hop_list *h, char *buf, size_t len) {
   }
   for (i = 0; i < h->n && i < NAT_HOPS_MAX; i++)
     answered += h->hop[i].kind != NAT_HOP_SILENT;
-  if (answered == 0)
+  if (h->reached_ttl == 1)
+    snprintf(buf, len, "the server answered at TTL 1 (no router between)");
+  else if (answered == 0)
     snprintf(buf, len, "no hop answered the hop probe (%u TTLs)", h->max_ttl);
   else if (h->hop[0].kind == NAT_HOP_SILENT)
     snprintf(buf, len,
@@ -239,9 +241,9 @@ static void unknown_reason(dn_state *st, const nat_hop_list *h,
   char hops[NAT_EXPLAIN_LEN];
   hops_text(h, hops, sizeof hops);
   nat__why_set(&st->reason, "cannot tell: %s; %s", hops,
-               gw == NULL  ? "no port-mapping probe"
-               : ngw > 0   ? "no gateway gave a usable external address"
-                           : "no gateway answered port mapping");
+               gw == NULL ? "no port-mapping probe"
+               : ngw > 0  ? "no gateway gave a usable external address"
+                          : "no gateway answered port mapping");
 }
 
 /* Put the explanation line for the verdict in place of the log's. */
