@@ -253,8 +253,8 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   if (n < 0 || (n == 0 && sa == NULL)) {
     /* an ICMP error is pending (or the socket is readable no more): the
      * error queue keeps POLLERR raised until it is read empty */
-    nat__nc_hops_drain(nc, k);
-    pump(nc);
+    if (nat__nc_hops_drain(nc, k) > 0)
+      pump(nc);
     return;
   }
   if (n == 0 || sa == NULL || (flags & UV_UDP_PARTIAL) || nc->finishing)

@@ -110,12 +110,12 @@ static void report(nat_netcheck *nc, struct msghdr *msg, const uint8_t *data,
   }
 }
 
-void nat__nc_hops_drain(nat_netcheck *nc, nc_sock *k) {
+unsigned nat__nc_hops_drain(nat_netcheck *nc, nc_sock *k) {
   uv_os_fd_t fd;
-  int i;
+  unsigned i;
   if (!nc->hop_recverr || k->idx != NC_HOP_SOCK || !k->open ||
       uv_fileno((uv_handle_t *)&k->h, &fd) != 0)
-    return;
+    return 0;
   for (i = 0; i < DRAIN_MAX; i++) {
     union {
       char buf[512];
@@ -138,10 +138,11 @@ void nat__nc_hops_drain(nat_netcheck *nc, nc_sock *k) {
     msg.msg_controllen = sizeof ctl.buf;
     n = recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
     if (n < 0)
-      return; /* EAGAIN: empty */
+      break; /* EAGAIN: empty */
     if (nc->hops != NULL)
       report(nc, &msg, data, (size_t)n);
   }
+  return i;
 }
 
 /* One request with its TTL. A pending ICMP error fails a send once

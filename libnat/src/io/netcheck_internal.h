@@ -73,8 +73,9 @@ int nat__nc_hops_try_send(nat_netcheck *nc, nc_sock *k,
 /* A datagram on socket @p k: true if it was the probe's (consumed). */
 bool nat__nc_hops_recv(nat_netcheck *nc, nc_sock *k, const nat_addr *from,
                        const uint8_t *buf, size_t len);
-/* Read socket @p k's error queue empty (ICMP reports to the probe). */
-void nat__nc_hops_drain(nat_netcheck *nc, nc_sock *k);
+/* Read socket @p k's error queue empty (ICMP reports to the probe):
+ * how many were read. */
+unsigned nat__nc_hops_drain(nat_netcheck *nc, nc_sock *k);
 /* The plan ended: stop, keep the list in the result, free. */
 void nat__nc_hops_end(nat_netcheck *nc);
 
