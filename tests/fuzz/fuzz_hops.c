@@ -28,9 +28,8 @@ static void check(const nat_hops *h) {
       (l.reached_ttl != 0 && l.n != l.reached_ttl))
     abort();
   for (i = 0; i < NAT_HOPS_MAX; i++)
-    if (l.hop[i].ttl != i + 1 ||
-        (l.hop[i].kind == NAT_HOP_SILENT) !=
-            (l.hop[i].addr.family == NAT_AF_NONE))
+    if (l.hop[i].ttl != i + 1 || (l.hop[i].kind == NAT_HOP_SILENT) !=
+                                     (l.hop[i].addr.family == NAT_AF_NONE))
       abort();
 }
 
