@@ -65,8 +65,8 @@ extern "C" {
      "the peer refused our certificate: it expects another pin")               \
   XX(EBDAYREFUSED, -5045,                                                      \
      "birthday spray refused: both peers map per destination")                 \
-  XX(ENOFILE, -5046, "too few file descriptors allowed (RLIMIT_NOFILE)")      \
-  XX(EPMREFUSED, -5047, "the gateway refused the port-mapping request")       \
+  XX(ENOFILE, -5046, "too few file descriptors allowed (RLIMIT_NOFILE)")       \
+  XX(EPMREFUSED, -5047, "the gateway refused the port-mapping request")        \
   XX(EPMPARSE, -5048, "malformed port-mapping answer")                         \
   XX(ENOGATEWAY, -5049, "no gateway to ask for a port mapping")                \
   XX(EALREADY, -5050, "already asked or held")

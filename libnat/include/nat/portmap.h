@@ -7,15 +7,18 @@
  *     values out), usable alone and fuzzed;
  *   - nat_portmap, the libuv driver: one probe of all three protocols at
  *     once towards the gateway (PCP ANNOUNCE and a NAT-PMP external
- *     address request to GATEWAY:5351, SSDP discovery then
- *     GetExternalIPAddress for UPnP), then, when asked, one mapping of a
- *     UDP port by the best protocol that answered (PCP, then NAT-PMP, then
- *     UPnP), refreshed before its lease ends and deleted at close.
+ *     address request to GATEWAY:5351, an SSDP M-SEARCH to GATEWAY:1900
+ *     and 239.255.255.250:1900 then GetExternalIPAddress for UPnP), then, when
+ * asked, one mapping of a UDP port by the best protocol that answered (PCP,
+ * then NAT-PMP, then UPnP), refreshed before its lease ends and deleted at
+ * close.
  *
  * Nothing blocks the loop: PCP is sent and read on a libuv socket,
  * libnatpmp's non-blocking socket is watched with uv_poll and its timer,
- * and miniupnpc's blocking calls (upnpDiscover, the SOAP requests) run on
- * the loop's thread pool (uv_queue_work), never on the loop thread.
+ * SSDP is sent and read on a libuv socket (miniupnpc's upnpDiscover()
+ * waits at least 1 s, four probe budgets), and miniupnpc's blocking calls
+ * (the description, the SOAP requests) run on the loop's thread pool
+ * (uv_queue_work), never on the loop thread.
  *
  * A gateway is refused (not asked) unless it holds a private address
  * (RFC 1918, RFC 6598 shared space, fc00::/7, link-local) or the caller
@@ -56,12 +59,12 @@ extern "C" {
 
 #define NAT_PCP_SERVER_PORT 5351 /**< PCP and NAT-PMP servers (RFC 6887 19) */
 #define NAT_PCP_CLIENT_PORT 5350 /**< where clients hear multicast ANNOUNCE */
-#define NAT_PCP_VERSION 2
-#define NAT_PCP_NONCE_LEN 12
-#define NAT_PCP_HEADER_LEN 24  /**< request and response header (7.1, 7.2) */
-#define NAT_PCP_MAP_LEN 36     /**< the MAP opcode's body (11.1) */
-#define NAT_PCP_MAX_LEN 1100   /**< longest PCP message (7) */
-#define NAT_PCP_PROTO_UDP 17
+#define NAT_PCP_VERSION     2
+#define NAT_PCP_NONCE_LEN   12
+#define NAT_PCP_HEADER_LEN  24   /**< request and response header (7.1, 7.2) */
+#define NAT_PCP_MAP_LEN     36   /**< the MAP opcode's body (11.1) */
+#define NAT_PCP_MAX_LEN     1100 /**< longest PCP message (7) */
+#define NAT_PCP_PROTO_UDP   17
 
 /** PCP opcodes (RFC 6887 19.2). */
 typedef enum nat_pcp_opcode {
@@ -117,11 +120,11 @@ NAT_EXTERN ssize_t nat_pcp_encode(const nat_pcp_request *rq, uint8_t *buf,
 
 /** A PCP response, as nat_pcp_decode() read it. */
 typedef struct nat_pcp_response {
-  uint8_t version; /**< 2; 0 means the server speaks NAT-PMP only (its
-                        UNSUPP_VERSION answer in NAT-PMP's format: RFC 6887
-                        9; then only @p result is set) */
-  uint8_t opcode;  /**< without the R bit */
-  uint8_t result;  /**< nat_pcp_result */
+  uint8_t version;   /**< 2; 0 means the server speaks NAT-PMP only (its
+                          UNSUPP_VERSION answer in NAT-PMP's format: RFC 6887
+                          9; then only @p result is set) */
+  uint8_t opcode;    /**< without the R bit */
+  uint8_t result;    /**< nat_pcp_result */
   uint32_t lifetime; /**< seconds granted (or, on an error, how long the
                           error holds) */
   uint32_t epoch;    /**< the server's epoch time, seconds */
@@ -163,16 +166,17 @@ typedef enum nat_pm_proto {
 #define NAT_PM_PROTOS 3
 /** Bits of nat_portmap_config.protos. */
 #define NAT_PM_BIT(p) (1u << (p))
-#define NAT_PM_ALL 0x7u
+#define NAT_PM_ALL    0x7u
 
 /** "pcp", "nat-pmp", "upnp"; "?" for other values. */
 NAT_EXTERN const char *nat_pm_proto_name(nat_pm_proto p);
 
 /** The probe's time budget when none is given: it ends sooner when every
  * protocol has answered or failed. UPnP's SSDP discovery gets this much
- * too; its SOAP request after discovery, NAT_PORTMAP_UPNP_SOAP_MS more. */
+ * too; when the gateway answered SSDP in time, its description and SOAP
+ * requests get NAT_PORTMAP_UPNP_SOAP_MS more. */
 #define NAT_PORTMAP_DEFAULT_TIMEOUT (250 * NAT_MILLISECONDS)
-#define NAT_PORTMAP_UPNP_SOAP_MS 1000
+#define NAT_PORTMAP_UPNP_SOAP_MS    1000
 /** The lease asked for when none is given, seconds (refreshed at half). */
 #define NAT_PORTMAP_DEFAULT_LEASE 120
 /** How long close waits for the gateway to confirm a delete. */
@@ -180,42 +184,45 @@ NAT_EXTERN const char *nat_pm_proto_name(nat_pm_proto p);
 
 /** What one protocol said in the probe. */
 typedef struct nat_pm_service {
-  bool asked;     /**< it was probed (in protos, and a gateway to ask) */
-  bool answered;  /**< a valid answer came (success or an error result) */
-  int status;     /**< 0: success; NAT_ETIMEDOUT: no answer in the budget;
-                       NAT_EPMREFUSED: an error result (@p result says
-                       which); NAT_EPMPARSE: only malformed answers came; a
-                       negative errno / UV code: the request could not be
-                       sent (e.g. UV_ENETUNREACH) */
-  unsigned result; /**< the protocol's result code (PCP: nat_pcp_result,
-                        NAT-PMP: RFC 6886 3.5, UPnP: the UPNPCOMMAND_* or
-                        SOAP error code), 0 on success */
-  nat_addr external; /**< the external IP it gave (family NONE: none) */
+  bool asked;        /**< it was probed (in protos, and a gateway to ask) */
+  bool answered;     /**< a valid answer came (success or an error result) */
+  int status;        /**< 0: success; NAT_ETIMEDOUT: no answer in the budget;
+                          NAT_EPMREFUSED: an error result (@p result says
+                          which); NAT_EPMPARSE: only malformed answers came; a
+                          negative errno / UV code: the request could not be
+                          sent (e.g. UV_ENETUNREACH) */
+  unsigned result;   /**< the protocol's result code (PCP: nat_pcp_result,
+                          NAT-PMP: RFC 6886 3.5, UPnP: the UPNPCOMMAND_* or
+                          SOAP error code), 0 on success */
+  nat_addr external; /**< the external IP it gave (family NONE: none;
+                          always for PCP: an ANNOUNCE answer carries no
+                          address, only a MAP's does) */
   bool has_epoch;
-  uint32_t epoch;  /**< PCP / NAT-PMP epoch, seconds */
-  nat_tstamp rtt;  /**< request to answer (UPnP: discovery + SOAP) */
-  /** UPnP only: the IGD's state as miniupnpc judged it ("connected",
-   * "not connected", "not an IGD", "private external address" (API 18+));
-   * the description URL's host. Empty otherwise. */
+  uint32_t epoch; /**< PCP / NAT-PMP epoch, seconds */
+  nat_tstamp rtt; /**< request to answer (UPnP: discovery + SOAP) */
+  /** UPnP: the IGD's state ("connected", "not connected" by its
+   * GetStatusInfo; "not an IGD" when the description has no WAN
+   * connection service); NAT-PMP: the name of an error result. Empty
+   * otherwise. */
   char detail[64];
 } nat_pm_service;
 
 /** What the probe found. A value: copy it freely. */
 typedef struct nat_portmap_probe {
-  bool done;          /**< the probe ended */
-  nat_addr gateway;   /**< the gateway asked (family NONE: none found) */
-  nat_addr local;     /**< our address towards it (PCP's client address) */
+  bool done;            /**< the probe ended */
+  nat_addr gateway;     /**< the gateway asked (family NONE: none found) */
+  nat_addr local;       /**< our address towards it (PCP's client address) */
   bool gateway_private; /**< private, shared, unique-local or link-local */
-  bool refused;       /**< the gateway is public and was not asked */
+  bool refused;         /**< the gateway is public and was not asked */
   nat_pm_service svc[NAT_PM_PROTOS]; /**< by nat_pm_proto */
-  nat_tstamp duration; /**< from nat_portmap_new() to the end */
+  nat_tstamp duration;               /**< from nat_portmap_new() to the end */
 } nat_portmap_probe;
 
 /** The mapping nat_portmap_map() asked for, as it stands. */
 typedef struct nat_portmap_mapping {
-  bool active;             /**< the gateway granted it and it has not
-                                ended */
-  nat_pm_proto proto;      /**< the protocol that holds it */
+  bool active;        /**< the gateway granted it and it has not
+                           ended */
+  nat_pm_proto proto; /**< the protocol that holds it */
   uint16_t internal_port;
   nat_addr external;       /**< external IP and port granted */
   uint32_t lifetime_asked; /**< seconds */
@@ -225,12 +232,15 @@ typedef struct nat_portmap_mapping {
   unsigned refreshes;      /**< grants after the first */
   unsigned restarts;       /**< gateway restarts seen (epoch went back):
                                 the mapping was made again */
+  /** PCP: the nonce the mapping was asked with; a delete must carry it
+   * (RFC 6887 11.3), so nat_portmap_delete_now() needs it. */
+  uint8_t nonce[NAT_PCP_NONCE_LEN];
 } nat_portmap_mapping;
 
 /** Counters of what came in. */
 typedef struct nat_portmap_stats {
-  uint64_t received;   /**< datagrams on the PCP socket */
-  uint64_t malformed;  /**< not decodable (nat_pcp_decode, libnatpmp) */
+  uint64_t received;     /**< datagrams on the PCP socket */
+  uint64_t malformed;    /**< not decodable (nat_pcp_decode, libnatpmp) */
   uint64_t wrong_source; /**< not from the gateway's address and port */
   uint64_t wrong_nonce;  /**< PCP MAP answers whose nonce is not ours */
   uint64_t unexpected;   /**< valid but not answering anything we asked
@@ -259,9 +269,9 @@ typedef enum nat_portmap_event_type {
 typedef struct nat_portmap_event {
   nat_portmap_event_type type;
   int status;
-  unsigned result;                   /**< the protocol's result code */
-  const char *reason;                /**< FAILED/LOST: one line, or NULL */
-  const nat_portmap_probe *probe;    /**< PROBED */
+  unsigned result;                    /**< the protocol's result code */
+  const char *reason;                 /**< FAILED/LOST: one line, or NULL */
+  const nat_portmap_probe *probe;     /**< PROBED */
   const nat_portmap_mapping *mapping; /**< MAPPED, LOST, UNMAPPED */
 } nat_portmap_event;
 
@@ -299,14 +309,16 @@ NAT_EXTERN int nat_portmap_new(nat_portmap **out, uv_loop_t *loop,
  * that answered is tried when it refuses). The grant comes in
  * NAT_PM_EV_MAPPED; it is refreshed at half its lifetime, and asked again
  * when the gateway's epoch says it restarted. One mapping per handle.
- * @return 0; NAT_EINVAL (port 0); NAT_EALREADY (a mapping is asked or
- *         held); NAT_ENOGATEWAY (the probe ended and nothing
- *         answered). */
+ * @return 0; NAT_EINVAL (NULL, port 0); NAT_EALREADY (a mapping is
+ *         asked, held or being deleted); NAT_ENOGATEWAY (the probe ended
+ *         and nothing answered with success); NAT_ECLOSING (after
+ *         nat_portmap_close()). */
 NAT_EXTERN int nat_portmap_map(nat_portmap *pm, uint16_t internal_port,
                                uint32_t lifetime);
 
 /** Delete the mapping (lifetime 0 by its protocol); NAT_PM_EV_UNMAPPED
- * follows. @return 0; NAT_ENOTFOUND (none asked or held). */
+ * follows. @return 0; NAT_EINVAL (NULL); NAT_ENOTFOUND (none asked or
+ * held, or its delete already under way). */
 NAT_EXTERN int nat_portmap_unmap(nat_portmap *pm);
 
 /** Copy the probe (as far as it went), the mapping and the counters;
@@ -326,12 +338,18 @@ NAT_EXTERN void nat_portmap_close(nat_portmap *pm);
  * blocking, for at most @p wait: for a signal handler's last step
  * (after SIGINT the loop may never run again). Not async-signal-safe for
  * UPnP (miniupnpc allocates): call it from the main thread after the
- * loop has stopped. @return 0 (confirmed), NAT_ETIMEDOUT, or an error. */
+ * loop has stopped. PCP needs the mapping's @p nonce
+ * (nat_portmap_mapping.nonce; ignored by the other protocols, may be NULL
+ * for them): a PCP server refuses a delete with another nonce (RFC 6887
+ * 11.3). @p gateway's port, when not 0, replaces 5351 for PCP.
+ * @return 0 (confirmed), NAT_ETIMEDOUT, NAT_EPMREFUSED (an error result),
+ *         NAT_EINVAL (NULL, port 0, PCP without a nonce), or a socket
+ *         error. */
 NAT_EXTERN int nat_portmap_delete_now(const nat_addr *gateway,
                                       const nat_addr *local, nat_pm_proto proto,
                                       uint16_t internal_port,
                                       const nat_addr *external,
-                                      nat_tstamp wait);
+                                      const uint8_t *nonce, nat_tstamp wait);
 
 #ifdef __cplusplus
 }
