@@ -116,6 +116,7 @@ static void config(fx *f, nat_netcheck_server *s, nat_netcheck_config *cfg) {
   cfg->nservers = 1;
   cfg->done = on_done;
   cfg->arg = f;
+  cfg->no_portmap = true; /* never ask the machine's real gateway */
 }
 
 static void run(fx *f, const nat_netcheck_config *cfg) {

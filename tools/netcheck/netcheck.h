@@ -10,6 +10,7 @@
 #include <nat/analyze.h>
 #include <nat/capture.h>
 #include <nat/hops.h>
+#include <nat/netcheck.h>
 #include <nat/obs.h>
 #include <nat/probe.h>
 #include <nat/replay.h>
@@ -57,6 +58,8 @@ typedef struct nc_options {
   nat_addr client;
   uint8_t capture_point; /* --capture-point: nat_replay_point */
   bool no_hops;          /* --no-hops */
+  bool no_portmap;       /* --no-portmap */
+  bool portmap_test;     /* --portmap-test */
 } nc_options;
 
 /** What the receive paths refused (from nat_udp_stats). */
@@ -89,6 +92,7 @@ typedef struct nc_result {
   const nc_replay_info *replay; /* set by a replay, NULL live */
   nat_hop_list hops;            /* target family NONE: not run */
   uint64_t hop_send_errors;     /* hop requests the socket refused */
+  nat_netcheck_portmap portmap; /* probed false: not run */
 } nc_result;
 
 /* run.c: probe every server (nat/netcheck.h), fill @p res (init'ed by the

@@ -260,6 +260,70 @@ static json_t *hops_json(const nc_result *res, bool *ok) {
   return j;
 }
 
+static json_t *ip_or_null(const nat_addr *a) {
+  char buf[NAT_ADDR_STRLEN];
+  if (a->family == NAT_AF_NONE)
+    return json_null();
+  return json_string(nat_addr_format_ip(a, buf, sizeof buf));
+}
+
+static json_t *pm_service_json(const nat_pm_service *s) {
+  return json_pack(
+      "{sbsbsosososososs}", "asked", s->asked, "answered", s->answered,
+      "status",
+      s->asked && s->status != 0 ? json_string(nat_err_name(s->status))
+                                 : json_null(),
+      "result", s->answered ? json_integer(s->result) : json_null(),
+      "external_address", ip_or_null(&s->external), "epoch",
+      s->has_epoch ? json_integer(s->epoch) : json_null(), "rtt_ms",
+      s->answered ? json_real(nc_ms(s->rtt)) : json_null(), "detail",
+      s->detail);
+}
+
+static json_t *pm_test_json(const nat_netcheck_portmap *r) {
+  const nat_portmap_mapping *m = &r->mapping;
+  char buf[NAT_ADDR_STRLEN];
+  bool granted = m->external.family != NAT_AF_NONE;
+  if (!r->tested)
+    return json_null();
+  return json_pack(
+      "{sosisosisisbsbso}", "protocol",
+      granted ? json_string(nat_pm_proto_name(m->proto)) : json_null(),
+      "internal_port", (int)m->internal_port, "external",
+      granted ? json_string(nat_addr_format(&m->external, buf, sizeof buf))
+              : json_null(),
+      "lifetime_asked", (int)m->lifetime_asked, "lifetime_granted",
+      (int)m->lifetime, "read_back", r->read_back, "deleted", r->deleted,
+      "error", r->test_status != 0 ? safe_string(r->test_error) : json_null());
+}
+
+/* "port_mapping": null when not probed (--no-portmap, replays). */
+static json_t *portmap_json(const nc_result *res, bool *ok) {
+  const nat_netcheck_portmap *r = &res->portmap;
+  const nat_portmap_probe *p = &r->probe;
+  json_t *j, *svc;
+  if (!r->probed)
+    return json_null();
+  j = json_object();
+  svc = json_object();
+  if (j == NULL || svc == NULL) {
+    json_decref(j);
+    json_decref(svc);
+    *ok = false;
+    return NULL;
+  }
+  put(j, "gateway", ip_or_null(&p->gateway), ok);
+  put(j, "gateway_private", json_boolean(p->gateway_private), ok);
+  put(j, "refused", json_boolean(p->refused), ok);
+  put(j, "duration_ms", json_real(nc_ms(p->duration)), ok);
+  put(svc, "pcp", pm_service_json(&p->svc[NAT_PM_PCP]), ok);
+  put(svc, "nat_pmp", pm_service_json(&p->svc[NAT_PM_NATPMP]), ok);
+  put(svc, "upnp", pm_service_json(&p->svc[NAT_PM_UPNP]), ok);
+  put(j, "services", svc, ok);
+  put(j, "test", pm_test_json(r), ok);
+  return j;
+}
+
 static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   const nat_verdict *v = &res->verdict;
   char buf[400];
@@ -281,7 +345,7 @@ static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   put(root, "explanation", explain_json(v, ok), ok);
   put(root, "tests", tests_json(res, ok), ok);
   put(root, "hops", hops_json(res, ok), ok);
-  put(root, "port_mapping", json_null(), ok);
+  put(root, "port_mapping", portmap_json(res, ok), ok);
 }
 
 static json_t *count_json(uint64_t n) {

@@ -80,6 +80,59 @@ static void hops_line(FILE *out, const nc_result *res) {
     fprintf(out, " (server not reached in %u hops)\n", h->max_ttl);
 }
 
+/* "Port mapping:" and a line per protocol asked, then the test. */
+static void portmap_lines(FILE *out, const nc_result *res) {
+  static const char *const label[NAT_PM_PROTOS] = {
+      "  PCP:", "  NAT-PMP:", "  UPnP:"};
+  const nat_netcheck_portmap *r = &res->portmap;
+  const nat_portmap_probe *p = &r->probe;
+  char ip[NAT_ADDR_STRLEN];
+  int i;
+  if (!r->probed) {
+    fprintf(out, LABEL "%s\n", "Port mapping:",
+            res->replay != NULL ? "not in a capture" : "not probed");
+    return;
+  }
+  if (p->gateway.family == NAT_AF_NONE) {
+    fprintf(out, LABEL "no gateway found\n", "Port mapping:");
+    return;
+  }
+  fprintf(out, LABEL "gateway %s%s, %.2f ms\n",
+          "Port mapping:", nat_addr_format_ip(&p->gateway, ip, sizeof ip),
+          p->refused ? " (public address: not asked)" : "", nc_ms(p->duration));
+  for (i = 0; i < NAT_PM_PROTOS; i++) {
+    const nat_pm_service *s = &p->svc[i];
+    if (!s->asked)
+      continue;
+    fprintf(out, LABEL, label[i]);
+    if (s->status == 0 && s->external.family != NAT_AF_NONE)
+      fprintf(out, "external %s, %.2f ms",
+              nat_addr_format_ip(&s->external, ip, sizeof ip), nc_ms(s->rtt));
+    else if (s->status == 0)
+      fprintf(out, "answered (no external address), %.2f ms", nc_ms(s->rtt));
+    else if (s->answered)
+      fprintf(out, "refused (result %u)", s->result);
+    else
+      fprintf(out, "%s", nat_strerror(s->status));
+    fprintf(out, "%s%s%s\n", s->detail[0] != '\0' ? " (" : "", s->detail,
+            s->detail[0] != '\0' ? ")" : "");
+  }
+  if (!r->tested)
+    return;
+  fprintf(out, LABEL, "  mapping test:");
+  if (r->mapping.external.family != NAT_AF_NONE)
+    fprintf(out, "UDP %u -> %s by %s for %u s (asked %u), %s, %s",
+            r->mapping.internal_port,
+            nat_addr_format(&r->mapping.external, ip, sizeof ip),
+            nat_pm_proto_name(r->mapping.proto), r->mapping.lifetime,
+            r->mapping.lifetime_asked,
+            r->read_back ? "read back" : "not read back",
+            r->deleted ? "deleted" : "not deleted");
+  else
+    fprintf(out, "not granted");
+  fprintf(out, "%s%s\n", r->test_status != 0 ? ": " : "", r->test_error);
+}
+
 static void behaviour(FILE *out, const nc_result *res) {
   const nat_verdict *v = &res->verdict;
   size_t i;
@@ -109,6 +162,7 @@ static void behaviour(FILE *out, const nc_result *res) {
     fprintf(out, LABEL "%s\n", "Carrier NAT:", nat_tri_name(v->carrier_nat));
   }
   hops_line(out, res);
+  portmap_lines(out, res);
   if (not_measurable(out, res, "Mapping lifetime:", NAT_REPLAY_M_LIFETIME))
     return;
   if (v->lifetime_min == 0 && v->lifetime_max == 0)

@@ -42,7 +42,7 @@ static void free_copies(nat_netcheck *nc) {
 /* The handle goes when the tick timer (closed last, by close) is closed
  * and no lookup can call back any more. */
 static void maybe_free(nat_netcheck *nc) {
-  if (!nc->tick_closed || nc->nresolving > 0)
+  if (!nc->tick_closed || nc->nresolving > 0 || nc->pm != NULL)
     return;
   if (nc->close_cb != NULL)
     nc->close_cb(nc, nc->close_arg);
@@ -64,24 +64,67 @@ static void close_tick(nat_netcheck *nc) {
   uv_close((uv_handle_t *)&nc->tick, on_tick_closed);
 }
 
-/* Every socket and the deadline timer are closed: the verdict, then
- * done. */
-static void all_closed(nat_netcheck *nc) {
+static void maybe_done(nat_netcheck *nc);
+
+static void on_pm_deadline(uv_timer_t *t) {
+  nat_netcheck *nc = t->data;
+  nat__nc_pm_stop(nc, NAT_ETIMEDOUT, "the run's deadline passed");
+  if (nc->pm == NULL)
+    maybe_done(nc);
+}
+
+/* The port-mapping handle is still open: close it now when the run is
+ * cancelled or its deadline has passed, else wait for it until then.
+ * @return true while it is open. */
+static bool wait_pm(nat_netcheck *nc) {
+  nat_tstamp now = nat_udp_now();
+  nat_tstamp end =
+      nc->plan_end != 0 ? nc->plan_end : nc->start + nc->cfg.timeout;
+  if (nc->cancelled || now >= end)
+    nat__nc_pm_stop(nc, nc->cancelled ? NAT_ECANCELED : NAT_ETIMEDOUT,
+                    nc->cancelled ? "cancelled" : "the run's deadline passed");
+  else if (!nc->pm_waiting) {
+    nc->pm_waiting = true;
+    uv_timer_start(&nc->tick, on_pm_deadline,
+                   (end - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS, 0);
+  }
+  return nc->pm != NULL;
+}
+
+void nat__nc_pm_closed(nat_netcheck *nc) {
+  maybe_done(nc);
+  maybe_free(nc);
+}
+
+/* Every socket and the deadline timer are closed, and the port-mapping
+ * handle: the verdict, then done. */
+static void maybe_done(nat_netcheck *nc) {
+  nat_gateway_addr gw[NAT_PM_PROTOS];
+  size_t ngw = nat__nc_pm_gateways(nc, gw);
   int status = nc->fatal;
+  if (!nc->socks_closed || nc->done_called || (nc->pm != NULL && wait_pm(nc)))
+    return;
+  uv_timer_stop(&nc->tick);
   nc->res.duration = nat_udp_now() - nc->start;
   if (status == 0)
     status = nat_verdict_compute(&nc->res.verdict, &nc->res.log);
   if (status == 0)
     status = nat_verdict_double_nat(
         &nc->res.verdict, &nc->res.log,
-        nc->res.hops.target.family != NAT_AF_NONE ? &nc->res.hops : NULL, NULL,
-        0);
+        nc->res.hops.target.family != NAT_AF_NONE ? &nc->res.hops : NULL,
+        nc->res.portmap.probed ? gw : NULL, ngw);
   if (status == 0 && nc->cancelled)
     status = NAT_ECANCELED;
   nc->done_called = true;
   nc->cfg.done(nc, nc->cfg.arg, &nc->res, status);
   if (nc->close_called)
     close_tick(nc);
+}
+
+static void all_closed(nat_netcheck *nc) {
+  nc->socks_closed = true;
+  nat__nc_pm_plan_over(nc);
+  maybe_done(nc);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -366,8 +409,10 @@ static void pump(nat_netcheck *nc) {
       if (rv < 0 && nc->cfg.on_socket_error != NULL)
         nc->cfg.on_socket_error(nc->cfg.arg, a.family, rv);
       nat_probe_socket_opened(nc->probe, now, a.sock, rv, &local);
-      if (rv == 0 && a.sock == NC_HOP_SOCK)
+      if (rv == 0 && a.sock == NC_HOP_SOCK) {
         nat__nc_hops_start(nc, &nc->socks[a.sock], now);
+        nat__nc_pm_sock_open(nc, &nc->socks[a.sock]);
+      }
     } else if (a.kind == NAT_PROBE_ACT_SEND) {
       do_send(nc, &a);
     }
@@ -593,6 +638,7 @@ int nat_netcheck_new(nat_netcheck **out, uv_loop_t *loop,
                  (nc->cfg.timeout + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS,
                  0);
   *out = nc;
+  nat__nc_pm_start(nc); /* with the lookups, beside them */
   start_lookups(nc);
   return 0;
 }
@@ -603,6 +649,9 @@ void nat_netcheck_close(nat_netcheck *nc, nat_netcheck_close_cb cb, void *arg) {
   nc->close_called = true;
   nc->close_cb = cb;
   nc->close_arg = arg;
+  nat__nc_pm_stop(nc, NAT_ECANCELED, "cancelled");
+  if (nc->pm == NULL && nc->socks_closed)
+    maybe_done(nc);
   if (!nc->finishing) {
     nc->cancelled = true;
     if (nc->probe != NULL)

@@ -40,9 +40,14 @@ struct nat_netcheck {
   nc_lookup lookups[NAT_NETCHECK_MAX_SERVERS];
   nc_sock socks[NAT_PROBE_MAX_SOCKETS];
   nat_probe *probe;
-  nat_hops *hops;       /* the hop probe, on socket 0 (netcheck_hops.c) */
-  nat_tstamp plan_end;  /* the plan's deadline, absolute */
-  bool hop_recverr;     /* IP_RECVERR is set on socket NC_HOP_SOCK */
+  nat_hops *hops;      /* the hop probe, on socket 0 (netcheck_hops.c) */
+  nat_tstamp plan_end; /* the plan's deadline, absolute */
+  bool hop_recverr;    /* IP_RECVERR is set on socket NC_HOP_SOCK */
+  nat_portmap *pm;     /* the port-mapping probe (netcheck_portmap.c) */
+  bool pm_probed, pm_stopping, pm_in_stop, pm_mapping, pm_unmapping;
+  bool pm_waiting;      /* the tick timer bounds the wait for it */
+  uint16_t pm_port;     /* socket NC_HOP_SOCK's port, once open */
+  bool socks_closed;    /* the plan's sockets and the deadline closed */
   nat_obslog failures;  /* requests that could not be made */
   nat_addr local_ip[2]; /* per family: the IP routes to the servers use */
   bool have_local[2];
@@ -78,5 +83,22 @@ bool nat__nc_hops_recv(nat_netcheck *nc, nc_sock *k, const nat_addr *from,
 unsigned nat__nc_hops_drain(nat_netcheck *nc, nc_sock *k);
 /* The plan ended: stop, keep the list in the result, free. */
 void nat__nc_hops_end(nat_netcheck *nc);
+
+/* The port-mapping probe (netcheck_portmap.c). */
+/* Start it (unless no_portmap); a failure is kept in res.portmap. */
+void nat__nc_pm_start(nat_netcheck *nc);
+/* Socket @p k is open: the test maps socket NC_HOP_SOCK's port. */
+void nat__nc_pm_sock_open(nat_netcheck *nc, const nc_sock *k);
+/* The plan's sockets are closed: a test still waiting for one fails. */
+void nat__nc_pm_plan_over(nat_netcheck *nc);
+/* Keep what it found and close it; @p status (not 0) and @p why (may be
+ * NULL) fail a test under way. The CLOSED event follows (never inside
+ * this call: then nc->pm is NULL on return and nat__nc_pm_closed() is not
+ * called). */
+void nat__nc_pm_stop(nat_netcheck *nc, int status, const char *why);
+/* The gateways' external addresses into @p out (NAT_PM_PROTOS room). */
+size_t nat__nc_pm_gateways(const nat_netcheck *nc, nat_gateway_addr *out);
+/* netcheck.c: the port-mapping handle has closed. */
+void nat__nc_pm_closed(nat_netcheck *nc);
 
 #endif

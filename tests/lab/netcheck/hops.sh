@@ -9,13 +9,18 @@
 #     never prove that no second NAT exists (one numbered in public space
 #     looks like a router), and no gateway answers port mapping here; the
 #     reason must say so.
+#   port-restricted-upnp: the same NAT serving UPnP IGD, NAT-PMP and PCP
+#     (miniupnpd): the same hops, and double_nat false by the gateway's
+#     external address, the public address STUN saw; --portmap-test maps
+#     the first socket's port, reads it back and deletes it.
 #   double-nat: a home NAT inside a carrier NAT. hop 1 = the host's gateway
 #     (private), hop 2 = the home NAT's gateway (100.64.0.0/10, shared),
 #     hop 3 = the server; double_nat true, carrier_nat true, the reason
 #     names hop 2 and its 100.64 address.
-# Both: the report validates against the schema, the plan saw nothing it
-# did not expect (diagnostics 0: the hop answers never reach it), and
-# --no-hops gives hops null. The first run is the one asserted on: routers
+# All: the report validates against the schema, the plan saw nothing it
+# did not expect (diagnostics 0: the hop answers never reach it), the
+# gateway was probed for port mapping (none answers but in
+# port-restricted-upnp), and --no-hops gives hops null. The first run is the one asserted on: routers
 # rate-limit ICMP per destination (Linux: a burst of 6, then one a
 # second), and the fresh lab has its full burst.
 # Exit: 0 pass, 1 fail, 77 skipped (not root, no namespaces, a program
@@ -28,6 +33,8 @@ TOPO=${4:?usage}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../natlab/common.sh"
 need_lab python3
+[ "$TOPO" != port-restricted-upnp ] || command -v miniupnpd >/dev/null ||
+  skip "miniupnpd is not installed"
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null ||
   skip "python3-jsonschema is needed"
 lab_init "h$(printf '%s' "$TOPO" | cksum | cut -c1-2)"
@@ -49,6 +56,8 @@ nc --json >"$tmp/hops.json" 2>"$tmp/hops.err" ||
   fail "$TOPO: netcheck exited $?: $(cat "$tmp/hops.err")"
 nc --json --no-hops >"$tmp/nohops.json" 2>"$tmp/nohops.err" ||
   fail "$TOPO: netcheck --no-hops exited $?: $(cat "$tmp/nohops.err")"
+nc --json --no-hops --portmap-test >"$tmp/pmtest.json" 2>"$tmp/pmtest.err" ||
+  fail "$TOPO: netcheck --portmap-test exited $?: $(cat "$tmp/pmtest.err")"
 # The text run: its hops may be silent by now (the first run's hairpin
 # test, retransmitted to a NAT without hairpinning, drew port-unreachable
 # messages that spent the router's ICMP allowance towards the host).
@@ -104,6 +113,18 @@ if topo == "double-nat":
     r = d["double_nat_reason"]
     if "hop 2 " + gw2 not in r or "100.64" not in r or "RFC 6598" not in r:
         sys.exit("%s: reason %r does not name hop 2 and 100.64" % (topo, r))
+elif topo == "port-restricted-upnp":
+    want("hops.reached_ttl", h["reached_ttl"], 2)
+    want("hops.list length", len(lst), 2)
+    hop(0, gw1, "private", "time-exceeded")
+    hop(1, "203.0.113.1", "public", "server")
+    want("double_nat", d["double_nat"], False)
+    want("carrier_nat", d["carrier_nat"], None)
+    r = d["double_nat_reason"]
+    pub = d["public_v4"]
+    if ("external address %s (by " % pub) not in r or \
+            "is the public address STUN saw" not in r:
+        sys.exit("%s: reason %r does not name the gateway's %s" % (topo, r, pub))
 else:
     want("hops.reached_ttl", h["reached_ttl"], 2)
     want("hops.list length", len(lst), 2)
@@ -114,23 +135,54 @@ else:
     r = d["double_nat_reason"]
     if "no hop beyond hop 1 " + gw1 not in r:
         sys.exit("%s: reason %r does not name hop 1" % (topo, r))
-    if not ("no gateway answered" in r or "no port-mapping probe" in r):
+    if "no gateway answered port mapping" not in r:
         sys.exit("%s: reason %r says nothing of port mapping" % (topo, r))
+pm = d["port_mapping"]
+if pm is None:
+    sys.exit("%s: port_mapping is null" % topo)
+want("port_mapping.gateway", pm["gateway"], gw1)
+want("port_mapping.test", pm["test"], None)
+svc = pm["services"]
+for k in ("pcp", "nat_pmp", "upnp"):
+    want("port_mapping %s asked" % k, svc[k]["asked"], True)
+    if topo != "port-restricted-upnp":
+        want("port_mapping %s answered" % k, svc[k]["answered"], False)
+        if not svc[k]["status"]:  # NAT_ETIMEDOUT, UV_ECONNREFUSED...
+            sys.exit("%s: port_mapping %s status %r" % (topo, k, svc[k]["status"]))
+if topo == "port-restricted-upnp":
+    ext = [svc[k]["external_address"] for k in ("nat_pmp", "upnp")]
+    want("port_mapping external addresses", ext, [d["public_v4"]] * 2)
+t = load("pmtest")["port_mapping"]["test"]
+if topo == "port-restricted-upnp":
+    for k, val in (("read_back", True), ("deleted", True), ("error", None),
+                   ("lifetime_asked", 30)):
+        want("test." + k, t[k], val)
+    if not (t["external"] or "").startswith(d["public_v4"] + ":"):
+        sys.exit("%s: test.external %r" % (topo, t["external"]))
+else:
+    want("test.external", t["external"], None)
+    want("test.error", t["error"], "no port-mapping protocol answered the probe")
 if not any(x.startswith("double NAT: ") and r in x for x in d["explanation"]):
     sys.exit("%s: no explanation line with the reason" % topo)
 n = load("nohops")
 want("--no-hops hops", n["hops"], None)
-want("--no-hops double_nat", n["double_nat"], None)
-if "no hop probe" not in n["double_nat_reason"]:
-    sys.exit("%s: --no-hops reason %r" % (topo, n["double_nat_reason"]))
+if topo == "port-restricted-upnp":  # the gateway decides alone
+    want("--no-hops double_nat", n["double_nat"], False)
+    want("--no-hops reason", n["double_nat_reason"], r)
+else:
+    want("--no-hops double_nat", n["double_nat"], None)
+    if "no hop probe" not in n["double_nat_reason"]:
+        sys.exit("%s: --no-hops reason %r" % (topo, n["double_nat_reason"]))
 for k in ("mapping", "filtering", "hairpinning"):
     want("%s with and without hops" % k, n[k], d[k])
 want("allocation with and without hops", n["port_allocation"]["kind"],
      d["port_allocation"]["kind"])
 print("%s: double_nat %s, carrier_nat %s: %s; hops %s; %.1f ms (%.1f ms "
-      "without)" % (topo, d["double_nat"], d["carrier_nat"], r,
-                    ", ".join("%d %s" % (x["ttl"], x["address"]) for x in lst),
-                    d["duration_ms"], n["duration_ms"]))
+      "without hops); port mapping %.1f ms, test %s" % (
+          topo, d["double_nat"], d["carrier_nat"], r,
+          ", ".join("%d %s" % (x["ttl"], x["address"]) for x in lst),
+          d["duration_ms"], n["duration_ms"], pm["duration_ms"],
+          t["error"] or "%s by %s" % (t["external"], t["protocol"])))
 PY
   fail "$TOPO: hops"
 reached=2
