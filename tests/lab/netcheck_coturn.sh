@@ -8,6 +8,8 @@
 set -u
 
 NETCHECK=${1:?usage: netcheck_coturn.sh NETCHECK SCHEMA}
+# Live runs here are on the host's own loopback: --no-portmap keeps them
+# from asking the machine's real gateway.
 SCHEMA=${2:?usage: netcheck_coturn.sh NETCHECK SCHEMA}
 PY=/usr/bin/python3
 
@@ -69,7 +71,7 @@ def expect(what, got, want):
     if got != want:
         sys.exit("%s: got %r, want %r" % (what, got, want))
 
-expect("schema_version", doc["schema_version"], 1)
+expect("schema_version", doc["schema_version"], 2)
 expect("tool", doc["tool"], "netcheck")
 expect("number of server entries", len(doc["servers"]), 1)
 s = doc["servers"][0]
@@ -198,7 +200,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
     if ! kill -0 "$turn_pid" 2>/dev/null; then
       break
     fi
-    if "$NETCHECK" --server "127.0.0.1:$p" --timeout 200 --json \
+    if "$NETCHECK" --no-portmap --server "127.0.0.1:$p" --timeout 200 --json \
       >/dev/null 2>&1; then
       port=$p
       break
@@ -214,7 +216,7 @@ alt=$((port + 1))
 echo "coturn (pid $turn_pid) on 127.0.0.1:$port, 127.0.0.2:$alt"
 
 # ---- JSON report against coturn
-"$NETCHECK" --server "127.0.0.1:$port" --json >"$tmp/ok.json" 2>"$tmp/ok.err"
+"$NETCHECK" --no-portmap --server "127.0.0.1:$port" --json >"$tmp/ok.json" 2>"$tmp/ok.err"
 rc=$?
 [ $rc -eq 0 ] || fail "netcheck against coturn exited $rc, want 0: $(cat "$tmp/ok.err")"
 check "$tmp/ok.json" "$SCHEMA" coturn "$port" "$alt"
@@ -224,7 +226,7 @@ echo "ok: JSON report (no NAT, RFC 5780, schema valid)"
 # verdict through the same analyzers; live JSON has "replay": null
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["replay"] is not None)' "$tmp/ok.json" ||
   fail "live report: want \"replay\": null"
-"$NETCHECK" --server "127.0.0.1:$port" --json --record "$tmp/rec.pcap" \
+"$NETCHECK" --no-portmap --server "127.0.0.1:$port" --json --record "$tmp/rec.pcap" \
   >"$tmp/rec.json" 2>"$tmp/rec.err" || fail "--record run failed: $(cat "$tmp/rec.err")"
 if command -v tshark >/dev/null 2>&1; then
   n=$(tshark -r "$tmp/rec.pcap" -Y stun 2>/dev/null | wc -l)
@@ -263,7 +265,7 @@ if live["servers"][0]["local"] != rp["servers"][0]["local"]:
                                                live["servers"][0]["local"]))
 PYEOF
 echo "ok: --record replays to the live verdict"
-"$NETCHECK" --server "127.0.0.1:$port" --record "$tmp/nodir/x.pcap" >/dev/null 2>"$tmp/r.err"
+"$NETCHECK" --no-portmap --server "127.0.0.1:$port" --record "$tmp/nodir/x.pcap" >/dev/null 2>"$tmp/r.err"
 rc=$?
 [ $rc -eq 3 ] || fail "--record into a missing directory exited $rc, want 3"
 [ "$(wc -l <"$tmp/r.err")" -eq 1 ] && grep -q "nodir/x.pcap" "$tmp/r.err" ||
@@ -271,7 +273,7 @@ rc=$?
 echo "ok: unwritable --record exits 3"
 
 # ---- text report: the verdict comes first, one fact a line
-"$NETCHECK" --server "127.0.0.1:$port" >"$tmp/ok.txt" 2>/dev/null
+"$NETCHECK" --no-portmap --server "127.0.0.1:$port" >"$tmp/ok.txt" 2>/dev/null
 rc=$?
 [ $rc -eq 0 ] || fail "text run exited $rc, want 0"
 first=$(head -n 1 "$tmp/ok.txt")
@@ -287,7 +289,7 @@ grep -Eq '^  RFC 5780: +yes$' "$tmp/ok.txt" || fail "text report lacks 'RFC 5780
 echo "ok: text report starts with the verdict"
 
 # ---- -v writes progress on stderr only: stdout stays valid JSON
-"$NETCHECK" -v --server "127.0.0.1:$port" --json >"$tmp/v.json" 2>"$tmp/v.err"
+"$NETCHECK" --no-portmap -v --server "127.0.0.1:$port" --json >"$tmp/v.json" 2>"$tmp/v.err"
 [ $? -eq 0 ] || fail "-v run failed"
 "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/v.json" ||
   fail "stdout of -v --json is not JSON"
@@ -306,11 +308,11 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   fi
 done
 [ -n "$dead" ] || fail "no free UDP port found"
-"$NETCHECK" --server "127.0.0.1:$dead" --timeout 300 --json >"$tmp/dead.json" 2>/dev/null
+"$NETCHECK" --no-portmap --server "127.0.0.1:$dead" --timeout 300 --json >"$tmp/dead.json" 2>/dev/null
 rc=$?
 [ $rc -eq 1 ] || fail "netcheck against a dead port exited $rc, want 1"
 check "$tmp/dead.json" "$SCHEMA" dead "$dead"
-"$NETCHECK" --server "127.0.0.1:$dead" --timeout 300 >"$tmp/dead.txt" 2>/dev/null
+"$NETCHECK" --no-portmap --server "127.0.0.1:$dead" --timeout 300 >"$tmp/dead.txt" 2>/dev/null
 first=$(head -n 1 "$tmp/dead.txt")
 [ "$first" = "UDP blocked" ] || fail "verdict for a dead server is '$first', want 'UDP blocked'"
 echo "ok: dead server -> timeout, exit 1, 'UDP blocked'"
@@ -337,7 +339,7 @@ usage_case "stray" --server "127.0.0.1:$port" stray
 echo "ok: usage errors exit 2 with one line"
 
 # ---- environment error: a local address this host does not have
-"$NETCHECK" --bind 192.0.2.1 --server "127.0.0.1:$port" >"$tmp/e.out" 2>"$tmp/e.err"
+"$NETCHECK" --no-portmap --bind 192.0.2.1 --server "127.0.0.1:$port" >"$tmp/e.out" 2>"$tmp/e.err"
 rc=$?
 [ $rc -eq 3 ] || fail "--bind 192.0.2.1 exited $rc, want 3"
 [ "$(wc -l <"$tmp/e.err")" -eq 1 ] || fail "--bind 192.0.2.1: want one line on stderr"

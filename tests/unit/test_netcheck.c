@@ -116,6 +116,7 @@ static void config(fx *f, nat_netcheck_server *s, nat_netcheck_config *cfg) {
   cfg->nservers = 1;
   cfg->done = on_done;
   cfg->arg = f;
+  cfg->no_portmap = true; /* never ask the machine's real gateway */
 }
 
 static void run(fx *f, const nat_netcheck_config *cfg) {
@@ -182,11 +183,44 @@ static void test_run(void **state) {
   assert_int_equal(f->res.tests[NAT_OBS_BASIC].transactions, 1);
   assert_non_null(f->res.tests[NAT_OBS_FILTERING].skipped);
   assert_int_equal(f->res.verdict.filtering, NAT_BEH_UNKNOWN);
-  /* each answered request: one datagram out, one in */
+  /* the hop probe ran beside: on the loopback TTL 1 reaches the server;
+   * its answers never reached the plan (nothing unmatched) nor
+   * on_datagram */
+  assert_int_equal(f->res.hops.target.family, NAT_AF_INET);
+  assert_int_equal(f->res.hops.reached_ttl, 1);
+  assert_int_equal(f->res.hops.n, 1);
+  assert_int_equal(f->res.hops.hop[0].kind, NAT_HOP_SERVER);
+  assert_int_equal(f->res.hops.hop[0].space, NAT_SPACE_LOOPBACK);
+  assert_int_equal(f->res.stats.unmatched, 0);
+  assert_true(f->res.stats.responses + f->res.hops.answers <= f->served);
+  assert_true(f->datagrams >= 2 * f->res.stats.responses);
+  assert_int_equal(f->res.send_errors, 0);
+  assert_int_equal(f->res.hop_send_errors, 0);
+  assert_true(f->res.duration > 0);
+  /* loopback: neither public nor a second NAT */
+  assert_int_equal(f->res.verdict.double_nat, NAT_TRI_UNKNOWN);
+  assert_non_null(strstr(f->res.verdict.double_nat_reason, "cannot tell"));
+}
+
+/* Without the hop probe: each answered request is one datagram out and
+ * one in, and the hop list says it did not run. */
+static void test_no_hops(void **state) {
+  fx *f = *state;
+  nat_netcheck_server s;
+  nat_netcheck_config cfg;
+  config(f, &s, &cfg);
+  cfg.on_datagram = on_datagram;
+  cfg.no_hops = true;
+  run(f, &cfg);
+  assert_int_equal(f->status, 0);
+  assert_int_equal(f->res.hops.target.family, NAT_AF_NONE);
   assert_int_equal(f->res.stats.responses, f->served);
   assert_true(f->datagrams >= 2 * f->served);
-  assert_int_equal(f->res.send_errors, 0);
-  assert_true(f->res.duration > 0);
+  cfg.hops_max_ttl = NAT_HOPS_MAX + 1;
+  {
+    nat_netcheck *nc;
+    assert_int_equal(nat_netcheck_new(&nc, &f->loop, &cfg), NAT_EINVAL);
+  }
 }
 
 /* With a bind address, sockets bind to it (port 0: the kernel's). */
@@ -313,6 +347,7 @@ static void test_refused_at_once(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_no_hops, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bind, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),

@@ -26,7 +26,8 @@ static const char usage_text[] =
     "HOST[:PORT]]...\n"
     "                [-4] [-6] [--json] [--timeout MS] [--lifetime[=MAXSEC]]\n"
     "                [--alloc-samples N] [--no-hairpin] [--no-alloc]\n"
-    "                [--no-filtering] [--basic] [--software S] [--bind ADDR]\n"
+    "                [--no-filtering] [--no-hops] [--no-portmap]\n"
+    "                [--portmap-test] [--basic] [--software S] [--bind ADDR]\n"
     "                [--record FILE.pcap] [-v] [--help] [--version]\n"
     "       netcheck --replay FILE [--client ADDR]\n"
     "                [--capture-point client|outside|auto] [--json] [-v]\n"
@@ -49,9 +50,16 @@ static const char usage_text[] =
     "                            6..32 (default 16)\n"
     "      --no-hairpin, --no-alloc, --no-filtering\n"
     "                            skip that test\n"
+    "      --no-hops             no hop probe (Binding requests with rising\n"
+    "                            TTL, read back from ICMP time-exceeded, that\n"
+    "                            show a carrier or second NAT)\n"
+    "      --no-portmap          do not probe PCP, NAT-PMP and UPnP IGD at\n"
+    "                            the gateway\n"
+    "      --portmap-test        also map the first socket's port at the\n"
+    "                            gateway for 30 s, read it back, delete it\n"
     "      --basic               one Binding request per server only\n"
     "  -4, -6                    IPv4 only / IPv6 only (default: both)\n"
-    "  -j, --json                JSON report (schema_version 1)\n"
+    "  -j, --json                JSON report (schema_version 2)\n"
     "  -t, --timeout MS          overall deadline, 1..60000 (default 3000;\n"
     "                            --lifetime adds MAXSEC)\n"
     "      --software S          SOFTWARE attribute sent (default\n"
@@ -277,6 +285,9 @@ static const struct option long_opts[] = {
     {"no-alloc", no_argument, NULL, 'N'},
     {"no-filtering", no_argument, NULL, 'F'},
     {"basic", no_argument, NULL, 'B'},
+    {"no-hops", no_argument, NULL, 'O'},
+    {"no-portmap", no_argument, NULL, 'G'},
+    {"portmap-test", no_argument, NULL, 'T'},
     {"json", no_argument, NULL, 'j'},
     {"timeout", required_argument, NULL, 't'},
     {"software", required_argument, NULL, 'S'},
@@ -307,7 +318,7 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
   opterr = 0;
   while (rv == 0 && (c = getopt_long(argc, argv, ":s:r:46jt:b:vhV", long_opts,
                                      NULL)) != -1) {
-    if (c > 0 && strchr("srLAHNFB46tSbR", c) != NULL)
+    if (c > 0 && strchr("srLAHNFBOGT46tSbR", c) != NULL)
       live_opt = true; /* an option of live runs only */
     switch (c) {
     case 's':
@@ -332,6 +343,15 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
       break;
     case 'F':
       opt->tests &= ~NAT_PROBE_FILTERING;
+      break;
+    case 'O':
+      opt->no_hops = true;
+      break;
+    case 'G':
+      opt->no_portmap = true;
+      break;
+    case 'T':
+      opt->portmap_test = true;
       break;
     case 'B':
       opt->tests &= NAT_PROBE_LIFETIME;
@@ -399,6 +419,11 @@ static int parse_args(nc_options *opt, int argc, char **argv, bool *done) {
         "--capture-point, --json and -v, not the options of "
         "a live run",
         opt->replay);
+  if (opt->portmap_test && opt->no_portmap)
+    return nat_cli_usage_error("netcheck",
+                               "--portmap-test maps a port by the protocol "
+                               "the probe found: drop --no-portmap%s",
+                               "");
   if (opt->replay == NULL && (opt->has_client || seen_point))
     return nat_cli_usage_error("netcheck", "%s only applies to --replay FILE",
                                opt->has_client ? "--client"

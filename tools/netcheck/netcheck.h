@@ -9,6 +9,8 @@
 #include <nat/addr.h>
 #include <nat/analyze.h>
 #include <nat/capture.h>
+#include <nat/hops.h>
+#include <nat/netcheck.h>
 #include <nat/obs.h>
 #include <nat/probe.h>
 #include <nat/replay.h>
@@ -55,6 +57,9 @@ typedef struct nc_options {
   bool has_client;         /* --client ADDR (replay) */
   nat_addr client;
   uint8_t capture_point; /* --capture-point: nat_replay_point */
+  bool no_hops;          /* --no-hops */
+  bool no_portmap;       /* --no-portmap */
+  bool portmap_test;     /* --portmap-test */
 } nc_options;
 
 /** What the receive paths refused (from nat_udp_stats). */
@@ -85,6 +90,9 @@ typedef struct nc_result {
   nat_probe_test_info tests[6]; /* by nat_obs_test */
   bool probed;                  /* the plan ran (some server resolved) */
   const nc_replay_info *replay; /* set by a replay, NULL live */
+  nat_hop_list hops;            /* target family NONE: not run */
+  uint64_t hop_send_errors;     /* hop requests the socket refused */
+  nat_netcheck_portmap portmap; /* probed false: not run */
 } nc_result;
 
 /* run.c: probe every server (nat/netcheck.h), fill @p res (init'ed by the

@@ -1,5 +1,5 @@
-/* netcheck -- the JSON report, schema_version 1
- * (docs/schema/netcheck-report-v1.schema.json). Keys are written in a fixed
+/* netcheck -- the JSON report, schema_version 2
+ * (docs/schema/netcheck-report-v2.schema.json). Keys are written in a fixed
  * order; absent values are null, never missing. */
 #include <jansson.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 #include "netcheck.h"
 
-#define NC_SCHEMA_VERSION 1
+#define NC_SCHEMA_VERSION 2
 
 /* json_object_set_new() that remembers a failure in *ok. */
 static void put(json_t *obj, const char *key, json_t *v, bool *ok) {
@@ -215,6 +215,115 @@ static json_t *difficulty_json(const nat_verdict *v) {
                                             : "unknown");
 }
 
+static json_t *hop_json(const nat_hop *h) {
+  char ip[NAT_ADDR_STRLEN];
+  bool silent = h->kind == NAT_HOP_SILENT;
+  return json_pack(
+      "{sisosososssb}", "ttl", (int)h->ttl, "address",
+      silent ? json_null()
+             : json_string(nat_addr_format_ip(&h->addr, ip, sizeof ip)),
+      "rtt_ms", silent ? json_null() : json_real(nc_ms(h->rtt)), "space",
+      silent ? json_null() : json_string(nat_addr_space_name(h->space)), "kind",
+      nat_hop_kind_name(h->kind), "by_order", h->by_order);
+}
+
+/* "hops": null when the hop probe did not run (replays, --no-hops). */
+static json_t *hops_json(const nc_result *res, bool *ok) {
+  const nat_hop_list *h = &res->hops;
+  char buf[NAT_ADDR_STRLEN];
+  json_t *j, *list;
+  size_t i;
+  if (h->target.family == NAT_AF_NONE)
+    return json_null();
+  j = json_object();
+  list = json_array();
+  if (j == NULL || list == NULL) {
+    json_decref(j);
+    json_decref(list);
+    *ok = false;
+    return NULL;
+  }
+  put(j, "target", json_string(nat_addr_format(&h->target, buf, sizeof buf)),
+      ok);
+  put(j, "reached_ttl",
+      h->reached_ttl != 0 ? json_integer(h->reached_ttl) : json_null(), ok);
+  put(j, "max_ttl", json_integer(h->max_ttl), ok);
+  put(j, "sent", json_integer(h->sent), ok);
+  put(j, "reports", json_integer(h->reports), ok);
+  put(j, "answers", json_integer(h->answers), ok);
+  put(j, "refused", json_integer(h->refused), ok);
+  put(j, "send_errors", json_integer((json_int_t)res->hop_send_errors), ok);
+  for (i = 0; i < h->n && i < NAT_HOPS_MAX; i++)
+    if (json_array_append_new(list, hop_json(&h->hop[i])) != 0)
+      *ok = false;
+  put(j, "list", list, ok);
+  return j;
+}
+
+static json_t *ip_or_null(const nat_addr *a) {
+  char buf[NAT_ADDR_STRLEN];
+  if (a->family == NAT_AF_NONE)
+    return json_null();
+  return json_string(nat_addr_format_ip(a, buf, sizeof buf));
+}
+
+static json_t *pm_service_json(const nat_pm_service *s) {
+  return json_pack(
+      "{sbsbsosososososs}", "asked", s->asked, "answered", s->answered,
+      "status",
+      s->asked && s->status != 0 ? json_string(nat_err_name(s->status))
+                                 : json_null(),
+      "result", s->answered ? json_integer(s->result) : json_null(),
+      "external_address", ip_or_null(&s->external), "epoch",
+      s->has_epoch ? json_integer(s->epoch) : json_null(), "rtt_ms",
+      s->answered ? json_real(nc_ms(s->rtt)) : json_null(), "detail",
+      s->detail);
+}
+
+static json_t *pm_test_json(const nat_netcheck_portmap *r) {
+  const nat_portmap_mapping *m = &r->mapping;
+  char buf[NAT_ADDR_STRLEN];
+  bool granted = m->external.family != NAT_AF_NONE;
+  if (!r->tested)
+    return json_null();
+  return json_pack(
+      "{sosisosisisbsbso}", "protocol",
+      granted ? json_string(nat_pm_proto_name(m->proto)) : json_null(),
+      "internal_port", (int)m->internal_port, "external",
+      granted ? json_string(nat_addr_format(&m->external, buf, sizeof buf))
+              : json_null(),
+      "lifetime_asked", (int)m->lifetime_asked, "lifetime_granted",
+      (int)m->lifetime, "read_back", r->read_back, "deleted", r->deleted,
+      "error", r->test_status != 0 ? safe_string(r->test_error) : json_null());
+}
+
+/* "port_mapping": null when not probed (--no-portmap, replays). */
+static json_t *portmap_json(const nc_result *res, bool *ok) {
+  const nat_netcheck_portmap *r = &res->portmap;
+  const nat_portmap_probe *p = &r->probe;
+  json_t *j, *svc;
+  if (!r->probed)
+    return json_null();
+  j = json_object();
+  svc = json_object();
+  if (j == NULL || svc == NULL) {
+    json_decref(j);
+    json_decref(svc);
+    *ok = false;
+    return NULL;
+  }
+  put(j, "gateway", ip_or_null(&p->gateway), ok);
+  put(j, "gateway_private", json_boolean(p->gateway_private), ok);
+  put(j, "refused", json_boolean(p->refused), ok);
+  put(j, "duration_ms", json_real(nc_ms(p->duration)), ok);
+  put(svc, "pcp", pm_service_json(&p->svc[NAT_PM_PCP]), ok);
+  put(svc, "nat_pmp", pm_service_json(&p->svc[NAT_PM_NATPMP]), ok);
+  put(svc, "upnp", pm_service_json(&p->svc[NAT_PM_UPNP]), ok);
+  put(j, "services", svc, ok);
+  put(j, "test", pm_test_json(r), ok);
+  return j;
+}
+
 static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   const nat_verdict *v = &res->verdict;
   char buf[400];
@@ -229,10 +338,14 @@ static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   put(root, "prediction", prediction_json(&v->prediction, ok), ok);
   put(root, "pooling", json_string(nat_pooling_name(v->pooling)), ok);
   put(root, "double_nat", tri_json(v->double_nat), ok);
+  put(root, "double_nat_reason", safe_string(v->double_nat_reason), ok);
+  put(root, "carrier_nat", tri_json(v->carrier_nat), ok);
   put(root, "lifetime", lifetime_json(v), ok);
   put(root, "strategy", strategy_json(v, ok), ok);
   put(root, "explanation", explain_json(v, ok), ok);
   put(root, "tests", tests_json(res, ok), ok);
+  put(root, "hops", hops_json(res, ok), ok);
+  put(root, "port_mapping", portmap_json(res, ok), ok);
 }
 
 static json_t *count_json(uint64_t n) {

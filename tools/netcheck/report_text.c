@@ -49,6 +49,90 @@ static void allocation(FILE *out, const nat_alloc_verdict *a) {
                                     : "unknown");
 }
 
+/* "Hops:" on one line: "1 192.168.1.1 private 0.4 ms, 2 *, 3 server
+ * 203.0.113.1 1.2 ms (reached at TTL 3)". */
+static void hops_line(FILE *out, const nc_result *res) {
+  const nat_hop_list *h = &res->hops;
+  char ip[NAT_ADDR_STRLEN];
+  size_t i;
+  fprintf(out, LABEL, "Hops:");
+  if (h->target.family == NAT_AF_NONE) {
+    fprintf(out, "%s\n",
+            res->replay != NULL ? "no hop probe in a capture" : "not probed");
+    return;
+  }
+  for (i = 0; i < h->n && i < NAT_HOPS_MAX; i++) {
+    const nat_hop *hp = &h->hop[i];
+    fprintf(out, "%s%u ", i > 0 ? ", " : "", hp->ttl);
+    if (hp->kind == NAT_HOP_SILENT) {
+      fprintf(out, "*");
+      continue;
+    }
+    fprintf(out, "%s%s %s%s %.1f ms",
+            hp->kind == NAT_HOP_SERVER ? "server " : "",
+            nat_addr_format_ip(&hp->addr, ip, sizeof ip),
+            nat_addr_space_name(hp->space), hp->by_order ? "?" : "",
+            nc_ms(hp->rtt));
+  }
+  if (h->reached_ttl != 0)
+    fprintf(out, " (reached at TTL %u)\n", h->reached_ttl);
+  else
+    fprintf(out, " (server not reached in %u hops)\n", h->max_ttl);
+}
+
+/* "Port mapping:" and a line per protocol asked, then the test. */
+static void portmap_lines(FILE *out, const nc_result *res) {
+  static const char *const label[NAT_PM_PROTOS] = {
+      "  PCP:", "  NAT-PMP:", "  UPnP:"};
+  const nat_netcheck_portmap *r = &res->portmap;
+  const nat_portmap_probe *p = &r->probe;
+  char ip[NAT_ADDR_STRLEN];
+  int i;
+  if (!r->probed) {
+    fprintf(out, LABEL "%s\n", "Port mapping:",
+            res->replay != NULL ? "not in a capture" : "not probed");
+    return;
+  }
+  if (p->gateway.family == NAT_AF_NONE) {
+    fprintf(out, LABEL "no gateway found\n", "Port mapping:");
+    return;
+  }
+  fprintf(out, LABEL "gateway %s%s, %.2f ms\n",
+          "Port mapping:", nat_addr_format_ip(&p->gateway, ip, sizeof ip),
+          p->refused ? " (public address: not asked)" : "", nc_ms(p->duration));
+  for (i = 0; i < NAT_PM_PROTOS; i++) {
+    const nat_pm_service *s = &p->svc[i];
+    if (!s->asked)
+      continue;
+    fprintf(out, LABEL, label[i]);
+    if (s->status == 0 && s->external.family != NAT_AF_NONE)
+      fprintf(out, "external %s, %.2f ms",
+              nat_addr_format_ip(&s->external, ip, sizeof ip), nc_ms(s->rtt));
+    else if (s->status == 0)
+      fprintf(out, "answered (no external address), %.2f ms", nc_ms(s->rtt));
+    else if (s->answered)
+      fprintf(out, "refused (result %u)", s->result);
+    else
+      fprintf(out, "%s", nat_strerror(s->status));
+    fprintf(out, "%s%s%s\n", s->detail[0] != '\0' ? " (" : "", s->detail,
+            s->detail[0] != '\0' ? ")" : "");
+  }
+  if (!r->tested)
+    return;
+  fprintf(out, LABEL, "  mapping test:");
+  if (r->mapping.external.family != NAT_AF_NONE)
+    fprintf(out, "UDP %u -> %s by %s for %u s (asked %u), %s, %s",
+            r->mapping.internal_port,
+            nat_addr_format(&r->mapping.external, ip, sizeof ip),
+            nat_pm_proto_name(r->mapping.proto), r->mapping.lifetime,
+            r->mapping.lifetime_asked,
+            r->read_back ? "read back" : "not read back",
+            r->deleted ? "deleted" : "not deleted");
+  else
+    fprintf(out, "not granted");
+  fprintf(out, "%s%s\n", r->test_status != 0 ? ": " : "", r->test_error);
+}
+
 static void behaviour(FILE *out, const nc_result *res) {
   const nat_verdict *v = &res->verdict;
   size_t i;
@@ -72,7 +156,13 @@ static void behaviour(FILE *out, const nc_result *res) {
             100.0 * v->prediction.prob[i]);
   fprintf(out, "\n");
   fprintf(out, LABEL "%s\n", "Pooling:", nat_pooling_name(v->pooling));
-  fprintf(out, LABEL "%s\n", "Double NAT:", nat_tri_name(v->double_nat));
+  if (!not_measurable(out, res, "Double NAT:", NAT_REPLAY_M_NAT)) {
+    fprintf(out, LABEL "%s (%s)\n", "Double NAT:", nat_tri_name(v->double_nat),
+            v->double_nat_reason);
+    fprintf(out, LABEL "%s\n", "Carrier NAT:", nat_tri_name(v->carrier_nat));
+  }
+  hops_line(out, res);
+  portmap_lines(out, res);
   if (not_measurable(out, res, "Mapping lifetime:", NAT_REPLAY_M_LIFETIME))
     return;
   if (v->lifetime_min == 0 && v->lifetime_max == 0)

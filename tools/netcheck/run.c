@@ -66,6 +66,9 @@ static void on_done(nat_netcheck *nc, void *arg, nat_netcheck_result *r,
   memcpy(res->tests, r->tests, sizeof res->tests);
   res->probed = r->probed;
   res->duration = r->duration;
+  res->hops = r->hops;
+  res->hop_send_errors = r->hop_send_errors;
+  res->portmap = r->portmap;
   for (i = 0; l->opt->verbose && i < res->log.n; i++)
     if (res->log.v[i].server.family != NAT_AF_NONE) /* not a failed lookup */
       nc_obs_trace(&res->log.v[i]);
@@ -106,6 +109,9 @@ static void config_of(nc_live *l, nat_netcheck_server *srv,
   cfg->alloc_samples = opt->alloc_samples;
   cfg->lifetime_max = (nat_tstamp)opt->lifetime_max_s * NAT_SECONDS;
   cfg->software = opt->software;
+  cfg->no_hops = opt->no_hops;
+  cfg->no_portmap = opt->no_portmap;
+  cfg->portmap_test = opt->portmap_test;
   cfg->on_socket_error = on_socket_error;
   cfg->on_datagram = on_datagram;
   cfg->done = on_done;

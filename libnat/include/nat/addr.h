@@ -79,6 +79,24 @@ NAT_EXTERN bool nat_addr_is_unspecified(const nat_addr *a); /**< 0.0.0.0, :: */
 NAT_EXTERN bool
 nat_addr_is_multicast(const nat_addr *a); /**< 224/4, ff00::/8 */
 
+/** The address space an IP belongs to (for hop lists and NAT detection). */
+typedef enum nat_addr_space {
+  NAT_SPACE_NONE = 0,       /**< no address (family NONE) */
+  NAT_SPACE_PUBLIC = 1,     /**< none of the ones below: globally routed */
+  NAT_SPACE_PRIVATE = 2,    /**< RFC 1918, fc00::/7 */
+  NAT_SPACE_SHARED = 3,     /**< 100.64.0.0/10 (RFC 6598, carrier NAT) */
+  NAT_SPACE_LOOPBACK = 4,   /**< 127/8, ::1 */
+  NAT_SPACE_LINK_LOCAL = 5, /**< 169.254/16, fe80::/10 */
+  NAT_SPACE_OTHER = 6       /**< unspecified or multicast */
+} nat_addr_space;
+
+/** The space of @p a's IP (the classes above, in that order). */
+NAT_EXTERN nat_addr_space nat_addr_space_of(const nat_addr *a);
+
+/** "public", "private", "shared", "loopback", "link-local", "other";
+ * "none" for NAT_SPACE_NONE and unknown values. Never NULL. */
+NAT_EXTERN const char *nat_addr_space_name(uint8_t space);
+
 #ifdef __cplusplus
 }
 #endif

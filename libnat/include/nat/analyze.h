@@ -16,7 +16,8 @@
  * In the tree: libnat/src/analyze/ (this header is its main one, with obs.h
  * and verdict.h): the observation log (obs.c) and the analyzers, pure
  * functions from it to verdicts (analyze.c; verdict_*.c: mapping, filtering,
- * hairpinning, allocation, paths, strategies, explanations). Live runs
+ * hairpinning, allocation, paths, strategies, explanations; double_nat.c:
+ * double NAT from the log, the hop list and gateways). Live runs
  * (probe/) and replays (capture/) give it the same log. Uses stun/ and
  * base/.
  */

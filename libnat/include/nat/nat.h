@@ -16,6 +16,7 @@
 #include "nat/link.h"
 #include "nat/verdict.h"
 #include "nat/probe.h"
+#include "nat/hops.h"
 #include "nat/stunsrv.h"
 #include "nat/quic.h"
 #include "nat/capture.h"

@@ -27,6 +27,34 @@
  * Nothing here sleeps: the deadline is a timer, and the plan's own
  * timeouts adapt to the RTT it measures (nat/probe.h).
  *
+ * The hop probe (nat/hops.h; on unless no_hops) runs beside the plan on
+ * the plan's first socket, towards the primary server of that socket's
+ * family (the rfc5780 server if one is named, else the first that
+ * resolved): IP_RECVERR (IPV6_RECVERR) is set on that socket, each TTL's
+ * request leaves with IP_TTL (IPV6_UNICAST_HOPS) set for that one send,
+ * and the socket's error queue is drained (recvmsg MSG_ERRQUEUE) whenever
+ * libuv reports an error or nothing on it, and before each send from it
+ * (a pending ICMP error would fail the send). Its answers are taken out
+ * before the plan sees a datagram, so the plan's counters and log do not
+ * change; they are not passed to on_datagram either (a replay of a
+ * recording would read the TTL-limited requests as unanswered ones). It
+ * ends when the plan ends, or before: it never makes a run longer. The
+ * verdict's double_nat then comes from nat_verdict_double_nat() with the
+ * hop list and the gateway's external addresses (nat/verdict.h, "Double
+ * NAT").
+ *
+ * The port-mapping probe (nat/portmap.h; on unless no_portmap) starts
+ * with the lookups and runs beside them and the plan: PCP, NAT-PMP and
+ * UPnP IGD towards the default route's gateway (or portmap_gateway), no
+ * mapping made. Its external addresses feed the double-NAT verdict. With
+ * portmap_test, once the probe has ended and the first socket is open, a
+ * mapping of that socket's port is asked for a 30 s lease, read back
+ * (nat_portmap_get()) and deleted. The done callback waits for the
+ * port-mapping handle to close (the probe's budget is
+ * NAT_PORTMAP_DEFAULT_TIMEOUT, UPnP's SOAP request may add
+ * NAT_PORTMAP_UPNP_SOAP_MS), at most until the run's deadline: then it
+ * is closed (a mapping held is deleted) and the report keeps what it had.
+ *
  * Callback rule: when a call that takes a callback fails at once, the
  * callback is never called. */
 #ifndef NAT_NETCHECK_H
@@ -37,7 +65,9 @@
 
 #include "nat/addr.h"
 #include "nat/common.h"
+#include "nat/hops.h"
 #include "nat/obs.h"
+#include "nat/portmap.h"
 #include "nat/probe.h"
 #include "nat/verdict.h"
 
@@ -77,6 +107,23 @@ typedef struct nat_netcheck_lookup {
   nat_addr addrs[2];
 } nat_netcheck_lookup;
 
+/** The port-mapping probe of a run, and the test (portmap_test). */
+typedef struct nat_netcheck_portmap {
+  bool probed;             /**< the probe ran (not no_portmap, it started) */
+  int status;              /**< why it could not start, else 0 */
+  nat_portmap_probe probe; /**< what it found (as far as it went) */
+  bool tested;             /**< portmap_test was asked */
+  nat_portmap_mapping mapping; /**< the test's mapping as last granted
+                                    (internal_port and lifetime_asked
+                                    set when asked; active false after
+                                    the delete) */
+  bool read_back;              /**< nat_portmap_get() held the grant: active,
+                                    our port, an external address and port */
+  bool deleted;                /**< the gateway confirmed the delete */
+  int test_status;             /**< 0, or why the test failed */
+  char test_error[128];        /**< the failure in words; "" if none */
+} nat_netcheck_portmap;
+
 /** What a run found. The log and the verdict are value objects owned by
  * the handle (freed at close); the done callback may take them: copy the
  * structs out and nat_obslog_init() / nat_verdict_init() the ones here. */
@@ -84,7 +131,8 @@ typedef struct nat_netcheck_result {
   nat_obslog log;        /**< every transaction in the order sent, then the
                               requests that could not be made (server_idx
                               names the server, status why) */
-  nat_verdict verdict;   /**< nat_verdict_compute() over @p log */
+  nat_verdict verdict;   /**< nat_verdict_compute() over @p log, then
+                              nat_verdict_double_nat() with @p hops */
   nat_probe_stats stats; /**< what the plan received and refused */
   uint64_t send_errors;  /**< datagrams the sockets did not take */
   nat_probe_test_info tests[6]; /**< by nat_obs_test */
@@ -92,6 +140,12 @@ typedef struct nat_netcheck_result {
   nat_tstamp duration;          /**< ns, from nat_netcheck_new() to done */
   size_t nservers;              /**< as configured */
   nat_netcheck_lookup lookups[NAT_NETCHECK_MAX_SERVERS]; /**< by server */
+  /** The hop probe's list; hops.target.family is NAT_AF_NONE when it did
+   * not run (no_hops, no server, the first socket not opened). */
+  nat_hop_list hops;
+  uint64_t hop_send_errors;     /**< hop requests the socket did not take
+                                     (counted apart from send_errors) */
+  nat_netcheck_portmap portmap; /**< probed false: not run */
 } nat_netcheck_result;
 
 typedef struct nat_netcheck nat_netcheck;
@@ -123,6 +177,15 @@ typedef struct nat_netcheck_config {
   unsigned alloc_samples;  /**< 0: NAT_PROBE_ALLOC_DEFAULT */
   nat_tstamp lifetime_max; /**< with NAT_PROBE_LIFETIME: 60 s */
   const char *software;    /**< SOFTWARE attribute (copied); NULL: none */
+  bool no_hops;            /**< do not run the hop probe (it runs by
+                                default) */
+  unsigned hops_max_ttl;   /**< 0: NAT_HOPS_DEFAULT; at most NAT_HOPS_MAX */
+  bool no_portmap;         /**< do not probe port mapping (it runs by
+                                default) */
+  bool portmap_test;       /**< also map the first socket's port for a
+                                short lease, read it back and delete it */
+  /** The gateway to probe; NAT_AF_NONE: the default route's. */
+  nat_addr portmap_gateway;
   /** Optional: every datagram sent (@p src is the socket's bound
    * address) or received (@p dst is), as it goes, e.g. to record the run
    * (netcheck --record). */
@@ -141,8 +204,8 @@ typedef struct nat_netcheck_config {
  * @return 0; NAT_EINVAL (NULL, no done callback, no server or more than
  *         NAT_NETCHECK_MAX_SERVERS, a NULL name, a family or bind address
  *         that contradict each other, alloc_samples over
- *         NAT_PROBE_ALLOC_MAX); NAT_ENOMEM; the bind error as a negative
- *         errno (UV_EADDRNOTAVAIL, UV_EACCES, ...). */
+ *         NAT_PROBE_ALLOC_MAX, hops_max_ttl over NAT_HOPS_MAX); NAT_ENOMEM; the
+ * bind error as a negative errno (UV_EADDRNOTAVAIL, UV_EACCES, ...). */
 NAT_EXTERN int nat_netcheck_new(nat_netcheck **out, uv_loop_t *loop,
                                 const nat_netcheck_config *cfg);
 

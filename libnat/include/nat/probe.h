@@ -118,8 +118,9 @@
  * In the tree: libnat/src/probe/ (this header is its main one): the plan
  * (probe_plan.c: which tests, sockets and requests) and its mechanism
  * (probe.c: transactions, deadlines, observations), which call each other as
- * policy and mechanism. Uses txn/, stun/; its observations go to analyze/.
- * Pure; io/netcheck.c drives it.
+ * policy and mechanism; the hop probe (hops.c, nat/hops.h) beside them.
+ * Uses txn/, stun/; its observations go to analyze/. Pure; io/netcheck.c
+ * drives it.
  */
 #ifndef NAT_PROBE_H
 #define NAT_PROBE_H

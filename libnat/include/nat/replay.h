@@ -263,8 +263,9 @@ NAT_EXTERN const char *nat_replay_bit_name(uint32_t bit);
  * cannot show: each NAT_REPLAY_M_MASKABLE bit missing from
  * @p d->measurable, so that a replay says "unknown" where it could only
  * guess (see "Where the capture was taken" above). Withheld:
- *  - NAT: nat_present (overall, per family, per server) and double_nat
- *    become NAT_TRI_UNKNOWN;
+ *  - NAT: nat_present (overall, per family, per server), double_nat and
+ *    carrier_nat become NAT_TRI_UNKNOWN, double_nat_reason "not
+ *    measurable from this capture: WHY";
  *  - MAPPING: mapping NAT_BEH_UNKNOWN, mapping_varies unknown,
  *    rfc5780_used false, difficulty 0, self_class NAT_PEER_CLASSES;
  *  - FILTERING: filtering NAT_BEH_UNKNOWN, filtering_unsupported false;
@@ -286,7 +287,10 @@ NAT_EXTERN uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d);
 /** The verdict of a replay, as netcheck --replay gives it:
  * nat_verdict_compute() over @p log (nat_replay_finish()'s), then
  * nat_replay_mask() with @p d (nat_replay_get_diag()'s). @p masked (may
- * be NULL) gets the bits withheld.
+ * be NULL) gets the bits withheld. Double NAT rests on the log's rules
+ * only (nat/verdict.h): a capture holds no hop probe and no gateway
+ * answer, so an unknown double_nat_reason ends with "; no hop probe or
+ * port-mapping answer in a capture".
  * @return 0, NAT_EINVAL (NULL @p v, @p log or @p d), NAT_ENOMEM. */
 NAT_EXTERN int nat_replay_verdict(nat_verdict *v, const nat_obslog *log,
                                   const nat_replay_diag *d, uint32_t *masked);

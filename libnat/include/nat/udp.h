@@ -25,7 +25,9 @@
  * the library here (udp.c: one socket, demultiplexed to txn/ or to the
  * receiver: quic/, the checks of punch/, rdv/); names resolve (resolve.c),
  * interfaces are listed (cand_gather.c), netcheck runs the probe/ plan
- * (netcheck.c). A driver folder: it may include <uv.h>.
+ * (netcheck.c) and the hop probe beside it (netcheck_hops.c: TTL-limited
+ * sends, the socket's ICMP error queue). A driver folder: it may include
+ * <uv.h>.
  */
 #ifndef NAT_UDP_H
 #define NAT_UDP_H

@@ -79,7 +79,39 @@
  *    private network, and a further NAT leads out of it); NO only if the
  *    host itself holds its public address (mapped == local, local not
  *    private/shared); else UNKNOWN -- STUN alone cannot prove there is no
- *    second NAT behind a public mapped address.
+ *    second NAT behind a public mapped address. nat_verdict_compute()
+ *    applies these log rules only (replays and logs give what they gave
+ *    before); double_nat_reason says which rule decided, and carrier_nat
+ *    is YES by the shared-space rules, NO when the host holds its public
+ *    address, else UNKNOWN. nat_verdict_double_nat() adds the evidence a
+ *    log does not hold, in this order (the first rule that decides wins):
+ *     1. the log rules above, when they decide (YES or NO);
+ *     2. a gateway's external address (PCP, NAT-PMP or UPnP, nat/portmap.h)
+ *        in private or shared space -> YES (the gateway sits behind
+ *        another NAT; carrier_nat YES if shared);
+ *     3. a gateway's public external address that differs from every
+ *        public address STUN saw in its family -> YES (another NAT
+ *        beyond the gateway; a gateway with several uplinks looks the
+ *        same);
+ *     4. a gateway's public external address equal to one STUN saw -> NO:
+ *        the host's first router is the NAT whose address the servers
+ *        see, so no NAT follows it. It overrides the hop rules: routers
+ *        numbered in private or shared space without translating (many
+ *        ISPs number internal links so) then show in the hop list;
+ *     5. a hop beyond the first (ttl >= 2, below the TTL that reached the
+ *        server) that answered from shared space -> YES, carrier_nat YES
+ *        ("hop 2 100.64.0.1 is in the shared address space of RFC 6598:
+ *        carrier-grade NAT"); from private space -> YES (a second private
+ *        network behind the first router; a LAN router that routes
+ *        private space without translating, or an ISP that numbers its
+ *        links in RFC 1918 space, looks the same, which rule 4 settles
+ *        when a gateway answers). Hop 1 in shared space sets carrier_nat
+ *        YES only (the first router is the carrier's);
+ *     6. else UNKNOWN, with the reason: what the hops showed (silent, or
+ *        only public beyond hop 1: a NAT whose inside is numbered in
+ *        public space, or one that does not send time-exceeded, would
+ *        look the same) and that no gateway answered with an external
+ *        address. Hops alone never give NO.
  *
  * Strategy table (nat_strategy_for), from this host's class, its
  * filtering, and the peer's class; "hard" = non-EI mapping. Unknown
@@ -117,6 +149,7 @@
 #include "nat/addr.h"
 #include "nat/analyze.h"
 #include "nat/common.h"
+#include "nat/hops.h"
 #include "nat/obs.h"
 
 #ifdef __cplusplus
@@ -222,9 +255,15 @@ typedef struct nat_verdict {
   nat_alloc_verdict alloc;
   nat_prediction prediction; /**< n == 0 unless sequential */
   nat_tri double_nat;        /**< see "Double NAT" above */
-  nat_tstamp lifetime_min;   /**< longest idle time the mapping survived (0:
-                                  not measured) */
-  nat_tstamp lifetime_max;   /**< shortest idle time it did not (0: none) */
+  /** YES: evidence of a carrier-grade NAT (shared address space, RFC
+   * 6598) in the path; NO: the host holds its public address; else
+   * UNKNOWN (see "Double NAT" above). */
+  nat_tri carrier_nat;
+  /** One line: the evidence double_nat rests on, or why it is unknown. */
+  char double_nat_reason[NAT_EXPLAIN_LEN];
+  nat_tstamp lifetime_min; /**< longest idle time the mapping survived (0:
+                                not measured) */
+  nat_tstamp lifetime_max; /**< shortest idle time it did not (0: none) */
   bool rfc5780_used;  /**< mapping/filtering came from an RFC 5780 server */
   uint8_t difficulty; /**< 0 unknown, 1 easy, 2 hard */
   /** YES if the mapped address changed with the destination (set even
@@ -255,6 +294,28 @@ NAT_EXTERN void nat_verdict_free(nat_verdict *v);
  * replay log takes a fraction of a second).
  * @return 0, NAT_EINVAL, NAT_ENOMEM. */
 NAT_EXTERN int nat_verdict_compute(nat_verdict *v, const nat_obslog *log);
+
+/** A gateway's external address, as a port-mapping protocol gave it. */
+typedef struct nat_gateway_addr {
+  nat_addr external; /**< the IP (port ignored) */
+  const char *via;   /**< who said it, e.g. "PCP" (static; NULL: "the
+                          gateway") */
+} nat_gateway_addr;
+
+/** Decide double_nat and carrier_nat from all the evidence (rules 1-6 of
+ * "Double NAT" above): the log's rules over @p log (NULL: none), the hop
+ * list @p hops (NULL or target family NONE: the hop probe did not run)
+ * and the @p ngw gateway external addresses @p gw (NULL: port mapping
+ * was not probed; not NULL with @p ngw 0: no gateway answered with an
+ * external address). @p v must hold nat_verdict_compute()'s result (its
+ * basic analysis gives the public addresses STUN saw). Sets double_nat,
+ * carrier_nat and double_nat_reason, and replaces the "double NAT: ..."
+ * explanation line (adds it if missing). Calling it again with the same
+ * inputs gives the same result.
+ * @return 0, NAT_EINVAL (NULL @p v, NULL @p gw with @p ngw > 0). */
+NAT_EXTERN int nat_verdict_double_nat(nat_verdict *v, const nat_obslog *log,
+                                      const nat_hop_list *hops,
+                                      const nat_gateway_addr *gw, size_t ngw);
 
 /** Mapping behaviour from the NAT_OBS_MAPPING observations (RFC 5780 4.3,
  * or across servers without RFC 5780). NAT_BEH_UNKNOWN also if memory

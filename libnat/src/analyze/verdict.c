@@ -170,7 +170,7 @@ static void classify_self(nat_verdict *v) {
 
 static void compute_behaviour(nat_verdict *v, nat__vindex *ix) {
   const nat_obslog *log = ix->log;
-  nat__why why;
+  nat__why why, reason;
   nat_tstamp lo, hi;
   v->mapping =
       (uint8_t)nat__mapping(ix, &v->rfc5780_used, &v->mapping_varies, &why);
@@ -181,7 +181,8 @@ static void compute_behaviour(nat_verdict *v, nat__vindex *ix) {
   nat__explain_add(v, "%s", why.line);
   v->pooling = (uint8_t)nat__pooling(ix, &why);
   nat__explain_add(v, "%s", why.line);
-  v->double_nat = nat__double_nat(log, &why);
+  v->double_nat = nat__double_nat(log, &why, &reason, &v->carrier_nat);
+  memcpy(v->double_nat_reason, reason.line, sizeof v->double_nat_reason);
   nat__explain_add(v, "%s", why.line);
   if (nat__lifetime(log, &lo, &hi, &why)) {
     v->lifetime_min = lo;

@@ -1,5 +1,6 @@
 /* libnat -- private declarations shared by the verdict files (verdict.c,
  * verdict_behavior.c, verdict_mapping.c, verdict_filtering.c, verdict_path.c,
+ * double_nat.c,
  * verdict_alloc.c, verdict_explain.c, verdict_index.c). */
 #ifndef NAT_VERDICT_INTERNAL_H
 #define NAT_VERDICT_INTERNAL_H
@@ -116,7 +117,11 @@ nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why);
 
 nat_tri nat__hairpin(const nat_obslog *log, nat__why *why);
 nat_pooling nat__pooling(nat__vindex *ix, nat__why *why);
-nat_tri nat__double_nat(const nat_obslog *log, nat__why *why);
+/* Double NAT by the log's rules (double_nat.c): the verdict, the reason
+ * (@p reason, without the "double NAT: " prefix) and the explanation
+ * line; *carrier gets carrier_nat by the same rules. */
+nat_tri nat__double_nat(const nat_obslog *log, nat__why *why, nat__why *reason,
+                        nat_tri *carrier);
 
 /* Lifetime bounds from NAT_OBS_LIFETIME; false when not measured. */
 bool nat__lifetime(const nat_obslog *log, nat_tstamp *min, nat_tstamp *max,

@@ -1,5 +1,5 @@
 /* Behaviour analyzers of the path: hairpinning (RFC 5780 section 4.5),
- * address pooling (RFC 4787 section 4.1), double NAT, mapping lifetime
+ * address pooling (RFC 4787 section 4.1), mapping lifetime
  * (RFC 5780 section 4.6). Rules in nat/verdict.h. Pure: no I/O, no clock.
  */
 #include <string.h>
@@ -151,61 +151,6 @@ nat_pooling nat_analyze_pooling(const nat_obslog *log) {
   p = nat__pooling(&ix, &why);
   nat__vindex_free(&ix);
   return p;
-}
-
-/* ------------------------------------------------------------- double NAT
- */
-
-static bool is_public(const nat_addr *a) {
-  return a->family != NAT_AF_NONE && !nat_addr_is_private(a) &&
-         !nat_addr_is_shared(a) && !nat_addr_is_loopback(a) &&
-         !nat_addr_is_link_local(a) && !nat_addr_is_unspecified(a) &&
-         !nat_addr_is_multicast(a);
-}
-
-nat_tri nat__double_nat(const nat_obslog *log, nat__why *why) {
-  const nat_obs *pub = NULL, *any = NULL;
-  size_t i, n = nat_obslog_count(log);
-  nat__addrbuf b0, b1, b2;
-  for (i = 0; i < n; i++) {
-    const nat_obs *o = nat_obslog_at(log, i);
-    if (nat_addr_is_shared(&o->local)) {
-      nat__why_set(why,
-                   "double NAT: local address %s is in 100.64.0.0/10 (carrier "
-                   "NAT shared space) -> yes",
-                   fip(&o->local, b0));
-      return NAT_TRI_YES;
-    }
-    if (!nat__answered_mapped(o))
-      continue;
-    if ((nat_addr_is_private(&o->mapped) || nat_addr_is_shared(&o->mapped)) &&
-        !nat_addr_equal_ip(&o->mapped, &o->local)) {
-      nat__why_set(why,
-                   "double NAT: %s saw local %s as non-public %s, so a "
-                   "further NAT leads out -> yes",
-                   nat__addr_text(&o->server, b0), fip(&o->local, b1),
-                   fip(&o->mapped, b2));
-      return NAT_TRI_YES;
-    }
-    if (any == NULL)
-      any = o;
-    if (pub == NULL && is_public(&o->local) &&
-        nat_addr_equal_ip(&o->mapped, &o->local))
-      pub = o;
-  }
-  if (pub != NULL) {
-    nat__why_set(why, "double NAT: the host holds its public address %s -> no",
-                 fip(&pub->local, b0));
-    return NAT_TRI_NO;
-  }
-  if (any != NULL)
-    nat__why_set(why,
-                 "double NAT: cannot tell (local %s appears as public %s; a "
-                 "second NAT behind a public address does not show in STUN)",
-                 fip(&any->local, b0), fip(&any->mapped, b1));
-  else
-    nat__why_set(why, "double NAT: no mapped address -> unknown");
-  return NAT_TRI_UNKNOWN;
 }
 
 /* --------------------------------------------------------------- lifetime

@@ -226,3 +226,25 @@ bool nat_addr_is_multicast(const nat_addr *a) {
   static const uint8_t p4[] = {224}, p6[] = {0xff};
   return in_prefix(a, NAT_AF_INET, p4, 4) || in_prefix(a, NAT_AF_INET6, p6, 8);
 }
+
+nat_addr_space nat_addr_space_of(const nat_addr *a) {
+  if (a == NULL || nat__addr_ip_len(a) == 0)
+    return NAT_SPACE_NONE;
+  if (nat_addr_is_private(a))
+    return NAT_SPACE_PRIVATE;
+  if (nat_addr_is_shared(a))
+    return NAT_SPACE_SHARED;
+  if (nat_addr_is_loopback(a))
+    return NAT_SPACE_LOOPBACK;
+  if (nat_addr_is_link_local(a))
+    return NAT_SPACE_LINK_LOCAL;
+  if (nat_addr_is_unspecified(a) || nat_addr_is_multicast(a))
+    return NAT_SPACE_OTHER;
+  return NAT_SPACE_PUBLIC;
+}
+
+const char *nat_addr_space_name(uint8_t space) {
+  static const char *const names[] = {
+      "none", "public", "private", "shared", "loopback", "link-local", "other"};
+  return space < sizeof names / sizeof names[0] ? names[space] : "none";
+}

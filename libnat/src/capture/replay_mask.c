@@ -2,6 +2,7 @@
  * (nat_replay_diag.measurable) are withheld from the analyzers' verdict,
  * and the strategy table is redone from what is left. Pure. */
 #include <stdio.h>
+#include <string.h>
 
 #include "nat/error.h"
 #include "nat/replay.h"
@@ -30,7 +31,7 @@ const char *nat_replay_bit_name(uint32_t bit) {
   return "unknown";
 }
 
-static void mask_nat(nat_verdict *v) {
+static void mask_nat(nat_verdict *v, const nat_replay_diag *d) {
   size_t i;
   v->basic.nat_present = NAT_TRI_UNKNOWN;
   v->basic.v4.nat_present = NAT_TRI_UNKNOWN;
@@ -38,6 +39,10 @@ static void mask_nat(nat_verdict *v) {
   for (i = 0; i < v->basic.nservers; i++)
     v->basic.servers[i].nat_present = NAT_TRI_UNKNOWN;
   v->double_nat = NAT_TRI_UNKNOWN;
+  v->carrier_nat = NAT_TRI_UNKNOWN;
+  snprintf(v->double_nat_reason, sizeof v->double_nat_reason,
+           "not measurable from this capture: %s",
+           nat_replay_strerror(d, NAT_REPLAY_M_NAT));
 }
 
 static void mask_mapping(nat_verdict *v) {
@@ -66,7 +71,7 @@ uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d) {
     return 0;
   m = ~d->measurable & NAT_REPLAY_M_MASKABLE;
   if (m & NAT_REPLAY_M_NAT)
-    mask_nat(v);
+    mask_nat(v, d);
   if (m & NAT_REPLAY_M_MAPPING)
     mask_mapping(v);
   if (m & NAT_REPLAY_M_FILTERING) {
@@ -107,6 +112,11 @@ int nat_replay_verdict(nat_verdict *v, const nat_obslog *log,
   if (rv < 0)
     return rv;
   m = nat_replay_mask(v, d);
+  if (v->double_nat == NAT_TRI_UNKNOWN && !(m & NAT_REPLAY_M_NAT)) {
+    size_t n = strlen(v->double_nat_reason);
+    snprintf(v->double_nat_reason + n, sizeof v->double_nat_reason - n,
+             "; no hop probe or port-mapping answer in a capture");
+  }
   if (masked != NULL)
     *masked = m;
   return 0;

@@ -10,52 +10,9 @@
 #include <unistd.h>
 
 #include "nat/error.h"
-#include "nat/netcheck.h"
 #include "nat/resolve.h"
 #include "nat/udp.h"
-
-typedef struct nc_lookup {
-  nat_netcheck *nc;
-  uint16_t server_idx;
-} nc_lookup;
-
-typedef struct nc_sock {
-  nat_netcheck *nc;
-  unsigned idx;
-  bool open;
-  nat_addr local; /* bound port, with the concrete local IP */
-  uv_udp_t h;
-} nc_sock;
-
-typedef struct nc_send {
-  uv_udp_send_t req;
-  uint8_t buf[];
-} nc_send;
-
-struct nat_netcheck {
-  uv_loop_t *loop;
-  nat_netcheck_config cfg;
-  nat_netcheck_server servers[NAT_NETCHECK_MAX_SERVERS]; /* names copied */
-  char *software;
-  nat_netcheck_result res;
-  uv_timer_t deadline, tick;
-  nc_lookup lookups[NAT_NETCHECK_MAX_SERVERS];
-  nc_sock socks[NAT_PROBE_MAX_SOCKETS];
-  nat_probe *probe;
-  nat_obslog failures;  /* requests that could not be made */
-  nat_addr local_ip[2]; /* per family: the IP routes to the servers use */
-  bool have_local[2];
-  bool resolving[NAT_NETCHECK_MAX_SERVERS];
-  size_t nresolving; /* lookups under way */
-  size_t closing;    /* sockets and the deadline timer not yet closed */
-  bool finishing, done_called, cancelled, close_called, tick_closing;
-  bool tick_closed;
-  int fatal;
-  nat_tstamp start;
-  nat_netcheck_close_cb close_cb;
-  void *close_arg;
-  uint8_t rbuf[65536];
-};
+#include "netcheck_internal.h"
 
 static int fam_index(uint8_t family) {
   return family == NAT_AF_INET6 ? 1 : 0;
@@ -85,7 +42,7 @@ static void free_copies(nat_netcheck *nc) {
 /* The handle goes when the tick timer (closed last, by close) is closed
  * and no lookup can call back any more. */
 static void maybe_free(nat_netcheck *nc) {
-  if (!nc->tick_closed || nc->nresolving > 0)
+  if (!nc->tick_closed || nc->nresolving > 0 || nc->pm != NULL)
     return;
   if (nc->close_cb != NULL)
     nc->close_cb(nc, nc->close_arg);
@@ -107,19 +64,67 @@ static void close_tick(nat_netcheck *nc) {
   uv_close((uv_handle_t *)&nc->tick, on_tick_closed);
 }
 
-/* Every socket and the deadline timer are closed: the verdict, then
- * done. */
-static void all_closed(nat_netcheck *nc) {
+static void maybe_done(nat_netcheck *nc);
+
+static void on_pm_deadline(uv_timer_t *t) {
+  nat_netcheck *nc = t->data;
+  nat__nc_pm_stop(nc, NAT_ETIMEDOUT, "the run's deadline passed");
+  if (nc->pm == NULL)
+    maybe_done(nc);
+}
+
+/* The port-mapping handle is still open: close it now when the run is
+ * cancelled or its deadline has passed, else wait for it until then.
+ * @return true while it is open. */
+static bool wait_pm(nat_netcheck *nc) {
+  nat_tstamp now = nat_udp_now();
+  nat_tstamp end =
+      nc->plan_end != 0 ? nc->plan_end : nc->start + nc->cfg.timeout;
+  if (nc->cancelled || now >= end)
+    nat__nc_pm_stop(nc, nc->cancelled ? NAT_ECANCELED : NAT_ETIMEDOUT,
+                    nc->cancelled ? "cancelled" : "the run's deadline passed");
+  else if (!nc->pm_waiting) {
+    nc->pm_waiting = true;
+    uv_timer_start(&nc->tick, on_pm_deadline,
+                   (end - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS, 0);
+  }
+  return nc->pm != NULL;
+}
+
+void nat__nc_pm_closed(nat_netcheck *nc) {
+  maybe_done(nc);
+  maybe_free(nc);
+}
+
+/* Every socket and the deadline timer are closed, and the port-mapping
+ * handle: the verdict, then done. */
+static void maybe_done(nat_netcheck *nc) {
+  nat_gateway_addr gw[NAT_PM_PROTOS];
+  size_t ngw = nat__nc_pm_gateways(nc, gw);
   int status = nc->fatal;
+  if (!nc->socks_closed || nc->done_called || (nc->pm != NULL && wait_pm(nc)))
+    return;
+  uv_timer_stop(&nc->tick);
   nc->res.duration = nat_udp_now() - nc->start;
   if (status == 0)
     status = nat_verdict_compute(&nc->res.verdict, &nc->res.log);
+  if (status == 0)
+    status = nat_verdict_double_nat(
+        &nc->res.verdict, &nc->res.log,
+        nc->res.hops.target.family != NAT_AF_NONE ? &nc->res.hops : NULL,
+        nc->res.portmap.probed ? gw : NULL, ngw);
   if (status == 0 && nc->cancelled)
     status = NAT_ECANCELED;
   nc->done_called = true;
   nc->cfg.done(nc, nc->cfg.arg, &nc->res, status);
   if (nc->close_called)
     close_tick(nc);
+}
+
+static void all_closed(nat_netcheck *nc) {
+  nc->socks_closed = true;
+  nat__nc_pm_plan_over(nc);
+  maybe_done(nc);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -163,6 +168,7 @@ static void finish(nat_netcheck *nc) {
   }
   if (nc->probe != NULL)
     collect(nc);
+  nat__nc_hops_end(nc);
   for (i = 0; i < nc->failures.n; i++)
     if (nat_obslog_append(&nc->res.log, &nc->failures.v[i]) < 0)
       nc->fatal = NAT_ENOMEM;
@@ -245,10 +251,19 @@ static void do_send(nat_netcheck *nc, const nat_probe_action *a) {
   struct sockaddr_storage ss;
   nc_send *s;
   uv_buf_t b;
+  int rv;
   nc_sock *k = &nc->socks[a->sock];
   if (!k->open ||
       nat_addr_to_sockaddr(&a->dst, (struct sockaddr *)&ss, sizeof ss) < 0) {
     nc->res.send_errors++;
+    return;
+  }
+  rv = nat__nc_hops_try_send(nc, k, (struct sockaddr *)&ss, a->data, a->len);
+  if (rv != UV_EAGAIN) {
+    if (rv < 0)
+      nc->res.send_errors++;
+    else
+      tell(nc, &k->local, &a->dst, a->data, a->len);
     return;
   }
   s = malloc(sizeof *s + a->len);
@@ -278,10 +293,21 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   nc_sock *k = h->data;
   nat_netcheck *nc = k->nc;
   nat_addr from;
-  if (n <= 0 || sa == NULL || (flags & UV_UDP_PARTIAL) || nc->finishing)
+  if (n < 0 || (n == 0 && sa == NULL)) {
+    /* an ICMP error is pending (or the socket is readable no more): the
+     * error queue keeps POLLERR raised until it is read empty */
+    if (nat__nc_hops_drain(nc, k) > 0)
+      pump(nc);
+    return;
+  }
+  if (n == 0 || sa == NULL || (flags & UV_UDP_PARTIAL) || nc->finishing)
     return;
   if (nat_addr_from_sockaddr(&from, sa) < 0)
     return;
+  if (nat__nc_hops_recv(nc, k, &from, (const uint8_t *)buf->base, (size_t)n)) {
+    pump(nc);
+    return;
+  }
   tell(nc, &from, &k->local, (const uint8_t *)buf->base, (size_t)n);
   nat_probe_recv(nc->probe, nat_udp_now(), k->idx, &from,
                  (const uint8_t *)buf->base, (size_t)n);
@@ -371,7 +397,7 @@ static void on_tick(uv_timer_t *t) {
  * deadline or a datagram. */
 static void pump(nat_netcheck *nc) {
   nat_probe_action a;
-  nat_tstamp now = nat_udp_now(), exp;
+  nat_tstamp now = nat_udp_now(), exp, hexp;
   nat_addr local;
   int rv;
   if (nc->finishing)
@@ -383,15 +409,22 @@ static void pump(nat_netcheck *nc) {
       if (rv < 0 && nc->cfg.on_socket_error != NULL)
         nc->cfg.on_socket_error(nc->cfg.arg, a.family, rv);
       nat_probe_socket_opened(nc->probe, now, a.sock, rv, &local);
+      if (rv == 0 && a.sock == NC_HOP_SOCK) {
+        nat__nc_hops_start(nc, &nc->socks[a.sock], now);
+        nat__nc_pm_sock_open(nc, &nc->socks[a.sock]);
+      }
     } else if (a.kind == NAT_PROBE_ACT_SEND) {
       do_send(nc, &a);
     }
   }
+  hexp = nat__nc_hops_pump(nc, now);
   if (nat_probe_done(nc->probe)) {
-    finish(nc);
+    finish(nc); /* the hop probe never makes the run longer */
     return;
   }
   exp = nat_probe_get_expiry(nc->probe);
+  if (hexp < exp)
+    exp = hexp;
   if (exp == NAT_TSTAMP_MAX)
     return;
   exp = exp > now ? (exp - now + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS : 0;
@@ -433,6 +466,7 @@ static void start_plan(nat_netcheck *nc) {
   cfg.lifetime_max = nc->cfg.lifetime_max;
   cfg.software = nc->software;
   cfg.rand = nat_rand_system;
+  nc->plan_end = nat_udp_now() + cfg.deadline;
   rv = nat_probe_new(&nc->probe, &cfg, nat_udp_now());
   if (rv < 0) {
     nc->fatal = rv;
@@ -534,6 +568,7 @@ static int check_config(const nat_netcheck_config *cfg) {
   if (cfg->done == NULL || cfg->servers == NULL || cfg->nservers == 0 ||
       cfg->nservers > NAT_NETCHECK_MAX_SERVERS ||
       cfg->alloc_samples > NAT_PROBE_ALLOC_MAX ||
+      cfg->hops_max_ttl > NAT_HOPS_MAX ||
       (cfg->family != NAT_AF_NONE && cfg->family != NAT_AF_INET &&
        cfg->family != NAT_AF_INET6))
     return NAT_EINVAL;
@@ -603,6 +638,7 @@ int nat_netcheck_new(nat_netcheck **out, uv_loop_t *loop,
                  (nc->cfg.timeout + NAT_MILLISECONDS - 1) / NAT_MILLISECONDS,
                  0);
   *out = nc;
+  nat__nc_pm_start(nc); /* with the lookups, beside them */
   start_lookups(nc);
   return 0;
 }
@@ -613,6 +649,9 @@ void nat_netcheck_close(nat_netcheck *nc, nat_netcheck_close_cb cb, void *arg) {
   nc->close_called = true;
   nc->close_cb = cb;
   nc->close_arg = arg;
+  nat__nc_pm_stop(nc, NAT_ECANCELED, "cancelled");
+  if (nc->pm == NULL && nc->socks_closed)
+    maybe_done(nc);
   if (!nc->finishing) {
     nc->cancelled = true;
     if (nc->probe != NULL)

@@ -11,6 +11,7 @@
 
 #include "nat/error.h"
 #include "nat/udp.h"
+#include "udp_ttl.h"
 
 /* Largest SOFTWARE value RFC 8489 section 14.14 allows. */
 #define UDP_SOFTWARE_MAX 763
@@ -524,14 +525,35 @@ void nat_udp_close(nat_udp *u, nat_udp_close_cb cb, void *arg) {
  * put back at once; a send that would block is not queued (a queued copy
  * would leave with the restored TTL). */
 
+int nat__udp_try_send_ttl(uv_udp_t *h, uint8_t family,
+                          const struct sockaddr *sa, const uint8_t *buf,
+                          size_t len, int ttl) {
+  uv_os_fd_t fd;
+  int rc, old = 64, level, name;
+  socklen_t ol = sizeof old, sl;
+  ssize_t n;
+  level = family == NAT_AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  name = family == NAT_AF_INET6 ? IPV6_UNICAST_HOPS : IP_TTL;
+  sl = family == NAT_AF_INET6 ? sizeof(struct sockaddr_in6)
+                              : sizeof(struct sockaddr_in);
+  if ((rc = uv_fileno((uv_handle_t *)h, &fd)) != 0)
+    return rc;
+  if (getsockopt(fd, level, name, &old, &ol) != 0 ||
+      setsockopt(fd, level, name, &ttl, sizeof ttl) != 0)
+    return uv_translate_sys_error(errno);
+  /* sendto(), not uv_udp_try_send(): libuv refuses that while a request
+   * of uv_udp_send() waits for its callback, even one already sent */
+  n = sendto(fd, buf, len, MSG_DONTWAIT, sa, sl);
+  rc = n < 0 ? uv_translate_sys_error(errno) : 0;
+  (void)setsockopt(fd, level, name, &old, sizeof old);
+  return rc;
+}
+
 /** Send one datagram with TTL / hop limit @p ttl; see udp.h. */
 int nat_udp_send_ttl(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
                      size_t len, int ttl) {
   struct sockaddr_storage ss;
-  uv_os_fd_t fd;
-  int rc, old = 64, level, name;
-  socklen_t ol = sizeof old;
-  uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+  int rc;
   if (!u || !dst || (!buf && len > 0) || ttl < 1 || ttl > 255)
     return NAT_EINVAL;
   if ((rc = udp_check_dst(u, dst)) < 0)
@@ -540,15 +562,8 @@ int nat_udp_send_ttl(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
     return NAT_EBADADDR;
   if (u->queued > 0)
     return NAT_EAGAIN;
-  level = u->family == NAT_AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-  name = u->family == NAT_AF_INET6 ? IPV6_UNICAST_HOPS : IP_TTL;
-  if ((rc = uv_fileno((uv_handle_t *)&u->udp, &fd)) != 0)
-    return rc;
-  if (getsockopt(fd, level, name, &old, &ol) != 0 ||
-      setsockopt(fd, level, name, &ttl, sizeof ttl) != 0)
-    return uv_translate_sys_error(errno);
-  rc = uv_udp_try_send(&u->udp, &b, 1, (const struct sockaddr *)&ss);
-  (void)setsockopt(fd, level, name, &old, sizeof old);
+  rc = nat__udp_try_send_ttl(&u->udp, u->family, (const struct sockaddr *)&ss,
+                             buf, len, ttl);
   if (rc < 0) {
     u->stats.send_errors++;
     return rc == UV_EAGAIN ? NAT_EAGAIN : rc;
