@@ -201,6 +201,23 @@ static void test_no_gateway_matches(void **state) {
   assert_int_equal(f->v.carrier_nat, NAT_TRI_UNKNOWN);
   must_say(&f->v, "198.51.100.2 (by UPnP) is the public address STUN saw");
   must_say(&f->v, "hop 2 10.255.0.1 in private space is a router");
+  /* a shared-space hop outweighs the gateway's match (a gateway behind a
+   * carrier NAT may report the CGN's address, learned by STUN) */
+  {
+    const char *c[] = {"192.168.1.1", "100.64.1.1", "203.0.113.1"};
+    nat_hop_list hc = hops(c, 3, true);
+    nat_obslog_free(&f->log);
+    run(f, LAN, PUB, &hc, gw, 2);
+    assert_int_equal(f->v.double_nat, NAT_TRI_YES);
+    assert_int_equal(f->v.carrier_nat, NAT_TRI_YES);
+    must_say(&f->v, "hop 2 100.64.1.1 is in the shared address space");
+  }
+  /* the gateway's match without the hops to back it: unknown */
+  nat_obslog_free(&f->log);
+  run(f, LAN, PUB, NULL, gw, 2);
+  assert_int_equal(f->v.double_nat, NAT_TRI_UNKNOWN);
+  must_say(&f->v, "a gateway behind a carrier NAT can report that address");
+  must_say(&f->v, "no hop probe");
   /* the host's own public address decides before anything */
   nat_obslog_free(&f->log);
   run(f, PUB, PUB, &h, NULL, 0);

@@ -93,21 +93,28 @@
  *        public address STUN saw in its family -> YES (another NAT
  *        beyond the gateway; a gateway with several uplinks looks the
  *        same);
- *     4. a gateway's public external address equal to one STUN saw -> NO:
- *        the host's first router is the NAT whose address the servers
- *        see, so no NAT follows it. It overrides the hop rules: routers
- *        numbered in private or shared space without translating (many
- *        ISPs number internal links so) then show in the hop list;
- *     5. a hop beyond the first (ttl >= 2, below the TTL that reached the
+ *     4. a hop beyond the first (ttl >= 2, below the TTL that reached the
  *        server) that answered from shared space -> YES, carrier_nat YES
  *        ("hop 2 100.64.0.1 is in the shared address space of RFC 6598:
- *        carrier-grade NAT"); from private space -> YES (a second private
- *        network behind the first router; a LAN router that routes
- *        private space without translating, or an ISP that numbers its
- *        links in RFC 1918 space, looks the same, which rule 4 settles
+ *        carrier-grade NAT"). RFC 6598 reserves that space for carrier
+ *        NAT, and it outweighs rule 5: a gateway may learn its external
+ *        address by STUN itself (miniupnpd behind a carrier NAT reports
+ *        the CGN's public address, measured in natlab cgn-upnp);
+ *     5. a gateway's public external address equal to one STUN saw, and
+ *        the hop probe saw beyond the first router (hop 2 answered, or the
+ *        server at TTL 2) -> NO: the host's first router is the NAT whose
+ *        address the servers see, so no NAT follows it. It overrides a
+ *        private-space hop: routers numbered in RFC 1918 space without
+ *        translating (many ISPs number internal links so) then show in the
+ *        hop list. Without the hops it is UNKNOWN, with that reason: the
+ *        gateway may have learned the address by STUN;
+ *     6. a hop beyond the first from private space -> YES (a second
+ *        private network behind the first router; a LAN router that
+ *        routes private space without translating, or an ISP that numbers
+ *        its links in RFC 1918 space, looks the same, which rule 5 settles
  *        when a gateway answers). Hop 1 in shared space sets carrier_nat
  *        YES only (the first router is the carrier's);
- *     6. else UNKNOWN, with the reason: what the hops showed (silent, or
+ *     7. else UNKNOWN, with the reason: what the hops showed (silent, or
  *        only public beyond hop 1: a NAT whose inside is numbered in
  *        public space, or one that does not send time-exceeded, would
  *        look the same) and that no gateway answered with an external

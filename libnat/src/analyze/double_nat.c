@@ -109,7 +109,8 @@ static bool stun_saw(const nat_verdict *v, const nat_addr *ip,
   return false;
 }
 
-/* Rules 2-4. The gateway that proves NO goes to *match. */
+/* Rules 2, 3 and the match of rule 5 (the gateway that would prove NO
+ * goes to *match). */
 static bool gateway_rules(dn_state *st, const nat_verdict *v,
                           const nat_gateway_addr *gw, size_t ngw,
                           const nat_gateway_addr **match) {
@@ -171,7 +172,7 @@ static bool ran(const nat_hop_list *h) {
   return h != NULL && h->target.family != NAT_AF_NONE;
 }
 
-/* Rule 5. */
+/* Rules 4 and 6. */
 static bool hop_rules(dn_state *st, const nat_hop_list *h) {
   const nat_hop *hp = ran(h) ? inner_hop(h) : NULL;
   nat__addrbuf b0;
@@ -192,7 +193,7 @@ static bool hop_rules(dn_state *st, const nat_hop_list *h) {
   return true;
 }
 
-/* Rule 4's reason, naming a hop the gateway's answer explains. */
+/* Rule 5: its reason names a private-space hop the gateway explains. */
 static void gateway_no(dn_state *st, const nat_gateway_addr *g,
                        const nat_hop_list *h) {
   const nat_hop *hp = ran(h) ? inner_hop(h) : NULL;
@@ -208,6 +209,34 @@ static void gateway_no(dn_state *st, const nat_gateway_addr *g,
                "address STUN saw: the gateway is the only NAT%s",
                fip(&g->external, b0), via(g), tail);
   st->verdict = NAT_TRI_NO;
+}
+
+/* The hop probe saw what lies beyond the first router: hop 2 answered,
+ * or the server did at TTL 2. Rule 5 needs it: without it nothing shows
+ * that no carrier NAT follows a gateway whose address came from STUN. */
+static bool hop2_seen(const nat_hop_list *h) {
+  if (!ran(h))
+    return false;
+  if (h->reached_ttl == 2)
+    return true;
+  return h->n >= 2 && (h->hop[1].kind == NAT_HOP_TIME_EXCEEDED ||
+                       h->hop[1].kind == NAT_HOP_UNREACHABLE);
+}
+
+static void hops_text(const nat_hop_list *h, char *buf, size_t len);
+
+/* Rule 5 without the hops to back it: unknown, and why. */
+static void unconfirmed(dn_state *st, const nat_gateway_addr *g,
+                        const nat_hop_list *h) {
+  char hops[NAT_EXPLAIN_LEN];
+  nat__addrbuf b0;
+  hops_text(h, hops, sizeof hops);
+  nat__why_set(&st->reason,
+               "cannot tell: the gateway's external address %s (by %s) is "
+               "the public address STUN saw, but a gateway behind a carrier "
+               "NAT can report that address too (learned by STUN); %s",
+               fip(&g->external, b0), via(g), hops);
+  st->verdict = NAT_TRI_UNKNOWN;
 }
 
 /* What the hops showed, for an unknown verdict. */
@@ -290,8 +319,17 @@ int nat_verdict_double_nat(nat_verdict *v, const nat_obslog *log,
                                &st.carrier);
   if (st.verdict == NAT_TRI_UNKNOWN &&
       !gateway_rules(&st, v, gw, ngw, &match)) {
-    if (match != NULL)
+    const nat_hop *hp = ran(hops) ? inner_hop(hops) : NULL;
+    /* a shared-space hop beyond the first outweighs a gateway whose
+     * external address equals STUN's: a gateway may have learned that
+     * address by STUN itself (miniupnpd behind a carrier NAT reports the
+     * CGN's public address: natlab cgn-upnp) */
+    if (hp != NULL && hp->space == NAT_SPACE_SHARED)
+      (void)hop_rules(&st, hops);
+    else if (match != NULL && hop2_seen(hops))
       gateway_no(&st, match, hops);
+    else if (match != NULL)
+      unconfirmed(&st, match, hops);
     else if (!hop_rules(&st, hops))
       unknown_reason(&st, hops, gw, ngw);
   }
