@@ -228,7 +228,7 @@ static void test_no_gateway_matches(void **state) {
 static void test_unknown(void **state) {
   fx *f = *state;
   const char *silent[] = {NULL, NULL, NULL};
-  const char *one_nat[] = {"192.168.1.1", "203.0.113.1"};
+  const char *one_nat[] = {"192.168.1.1", "198.51.100.9", "203.0.113.1"};
   nat_hop_list h = hops(silent, 3, false);
   nat_gateway_addr none = {{0}, NULL};
   run(f, LAN, PUB, &h, &none, 0);
@@ -236,9 +236,10 @@ static void test_unknown(void **state) {
   assert_int_equal(f->v.carrier_nat, NAT_TRI_UNKNOWN);
   must_say(&f->v, "no hop answered the hop probe (8 TTLs); no gateway "
                   "answered port mapping");
-  /* one NAT seen on the path: still not a proof (hops never say no) */
+  /* only public routers beyond hop 1: still not a proof (a NAT numbered
+   * in public space inside would look the same) */
   nat_obslog_free(&f->log);
-  h = hops(one_nat, 2, true);
+  h = hops(one_nat, 3, true);
   run(f, LAN, PUB, &h, NULL, 0);
   assert_int_equal(f->v.double_nat, NAT_TRI_UNKNOWN);
   must_say(&f->v, "no hop beyond hop 1 192.168.1.1 is in private or shared");
@@ -254,6 +255,25 @@ static void test_unknown(void **state) {
                    NAT_EINVAL);
   assert_int_equal(nat_verdict_double_nat(&f->v, NULL, NULL, NULL, 1),
                    NAT_EINVAL);
+}
+
+/* The server at TTL 2: one router between, the only NAT (rule 6). */
+static void test_no_one_router(void **state) {
+  fx *f = *state;
+  const char *p[] = {"192.168.1.1", "203.0.113.1"};
+  nat_hop_list h = hops(p, 2, true);
+  run(f, LAN, PUB, &h, NULL, 0);
+  assert_int_equal(f->v.double_nat, NAT_TRI_NO);
+  assert_int_equal(f->v.carrier_nat, NAT_TRI_UNKNOWN);
+  must_say(&f->v, "the server answered at TTL 2: hop 1 192.168.1.1 is the "
+                  "only router between the host and the server, so the only "
+                  "NAT");
+  /* hop 1 silent: still one router */
+  nat_obslog_free(&f->log);
+  h.hop[0].kind = NAT_HOP_SILENT;
+  run(f, LAN, PUB, &h, NULL, 0);
+  assert_int_equal(f->v.double_nat, NAT_TRI_NO);
+  must_say(&f->v, "one router between the host and the server");
 }
 
 /* The server on the link: no router to judge. */
@@ -272,7 +292,7 @@ static void test_carrier_first_hop(void **state) {
   const char *p[] = {"100.64.0.1", "203.0.113.1"};
   nat_hop_list h = hops(p, 2, true);
   run(f, LAN, PUB, &h, NULL, 0);
-  assert_int_equal(f->v.double_nat, NAT_TRI_UNKNOWN);
+  assert_int_equal(f->v.double_nat, NAT_TRI_NO); /* the only router */
   assert_int_equal(f->v.carrier_nat, NAT_TRI_YES);
 }
 
@@ -288,6 +308,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_no_gateway_matches, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_one_router, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_no_router, setup, teardown),
       cmocka_unit_test_setup_teardown(test_carrier_first_hop, setup, teardown),
   };

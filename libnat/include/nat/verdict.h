@@ -108,17 +108,22 @@
  *        translating (many ISPs number internal links so) then show in the
  *        hop list. Without the hops it is UNKNOWN, with that reason: the
  *        gateway may have learned the address by STUN;
- *     6. a hop beyond the first from private space -> YES (a second
+ *     6. the server answered the hop probe at TTL 2 -> NO: one router
+ *        lies between the host and the server, and it is the NAT the
+ *        server saw ("the server answered at TTL 2: hop 1 192.168.1.1 is
+ *        the only router between the host and the server, so the only
+ *        NAT"; a NAT that does not decrement the TTL would not show);
+ *     7. a hop beyond the first from private space -> YES (a second
  *        private network behind the first router; a LAN router that
  *        routes private space without translating, or an ISP that numbers
  *        its links in RFC 1918 space, looks the same, which rule 5 settles
  *        when a gateway answers). Hop 1 in shared space sets carrier_nat
  *        YES only (the first router is the carrier's);
- *     7. else UNKNOWN, with the reason: what the hops showed (silent, or
+ *     8. else UNKNOWN, with the reason: what the hops showed (silent, or
  *        only public beyond hop 1: a NAT whose inside is numbered in
  *        public space, or one that does not send time-exceeded, would
  *        look the same) and that no gateway answered with an external
- *        address. Hops alone never give NO.
+ *        address. Hops give NO only by rule 6.
  *
  * Strategy table (nat_strategy_for), from this host's class, its
  * filtering, and the peer's class; "hard" = non-EI mapping. Unknown

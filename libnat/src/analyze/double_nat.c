@@ -172,7 +172,7 @@ static bool ran(const nat_hop_list *h) {
   return h != NULL && h->target.family != NAT_AF_NONE;
 }
 
-/* Rules 4 and 6. */
+/* Rules 4 and 7. */
 static bool hop_rules(dn_state *st, const nat_hop_list *h) {
   const nat_hop *hp = ran(h) ? inner_hop(h) : NULL;
   nat__addrbuf b0;
@@ -224,6 +224,27 @@ static bool hop2_seen(const nat_hop_list *h) {
 }
 
 static void hops_text(const nat_hop_list *h, char *buf, size_t len);
+
+/* Rule 6: the server answered at TTL 2: one router lies between the host
+ * and the server, and the NAT the server saw is that router. */
+static bool one_router(dn_state *st, const nat_hop_list *h) {
+  nat__addrbuf b0;
+  if (!ran(h) || h->reached_ttl != 2)
+    return false;
+  if (h->n >= 1 && h->hop[0].kind == NAT_HOP_TIME_EXCEEDED)
+    nat__why_set(&st->reason,
+                 "the server answered at TTL 2: hop 1 %s is the only router "
+                 "between the host and the server, so the only NAT",
+                 fip(&h->hop[0].addr, b0));
+  else
+    nat__why_set(&st->reason,
+                 "the server answered at TTL 2: one router between the host "
+                 "and the server, so the only NAT");
+  st->verdict = NAT_TRI_NO;
+  if (h->n >= 1 && h->hop[0].space == NAT_SPACE_SHARED)
+    st->carrier = NAT_TRI_YES; /* that one NAT is a carrier's */
+  return true;
+}
 
 /* Rule 5 without the hops to back it: unknown, and why. */
 static void unconfirmed(dn_state *st, const nat_gateway_addr *g,
@@ -330,7 +351,7 @@ int nat_verdict_double_nat(nat_verdict *v, const nat_obslog *log,
       gateway_no(&st, match, hops);
     else if (match != NULL)
       unconfirmed(&st, match, hops);
-    else if (!hop_rules(&st, hops))
+    else if (!hop_rules(&st, hops) && !one_router(&st, hops))
       unknown_reason(&st, hops, gw, ngw);
   }
   carrier_from_hops(&st, hops);
