@@ -1,7 +1,8 @@
 /* libFuzzer target for the PCP codec (nat/portmap.h): nat_pcp_decode() on
  * any bytes, an encode -> decode round trip of a request built from the
- * input, and the epoch rule on values from the input. Invariants that must
- * hold abort() when broken:
+ * input, the epoch rule on values from the input, and the SSDP answer
+ * parser of the UPnP probe (portmap/ssdp.c: an accepted LOCATION names the
+ * gateway). Invariants that must hold abort() when broken:
  * - a decode that succeeds read a length the codec allows (4..1100, a
  *   multiple of 4, the R bit set, version 0 or 2);
  * - an encoded request does not decode as a response (no R bit);
@@ -29,6 +30,7 @@
 
 #include "nat/error.h"
 #include "nat/portmap.h"
+#include "portmap/portmap_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -120,7 +122,21 @@ static void check_epoch(const uint8_t *d, size_t size) {
   sink += nat_pm_epoch_lost(a, t1, b, t2);
 }
 
+/* The SSDP answer parser (portmap/ssdp.c): what it accepts names the
+ * gateway and fits the buffer with its NUL. */
+static void check_ssdp(const uint8_t *data, size_t size) {
+  static const char host[] = "192.168.1.1";
+  char out[96];
+  if (nat__ssdp_location((const char *)data, size, host, out, sizeof out) != 0)
+    return;
+  if (strnlen(out, sizeof out) >= sizeof out ||
+      strncmp(out, "http://192.168.1.1", 18) != 0 ||
+      (out[18] != '\0' && out[18] != ':' && out[18] != '/'))
+    abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  check_ssdp(data, size);
   check_decode(data, size);
   check_roundtrip(data, size);
   check_epoch(data, size);

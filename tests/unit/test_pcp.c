@@ -414,6 +414,52 @@ static void test_check(void **state) {
   assert_int_equal(nat__pcp_check(&sent, &from, &rs), NAT__PCP_OK);
 }
 
+/* SSDP answers (portmap/ssdp.c): the LOCATION of an "HTTP/1.1 200" answer,
+ * only when it names the gateway itself. */
+static void test_ssdp_location(void **state) {
+  static const char ok[] =
+      "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
+      "ST: urn:schemas-upnp-org:device:"
+      "InternetGatewayDevice:1\r\n"
+      "location:  http://192.168.1.1:5000/rootDesc.xml \r\n"
+      "\r\n";
+  char out[64], s[256];
+  (void)state;
+  assert_int_equal(
+      nat__ssdp_location(ok, sizeof ok - 1, "192.168.1.1", out, sizeof out), 0);
+  assert_string_equal(out, "http://192.168.1.1:5000/rootDesc.xml");
+  /* another host, a longer IP that starts the same, https, no LOCATION,
+   * not a 200, too long for the buffer, a NUL inside: refused */
+  assert_int_equal(
+      nat__ssdp_location(ok, sizeof ok - 1, "192.168.1.2", out, sizeof out),
+      -1);
+  snprintf(s, sizeof s,
+           "HTTP/1.1 200 OK\r\nLOCATION: http://192.168.1.10/x\r\n");
+  assert_int_equal(
+      nat__ssdp_location(s, strlen(s), "192.168.1.1", out, sizeof out), -1);
+  snprintf(s, sizeof s, "HTTP/1.1 200 OK\r\nLOCATION: http://192.168.1.1\r\n");
+  assert_int_equal(
+      nat__ssdp_location(s, strlen(s), "192.168.1.1", out, sizeof out), 0);
+  snprintf(s, sizeof s,
+           "HTTP/1.1 200 OK\r\nLOCATION: https://192.168.1.1/\r\n");
+  assert_int_equal(
+      nat__ssdp_location(s, strlen(s), "192.168.1.1", out, sizeof out), -1);
+  snprintf(s, sizeof s, "HTTP/1.1 200 OK\r\nST: x\r\n\r\n");
+  assert_int_equal(
+      nat__ssdp_location(s, strlen(s), "192.168.1.1", out, sizeof out), -1);
+  snprintf(s, sizeof s,
+           "HTTP/1.1 404 Not Found\r\nLOCATION: http://192.168.1.1/\r\n");
+  assert_int_equal(
+      nat__ssdp_location(s, strlen(s), "192.168.1.1", out, sizeof out), -1);
+  assert_int_equal(
+      nat__ssdp_location(ok, sizeof ok - 1, "192.168.1.1", out, 20), -1);
+  memcpy(s, "HTTP/1.1 200 OK\r\nLOCATION: http://192.168.1.1/a\0b\r\n", 49);
+  assert_int_equal(nat__ssdp_location(s, 49, "192.168.1.1", out, sizeof out),
+                   -1);
+  assert_int_equal(nat__ssdp_location(ok, 11, "192.168.1.1", out, sizeof out),
+                   -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_announce),
@@ -429,6 +475,7 @@ int main(void) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_gateway_table),
       cmocka_unit_test(test_check),
+      cmocka_unit_test(test_ssdp_location),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,7 @@ struct nat__upnp {
   char location[256]; /* the IGD's description URL (SSDP's LOCATION) */
   int kind;
   char local_ip[64];
+  char gw_ip[NAT_ADDR_STRLEN]; /* the gateway, as SSDP's LOCATION names it */
   /* the IGD, kept from the probe for the mapping */
   bool have_igd;
   struct UPNPUrls urls;
@@ -228,33 +229,6 @@ static int queue(nat_portmap *pm) {
   return 0;
 }
 
-/* "LOCATION: http://..." of an SSDP answer ("HTTP/1.1 200"), into @p out.
- * @return 0 or -1 (not an answer, no LOCATION, not http, too long). */
-static int ssdp_location(const char *buf, size_t len, char *out, size_t cap) {
-  const char *p = buf, *end = buf + len;
-  if (len < 12 || strncmp(buf, "HTTP/1.1 200", 12) != 0)
-    return -1;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    size_t n = (size_t)((eol ? eol : end) - p);
-    if (n > 9 && strncasecmp(p, "LOCATION:", 9) == 0) {
-      const char *v = p + 9;
-      while (v < p + n && (*v == ' ' || *v == '\t'))
-        v++;
-      n = (size_t)(p + n - v);
-      while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == ' '))
-        n--;
-      if (n < 8 || n >= cap || strncmp(v, "http://", 7) != 0)
-        return -1;
-      memcpy(out, v, n);
-      out[n] = '\0';
-      return 0;
-    }
-    p = eol ? eol + 1 : end;
-  }
-  return -1;
-}
-
 /* The first SSDP answer from the gateway's address starts the job. */
 static void ssdp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
                       const struct sockaddr *sa, unsigned flags) {
@@ -266,7 +240,8 @@ static void ssdp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
       nat_addr_from_sockaddr(&from, sa) < 0 ||
       !nat_addr_equal_ip(&from, &pm->probe.gateway))
     return;
-  if (ssdp_location(buf->base, (size_t)n, x->location, sizeof x->location))
+  if (nat__ssdp_location(buf->base, (size_t)n, x->gw_ip, x->location,
+                         sizeof x->location))
     return;
   uv_udp_recv_stop(u);
   x->kind = JOB_PROBE;
@@ -300,6 +275,7 @@ int nat__upnp_probe(nat_portmap *pm) {
   if (pm->probe.gateway.family != NAT_AF_INET)
     return NAT_EUNSUPPORTED; /* SSDP over IPv6 (ff02::c) is not asked */
   nat_addr_format_ip(&pm->probe.local, x->local_ip, sizeof x->local_ip);
+  nat_addr_format_ip(&pm->probe.gateway, x->gw_ip, sizeof x->gw_ip);
   x->ssdp_open = true;
   rc = nat__pm_udp_open(pm, &x->ssdp, x, ssdp_recv);
   if (rc < 0)
@@ -374,8 +350,9 @@ static int ssdp_blocking(const nat_addr *gw, const nat_addr *local, char *out,
                          size_t cap, int wait_ms) {
   struct sockaddr_storage ss;
   nat_addr to = *gw;
-  char buf[2048];
+  char buf[2048], gw_ip[NAT_ADDR_STRLEN];
   int fd, sl, rc = -1;
+  nat_addr_format_ip(gw, gw_ip, sizeof gw_ip);
   to.port = SSDP_PORT;
   sl = nat_addr_to_sockaddr(&to, (struct sockaddr *)&ss, sizeof ss);
   if (sl < 0)
@@ -397,7 +374,7 @@ static int ssdp_blocking(const nat_addr *gw, const nat_addr *local, char *out,
       if (n <= 0)
         break;
       buf[n] = '\0';
-      if (ssdp_location(buf, (size_t)n, out, cap) == 0) {
+      if (nat__ssdp_location(buf, (size_t)n, gw_ip, out, cap) == 0) {
         rc = 0;
         break;
       }
