@@ -196,9 +196,10 @@ static json_t *portmap_json(const punch_outcome *u) {
           ? json_string(nat_addr_format_ip(&i->pm_probe.gateway, a, sizeof a))
           : json_null());
   answered = json_object();
-  for (int p = 0; p < NAT_PM_PROTOS; p++)
+  for (unsigned p = 0; p < NAT_PM_PROTOS; p++)
     json_object_set_new(answered,
-                        p == NAT_PM_NATPMP ? "nat_pmp" : nat_pm_proto_name(p),
+                        p == NAT_PM_NATPMP ? "nat_pmp"
+                                           : nat_pm_proto_name((nat_pm_proto)p),
                         json_boolean(i->pm_probe.svc[p].answered));
   json_object_set_new(o, "answered", answered);
   if (m->lifetime_asked != 0 && m->external.family != NAT_AF_NONE)
