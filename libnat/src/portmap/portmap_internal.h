@@ -39,8 +39,8 @@ int nat__pcp_check(const nat__pcp_sent *sent, const nat_addr *from,
  * and headers) into @p out, only when it is http://HOST[:PORT][/...] with
  * @p host the gateway's IP as text. @return 0, or -1 (not such an answer,
  * no LOCATION, another host, too long for @p cap, a NUL inside). */
-int nat__ssdp_location(const char *buf, size_t len, const char *host,
-                       char *out, size_t cap);
+int nat__ssdp_location(const char *buf, size_t len, const char *host, char *out,
+                       size_t cap);
 
 /* -------------------------------------------------------- gateway.c */
 

@@ -76,3 +76,20 @@ procs_of_labs() {
     done
   done
 }
+
+# A UDP listener for `python3 -c "$LISTEN_PY" PORT [SECONDS]`: prints
+# "ready", then the first datagram's text and its source IP, or "nothing"
+# after SECONDS (10). `python3 -c "$SEND_PY" TEXT IP PORT` sends one.
+read -r -d '' LISTEN_PY <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(float(sys.argv[2]) if len(sys.argv) > 2 else 10)
+print("ready", flush=True)
+try:
+    d, a = s.recvfrom(100)
+    print(d.decode(), a[0], flush=True)
+except socket.timeout:
+    print("nothing", flush=True)
+PY
+SEND_PY='import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[1].encode(), (sys.argv[2], int(sys.argv[3])))'

@@ -56,28 +56,15 @@ echo "pcp: MAP udp 7000 -> $eip:$eport lifetime $life"
 # sends "before" to $PUB:40000 (no mapping: the NAT drops it), the host
 # adds 40000 -> 5000 by UPnP, the WAN sends "after" from another socket (a
 # new conntrack entry). The first datagram the host gets must be "after".
-read -r -d '' LISTEN_PY <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 5000))
-s.settimeout(5)
-print("ready", flush=True)
-try:
-    d, a = s.recvfrom(100)
-    print(d.decode(), a[0], flush=True)
-except socket.timeout:
-    print("nothing", flush=True)
-PY
-SEND_PY='import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[1].encode(), (sys.argv[2], 40000))'
 mkfifo "$tmp/listen"
-ex h1 python3 -c "$LISTEN_PY" >"$tmp/listen" &
+ex h1 python3 -c "$LISTEN_PY" 5000 5 >"$tmp/listen" &
 exec 3<"$tmp/listen"
 read -r -t 10 -u 3 line && [ "$line" = ready ] || fail "listener did not start"
-ex wan python3 -c "$SEND_PY" before "$PUB" || fail "send before"
+ex wan python3 -c "$SEND_PY" before "$PUB" 40000 || fail "send before"
 out=$(ex h1 upnpc -i -u "$desc" -a 192.168.1.2 5000 40000 UDP 2>&1) || fail "upnpc -a: $out"
 grep -q "external $PUB:40000 UDP is redirected to internal 192.168.1.2:5000" <<<"$out" ||
   fail "UPnP AddPortMapping: $out"
-ex wan python3 -c "$SEND_PY" after "$PUB" || fail "send after"
+ex wan python3 -c "$SEND_PY" after "$PUB" 40000 || fail "send after"
 read -r -t 10 -u 3 got from || fail "listener said nothing"
 wait
 [ "$got" = after ] || fail "host received '$got' from $from, want 'after' (the unmapped 'before' must be dropped)"

@@ -41,19 +41,6 @@ grep -q "^upnp: ok external $PUB " <<<"$out" || fail "UPnP: $out"
 echo "probe: pcp, nat-pmp and upnp answered ($ms ms for the whole program)"
 printf '%s\n' "$out" | sed 's/^/  /'
 
-read -r -d '' LISTEN_PY <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.settimeout(10)
-print("ready", flush=True)
-try:
-    d, a = s.recvfrom(100)
-    print(d.decode(), a[0], flush=True)
-except socket.timeout:
-    print("nothing", flush=True)
-PY
-SEND_PY='import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[1].encode(), (sys.argv[2], int(sys.argv[3])))'
 
 # hold PROTO PORT: map, check the rule and a WAN datagram, kill -INT,
 # check the delete.
