@@ -227,14 +227,16 @@ static int sock_of_port(const path *p, uint16_t port) {
   return -1;
 }
 
+static nat_tstamp feed_at; /* the time feed() gives */
+
 static void feed(nat__spray *s, uint32_t sock, const nat_addr *from,
                  const uint8_t *buf, size_t len, bool want_ours) {
   nat_stun_msg m;
   bool ours;
   if (nat_stun_decode(&m, buf, len) < 0)
-    ours = nat__spray_recv(s, 0, sock, from, NULL);
+    ours = nat__spray_recv(s, feed_at, sock, from, NULL);
   else
-    ours = nat__spray_recv(s, 0, sock, from, &m);
+    ours = nat__spray_recv(s, feed_at, sock, from, &m);
   assert_int_equal(ours, want_ours);
 }
 
@@ -478,9 +480,15 @@ static void test_spray_hostile(void **state) {
                               NAT__SPRAY_SOFTWARE, p->tacc.pwd);
   feed(&p->dia, NAT__SPRAY_MAIN, &evil, buf, (size_t)n, false);
   assert_false(nat__spray_via(&p->dia, &evil));
+  feed_at = 5 * NAT_MILLISECONDS;
+  assert_int_equal(nat__spray_via_at(&p->dia, &from), 0);
   feed(&p->dia, NAT__SPRAY_MAIN, &from, buf, (size_t)n, false);
   assert_true(nat__spray_via(&p->dia, &from));
   assert_true(nat__spray_via(&p->dia, &dst)); /* the hit's */
+  /* when each path was proved: the check's answer now, the hit's time */
+  assert_int_equal(nat__spray_via_at(&p->dia, &from), 5 * NAT_MILLISECONDS);
+  assert_int_equal(nat__spray_via_at(&p->dia, &dst), p->dia.t_hit);
+  assert_int_equal(nat__spray_via_at(&p->dia, &evil), 0);
   /* 9. the acceptor's main socket: the dialer's plain check (USE-CANDIDATE)
    * is the checks' alone; a probe (none) that found it marks the path as
    * the spray's; both are left to the checks */
@@ -492,8 +500,12 @@ static void test_spray_hostile(void **state) {
                              p->tacc.pwd, 1, true, 1, false);
   feed(&p->acc, NAT__SPRAY_MAIN, &evil, buf, (size_t)n, false);
   assert_false(nat__spray_via(&p->acc, &evil));
+  feed_at = 7 * NAT_MILLISECONDS;
   feed(&p->acc, NAT__SPRAY_MAIN, &p->dia_pub, buf, (size_t)n, false);
   assert_true(nat__spray_via(&p->acc, &p->dia_pub));
+  assert_int_equal(nat__spray_via_at(&p->acc, &p->dia_pub),
+                   7 * NAT_MILLISECONDS);
+  feed_at = 0;
   nat__spray_free(&p->acc);
   nat__spray_free(&p->dia);
   free(p);

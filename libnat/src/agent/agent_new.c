@@ -302,7 +302,13 @@ void nat_agent_info_get(const nat_agent *a, nat_agent_info *out) {
     b->p_now = nat__spray_p_now(s, nat_udp_now());
     b->t_start = s->start;
     b->t_hit = s->hit ? s->t_hit : 0;
-    if (s->hit) {
+    if (!s->hit && a->strategy == NAT_AGENT_VIA_BIRTHDAY) {
+      /* the path a probe proved on our main socket (nat__spray_via): the
+       * spray's hit as far as the report goes, without a probe number */
+      b->hit_remote = a->core.sel.remote.addr;
+      b->t_hit = nat__spray_via_at(s, &b->hit_remote);
+      b->hit_local = c->local;
+    } else if (s->hit) {
       b->hit_remote = s->hit_remote;
       if (s->role == NAT_BDAY_ACCEPTOR && s->hit_sock < a->nbsock &&
           a->bsock[s->hit_sock].u != NULL)

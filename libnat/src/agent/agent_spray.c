@@ -563,7 +563,7 @@ void nat__agent_spray_stop(nat_agent *a) {
 void nat__agent_spray_selected(nat_agent *a) {
   nat_check_pair *p = &a->core.sel;
   nat_addr local = a->core.local, remote = a->conn_remote;
-  nat_tstamp at = a->spray.t_hit;
+  nat_tstamp at;
   uint8_t type = NAT_CAND_PRFLX;
   a->strategy = NAT_AGENT_VIA_BIRTHDAY;
   for (unsigned i = 0; i < a->nbep; i++)
@@ -575,6 +575,9 @@ void nat__agent_spray_selected(nat_agent *a) {
     if (nat_quic_conn_get_info(a->conn, &ci) == 0)
       remote = ci.remote;
   }
+  at = nat__spray_via_at(&a->spray, &remote);
+  if (at == 0)
+    at = a->spray.t_hit;
   /* a socket bound to the unspecified address: our host address */
   for (size_t i = 0; nat_addr_is_unspecified(&local) && i < a->core.mine.ncands;
        i++)

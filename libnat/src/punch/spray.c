@@ -345,7 +345,7 @@ static void our_answer(nat__spray *s, nat_tstamp now, uint32_t sock,
 
 /* An answer to one of the agent's own checks from a spray socket of the
  * peer (keyed, with the spray's SOFTWARE): remember where it came from. */
-static void note_via(nat__spray *s, const nat_addr *from,
+static void note_via(nat__spray *s, nat_tstamp now, const nat_addr *from,
                      const nat_stun_msg *m) {
   static const char sw[] = NAT__SPRAY_SOFTWARE;
   const nat_stun_attr *a = nat_stun_msg_find(m, NAT_ATTR_SOFTWARE);
@@ -356,6 +356,7 @@ static void note_via(nat__spray *s, const nat_addr *from,
                                    strlen(s->rpwd)) != 0 ||
       nat__spray_via(s, from) || s->nvia >= NAT__SPRAY_HITS)
     return;
+  s->via_at[s->nvia] = now;
   s->via[s->nvia++] = *from;
 }
 
@@ -366,6 +367,15 @@ bool nat__spray_via(const nat__spray *s, const nat_addr *remote) {
     if (nat_addr_equal(&s->via[i], remote))
       return true;
   return false;
+}
+
+nat_tstamp nat__spray_via_at(const nat__spray *s, const nat_addr *remote) {
+  if (s->hit && nat_addr_equal(&s->hit_remote, remote))
+    return s->t_hit;
+  for (unsigned i = 0; i < s->nvia; i++)
+    if (nat_addr_equal(&s->via[i], remote))
+      return s->via_at[i];
+  return 0;
 }
 
 bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
@@ -386,8 +396,10 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
     if (main && s->role == NAT_BDAY_ACCEPTOR && from_peer(s, from) &&
         nat_stun_msg_find(msg, NAT_ATTR_USE_CANDIDATE) == NULL &&
         nat__check_msg_auth(msg, s->lufrag, s->lpwd) == 0 &&
-        !nat__spray_via(s, from) && s->nvia < NAT__SPRAY_HITS)
+        !nat__spray_via(s, from) && s->nvia < NAT__SPRAY_HITS) {
+      s->via_at[s->nvia] = now;
       s->via[s->nvia++] = *from;
+    }
     if (main)
       return false; /* the agent's checks answer the main socket's */
     if (s->role != NAT_BDAY_DIALER && sock < s->nsock)
@@ -405,7 +417,7 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
     if (!main)
       s->st.ignored++;
     else
-      note_via(s, from, msg);
+      note_via(s, now, from, msg);
     return !main; /* the main socket's: the agent's checks take it */
   }
   our_answer(s, now, sock, from, msg, idx);

@@ -86,6 +86,7 @@ typedef struct nat__spray {
    * sent a probe our main socket took (keyed, no USE-CANDIDATE): a path
    * through one of those is the spray's too */
   nat_addr via[NAT__SPRAY_HITS];
+  nat_tstamp via_at[NAT__SPRAY_HITS]; /* when each was learned */
   unsigned nvia;
   nat__spray_stats st;
 } nat__spray;
@@ -135,6 +136,9 @@ bool nat__spray_recv(nat__spray *s, nat_tstamp now, uint32_t sock,
 /* true when @p remote is a spray socket of the peer: it answered one of
  * our probes (the hit) or one of the agent's own checks. */
 bool nat__spray_via(const nat__spray *s, const nat_addr *remote);
+/* When the spray proved the path to @p remote (its hit, or the first
+ * keyed datagram that showed it: nat__spray_via); 0 if it did not. */
+nat_tstamp nat__spray_via_at(const nat__spray *s, const nat_addr *remote);
 
 /* The odds the probes sent so far had (dialer), or the dialer's expected
  * progress by @p now (acceptor). */
