@@ -207,8 +207,9 @@ typedef struct nat_agent_config {
    * gateway (nat/portmap.h) as it starts and asks for a mapping of its
    * socket; a granted one is offered as a "mapped" candidate (our blob
    * waits for it at most NAT_AGENT_PORTMAP_WAIT from the start, or as long
-   * as the other gathering), refreshed while the run lasts, and deleted
-   * when the agent closes. */
+   * as the other gathering; NAT_AGENT_PORTMAP_GRANT_WAIT more when the
+   * gateway answered the probe), refreshed while the run lasts, and
+   * deleted when the agent closes. */
   bool no_portmap;
   /** The gateway to ask (nat_portmap_config.gateway); NAT_AF_NONE: the
    * default route's. */
@@ -218,8 +219,11 @@ typedef struct nat_agent_config {
 /** How long our blob waits for the gateway's mapping, from the start of
  * the run: a gateway on the LAN answers the probe and the request in a
  * few milliseconds; one that does not answer costs at most this, and
- * only when the rendezvous answered sooner. */
-#define NAT_AGENT_PORTMAP_WAIT (100 * NAT_MILLISECONDS)
+ * only when the rendezvous answered sooner. A gateway that answered the
+ * probe with success by then gets NAT_AGENT_PORTMAP_GRANT_WAIT more for
+ * its grant (once). */
+#define NAT_AGENT_PORTMAP_WAIT       (100 * NAT_MILLISECONDS)
+#define NAT_AGENT_PORTMAP_GRANT_WAIT (400 * NAT_MILLISECONDS)
 
 /** How the connection was made (nat_agent_info.strategy). */
 typedef enum nat_agent_strategy {

@@ -208,7 +208,9 @@ static void maybe_send_blob(nat_agent *a) {
   }
   if (a->blob_sent || a->finished || !a->core.has_seen || a->rdv == NULL)
     return;
-  if (gathering(a) && !a->gather_expired)
+  /* the gather grace ends the wait for the probes and STUN, not the
+   * wait for the gateway's mapping (its own timer bounds it) */
+  if (gathering(a) && (!a->gather_expired || a->pm_pending))
     return;
   send_blob(a);
 }

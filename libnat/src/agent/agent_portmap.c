@@ -100,6 +100,22 @@ static void on_pm(nat_portmap *pm, void *arg, const nat_portmap_event *ev) {
 
 static void on_pm_wait(uv_timer_t *t) {
   nat_agent *a = t->data;
+  nat_portmap_probe pr;
+  bool answered = false;
+  /* a gateway that answered the probe with success is about to grant:
+   * wait for it a little longer, once (a loaded machine's gateway) */
+  if (a->pm_pending && a->pm != NULL && !a->pm_extended) {
+    nat_portmap_get(a->pm, &pr, NULL, NULL);
+    for (int i = 0; i < NAT_PM_PROTOS; i++)
+      answered = answered || (pr.svc[i].answered && pr.svc[i].status == 0);
+    if (answered) {
+      a->pm_extended = true;
+      uv_timer_start(
+          &a->pm_timer, on_pm_wait,
+          (uint64_t)(NAT_AGENT_PORTMAP_GRANT_WAIT / NAT_MILLISECONDS), 0);
+      return;
+    }
+  }
   if (a->pm_pending && a->pm_status == 0) {
     a->pm_status = NAT_ETIMEDOUT;
     snprintf(a->pm_reason, sizeof a->pm_reason,
