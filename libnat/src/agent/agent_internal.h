@@ -96,7 +96,7 @@ struct nat_agent {
   nat_portmap *pm;
   uv_timer_t pm_timer;
   bool pm_asked, pm_pending, pm_closing, pm_offered, pm_deleted;
-  bool pm_extended; /* the wait was extended: the gateway had answered */
+  bool pm_extended;   /* the wait was extended: the gateway had answered */
   bool blob_deferred; /* ticket mode: the blob waits for the mapping */
   nat_portmap_probe pm_probe;
   nat_portmap_mapping pm_mapping;
