@@ -78,10 +78,22 @@ typedef enum nat_capture_reason {
   NAT_CAPR_COUNT = 11
 } nat_capture_reason;
 
+/** Which way a frame went, where the link header says so (Linux cooked
+ * captures: the packet type of SLL and SLL2). */
+typedef enum nat_capture_dir {
+  NAT_CAPDIR_UNKNOWN = 0,  /**< the link header does not say */
+  NAT_CAPDIR_IN = 1,       /**< to this host (unicast, broadcast, multicast,
+                                or another host's seen promiscuously) */
+  NAT_CAPDIR_OUTGOING = 2  /**< sent by this host (SLL packet type 4) */
+} nat_capture_dir;
+
 /** One decoded frame: the UDP datagram inside it. */
 typedef struct nat_capture_frame {
   uint8_t reason;         /**< nat_capture_reason */
   uint8_t ip_version;     /**< 4 or 6 once the IP header was read, else 0 */
+  uint8_t ttl;            /**< IPv4 TTL or IPv6 hop limit, once the IP
+                               header was read (else 0) */
+  uint8_t dir;            /**< nat_capture_dir */
   nat_addr src, dst;      /**< UDP source and destination */
   const uint8_t *payload; /**< into the frame given to the decoder */
   size_t len;             /**< UDP payload length (UDP length - 8) */
@@ -122,6 +134,11 @@ typedef struct nat_capture_pkt {
   const uint8_t *payload;
   size_t len;
   const nat_stun_msg *msg; /**< the decoded STUN message (over payload) */
+  uint32_t linktype;       /**< the record's link type (pcapng: its
+                                interface's) */
+  uint32_t ifindex;        /**< pcapng interface index (0 in pcap) */
+  uint8_t ttl;             /**< IPv4 TTL / IPv6 hop limit as captured */
+  uint8_t dir;             /**< nat_capture_dir */
 } nat_capture_pkt;
 
 /** What the reader has seen so far. */

@@ -53,16 +53,23 @@ typedef enum nat_beh {
   NAT_BEH_UNKNOWN = 0, /**< not measured, not known */
   NAT_BEH_EI = 1,      /**< endpoint-independent */
   NAT_BEH_AD = 2,      /**< address-dependent */
-  NAT_BEH_APD = 3      /**< address-and-port-dependent */
+  NAT_BEH_APD = 3,     /**< address-and-port-dependent */
+  /** A mapping verdict only: not endpoint-independent, but address- and
+   * address-and-port-dependent not told apart (the mapping changed with
+   * the destination IP and no two destinations of one IP were compared:
+   * RFC 3489 clients, servers without RFC 5780). Never a filtering
+   * verdict, never a behaviour natbox runs or nat_beh_parse() returns. */
+  NAT_BEH_DEPENDENT = 4
 } nat_beh;
 
 /** A behaviour's name as JSON reports give it: "endpoint-independent",
- * "address-dependent", "address-and-port-dependent"; "unknown" for any
- * other value. */
+ * "address-dependent", "address-and-port-dependent", "dependent";
+ * "unknown" for any other value. */
 NAT_EXTERN const char *nat_beh_name(uint8_t b);
 
 /** A behaviour's short name, as command lines and topology files write
- * it: "ei", "ad", "apd"; "unknown" for any other value. */
+ * it: "ei", "ad", "apd" ("dependent" for NAT_BEH_DEPENDENT); "unknown"
+ * for any other value. */
 NAT_EXTERN const char *nat_beh_short_name(uint8_t b);
 
 /** The behaviour named @p s, in either form above ("ei" or

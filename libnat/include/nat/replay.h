@@ -114,6 +114,7 @@
 #include <stdbool.h>
 
 #include "nat/addr.h"
+#include "nat/capture.h"
 #include "nat/common.h"
 #include "nat/obs.h"
 #include "nat/stun.h"
@@ -230,6 +231,13 @@ NAT_EXTERN int nat_replay_feed(nat_replay *r, nat_tstamp ts,
 NAT_EXTERN int nat_replay_feed_msg(nat_replay *r, nat_tstamp ts,
                                    const nat_addr *src, const nat_addr *dst,
                                    const nat_stun_msg *m);
+
+/** Same with what the capture says besides the bytes: the record's IP
+ * TTL / hop limit, direction (Linux cooked captures) and link type, which
+ * the capture-point inference weighs (see "Where the capture was taken").
+ * @p p->msg must be set (nat_capture_reader_next() sets it).
+ * @return as nat_replay_feed(). */
+NAT_EXTERN int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p);
 
 /** End of the capture: pending requests become timeouts, tests are
  * tagged, and the observations are appended to @p log in order of first

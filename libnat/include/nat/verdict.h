@@ -251,6 +251,35 @@ typedef struct nat_strategy {
 #define NAT_EXPLAIN_MAX 16
 #define NAT_EXPLAIN_LEN 256
 
+/** The facts a verdict concludes or abstains on, each with its evidence
+ * (nat_verdict.evidence). */
+typedef enum nat_fact {
+  NAT_FACT_NAT = 0,        /**< NAT presence (basic.nat_present) */
+  NAT_FACT_MAPPING = 1,    /**< mapping */
+  NAT_FACT_FILTERING = 2,  /**< filtering */
+  NAT_FACT_HAIRPIN = 3,    /**< hairpinning */
+  NAT_FACT_ALLOCATION = 4, /**< alloc.kind (and delta) */
+  NAT_FACTS = 5
+} nat_fact;
+
+/** What one conclusion rests on. Concluded (the fact is not unknown):
+ * @c confidence is the probability, under the analyzer's model, that
+ * the conclusion is right given the evidence (e.g. 1 - 0.1^7 for seven
+ * unanswered tries at an assumed 10 % loss; 1 - 1/64512^2 for two
+ * preserved ports against a random allocator), and @c reason says what
+ * was seen. Abstained (unknown): @c confidence is 0 and @c reason names
+ * what is missing ("no CHANGE-REQUEST probe was answered or timed out
+ * after an opening request", "fewer than two fresh mappings"). Never
+ * empty once nat_verdict_compute() returned 0. */
+typedef struct nat_conclusion {
+  double confidence;
+  char reason[NAT_EXPLAIN_LEN];
+} nat_conclusion;
+
+/** JSON-facing name of a nat_fact: "nat_present", "mapping",
+ * "filtering", "hairpinning", "allocation"; "unknown" for others. */
+NAT_EXTERN const char *nat_fact_name(uint8_t f);
+
 /** The whole verdict. A value object (init/free): it holds the basic
  * analysis, which allocates. */
 typedef struct nat_verdict {
@@ -294,6 +323,10 @@ typedef struct nat_verdict {
   /** Plain-language lines: what was tried and why the verdict follows. */
   char explain[NAT_EXPLAIN_MAX][NAT_EXPLAIN_LEN];
   size_t nexplain;
+  /** Per fact (nat_fact): its confidence and reason, or why it is
+   * unknown. nat_replay_mask() replaces a withheld fact's with "not
+   * measurable from this capture: WHY". */
+  nat_conclusion evidence[NAT_FACTS];
 } nat_verdict;
 
 /** Make @p v empty (no allocation). NULL is fine. */

@@ -8,11 +8,15 @@ static const char *const long_names[] = {
 static const char *const short_names[] = {"ei", "ad", "apd"};
 
 const char *nat_beh_name(uint8_t b) {
+  if (b == NAT_BEH_DEPENDENT)
+    return "dependent";
   return b >= NAT_BEH_EI && b <= NAT_BEH_APD ? long_names[b - NAT_BEH_EI]
                                              : "unknown";
 }
 
 const char *nat_beh_short_name(uint8_t b) {
+  if (b == NAT_BEH_DEPENDENT)
+    return "dependent";
   return b >= NAT_BEH_EI && b <= NAT_BEH_APD ? short_names[b - NAT_BEH_EI]
                                              : "unknown";
 }

@@ -107,11 +107,22 @@ static int link_loopback(const uint8_t *f, size_t caplen, size_t *off) {
   }
 }
 
+/* The direction a Linux cooked header's packet type gives: 4
+ * (PACKET_OUTGOING) was sent by the capturing host; 0-3 (to us,
+ * broadcast, multicast, to another host) came in. */
+static uint8_t sll_dir(unsigned pkttype) {
+  if (pkttype == 4)
+    return NAT_CAPDIR_OUTGOING;
+  return pkttype <= 3 ? NAT_CAPDIR_IN : NAT_CAPDIR_UNKNOWN;
+}
+
 /* Strip the link header: returns NET_* or -1 (truncated link header) or
- * -2 (unsupported link type); *off gets the network header's offset. */
+ * -2 (unsupported link type); *off gets the network header's offset and
+ * *dir the direction when the header tells it. */
 static int strip_link(uint32_t linktype, const uint8_t *f, size_t caplen,
-                      size_t *off) {
+                      size_t *off, uint8_t *dir) {
   *off = 0;
+  *dir = NAT_CAPDIR_UNKNOWN;
   switch (linktype) {
   case NAT_LINK_ETHERNET:
     return link_ethernet(f, caplen, off);
@@ -119,11 +130,13 @@ static int strip_link(uint32_t linktype, const uint8_t *f, size_t caplen,
     if (caplen < 16)
       return -1;
     *off = 16;
+    *dir = sll_dir(nat__get16(f));
     return net_from_ethertype(nat__get16(f + 14));
   case NAT_LINK_LINUX_SLL2:
     if (caplen < 20)
       return -1;
     *off = 20;
+    *dir = sll_dir(f[10]);
     return net_from_ethertype(nat__get16(f));
   case NAT_LINK_NULL:
   case NAT_LINK_LOOP:
@@ -162,6 +175,7 @@ static int parse_ipv4(const uint8_t *f, size_t caplen, size_t off,
   if (ip[0] >> 4 != 4)
     return fail(out, NAT_CAPR_BAD_IP);
   out->ip_version = 4;
+  out->ttl = ip[8];
   ihl = (size_t)(ip[0] & 0x0F) * 4;
   total = nat__get16(ip + 2);
   if (ihl < 20 || total < ihl)
@@ -217,6 +231,7 @@ static int parse_ipv6(const uint8_t *f, size_t caplen, size_t off,
   if (ip[0] >> 4 != 6)
     return fail(out, NAT_CAPR_BAD_IP);
   out->ip_version = 6;
+  out->ttl = ip[7];
   set_ip(&out->src, NAT_AF_INET6, ip + 8, 16);
   set_ip(&out->dst, NAT_AF_INET6, ip + 24, 16);
   plen = nat__get16(ip + 4);
@@ -258,7 +273,7 @@ int nat_capture_decode(uint32_t linktype, const uint8_t *frame, size_t caplen,
   memset(out, 0, sizeof *out);
   if (frame == NULL && caplen != 0)
     return NAT_EINVAL;
-  net = strip_link(linktype, frame, caplen, &off);
+  net = strip_link(linktype, frame, caplen, &off, &out->dir);
   if (net == -2)
     return fail(out, NAT_CAPR_LINKTYPE);
   if (net == -1)

@@ -148,6 +148,10 @@ static int take_record(nat_capture_reader *r, const struct pcap_pkthdr *h,
   out->payload = f.payload;
   out->len = f.len;
   out->msg = &r->msg;
+  out->linktype = r->dlt;
+  out->ifindex = 0;
+  out->ttl = f.ttl;
+  out->dir = f.dir;
   return 1;
 }
 
