@@ -1,5 +1,5 @@
-/* netcheck -- the JSON report, schema_version 2
- * (docs/schema/netcheck-report-v2.schema.json). Keys are written in a fixed
+/* netcheck -- the JSON report, schema_version 3
+ * (docs/schema/netcheck-report-v3.schema.json). Keys are written in a fixed
  * order; absent values are null, never missing. */
 #include <jansson.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 #include "netcheck.h"
 
-#define NC_SCHEMA_VERSION 2
+#define NC_SCHEMA_VERSION 3
 
 /* json_object_set_new() that remembers a failure in *ok. */
 static void put(json_t *obj, const char *key, json_t *v, bool *ok) {
