@@ -276,8 +276,9 @@ static void test_mapping_5780_missing(void **state) {
   add_mapping(&log, LAN, PUB, NULL, NULL);
   assert_int_equal(nat_analyze_mapping(&log, &r), NAT_BEH_UNKNOWN);
   nat_obslog_free(&log);
+  /* varies with the IP, IP2:P2 lost: not EI, AD and APD not told apart */
   add_mapping(&log, LAN, PUB, "198.51.100.2:40001", NULL);
-  assert_int_equal(nat_analyze_mapping(&log, &r), NAT_BEH_UNKNOWN);
+  assert_int_equal(nat_analyze_mapping(&log, &r), NAT_BEH_DEPENDENT);
   assert_true(r);
   nat_obslog_free(&log);
   add_mapping(&log, LAN, NULL, PUB, PUB);
@@ -345,14 +346,14 @@ static void test_no_rfc5780(void **state) {
   assert_int_equal(nat_analyze_mapping(&log, &r), NAT_BEH_APD);
   nat_obslog_free(&log);
 
-  /* varies by IP only, no same-IP pair: unknown, but hard */
+  /* varies by IP only, no same-IP pair: dependent (hard) */
   add(&log, ob(NAT_OBS_MAPPING, LAN, "198.51.100.7:3478", PUB));
   add(&log, ob(NAT_OBS_MAPPING, LAN, "192.0.2.9:3478", "198.51.100.2:40001"));
   compute(&v, &log);
-  assert_int_equal(v.mapping, NAT_BEH_UNKNOWN);
+  assert_int_equal(v.mapping, NAT_BEH_DEPENDENT);
   assert_int_equal(v.mapping_varies, NAT_TRI_YES);
   assert_int_equal(v.difficulty, 2);
-  must_explain(&v, "varies by destination", "192.0.2.9:3478");
+  must_explain(&v, "changed with the destination IP", "192.0.2.9:3478");
   nat_verdict_free(&v);
   nat_obslog_free(&log);
 

@@ -166,8 +166,10 @@ static int custom_pair(const struct nl_bday_plan *p) {
   for (int k = 0; k < p->set.n && n < sizeof name; k++)
     n += (size_t)snprintf(name + n, sizeof name - n, " %s=%s", p->set.name[k],
                           p->set.value[k]);
-  bool da = e[0].mapping == NAT_BEH_AD || e[0].mapping == NAT_BEH_APD;
-  bool db = e[1].mapping == NAT_BEH_AD || e[1].mapping == NAT_BEH_APD;
+  bool da = e[0].mapping == NAT_BEH_AD || e[0].mapping == NAT_BEH_APD ||
+            e[0].mapping == NAT_BEH_DEPENDENT;
+  bool db = e[1].mapping == NAT_BEH_AD || e[1].mapping == NAT_BEH_APD ||
+            e[1].mapping == NAT_BEH_DEPENDENT;
   int fixed = db ? e[0].filtering : e[1].filtering;
   bool drops = fixed == NAT_BEH_APD;
   custom = (struct bday_pair){name,

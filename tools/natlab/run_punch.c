@@ -151,7 +151,8 @@ struct expectation {
 };
 
 static bool per_destination(int mapping) {
-  return mapping == NAT_BEH_AD || mapping == NAT_BEH_APD;
+  return mapping == NAT_BEH_AD || mapping == NAT_BEH_APD ||
+         mapping == NAT_BEH_DEPENDENT;
 }
 
 /* Does this filtering let in a new port of an address we sent to? */

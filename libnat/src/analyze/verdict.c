@@ -111,6 +111,33 @@ static void augment_basic(nat_verdict *v, const nat_obslog *log) {
     v->basic.nat_present = nat;
 }
 
+void nat__evidence_nat(nat_verdict *v, const nat_obslog *log) {
+  size_t i, n = nat_obslog_count(log);
+  nat_tri want = v->basic.nat_present;
+  nat__addrbuf b0, b1, b2;
+  nat__why why;
+  nat__why_set(&why, "no answered request from a known local address: "
+                     "mapped and local cannot be compared");
+  for (i = 0; i < n && want != NAT_TRI_UNKNOWN; i++) {
+    const nat_obs *o = nat_obslog_at(log, i);
+    if (o->test == NAT_OBS_HAIRPIN || nat_analyze_obs_nat(o) != want)
+      continue;
+    if (want == NAT_TRI_NO)
+      nat__why_set(&why,
+                   "the server saw the request's own source address: no "
+                   "translation (%s)",
+                   nat__addr_text(&o->local, b0));
+    else
+      nat__why_set(&why, "%s saw %s for local %s: the address is translated",
+                   nat__addr_text(&o->server, b0),
+                   nat__addr_text(&o->mapped, b1),
+                   nat__addr_text(&o->local, b2));
+    why.conf = 1.0;
+    break;
+  }
+  nat__evidence_set(v, NAT_FACT_NAT, why.conf, why.line);
+}
+
 static void explain_reach(nat_verdict *v, const nat_obslog *log) {
   size_t i, n = nat_obslog_count(log), answered = 0;
   const nat_obs *pub = NULL;
@@ -136,15 +163,51 @@ static void explain_reach(nat_verdict *v, const nat_obslog *log) {
                    nat_tri_name(v->basic.nat_present));
 }
 
+/* The allocation test's fresh sockets did not decide: the rules for few
+ * samples over every allocation of the log (nat/verdict.h). On a verdict
+ * *s and *n become the samples it rests on. */
+static int alloc_fallback(nat_verdict *v, const nat_obslog *log,
+                          nat_port_sample **s, size_t *n, nat__why *why) {
+  nat_port_sample *f;
+  nat_alloc_verdict a;
+  nat__why w;
+  size_t nf;
+  int rc = nat__alloc_samples_any(log, &f, &nf);
+  if (rc == 0)
+    rc = nat__alloc_few(f, nf, &a, &w);
+  if (rc != 0 || a.kind == NAT_PA_UNKNOWN) {
+    if (rc == 0 && v->alloc.samples < 3)
+      nat__why_set(why, "%zu new mappings from fresh sockets, 3 needed; %s",
+                   v->alloc.samples, w.line);
+    free(f);
+    return rc;
+  }
+  v->alloc = a;
+  *why = w;
+  free(*s);
+  *s = f;
+  *n = nf;
+  return 0;
+}
+
 static int compute_alloc(nat_verdict *v, const nat_obslog *log) {
   nat_port_sample *s;
+  nat__why why;
   size_t n;
   int rc = nat__alloc_samples(log, &s, &n);
   if (rc != 0)
     return rc;
   rc = nat_alloc_classify(s, n, &v->alloc);
+  if (rc == 0)
+    nat__alloc_line(&v->alloc, &why);
+  if (rc == 0 && v->alloc.kind == NAT_PA_UNKNOWN)
+    rc = alloc_fallback(v, log, &s, &n, &why);
   if (rc == 0 && v->alloc.kind == NAT_PA_SEQUENTIAL)
     rc = nat_alloc_predict(&v->alloc, s, n, NAT_PREDICT_MAX, &v->prediction);
+  if (rc == 0)
+    nat__evidence_set(v, NAT_FACT_ALLOCATION,
+                      v->alloc.kind != NAT_PA_UNKNOWN ? why.conf : 0.0,
+                      why.line);
   free(s);
   return rc;
 }
@@ -175,10 +238,20 @@ static void compute_behaviour(nat_verdict *v, nat__vindex *ix) {
   v->mapping =
       (uint8_t)nat__mapping(ix, &v->rfc5780_used, &v->mapping_varies, &why);
   nat__explain_add(v, "%s", why.line);
+  /* a mapping conclusion compares mapped addresses the servers reported:
+   * exact under the model (nat/verdict.h) */
+  nat__evidence_set(v, NAT_FACT_MAPPING,
+                    v->mapping != NAT_BEH_UNKNOWN ? 1.0 : 0.0, why.line);
   v->filtering = (uint8_t)nat__filtering(ix, &v->filtering_unsupported, &why);
   nat__explain_add(v, "%s", why.line);
+  nat__evidence_set(v, NAT_FACT_FILTERING,
+                    v->filtering != NAT_BEH_UNKNOWN ? why.conf : 0.0,
+                    why.line);
   v->hairpinning = nat__hairpin(log, &why);
   nat__explain_add(v, "%s", why.line);
+  nat__evidence_set(v, NAT_FACT_HAIRPIN,
+                    v->hairpinning != NAT_TRI_UNKNOWN ? why.conf : 0.0,
+                    why.line);
   v->pooling = (uint8_t)nat__pooling(ix, &why);
   nat__explain_add(v, "%s", why.line);
   v->double_nat = nat__double_nat(log, &why, &reason, &v->carrier_nat);
@@ -209,6 +282,7 @@ int nat_verdict_compute(nat_verdict *v, const nat_obslog *log) {
   }
   v->observations = nat_obslog_count(log);
   augment_basic(v, log);
+  nat__evidence_nat(v, log);
   explain_reach(v, log);
   compute_behaviour(v, &ix);
   nat__vindex_free(&ix);

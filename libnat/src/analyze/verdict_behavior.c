@@ -10,6 +10,7 @@ void nat__why_set(nat__why *why, const char *fmt, ...) {
   va_list ap;
   if (why == NULL)
     return;
+  why->conf = 0.0;
   va_start(ap, fmt);
   vsnprintf(why->line, sizeof why->line, fmt, ap);
   va_end(ap);

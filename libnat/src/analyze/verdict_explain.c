@@ -7,6 +7,28 @@
 #include "nat/error.h"
 #include "verdict_internal.h"
 
+const char *nat_fact_name(uint8_t f) {
+  static const char *const names[NAT_FACTS] = {
+      "nat_present", "mapping", "filtering", "hairpinning", "allocation"};
+  return f < NAT_FACTS ? names[f] : "unknown";
+}
+
+/* The analyzer's line without its "name: " prefix. */
+static const char *unprefixed(const char *line) {
+  const char *p = line;
+  while ((*p >= 'a' && *p <= 'z') || *p == ' ')
+    if (*p++ == ' ')
+      return line; /* a space before the colon: no prefix */
+  return p[0] == ':' && p[1] == ' ' ? p + 2 : line;
+}
+
+void nat__evidence_set(nat_verdict *v, uint8_t fact, double conf,
+                       const char *line) {
+  nat_conclusion *c = &v->evidence[fact];
+  c->confidence = conf;
+  snprintf(c->reason, sizeof c->reason, "%s", unprefixed(line));
+}
+
 const char *nat_pa_kind_name(uint8_t k) {
   switch (k) {
   case NAT_PA_PRESERVING:
@@ -206,44 +228,47 @@ void nat__explain_add(nat_verdict *v, const char *fmt, ...) {
   v->nexplain++;
 }
 
-static void explain_alloc(nat_verdict *v) {
-  const nat_alloc_verdict *a = &v->alloc;
+void nat__alloc_line(const nat_alloc_verdict *a, nat__why *why) {
   double share =
       a->samples > 0 ? a->confidence / (1.0 - 1.0 / (double)a->samples) : 0.0;
   if (a->samples < 3) {
-    nat__explain_add(v,
-                     "allocation: %zu new mappings seen, 3 needed -> unknown",
-                     a->samples);
+    nat__why_set(why, "%zu new mappings seen, 3 needed -> unknown",
+                 a->samples);
     return;
   }
   switch (a->kind) {
   case NAT_PA_PRESERVING:
-    nat__explain_add(v,
-                     "allocation: public port == local port for %.0f %% of "
-                     "%zu mappings -> preserving",
-                     share * 100.0, a->samples);
+    nat__why_set(why,
+                 "public port == local port for %.0f %% of %zu mappings -> "
+                 "preserving",
+                 share * 100.0, a->samples);
     break;
   case NAT_PA_SEQUENTIAL:
-    nat__explain_add(v,
-                     "allocation: %zu mappings in ports %u-%u, %.0f %% of "
-                     "steps are multiples of %+d -> sequential (confidence "
-                     "%.2f)",
-                     a->samples, a->lo, a->hi, share * 100.0, (int)a->delta,
-                     a->confidence);
+    nat__why_set(why,
+                 "%zu mappings in ports %u-%u, %.0f %% of steps are "
+                 "multiples of %+d -> sequential (confidence %.2f)",
+                 a->samples, a->lo, a->hi, share * 100.0, (int)a->delta,
+                 a->confidence);
     break;
   case NAT_PA_RANDOM:
-    nat__explain_add(v,
-                     "allocation: %zu mappings spread over ports %u-%u, no "
-                     "common step -> random (confidence %.2f)",
-                     a->samples, a->lo, a->hi, a->confidence);
+    nat__why_set(why,
+                 "%zu mappings spread over ports %u-%u, no common step -> "
+                 "random (confidence %.2f)",
+                 a->samples, a->lo, a->hi, a->confidence);
     break;
   default:
-    nat__explain_add(v,
-                     "allocation: %zu mappings in ports %u-%u fit no pattern "
-                     "clearly -> unknown",
-                     a->samples, a->lo, a->hi);
+    nat__why_set(why,
+                 "%zu mappings in ports %u-%u fit no pattern clearly -> "
+                 "unknown",
+                 a->samples, a->lo, a->hi);
     break;
   }
+  why->conf = a->kind != NAT_PA_UNKNOWN ? a->confidence : 0.0;
+}
+
+static void explain_alloc(nat_verdict *v) {
+  nat__explain_add(v, "allocation: %s",
+                   v->evidence[NAT_FACT_ALLOCATION].reason);
 }
 
 static void explain_prediction(nat_verdict *v) {

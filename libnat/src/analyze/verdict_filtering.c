@@ -62,6 +62,7 @@ typedef struct fgroup {
   fcat ip, port; /* change IP (+port), change port only */
   bool has_oa;
   nat_addr oa;
+  nat_addr primary; /* where the change requests went (IP1:P1) */
 } fgroup;
 
 static int cmp_ip(const void *pa, const void *pb) {
@@ -149,6 +150,7 @@ static void fgroup_collect(const nat__vindex *ix, uint32_t sock, fgroup *g) {
     g->open = any_opening(ix, sock, &first_change->server);
   if (g->open == NULL)
     return;
+  g->primary = g->open->server;
   /* the alternate address of the server the change requests went to */
   g->has_oa =
       (first_change != NULL &&
@@ -172,7 +174,7 @@ static const char *expected_src(const fgroup *g, bool change_ip,
   nat_addr e;
   if (!g->has_oa)
     return change_ip ? "another IP and port" : "another port";
-  e = change_ip ? g->oa : g->open->server;
+  e = change_ip ? g->oa : g->primary;
   e.port = g->oa.port;
   return nat__addr_text(&e, b);
 }
@@ -206,6 +208,7 @@ static nat_beh blind_decide(const nat_obs *o, nat__why *why) {
                "IP this socket never sent to -> endpoint-independent",
                nat__addr_text(resp_source(o), b0),
                nat__addr_text(&o->server, b1));
+  why->conf = 1.0;
   return NAT_BEH_EI;
 }
 
@@ -230,6 +233,7 @@ static nat_beh fgroup_decide(const fgroup *g, bool *unsupported,
         "request to %s) -> endpoint-independent",
         nat__addr_text(resp_source(ip->o) ? resp_source(ip->o) : &g->oa, b0),
         nat__addr_text(&g->open->server, b1));
+    why->conf = 1.0;
     return NAT_BEH_EI;
   }
   if (ip->state == F_IGNORED || ip->state == F_ERROR ||
@@ -264,6 +268,7 @@ static nat_beh fgroup_decide(const fgroup *g, bool *unsupported,
         "tries; answer from %s (change port) -> address-dependent",
         expected_src(g, true, b0), ip->tries,
         nat__addr_text(resp_source(pt->o) ? resp_source(pt->o) : &g->oa, b1));
+    why->conf = nat__loss_conf(ip->tries);
     return NAT_BEH_AD;
   }
   if (!g->has_oa) {
@@ -279,7 +284,158 @@ static nat_beh fgroup_decide(const fgroup *g, bool *unsupported,
                "opening request -> address-and-port-dependent",
                expected_src(g, true, b0), ip->tries, expected_src(g, false, b1),
                pt->tries, nat__addr_text(&g->open->server, b2));
+  why->conf = nat__loss_conf(ip->tries < pt->tries ? ip->tries : pt->tries);
   return NAT_BEH_APD;
+}
+
+/* ------------------------------- change requests that opened the mapping
+ *
+ * The classic `stun` client's second socket sends only change requests,
+ * each to IP1:P1: each one opens the NAT's mapping and filter towards
+ * IP1:P1 itself (nat/verdict.h). */
+
+/* The change requests of socket @p sock folded by kind into @p g
+ * (g->primary: their one destination; *first: the first of them).
+ * False if there are none or they went to several destinations. */
+static bool unopened_collect(const nat__vindex *ix, uint32_t sock, fgroup *g,
+                             const nat_obs **first) {
+  size_t k, end = ix->sock_start[sock + 1];
+  memset(g, 0, sizeof *g);
+  *first = NULL;
+  for (k = ix->sock_start[sock]; k < end; k++) {
+    const nat_obs *o = nat__sock_at(ix, k);
+    if (o->test != NAT_OBS_FILTERING || o->change_flags == 0)
+      continue;
+    if (*first == NULL)
+      *first = o;
+    else if (!nat_addr_equal(&o->server, &(*first)->server))
+      return false;
+    if (o->change_flags & NAT__CHANGE_IP)
+      fold_cat(&g->ip, o);
+    else if (o->change_flags & NAT__CHANGE_PORT)
+      fold_cat(&g->port, o);
+  }
+  if (*first == NULL)
+    return false;
+  g->primary = (*first)->server;
+  g->has_oa = nat__vindex_other_of(ix, nat__obs_index(ix, *first), &g->oa);
+  return true;
+}
+
+/* Socket @p sock sent a request to @p a (any test, any time). */
+static bool sent_to(const nat__vindex *ix, uint32_t sock, const nat_addr *a) {
+  size_t k, end = ix->sock_start[sock + 1];
+  for (k = ix->sock_start[sock]; k < end; k++)
+    if (nat_addr_equal(&nat__sock_at(ix, k)->server, a))
+      return true;
+  return false;
+}
+
+/* The server of @p first advertised an alternate and answered some
+ * request (the path works); else why not. */
+static bool unopened_usable(const nat__vindex *ix, const fgroup *g,
+                            const nat_obs *first, nat__why *why) {
+  uint32_t s = ix->server_id[nat__obs_index(ix, first)];
+  nat__addrbuf b0;
+  if (!g->has_oa) {
+    nat__why_set(why,
+                 "filtering: no opening request, and %s advertised no "
+                 "OTHER-ADDRESS or CHANGED-ADDRESS: silence cannot be told "
+                 "from a server that drops change requests -> unknown",
+                 nat__addr_text(&g->primary, b0));
+    return false;
+  }
+  if (s == NAT__NONE || ix->srv_answered[s] == NAT__NONE) {
+    nat__why_set(why,
+                 "filtering: no opening request, and no request to %s was "
+                 "answered: the path to it is not known to work -> unknown",
+                 nat__addr_text(&g->primary, b0));
+    return false;
+  }
+  return true;
+}
+
+/* Change IP timed out over enough tries; rate change port. */
+static nat_beh unopened_port(const nat__vindex *ix, uint32_t sock,
+                             const fgroup *g, nat__why *why) {
+  const fcat *ip = &g->ip, *pt = &g->port;
+  const nat_addr *src = pt->state == F_OK ? resp_source(pt->o) : NULL;
+  nat__addrbuf b0, b1, b2;
+  char oip[NAT_ADDR_STRLEN];
+  nat_addr_format_ip(&g->oa, oip, sizeof oip);
+  if (src != NULL && nat_addr_equal_ip(src, &g->primary) &&
+      !sent_to(ix, sock, src)) {
+    nat__why_set(why,
+                 "filtering: change requests from %s to %s opened the "
+                 "mapping; no answer from %s (change IP) after %u tries; "
+                 "answer from %s (change port) -> address-dependent",
+                 nat__addr_text(&ip->o->local, b0),
+                 nat__addr_text(&g->primary, b1), oip, ip->tries,
+                 nat__addr_text(src, b2));
+    why->conf = nat__loss_conf(ip->tries);
+    return NAT_BEH_AD;
+  }
+  if (pt->state == F_TIMEOUT && pt->tries >= NAT__MIN_TRIES) {
+    nat__why_set(why,
+                 "filtering: change requests from %s to %s opened the "
+                 "mapping; no answer from %s (change IP) after %u tries nor "
+                 "from %s (change port) after %u -> "
+                 "address-and-port-dependent",
+                 nat__addr_text(&ip->o->local, b0),
+                 nat__addr_text(&g->primary, b1), oip, ip->tries,
+                 expected_src(g, false, b2), pt->tries);
+    why->conf = nat__loss_conf(ip->tries < pt->tries ? ip->tries : pt->tries);
+    return NAT_BEH_APD;
+  }
+  nat__why_set(why,
+               "filtering: no opening request; change IP to %s timed out "
+               "after %u tries, but change port %s -> unknown (AD or APD)",
+               nat__addr_text(&g->primary, b0), ip->tries,
+               pt->state == F_NONE      ? "was not asked"
+               : pt->state == F_TIMEOUT ? "timed out after fewer than 3 tries"
+                                        : "was answered from an address "
+                                          "this socket sent to");
+  return NAT_BEH_UNKNOWN;
+}
+
+/* Socket @p sock made no opening request: rate the change requests that
+ * opened its mapping themselves (nat/verdict.h), where the EI rule above
+ * did not decide. */
+static nat_beh unopened_decide(const nat__vindex *ix, uint32_t sock,
+                               bool *unsupported, nat__why *why) {
+  fgroup g;
+  const nat_obs *first;
+  nat__addrbuf b0;
+  bool on_ip;
+  if (!unopened_collect(ix, sock, &g, &first)) {
+    nat__why_set(why, "filtering: no opening request%s -> unknown",
+                 first != NULL ? ", and the change requests went to several "
+                                 "destinations"
+                               : "");
+    return NAT_BEH_UNKNOWN;
+  }
+  if (!unopened_usable(ix, &g, first, why))
+    return NAT_BEH_UNKNOWN;
+  on_ip = g.ip.state == F_IGNORED || g.ip.state == F_ERROR;
+  if (on_ip || g.port.state == F_IGNORED || g.port.state == F_ERROR) {
+    *unsupported = true;
+    explain_unsupported(&g, on_ip ? &g.ip : &g.port, on_ip, why);
+    return NAT_BEH_UNKNOWN;
+  }
+  if (g.ip.state != F_TIMEOUT || g.ip.tries < NAT__MIN_TRIES) {
+    nat__why_set(why,
+                 "filtering: no change-IP request was answered or timed out "
+                 "after an opening request, and change IP to %s %s -> "
+                 "unknown",
+                 nat__addr_text(&g.primary, b0),
+                 g.ip.state == F_NONE      ? "was not asked"
+                 : g.ip.state == F_TIMEOUT ? "timed out after fewer than 3 "
+                                             "tries"
+                                           : "was answered from an IP this "
+                                             "socket sent to");
+    return NAT_BEH_UNKNOWN;
+  }
+  return unopened_port(ix, sock, &g, why);
 }
 
 nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why) {
@@ -305,6 +461,8 @@ nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why) {
         blind = blind_answer(ix, sock);
       b = blind != NULL ? blind_decide(blind, &w)
                         : fgroup_decide(&g, &unsup, &w);
+      if (b == NAT_BEH_UNKNOWN && g.open == NULL && g.open_try == NULL)
+        b = unopened_decide(ix, sock, &unsup, &w);
       if (b != NAT_BEH_UNKNOWN) {
         *why = w;
         return b;

@@ -126,6 +126,8 @@ static void find_alternates(nat__vindex *ix) {
     uint32_t s = ix->server_id[i];
     if (o->status != 0 || s == NAT__NONE)
       continue;
+    if (ix->srv_answered[s] == NAT__NONE)
+      ix->srv_answered[s] = (uint32_t)i;
     if (ix->srv_other[s] == NAT__NONE && o->has_other_address &&
         usable_alt(&o->other_address, &o->server))
       ix->srv_other[s] = (uint32_t)i;
@@ -139,13 +141,14 @@ static int alloc_scratch(nat__vindex *ix) {
   size_t i;
   ix->srv_other = nones(ix->nserver);
   ix->srv_changed = nones(ix->nserver);
+  ix->srv_answered = nones(ix->nserver);
   ix->first_of = nones(ix->nlocal);
   ix->by_mapped = malloc((ix->nmapped + 1) * sizeof *ix->by_mapped);
   ix->by_sipmap = malloc((ix->nsipmap + 1) * sizeof *ix->by_sipmap);
   ix->by_lip = malloc((ix->nlip + 1) * sizeof *ix->by_lip);
   ix->by_sip = malloc((ix->nsip + 1) * sizeof *ix->by_sip);
   if (ix->srv_other == NULL || ix->srv_changed == NULL ||
-      ix->first_of == NULL || ix->by_mapped == NULL || ix->by_sipmap == NULL ||
+      ix->srv_answered == NULL || ix->first_of == NULL || ix->by_mapped == NULL || ix->by_sipmap == NULL ||
       ix->by_lip == NULL || ix->by_sip == NULL)
     return NAT_ENOMEM;
   for (i = 0; i < ix->nmapped; i++)
@@ -213,6 +216,7 @@ void nat__vindex_free(nat__vindex *ix) {
   free(ix->sock_obs);
   free(ix->srv_other);
   free(ix->srv_changed);
+  free(ix->srv_answered);
   free(ix->first_of);
   free(ix->by_mapped);
   free(ix->by_sipmap);

@@ -23,13 +23,32 @@ static inline bool nat__answered_mapped(const nat_obs *o) {
   return o->status == 0 && o->has_mapped;
 }
 
+/* The loss model of the verdict's confidences (nat/verdict.h): each
+ * transmission, or its answer, is lost independently with probability
+ * NAT__LOSS, so a silence after @p tries transmissions is a real drop with
+ * probability 1 - NAT__LOSS^tries. NAT__MIN_TRIES transmissions are the
+ * fewest a silence is rated on (0.999). */
+#define NAT__LOSS      0.1
+#define NAT__MIN_TRIES 3u
+
+static inline double nat__loss_conf(unsigned tries) {
+  double p = 1.0;
+  unsigned i;
+  for (i = 0; i < tries && p > 0.0; i++)
+    p *= NAT__LOSS;
+  return 1.0 - p;
+}
+
 /* Change-request flags (RFC 5780 section 7.2). */
 #define NAT__CHANGE_IP   0x04u
 #define NAT__CHANGE_PORT 0x02u
 
-/* One analyzer's verdict with the line explaining it. */
+/* One analyzer's verdict with the line explaining it, and the
+ * confidence of a conclusion (nat_conclusion; nat__why_set() makes it 0,
+ * the analyzer sets it when it concludes). */
 typedef struct nat__why {
   char line[NAT_EXPLAIN_LEN];
+  double conf;
 } nat__why;
 
 /* ------------------------------------------------------------ the index
@@ -73,8 +92,9 @@ typedef struct nat__vindex {
    * sock_obs[sock_start[g] .. sock_start[g + 1]) */
   uint32_t *sock_start, *sock_obs;
   /* per server: the first answer with a usable OTHER-ADDRESS (resp.
-   * CHANGED-ADDRESS): another IP of the same family, or NAT__NONE */
-  uint32_t *srv_other, *srv_changed;
+   * CHANGED-ADDRESS): another IP of the same family, or NAT__NONE; and
+   * its first success response (any socket, any test), or NAT__NONE */
+  uint32_t *srv_other, *srv_changed, *srv_answered;
   /* scratch of the analyzers: first_of is filled for one test at a time;
    * the groups are empty between uses (each user empties what it
    * filled) */
@@ -135,6 +155,31 @@ void nat__why_set(nat__why *why, const char *fmt, ...)
  * family (IPv4 first), ordered by sent_at (stable). *out is malloc'ed
  * (NULL when none). @return 0 or NAT_ENOMEM. */
 int nat__alloc_samples(const nat_obslog *log, nat_port_sample **out, size_t *n);
+
+/* Allocations from every answered observation of one family (IPv4
+ * first) of the tests basic, mapping, filtering and allocation: one per
+ * distinct (local address, mapped address) pair, ordered by the sent_at
+ * of its first observation. *out is malloc'ed (NULL when none).
+ * @return 0 or NAT_ENOMEM. */
+int nat__alloc_samples_any(const nat_obslog *log, nat_port_sample **out,
+                           size_t *n);
+
+/* The allocation rules for few samples (nat/verdict.h) over @p n such
+ * allocations: @p a gets the verdict (kind UNKNOWN if none), @p why the
+ * reason (without "allocation: ") and the confidence.
+ * @return 0 or NAT_ENOMEM. */
+int nat__alloc_few(const nat_port_sample *s, size_t n, nat_alloc_verdict *a,
+                   nat__why *why);
+
+/* The line explaining allocation verdict @p a (without "allocation: "),
+ * with its confidence. */
+void nat__alloc_line(const nat_alloc_verdict *a, nat__why *why);
+
+/* Set v->evidence[@p fact]: @p conf and @p line without its "name: "
+ * prefix. nat__evidence_nat() fills NAT presence's from the log. */
+void nat__evidence_set(nat_verdict *v, uint8_t fact, double conf,
+                       const char *line);
+void nat__evidence_nat(nat_verdict *v, const nat_obslog *log);
 
 /* The strategy rows and the explanation lines of a verdict. */
 void nat__verdict_strategies(nat_verdict *v);

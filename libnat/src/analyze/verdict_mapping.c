@@ -25,6 +25,13 @@ static const nat_obs *earliest(const nat__vindex *ix, uint8_t test,
   return best;
 }
 
+/* The conclusion when the mapping changed with the destination IP and no
+ * two destinations of one IP were compared (nat/verdict.h). */
+#define DEPENDENT_WHY                                                          \
+  "dependent (the mapping changed with the destination IP; no two ports "     \
+  "of one IP were asked, so address- and address-and-port-dependent are "     \
+  "not told apart)"
+
 typedef struct map_probe {
   nat_addr dst;
   const nat_obs *ans; /* first answer with a mapped address */
@@ -93,11 +100,11 @@ static nat_beh map_5780_decide(const map_probe *p, const nat_addr *local,
   if (p[2].ans == NULL) {
     nat__why_set(why,
                  "mapping: %s for %s but %s for %s; no answer from %s after "
-                 "%u tries -> unknown (varies by destination)",
+                 "%u tries -> " DEPENDENT_WHY,
                  nat__addr_text(m0, b0), nat__addr_text(&p[0].dst, b1),
                  nat__addr_text(m1, b2), nat__addr_text(&p[1].dst, b3),
                  nat__addr_text(&p[2].dst, b4), p[2].tries);
-    return NAT_BEH_UNKNOWN;
+    return NAT_BEH_DEPENDENT;
   }
   m2 = &p[2].ans->mapped;
   if (nat_addr_equal(m1, m2)) {
@@ -307,12 +314,10 @@ static nat_beh map_compare_decide(const map_pairs *mp, nat_tri *varies,
     return NAT_BEH_AD;
   }
   nat__why_set(
-      why,
-      "mapping: %s for %s but %s for %s (no RFC 5780, no two ports "
-      "of one IP) -> unknown (varies by destination: AD or APD)",
+      why, "mapping: %s for %s but %s for %s (no RFC 5780) -> " DEPENDENT_WHY,
       nat__addr_text(&x[0]->mapped, b0), nat__addr_text(&x[0]->server, b1),
       nat__addr_text(&x[1]->mapped, b2), nat__addr_text(&x[1]->server, b3));
-  return NAT_BEH_UNKNOWN;
+  return NAT_BEH_DEPENDENT;
 }
 
 /* Compare answers from one socket to different destinations. Returns
@@ -356,7 +361,27 @@ typedef struct map_best {
   bool rfc5780;
   nat_tri varies;
   nat__why why;
+  bool dependent; /* a socket concluded DEPENDENT: kept for the end */
+  bool dep_rfc5780;
+  nat__why dep_why;
 } map_best;
+
+/* Keep the first undecided (or DEPENDENT) result of a socket: DEPENDENT
+ * is concluded only where no socket decides EI, AD or APD. */
+static void best_keep(map_best *best, nat_beh b, bool rfc5780, nat_tri var,
+                      const nat__why *w) {
+  if (b == NAT_BEH_DEPENDENT && !best->dependent) {
+    best->dependent = true;
+    best->dep_rfc5780 = rfc5780;
+    best->dep_why = *w;
+  }
+  if (!best->have) {
+    best->have = true;
+    best->rfc5780 = rfc5780;
+    best->varies = var;
+    best->why = *w;
+  }
+}
 
 /* Try every socket of @p test (IPv4 first). Returns true once one
  * decides. */
@@ -378,22 +403,16 @@ static bool map_try_test(nat__vindex *ix, uint8_t test, nat_beh *beh,
         continue;
       first = earliest(ix, test, g);
       is5780 = map_5780(ix, g, first, &b, &var, &w);
-      if (is5780 && b == NAT_BEH_UNKNOWN && !best->have) {
-        best->have = true;
-        best->rfc5780 = true;
-        best->varies = var;
-        best->why = w;
+      if (is5780 && (b == NAT_BEH_UNKNOWN || b == NAT_BEH_DEPENDENT))
+        best_keep(best, b, true, var, &w);
+      if (b == NAT_BEH_UNKNOWN || b == NAT_BEH_DEPENDENT) {
+        b = NAT_BEH_UNKNOWN;
+        if (!map_compare(ix, test, g, &first->local, &b, &var, &w))
+          why_silent(ix, g, first, &w);
       }
-      if (b == NAT_BEH_UNKNOWN &&
-          !map_compare(ix, test, g, &first->local, &b, &var, &w))
-        why_silent(ix, g, first, &w);
-      if (b == NAT_BEH_UNKNOWN && !best->have) {
-        best->have = true;
-        best->rfc5780 = false;
-        best->varies = var;
-        best->why = w;
-      }
-      if (b != NAT_BEH_UNKNOWN) {
+      if (b == NAT_BEH_UNKNOWN || b == NAT_BEH_DEPENDENT)
+        best_keep(best, b, false, var, &w);
+      if (b != NAT_BEH_UNKNOWN && b != NAT_BEH_DEPENDENT) {
         *beh = b;
         *rfc5780 = is5780;
         *varies = var;
@@ -415,6 +434,13 @@ nat_beh nat__mapping(nat__vindex *ix, bool *rfc5780, nat_tri *varies,
   if (map_try_test(ix, NAT_OBS_MAPPING, &beh, rfc5780, varies, why, &best) ||
       map_try_test(ix, NAT_OBS_BASIC, &beh, rfc5780, varies, why, &best))
     return beh;
+  if (best.dependent) {
+    *rfc5780 = best.dep_rfc5780;
+    *varies = NAT_TRI_YES;
+    *why = best.dep_why;
+    why->conf = 1.0;
+    return NAT_BEH_DEPENDENT;
+  }
   if (best.have) {
     *rfc5780 = best.rfc5780;
     *varies = best.varies;

@@ -37,6 +37,7 @@ nat_tri nat__hairpin(const nat_obslog *log, nat__why *why) {
                  "the NAT -> yes",
                  nat__addr_text(&ok->local, b0),
                  nat__addr_text(&ok->server, b1));
+    why->conf = 1.0;
     return NAT_TRI_YES;
   }
   if (to != NULL) {
@@ -45,9 +46,11 @@ nat_tri nat__hairpin(const nat_obslog *log, nat__why *why) {
                  "after %u tries -> no",
                  nat__addr_text(&to->local, b0),
                  nat__addr_text(&to->server, b1), tries);
+    why->conf = nat__loss_conf(tries);
     return NAT_TRI_NO;
   }
-  nat__why_set(why, "hairpinning: not tested -> unknown");
+  nat__why_set(why, "hairpinning: not tested (no request from one socket "
+                    "to a public address of another) -> unknown");
   return NAT_TRI_UNKNOWN;
 }
 

@@ -8,7 +8,8 @@
 #include "nat/verdict.h"
 
 static bool is_hard(const nat_bday_side *s) {
-  return s->mapping == NAT_BEH_AD || s->mapping == NAT_BEH_APD;
+  return s->mapping == NAT_BEH_AD || s->mapping == NAT_BEH_APD ||
+         s->mapping == NAT_BEH_DEPENDENT;
 }
 
 static bool is_easy(const nat_bday_side *s) {

@@ -125,7 +125,8 @@ int nat_cand_predict(const nat_cand_predict_in *in, nat_cand_predict_out *info,
     r.status = NAT_CAND_PREDICT_NO_ADDRESS;
   else if (in->mapping == NAT_BEH_EI)
     r.status = NAT_CAND_PREDICT_MAPPING_EI;
-  else if (in->mapping != NAT_BEH_AD && in->mapping != NAT_BEH_APD)
+  else if (in->mapping != NAT_BEH_AD && in->mapping != NAT_BEH_APD &&
+           in->mapping != NAT_BEH_DEPENDENT)
     r.status = NAT_CAND_PREDICT_MAPPING_UNKNOWN;
   else if (r.alloc.kind != NAT_PA_SEQUENTIAL)
     r.status = NAT_CAND_PREDICT_NOT_SEQUENTIAL;

@@ -229,8 +229,10 @@ static int compute_hint(const nat_check *c) {
     return NAT_CHECK_HINT_NOT_NOMINATED;
   if (c->cfg.local_mapping == NAT_BEH_AD ||
       c->cfg.local_mapping == NAT_BEH_APD ||
+      c->cfg.local_mapping == NAT_BEH_DEPENDENT ||
       c->cfg.remote_mapping == NAT_BEH_AD ||
-      c->cfg.remote_mapping == NAT_BEH_APD)
+      c->cfg.remote_mapping == NAT_BEH_APD ||
+      c->cfg.remote_mapping == NAT_BEH_DEPENDENT)
     return NAT_CHECK_HINT_BIRTHDAY;
   return NAT_CHECK_HINT_NO_RESPONSE;
 }
