@@ -98,12 +98,10 @@ static nat_beh map_5780_decide(const map_probe *p, const nat_addr *local,
   }
   *varies = NAT_TRI_YES;
   if (p[2].ans == NULL) {
-    nat__why_set(why,
-                 "mapping: %s for %s but %s for %s; no answer from %s after "
-                 "%u tries -> " DEPENDENT_WHY,
+    /* IP2:P2 not asked, or silent: 256 bytes hold no more detail */
+    nat__why_set(why, "mapping: %s for %s but %s for %s -> " DEPENDENT_WHY,
                  nat__addr_text(m0, b0), nat__addr_text(&p[0].dst, b1),
-                 nat__addr_text(m1, b2), nat__addr_text(&p[1].dst, b3),
-                 nat__addr_text(&p[2].dst, b4), p[2].tries);
+                 nat__addr_text(m1, b2), nat__addr_text(&p[1].dst, b3));
     return NAT_BEH_DEPENDENT;
   }
   m2 = &p[2].ans->mapped;
@@ -314,7 +312,7 @@ static nat_beh map_compare_decide(const map_pairs *mp, nat_tri *varies,
     return NAT_BEH_AD;
   }
   nat__why_set(
-      why, "mapping: %s for %s but %s for %s (no RFC 5780) -> " DEPENDENT_WHY,
+      why, "mapping: %s for %s but %s for %s -> " DEPENDENT_WHY,
       nat__addr_text(&x[0]->mapped, b0), nat__addr_text(&x[0]->server, b1),
       nat__addr_text(&x[1]->mapped, b2), nat__addr_text(&x[1]->server, b3));
   return NAT_BEH_DEPENDENT;
