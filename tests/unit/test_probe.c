@@ -461,8 +461,7 @@ static void test_no_rfc5780(void **state) {
                        find(log, NAT_OBS_MAPPING, 0, 1)->mapped.port);
   /* two server IPs, one port each: the mapping changed with the IP, AD
    * and APD not told apart (nat/verdict.h) */
-  assert_int_equal(nat_analyze_mapping(log, &(bool){false}),
-                   NAT_BEH_DEPENDENT);
+  assert_int_equal(nat_analyze_mapping(log, &(bool){false}), NAT_BEH_DEPENDENT);
   world_free(&w);
 }
 

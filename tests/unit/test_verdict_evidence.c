@@ -17,10 +17,10 @@
 #include "nat/error.h"
 #include "nat/verdict.h"
 
-#define P1   "203.0.113.1:3478" /* primary */
-#define P2   "203.0.113.2:3478" /* IP2:P1 */
-#define OA   "203.0.113.2:3479" /* OTHER-/CHANGED-ADDRESS (IP2:P2) */
-#define P1P2 "203.0.113.1:3479" /* IP1:P2 */
+#define P1   "203.0.113.1:3478"  /* primary */
+#define P2   "203.0.113.2:3478"  /* IP2:P1 */
+#define OA   "203.0.113.2:3479"  /* OTHER-/CHANGED-ADDRESS (IP2:P2) */
+#define P1P2 "203.0.113.1:3479"  /* IP1:P2 */
 #define SA   "192.168.1.2:27820" /* the classic client's first socket */
 #define SB   "192.168.1.2:27821" /* its change-request socket */
 #define MA   "198.51.100.2:27820"
@@ -194,7 +194,8 @@ static void test_evidence_live(void **state) {
   o.change_flags = 0x02;
   o.transmissions = 5;
   add(&log, o);
-  add(&log, ob(NAT_OBS_HAIRPIN, "10.0.0.2:5002", "198.51.100.2:40000", NULL, 4));
+  add(&log,
+      ob(NAT_OBS_HAIRPIN, "10.0.0.2:5002", "198.51.100.2:40000", NULL, 4));
   compute(&v, &log);
   assert_int_equal(v.mapping, NAT_BEH_EI);
   assert_int_equal(v.filtering, NAT_BEH_APD);
@@ -287,10 +288,11 @@ static void test_filtering_classic_port_restricted(void **state) {
   assert_int_equal(v.filtering, NAT_BEH_APD);
   assert_false(v.filtering_unsupported);
   close_to(v.evidence[NAT_FACT_FILTERING].confidence, 1.0 - 1e-7);
-  must_reason(&v, NAT_FACT_FILTERING,
-              "change requests from " SB " to " P1 " opened the mapping",
-              "no answer from 203.0.113.2 (change IP) after 7 tries nor from " P1P2
-              " (change port) after 7 -> address-and-port-dependent");
+  must_reason(
+      &v, NAT_FACT_FILTERING,
+      "change requests from " SB " to " P1 " opened the mapping",
+      "no answer from 203.0.113.2 (change IP) after 7 tries nor from " P1P2
+      " (change port) after 7 -> address-and-port-dependent");
   evidence_consistent(&v);
   nat_verdict_free(&v);
   nat_obslog_free(&log);
@@ -423,12 +425,12 @@ static void test_alloc_few_preserving(void **state) {
   nat_obs o;
   (void)state;
   nat_obslog_init(&log);
-  add(&log, ob(NAT_OBS_MAPPING, "192.168.1.2:38508", P1, "198.51.100.2:38508",
-               1));
-  add(&log, ob(NAT_OBS_MAPPING, "192.168.1.2:38508", OA, "198.51.100.2:38508",
-               1));
-  add(&log, ob(NAT_OBS_FILTERING, "192.168.1.2:55207", P1,
-               "198.51.100.2:55207", 1));
+  add(&log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:38508", P1, "198.51.100.2:38508", 1));
+  add(&log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:38508", OA, "198.51.100.2:38508", 1));
+  add(&log,
+      ob(NAT_OBS_FILTERING, "192.168.1.2:55207", P1, "198.51.100.2:55207", 1));
   o = ob(NAT_OBS_FILTERING, "192.168.1.2:55207", P1, "198.51.100.2:55207", 1);
   o.change_flags = 0x06;
   o.from = A(OA);
@@ -448,8 +450,8 @@ static void test_alloc_few_preserving(void **state) {
   nat_obslog_free(&log);
 
   /* one local port only: not enough */
-  add(&log, ob(NAT_OBS_MAPPING, "192.168.1.2:38508", P1, "198.51.100.2:38508",
-               1));
+  add(&log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:38508", P1, "198.51.100.2:38508", 1));
   compute(&v, &log);
   assert_int_equal(v.alloc.kind, NAT_PA_UNKNOWN);
   must_reason(&v, NAT_FACT_ALLOCATION, "1 allocations over all sockets",
@@ -461,12 +463,12 @@ static void test_alloc_few_preserving(void **state) {
 /* turnutils_natdiscovery -m -f behind a symmetric NAT with random ports:
  * socket 39296 to IP1:P1, IP2:P1, IP2:P2, socket 47701 to IP1:P1. */
 static void add_symmetric(nat_obslog *log, bool fourth) {
-  add(log, ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P1, "198.51.100.2:26407",
-              1));
-  add(log, ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P2, "198.51.100.2:27172",
-              1));
-  add(log, ob(NAT_OBS_MAPPING, "192.168.1.2:39296", OA, "198.51.100.2:56927",
-              1));
+  add(log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P1, "198.51.100.2:26407", 1));
+  add(log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P2, "198.51.100.2:27172", 1));
+  add(log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:39296", OA, "198.51.100.2:56927", 1));
   if (fourth)
     add(log, ob(NAT_OBS_FILTERING, "192.168.1.2:47701", P1,
                 "198.51.100.2:39528", 1));
@@ -509,14 +511,14 @@ static void test_alloc_few_sequential(void **state) {
   nat_verdict v;
   (void)state;
   nat_obslog_init(&log);
-  add(&log, ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P1, "198.51.100.2:20000",
-               1));
-  add(&log, ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P2, "198.51.100.2:20001",
-               1));
-  add(&log, ob(NAT_OBS_MAPPING, "192.168.1.2:39296", OA, "198.51.100.2:20002",
-               1));
-  add(&log, ob(NAT_OBS_FILTERING, "192.168.1.2:47701", P1,
-               "198.51.100.2:20003", 1));
+  add(&log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P1, "198.51.100.2:20000", 1));
+  add(&log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:39296", P2, "198.51.100.2:20001", 1));
+  add(&log,
+      ob(NAT_OBS_MAPPING, "192.168.1.2:39296", OA, "198.51.100.2:20002", 1));
+  add(&log,
+      ob(NAT_OBS_FILTERING, "192.168.1.2:47701", P1, "198.51.100.2:20003", 1));
   compute(&v, &log);
   assert_int_equal(v.alloc.kind, NAT_PA_SEQUENTIAL);
   assert_int_equal(v.alloc.delta, 1);

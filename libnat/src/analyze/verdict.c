@@ -245,8 +245,7 @@ static void compute_behaviour(nat_verdict *v, nat__vindex *ix) {
   v->filtering = (uint8_t)nat__filtering(ix, &v->filtering_unsupported, &why);
   nat__explain_add(v, "%s", why.line);
   nat__evidence_set(v, NAT_FACT_FILTERING,
-                    v->filtering != NAT_BEH_UNKNOWN ? why.conf : 0.0,
-                    why.line);
+                    v->filtering != NAT_BEH_UNKNOWN ? why.conf : 0.0, why.line);
   v->hairpinning = nat__hairpin(log, &why);
   nat__explain_add(v, "%s", why.line);
   nat__evidence_set(v, NAT_FACT_HAIRPIN,

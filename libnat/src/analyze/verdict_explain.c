@@ -232,8 +232,7 @@ void nat__alloc_line(const nat_alloc_verdict *a, nat__why *why) {
   double share =
       a->samples > 0 ? a->confidence / (1.0 - 1.0 / (double)a->samples) : 0.0;
   if (a->samples < 3) {
-    nat__why_set(why, "%zu new mappings seen, 3 needed -> unknown",
-                 a->samples);
+    nat__why_set(why, "%zu new mappings seen, 3 needed -> unknown", a->samples);
     return;
   }
   switch (a->kind) {

@@ -18,7 +18,7 @@
 #define FEW_JITTER_MAX (16 * 64)
 /* The chance that one step of a sequential allocator is larger than
  * that (a wrap, or a burst of other hosts' allocations). */
-#define FEW_JUMP 0.1
+#define FEW_JUMP       0.1
 #define FEW_RANDOM_MIN 4
 #define FEW_LARGE_MIN  2
 
@@ -154,8 +154,8 @@ static void few_counts(const nat_port_sample *s, size_t n, size_t *same,
   size_t i;
   *same = *large = 0;
   for (i = 0; i < n; i++) {
-    int32_t d = i ? (int32_t)s[i].mapped_port - (int32_t)s[i - 1].mapped_port
-                  : 0;
+    int32_t d =
+        i ? (int32_t)s[i].mapped_port - (int32_t)s[i - 1].mapped_port : 0;
     *same += s[i].mapped_port == s[i].local_port;
     *large += d > FEW_JITTER_MAX || d < -FEW_JITTER_MAX;
   }

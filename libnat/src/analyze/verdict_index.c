@@ -148,8 +148,9 @@ static int alloc_scratch(nat__vindex *ix) {
   ix->by_lip = malloc((ix->nlip + 1) * sizeof *ix->by_lip);
   ix->by_sip = malloc((ix->nsip + 1) * sizeof *ix->by_sip);
   if (ix->srv_other == NULL || ix->srv_changed == NULL ||
-      ix->srv_answered == NULL || ix->first_of == NULL || ix->by_mapped == NULL || ix->by_sipmap == NULL ||
-      ix->by_lip == NULL || ix->by_sip == NULL)
+      ix->srv_answered == NULL || ix->first_of == NULL ||
+      ix->by_mapped == NULL || ix->by_sipmap == NULL || ix->by_lip == NULL ||
+      ix->by_sip == NULL)
     return NAT_ENOMEM;
   for (i = 0; i < ix->nmapped; i++)
     nat__avoid1_reset(&ix->by_mapped[i]);

@@ -28,8 +28,8 @@ static const nat_obs *earliest(const nat__vindex *ix, uint8_t test,
 /* The conclusion when the mapping changed with the destination IP and no
  * two destinations of one IP were compared (nat/verdict.h). */
 #define DEPENDENT_WHY                                                          \
-  "dependent (the mapping changed with the destination IP; no two ports "     \
-  "of one IP were asked, so address- and address-and-port-dependent are "     \
+  "dependent (the mapping changed with the destination IP; no two ports "      \
+  "of one IP were asked, so address- and address-and-port-dependent are "      \
   "not told apart)"
 
 typedef struct map_probe {
