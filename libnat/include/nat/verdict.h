@@ -36,14 +36,23 @@
  *    RFC 5780 the primary address is the server of the socket's earliest
  *    mapping observation and the alternate comes from its OTHER-ADDRESS
  *    (else CHANGED-ADDRESS): mapped(IP1:P1) == mapped(IP2:P1) -> EI; else
- *    mapped(IP2:P1) == mapped(IP2:P2) -> AD; else APD; a missing answer
- *    that the decision needs -> UNKNOWN. Mapped == local -> EI (no
+ *    mapped(IP2:P1) == mapped(IP2:P2) -> AD; else APD; no answer from
+ *    IP2:P2 (not asked, as RFC 3489 clients do, or lost) after
+ *    mapped(IP1:P1) != mapped(IP2:P1) -> DEPENDENT; any other missing
+ *    answer that the decision needs -> UNKNOWN. Mapped == local -> EI (no
  *    translation). Without OTHER-ADDRESS, answers from one socket to
  *    different destinations are compared (NAT_OBS_MAPPING, else
  *    NAT_OBS_BASIC): a different port alone changes the mapping -> APD;
  *    a different IP changes it but a different port of one IP does not
  *    -> AD; the same mapping for different IPs -> EI; a mapping that
- *    varies by IP with no same-IP pair -> UNKNOWN with mapping_varies YES.
+ *    varies by IP with no same-IP pair -> DEPENDENT (mapping_varies YES:
+ *    not EI, but "the mapping changed with the destination IP; no two
+ *    ports of one IP were asked, so address- and address-and-port-
+ *    dependent are not told apart"). DEPENDENT is a last resort: it is
+ *    the verdict only when no socket of either test decides EI, AD or
+ *    APD (a log that decided before decides the same now). Every
+ *    consumer treats it as a non-EI ("hard") mapping: self_class,
+ *    difficulty, the strategy table, nat_classic_name() ("symmetric").
  *  - Filtering: the response to a change request only counts if its
  *    source (nat_obs.from, else RESPONSE-ORIGIN) really changed: change
  *    IP+port must come from another IP, change-port from another port.
@@ -62,11 +71,58 @@
  *    an endpoint-independent filter lets an answer from an address the
  *    socket never contacted in. An answer from the primary address or
  *    from any IP the socket sent to proves nothing (an address-dependent
- *    filter passes it). Timeouts and change-port answers are not rated
- *    without an opening request -> UNKNOWN. The log must come from the
- *    client side of the NAT (a live run; a replay withholds filtering
- *    unless the capture is known to be inside, nat/replay.h).
+ *    filter passes it). Timeouts and change-port answers without an
+ *    opening request are rated only by the rule that follows. The log
+ *    must come from the client side of the NAT (a live run; a replay
+ *    withholds filtering unless the capture is known to be inside,
+ *    nat/replay.h).
+ *    Change requests that opened the mapping themselves: where the rules
+ *    above leave filtering UNKNOWN and the socket made no opening request
+ *    at all (no flags-0 filtering request, no answered plain request to
+ *    the change requests' destination), each of its change requests,
+ *    sent to one destination D (IP1:P1), opened the NAT's mapping and
+ *    filter towards D itself. They are rated if the server of D
+ *    advertised an alternate (OTHER-ADDRESS or CHANGED-ADDRESS, in any
+ *    answer) and answered some request (any socket: the path works):
+ *    change IP timed out over >= 3 transmissions (NAT__MIN_TRIES) and
+ *    change port answered from D's IP with another port that the socket
+ *    never sent to -> AD (confidence 1 - 0.1^t, t: change-IP
+ *    transmissions); both timed out over >= 3 transmissions each -> APD
+ *    (confidence 1 - 0.1^t, t: the fewer). A change-IP answer from
+ *    another IP is the EI rule above. An answer from the primary address
+ *    or an error response -> UNKNOWN (filtering_unsupported); change
+ *    requests to several destinations, fewer tries, a change-IP answer
+ *    from an IP the socket sent to -> UNKNOWN, with that reason.
  *  - Hairpinning: any answer -> YES; else any timeout -> NO; else UNKNOWN.
+ *  - Allocation: nat_alloc_classify() over the NAT_OBS_ALLOCATION
+ *    samples (fresh sockets, sent_at order). When it returns UNKNOWN
+ *    (fewer than 3 samples after dedupe, or no pattern), the rules for
+ *    few samples run over every answered observation of the family
+ *    (IPv4 first) of the tests basic, mapping, filtering and allocation
+ *    (not hairpin, not lifetime): each distinct (local address, mapped
+ *    address) pair is one allocation, ordered by the sent_at of its
+ *    first observation. Their verdict, when there is one, replaces the
+ *    classifier's (samples, lo, hi, confidence, parity from these
+ *    allocations), and a sequential one is predicted from them:
+ *     (a) >= 2 allocations, every mapped port == its local port, from
+ *         >= 2 local ports -> PRESERVING, confidence 1 - (1/64512)^n (a
+ *         random allocator over 64512 ports keeps a port once in 64512;
+ *         a sequential one keeps two different local ports only by the
+ *         same kind of coincidence);
+ *     (b) >= 3 allocations: the classifier's SEQUENTIAL (with its delta)
+ *         or PRESERVING, with its confidence;
+ *     (c) >= 4 allocations (after the classifier's dedupe) that the
+ *         classifier calls RANDOM, none with its port preserved, and
+ *         L >= 2 steps larger than 16 * 64 = 1024 ports (the largest step
+ *         a sequential allocator with jitter takes, as the classifier
+ *         allows) -> RANDOM, confidence 1 - 0.1^L (a sequential allocator
+ *         steps that far, by a wrap or a burst of other hosts'
+ *         allocations, at most 1 time in 10);
+ *     else UNKNOWN, saying what is missing. turnutils_natdiscovery -m -f
+ *     (two sockets) gives (a) behind a full cone and (c) behind a
+ *     symmetric NAT with random ports (socket 1 to IP1:P1, IP2:P1 and
+ *     IP2:P2: 3 new mappings; socket 2: 1). A live run's 8+ fresh
+ *     sockets decide by the classifier as before.
  *  - Pooling: per family (IPv4 first), the mapped IPs of answered
  *    observations grouped by local IP: one public IP -> SINGLE; one local
  *    IP seeing several public IPs -> ARBITRARY; several local IPs each
@@ -124,6 +180,23 @@
  *        public space, or one that does not send time-exceeded, would
  *        look the same) and that no gateway answered with an external
  *        address. Hops give NO only by rule 6.
+ *
+ * Evidence (nat_verdict.evidence, one nat_conclusion per nat_fact): a
+ * concluded fact carries the probability that it is right under this
+ * model, and a reason (what was seen: the analyzer's explanation line
+ * without its "name: " prefix); an unknown one carries 0 and a reason
+ * naming what is missing. The model: STUN answers are taken as exact (a
+ * mapped address or a response source the server reports is what
+ * happened), and each transmission or its answer is lost independently
+ * with probability 0.1, so a silence after t transmissions is a real
+ * drop with probability 1 - 0.1^t (t >= 3 gives 0.999; the classic
+ * `stun` client's 7 tries 1 - 1e-7). Hence: NAT presence 1 (mapped vs
+ * local; NO says "the server saw the request's own source address: no
+ * translation"); mapping 1 (comparisons of mapped addresses); filtering
+ * EI 1, AD 1 - 0.1^t (t: change-IP transmissions), APD 1 - 0.1^t (t: the
+ * fewer of change IP's and change port's); hairpinning YES 1, NO
+ * 1 - 0.1^t; allocation the classifier's confidence, or that of the
+ * rules for few samples above.
  *
  * Strategy table (nat_strategy_for), from this host's class, its
  * filtering, and the peer's class; "hard" = non-EI mapping. Unknown
@@ -197,7 +270,9 @@ typedef struct nat_alloc_verdict {
   uint16_t lo, hi;   /**< range of external ports observed */
   size_t samples;    /**< mappings the verdict rests on */
   double confidence; /**< 0..1: share of steps that fit the verdict,
-                          discounted for few samples */
+                          discounted for few samples (nat_alloc_classify);
+                          from the rules for few samples, their
+                          likelihood (see "Allocation" above) */
   nat_tri parity;    /**< port parity preserved (RFC 4787 REQ-3 style) */
 } nat_alloc_verdict;
 
@@ -289,7 +364,7 @@ typedef struct nat_verdict {
                            the basic observations cannot tell, from the
                            mapping, filtering, allocation and lifetime
                            ones (mapped vs local) */
-  uint8_t mapping;    /**< nat_beh */
+  uint8_t mapping;    /**< nat_beh, NAT_BEH_DEPENDENT included */
   uint8_t filtering;  /**< nat_beh */
   nat_tri hairpinning;
   uint8_t pooling; /**< nat_pooling */
@@ -447,7 +522,9 @@ NAT_EXTERN int nat_strategy_for(uint8_t self_class, uint8_t self_filtering,
 /** JSON-facing names (nat_beh_name() is in nat/common.h): "preserving",
  * "sequential", "random", "unknown"; "single", "paired", "arbitrary",
  * "unknown"; "direct", "predict", "birthday", "relay"; "easy",
- * "hard-sequential", "hard-random". */
+ * "hard-sequential", "hard-random"; nat_fact_name() (above) names the
+ * facts "nat_present", "mapping", "filtering", "hairpinning",
+ * "allocation". */
 NAT_EXTERN const char *nat_pa_kind_name(uint8_t k);
 NAT_EXTERN const char *nat_pooling_name(uint8_t p);
 NAT_EXTERN const char *nat_strategy_name(uint8_t k);
