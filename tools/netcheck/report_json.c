@@ -324,6 +324,28 @@ static json_t *portmap_json(const nc_result *res, bool *ok) {
   return j;
 }
 
+/* "evidence": per fact (nat_fact_name), its confidence and reason; every
+ * fact always present. */
+static json_t *evidence_json(const nat_verdict *v, bool *ok) {
+  json_t *j = json_object();
+  uint8_t f;
+  if (j == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (f = 0; f < NAT_FACTS; f++) {
+    json_t *c = json_object();
+    if (c == NULL) {
+      *ok = false;
+      break;
+    }
+    put(c, "confidence", json_real(v->evidence[f].confidence), ok);
+    put(c, "reason", safe_string(v->evidence[f].reason), ok);
+    put(j, nat_fact_name(f), c, ok);
+  }
+  return j;
+}
+
 static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   const nat_verdict *v = &res->verdict;
   char buf[400];
@@ -342,6 +364,7 @@ static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   put(root, "carrier_nat", tri_json(v->carrier_nat), ok);
   put(root, "lifetime", lifetime_json(v), ok);
   put(root, "strategy", strategy_json(v, ok), ok);
+  put(root, "evidence", evidence_json(v, ok), ok);
   put(root, "explanation", explain_json(v, ok), ok);
   put(root, "tests", tests_json(res, ok), ok);
   put(root, "hops", hops_json(res, ok), ok);

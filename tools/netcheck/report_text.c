@@ -133,21 +133,46 @@ static void portmap_lines(FILE *out, const nc_result *res) {
   fprintf(out, "%s%s\n", r->test_status != 0 ? ": " : "", r->test_error);
 }
 
+/* The evidence of fact @p f when it is not obvious: an unknown fact (why),
+ * a "dependent" mapping, or a conclusion whose confidence is 0.999 or
+ * less (3 silent tries or fewer, nat/verdict.h). The allocation line gives
+ * its confidence itself. */
+static void evidence_line(FILE *out, const nat_verdict *v, uint8_t f,
+                          bool known) {
+  const nat_conclusion *c = &v->evidence[f];
+  if (c->reason[0] == '\0')
+    return;
+  if (!known)
+    fprintf(out, LABEL "%s\n", "  why unknown:", c->reason);
+  else if ((c->confidence < 0.9995 && f != NAT_FACT_ALLOCATION) ||
+           (f == NAT_FACT_MAPPING && v->mapping == NAT_BEH_DEPENDENT))
+    fprintf(out, LABEL "%s (confidence %.6g)\n", "  evidence:", c->reason,
+            c->confidence);
+}
+
 static void behaviour(FILE *out, const nc_result *res) {
   const nat_verdict *v = &res->verdict;
   size_t i;
-  if (!not_measurable(out, res, "Mapping:", NAT_REPLAY_M_MAPPING))
+  if (!not_measurable(out, res, "Mapping:", NAT_REPLAY_M_MAPPING)) {
     fprintf(out, LABEL "%s%s\n", "Mapping:", nat_beh_name(v->mapping),
             v->rfc5780_used ? " (RFC 5780)" : "");
-  if (!not_measurable(out, res, "Filtering:", NAT_REPLAY_M_FILTERING))
+    evidence_line(out, v, NAT_FACT_MAPPING, v->mapping != NAT_BEH_UNKNOWN);
+  }
+  if (!not_measurable(out, res, "Filtering:", NAT_REPLAY_M_FILTERING)) {
     fprintf(out, LABEL "%s%s\n", "Filtering:", nat_beh_name(v->filtering),
             v->filtering_unsupported ? " (the server ignores CHANGE-REQUEST)"
             : res->tests[NAT_OBS_FILTERING].skipped != NULL ? " (not measured)"
                                                             : "");
-  if (!not_measurable(out, res, "Hairpinning:", NAT_REPLAY_M_HAIRPIN))
+    evidence_line(out, v, NAT_FACT_FILTERING, v->filtering != NAT_BEH_UNKNOWN);
+  }
+  if (!not_measurable(out, res, "Hairpinning:", NAT_REPLAY_M_HAIRPIN)) {
     fprintf(out, LABEL "%s\n", "Hairpinning:", nat_tri_name(v->hairpinning));
-  if (!not_measurable(out, res, "Port allocation:", NAT_REPLAY_M_ALLOCATION))
+    evidence_line(out, v, NAT_FACT_HAIRPIN, v->hairpinning != NAT_TRI_UNKNOWN);
+  }
+  if (!not_measurable(out, res, "Port allocation:", NAT_REPLAY_M_ALLOCATION)) {
     allocation(out, &v->alloc);
+    evidence_line(out, v, NAT_FACT_ALLOCATION, v->alloc.kind != NAT_PA_UNKNOWN);
+  }
   fprintf(out, LABEL, "Prediction:");
   if (v->prediction.n == 0)
     fprintf(out, "-");
