@@ -443,7 +443,8 @@ static void test_alloc_few_preserving(void **state) {
   assert_int_equal(v.alloc.parity, NAT_TRI_YES);
   close_to(v.alloc.confidence, 1.0 - 1.0 / (64512.0 * 64512.0));
   close_to(v.evidence[NAT_FACT_ALLOCATION].confidence, v.alloc.confidence);
-  must_reason(&v, NAT_FACT_ALLOCATION, "all 2 mappings", "-> preserving");
+  must_reason(&v, NAT_FACT_ALLOCATION, "first mapping of all 2 local ports",
+              "-> preserving");
   assert_int_equal(v.prediction.n, 0);
   evidence_consistent(&v);
   nat_verdict_free(&v);
@@ -456,6 +457,42 @@ static void test_alloc_few_preserving(void **state) {
   assert_int_equal(v.alloc.kind, NAT_PA_UNKNOWN);
   must_reason(&v, NAT_FACT_ALLOCATION, "1 allocations over all sockets",
               "need 2 preserved ports from 2 sockets");
+  nat_verdict_free(&v);
+  nat_obslog_free(&log);
+}
+
+/* Debian's `stun` behind natbox-ad (a capture): socket A 20769 keeps its
+ * port for IP1:P1, socket B 20770 keeps its port (its change requests),
+ * then A's mapping for IP2:P1 finds 20769 taken and gets 20771. Ports
+ * 20769, 20770, 20771 fit delta 1, but the first mapping of each socket
+ * kept its port: preserving, not sequential. */
+static void test_alloc_few_preserving_taken(void **state) {
+  nat_obslog log;
+  nat_verdict v;
+  nat_obs o;
+  (void)state;
+  nat_obslog_init(&log);
+  o = ob(NAT_OBS_BASIC, "192.168.1.2:20769", P1, "198.51.100.2:20769", 1);
+  o.has_changed_address = true;
+  o.changed_address = A(OA);
+  add(&log, o);
+  o = ob(NAT_OBS_FILTERING, "192.168.1.2:20770", P1, "198.51.100.2:20770", 1);
+  o.change_flags = 0x02;
+  o.from = A(P1P2);
+  add(&log, o);
+  add(&log,
+      ob(NAT_OBS_BASIC, "192.168.1.2:20769", P2, "198.51.100.2:20771", 1));
+  compute(&v, &log);
+  assert_int_equal(v.mapping, NAT_BEH_DEPENDENT);
+  assert_int_equal(v.alloc.kind, NAT_PA_PRESERVING);
+  assert_int_equal(v.alloc.samples, 3);
+  assert_int_equal(v.alloc.lo, 20769);
+  assert_int_equal(v.alloc.hi, 20771);
+  assert_int_equal(v.alloc.parity, NAT_TRI_UNKNOWN);
+  close_to(v.alloc.confidence, 1.0 - 1.0 / (64512.0 * 64512.0));
+  assert_int_equal(v.prediction.n, 0);
+  /* a port-preserving NAT with a non-EI mapping: predictable ports */
+  assert_int_equal(v.self_class, NAT_PEER_HARD_SEQUENTIAL);
   nat_verdict_free(&v);
   nat_obslog_free(&log);
 }
@@ -543,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_filtering_classic_full_cone),
       cmocka_unit_test(test_filtering_classic_not_decisive),
       cmocka_unit_test(test_alloc_few_preserving),
+      cmocka_unit_test(test_alloc_few_preserving_taken),
       cmocka_unit_test(test_alloc_few_random),
       cmocka_unit_test(test_alloc_few_sequential),
   };

@@ -136,16 +136,42 @@ static void range_of(const nat_port_sample *s, size_t n, nat_alloc_verdict *a) {
   }
 }
 
-/* Every mapping kept its local port, from two local ports or more. */
-static bool few_preserving(const nat_port_sample *s, size_t n) {
+typedef struct first_key {
+  uint16_t port;
+  size_t idx;
+} first_key;
+
+static int cmp_first(const void *pa, const void *pb) {
+  const first_key *a = pa, *b = pb;
+  if (a->port != b->port)
+    return a->port < b->port ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The first mapping of every local port (socket) kept that port, for two
+ * local ports or more: *k gets how many. A socket's later mappings (other
+ * destinations of a non-EI mapping) find its port taken by the first, so
+ * they do not count against. False also when memory runs out. */
+static bool few_preserving(const nat_port_sample *s, size_t n, size_t *k) {
+  first_key *f;
   size_t i;
-  bool two_ports = false;
+  bool ok = true;
+  *k = 0;
+  if (n < 2 || (f = malloc(n * sizeof *f)) == NULL)
+    return false;
   for (i = 0; i < n; i++) {
-    if (s[i].mapped_port != s[i].local_port)
-      return false;
-    two_ports = two_ports || s[i].local_port != s[0].local_port;
+    f[i].port = s[i].local_port;
+    f[i].idx = i;
   }
-  return n >= 2 && two_ports;
+  qsort(f, n, sizeof *f, cmp_first);
+  for (i = 0; i < n && ok; i++) {
+    if (i > 0 && f[i].port == f[i - 1].port)
+      continue; /* not the socket's first mapping */
+    ok = s[f[i].idx].mapped_port == f[i].port;
+    (*k)++;
+  }
+  free(f);
+  return ok && *k >= 2;
 }
 
 /* Preserved ports, and steps larger than a sequential allocator's. */
@@ -212,19 +238,20 @@ static void few_unknown(size_t n, nat__why *why) {
 
 int nat__alloc_few(const nat_port_sample *s, size_t n, nat_alloc_verdict *a,
                    nat__why *why) {
+  size_t k;
   memset(a, 0, sizeof *a);
   few_unknown(n, why);
-  if (few_preserving(s, n)) {
+  if (few_preserving(s, n, &k)) {
     a->kind = NAT_PA_PRESERVING;
     a->samples = n;
-    a->parity = NAT_TRI_YES;
+    a->parity = k == n ? NAT_TRI_YES : NAT_TRI_UNKNOWN;
     range_of(s, n, a);
-    a->confidence = 1.0 - pow_range(n);
+    a->confidence = 1.0 - pow_range(k);
     nat__why_set(why,
-                 "public port == local port for all %zu mappings, from "
-                 "different local ports (a random allocator over %.0f ports "
-                 "does that with probability %.1e) -> preserving",
-                 n, FEW_RANGE, pow_range(n));
+                 "public port == local port for the first mapping of all "
+                 "%zu local ports (a random allocator over %.0f ports does "
+                 "that with probability %.1e) -> preserving",
+                 k, FEW_RANGE, pow_range(k));
     why->conf = a->confidence;
     return 0;
   }
