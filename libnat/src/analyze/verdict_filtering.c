@@ -478,7 +478,8 @@ nat_beh nat__filtering(nat__vindex *ix, bool *unsupported, nat__why *why) {
     *why = first_why;
     *unsupported = first_unsup;
   } else {
-    nat__why_set(why, "filtering: not tested -> unknown");
+    nat__why_set(why, "filtering: not tested (no CHANGE-REQUEST probe in the "
+                      "log) -> unknown");
   }
   return NAT_BEH_UNKNOWN;
 }
