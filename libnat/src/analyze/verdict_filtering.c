@@ -394,7 +394,8 @@ static nat_beh unopened_port(const nat__vindex *ix, uint32_t sock,
                pt->state == F_NONE      ? "was not asked"
                : pt->state == F_TIMEOUT ? "timed out after fewer than 3 tries"
                                         : "was answered from an address "
-                                          "this socket sent to");
+                                          "that proves nothing (one this "
+                                          "socket sent to, or another IP)");
   return NAT_BEH_UNKNOWN;
 }
 
@@ -432,7 +433,8 @@ static nat_beh unopened_decide(const nat__vindex *ix, uint32_t sock,
                  : g.ip.state == F_TIMEOUT ? "timed out after fewer than 3 "
                                              "tries"
                                            : "was answered from an IP this "
-                                             "socket sent to");
+                                             "socket sent to (or from an "
+                                             "unknown source)");
     return NAT_BEH_UNKNOWN;
   }
   return unopened_port(ix, sock, &g, why);
