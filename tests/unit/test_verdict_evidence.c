@@ -565,6 +565,18 @@ static void test_alloc_few_sequential(void **state) {
   close_to(v.evidence[NAT_FACT_ALLOCATION].confidence, v.alloc.confidence);
   must_reason(&v, NAT_FACT_ALLOCATION, "4 allocations", "sequential");
   nat_verdict_free(&v);
+  /* the same from the allocation analyzer alone (a replay's question) */
+  nat_alloc_verdict a;
+  nat_prediction pr;
+  assert_int_equal(nat_analyze_allocation(&log, &a, &pr), 0);
+  assert_int_equal(a.kind, NAT_PA_SEQUENTIAL);
+  assert_int_equal(a.samples, 4);
+  assert_int_equal(pr.port[0], 20004);
+  assert_int_equal(nat_analyze_allocation(&log, &a, NULL), 0);
+  assert_int_equal(a.kind, NAT_PA_SEQUENTIAL);
+  assert_int_equal(nat_analyze_allocation(NULL, &a, &pr), NAT_EINVAL);
+  assert_int_equal(a.kind, NAT_PA_UNKNOWN);
+  assert_int_equal(pr.n, 0);
   nat_obslog_free(&log);
 }
 

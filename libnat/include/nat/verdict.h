@@ -448,6 +448,18 @@ NAT_EXTERN nat_beh nat_analyze_filtering(const nat_obslog *log);
 /** Hairpinning from the NAT_OBS_HAIRPIN observations (4.5). */
 NAT_EXTERN nat_tri nat_analyze_hairpin(const nat_obslog *log);
 
+/** Port allocation as nat_verdict_compute() decides it ("Allocation"
+ * above): nat_alloc_classify() over the NAT_OBS_ALLOCATION samples, else
+ * the rules for few samples over every allocation of the log. A replay
+ * can ask it whether a capture supports an allocation verdict. @p pred
+ * (may be NULL) gets the prediction when the verdict is sequential (else
+ * n == 0).
+ * @return 0, NAT_EINVAL (NULL @p log or @p out), NAT_ENOMEM (@p out is
+ *         then unknown). */
+NAT_EXTERN int nat_analyze_allocation(const nat_obslog *log,
+                                      nat_alloc_verdict *out,
+                                      nat_prediction *pred);
+
 /** Address pooling from the mapped IPs across all observations. */
 NAT_EXTERN nat_pooling nat_analyze_pooling(const nat_obslog *log);
 

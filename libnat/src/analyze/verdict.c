@@ -163,26 +163,27 @@ static void explain_reach(nat_verdict *v, const nat_obslog *log) {
                    nat_tri_name(v->basic.nat_present));
 }
 
-/* The allocation test's fresh sockets did not decide: the rules for few
- * samples over every allocation of the log (nat/verdict.h). On a verdict
- * *s and *n become the samples it rests on. */
-static int alloc_fallback(nat_verdict *v, const nat_obslog *log,
+/* The allocation test's fresh sockets did not decide (verdict @p a):
+ * the rules for few samples over every allocation of the log
+ * (nat/verdict.h). On a verdict *s and *n become the samples it rests
+ * on. */
+static int alloc_fallback(const nat_obslog *log, nat_alloc_verdict *a,
                           nat_port_sample **s, size_t *n, nat__why *why) {
   nat_port_sample *f;
-  nat_alloc_verdict a;
+  nat_alloc_verdict fa;
   nat__why w;
   size_t nf;
   int rc = nat__alloc_samples_any(log, &f, &nf);
   if (rc == 0)
-    rc = nat__alloc_few(f, nf, &a, &w);
-  if (rc != 0 || a.kind == NAT_PA_UNKNOWN) {
-    if (rc == 0 && v->alloc.samples < 3)
+    rc = nat__alloc_few(f, nf, &fa, &w);
+  if (rc != 0 || fa.kind == NAT_PA_UNKNOWN) {
+    if (rc == 0 && a->samples < 3)
       nat__why_set(why, "%zu new mappings from fresh sockets, 3 needed; %s",
-                   v->alloc.samples, w.line);
+                   a->samples, w.line);
     free(f);
     return rc;
   }
-  v->alloc = a;
+  *a = fa;
   *why = w;
   free(*s);
   *s = f;
@@ -190,25 +191,50 @@ static int alloc_fallback(nat_verdict *v, const nat_obslog *log,
   return 0;
 }
 
-static int compute_alloc(nat_verdict *v, const nat_obslog *log) {
+/* Allocation as the verdict decides it, with its reason and confidence;
+ * @p pred (may be NULL) gets the prediction when sequential. */
+static int allocation(const nat_obslog *log, nat_alloc_verdict *a,
+                      nat_prediction *pred, nat__why *why) {
   nat_port_sample *s;
-  nat__why why;
   size_t n;
   int rc = nat__alloc_samples(log, &s, &n);
   if (rc != 0)
     return rc;
-  rc = nat_alloc_classify(s, n, &v->alloc);
+  rc = nat_alloc_classify(s, n, a);
   if (rc == 0)
-    nat__alloc_line(&v->alloc, &why);
-  if (rc == 0 && v->alloc.kind == NAT_PA_UNKNOWN)
-    rc = alloc_fallback(v, log, &s, &n, &why);
-  if (rc == 0 && v->alloc.kind == NAT_PA_SEQUENTIAL)
-    rc = nat_alloc_predict(&v->alloc, s, n, NAT_PREDICT_MAX, &v->prediction);
-  if (rc == 0)
-    nat__evidence_set(v, NAT_FACT_ALLOCATION,
-                      v->alloc.kind != NAT_PA_UNKNOWN ? why.conf : 0.0,
-                      why.line);
+    nat__alloc_line(a, why);
+  if (rc == 0 && a->kind == NAT_PA_UNKNOWN)
+    rc = alloc_fallback(log, a, &s, &n, why);
+  if (rc == 0 && a->kind == NAT_PA_SEQUENTIAL && pred != NULL)
+    rc = nat_alloc_predict(a, s, n, NAT_PREDICT_MAX, pred);
+  if (rc == 0 && a->kind == NAT_PA_UNKNOWN)
+    why->conf = 0.0;
   free(s);
+  return rc;
+}
+
+int nat_analyze_allocation(const nat_obslog *log, nat_alloc_verdict *out,
+                           nat_prediction *pred) {
+  nat__why why;
+  int rc;
+  if (pred != NULL)
+    memset(pred, 0, sizeof *pred);
+  if (log == NULL || out == NULL) {
+    if (out != NULL)
+      memset(out, 0, sizeof *out);
+    return NAT_EINVAL;
+  }
+  rc = allocation(log, out, pred, &why);
+  if (rc != 0)
+    memset(out, 0, sizeof *out);
+  return rc;
+}
+
+static int compute_alloc(nat_verdict *v, const nat_obslog *log) {
+  nat__why why;
+  int rc = allocation(log, &v->alloc, &v->prediction, &why);
+  if (rc == 0)
+    nat__evidence_set(v, NAT_FACT_ALLOCATION, why.conf, why.line);
   return rc;
 }
 
