@@ -46,7 +46,10 @@ static json_t *find_key(json_t *root, const char *key) {
 static int beh_of(json_t *v) {
   const char *s = json_string_value(v);
   if (!s)
-    return -2; /* absent or null */
+    return -2;                     /* absent or null */
+  if (strcmp(s, "dependent") == 0) /* a verdict only: nat_beh_parse refuses
+                                      it; it matches no expected AD/APD */
+    return NAT_BEH_DEPENDENT;
   nat_beh b = nat_beh_parse(s);
   return b != NAT_BEH_UNKNOWN ? (int)b : -1; /* "unknown" or anything else */
 }

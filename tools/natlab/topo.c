@@ -40,7 +40,7 @@ static int perr(const struct parser *p, const char *fmt, ...) {
 const char *nl_beh_name(int beh) {
   if (beh == NL_NO_NAT)
     return "none";
-  if (beh >= NAT_BEH_EI && beh <= NAT_BEH_APD)
+  if ((beh >= NAT_BEH_EI && beh <= NAT_BEH_APD) || beh == NAT_BEH_DEPENDENT)
     return nat_beh_short_name((uint8_t)beh);
   return "any";
 }
