@@ -325,7 +325,8 @@ static json_t *portmap_json(const nc_result *res, bool *ok) {
 }
 
 /* "evidence": per fact (nat_fact_name), its confidence and reason; every
- * fact always present. */
+ * fact always present ("not computed" when the check failed before the
+ * verdict was computed). */
 static json_t *evidence_json(const nat_verdict *v, bool *ok) {
   json_t *j = json_object();
   uint8_t f;
@@ -340,7 +341,10 @@ static json_t *evidence_json(const nat_verdict *v, bool *ok) {
       break;
     }
     put(c, "confidence", json_real(v->evidence[f].confidence), ok);
-    put(c, "reason", safe_string(v->evidence[f].reason), ok);
+    put(c, "reason",
+        safe_string(v->evidence[f].reason[0] ? v->evidence[f].reason
+                                             : "not computed"),
+        ok);
     put(j, nat_fact_name(f), c, ok);
   }
   return j;
