@@ -144,10 +144,11 @@ static void evidence_line(FILE *out, const nat_verdict *v, uint8_t f,
     return;
   if (!known)
     fprintf(out, LABEL "%s\n", "  why unknown:", c->reason);
-  else if ((c->confidence < 0.9995 && f != NAT_FACT_ALLOCATION) ||
-           (f == NAT_FACT_MAPPING && v->mapping == NAT_BEH_DEPENDENT))
+  else if (c->confidence < 0.9995 && f != NAT_FACT_ALLOCATION)
     fprintf(out, LABEL "%s (confidence %.6g)\n", "  evidence:", c->reason,
             c->confidence);
+  else if (f == NAT_FACT_MAPPING && v->mapping == NAT_BEH_DEPENDENT)
+    fprintf(out, LABEL "%s\n", "  evidence:", c->reason);
 }
 
 static void behaviour(FILE *out, const nc_result *res) {
