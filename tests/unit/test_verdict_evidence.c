@@ -563,7 +563,8 @@ static void test_alloc_few_sequential(void **state) {
   assert_true(v.prediction.n > 0);
   assert_int_equal(v.prediction.port[0], 20004);
   close_to(v.evidence[NAT_FACT_ALLOCATION].confidence, v.alloc.confidence);
-  must_reason(&v, NAT_FACT_ALLOCATION, "4 allocations", "sequential");
+  must_reason(&v, NAT_FACT_ALLOCATION, "4 allocations",
+              "steps multiples of +1 -> sequential");
   nat_verdict_free(&v);
   /* the same from the allocation analyzer alone (a replay's question) */
   nat_alloc_verdict a;

@@ -204,12 +204,19 @@ static int few_classified(const nat_port_sample *s, size_t n,
   if (rc != 0)
     return rc;
   few_counts(s, n, &same, &large);
-  if (a->kind == NAT_PA_SEQUENTIAL || a->kind == NAT_PA_PRESERVING) {
+  if (a->kind == NAT_PA_SEQUENTIAL) {
     nat__why_set(why,
                  "%zu allocations (every socket and destination) in ports "
-                 "%u-%u -> %s%s",
-                 a->samples, a->lo, a->hi, nat_pa_kind_name(a->kind),
-                 a->kind == NAT_PA_SEQUENTIAL ? " (steps fit one delta)" : "");
+                 "%u-%u, steps multiples of %+d -> sequential",
+                 a->samples, a->lo, a->hi, (int)a->delta);
+    why->conf = a->confidence;
+    return 0;
+  }
+  if (a->kind == NAT_PA_PRESERVING) {
+    nat__why_set(why,
+                 "%zu allocations (every socket and destination), most with "
+                 "public port == local port -> preserving",
+                 a->samples);
     why->conf = a->confidence;
     return 0;
   }
