@@ -7,6 +7,23 @@
       diagnostics), keep the entries of captures not in RUNS.jsonl, and
       print each capture's verdict next to the topology's declared
       behaviour and the live run's verdict.
+  manifest.py build NETCHECK FIXTURES_DIR - [FILE...]
+      replay again the captures the MANIFEST lists (or only the FILEs
+      named) and rewrite their expect, declared, supports and differences,
+      keeping origin and live: after a change of the replay,
+      `manifest.py build build/tools/netcheck pcap-fixtures -` rebuilds
+      every entry in one command. RUNS.jsonl may be followed by FILEs too.
+  manifest.py gate NETCHECK FIXTURES_DIR [--manifest M] [FILE...]
+      (CTest replay.gate) replay every lab capture (or the FILEs) and
+      judge its verdict against the entry's "supports" (what its packets
+      can tell, derived by the SUPPORTS rules below) and "declared": fail
+      when a supported key is left unknown, an unsupported key is
+      concluded, or a conclusion differs from the declared behaviour
+      ("dependent" is right for an AD or APD mapping). Prints the table of
+      supported vs concluded keys and one FAIL line per fixture and key.
+  manifest.py gate-selftest NETCHECK FIXTURES_DIR
+      (CTest replay.gate.selftest) the gate fails on doctored verdicts and
+      doctored MANIFEST copies, and passes a good capture.
   manifest.py check NETCHECK SCHEMA FIXTURES_DIR FILE
       (CTest replay.FILE) run `netcheck --replay FILE --json` with the
       entry's args and compare with the entry: exit code, one-line error,
@@ -17,8 +34,9 @@ The expected verdict of a capture is the topology's declared behaviour for
 every key the capture can measure; a key the capture cannot tell is
 expected as not measurable (unknown/null). A replay verdict that differs
 from the declared behaviour must be listed in the entry's "differences"
-with the reason (a limitation of the capture); `check` fails on any
-unexplained difference.
+with the reason (a limitation of the capture: the SUPPORTS rule; "GAP":
+the packets support the key but the replay leaves it unknown; "BUG": a
+wrong conclusion); `check` fails on any unexplained difference.
 """
 import json
 import os
@@ -193,13 +211,14 @@ SUPPORTS = [
      "address -> EI, two -> dependent (AD and APD are not told apart: "
      "IP2:P2 is never asked; 'dependent' counts as right for both)"),
     ("stun", "classic", "client", "filtering", "always",
-     "socket 2 sends seven tries each of change-IP and change-port to "
-     "IP1:P1, which also open its filter for IP1:P1: a change-IP answer -> "
-     "EI, only a change-port answer -> AD, none -> APD (the server's "
-     "RFC 3489 support shows in socket 1's answers)"),
+     "socket 2 sends change-IP and change-port requests to IP1:P1 (up to "
+     "eight tries each, until answered), which also open its filter for "
+     "IP1:P1: a change-IP answer -> EI, only a change-port answer -> AD, "
+     "none -> APD (the server's RFC 3489 support shows in socket 1's "
+     "answers)"),
     ("stun", "classic", "client", "hairpinning", "nat",
-     "socket 1 sends seven requests to its own mapped address: their "
-     "arrival or absence is in the capture; no NAT: does not apply"),
+     "socket 1 sends requests to its own mapped address (up to seven): "
+     "their arrival or absence is in the capture; no NAT: does not apply"),
     ("stun", "classic", "client", "port_allocation.kind",
      "preserving-answered",
      "both sockets' mappings are known only when socket 2 gets an answer "
