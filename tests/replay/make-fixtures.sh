@@ -40,9 +40,10 @@
 #                             interface carrying translated packets)
 # all pcapng ones are tcpdump -i any in h1 converted with editcap; each
 # entry's origin records how long the client ran (seconds).
-# Without "netcheck" in CLIENTS the damaged and hostile captures are not
-# made again (they are derived from the port-restricted netcheck record),
-# and MANIFEST entries of other files are kept as they are.
+# The damaged and hostile captures are made again only when "netcheck" is
+# in CLIENTS and port-restricted among the topologies (they are derived
+# from its netcheck record); MANIFEST entries of other files are kept as
+# they are.
 #
 # then the damaged and hostile captures (make-hostile.py, from the
 # port-restricted netcheck record) and MANIFEST.json (manifest.py build,
@@ -330,48 +331,45 @@ for topo in "${topos[@]}"; do
       echo "   netcheck-gwout: $topo has no kernel NAT uplink; skipped"
     fi
   fi
-  if ! want netcheck && ! want natdiscovery && ! want stun; then
-    "$NATLAB" down --prefix "$prefix" >/dev/null
-    continue
-  fi
 
   # netcheck: its own record + tcpdump on both sides of the NAT, one run
   if want netcheck; then
-  attempt 3 run_netcheck
-  note "$topo-netcheck-record.pcap" "$topo" netcheck client pcap \
-    "netcheck -4 --server 203.0.113.1:3478 --json --record FILE in h1" \
-    "$work/$topo-netcheck.json"
-  note "$topo-netcheck-h1.pcap" "$topo" netcheck client pcap-linux-sll2 \
-    "tcpdump -i any udp in h1 during the netcheck --record run" \
-    "$work/$topo-netcheck.json"
-  note "$topo-netcheck-outside.pcap" "$topo" netcheck outside pcap-ethernet \
-    "tcpdump -i $wif udp in the wan router during the netcheck --record run" \
-    "$work/$topo-netcheck.json"
+    attempt 3 run_netcheck
+    note "$topo-netcheck-record.pcap" "$topo" netcheck client pcap \
+      "netcheck -4 --server 203.0.113.1:3478 --json --record FILE in h1" \
+      "$work/$topo-netcheck.json"
+    note "$topo-netcheck-h1.pcap" "$topo" netcheck client pcap-linux-sll2 \
+      "tcpdump -i any udp in h1 during the netcheck --record run" \
+      "$work/$topo-netcheck.json"
+    note "$topo-netcheck-outside.pcap" "$topo" netcheck outside pcap-ethernet \
+      "tcpdump -i $wif udp in the wan router during the netcheck --record run" \
+      "$work/$topo-netcheck.json"
   fi
 
   # coturn's RFC 5780 client, saved as pcapng
   if want natdiscovery; then
-  attempt 3 run_natdiscovery
-  editcap -F pcapng "$work/$topo-natdiscovery.pcap" \
-    "$out/$topo-natdiscovery.pcapng"
-  note "$topo-natdiscovery.pcapng" "$topo" turnutils_natdiscovery client \
-    pcapng-linux-sll2 \
-    "tcpdump -i any udp in h1 while turnutils_natdiscovery -m -f 203.0.113.1 ran; editcap -F pcapng" \
-    "$work/$topo-natdiscovery.txt"
+    attempt 3 run_natdiscovery
+    editcap -F pcapng "$work/$topo-natdiscovery.pcap" \
+      "$out/$topo-natdiscovery.pcapng"
+    note "$topo-natdiscovery.pcapng" "$topo" turnutils_natdiscovery client \
+      pcapng-linux-sll2 \
+      "tcpdump -i any udp in h1 while turnutils_natdiscovery -m -f 203.0.113.1 ran; editcap -F pcapng" \
+      "$work/$topo-natdiscovery.txt"
   fi
 
   # Debian's classic RFC 3489 client
   if want stun; then
-  attempt 3 run_stun
-  note "$topo-stun.pcap" "$topo" stun client pcap-linux-sll2 \
-    "tcpdump -i any udp in h1 while stun 203.0.113.1 ran" \
-    "$work/$topo-stun.txt"
+    attempt 3 run_stun
+    note "$topo-stun.pcap" "$topo" stun client pcap-linux-sll2 \
+      "tcpdump -i any udp in h1 while stun 203.0.113.1 ran" \
+      "$work/$topo-stun.txt"
   fi
 
   "$NATLAB" down --prefix "$prefix" >/dev/null
 done
 
-if want netcheck; then
+# (only when this run recorded the port-restricted netcheck capture)
+if want netcheck && [[ " ${topos[*]} " == *" port-restricted "* ]]; then
   /usr/bin/python3 "$here/tests/replay/make-hostile.py" \
     "$out/port-restricted-netcheck-record.pcap" "$out" >>"$work/runs.jsonl"
 fi
