@@ -201,8 +201,6 @@ def build(netcheck, fixtures, runs_path):
                                          "live_kept")},
                  "args": []}
         if kind == "capture":
-            if o["topology"] == "public" and o["capture_point"] == "client":
-                entry["args"] = ["--capture-point", "client"]
             rc, out, err = run(netcheck, path, entry["args"])
             entry["live"] = o["live_kept"] if "live_kept" in o \
                 else live_keys(o)

@@ -113,7 +113,7 @@ static int read_all(const nc_options *opt, nat_capture_reader *rd,
     if (info->cap.stun == 0 || pkt.ts > info->last)
       info->last = pkt.ts;
     info->cap.stun++; /* a running count; the reader's stats replace it */
-    if (nat_replay_feed_msg(rp, pkt.ts, &pkt.src, &pkt.dst, pkt.msg) < 0) {
+    if (nat_replay_feed_pkt(rp, &pkt) < 0) {
       fprintf(stderr, "netcheck: internal error feeding the replay\n");
       return NC_EXIT_ENV;
     }

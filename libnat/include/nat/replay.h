@@ -168,6 +168,9 @@ enum {
 /** Requesting IPs remembered in nat_replay_diag. */
 #define NAT_REPLAY_MAX_CLIENTS 8
 
+/** Size of nat_replay_diag.point_reason, with the NUL. */
+#define NAT_REPLAY_REASON_LEN 256
+
 /** What the replay saw. A plain value. */
 typedef struct nat_replay_diag {
   uint64_t datagrams;        /**< fed */
@@ -201,13 +204,27 @@ typedef struct nat_replay_diag {
   bool saw_translation;      /**< some response had mapped != local */
   bool inside;               /**< the capture is known to be on the client
                                   side of the NAT: AT_CLIENT, or AUTO with
-                                  saw_translation. Filtering, hairpinning
+                                  point_inferred AT_CLIENT (a translation,
+                                  or the sending host's own capture). Filtering, hairpinning
                                   and allocation need it: outside the NAT,
                                   answers the NAT then drops are seen, and
                                   the internal ports are not. Without it,
                                   mapping needs a source answered by two
                                   server IPs with one mapped address. */
   uint32_t measurable;       /**< NAT_REPLAY_M_* bits */
+  /** Where the capture itself says it was taken (see "Where the capture
+   * was taken"), whatever capture_point was configured: AT_CLIENT or
+   * AUTO (not known); OUTSIDE is never inferred. */
+  uint8_t point_inferred;
+  /** The TTL / hop limit most of the client's first transmissions carry
+   * (ties: the lowest); 0 when the capture does not say (nat_replay_feed
+   * and nat_replay_feed_msg carry none). */
+  uint8_t request_ttl;
+  /** The client's requests seen leaving the capturing host (Linux cooked
+   * capture, OUTGOING) and arriving at it (IN). */
+  uint64_t requests_outgoing, requests_in;
+  /** One line: why point_inferred is what it is. */
+  char point_reason[NAT_REPLAY_REASON_LEN];
 } nat_replay_diag;
 
 /** Create a replay. @p cfg is copied (NULL: defaults).
@@ -245,6 +262,23 @@ NAT_EXTERN int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p);
  * @return 0, NAT_EINVAL (NULL, called twice), NAT_ENOMEM (@p log keeps
  *         what was appended). */
 NAT_EXTERN int nat_replay_finish(nat_replay *r, nat_obslog *log);
+
+/** After nat_replay_finish() without config.client: tag the observations
+ * of requesting IP @p i (nat_replay_diag.clients[i]) on their own and
+ * append them to @p log, as nat_replay_finish() does for the main client
+ * (the busiest one), so that each client of a capture gets its own
+ * verdict (nat_replay_verdict() with @p out). @p out gets the diag of that
+ * client: client, measurable, inside, saw_translation, nservers, the
+ * capture point inferred for it, its request_ttl, server_overflow and
+ * other_client_obs are its own; the other counters are the capture's.
+ * May be called for each i, the main client's included.
+ * @return 0; NAT_ENOTFOUND if requester @p i is not a client: none of its
+ *         requests was answered and all went to other clients' IPs (a
+ *         hairpin request arriving at a client socket, its departure not
+ *         in the capture); NAT_EINVAL (NULL, before nat_replay_finish(),
+ *         config.client set, @p i >= nclients); NAT_ENOMEM. */
+NAT_EXTERN int nat_replay_finish_client(nat_replay *r, size_t i,
+                                        nat_obslog *log, nat_replay_diag *out);
 
 /** Counters and the measurable bits (final after nat_replay_finish()). */
 NAT_EXTERN void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out);

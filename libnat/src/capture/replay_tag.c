@@ -1,6 +1,7 @@
 /* Replay, the end: which RFC 5780 test each transaction belonged to,
  * what the capture can measure, and the observation log (nat/replay.h).
  * Pure: no I/O, no clock. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -593,10 +594,60 @@ static bool mapping_ok(const tagger *t, bool inside) {
   return false;
 }
 
+/* An initial TTL / hop limit: what a host sets before any router has
+ * forwarded the datagram (64: Linux, macOS, the BSDs; 128: Windows; 255:
+ * network equipment and some Unixes). 32 and 1 are not taken: 32 is
+ * rare (old Windows) and 1 is a hop probe's, both also what a forwarded
+ * datagram can carry. */
+static bool initial_ttl(uint8_t ttl) {
+  return ttl == 64 || ttl == 128 || ttl == 255;
+}
+
+/* Where the capture says it was taken (nat/replay.h, "Where the capture
+ * was taken"): @p xl is a response that showed a translation (or NULL),
+ * @p any_mapped whether some request was answered. */
+static void infer_point(nat_replay_diag *d, const nat_obs *xl,
+                        bool any_mapped) {
+  char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
+  const char *no_nat = any_mapped ? " and the servers saw their source "
+                                    "address: no NAT"
+                                  : "; no request was answered";
+  d->point_inferred = NAT_REPLAY_AT_CLIENT;
+  if (xl != NULL) {
+    snprintf(d->point_reason, sizeof d->point_reason,
+             "a response maps %s to %s: captured inside the NAT",
+             nat_addr_format(&xl->local, a, sizeof a),
+             nat_addr_format(&xl->mapped, b, sizeof b));
+  } else if (initial_ttl(d->request_ttl)) {
+    snprintf(d->point_reason, sizeof d->point_reason,
+             "captured on the sending host or its link (requests leave "
+             "with TTL %u, no router forwarded them yet)%s",
+             d->request_ttl, no_nat);
+  } else if (d->requests_outgoing > 0 && d->requests_in == 0) {
+    snprintf(d->point_reason, sizeof d->point_reason,
+             "captured on the sending host (Linux cooked capture: its "
+             "requests are outgoing, never incoming)%s",
+             no_nat);
+  } else {
+    d->point_inferred = NAT_REPLAY_AUTO;
+    if (d->request_ttl != 0)
+      snprintf(d->point_reason, sizeof d->point_reason,
+               "requests carry TTL %u, forwarded by a router, and no "
+               "response shows a translation: outside a NAT, or on a path "
+               "with none; not known",
+               d->request_ttl);
+    else
+      snprintf(d->point_reason, sizeof d->point_reason,
+               "no response shows a translation, and the capture gives no "
+               "TTL or direction that places it");
+  }
+}
+
 /* The measurable bits, from the tags and where the capture was taken. */
 static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
   size_t i, alloc = 0;
   bool basic = false, any_mapped = false, hairpin = false;
+  const nat_obs *xl = NULL;
   d->saw_translation = false;
   d->capture_point = point;
   for (i = 0; i < t->n; i++) {
@@ -607,12 +658,16 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
       alloc++;
     if (answered(&r->o) && !(r->flags & NAT__REC_HAIRPIN)) {
       any_mapped = true;
-      if (!nat_addr_equal(&r->o.mapped, &r->o.local))
+      if (xl == NULL && !nat_addr_equal(&r->o.mapped, &r->o.local)) {
         d->saw_translation = true;
+        xl = &r->o;
+      }
     }
   }
+  infer_point(d, xl, any_mapped);
   d->inside = point == NAT_REPLAY_AT_CLIENT ||
-              (point == NAT_REPLAY_AUTO && d->saw_translation);
+              (point == NAT_REPLAY_AUTO &&
+               d->point_inferred == NAT_REPLAY_AT_CLIENT);
   d->measurable = 0;
   if (basic)
     d->measurable |= NAT_REPLAY_M_BASIC;
@@ -656,18 +711,18 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n) {
   return drop_capped(t);
 }
 
-int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
+int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
                     nat_replay_diag *d, nat_obslog *log) {
   tagger t;
-  size_t i, a, b, g = 0;
-  int rv = tagger_start(&t, recs, n);
+  size_t i, a, b, n, g = 0;
+  int rv = tagger_start(&t, recs, *np);
   if (rv != 0) {
     tagger_free(&t);
     return rv;
   }
   d->server_overflow += t.dropped;
   d->obs_dropped += t.dropped;
-  n = t.n;
+  n = *np = t.n;
   for (i = 0; i < n; i++) {
     recs[i].tags = 0;
     t.by_sock[i] = &recs[i];
