@@ -66,7 +66,7 @@ struct nat_replay {
   srv_slot srv[SRV_CACHE];
   nat_tstamp t0;
   bool have_t0, finished;
-  size_t main_ci; /* the main client's clients[] index, SIZE_MAX: none */
+  size_t main_ci;       /* the main client's clients[] index, SIZE_MAX: none */
   uint64_t dropped_pre; /* obs_dropped before tagging */
   uint64_t others_pre;  /* records of requesters beyond the clients cap */
   rp_cstat cst[NAT_REPLAY_MAX_CLIENTS];
@@ -585,9 +585,8 @@ static void group_clients(nat_replay *r) {
     c->seg++;
   }
   for (ci = 0; ci < r->d.nclients; ci++)
-    if (r->cst[ci].real &&
-        (best == SIZE_MAX ||
-         r->d.client_requests[ci] > r->d.client_requests[best]))
+    if (r->cst[ci].real && (best == SIZE_MAX || r->d.client_requests[ci] >
+                                                    r->d.client_requests[best]))
       best = ci;
   for (ci = 0; best == SIZE_MAX && ci < r->d.nclients; ci++)
     if (r->cst[ci].seg > 0)
@@ -611,8 +610,8 @@ static int tag_client(nat_replay *r, size_t ci, nat_replay_diag *d,
     return nat__replay_tag(r->recs, &r->nrecs, r->cfg.capture_point, d, log);
   c = &r->cst[ci];
   n = (size_t)c->seg;
-  rv = nat__replay_tag(r->recs + c->seg_start, &n, r->cfg.capture_point, d,
-                       log);
+  rv =
+      nat__replay_tag(r->recs + c->seg_start, &n, r->cfg.capture_point, d, log);
   c->seg = n; /* records beyond the server cap are gone */
   return rv;
 }

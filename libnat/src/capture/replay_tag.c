@@ -665,9 +665,9 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
     }
   }
   infer_point(d, xl, any_mapped);
-  d->inside = point == NAT_REPLAY_AT_CLIENT ||
-              (point == NAT_REPLAY_AUTO &&
-               d->point_inferred == NAT_REPLAY_AT_CLIENT);
+  d->inside =
+      point == NAT_REPLAY_AT_CLIENT ||
+      (point == NAT_REPLAY_AUTO && d->point_inferred == NAT_REPLAY_AT_CLIENT);
   d->measurable = 0;
   if (basic)
     d->measurable |= NAT_REPLAY_M_BASIC;
