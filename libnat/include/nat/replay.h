@@ -316,6 +316,10 @@ NAT_EXTERN const char *nat_replay_bit_name(uint32_t bit);
  *    unknown, no prediction, and a NAT_PEER_HARD_SEQUENTIAL self_class
  *    (which rests on the allocation) NAT_PEER_CLASSES;
  *  - LIFETIME: lifetime_min and lifetime_max 0.
+ * The evidence of each withheld fact (v->evidence[NAT_FACT_NAT, MAPPING,
+ * FILTERING, HAIRPIN, ALLOCATION] for the bits NAT, MAPPING, FILTERING,
+ * HAIRPIN, ALLOCATION) gets confidence 0 and the reason "not measurable
+ * from this capture: WHY" (nat_replay_strerror); lifetime has no fact.
  * Kept: reachability, public addresses, RTTs, pooling, the per-server
  * basic results but their nat_present, and every measurable verdict. When
  * mapping, filtering or allocation is withheld from a UDP-reachable host,
