@@ -85,12 +85,13 @@ LIMITS = [
      "address; answered or not, see the entry"),
     (("stun", "*", "filtering"),
      "the classic stun client sends its CHANGE-REQUEST probes from a second "
-     "socket that sent no plain request first, so no opening request is "
-     "rated; only a change-IP answer from an IP that socket never sent to "
-     "shows the filtering (endpoint-independent). An address- or "
-     "address-and-port-dependent NAT drops that answer, and without an "
-     "opening request the other outcomes (a change-port answer, timeouts) "
-     "are not rated: AD and APD are not measurable"),
+     "socket that sent no plain request first: its change requests to the "
+     "primary address opened the mapping themselves. The replay marks "
+     "filtering measurable for their shape (7 unanswered change-IP tries, "
+     "and 7 unanswered change-port tries or change-port answers from another "
+     "port, the alternate address known); the analyzer's rule that rates "
+     "that shape AD / APD (issue 13, analyzer branch) is not on this branch "
+     "yet, so the verdict is still unknown here"),
     (("*", "*", "delta"),
      "delta only exists for sequential allocation"),
 ]

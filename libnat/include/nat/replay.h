@@ -34,21 +34,60 @@
  *    the path (a capture on a NAT box, `-i any` on both sides) -> `copies`.
  *
  * The client: the side sending Binding requests. With several requesting
- * IPs, `client` in the config picks one (netcheck --client ADDR); without
- * it, the IP that sent the most requests wins and nat_replay_diag lists
- * the others so the caller can say so. Observations of other requesters
- * are dropped (counted in `other_client_obs`).
+ * IPs, `client` in the config picks one (netcheck --client ADDR) and the
+ * observations of other requesters are dropped (counted in
+ * `other_client_obs`). Without it, every requesting IP (at most
+ * NAT_REPLAY_MAX_CLIENTS; the records of further ones are dropped and
+ * counted) keeps its observations, grouped by IP at
+ * nat_replay_finish(): the log and diag nat_replay_finish() gives are the
+ * main client's -- the busiest real client (most first transmissions;
+ * ties: the first to ask) -- and nat_replay_finish_client() gives each
+ * other client's, tagged and judged on their own (server numbering,
+ * tests, capture point and measurable bits per client). One pairing table
+ * serves them all, so a transaction seen at two points (copies) or a
+ * hairpin request arriving at a client socket is recognized across
+ * clients, and a single-client capture costs nothing more. A requester
+ * none of whose requests was answered and all of whose requests went to
+ * other requesters' IPs is not a client (hairpin traffic arriving at a
+ * client socket whose departure is not in the capture): it is never the
+ * main client while a real one exists, and nat_replay_finish_client()
+ * refuses it.
  *
  * Where the capture was taken: on the client host (inside the NAT), the
  * request's source is the client's private address and NAT presence shows
  * as mapped != local. Captured outside the NAT, the client's private
  * address is not in the capture: the local address recorded is the
  * request's source as seen there, which equals the mapped address, so the
- * log looks like a host with no NAT, and NAT presence cannot be told from
- * it. With capture_point AUTO, NAT presence counts as measurable only when
- * some response shows mapped != local; otherwise the caller should print
- * it as "not measurable from this capture" unless the user says the
- * capture was taken on the client (NAT_REPLAY_AT_CLIENT). Outside, each
+ * log looks like a host with no NAT. The replay infers the point per
+ * client (nat_replay_diag.point_inferred, request_ttl, point_reason),
+ * from what nat_replay_feed_pkt() passes besides the message: the IP TTL
+ * (IPv6 hop limit) of the client's first transmissions -- the most common
+ * value, ties to the lowest -- and, in Linux cooked captures (SLL, SLL2:
+ * `tcpdump -i any`), each request's direction. In order:
+ *  (a) some response of the client shows mapped != local (a translation):
+ *      captured inside the NAT (AT_CLIENT);
+ *  (b) no translation, and the client's requests carry an initial TTL --
+ *      64 (Linux, macOS, BSD), 128 (Windows) or 255 (network equipment);
+ *      not 32 (rare) nor 1 (a hop probe's), which a forwarded datagram
+ *      also carries -- so no router has forwarded them yet: captured on
+ *      the sending host or its link; or, in a cooked capture, its requests
+ *      are OUTGOING and never IN: sent by the capturing host itself. The
+ *      servers saw the request's own source: there is no NAT, and NAT
+ *      presence (NO), mapping, filtering, hairpinning and allocation are
+ *      measurable as inside (AT_CLIENT). `netcheck --record` writes its
+ *      own requests with TTL 64 (nat_capture_writer): a recording is
+ *      taken on the host, and says so;
+ *  (c) otherwise (a forwarded TTL such as 63, 127, 254, or nothing said):
+ *      not known (AUTO): outside a NAT, or on a path with none. OUTSIDE is
+ *      never inferred, only given.
+ * Limits of (b): a NAT on the sending host itself that rewrites its own
+ * traffic (SNAT of locally generated packets) or a NAT that does not
+ * decrement the TTL, captured after it, looks like no NAT; give
+ * capture_point OUTSIDE for such a capture. With capture_point AUTO, the
+ * capture counts as inside (nat_replay_diag.inside) when the inferred
+ * point is AT_CLIENT, and NAT presence is measurable only then (and some
+ * request was answered); a configured point wins over the inference,
+ * which is still reported. Outside, each
  * "socket" of the log is a mapping the NAT made, and a new mapping cannot
  * be told from a new client socket: an address-dependent NAT keeps one
  * public port for IP1:P1 and IP1:P2, and the analyzer's mapped == local
@@ -72,11 +111,19 @@
  *    analyzer rates change requests after that opening request), or if a
  *    change-IP request of the socket was answered from an IP the socket
  *    never sent anything to (verdict.h: that alone proves
- *    endpoint-independent filtering). The classic `stun` client sends its
- *    change requests from a second socket that sent no plain request: no
- *    opening request is made up for it; behind a full cone its change-IP
- *    answer makes filtering measurable (EI), behind other NATs, which
- *    drop that answer, filtering stays not measurable.
+ *    endpoint-independent filtering), or if the socket's change requests
+ *    to the server's primary address opened the mapping themselves and
+ *    show a dependent filter (verdict.h): with the server's alternate
+ *    known (CHANGED-ADDRESS / OTHER-ADDRESS in any answer of that server),
+ *    at least 3 unanswered change-IP requests and either at least 3
+ *    unanswered change-port-only requests (APD) or a change-port-only
+ *    request answered from another port of the primary IP (AD); tries
+ *    are counted as requests, not retransmissions. The classic `stun`
+ *    client sends its change requests from a second socket that sent no
+ *    plain request: no opening request is made up for it; behind a full
+ *    cone its change-IP answer makes filtering measurable (EI), behind
+ *    other NATs, which drop that answer, its 7 + 7 unanswered (or
+ *    change-port answered) tries make it measurable (AD / APD).
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS
@@ -205,7 +252,8 @@ typedef struct nat_replay_diag {
   bool inside;               /**< the capture is known to be on the client
                                   side of the NAT: AT_CLIENT, or AUTO with
                                   point_inferred AT_CLIENT (a translation,
-                                  or the sending host's own capture). Filtering, hairpinning
+                                  or the sending host's own capture).
+                                  Filtering, hairpinning
                                   and allocation need it: outside the NAT,
                                   answers the NAT then drops are seen, and
                                   the internal ports are not. Without it,

@@ -413,6 +413,45 @@ static bool blind_proof(tagger *t, nat__rp_rec *const *by, size_t k) {
   return false;
 }
 
+/* Unanswered tries a change-request shape needs each way (verdict.h). */
+#define SHAPE_TRIES 3
+
+/* verdict.h's rule for change requests that opened the mapping themselves
+ * (sent to server @p fsrv's primary address, no opening request needed):
+ * with the server's alternate known (CHANGED-ADDRESS / OTHER-ADDRESS from
+ * any of its answers), at least SHAPE_TRIES unanswered change-IP requests
+ * and either SHAPE_TRIES unanswered change-port-only requests (APD) or a
+ * change-port-only request answered from another port of the primary IP
+ * (AD). Tries are requests (observations), not retransmissions: fewer
+ * than the analyzer may count, never more. */
+static bool change_shape(const tagger *t, nat__rp_rec *const *by, size_t k,
+                         size_t fsrv) {
+  size_t i, ip_lost = 0, port_lost = 0;
+  bool port_other = false;
+  if (fsrv == SIZE_MAX || !t->srv[fsrv].has_alt)
+    return false;
+  for (i = 0; i < k; i++) {
+    const nat__rp_rec *r = by[i];
+    const nat_addr *src;
+    if (r->o.server_idx != fsrv || r->role != ROLE_PRIMARY ||
+        !nat__rp_changes(r->o.change_flags))
+      continue;
+    if (r->o.change_flags & NAT_STUN_CHANGE_IP) {
+      ip_lost += r->o.status != 0;
+      continue;
+    }
+    if (r->o.status != 0) {
+      port_lost++;
+      continue;
+    }
+    src = resp_source(&r->o);
+    if (src != NULL && nat_addr_equal_ip(src, &r->o.server) &&
+        src->port != r->o.server.port)
+      port_other = true;
+  }
+  return ip_lost >= SHAPE_TRIES && (port_lost >= SHAPE_TRIES || port_other);
+}
+
 /* Tag one socket's records by[0..k): filtering, mapping, the rest basic;
  * a fresh socket that only asked one destination, or netcheck's
  * multi-destination one, is an allocation candidate (tagged later, when
@@ -465,6 +504,8 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
         by[i]->o.sent_at >= open_at)
       t->filtering_ok = true;
   if (!t->filtering_ok && blind_proof(t, by, k))
+    t->filtering_ok = true;
+  if (!t->filtering_ok && change_shape(t, by, k, fsrv))
     t->filtering_ok = true;
   shape_of(t, by, k, &sh);
   if (sh.single)
@@ -776,9 +817,13 @@ const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
                ? "no answered request opened the mapping before the "
                  "CHANGE-REQUEST probes (the probing socket had no answered "
                  "plain request to the server's primary address before "
-                 "them), and no change-IP probe was answered from an IP its "
+                 "them), no change-IP probe was answered from an IP its "
                  "socket never sent to (which alone proves "
-                 "endpoint-independent filtering)"
+                 "endpoint-independent filtering), and no socket's change "
+                 "probes to the primary address show a dependent filter "
+                 "(3 unanswered change-IP probes, and 3 unanswered "
+                 "change-port probes or a change-port answer from another "
+                 "port, with the server's alternate address known)"
                : outside;
   case NAT_REPLAY_M_HAIRPIN:
     return d->hairpin_requests == 0
