@@ -1210,6 +1210,59 @@ static void test_per_client(void **state) {
   nat_replay_free(r);
 }
 
+/* A capture that starts mid-run: an answer whose request is not in it is
+ * unmatched and makes no observation; a request seen only from its
+ * retransmission counts as a request; a hairpin request sent before the
+ * capture shows its target's mapping (learned from a later answer) is
+ * still a hairpin request, answered by its arrival; one to the client's
+ * public IP at a mapping no answer shows is left out (ignored), not made
+ * a server. */
+static void test_capture_starts_mid_run(void **state) {
+  const char *A1 = "10.0.0.2:5000", *A2 = "10.0.0.2:5001";
+  const char *M1 = "198.51.100.7:6000", *M2 = "198.51.100.7:6001";
+  nat_replay *r = mk(NULL);
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_addr m1 = A(M1), m2 = A(M2), unknown = A("198.51.100.7:7777");
+  size_t i, hairpins = 0;
+  (void)state;
+  resp(r, 0, P, A1, 9, M1, ALT, false); /* its request was cut */
+  req(r, 1, A2, P, 2, 0, false);        /* a retransmission, first cut */
+  resp(r, 2, P, A2, 2, M2, ALT, false);
+  req(r, 3, A2, M1, 3, 0, false); /* hairpin: M1 not known yet */
+  req(r, 4, M2, A1, 3, 0, false); /* ... arriving at A1 */
+  req(r, 5, A2, "198.51.100.7:7777", 5, 0, false);
+  req(r, 6, A1, P, 4, 0, false);
+  resp(r, 7, P, A1, 4, M1, ALT, false); /* M1 learned now */
+  finish(r, &log, &d);
+  assert_int_equal(d.unmatched, 1);
+  assert_int_equal(d.requests, 4);
+  assert_int_equal(d.hairpin_requests, 1);
+  assert_int_equal(d.hairpin_arrivals, 1);
+  assert_int_equal(d.copies, 0);
+  assert_int_equal(d.ignored, 1);
+  assert_int_equal(d.nservers, 1);
+  for (i = 0; i < nat_obslog_count(&log); i++) {
+    const nat_obs *o = nat_obslog_at(&log, i);
+    assert_false(nat_addr_equal(&o->server, &unknown));
+    assert_int_equal(o->server_idx, 0);
+    if (nat_addr_equal(&o->server, &m1)) {
+      hairpins++;
+      assert_int_equal(o->test, NAT_OBS_HAIRPIN);
+      assert_int_equal(o->status, 0);
+      assert_true(nat_addr_equal(&o->from, &m2));
+    } else {
+      assert_int_equal(o->transmissions, 1);
+      assert_int_equal(o->status, 0);
+    }
+  }
+  assert_int_equal(hairpins, 1);
+  assert_true(d.measurable & NAT_REPLAY_M_HAIRPIN);
+  assert_int_equal(nat_analyze_hairpin(&log), NAT_TRI_YES);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
 /* A hostile capture with more destinations than server_idx can number:
  * the first NAT_REPLAY_MAX_SERVERS become servers 0.., the rest are left
  * out and counted instead of wrapping onto server 0. */
@@ -1295,6 +1348,7 @@ int main(void) {
       cmocka_unit_test(test_capture_point_inferred),
       cmocka_unit_test(test_request_ttl_mode),
       cmocka_unit_test(test_per_client),
+      cmocka_unit_test(test_capture_starts_mid_run),
       cmocka_unit_test(test_server_cap),
       cmocka_unit_test(test_bad_arguments),
   };

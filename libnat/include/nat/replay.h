@@ -102,8 +102,22 @@
  *  - HAIRPIN: a request whose destination is a client socket's mapped
  *    address: another socket's (RFC 5780 section 4.5) or the sender's own
  *    (the classic `stun` client's test). It counts as answered (status 0) if
- * the request is seen arriving at a client socket (a capture on the client
- * host) or a response comes back from that mapped address.
+ *    the request is seen arriving at a client socket (a capture on the
+ *    client host) or a response comes back from that mapped address. A
+ *    capture that starts mid-run may show the target's mapped address only
+ *    in a later answer: at nat_replay_finish() a plain request to any
+ *    mapped address an answer of the client showed is a hairpin request
+ *    too (and its arrival, counted as a copy until then, answers it), and
+ *    a plain request to the client's public IP (an answer's mapped IP) at
+ *    a port no answer in the capture shows -- a hairpin request whose
+ *    target is not in the capture -- is left out of the log and counted as
+ *    ignored: no server is made of it.
+ * Captures that start mid-run: an answer whose request is not in the
+ * capture is unmatched and makes no observation; a retransmission whose
+ * first transmission is not in it counts as a request (RTT from it); what
+ * the missing part held (an opening request, an OTHER-ADDRESS, a mapped
+ * address) is missing from the measurable bits. A cut capture knows less,
+ * never something else (tests/replay/midrun.py).
  *  - FILTERING: a socket that sent CHANGE-REQUEST with flags: its change
  *    requests and its plain requests to that server's primary address.
  *    Filtering is measurable (inside the NAT) if one of those plain
@@ -318,7 +332,8 @@ NAT_EXTERN int nat_replay_finish(nat_replay *r, nat_obslog *log);
  * verdict (nat_replay_verdict() with @p out). @p out gets the diag of that
  * client: client, measurable, inside, saw_translation, nservers, the
  * capture point inferred for it, its request_ttl, server_overflow and
- * other_client_obs are its own; the other counters are the capture's.
+ * other_client_obs are its own; the other counters are the capture's as
+ * paired, with this client's late hairpin requests (see HAIRPIN) moved.
  * May be called for each i, the main client's included.
  * @return 0; NAT_ENOTFOUND if requester @p i is not a client: none of its
  *         requests was answered and all went to other clients' IPs (a

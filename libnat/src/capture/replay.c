@@ -25,11 +25,13 @@ typedef struct rp_entry {
   uint8_t state;
   bool classic;
   bool hairpin;
+  bool arrived; /* seen again from another source to another destination */
   uint16_t response_port;
   uint32_t change_flags;
   unsigned transmissions;
   nat_addr src, dst;
-  nat_tstamp sent_at, last_tx;
+  nat_addr arr_from; /* where it arrived from, if arrived */
+  nat_tstamp sent_at, last_tx, arr_at;
   uint32_t prev, next; /* activity list, oldest first */
   uint32_t hnext;      /* hash chain */
 } rp_entry;
@@ -69,6 +71,7 @@ struct nat_replay {
   size_t main_ci;       /* the main client's clients[] index, SIZE_MAX: none */
   uint64_t dropped_pre; /* obs_dropped before tagging */
   uint64_t others_pre;  /* records of requesters beyond the clients cap */
+  nat_replay_diag pre;  /* the counters before the main client's tagging */
   rp_cstat cst[NAT_REPLAY_MAX_CLIENTS];
   nat_replay_diag d;
 };
@@ -242,6 +245,13 @@ static void record(nat_replay *r, const rp_entry *e, int status,
   rec->o.sent_at = e->sent_at - r->t0;
   rec->seq = r->seq++;
   rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
+  if (status == NAT_ETIMEDOUT && e->arrived) {
+    /* a hairpin request whose target mapping was learned only later (a
+     * capture that starts mid-run): the tagger may recognize it */
+    rec->flags |= NAT__REC_ARRIVED;
+    rec->arr_from = e->arr_from;
+    rec->arr_rtt = e->arr_at - e->sent_at;
+  }
 }
 
 /* A pending entry that will not be answered. */
@@ -377,6 +387,12 @@ static void request_again(nat_replay *r, rp_entry *e, nat_tstamp ts,
     e->state = E_DONE;
     touch(r, e, ts);
     return;
+  }
+  if (e->state == E_PENDING && !e->arrived && !nat_addr_equal(src, &e->src) &&
+      !nat_addr_equal(dst, &e->dst)) {
+    e->arrived = true; /* a hairpin request not known as one (yet)? */
+    e->arr_from = *src;
+    e->arr_at = ts;
   }
   r->d.copies++;
 }
@@ -629,6 +645,7 @@ int nat_replay_finish(nat_replay *r, nat_obslog *log) {
     group_clients(r);
   r->dropped_pre = r->d.obs_dropped;
   r->others_pre = r->d.other_client_obs;
+  r->pre = r->d;
   if (r->main_ci == SIZE_MAX) { /* none, or a --client beyond the cap */
     hints(r, SIZE_MAX, &r->d);
     return nat__replay_tag(r->recs, &r->nrecs, r->cfg.capture_point, &r->d,
@@ -647,7 +664,7 @@ int nat_replay_finish_client(nat_replay *r, size_t i, nat_obslog *log,
     return NAT_EINVAL;
   if (!r->cst[i].real)
     return NAT_ENOTFOUND;
-  d = r->d; /* the capture's counters */
+  d = r->pre; /* the capture's counters, as paired */
   d.server_overflow = 0;
   d.obs_dropped = r->dropped_pre;
   d.client = r->d.clients[i];

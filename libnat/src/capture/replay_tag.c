@@ -257,6 +257,82 @@ static void set_server(tagger *t, nat__rp_rec *r, size_t s) {
   }
 }
 
+/* Hairpin requests the pairing could not know as such: the mapped address
+ * they went to was learned only from a later answer (a capture that
+ * starts mid-run, after the target socket's first answer). A plain
+ * request to an address some answered record of this client was mapped
+ * to (not the sender's own address as seen) is a hairpin request, as
+ * is_hairpin() would have said had the answer come first; if it was
+ * seen arriving at a client socket, it is answered as a hairpin arrival
+ * is. The diag's counters follow. */
+static int cmp_ip(const void *pa, const void *pb);
+
+/* The IPs of the client's answered mapped addresses, sorted into t->ips
+ * (ports 0). @return how many, or SIZE_MAX without memory. */
+static size_t mapped_ips(tagger *t) {
+  size_t i, m = 0;
+  if (t->ips == NULL && (t->ips = malloc(t->n * sizeof *t->ips)) == NULL)
+    return SIZE_MAX;
+  for (i = 0; i < t->n; i++)
+    if (answered(&t->recs[i].o) && nat__addr_ip_len(&t->recs[i].o.mapped) > 0)
+      t->ips[m++] = nat__addr_ip_only(&t->recs[i].o.mapped);
+  if (m > 0)
+    qsort(t->ips, m, sizeof *t->ips, cmp_ip);
+  return m;
+}
+
+/* A plain request to the client's own public IP (some answer's mapped
+ * IP) at a port no answer in the capture was mapped to: a hairpin
+ * request to a mapping whose answer is not in the capture (it starts
+ * mid-run). What it tested cannot be told, and its destination is no
+ * server: left out, counted as ignored. */
+static bool unknown_hairpin(const tagger *t, const nat__rp_rec *r, size_t m) {
+  nat_addr key;
+  if (m == 0 || m == SIZE_MAX || nat__addr_ip_len(&r->o.server) == 0 ||
+      nat_addr_equal(&r->o.server, &r->o.local))
+    return false;
+  key = nat__addr_ip_only(&r->o.server);
+  return bsearch(&key, t->ips, m, sizeof *t->ips, cmp_ip) != NULL;
+}
+
+static int late_hairpins(tagger *t, nat_replay_diag *d) {
+  size_t i, j, m = mapped_ips(t), gone = 0;
+  for (i = 0; i < t->n; i++) {
+    nat__rp_rec *r = &t->recs[i];
+    uint32_t id = t->ix.dst_id[i];
+    if (!plain(r))
+      continue;
+    if ((id == NONE || t->ix.first_map[id] == NONE) &&
+        unknown_hairpin(t, r, m)) {
+      r->flags |= NAT__REC_DROP;
+      gone++;
+      continue;
+    }
+    if (id == NONE || t->ix.first_map[id] == NONE ||
+        nat_addr_equal(&r->o.server, &r->o.local))
+      continue;
+    r->flags |= NAT__REC_HAIRPIN;
+    d->hairpin_requests++;
+    if (r->o.status != 0 && (r->flags & NAT__REC_ARRIVED)) {
+      r->o.status = 0;
+      r->o.from = r->arr_from;
+      r->o.rtt = r->arr_rtt;
+      d->timeouts--;
+      d->responses++;
+      d->hairpin_arrivals++;
+      d->copies--;
+    }
+  }
+  if (gone == 0)
+    return 0;
+  for (i = j = 0; i < t->n; i++)
+    if (!(t->recs[i].flags & NAT__REC_DROP))
+      t->recs[j++] = t->recs[i];
+  t->n = j;
+  d->ignored += gone;
+  return index_build(t);
+}
+
 /* Number the servers, learn their alternates, give every record its
  * server_idx and role. Plain requests first, then change requests. */
 static void assign_servers(tagger *t) {
@@ -733,7 +809,8 @@ static void tagger_free(tagger *t) {
 
 /* Sort the records, index their addresses, allocate the tables, number
  * the servers. @return 0 or NAT_ENOMEM. */
-static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n) {
+static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n,
+                        nat_replay_diag *d) {
   size_t nsrv = n < NAT_REPLAY_MAX_SERVERS ? n : NAT_REPLAY_MAX_SERVERS;
   int rv;
   memset(t, 0, sizeof *t);
@@ -748,6 +825,8 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n) {
     return NAT_ENOMEM;
   if ((rv = index_build(t)) != 0)
     return rv;
+  if ((rv = late_hairpins(t, d)) != 0)
+    return rv;
   assign_servers(t);
   return drop_capped(t);
 }
@@ -756,7 +835,7 @@ int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
                     nat_replay_diag *d, nat_obslog *log) {
   tagger t;
   size_t i, a, b, n, g = 0;
-  int rv = tagger_start(&t, recs, *np);
+  int rv = tagger_start(&t, recs, *np, d);
   if (rv != 0) {
     tagger_free(&t);
     return rv;
