@@ -592,7 +592,9 @@ static void group_clients(nat_replay *r) {
     r->recs[j++] = *rec;
   }
   r->nrecs = j;
-  if (j > 0)
+  for (i = 1; i < j && r->recs[i - 1].pad <= r->recs[i].pad; i++)
+    ;
+  if (i < j) /* several clients, interleaved (one: already in order) */
     qsort(r->recs, j, sizeof *r->recs, cmp_client);
   for (i = 0; i < j; i++) {
     rp_cstat *c = &r->cst[r->recs[i].pad];
