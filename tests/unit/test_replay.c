@@ -1215,8 +1215,10 @@ static void test_per_client(void **state) {
  * retransmission counts as a request; a hairpin request sent before the
  * capture shows its target's mapping (learned from a later answer) is
  * still a hairpin request, answered by its arrival; one to the client's
- * public IP at a mapping no answer shows is left out (ignored), not made
- * a server. */
+ * public IP at a mapping no answer shows is a hairpin request if seen
+ * arriving at a client socket, else left out (ignored) when unanswered,
+ * not made a server; answered and never seen arriving, it stays a server
+ * (a STUN server on the NAT's public address). */
 static void test_capture_starts_mid_run(void **state) {
   const char *A1 = "10.0.0.2:5000", *A2 = "10.0.0.2:5001";
   const char *M1 = "198.51.100.7:6000", *M2 = "198.51.100.7:6001";
@@ -1232,31 +1234,43 @@ static void test_capture_starts_mid_run(void **state) {
   req(r, 3, A2, M1, 3, 0, false); /* hairpin: M1 not known yet */
   req(r, 4, M2, A1, 3, 0, false); /* ... arriving at A1 */
   req(r, 5, A2, "198.51.100.7:7777", 5, 0, false);
+  /* to another mapping no answer shows, seen arriving at A1 and
+   * answered by A1: a hairpin request all the same */
+  req(r, 5, A2, "198.51.100.7:8888", 6, 0, false);
+  req(r, 5, M2, A1, 6, 0, false);
+  resp(r, 6, "198.51.100.7:8888", A2, 6, M2, NULL, false);
+  /* answered at the public IP, never seen arriving: a server there */
+  req(r, 5, A2, "198.51.100.7:3478", 7, 0, false);
+  resp(r, 6, "198.51.100.7:3478", A2, 7, M2, NULL, false);
   req(r, 6, A1, P, 4, 0, false);
   resp(r, 7, P, A1, 4, M1, ALT, false); /* M1 learned now */
   finish(r, &log, &d);
   assert_int_equal(d.unmatched, 1);
-  assert_int_equal(d.requests, 4);
-  assert_int_equal(d.hairpin_requests, 1);
+  assert_int_equal(d.requests, 6);
+  assert_int_equal(d.hairpin_requests, 2);
   assert_int_equal(d.hairpin_arrivals, 1);
-  assert_int_equal(d.copies, 0);
+  assert_int_equal(d.copies, 1); /* 8888's arrival: answered anyway */
   assert_int_equal(d.ignored, 1);
-  assert_int_equal(d.nservers, 1);
+  assert_int_equal(d.nservers, 2);
   for (i = 0; i < nat_obslog_count(&log); i++) {
     const nat_obs *o = nat_obslog_at(&log, i);
     assert_false(nat_addr_equal(&o->server, &unknown));
-    assert_int_equal(o->server_idx, 0);
-    if (nat_addr_equal(&o->server, &m1)) {
+    if (nat_addr_equal(&o->server, &m1) || o->server.port == 8888) {
       hairpins++;
       assert_int_equal(o->test, NAT_OBS_HAIRPIN);
       assert_int_equal(o->status, 0);
-      assert_true(nat_addr_equal(&o->from, &m2));
+      if (o->server.port == 6000)
+        assert_true(nat_addr_equal(&o->from, &m2));
+    } else if (o->server.port == 3478 && o->server.ip[0] == 198) {
+      assert_int_equal(o->server_idx, 1);
+      assert_int_not_equal(o->test, NAT_OBS_HAIRPIN);
     } else {
+      assert_int_equal(o->server_idx, 0);
       assert_int_equal(o->transmissions, 1);
       assert_int_equal(o->status, 0);
     }
   }
-  assert_int_equal(hairpins, 1);
+  assert_int_equal(hairpins, 2);
   assert_true(d.measurable & NAT_REPLAY_M_HAIRPIN);
   assert_int_equal(nat_analyze_hairpin(&log), NAT_TRI_YES);
   nat_obslog_free(&log);

@@ -108,10 +108,12 @@
  *    in a later answer: at nat_replay_finish() a plain request to any
  *    mapped address an answer of the client showed is a hairpin request
  *    too (and its arrival, counted as a copy until then, answers it), and
- *    a plain request to the client's public IP (an answer's mapped IP) at
- *    a port no answer in the capture shows -- a hairpin request whose
- *    target is not in the capture -- is left out of the log and counted as
- *    ignored: no server is made of it.
+ *    an unanswered plain request to the client's public IP (an answer's
+ *    mapped IP) at a port no answer in the capture shows -- a hairpin
+ *    request whose target is not in the capture -- is left out of the log
+ *    and counted as ignored: no server is made of it (an answered one
+ *    stays a server: a STUN server on the NAT's public address answers so
+ *    too).
  * Captures that start mid-run: an answer whose request is not in the
  * capture is unmatched and makes no observation; a retransmission whose
  * first transmission is not in it counts as a request (RTT from it); what

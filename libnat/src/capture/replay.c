@@ -245,11 +245,12 @@ static void record(nat_replay *r, const rp_entry *e, int status,
   rec->o.sent_at = e->sent_at - r->t0;
   rec->seq = r->seq++;
   rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
-  if (status == NAT_ETIMEDOUT && e->arrived) {
-    /* a hairpin request whose target mapping was learned only later (a
-     * capture that starts mid-run): the tagger may recognize it */
+  if (e->arrived) {
+    /* a hairpin request not known as one when it was sent (a capture
+     * that starts mid-run): the tagger may recognize it */
     rec->flags |= NAT__REC_ARRIVED;
-    rec->arr_from = e->arr_from;
+    if (status == NAT_ETIMEDOUT)
+      rec->o.from = e->arr_from;
     rec->arr_rtt = e->arr_at - e->sent_at;
   }
 }

@@ -17,8 +17,9 @@
 
 /* One finished transaction before tagging. */
 typedef struct nat__rp_rec {
-  nat_obs o;
-  nat_addr arr_from;  /* NAT__REC_ARRIVED: the source it arrived from */
+  nat_obs o;          /* NAT__REC_ARRIVED and unanswered: o.from is where
+                         it arrived from (the tagger clears it unless that
+                         answers it) */
   nat_tstamp arr_rtt; /* NAT__REC_ARRIVED: arrival - first transmission */
   uint32_t seq;       /* completion order: a stable tiebreak */
   uint8_t flags;      /* NAT__REC_* */

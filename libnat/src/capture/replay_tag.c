@@ -257,6 +257,27 @@ static void set_server(tagger *t, nat__rp_rec *r, size_t s) {
   }
 }
 
+/* Per address id: does some answer's mapped address have this id's IP?
+ * The index is sorted by family, IP, port: one pass over each IP's run.
+ * @return the flags (t->ix.nu bytes), or NULL without memory. */
+static uint8_t *mapped_ip_ids(const tagger *t) {
+  const addr_index *ix = &t->ix;
+  uint8_t *f = calloc(ix->nu ? ix->nu : 1, 1);
+  size_t a, b, i;
+  if (f == NULL)
+    return NULL;
+  for (a = 0; a < ix->nu; a = b) {
+    bool any = false;
+    for (b = a; b < ix->nu && ix->u[b].a.family == ix->u[a].a.family &&
+                nat_addr_equal_ip(&ix->u[b].a, &ix->u[a].a);
+         b++)
+      any |= ix->first_map[b] != NONE;
+    for (i = a; any && i < b; i++)
+      f[i] = 1;
+  }
+  return f;
+}
+
 /* Hairpin requests the pairing could not know as such: the mapped address
  * they went to was learned only from a later answer (a capture that
  * starts mid-run, after the target socket's first answer). A plain
@@ -264,58 +285,44 @@ static void set_server(tagger *t, nat__rp_rec *r, size_t s) {
  * to (not the sender's own address as seen) is a hairpin request, as
  * is_hairpin() would have said had the answer come first; if it was
  * seen arriving at a client socket, it is answered as a hairpin arrival
- * is. The diag's counters follow. */
-static int cmp_ip(const void *pa, const void *pb);
-
-/* The IPs of the client's answered mapped addresses, sorted into t->ips
- * (ports 0). @return how many, or SIZE_MAX without memory. */
-static size_t mapped_ips(tagger *t) {
-  size_t i, m = 0;
-  if (t->ips == NULL && (t->ips = malloc(t->n * sizeof *t->ips)) == NULL)
-    return SIZE_MAX;
-  for (i = 0; i < t->n; i++)
-    if (answered(&t->recs[i].o) && nat__addr_ip_len(&t->recs[i].o.mapped) > 0)
-      t->ips[m++] = nat__addr_ip_only(&t->recs[i].o.mapped);
-  if (m > 0)
-    qsort(t->ips, m, sizeof *t->ips, cmp_ip);
-  return m;
-}
-
-/* A plain request to the client's own public IP (some answer's mapped
- * IP) at a port no answer in the capture was mapped to: a hairpin
- * request to a mapping whose answer is not in the capture (it starts
- * mid-run). What it tested cannot be told, and its destination is no
- * server: left out, counted as ignored. */
-static bool unknown_hairpin(const tagger *t, const nat__rp_rec *r, size_t m) {
-  nat_addr key;
-  if (m == 0 || m == SIZE_MAX || nat__addr_ip_len(&r->o.server) == 0 ||
-      nat_addr_equal(&r->o.server, &r->o.local))
-    return false;
-  key = nat__addr_ip_only(&r->o.server);
-  return bsearch(&key, t->ips, m, sizeof *t->ips, cmp_ip) != NULL;
-}
-
+ * is. The diag's counters follow. @return 0 or NAT_ENOMEM. */
 static int late_hairpins(tagger *t, nat_replay_diag *d) {
-  size_t i, j, m = mapped_ips(t), gone = 0;
+  size_t i, j, gone = 0;
+  uint8_t *mip = mapped_ip_ids(t);
+  if (mip == NULL)
+    return NAT_ENOMEM;
   for (i = 0; i < t->n; i++) {
     nat__rp_rec *r = &t->recs[i];
     uint32_t id = t->ix.dst_id[i];
-    if (!plain(r))
+    bool seen = (r->flags & NAT__REC_ARRIVED) != 0;
+    bool arrived = seen && r->o.status != 0;
+    nat_addr from = r->o.from;
+    if (arrived)
+      memset(&r->o.from, 0, sizeof r->o.from); /* unless a hairpin below */
+    if (!plain(r) || id == NONE || nat_addr_equal(&r->o.server, &r->o.local))
       continue;
-    if ((id == NONE || t->ix.first_map[id] == NONE) &&
-        unknown_hairpin(t, r, m)) {
-      r->flags |= NAT__REC_DROP;
-      gone++;
-      continue;
+    if (t->ix.first_map[id] == NONE) {
+      /* to the client's public IP at a port no answer in the capture
+       * shows: seen arriving at a client socket, a hairpin request (no
+       * server forwards a request to a client); else, unanswered, a
+       * hairpin request whose target is not in the capture (it starts
+       * mid-run): what it tested cannot be told, and its destination is
+       * no server: left out, counted as ignored. An answered one not
+       * seen arriving stays a server (a STUN server on the NAT's public
+       * address answers so too). */
+      if (!mip[id] || (!seen && r->o.status == 0))
+        continue;
+      if (!seen) {
+        r->flags |= NAT__REC_DROP;
+        gone++;
+        continue;
+      }
     }
-    if (id == NONE || t->ix.first_map[id] == NONE ||
-        nat_addr_equal(&r->o.server, &r->o.local))
-      continue;
     r->flags |= NAT__REC_HAIRPIN;
     d->hairpin_requests++;
-    if (r->o.status != 0 && (r->flags & NAT__REC_ARRIVED)) {
+    if (arrived) {
       r->o.status = 0;
-      r->o.from = r->arr_from;
+      r->o.from = from;
       r->o.rtt = r->arr_rtt;
       d->timeouts--;
       d->responses++;
@@ -323,6 +330,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
       d->copies--;
     }
   }
+  free(mip);
   if (gone == 0)
     return 0;
   for (i = j = 0; i < t->n; i++)
