@@ -77,6 +77,7 @@ typedef struct nc_replay_client {
   nat_replay_diag diag; /* its client, capture point, measurable bits */
   uint64_t requests;    /* its Binding requests (first transmissions) */
   bool main;            /* the client the main report is about */
+  size_t idx;           /* its index in diag.clients[] */
   bool udp;             /* some request answered */
   nat_tri nat_present;
   uint8_t mapping, filtering; /* nat_beh */

@@ -184,6 +184,7 @@ static void fill_tests(nc_result *res, nc_replay_info *info) {
 static void client_from(nc_replay_client *c, const nat_verdict *v,
                         const nat_replay_diag *d, size_t i) {
   c->diag = *d;
+  c->idx = i;
   c->requests = d->client_requests[i];
   c->udp = v->basic.udp_reachable;
   c->nat_present = v->basic.nat_present;
@@ -221,10 +222,11 @@ static int one_client(nat_replay *rp, size_t i, nc_replay_client *c) {
 }
 
 /* Without --client: each requesting IP that is a client, in the order
- * they first asked; the main one from the main report (no second pass
- * over its records). */
+ * they first asked. The main one's entry is filled later from the main
+ * report (main_client: no second pass over its records), so that the
+ * replay's records can be freed before the main verdict is computed. */
 static int per_client(const nc_options *opt, nat_replay *rp,
-                      const nc_result *res, nc_replay_info *info) {
+                      nc_replay_info *info) {
   const nat_replay_diag *d = &info->diag;
   size_t i;
   int rv;
@@ -234,8 +236,8 @@ static int per_client(const nc_options *opt, nat_replay *rp,
     nc_replay_client *c = &info->clients[info->nclients];
     memset(c, 0, sizeof *c);
     if (nat_addr_equal_ip(&d->clients[i], &d->client)) {
-      client_from(c, &res->verdict, d, i);
       c->main = true;
+      c->idx = i;
       info->nclients++;
       continue;
     }
@@ -246,6 +248,14 @@ static int per_client(const nc_options *opt, nat_replay *rp,
       return rv;
   }
   return 0;
+}
+
+static void main_client(const nc_result *res, nc_replay_info *info) {
+  size_t k;
+  for (k = 0; k < info->nclients; k++)
+    if (info->clients[k].main)
+      client_from(&info->clients[k], &res->verdict, &info->diag,
+                  info->clients[k].idx);
 }
 
 int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
@@ -279,16 +289,17 @@ int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
   if (rv == 0 &&
       (!(info->diag.measurable & NAT_REPLAY_M_BASIC) || res->log.n == 0))
     rv = no_requests(opt, info);
+  if (rv == 0)
+    rv = per_client(opt, rp, info);
+  nat_replay_free(rp); /* before the main verdict: a lower peak */
   if (rv == 0 && nat_replay_verdict(&res->verdict, &res->log, &info->diag,
                                     &info->masked) < 0) {
     fprintf(stderr, "netcheck: out of memory\n");
     rv = NC_EXIT_ENV;
   }
-  if (rv == 0)
-    rv = per_client(opt, rp, res, info);
-  nat_replay_free(rp);
   if (rv != 0)
     return rv;
+  main_client(res, info);
   fill_tests(res, info);
   res->duration = info->last - info->first;
   res->diag.malformed = info->diag.malformed + info->cap.stun_malformed;
