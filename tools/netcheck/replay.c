@@ -99,14 +99,14 @@ static int open_reader(const nc_options *opt, nat_capture_reader **rd) {
  * what the capture did hold. */
 static int no_requests(const nc_options *opt, const nc_replay_info *info) {
   const nat_replay_diag *d = &info->diag;
-  char a[NAT_ADDR_STRLEN];
+  char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN]; /* two: argument order */
   if (opt->has_client && d->nclients > 0) {
     fprintf(stderr,
             "netcheck: %s: no Binding request from --client %s in the "
             "capture (%zu other requesting address%s, e.g. %s)\n",
             opt->replay, nat_addr_format(&opt->client, a, sizeof a),
             d->nclients, d->nclients == 1 ? "" : "es",
-            nat_addr_format_ip(&d->clients[0], a, sizeof a));
+            nat_addr_format_ip(&d->clients[0], b, sizeof b));
     return NC_EXIT_FAIL;
   }
   fprintf(stderr,
