@@ -1,9 +1,8 @@
 /* Replay, issue 13: where was this captured (the capture point inferred
  * per client from translations, TTLs and Linux cooked directions,
  * nat_replay_feed_pkt), several clients reported per client
- * (nat_replay_finish_client), the classic `stun` client's change-request
- * shapes that make filtering measurable, and captures that start mid-run
- * (they know less, never something else). */
+ * (nat_replay_finish_client), and captures that start mid-run (they know
+ * less, never something else). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,89 +20,6 @@
 #include "nat/stun.h"
 #include "nat/verdict.h"
 #include "replay_test_util.h"
-
-/* pcap-fixtures/port-restricted-stun.pcap's shape (Debian's classic
- * `stun` behind a port-restricted cone NAT): socket A's plain request to
- * IP1:P1 is answered with CHANGED-ADDRESS; socket B sends only change
- * requests to IP1:P1, 7 change-IP and 7 change-port, none answered. They
- * opened the mapping themselves: with the alternate known and >= 3
- * unanswered tries each way, filtering is measurable (verdict.h: APD),
- * and B's requests are all tagged FILTERING. Two tries each are not
- * enough; without the alternate (no CHANGED-ADDRESS) neither. A
- * change-port answer from IP1:P2 with change-IP unanswered is the AD
- * shape. Outside the NAT, never. */
-static void classic_prc(nat_replay *r, unsigned tries, bool alt,
-                        bool port_answered) {
-  const char *LA = "192.168.1.2:27820", *MA = "198.51.100.2:27820";
-  const char *LB = "192.168.1.2:27821", *MB = "198.51.100.2:27821";
-  unsigned i;
-  req(r, 0, LA, P, 1, 0, true);
-  resp(r, 1, P, LA, 1, MA, alt ? ALT : NULL, true);
-  for (i = 0; i < tries; i++) {
-    req(r, 10 + 180 * i, LB, P, 10 + 2 * i, CIP, true);
-    req(r, 20 + 180 * i, LB, P, 11 + 2 * i, CPT, true);
-    if (port_answered)
-      resp(r, 21 + 180 * i, P1P2, LB, 11 + 2 * i, MB, alt ? ALT : NULL, true);
-  }
-  req(r, 30, LA, IP2, 3, 0, true);
-  resp(r, 31, IP2, LA, 3, MA, alt ? ALT : NULL, true);
-}
-
-static void test_classic_change_socket_shapes(void **state) {
-  static const struct {
-    unsigned tries;
-    bool alt, port_answered;
-    uint8_t point;
-    bool measurable;
-  } cases[] = {
-      {7, true, false, NAT_REPLAY_AUTO, true},     /* APD shape */
-      {3, true, false, NAT_REPLAY_AUTO, true},     /* the least */
-      {2, true, false, NAT_REPLAY_AUTO, false},    /* too few tries */
-      {7, false, false, NAT_REPLAY_AUTO, false},   /* no alternate */
-      {3, true, true, NAT_REPLAY_AUTO, true},      /* AD shape */
-      {2, true, true, NAT_REPLAY_AUTO, false},     /* too few change-IP */
-      {7, true, false, NAT_REPLAY_OUTSIDE, false}, /* outside: never */
-  };
-  nat_addr lb = A("192.168.1.2:27821");
-  size_t c, i;
-  (void)state;
-  for (c = 0; c < sizeof cases / sizeof *cases; c++) {
-    nat_replay_config cfg = {0};
-    nat_obslog log;
-    nat_replay_diag d;
-    size_t b_obs = 0;
-    nat_replay *r;
-    cfg.capture_point = cases[c].point;
-    r = mk(&cfg);
-    classic_prc(r, cases[c].tries, cases[c].alt, cases[c].port_answered);
-    finish(r, &log, &d);
-    assert_int_equal(d.change_requests, 2 * cases[c].tries);
-    for (i = 0; i < nat_obslog_count(&log); i++) {
-      const nat_obs *o = nat_obslog_at(&log, i);
-      if (!nat_addr_equal(&o->local, &lb))
-        continue;
-      b_obs++;
-      assert_int_equal(o->test, NAT_OBS_FILTERING);
-      assert_int_not_equal(o->change_flags, 0);
-      assert_int_equal(o->status,
-                       (o->change_flags & CIP) || !cases[c].port_answered
-                           ? NAT_ETIMEDOUT
-                           : 0);
-    }
-    assert_int_equal(b_obs, 2 * cases[c].tries);
-    assert_int_equal(d.inside, cases[c].point != NAT_REPLAY_OUTSIDE);
-    if (cases[c].measurable) {
-      assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
-      assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING), "");
-    } else {
-      assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
-      assert_string_not_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING),
-                              "");
-    }
-    nat_obslog_free(&log);
-    nat_replay_free(r);
-  }
-}
 
 /* Feed a request (@p resp_mapped NULL) or a success response mapped to
  * @p resp_mapped, with ID @p n, as the capture reader gives it: with the
@@ -438,7 +354,6 @@ static void test_capture_starts_mid_run(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_classic_change_socket_shapes),
       cmocka_unit_test(test_capture_point_inferred),
       cmocka_unit_test(test_request_ttl_mode),
       cmocka_unit_test(test_per_client),
