@@ -46,7 +46,7 @@
  * tests, capture point and measurable bits per client). One pairing table
  * serves them all, so a transaction seen at two points (copies) or a
  * hairpin request arriving at a client socket is recognized across
- * clients, and a single-client capture costs nothing more. A requester
+ * clients, and a single-client capture costs little more. A requester
  * none of whose requests was answered and all of whose requests went to
  * other requesters' IPs is not a client (hairpin traffic arriving at a
  * client socket whose departure is not in the capture): it is never the
@@ -107,19 +107,15 @@
  *    capture that starts mid-run may show the target's mapped address only
  *    in a later answer: at nat_replay_finish() a plain request to any
  *    mapped address an answer of the client showed is a hairpin request
- *    too (and its arrival, counted as a copy until then, answers it), and
- *    an unanswered plain request to the client's public IP (an answer's
- *    mapped IP) at a port no answer in the capture shows -- a hairpin
- *    request whose target is not in the capture -- is left out of the log
- *    and counted as ignored: no server is made of it (an answered one
- *    stays a server: a STUN server on the NAT's public address answers so
- *    too).
- * Captures that start mid-run: an answer whose request is not in the
- * capture is unmatched and makes no observation; a retransmission whose
- * first transmission is not in it counts as a request (RTT from it); what
- * the missing part held (an opening request, an OTHER-ADDRESS, a mapped
- * address) is missing from the measurable bits. A cut capture knows less,
- * never something else (tests/replay/midrun.py).
+ *    too (and its arrival, counted as a copy until then, answers it). A
+ *    plain request to the client's public IP (an answer's mapped IP) at a
+ *    port no answer in the capture shows is a hairpin request too if it
+ *    was seen arriving at a client socket (no server forwards a request
+ *    to a client); unanswered and not seen arriving -- a hairpin request
+ *    whose target is not in the capture -- it is left out of the log and
+ *    counted as ignored: no server is made of it; answered and not seen
+ *    arriving, it stays a server (a STUN server on the NAT's public
+ *    address answers so too).
  *  - FILTERING: a socket that sent CHANGE-REQUEST with flags: its change
  *    requests and its plain requests to that server's primary address.
  *    Filtering is measurable (inside the NAT) if one of those plain
@@ -166,6 +162,13 @@
  * Servers: every destination of a plain request that is not another
  * server's alternate, numbered (server_idx) in order of first appearance,
  * at most NAT_REPLAY_MAX_SERVERS of them.
+ *
+ * Captures that start mid-run: an answer whose request is not in the
+ * capture is unmatched and makes no observation; a retransmission whose
+ * first transmission is not in it counts as a request (RTT from it); what
+ * the missing part held (an opening request, an OTHER-ADDRESS, a mapped
+ * address) is missing from the measurable bits. A cut capture knows less,
+ * never something else (tests/replay/midrun.py).
  *
  * Cost: nat_replay_finish() takes O(n log n) time for n observations
  * (addresses are indexed by sorting, which no crafted capture can turn
