@@ -321,6 +321,14 @@ def keys_of(doc):
     }
 
 
+def clients_of(doc):
+    """replay.clients, the keys a MANIFEST entry pins per client."""
+    keys = ("address", "main", "capture_point", "udp", "nat_present",
+            "public_v4", "mapping", "filtering", "hairpinning",
+            "port_allocation_kind")
+    return [{k: c[k] for k in keys} for c in doc["replay"]["clients"]]
+
+
 def declared_keys(topo):
     d = DECLARED.get(topo, {})
     out = {}
@@ -445,8 +453,6 @@ def build(netcheck, fixtures, runs_path, only=()):
                                          "live_kept")},
                  "args": []}
         if kind == "capture":
-            if o["topology"] == "public" and o["capture_point"] == "client":
-                entry["args"] = ["--capture-point", "client"]
             rc, out, err = run(netcheck, path, entry["args"])
             entry["live"] = o["live_kept"] if "live_kept" in o \
                 else live_keys(o)
@@ -463,6 +469,11 @@ def build(netcheck, fixtures, runs_path, only=()):
                 entry["expect"] = dict(exit=rc, **got)
             entry["differences"] = differences(entry["origin"], got,
                                                entry["declared"])
+        elif kind == "merged":  # several clients: make-two-clients.py
+            rc, out, err = run(netcheck, path, entry["args"])
+            doc = json.loads(out)
+            entry["expect"] = dict(exit=rc, clients=clients_of(doc),
+                                   **keys_of(doc))
         elif kind == "hostile":
             src = manifest["fixtures"].get(o["source"], {}).get("expect", {})
             rc, out, err = run(netcheck, path, [])
@@ -551,8 +562,11 @@ def check(netcheck, schema_path, fixtures, name):
             os.path.join(fixtures, name):
         fail("%s: report not marked as a replay of the file" % name)
     got = keys_of(doc)
+    if "clients" in exp and clients_of(doc) != exp["clients"]:
+        fail("%s: replay.clients = %r, want %r" % (name, clients_of(doc),
+                                                   exp["clients"]))
     for k, want in exp.items():
-        if k in ("exit", "diagnostics"):
+        if k in ("exit", "diagnostics", "clients"):
             continue
         if got.get(k) != want:
             fail("%s: %s = %r, want %r" % (name, k, got.get(k), want))

@@ -5,8 +5,9 @@
  * RFC 3489 client; a capture taken outside the NAT; picking the client;
  * the replay differences the fixtures found (netcheck's allocation
  * sockets, an address-dependent NAT captured outside, the classic client's
- * change requests from a socket with no opening request); more servers
- * than server_idx can number. */
+ * change requests from a socket with no opening request, and their
+ * shapes that make filtering measurable); more servers than server_idx
+ * can number. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,88 +22,7 @@
 #include "nat/replay.h"
 #include "nat/stun.h"
 #include "nat/verdict.h"
-
-#define MS NAT_MILLISECONDS
-#define T0 ((nat_tstamp)1700000000 * NAT_SECONDS) /* capture epoch time */
-
-static nat_addr A(const char *s) {
-  nat_addr a;
-  assert_int_equal(nat_addr_parse(&a, s, 0), 0);
-  return a;
-}
-
-/* Feed a Binding request with ID @p n (classic with a 128-bit ID when
- * @p classic). */
-static void req(nat_replay *r, nat_tstamp ms, const char *src, const char *dst,
-                unsigned n, uint32_t change, bool classic) {
-  uint8_t buf[256], tid[16];
-  nat_stun_builder b;
-  nat_addr s = A(src), d = A(dst);
-  memset(tid, (int)n, sizeof tid);
-  tid[0] = 0xA5;
-  if (classic)
-    assert_int_equal(nat_stun_builder_init_classic(&b, buf, sizeof buf,
-                                                   NAT_STUN_BINDING,
-                                                   NAT_STUN_REQUEST, tid),
-                     0);
-  else
-    assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf,
-                                           NAT_STUN_BINDING, NAT_STUN_REQUEST,
-                                           tid),
-                     0);
-  if (change)
-    nat_stun_add_change_request(&b, change);
-  ssize_t len = nat_stun_builder_finish(&b, !classic);
-  assert_true(len > 0);
-  assert_int_equal(nat_replay_feed(r, T0 + ms * MS, &s, &d, buf, (size_t)len),
-                   0);
-}
-
-/* Feed a success response to ID @p n with mapped address @p mapped and,
- * if not NULL, OTHER-ADDRESS (or CHANGED-ADDRESS when classic). */
-static void resp(nat_replay *r, nat_tstamp ms, const char *src, const char *dst,
-                 unsigned n, const char *mapped, const char *other,
-                 bool classic) {
-  uint8_t buf[256], tid[16];
-  nat_stun_builder b;
-  nat_addr s = A(src), d = A(dst), m = A(mapped), o;
-  memset(tid, (int)n, sizeof tid);
-  tid[0] = 0xA5;
-  if (classic) {
-    nat_stun_builder_init_classic(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                                  NAT_STUN_SUCCESS, tid);
-    nat_stun_add_addr(&b, NAT_ATTR_MAPPED_ADDRESS, &m);
-    nat_stun_add_addr(&b, NAT_ATTR_SOURCE_ADDRESS, &s);
-  } else {
-    nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                          NAT_STUN_SUCCESS, tid);
-    nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &m);
-    nat_stun_add_addr(&b, NAT_ATTR_RESPONSE_ORIGIN, &s);
-  }
-  if (other != NULL) {
-    o = A(other);
-    nat_stun_add_addr(
-        &b, classic ? NAT_ATTR_CHANGED_ADDRESS : NAT_ATTR_OTHER_ADDRESS, &o);
-  }
-  ssize_t len = nat_stun_builder_finish(&b, !classic);
-  assert_true(len > 0);
-  assert_int_equal(nat_replay_feed(r, T0 + ms * MS, &s, &d, buf, (size_t)len),
-                   0);
-}
-
-static nat_replay *mk(const nat_replay_config *cfg) {
-  nat_replay *r = NULL;
-  assert_int_equal(nat_replay_new(&r, cfg), 0);
-  assert_non_null(r);
-  return r;
-}
-
-static void finish(nat_replay *r, nat_obslog *log, nat_replay_diag *d) {
-  nat_obslog_init(log);
-  assert_int_equal(nat_replay_finish(r, log), 0);
-  nat_replay_get_diag(r, d);
-  assert_int_equal(nat_replay_finish(r, log), NAT_EINVAL);
-}
+#include "replay_test_util.h"
 
 static void expect_obs(const nat_obs *o, uint8_t test, const char *local,
                        const char *server, int status, uint32_t change) {
@@ -115,13 +35,6 @@ static void expect_obs(const nat_obs *o, uint8_t test, const char *local,
   assert_int_equal(o->status, status);
   assert_int_equal(o->change_flags, change);
 }
-
-#define P    "203.0.113.1:3478"
-#define IP2  "203.0.113.2:3478"
-#define ALT  "203.0.113.2:3479"
-#define P1P2 "203.0.113.1:3479"
-#define CIP  NAT_STUN_CHANGE_IP
-#define CPT  NAT_STUN_CHANGE_PORT
 
 /* An endpoint-independent, address-dependent-filtering NAT that
  * hairpins, probed the way a live run's probe plan does. */
@@ -863,6 +776,89 @@ static void test_opening_after_change_requests(void **state) {
   }
 }
 
+/* pcap-fixtures/port-restricted-stun.pcap's shape (Debian's classic
+ * `stun` behind a port-restricted cone NAT): socket A's plain request to
+ * IP1:P1 is answered with CHANGED-ADDRESS; socket B sends only change
+ * requests to IP1:P1, 7 change-IP and 7 change-port, none answered. They
+ * opened the mapping themselves: with the alternate known and >= 3
+ * unanswered tries each way, filtering is measurable (verdict.h: APD),
+ * and B's requests are all tagged FILTERING. Two tries each are not
+ * enough; without the alternate (no CHANGED-ADDRESS) neither. A
+ * change-port answer from IP1:P2 with change-IP unanswered is the AD
+ * shape. Outside the NAT, never. */
+static void classic_prc(nat_replay *r, unsigned tries, bool alt,
+                        bool port_answered) {
+  const char *LA = "192.168.1.2:27820", *MA = "198.51.100.2:27820";
+  const char *LB = "192.168.1.2:27821", *MB = "198.51.100.2:27821";
+  unsigned i;
+  req(r, 0, LA, P, 1, 0, true);
+  resp(r, 1, P, LA, 1, MA, alt ? ALT : NULL, true);
+  for (i = 0; i < tries; i++) {
+    req(r, 10 + 180 * i, LB, P, 10 + 2 * i, CIP, true);
+    req(r, 20 + 180 * i, LB, P, 11 + 2 * i, CPT, true);
+    if (port_answered)
+      resp(r, 21 + 180 * i, P1P2, LB, 11 + 2 * i, MB, alt ? ALT : NULL, true);
+  }
+  req(r, 30, LA, IP2, 3, 0, true);
+  resp(r, 31, IP2, LA, 3, MA, alt ? ALT : NULL, true);
+}
+
+static void test_classic_change_socket_shapes(void **state) {
+  static const struct {
+    unsigned tries;
+    bool alt, port_answered;
+    uint8_t point;
+    bool measurable;
+  } cases[] = {
+      {7, true, false, NAT_REPLAY_AUTO, true},     /* APD shape */
+      {3, true, false, NAT_REPLAY_AUTO, true},     /* the least */
+      {2, true, false, NAT_REPLAY_AUTO, false},    /* too few tries */
+      {7, false, false, NAT_REPLAY_AUTO, false},   /* no alternate */
+      {3, true, true, NAT_REPLAY_AUTO, true},      /* AD shape */
+      {2, true, true, NAT_REPLAY_AUTO, false},     /* too few change-IP */
+      {7, true, false, NAT_REPLAY_OUTSIDE, false}, /* outside: never */
+  };
+  nat_addr lb = A("192.168.1.2:27821");
+  size_t c, i;
+  (void)state;
+  for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+    nat_replay_config cfg = {0};
+    nat_obslog log;
+    nat_replay_diag d;
+    size_t b_obs = 0;
+    nat_replay *r;
+    cfg.capture_point = cases[c].point;
+    r = mk(&cfg);
+    classic_prc(r, cases[c].tries, cases[c].alt, cases[c].port_answered);
+    finish(r, &log, &d);
+    assert_int_equal(d.change_requests, 2 * cases[c].tries);
+    for (i = 0; i < nat_obslog_count(&log); i++) {
+      const nat_obs *o = nat_obslog_at(&log, i);
+      if (!nat_addr_equal(&o->local, &lb))
+        continue;
+      b_obs++;
+      assert_int_equal(o->test, NAT_OBS_FILTERING);
+      assert_int_not_equal(o->change_flags, 0);
+      assert_int_equal(o->status,
+                       (o->change_flags & CIP) || !cases[c].port_answered
+                           ? NAT_ETIMEDOUT
+                           : 0);
+    }
+    assert_int_equal(b_obs, 2 * cases[c].tries);
+    assert_int_equal(d.inside, cases[c].point != NAT_REPLAY_OUTSIDE);
+    if (cases[c].measurable) {
+      assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+      assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING), "");
+    } else {
+      assert_int_equal(d.measurable & NAT_REPLAY_M_FILTERING, 0);
+      assert_string_not_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING),
+                              "");
+    }
+    nat_obslog_free(&log);
+    nat_replay_free(r);
+  }
+}
+
 /* A hostile capture with more destinations than server_idx can number:
  * the first NAT_REPLAY_MAX_SERVERS become servers 0.., the rest are left
  * out and counted instead of wrapping onto server 0. */
@@ -944,6 +940,7 @@ int main(void) {
       cmocka_unit_test(test_outside_two_server_ips),
       cmocka_unit_test(test_classic_change_socket_without_opening),
       cmocka_unit_test(test_opening_after_change_requests),
+      cmocka_unit_test(test_classic_change_socket_shapes),
       cmocka_unit_test(test_server_cap),
       cmocka_unit_test(test_bad_arguments),
   };

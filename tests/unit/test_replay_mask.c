@@ -430,6 +430,59 @@ static void test_unknown_point_inside(void **state) {
   expect_untouched_strategy(&v);
 }
 
+/* The evidence of each withheld fact says why, with confidence 0; the
+ * evidence of a measurable fact is the analyzers' own, untouched. */
+static void test_evidence_of_withheld(void **state) {
+  nat_replay_diag d = diag(NAT_REPLAY_OUTSIDE, false,
+                           NAT_REPLAY_M_BASIC | NAT_REPLAY_M_MAPPING);
+  static const struct {
+    int fact;
+    uint32_t bit;
+  } withheld[] = {
+      {NAT_FACT_NAT, NAT_REPLAY_M_NAT},
+      {NAT_FACT_FILTERING, NAT_REPLAY_M_FILTERING},
+      {NAT_FACT_HAIRPIN, NAT_REPLAY_M_HAIRPIN},
+      {NAT_FACT_ALLOCATION, NAT_REPLAY_M_ALLOCATION},
+  };
+  char want[NAT_EXPLAIN_LEN];
+  nat_verdict v;
+  size_t i;
+  (void)state;
+  full(&v);
+  for (i = 0; i < NAT_FACTS; i++) {
+    v.evidence[i].confidence = 0.99;
+    snprintf(v.evidence[i].reason, sizeof v.evidence[i].reason, "analyzer %zu",
+             i);
+  }
+  nat_replay_mask(&v, &d);
+  for (i = 0; i < sizeof withheld / sizeof *withheld; i++) {
+    const nat_conclusion *c = &v.evidence[withheld[i].fact];
+    snprintf(want, sizeof want, "not measurable from this capture: %s",
+             nat_replay_strerror(&d, withheld[i].bit));
+    assert_true(c->confidence == 0.0);
+    assert_string_equal(c->reason, want);
+  }
+  assert_non_null(strstr(v.evidence[NAT_FACT_NAT].reason,
+                         "captured outside the NAT: the client's own "
+                         "address is not in the capture"));
+  /* mapping is measurable here: its evidence is the analyzers' */
+  assert_true(v.evidence[NAT_FACT_MAPPING].confidence == 0.99);
+  assert_string_equal(v.evidence[NAT_FACT_MAPPING].reason, "analyzer 1");
+
+  /* everything measurable (lifetime aside): no evidence is touched */
+  d = diag(NAT_REPLAY_AT_CLIENT, true, ALL_BUT_LIFETIME);
+  full(&v);
+  for (i = 0; i < NAT_FACTS; i++) {
+    v.evidence[i].confidence = 0.5;
+    strcpy(v.evidence[i].reason, "kept");
+  }
+  assert_int_equal(nat_replay_mask(&v, &d), NAT_REPLAY_M_LIFETIME);
+  for (i = 0; i < NAT_FACTS; i++) {
+    assert_true(v.evidence[i].confidence == 0.5);
+    assert_string_equal(v.evidence[i].reason, "kept");
+  }
+}
+
 /* UDP unreachable: the strategies (relay for all) are not redone. */
 static void test_unreachable_keeps_strategy(void **state) {
   nat_replay_diag d = diag(NAT_REPLAY_AUTO, false, 0);
@@ -531,6 +584,7 @@ int main(void) {
       cmocka_unit_test(test_outside),
       cmocka_unit_test(test_unknown_point),
       cmocka_unit_test(test_unknown_point_inside),
+      cmocka_unit_test(test_evidence_of_withheld),
       cmocka_unit_test(test_unreachable_keeps_strategy),
       cmocka_unit_test(test_explain_room),
       cmocka_unit_test(test_names_and_arguments),

@@ -30,7 +30,7 @@ static const char usage_text[] =
     "                [--portmap-test] [--basic] [--software S] [--bind ADDR]\n"
     "                [--record FILE.pcap] [-v] [--help] [--version]\n"
     "       netcheck --replay FILE [--client ADDR]\n"
-    "                [--capture-point client|outside|auto] [--json] [-v]\n"
+    "                [--capture-point host|outside|auto] [--json] [-v]\n"
     "\n"
     "Probes STUN servers and reports UDP reachability, the public IPv4/IPv6\n"
     "address, whether a NAT is in the path and how it behaves (RFC 5780\n"
@@ -71,10 +71,13 @@ static const char usage_text[] =
     "(\"-\":\n"
     "                            stdin) and report the verdict it supports\n"
     "      --client ADDR         replay: the client's IP[:PORT] (default:\n"
-    "                            the address that sent most requests)\n"
-    "      --capture-point P     replay: where the capture was taken: client\n"
-    "                            (on the host), outside (beyond the NAT) or\n"
-    "                            auto (default: inferred)\n"
+    "                            each client, the report about the one that\n"
+    "                            sent most requests)\n"
+    "      --capture-point P     replay: where the capture was taken: host\n"
+    "                            (on the client host or its side of the NAT;\n"
+    "                            \"client\" is the old name), outside (beyond\n"
+    "                            the NAT) or auto (default: inferred per\n"
+    "                            client from translations, TTLs, directions)\n"
     "  -v, --verbose             progress on stderr\n"
     "  -h, --help                this help\n"
     "  -V, --version             print the version\n"
@@ -247,8 +250,8 @@ static int parse_client(nc_options *opt, const char *arg) {
 }
 
 static int parse_point(nc_options *opt, const char *arg) {
-  if (strcmp(arg, "client") == 0)
-    opt->capture_point = NAT_REPLAY_AT_CLIENT;
+  if (strcmp(arg, "host") == 0 || strcmp(arg, "client") == 0)
+    opt->capture_point = NAT_REPLAY_AT_CLIENT; /* client: the old name */
   else if (strcmp(arg, "outside") == 0)
     opt->capture_point = NAT_REPLAY_OUTSIDE;
   else if (strcmp(arg, "auto") == 0)
@@ -256,8 +259,8 @@ static int parse_point(nc_options *opt, const char *arg) {
   else
     return nat_cli_usage_error(
         "netcheck",
-        "bad --capture-point '%s': expected client, outside "
-        "or auto",
+        "bad --capture-point '%s': expected host (or client), "
+        "outside or auto",
         arg);
   return 0;
 }

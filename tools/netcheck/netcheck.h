@@ -71,6 +71,21 @@ typedef struct nc_diag {
 /* Verdicts a replay can mask, in report order (index into why[]). */
 #define NC_REPLAY_NBITS 7
 
+/** One client of a replay, with its own compact verdict (nat_replay_verdict
+ * over that client's own log, nat_replay_finish_client). */
+typedef struct nc_replay_client {
+  nat_replay_diag diag; /* its client, capture point, measurable bits */
+  uint64_t requests;    /* its Binding requests (first transmissions) */
+  bool main;            /* the client the main report is about */
+  size_t idx;           /* its index in diag.clients[] */
+  bool udp;             /* some request answered */
+  nat_tri nat_present;
+  uint8_t mapping, filtering; /* nat_beh */
+  nat_tri hairpinning;
+  uint8_t alloc_kind; /* nat_pa_kind */
+  nat_family_verdict v4, v6;
+} nc_replay_client;
+
 /** What a replay read and could tell (NULL in live runs). */
 typedef struct nc_replay_info {
   const char *file;       /* as given ("-" for stdin) */
@@ -80,6 +95,9 @@ typedef struct nc_replay_info {
   nat_tstamp first, last; /* capture time of the first/last STUN datagram */
   uint32_t masked;        /* NAT_REPLAY_M_* bits withheld from the report */
   char skipped[6][200];   /* tests[].skipped texts, by nat_obs_test */
+  size_t nclients;        /* clients[] filled: without --client, each
+                             requesting IP that is a client */
+  nc_replay_client clients[NAT_REPLAY_MAX_CLIENTS];
 } nc_replay_info;
 
 typedef struct nc_result {
@@ -111,6 +129,10 @@ uint32_t nc_replay_bit(size_t i);
 const char *nc_replay_key(size_t i);
 /* "client", "outside" or "unknown". */
 const char *nc_capture_point_name(const nc_replay_info *info);
+/* The same for one client's diag. */
+const char *nc_point_name(const nat_replay_diag *d);
+/* Why the capture point of @p d is what it is, one line into @p buf. */
+const char *nc_point_reason(const nat_replay_diag *d, char *buf, size_t len);
 /* True when the report must show verdict @p bit as not measurable. */
 bool nc_masked(const nc_result *res, uint32_t bit);
 

@@ -6,6 +6,7 @@
  * Memory stays flat: one record at a time, and the replay module bounds
  * its tables and its log. See netcheck(1) and docs/replay.md. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,12 +36,25 @@ const char *nc_replay_key(size_t i) {
   return nat_replay_bit_name(nc_replay_bit(i));
 }
 
-const char *nc_capture_point_name(const nc_replay_info *info) {
-  if (info->diag.capture_point == NAT_REPLAY_OUTSIDE)
+const char *nc_point_name(const nat_replay_diag *d) {
+  if (d->capture_point == NAT_REPLAY_OUTSIDE)
     return "outside";
-  if (info->diag.capture_point == NAT_REPLAY_AT_CLIENT || info->diag.inside)
+  if (d->capture_point == NAT_REPLAY_AT_CLIENT || d->inside)
     return "client";
   return "unknown";
+}
+
+const char *nc_capture_point_name(const nc_replay_info *info) {
+  return nc_point_name(&info->diag);
+}
+
+const char *nc_point_reason(const nat_replay_diag *d, char *buf, size_t len) {
+  if (d->capture_point == NAT_REPLAY_AUTO)
+    snprintf(buf, len, "%s", d->point_reason);
+  else
+    snprintf(buf, len, "given with --capture-point (the capture itself: %s)",
+             d->point_reason);
+  return buf;
 }
 
 bool nc_masked(const nc_result *res, uint32_t bit) {
@@ -85,14 +99,14 @@ static int open_reader(const nc_options *opt, nat_capture_reader **rd) {
  * what the capture did hold. */
 static int no_requests(const nc_options *opt, const nc_replay_info *info) {
   const nat_replay_diag *d = &info->diag;
-  char a[NAT_ADDR_STRLEN];
+  char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN]; /* two: argument order */
   if (opt->has_client && d->nclients > 0) {
     fprintf(stderr,
             "netcheck: %s: no Binding request from --client %s in the "
             "capture (%zu other requesting address%s, e.g. %s)\n",
             opt->replay, nat_addr_format(&opt->client, a, sizeof a),
             d->nclients, d->nclients == 1 ? "" : "es",
-            nat_addr_format_ip(&d->clients[0], a, sizeof a));
+            nat_addr_format_ip(&d->clients[0], b, sizeof b));
     return NC_EXIT_FAIL;
   }
   fprintf(stderr,
@@ -113,7 +127,7 @@ static int read_all(const nc_options *opt, nat_capture_reader *rd,
     if (info->cap.stun == 0 || pkt.ts > info->last)
       info->last = pkt.ts;
     info->cap.stun++; /* a running count; the reader's stats replace it */
-    if (nat_replay_feed_msg(rp, pkt.ts, &pkt.src, &pkt.dst, pkt.msg) < 0) {
+    if (nat_replay_feed_pkt(rp, &pkt) < 0) {
       fprintf(stderr, "netcheck: internal error feeding the replay\n");
       return NC_EXIT_ENV;
     }
@@ -167,6 +181,83 @@ static void fill_tests(nc_result *res, nc_replay_info *info) {
   }
 }
 
+static void client_from(nc_replay_client *c, const nat_verdict *v,
+                        const nat_replay_diag *d, size_t i) {
+  c->diag = *d;
+  c->idx = i;
+  c->requests = d->client_requests[i];
+  c->udp = v->basic.udp_reachable;
+  c->nat_present = v->basic.nat_present;
+  c->mapping = v->mapping;
+  c->filtering = v->filtering;
+  c->hairpinning = v->hairpinning;
+  c->alloc_kind = v->alloc.kind;
+  c->v4 = v->basic.v4;
+  c->v6 = v->basic.v6;
+}
+
+/* One client of the capture: its own log and verdict. @return 0, 1 if
+ * requester @p i is not a client, or NC_EXIT_ENV after a message. */
+static int one_client(nat_replay *rp, size_t i, nc_replay_client *c) {
+  nat_obslog log;
+  nat_verdict v;
+  nat_replay_diag d;
+  int rv;
+  nat_obslog_init(&log);
+  nat_verdict_init(&v);
+  rv = nat_replay_finish_client(rp, i, &log, &d);
+  if (rv == 0 && (d.measurable & NAT_REPLAY_M_BASIC) && log.n > 0)
+    rv = nat_replay_verdict(&v, &log, &d, NULL);
+  if (rv == 0)
+    client_from(c, &v, &d, i);
+  nat_verdict_free(&v);
+  nat_obslog_free(&log);
+  if (rv == NAT_ENOTFOUND)
+    return 1;
+  if (rv < 0) {
+    fprintf(stderr, "netcheck: out of memory\n");
+    return NC_EXIT_ENV;
+  }
+  return 0;
+}
+
+/* Without --client: each requesting IP that is a client, in the order
+ * they first asked. The main one's entry is filled later from the main
+ * report (main_client: no second pass over its records), so that the
+ * replay's records can be freed before the main verdict is computed. */
+static int per_client(const nc_options *opt, nat_replay *rp,
+                      nc_replay_info *info) {
+  const nat_replay_diag *d = &info->diag;
+  size_t i;
+  int rv;
+  if (opt->has_client)
+    return 0;
+  for (i = 0; i < d->nclients && i < NAT_REPLAY_MAX_CLIENTS; i++) {
+    nc_replay_client *c = &info->clients[info->nclients];
+    memset(c, 0, sizeof *c);
+    if (nat_addr_equal_ip(&d->clients[i], &d->client)) {
+      c->main = true;
+      c->idx = i;
+      info->nclients++;
+      continue;
+    }
+    rv = one_client(rp, i, c);
+    if (rv == 0)
+      info->nclients++;
+    else if (rv != 1)
+      return rv;
+  }
+  return 0;
+}
+
+static void main_client(const nc_result *res, nc_replay_info *info) {
+  size_t k;
+  for (k = 0; k < info->nclients; k++)
+    if (info->clients[k].main)
+      client_from(&info->clients[k], &res->verdict, &info->diag,
+                  info->clients[k].idx);
+}
+
 int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
   nat_capture_reader *rd = NULL;
   nat_replay *rp = NULL;
@@ -195,16 +286,20 @@ int nc_replay(const nc_options *opt, nc_result *res, nc_replay_info *info) {
     rv = NC_EXIT_ENV;
   }
   nat_replay_get_diag(rp, &info->diag);
-  nat_replay_free(rp);
+  if (rv == 0 &&
+      (!(info->diag.measurable & NAT_REPLAY_M_BASIC) || res->log.n == 0))
+    rv = no_requests(opt, info);
+  if (rv == 0)
+    rv = per_client(opt, rp, info);
+  nat_replay_free(rp); /* before the main verdict: a lower peak */
+  if (rv == 0 && nat_replay_verdict(&res->verdict, &res->log, &info->diag,
+                                    &info->masked) < 0) {
+    fprintf(stderr, "netcheck: out of memory\n");
+    rv = NC_EXIT_ENV;
+  }
   if (rv != 0)
     return rv;
-  if (!(info->diag.measurable & NAT_REPLAY_M_BASIC) || res->log.n == 0)
-    return no_requests(opt, info);
-  if (nat_replay_verdict(&res->verdict, &res->log, &info->diag, &info->masked) <
-      0) {
-    fprintf(stderr, "netcheck: out of memory\n");
-    return NC_EXIT_ENV;
-  }
+  main_client(res, info);
   fill_tests(res, info);
   res->duration = info->last - info->first;
   res->diag.malformed = info->diag.malformed + info->cap.stun_malformed;

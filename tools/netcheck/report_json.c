@@ -427,6 +427,67 @@ static json_t *replay_diag_json(const nc_replay_info *info, bool *ok) {
   return j;
 }
 
+static json_t *measurable_json(const nat_replay_diag *d, bool *ok) {
+  json_t *meas = json_object();
+  size_t i;
+  if (meas == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (i = 0; i < NC_REPLAY_NBITS; i++)
+    put(meas, nc_replay_key(i),
+        json_boolean((d->measurable & nc_replay_bit(i)) != 0), ok);
+  return meas;
+}
+
+/* Where the capture was taken, and why: the keys of "replay" and of each
+ * of its "clients". */
+static void point_keys(json_t *j, const nat_replay_diag *d, bool *ok) {
+  char why[NAT_REPLAY_REASON_LEN + 80];
+  put(j, "capture_point", json_string(nc_point_name(d)), ok);
+  put(j, "capture_point_inferred",
+      json_boolean(d->capture_point == NAT_REPLAY_AUTO), ok);
+  put(j, "capture_point_reason",
+      safe_string(nc_point_reason(d, why, sizeof why)), ok);
+  put(j, "request_ttl",
+      d->request_ttl != 0 ? json_integer(d->request_ttl) : json_null(), ok);
+}
+
+/* "replay.clients": one compact verdict per client of the capture. */
+static json_t *clients_json(const nc_replay_info *info, bool *ok) {
+  json_t *a = json_array();
+  char buf[NAT_ADDR_STRLEN];
+  size_t i;
+  if (a == NULL) {
+    *ok = false;
+    return NULL;
+  }
+  for (i = 0; i < info->nclients; i++) {
+    const nc_replay_client *c = &info->clients[i];
+    json_t *j = json_object();
+    if (j == NULL || json_array_append_new(a, j) != 0) {
+      *ok = false;
+      continue;
+    }
+    put(j, "address",
+        json_string(nat_addr_format_ip(&c->diag.client, buf, sizeof buf)), ok);
+    put(j, "main", json_boolean(c->main), ok);
+    put(j, "requests", count_json(c->requests), ok);
+    point_keys(j, &c->diag, ok);
+    put(j, "udp", json_boolean(c->udp), ok);
+    put(j, "nat_present", tri_json(c->nat_present), ok);
+    put(j, "public_v4", public_json(&c->v4), ok);
+    put(j, "public_v6", public_json(&c->v6), ok);
+    put(j, "mapping", beh_json(c->mapping), ok);
+    put(j, "filtering", beh_json(c->filtering), ok);
+    put(j, "hairpinning", tri_json(c->hairpinning), ok);
+    put(j, "port_allocation_kind", json_string(nat_pa_kind_name(c->alloc_kind)),
+        ok);
+    put(j, "measurable", measurable_json(&c->diag, ok), ok);
+  }
+  return a;
+}
+
 /* "replay": null in live runs; what the capture held and could tell. */
 static json_t *replay_json(const nc_result *res, bool *ok) {
   const nc_replay_info *info = res->replay;
@@ -451,7 +512,7 @@ static json_t *replay_json(const nc_result *res, bool *ok) {
   put(j, "udp_datagrams", count_json(info->cap.udp), ok);
   put(j, "stun_datagrams", count_json(info->cap.stun), ok);
   put(j, "span_ms", json_real(nc_ms(info->last - info->first)), ok);
-  put(j, "capture_point", json_string(nc_capture_point_name(info)), ok);
+  point_keys(j, &info->diag, ok);
   put(j, "client",
       info->diag.client.family != NAT_AF_NONE
           ? json_string(nat_addr_format_ip(&info->diag.client, buf, sizeof buf))
@@ -467,6 +528,7 @@ static json_t *replay_json(const nc_result *res, bool *ok) {
   }
   put(j, "measurable", meas, ok);
   put(j, "not_measurable", why, ok);
+  put(j, "clients", clients_json(info, ok), ok);
   put(j, "diagnostics", replay_diag_json(info, ok), ok);
   return j;
 }

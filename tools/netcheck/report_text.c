@@ -231,9 +231,29 @@ static void replay_line(FILE *out, const nc_replay_info *info) {
               : "-");
 }
 
+/* One short line per other client of the capture: its own verdict. */
+static void other_client(FILE *out, const nc_replay_client *c) {
+  char ip[NAT_ADDR_STRLEN], pub[NAT_ADDR_STRLEN];
+  const nat_family_verdict *f =
+      c->v4.public_agree != NAT_AGREE_NONE ? &c->v4 : &c->v6;
+  fprintf(out,
+          LABEL "%s: %llu requests, captured at %s, UDP %s, NAT %s, public "
+                "%s, mapping %s, filtering %s, hairpinning %s, allocation "
+                "%s (replay it alone with --client)\n",
+          "Other client:", nat_addr_format_ip(&c->diag.client, ip, sizeof ip),
+          (unsigned long long)c->requests, nc_point_name(&c->diag),
+          c->udp ? "yes" : "no", nat_tri_name(c->nat_present),
+          f->public_agree == NAT_AGREE_NONE ? "-"
+          : f->public_agree == NAT_AGREE_VARIES
+              ? "varies"
+              : nat_addr_format_ip(&f->public_ip, pub, sizeof pub),
+          nat_beh_name(c->mapping), nat_beh_name(c->filtering),
+          nat_tri_name(c->hairpinning), nat_pa_kind_name(c->alloc_kind));
+}
+
 static void replay_diag(FILE *out, const nc_replay_info *info) {
   const nat_replay_diag *d = &info->diag;
-  char ip[NAT_ADDR_STRLEN];
+  char ip[NAT_ADDR_STRLEN], why[NAT_REPLAY_REASON_LEN + 80];
   size_t i;
   fprintf(out,
           LABEL "%llu requests, %llu responses, %llu retransmissions, "
@@ -248,12 +268,19 @@ static void replay_diag(FILE *out, const nc_replay_info *info) {
           (unsigned long long)d->copies,
           (unsigned long long)(d->malformed + info->cap.stun_malformed),
           (unsigned long long)d->ignored, (unsigned long long)d->obs_dropped);
+  fprintf(out, LABEL "%s (%s): %s\n",
+          "Capture point:", nc_capture_point_name(info),
+          d->capture_point == NAT_REPLAY_AUTO ? "inferred" : "given",
+          nc_point_reason(d, why, sizeof why));
+  for (i = 0; i < info->nclients; i++)
+    if (!info->clients[i].main)
+      other_client(out, &info->clients[i]);
+  if (info->nclients > 0)
+    return; /* without --client: every client is above */
   for (i = 0; i < d->nclients && i < NAT_REPLAY_MAX_CLIENTS; i++)
     if (!nat_addr_equal_ip(&d->clients[i], &d->client))
       fprintf(
-          out,
-          LABEL "%s also sent %llu requests (ignored; pick it with "
-                "--client)\n",
+          out, LABEL "%s also sent %llu requests (ignored: --client)\n",
           "Other requester:", nat_addr_format_ip(&d->clients[i], ip, sizeof ip),
           (unsigned long long)d->client_requests[i]);
 }

@@ -81,10 +81,10 @@ typedef enum nat_capture_reason {
 /** Which way a frame went, where the link header says so (Linux cooked
  * captures: the packet type of SLL and SLL2). */
 typedef enum nat_capture_dir {
-  NAT_CAPDIR_UNKNOWN = 0,  /**< the link header does not say */
-  NAT_CAPDIR_IN = 1,       /**< to this host (unicast, broadcast, multicast,
-                                or another host's seen promiscuously) */
-  NAT_CAPDIR_OUTGOING = 2  /**< sent by this host (SLL packet type 4) */
+  NAT_CAPDIR_UNKNOWN = 0, /**< the link header does not say */
+  NAT_CAPDIR_IN = 1,      /**< to this host (unicast, broadcast, multicast,
+                               or another host's seen promiscuously) */
+  NAT_CAPDIR_OUTGOING = 2 /**< sent by this host (SLL packet type 4) */
 } nat_capture_dir;
 
 /** One decoded frame: the UDP datagram inside it. */

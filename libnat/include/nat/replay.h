@@ -34,21 +34,60 @@
  *    the path (a capture on a NAT box, `-i any` on both sides) -> `copies`.
  *
  * The client: the side sending Binding requests. With several requesting
- * IPs, `client` in the config picks one (netcheck --client ADDR); without
- * it, the IP that sent the most requests wins and nat_replay_diag lists
- * the others so the caller can say so. Observations of other requesters
- * are dropped (counted in `other_client_obs`).
+ * IPs, `client` in the config picks one (netcheck --client ADDR) and the
+ * observations of other requesters are dropped (counted in
+ * `other_client_obs`). Without it, every requesting IP (at most
+ * NAT_REPLAY_MAX_CLIENTS; the records of further ones are dropped and
+ * counted) keeps its observations, grouped by IP at
+ * nat_replay_finish(): the log and diag nat_replay_finish() gives are the
+ * main client's -- the busiest real client (most first transmissions;
+ * ties: the first to ask) -- and nat_replay_finish_client() gives each
+ * other client's, tagged and judged on their own (server numbering,
+ * tests, capture point and measurable bits per client). One pairing table
+ * serves them all, so a transaction seen at two points (copies) or a
+ * hairpin request arriving at a client socket is recognized across
+ * clients, and a single-client capture costs little more. A requester
+ * none of whose requests was answered and all of whose requests went to
+ * other requesters' IPs is not a client (hairpin traffic arriving at a
+ * client socket whose departure is not in the capture): it is never the
+ * main client while a real one exists, and nat_replay_finish_client()
+ * refuses it.
  *
  * Where the capture was taken: on the client host (inside the NAT), the
  * request's source is the client's private address and NAT presence shows
  * as mapped != local. Captured outside the NAT, the client's private
  * address is not in the capture: the local address recorded is the
  * request's source as seen there, which equals the mapped address, so the
- * log looks like a host with no NAT, and NAT presence cannot be told from
- * it. With capture_point AUTO, NAT presence counts as measurable only when
- * some response shows mapped != local; otherwise the caller should print
- * it as "not measurable from this capture" unless the user says the
- * capture was taken on the client (NAT_REPLAY_AT_CLIENT). Outside, each
+ * log looks like a host with no NAT. The replay infers the point per
+ * client (nat_replay_diag.point_inferred, request_ttl, point_reason),
+ * from what nat_replay_feed_pkt() passes besides the message: the IP TTL
+ * (IPv6 hop limit) of the client's first transmissions -- the most common
+ * value, ties to the lowest -- and, in Linux cooked captures (SLL, SLL2:
+ * `tcpdump -i any`), each request's direction. In order:
+ *  (a) some response of the client shows mapped != local (a translation):
+ *      captured inside the NAT (AT_CLIENT);
+ *  (b) no translation, and the client's requests carry an initial TTL --
+ *      64 (Linux, macOS, BSD), 128 (Windows) or 255 (network equipment);
+ *      not 32 (rare) nor 1 (a hop probe's), which a forwarded datagram
+ *      also carries -- so no router has forwarded them yet: captured on
+ *      the sending host or its link; or, in a cooked capture, its requests
+ *      are OUTGOING and never IN: sent by the capturing host itself. The
+ *      servers saw the request's own source: there is no NAT, and NAT
+ *      presence (NO), mapping, filtering, hairpinning and allocation are
+ *      measurable as inside (AT_CLIENT). `netcheck --record` writes its
+ *      own requests with TTL 64 (nat_capture_writer): a recording is
+ *      taken on the host, and says so;
+ *  (c) otherwise (a forwarded TTL such as 63, 127, 254, or nothing said):
+ *      not known (AUTO): outside a NAT, or on a path with none. OUTSIDE is
+ *      never inferred, only given.
+ * Limits of (b): a NAT on the sending host itself that rewrites its own
+ * traffic (SNAT of locally generated packets) or a NAT that does not
+ * decrement the TTL, captured after it, looks like no NAT; give
+ * capture_point OUTSIDE for such a capture. With capture_point AUTO, the
+ * capture counts as inside (nat_replay_diag.inside) when the inferred
+ * point is AT_CLIENT, and NAT presence is measurable only then (and some
+ * request was answered); a configured point wins over the inference,
+ * which is still reported. Outside, each
  * "socket" of the log is a mapping the NAT made, and a new mapping cannot
  * be told from a new client socket: an address-dependent NAT keeps one
  * public port for IP1:P1 and IP1:P2, and the analyzer's mapped == local
@@ -63,8 +102,20 @@
  *  - HAIRPIN: a request whose destination is a client socket's mapped
  *    address: another socket's (RFC 5780 section 4.5) or the sender's own
  *    (the classic `stun` client's test). It counts as answered (status 0) if
- * the request is seen arriving at a client socket (a capture on the client
- * host) or a response comes back from that mapped address.
+ *    the request is seen arriving at a client socket (a capture on the
+ *    client host) or a response comes back from that mapped address. A
+ *    capture that starts mid-run may show the target's mapped address only
+ *    in a later answer: at nat_replay_finish() a plain request to any
+ *    mapped address an answer of the client showed is a hairpin request
+ *    too (and its arrival, counted as a copy until then, answers it). A
+ *    plain request to the client's public IP (an answer's mapped IP) at a
+ *    port no answer in the capture shows is a hairpin request too if it
+ *    was seen arriving at a client socket (no server forwards a request
+ *    to a client); unanswered and not seen arriving -- a hairpin request
+ *    whose target is not in the capture -- it is left out of the log and
+ *    counted as ignored: no server is made of it; answered and not seen
+ *    arriving, it stays a server (a STUN server on the NAT's public
+ *    address answers so too).
  *  - FILTERING: a socket that sent CHANGE-REQUEST with flags: its change
  *    requests and its plain requests to that server's primary address.
  *    Filtering is measurable (inside the NAT) if one of those plain
@@ -72,11 +123,19 @@
  *    analyzer rates change requests after that opening request), or if a
  *    change-IP request of the socket was answered from an IP the socket
  *    never sent anything to (verdict.h: that alone proves
- *    endpoint-independent filtering). The classic `stun` client sends its
- *    change requests from a second socket that sent no plain request: no
- *    opening request is made up for it; behind a full cone its change-IP
- *    answer makes filtering measurable (EI), behind other NATs, which
- *    drop that answer, filtering stays not measurable.
+ *    endpoint-independent filtering), or if the socket's change requests
+ *    to the server's primary address opened the mapping themselves and
+ *    show a dependent filter (verdict.h): with the server's alternate
+ *    known (CHANGED-ADDRESS / OTHER-ADDRESS in any answer of that server),
+ *    at least 3 unanswered change-IP requests and either at least 3
+ *    unanswered change-port-only requests (APD) or a change-port-only
+ *    request answered from another port of the primary IP (AD); tries
+ *    are counted as requests, not retransmissions. The classic `stun`
+ *    client sends its change requests from a second socket that sent no
+ *    plain request: no opening request is made up for it; behind a full
+ *    cone its change-IP answer makes filtering measurable (EI), behind
+ *    other NATs, which drop that answer, its 7 + 7 unanswered (or
+ *    change-port answered) tries make it measurable (AD / APD).
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS
@@ -103,6 +162,13 @@
  * Servers: every destination of a plain request that is not another
  * server's alternate, numbered (server_idx) in order of first appearance,
  * at most NAT_REPLAY_MAX_SERVERS of them.
+ *
+ * Captures that start mid-run: an answer whose request is not in the
+ * capture is unmatched and makes no observation; a retransmission whose
+ * first transmission is not in it counts as a request (RTT from it); what
+ * the missing part held (an opening request, an OTHER-ADDRESS, a mapped
+ * address) is missing from the measurable bits. A cut capture knows less,
+ * never something else (tests/replay/midrun.py).
  *
  * Cost: nat_replay_finish() takes O(n log n) time for n observations
  * (addresses are indexed by sorting, which no crafted capture can turn
@@ -168,6 +234,9 @@ enum {
 /** Requesting IPs remembered in nat_replay_diag. */
 #define NAT_REPLAY_MAX_CLIENTS 8
 
+/** Size of nat_replay_diag.point_reason, with the NUL. */
+#define NAT_REPLAY_REASON_LEN 256
+
 /** What the replay saw. A plain value. */
 typedef struct nat_replay_diag {
   uint64_t datagrams;        /**< fed */
@@ -201,13 +270,28 @@ typedef struct nat_replay_diag {
   bool saw_translation;      /**< some response had mapped != local */
   bool inside;               /**< the capture is known to be on the client
                                   side of the NAT: AT_CLIENT, or AUTO with
-                                  saw_translation. Filtering, hairpinning
+                                  point_inferred AT_CLIENT (a translation,
+                                  or the sending host's own capture).
+                                  Filtering, hairpinning
                                   and allocation need it: outside the NAT,
                                   answers the NAT then drops are seen, and
                                   the internal ports are not. Without it,
                                   mapping needs a source answered by two
                                   server IPs with one mapped address. */
   uint32_t measurable;       /**< NAT_REPLAY_M_* bits */
+  /** Where the capture itself says it was taken (see "Where the capture
+   * was taken"), whatever capture_point was configured: AT_CLIENT or
+   * AUTO (not known); OUTSIDE is never inferred. */
+  uint8_t point_inferred;
+  /** The TTL / hop limit most of the client's first transmissions carry
+   * (ties: the lowest); 0 when the capture does not say (nat_replay_feed
+   * and nat_replay_feed_msg carry none). */
+  uint8_t request_ttl;
+  /** The client's requests seen leaving the capturing host (Linux cooked
+   * capture, OUTGOING) and arriving at it (IN). */
+  uint64_t requests_outgoing, requests_in;
+  /** One line: why point_inferred is what it is. */
+  char point_reason[NAT_REPLAY_REASON_LEN];
 } nat_replay_diag;
 
 /** Create a replay. @p cfg is copied (NULL: defaults).
@@ -246,6 +330,24 @@ NAT_EXTERN int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p);
  *         what was appended). */
 NAT_EXTERN int nat_replay_finish(nat_replay *r, nat_obslog *log);
 
+/** After nat_replay_finish() without config.client: tag the observations
+ * of requesting IP @p i (nat_replay_diag.clients[i]) on their own and
+ * append them to @p log, as nat_replay_finish() does for the main client
+ * (the busiest one), so that each client of a capture gets its own
+ * verdict (nat_replay_verdict() with @p out). @p out gets the diag of that
+ * client: client, measurable, inside, saw_translation, nservers, the
+ * capture point inferred for it, its request_ttl, server_overflow and
+ * other_client_obs are its own; the other counters are the capture's as
+ * paired, with this client's late hairpin requests (see HAIRPIN) moved.
+ * May be called for each i, the main client's included.
+ * @return 0; NAT_ENOTFOUND if requester @p i is not a client: none of its
+ *         requests was answered and all went to other clients' IPs (a
+ *         hairpin request arriving at a client socket, its departure not
+ *         in the capture); NAT_EINVAL (NULL, before nat_replay_finish(),
+ *         config.client set, @p i >= nclients); NAT_ENOMEM. */
+NAT_EXTERN int nat_replay_finish_client(nat_replay *r, size_t i,
+                                        nat_obslog *log, nat_replay_diag *out);
+
 /** Counters and the measurable bits (final after nat_replay_finish()). */
 NAT_EXTERN void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out);
 
@@ -282,6 +384,10 @@ NAT_EXTERN const char *nat_replay_bit_name(uint32_t bit);
  *    unknown, no prediction, and a NAT_PEER_HARD_SEQUENTIAL self_class
  *    (which rests on the allocation) NAT_PEER_CLASSES;
  *  - LIFETIME: lifetime_min and lifetime_max 0.
+ * The evidence of each withheld fact (v->evidence[NAT_FACT_NAT, MAPPING,
+ * FILTERING, HAIRPIN, ALLOCATION] for the bits NAT, MAPPING, FILTERING,
+ * HAIRPIN, ALLOCATION) gets confidence 0 and the reason "not measurable
+ * from this capture: WHY" (nat_replay_strerror); lifetime has no fact.
  * Kept: reachability, public addresses, RTTs, pooling, the per-server
  * basic results but their nat_present, and every measurable verdict. When
  * mapping, filtering or allocation is withheld from a UDP-reachable host,

@@ -25,11 +25,13 @@ typedef struct rp_entry {
   uint8_t state;
   bool classic;
   bool hairpin;
+  bool arrived; /* seen again from another source to another destination */
   uint16_t response_port;
   uint32_t change_flags;
   unsigned transmissions;
   nat_addr src, dst;
-  nat_tstamp sent_at, last_tx;
+  nat_addr arr_from; /* where it arrived from, if arrived */
+  nat_tstamp sent_at, last_tx, arr_at;
   uint32_t prev, next; /* activity list, oldest first */
   uint32_t hnext;      /* hash chain */
 } rp_entry;
@@ -44,6 +46,15 @@ typedef struct srv_slot {
   nat_addr primary, alt;
 } srv_slot;
 
+/* What the capture says about where one requesting IP's requests were
+ * seen (nat_replay_diag.clients[] order). */
+typedef struct rp_cstat {
+  uint32_t ttl[256];       /* first transmissions per TTL (0: not said) */
+  uint64_t out, in;        /* requests seen OUTGOING / IN (cooked) */
+  uint64_t seg_start, seg; /* its records after finish (no --client) */
+  bool real;               /* a client, not only hairpin traffic */
+} rp_cstat;
+
 struct nat_replay {
   nat_replay_config cfg;
   rp_entry *e;
@@ -57,6 +68,11 @@ struct nat_replay {
   srv_slot srv[SRV_CACHE];
   nat_tstamp t0;
   bool have_t0, finished;
+  size_t main_ci;       /* the main client's clients[] index, SIZE_MAX: none */
+  uint64_t dropped_pre; /* obs_dropped before tagging */
+  uint64_t others_pre;  /* records of requesters beyond the clients cap */
+  nat_replay_diag pre;  /* the counters before the main client's tagging */
+  rp_cstat cst[NAT_REPLAY_MAX_CLIENTS];
   nat_replay_diag d;
 };
 
@@ -229,6 +245,14 @@ static void record(nat_replay *r, const rp_entry *e, int status,
   rec->o.sent_at = e->sent_at - r->t0;
   rec->seq = r->seq++;
   rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
+  if (e->arrived) {
+    /* a hairpin request not known as one when it was sent (a capture
+     * that starts mid-run): the tagger may recognize it */
+    rec->flags |= NAT__REC_ARRIVED;
+    if (status == NAT_ETIMEDOUT)
+      rec->o.from = e->arr_from;
+    rec->arr_rtt = e->arr_at - e->sent_at;
+  }
 }
 
 /* A pending entry that will not be answered. */
@@ -309,20 +333,40 @@ static bool source_ok(const nat_replay *r, const rp_entry *e,
 
 /* ------------------------------------------------------------ feeding */
 
-static void count_client(nat_replay *r, const nat_addr *src) {
-  nat_addr ip = *src;
+/* The clients[] index of @p src's IP, SIZE_MAX if not there. */
+static size_t find_client(const nat_replay *r, const nat_addr *src) {
   size_t i;
-  ip.port = 0;
-  for (i = 0; i < r->d.nclients; i++) {
-    if (nat_addr_equal(&r->d.clients[i], &ip)) {
-      r->d.client_requests[i]++;
+  for (i = 0; i < r->d.nclients; i++)
+    if (nat_addr_equal_ip(&r->d.clients[i], src))
+      return i;
+  return SIZE_MAX;
+}
+
+/* One more first transmission from @p src, with TTL @p ttl. */
+static void count_client(nat_replay *r, const nat_addr *src, uint8_t ttl) {
+  size_t i = find_client(r, src);
+  if (i == SIZE_MAX) {
+    if (r->d.nclients >= NAT_REPLAY_MAX_CLIENTS)
       return;
-    }
+    i = r->d.nclients++;
+    r->d.clients[i] = *src;
+    r->d.clients[i].port = 0;
+    r->d.client_requests[i] = 0;
   }
-  if (r->d.nclients < NAT_REPLAY_MAX_CLIENTS) {
-    r->d.clients[r->d.nclients] = ip;
-    r->d.client_requests[r->d.nclients++] = 1;
-  }
+  r->d.client_requests[i]++;
+  if (ttl != 0)
+    r->cst[i].ttl[ttl]++;
+}
+
+/* Any transmission of a request from @p src, with its direction. */
+static void count_dir(nat_replay *r, const nat_addr *src, uint8_t dir) {
+  size_t i;
+  if (dir == NAT_CAPDIR_UNKNOWN || (i = find_client(r, src)) == SIZE_MAX)
+    return;
+  if (dir == NAT_CAPDIR_OUTGOING)
+    r->cst[i].out++;
+  else if (dir == NAT_CAPDIR_IN)
+    r->cst[i].in++;
 }
 
 /* A request whose ID is already in the table. */
@@ -345,12 +389,18 @@ static void request_again(nat_replay *r, rp_entry *e, nat_tstamp ts,
     touch(r, e, ts);
     return;
   }
+  if (e->state == E_PENDING && !e->arrived && !nat_addr_equal(src, &e->src) &&
+      !nat_addr_equal(dst, &e->dst)) {
+    e->arrived = true; /* a hairpin request not known as one (yet)? */
+    e->arr_from = *src;
+    e->arr_at = ts;
+  }
   r->d.copies++;
 }
 
 static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
                         const nat_addr *dst, const nat_stun_msg *m,
-                        const uint8_t key[16]) {
+                        const uint8_t key[16], uint8_t ttl) {
   uint32_t i, flags = 0;
   uint16_t rport = 0;
   rp_entry *e;
@@ -380,7 +430,7 @@ static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   r->d.requests++;
   r->d.change_requests += nat__rp_changes(flags);
   r->d.hairpin_requests += e->hairpin;
-  count_client(r, src);
+  count_client(r, src, ttl);
 }
 
 static void response(nat_replay *r, nat_tstamp ts, const nat_addr *src,
@@ -412,11 +462,10 @@ static void response(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   touch(r, e, ts);
 }
 
-int nat_replay_feed_msg(nat_replay *r, nat_tstamp ts, const nat_addr *src,
-                        const nat_addr *dst, const nat_stun_msg *m) {
+static int feed(nat_replay *r, nat_tstamp ts, const nat_addr *src,
+                const nat_addr *dst, const nat_stun_msg *m, uint8_t ttl,
+                uint8_t dir) {
   rp_entry *e;
-  if (r == NULL || src == NULL || dst == NULL || m == NULL || r->finished)
-    return NAT_EINVAL;
   r->d.datagrams++;
   if (!r->have_t0) {
     r->t0 = ts;
@@ -434,11 +483,25 @@ int nat_replay_feed_msg(nat_replay *r, nat_tstamp ts, const nat_addr *src,
     if (e != NULL)
       request_again(r, e, ts, src, dst);
     else
-      request_new(r, ts, src, dst, m, m->buf + 4);
+      request_new(r, ts, src, dst, m, m->buf + 4, ttl);
+    count_dir(r, src, dir);
     return 0;
   }
   response(r, ts, src, dst, m, e);
   return 0;
+}
+
+int nat_replay_feed_msg(nat_replay *r, nat_tstamp ts, const nat_addr *src,
+                        const nat_addr *dst, const nat_stun_msg *m) {
+  if (r == NULL || src == NULL || dst == NULL || m == NULL || r->finished)
+    return NAT_EINVAL;
+  return feed(r, ts, src, dst, m, 0, NAT_CAPDIR_UNKNOWN);
+}
+
+int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p) {
+  if (r == NULL || p == NULL || p->msg == NULL || r->finished)
+    return NAT_EINVAL;
+  return feed(r, p->ts, &p->src, &p->dst, p->msg, p->ttl, p->dir);
 }
 
 int nat_replay_feed(nat_replay *r, nat_tstamp ts, const nat_addr *src,
@@ -462,29 +525,114 @@ static bool is_client(const nat_addr *pick, const nat_addr *local) {
   return pick->port == 0 || pick->port == local->port;
 }
 
-/* Choose the client and drop the other requesters' records. */
-static void keep_client(nat_replay *r) {
-  size_t i, j, best = 0;
-  nat_addr pick;
-  if (r->cfg.client.family != NAT_AF_NONE) {
-    pick = r->cfg.client;
-  } else if (r->d.nclients > 0) {
-    for (i = 1; i < r->d.nclients; i++)
-      if (r->d.client_requests[i] > r->d.client_requests[best])
-        best = i;
-    pick = r->d.clients[best];
-  } else {
+/* The TTL most first transmissions of client @p c carried (ties: the
+ * lowest), 0 if the capture said none. */
+static uint8_t mode_ttl(const rp_cstat *c) {
+  unsigned t, best = 0;
+  for (t = 1; t < 256; t++)
+    if (c->ttl[t] > c->ttl[best])
+      best = t;
+  return (uint8_t)best;
+}
+
+/* Fill @p d's capture hints from client @p ci (SIZE_MAX: none known). */
+static void hints(const nat_replay *r, size_t ci, nat_replay_diag *d) {
+  d->request_ttl = 0;
+  d->requests_outgoing = d->requests_in = 0;
+  if (ci >= r->d.nclients)
     return;
-  }
-  r->d.client = pick;
+  d->request_ttl = mode_ttl(&r->cst[ci]);
+  d->requests_outgoing = r->cst[ci].out;
+  d->requests_in = r->cst[ci].in;
+}
+
+/* --client: keep the records of that client only. */
+static void keep_given(nat_replay *r) {
+  size_t i, j;
+  const nat_addr *pick = &r->cfg.client;
+  r->d.client = *pick;
   r->d.client.port = 0;
+  r->main_ci = find_client(r, pick);
   for (i = j = 0; i < r->nrecs; i++) {
-    if (is_client(&pick, &r->recs[i].o.local))
+    if (is_client(pick, &r->recs[i].o.local))
       r->recs[j++] = r->recs[i];
     else
       r->d.other_client_obs++;
   }
   r->nrecs = j;
+  if (r->main_ci != SIZE_MAX) {
+    r->cst[r->main_ci].seg_start = 0;
+    r->cst[r->main_ci].seg = j;
+  }
+}
+
+static int cmp_client(const void *pa, const void *pb) {
+  const nat__rp_rec *a = pa, *b = pb;
+  if (a->pad != b->pad)
+    return a->pad < b->pad ? -1 : 1;
+  return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Without --client: group the records by requesting IP (clients[]
+ * order), tell real clients from requesters that only sent hairpin
+ * traffic to other clients' sockets, and pick the busiest real one. */
+static void group_clients(nat_replay *r) {
+  size_t i, j, ci, best = SIZE_MAX;
+  for (i = j = 0; i < r->nrecs; i++) {
+    nat__rp_rec *rec = &r->recs[i];
+    ci = find_client(r, &rec->o.local);
+    if (ci == SIZE_MAX) { /* beyond NAT_REPLAY_MAX_CLIENTS */
+      r->d.other_client_obs++;
+      continue;
+    }
+    rec->pad = (uint8_t)ci;
+    if ((rec->o.status == 0 && rec->o.has_mapped &&
+         !(rec->flags & NAT__REC_HAIRPIN)) ||
+        find_client(r, &rec->o.server) == SIZE_MAX)
+      r->cst[ci].real = true;
+    r->recs[j++] = *rec;
+  }
+  r->nrecs = j;
+  for (i = 1; i < j && r->recs[i - 1].pad <= r->recs[i].pad; i++)
+    ;
+  if (i < j) /* several clients, interleaved (one: already in order) */
+    qsort(r->recs, j, sizeof *r->recs, cmp_client);
+  for (i = 0; i < j; i++) {
+    rp_cstat *c = &r->cst[r->recs[i].pad];
+    if (c->seg == 0)
+      c->seg_start = i;
+    c->seg++;
+  }
+  for (ci = 0; ci < r->d.nclients; ci++)
+    if (r->cst[ci].real && (best == SIZE_MAX || r->d.client_requests[ci] >
+                                                    r->d.client_requests[best]))
+      best = ci;
+  for (ci = 0; best == SIZE_MAX && ci < r->d.nclients; ci++)
+    if (r->cst[ci].seg > 0)
+      best = ci; /* no real client: the first requester with records */
+  r->main_ci = best;
+  if (best != SIZE_MAX) {
+    r->d.client = r->d.clients[best];
+    r->d.other_client_obs += j - r->cst[best].seg;
+  }
+}
+
+/* Tag the records of client @p ci into @p log, with @p d's
+ * client-specific fields. */
+static int tag_client(nat_replay *r, size_t ci, nat_replay_diag *d,
+                      nat_obslog *log) {
+  rp_cstat *c;
+  size_t n;
+  int rv;
+  hints(r, ci, d);
+  if (ci >= r->d.nclients)
+    return nat__replay_tag(r->recs, &r->nrecs, r->cfg.capture_point, d, log);
+  c = &r->cst[ci];
+  n = (size_t)c->seg;
+  rv =
+      nat__replay_tag(r->recs + c->seg_start, &n, r->cfg.capture_point, d, log);
+  c->seg = n; /* records beyond the server cap are gone */
+  return rv;
 }
 
 int nat_replay_finish(nat_replay *r, nat_obslog *log) {
@@ -493,8 +641,40 @@ int nat_replay_finish(nat_replay *r, nat_obslog *log) {
   r->finished = true;
   while (r->head != NIL)
     close_timeout(r, r->head);
-  keep_client(r);
-  return nat__replay_tag(r->recs, r->nrecs, r->cfg.capture_point, &r->d, log);
+  r->main_ci = SIZE_MAX;
+  if (r->cfg.client.family != NAT_AF_NONE)
+    keep_given(r);
+  else
+    group_clients(r);
+  r->dropped_pre = r->d.obs_dropped;
+  r->others_pre = r->d.other_client_obs;
+  r->pre = r->d;
+  if (r->main_ci == SIZE_MAX) { /* none, or a --client beyond the cap */
+    hints(r, SIZE_MAX, &r->d);
+    return nat__replay_tag(r->recs, &r->nrecs, r->cfg.capture_point, &r->d,
+                           log);
+  }
+  r->others_pre -= r->nrecs - (size_t)r->cst[r->main_ci].seg;
+  return tag_client(r, r->main_ci, &r->d, log);
+}
+
+int nat_replay_finish_client(nat_replay *r, size_t i, nat_obslog *log,
+                             nat_replay_diag *out) {
+  nat_replay_diag d;
+  int rv;
+  if (r == NULL || log == NULL || out == NULL || !r->finished ||
+      r->cfg.client.family != NAT_AF_NONE || i >= r->d.nclients)
+    return NAT_EINVAL;
+  if (!r->cst[i].real)
+    return NAT_ENOTFOUND;
+  d = r->pre; /* the capture's counters, as paired */
+  d.server_overflow = 0;
+  d.obs_dropped = r->dropped_pre;
+  d.client = r->d.clients[i];
+  d.other_client_obs = r->others_pre + (r->nrecs - (size_t)r->cst[i].seg);
+  rv = tag_client(r, i, &d, log);
+  *out = d;
+  return rv;
 }
 
 void nat_replay_get_diag(const nat_replay *r, nat_replay_diag *out) {

@@ -11,14 +11,15 @@
 static const struct {
   uint32_t bit;
   const char *name;
+  int fact; /* nat_fact, -1: none */
 } bits[] = {
-    {NAT_REPLAY_M_BASIC, "basic"},
-    {NAT_REPLAY_M_NAT, "nat_present"},
-    {NAT_REPLAY_M_MAPPING, "mapping"},
-    {NAT_REPLAY_M_FILTERING, "filtering"},
-    {NAT_REPLAY_M_HAIRPIN, "hairpinning"},
-    {NAT_REPLAY_M_ALLOCATION, "allocation"},
-    {NAT_REPLAY_M_LIFETIME, "lifetime"},
+    {NAT_REPLAY_M_BASIC, "basic", -1},
+    {NAT_REPLAY_M_NAT, "nat_present", NAT_FACT_NAT},
+    {NAT_REPLAY_M_MAPPING, "mapping", NAT_FACT_MAPPING},
+    {NAT_REPLAY_M_FILTERING, "filtering", NAT_FACT_FILTERING},
+    {NAT_REPLAY_M_HAIRPIN, "hairpinning", NAT_FACT_HAIRPIN},
+    {NAT_REPLAY_M_ALLOCATION, "allocation", NAT_FACT_ALLOCATION},
+    {NAT_REPLAY_M_LIFETIME, "lifetime", -1},
 };
 
 #define NBITS (sizeof bits / sizeof bits[0])
@@ -92,6 +93,16 @@ uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d) {
     for (p = 0; p < NAT_PEER_CLASSES; p++)
       nat_strategy_for(v->self_class, v->filtering, &v->prediction, p,
                        &v->strategy[p]);
+  for (i = 0; i < NBITS; i++) { /* the withheld facts' evidence */
+    nat_conclusion *c;
+    if (!(m & bits[i].bit) || bits[i].fact < 0)
+      continue;
+    c = &v->evidence[bits[i].fact];
+    c->confidence = 0;
+    snprintf(c->reason, sizeof c->reason,
+             "not measurable from this capture: %s",
+             nat_replay_strerror(d, bits[i].bit));
+  }
   for (i = 0; i < NBITS && v->nexplain < NAT_EXPLAIN_MAX; i++) {
     if (!(m & bits[i].bit) || bits[i].bit == NAT_REPLAY_M_LIFETIME)
       continue;

@@ -13,14 +13,18 @@
 /* rec flags */
 #define NAT__REC_HAIRPIN 0x01u
 #define NAT__REC_DROP    0x02u /* tagger: its server is beyond the cap */
+#define NAT__REC_ARRIVED 0x04u /* unanswered, but seen arriving elsewhere */
 
 /* One finished transaction before tagging. */
 typedef struct nat__rp_rec {
-  nat_obs o;
-  uint32_t seq;  /* completion order: a stable tiebreak */
-  uint8_t flags; /* NAT__REC_* */
-  uint8_t tags;  /* 1 << nat_obs_test, set by the tagger */
-  uint8_t role;  /* tagger's scratch: destination role */
+  nat_obs o;          /* NAT__REC_ARRIVED and unanswered: o.from is where
+                         it arrived from (the tagger clears it unless that
+                         answers it) */
+  nat_tstamp arr_rtt; /* NAT__REC_ARRIVED: arrival - first transmission */
+  uint32_t seq;       /* completion order: a stable tiebreak */
+  uint8_t flags;      /* NAT__REC_* */
+  uint8_t tags;       /* 1 << nat_obs_test, set by the tagger */
+  uint8_t role;       /* tagger's scratch: destination role */
   uint8_t pad;
 } nat__rp_rec;
 

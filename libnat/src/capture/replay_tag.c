@@ -1,6 +1,7 @@
 /* Replay, the end: which RFC 5780 test each transaction belonged to,
  * what the capture can measure, and the observation log (nat/replay.h).
  * Pure: no I/O, no clock. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +257,90 @@ static void set_server(tagger *t, nat__rp_rec *r, size_t s) {
   }
 }
 
+/* Per address id: does some answer's mapped address have this id's IP?
+ * The index is sorted by family, IP, port: one pass over each IP's run.
+ * @return the flags (t->ix.nu bytes), or NULL without memory. */
+static uint8_t *mapped_ip_ids(const tagger *t) {
+  const addr_index *ix = &t->ix;
+  uint8_t *f = calloc(ix->nu ? ix->nu : 1, 1);
+  size_t a, b, i;
+  if (f == NULL)
+    return NULL;
+  for (a = 0; a < ix->nu; a = b) {
+    bool any = false;
+    for (b = a; b < ix->nu && ix->u[b].a.family == ix->u[a].a.family &&
+                nat_addr_equal_ip(&ix->u[b].a, &ix->u[a].a);
+         b++)
+      any |= ix->first_map[b] != NONE;
+    for (i = a; any && i < b; i++)
+      f[i] = 1;
+  }
+  return f;
+}
+
+/* Hairpin requests the pairing could not know as such: the mapped address
+ * they went to was learned only from a later answer (a capture that
+ * starts mid-run, after the target socket's first answer). A plain
+ * request to an address some answered record of this client was mapped
+ * to (not the sender's own address as seen) is a hairpin request, as
+ * is_hairpin() would have said had the answer come first; if it was
+ * seen arriving at a client socket, it is answered as a hairpin arrival
+ * is. The diag's counters follow. @return 0 or NAT_ENOMEM. */
+static int late_hairpins(tagger *t, nat_replay_diag *d) {
+  size_t i, j, gone = 0;
+  uint8_t *mip = mapped_ip_ids(t);
+  if (mip == NULL)
+    return NAT_ENOMEM;
+  for (i = 0; i < t->n; i++) {
+    nat__rp_rec *r = &t->recs[i];
+    uint32_t id = t->ix.dst_id[i];
+    bool seen = (r->flags & NAT__REC_ARRIVED) != 0;
+    bool arrived = seen && r->o.status != 0;
+    nat_addr from = r->o.from;
+    if (arrived)
+      memset(&r->o.from, 0, sizeof r->o.from); /* unless a hairpin below */
+    if (!plain(r) || id == NONE || nat_addr_equal(&r->o.server, &r->o.local))
+      continue;
+    if (t->ix.first_map[id] == NONE) {
+      /* to the client's public IP at a port no answer in the capture
+       * shows: seen arriving at a client socket, a hairpin request (no
+       * server forwards a request to a client); else, unanswered, a
+       * hairpin request whose target is not in the capture (it starts
+       * mid-run): what it tested cannot be told, and its destination is
+       * no server: left out, counted as ignored. An answered one not
+       * seen arriving stays a server (a STUN server on the NAT's public
+       * address answers so too). */
+      if (!mip[id] || (!seen && r->o.status == 0))
+        continue;
+      if (!seen) {
+        r->flags |= NAT__REC_DROP;
+        gone++;
+        continue;
+      }
+    }
+    r->flags |= NAT__REC_HAIRPIN;
+    d->hairpin_requests++;
+    if (arrived) {
+      r->o.status = 0;
+      r->o.from = from;
+      r->o.rtt = r->arr_rtt;
+      d->timeouts--;
+      d->responses++;
+      d->hairpin_arrivals++;
+      d->copies--;
+    }
+  }
+  free(mip);
+  if (gone == 0)
+    return 0;
+  for (i = j = 0; i < t->n; i++)
+    if (!(t->recs[i].flags & NAT__REC_DROP))
+      t->recs[j++] = t->recs[i];
+  t->n = j;
+  d->ignored += gone;
+  return index_build(t);
+}
+
 /* Number the servers, learn their alternates, give every record its
  * server_idx and role. Plain requests first, then change requests. */
 static void assign_servers(tagger *t) {
@@ -412,6 +497,45 @@ static bool blind_proof(tagger *t, nat__rp_rec *const *by, size_t k) {
   return false;
 }
 
+/* Unanswered tries a change-request shape needs each way (verdict.h). */
+#define SHAPE_TRIES 3
+
+/* verdict.h's rule for change requests that opened the mapping themselves
+ * (sent to server @p fsrv's primary address, no opening request needed):
+ * with the server's alternate known (CHANGED-ADDRESS / OTHER-ADDRESS from
+ * any of its answers), at least SHAPE_TRIES unanswered change-IP requests
+ * and either SHAPE_TRIES unanswered change-port-only requests (APD) or a
+ * change-port-only request answered from another port of the primary IP
+ * (AD). Tries are requests (observations), not retransmissions: fewer
+ * than the analyzer may count, never more. */
+static bool change_shape(const tagger *t, nat__rp_rec *const *by, size_t k,
+                         size_t fsrv) {
+  size_t i, ip_lost = 0, port_lost = 0;
+  bool port_other = false;
+  if (fsrv == SIZE_MAX || !t->srv[fsrv].has_alt)
+    return false;
+  for (i = 0; i < k; i++) {
+    const nat__rp_rec *r = by[i];
+    const nat_addr *src;
+    if (r->o.server_idx != fsrv || r->role != ROLE_PRIMARY ||
+        !nat__rp_changes(r->o.change_flags))
+      continue;
+    if (r->o.change_flags & NAT_STUN_CHANGE_IP) {
+      ip_lost += r->o.status != 0;
+      continue;
+    }
+    if (r->o.status != 0) {
+      port_lost++;
+      continue;
+    }
+    src = resp_source(&r->o);
+    if (src != NULL && nat_addr_equal_ip(src, &r->o.server) &&
+        src->port != r->o.server.port)
+      port_other = true;
+  }
+  return ip_lost >= SHAPE_TRIES && (port_lost >= SHAPE_TRIES || port_other);
+}
+
 /* Tag one socket's records by[0..k): filtering, mapping, the rest basic;
  * a fresh socket that only asked one destination, or netcheck's
  * multi-destination one, is an allocation candidate (tagged later, when
@@ -464,6 +588,8 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
         by[i]->o.sent_at >= open_at)
       t->filtering_ok = true;
   if (!t->filtering_ok && blind_proof(t, by, k))
+    t->filtering_ok = true;
+  if (!t->filtering_ok && change_shape(t, by, k, fsrv))
     t->filtering_ok = true;
   shape_of(t, by, k, &sh);
   if (sh.single)
@@ -593,10 +719,60 @@ static bool mapping_ok(const tagger *t, bool inside) {
   return false;
 }
 
+/* An initial TTL / hop limit: what a host sets before any router has
+ * forwarded the datagram (64: Linux, macOS, the BSDs; 128: Windows; 255:
+ * network equipment and some Unixes). 32 and 1 are not taken: 32 is
+ * rare (old Windows) and 1 is a hop probe's, both also what a forwarded
+ * datagram can carry. */
+static bool initial_ttl(uint8_t ttl) {
+  return ttl == 64 || ttl == 128 || ttl == 255;
+}
+
+/* Where the capture says it was taken (nat/replay.h, "Where the capture
+ * was taken"): @p xl is a response that showed a translation (or NULL),
+ * @p any_mapped whether some request was answered. */
+static void infer_point(nat_replay_diag *d, const nat_obs *xl,
+                        bool any_mapped) {
+  char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
+  const char *no_nat = any_mapped ? " and the servers saw their source "
+                                    "address: no NAT"
+                                  : "; no request was answered";
+  d->point_inferred = NAT_REPLAY_AT_CLIENT;
+  if (xl != NULL) {
+    snprintf(d->point_reason, sizeof d->point_reason,
+             "a response maps %s to %s: captured inside the NAT",
+             nat_addr_format(&xl->local, a, sizeof a),
+             nat_addr_format(&xl->mapped, b, sizeof b));
+  } else if (initial_ttl(d->request_ttl)) {
+    snprintf(d->point_reason, sizeof d->point_reason,
+             "captured on the sending host or its link (requests leave "
+             "with TTL %u, no router forwarded them yet)%s",
+             d->request_ttl, no_nat);
+  } else if (d->requests_outgoing > 0 && d->requests_in == 0) {
+    snprintf(d->point_reason, sizeof d->point_reason,
+             "captured on the sending host (Linux cooked capture: its "
+             "requests are outgoing, never incoming)%s",
+             no_nat);
+  } else {
+    d->point_inferred = NAT_REPLAY_AUTO;
+    if (d->request_ttl != 0)
+      snprintf(d->point_reason, sizeof d->point_reason,
+               "requests carry TTL %u, forwarded by a router, and no "
+               "response shows a translation: outside a NAT, or on a path "
+               "with none; not known",
+               d->request_ttl);
+    else
+      snprintf(d->point_reason, sizeof d->point_reason,
+               "no response shows a translation, and the capture gives no "
+               "TTL or direction that places it");
+  }
+}
+
 /* The measurable bits, from the tags and where the capture was taken. */
 static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
   size_t i, alloc = 0;
   bool basic = false, any_mapped = false, hairpin = false;
+  const nat_obs *xl = NULL;
   d->saw_translation = false;
   d->capture_point = point;
   for (i = 0; i < t->n; i++) {
@@ -607,12 +783,16 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
       alloc++;
     if (answered(&r->o) && !(r->flags & NAT__REC_HAIRPIN)) {
       any_mapped = true;
-      if (!nat_addr_equal(&r->o.mapped, &r->o.local))
+      if (xl == NULL && !nat_addr_equal(&r->o.mapped, &r->o.local)) {
         d->saw_translation = true;
+        xl = &r->o;
+      }
     }
   }
-  d->inside = point == NAT_REPLAY_AT_CLIENT ||
-              (point == NAT_REPLAY_AUTO && d->saw_translation);
+  infer_point(d, xl, any_mapped);
+  d->inside =
+      point == NAT_REPLAY_AT_CLIENT ||
+      (point == NAT_REPLAY_AUTO && d->point_inferred == NAT_REPLAY_AT_CLIENT);
   d->measurable = 0;
   if (basic)
     d->measurable |= NAT_REPLAY_M_BASIC;
@@ -637,7 +817,8 @@ static void tagger_free(tagger *t) {
 
 /* Sort the records, index their addresses, allocate the tables, number
  * the servers. @return 0 or NAT_ENOMEM. */
-static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n) {
+static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n,
+                        nat_replay_diag *d) {
   size_t nsrv = n < NAT_REPLAY_MAX_SERVERS ? n : NAT_REPLAY_MAX_SERVERS;
   int rv;
   memset(t, 0, sizeof *t);
@@ -652,22 +833,24 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n) {
     return NAT_ENOMEM;
   if ((rv = index_build(t)) != 0)
     return rv;
+  if ((rv = late_hairpins(t, d)) != 0)
+    return rv;
   assign_servers(t);
   return drop_capped(t);
 }
 
-int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
+int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
                     nat_replay_diag *d, nat_obslog *log) {
   tagger t;
-  size_t i, a, b, g = 0;
-  int rv = tagger_start(&t, recs, n);
+  size_t i, a, b, n, g = 0;
+  int rv = tagger_start(&t, recs, *np, d);
   if (rv != 0) {
     tagger_free(&t);
     return rv;
   }
   d->server_overflow += t.dropped;
   d->obs_dropped += t.dropped;
-  n = t.n;
+  n = *np = t.n;
   for (i = 0; i < n; i++) {
     recs[i].tags = 0;
     t.by_sock[i] = &recs[i];
@@ -721,9 +904,13 @@ const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
                ? "no answered request opened the mapping before the "
                  "CHANGE-REQUEST probes (the probing socket had no answered "
                  "plain request to the server's primary address before "
-                 "them), and no change-IP probe was answered from an IP its "
+                 "them), no change-IP probe was answered from an IP its "
                  "socket never sent to (which alone proves "
-                 "endpoint-independent filtering)"
+                 "endpoint-independent filtering), and no socket's change "
+                 "probes to the primary address show a dependent filter "
+                 "(3 unanswered change-IP probes, and 3 unanswered "
+                 "change-port probes or a change-port answer from another "
+                 "port, with the server's alternate address known)"
                : outside;
   case NAT_REPLAY_M_HAIRPIN:
     return d->hairpin_requests == 0

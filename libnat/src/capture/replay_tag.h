@@ -11,10 +11,13 @@
 #include "nat/replay.h"
 #include "replay_rec.h"
 
-/* Tag @p n records (sorted by sent_at in place), fill the measurable
- * bits and nservers of @p d, and append the observations to @p log.
+/* Tag @p *np records (sorted by sent_at in place), fill the measurable
+ * bits, nservers and the inferred capture point of @p d (whose
+ * request_ttl, requests_outgoing and requests_in the caller set), and
+ * append the observations to @p log. @p *np gets the records kept (those
+ * of servers beyond NAT_REPLAY_MAX_SERVERS are left out).
  * @return 0 or NAT_ENOMEM. */
-int nat__replay_tag(nat__rp_rec *recs, size_t n, uint8_t capture_point,
+int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
                     nat_replay_diag *d, nat_obslog *log);
 
 #endif
