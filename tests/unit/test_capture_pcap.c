@@ -825,6 +825,26 @@ static void test_classic_byte_orders(void **state) {
   r = open_ok();
   want_pkt(r, 3, 0, NAT_LINK_ETHERNET, T0 * NAT_SECONDS + 999999999);
   nat_capture_reader_close(r);
+  /* Kuznetzov's patched format: 24-byte record headers, microseconds */
+  classic(&w, false, false, NAT_LINK_RAW);
+  w.n = 0;
+  w32(&w, 0xA1B2CD34);
+  w16(&w, 2), w16(&w, 4);
+  w32(&w, 0), w32(&w, 0), w32(&w, 65535), w32(&w, NAT_LINK_RAW);
+  for (unsigned i = 4; i <= 5; i++) {
+    size_t n = frame(f, NAT_LINK_RAW, i);
+    w32(&w, (uint32_t)T0), w32(&w, i), w32(&w, (uint32_t)n);
+    w32(&w, (uint32_t)n);
+    w32(&w, 2), w16(&w, 0x0800), w8(&w, 4), w8(&w, 0);
+    wbytes(&w, f, n);
+  }
+  write_bw(&w);
+  r = open_ok();
+  want_pkt(r, 4, 0, NAT_LINK_RAW, T0 * NAT_SECONDS + 4000);
+  want_pkt(r, 5, 0, NAT_LINK_RAW, T0 * NAT_SECONDS + 5000);
+  nat_capture_pkt p;
+  assert_int_equal(nat_capture_reader_next(r, &p), 0);
+  nat_capture_reader_close(r);
   /* a version libpcap does not read either */
   classic(&w, false, true, NAT_LINK_ETHERNET);
   w.b[4] = 1;
