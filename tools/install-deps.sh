@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config clang-format
   # libnat
-  libuv1-dev libssl-dev libjansson-dev libpcap-dev
+  libuv1-dev libssl-dev libjansson-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
   libminiupnpc-dev libnatpmp-dev
   # tests

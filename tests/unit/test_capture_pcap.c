@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nat/capture.h"
@@ -389,6 +391,531 @@ static void test_wrong_magic_and_garbage(void **state) {
   assert_non_null(strstr(err, "147"));
 }
 
+/* ------------------------------------------- pcapng and pcap by hand */
+
+/* A growing file image in one byte order. */
+typedef struct bw {
+  uint8_t b[16384];
+  size_t n;
+  bool be;
+} bw;
+
+static void w8(bw *w, uint8_t v) {
+  assert_true(w->n < sizeof w->b);
+  w->b[w->n++] = v;
+}
+
+static void w16(bw *w, uint16_t v) {
+  w8(w, (uint8_t)(w->be ? v >> 8 : v));
+  w8(w, (uint8_t)(w->be ? v : v >> 8));
+}
+
+static void w32(bw *w, uint32_t v) {
+  w16(w, (uint16_t)(w->be ? v >> 16 : v));
+  w16(w, (uint16_t)(w->be ? v : v >> 16));
+}
+
+static void wbytes(bw *w, const void *p, size_t n) {
+  assert_true(w->n + n <= sizeof w->b);
+  memcpy(w->b + w->n, p, n);
+  w->n += n;
+}
+
+static size_t blk_begin(bw *w, uint32_t type) {
+  size_t start = w->n;
+  w32(w, type);
+  w32(w, 0); /* total length, set by blk_end */
+  return start;
+}
+
+static void blk_end(bw *w, size_t start) {
+  while (w->n % 4)
+    w8(w, 0);
+  uint32_t total = (uint32_t)(w->n - start + 4);
+  w32(w, total);
+  size_t save = w->n;
+  w->n = start + 4;
+  w32(w, total);
+  w->n = save;
+}
+
+static void shb(bw *w, bool be) {
+  w->be = be;
+  size_t s = blk_begin(w, 0x0A0D0D0A);
+  w32(w, 0x1A2B3C4D);
+  w16(w, 1), w16(w, 0);
+  w32(w, 0xFFFFFFFF), w32(w, 0xFFFFFFFF); /* section length unknown */
+  blk_end(w, s);
+}
+
+/* IDB; tsresol < 0: none; tsoffset 0: none. */
+static void idb(bw *w, uint16_t linktype, int tsresol, int64_t tsoffset) {
+  size_t s = blk_begin(w, 1);
+  w16(w, linktype), w16(w, 0);
+  w32(w, 0);                                  /* snaplen 0: no limit */
+  w16(w, 2), w16(w, 4), wbytes(w, "eth0", 4); /* if_name */
+  if (tsresol >= 0) {
+    w16(w, 9), w16(w, 1), w8(w, (uint8_t)tsresol), w8(w, 0), w16(w, 0);
+  }
+  if (tsoffset != 0) {
+    w16(w, 14), w16(w, 8);
+    uint64_t o = (uint64_t)tsoffset;
+    w32(w, (uint32_t)(w->be ? o >> 32 : o));
+    w32(w, (uint32_t)(w->be ? o : o >> 32));
+  }
+  w16(w, 0), w16(w, 0); /* opt_endofopt */
+  blk_end(w, s);
+}
+
+static void epb(bw *w, uint32_t ifid, uint64_t ticks, const uint8_t *f,
+                size_t n) {
+  size_t s = blk_begin(w, 6);
+  w32(w, ifid);
+  w32(w, (uint32_t)(ticks >> 32)), w32(w, (uint32_t)ticks);
+  w32(w, (uint32_t)n), w32(w, (uint32_t)n);
+  wbytes(w, f, n);
+  blk_end(w, s);
+}
+
+/* The obsolete Packet Block (type 2): a 16-bit interface id. */
+static void pb(bw *w, uint16_t ifid, uint64_t ticks, const uint8_t *f,
+               size_t n) {
+  size_t s = blk_begin(w, 2);
+  w16(w, ifid), w16(w, 0);
+  w32(w, (uint32_t)(ticks >> 32)), w32(w, (uint32_t)ticks);
+  w32(w, (uint32_t)n), w32(w, (uint32_t)n);
+  wbytes(w, f, n);
+  blk_end(w, s);
+}
+
+static void spb(bw *w, const uint8_t *f, size_t n) {
+  size_t s = blk_begin(w, 3);
+  w32(w, (uint32_t)n);
+  wbytes(w, f, n);
+  blk_end(w, s);
+}
+
+/* A block of some type with @p n bytes of body. */
+static void other(bw *w, uint32_t type, size_t n) {
+  size_t s = blk_begin(w, type);
+  for (size_t i = 0; i < n; i++)
+    w8(w, (uint8_t)(0xA5 ^ i));
+  blk_end(w, s);
+}
+
+/* A frame of link type @p lt holding IPv4/UDP 10.0.0.2:(5000+n) ->
+ * 203.0.113.1:3478 with a Binding request of ID byte n; SLL packet type
+ * 4 (outgoing). @return its length. */
+static size_t frame(uint8_t *f, uint32_t lt, unsigned n) {
+  uint8_t stun[64];
+  size_t sl = stun_req(stun, sizeof stun, n, 0), o = 0;
+  if (lt == NAT_LINK_ETHERNET) {
+    memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
+    o = 14;
+  } else if (lt == NAT_LINK_LINUX_SLL) {
+    memcpy(f,
+           "\x00\x04\x00\x01\x00\x06\x02\x00\x00\x00\x00\x02\x00\x00"
+           "\x08\x00",
+           16);
+    o = 16;
+  }
+  uint8_t *ip = f + o;
+  memset(ip, 0, 28);
+  ip[0] = 0x45;
+  ip[2] = 0, ip[3] = (uint8_t)(28 + sl);
+  ip[8] = 64, ip[9] = 17;
+  memcpy(ip + 12, "\x0a\x00\x00\x02\xcb\x00\x71\x01", 8);
+  ip[20] = (uint8_t)((5000 + n) >> 8), ip[21] = (uint8_t)(5000 + n);
+  ip[22] = 0x0d, ip[23] = 0x96;
+  ip[24] = 0, ip[25] = (uint8_t)(8 + sl);
+  memcpy(ip + 28, stun, sl);
+  return o + 28 + sl;
+}
+
+static void write_bw(const bw *w) {
+  write_bytes(w->b, w->n);
+}
+
+static nat_capture_reader *open_ok(void) {
+  nat_capture_reader *r = NULL;
+  char err[NAT_CAPTURE_ERRLEN] = "";
+  int rv = nat_capture_reader_open(&r, tmp_path, err, sizeof err);
+  if (rv != 0)
+    print_message("open: %s\n", err);
+  assert_int_equal(rv, 0);
+  return r;
+}
+
+/* The next STUN packet: its ID byte, interface and link type. */
+static void want_pkt(nat_capture_reader *r, unsigned n, uint32_t ifindex,
+                     uint32_t lt, nat_tstamp ts) {
+  nat_capture_pkt p;
+  int rv = nat_capture_reader_next(r, &p);
+  if (rv != 1)
+    print_message("next: %d %s\n", rv, nat_capture_reader_strerror(r));
+  assert_int_equal(rv, 1);
+  assert_int_equal(p.msg->tid[0], n);
+  assert_int_equal(p.src.port, 5000 + n);
+  assert_int_equal(p.dst.port, 3478);
+  assert_int_equal(p.ifindex, ifindex);
+  assert_int_equal(p.linktype, lt);
+  assert_int_equal(p.ts, ts);
+  assert_int_equal(p.ttl, 64);
+  assert_int_equal(p.dir, lt == NAT_LINK_LINUX_SLL ? NAT_CAPDIR_OUTGOING
+                                                   : NAT_CAPDIR_UNKNOWN);
+}
+
+#define T0 UINT64_C(1700000000)
+
+/* Four interfaces in one section: Ethernet in microseconds (the default
+ * resolution), Linux cooked v1 in nanoseconds, raw IP in 2^-20 s with
+ * if_tsoffset +10 s, and USER0, which is not supported: its packets are
+ * skipped and counted. NRB, ISB, DSB and an unknown block between them
+ * are skipped. */
+static void test_pcapng_interfaces(void **state) {
+  bw w = {0};
+  uint8_t f[256];
+  nat_capture_stats st;
+  (void)state;
+  shb(&w, false);
+  idb(&w, NAT_LINK_ETHERNET, -1, 0);
+  other(&w, 4, 12); /* NRB */
+  idb(&w, NAT_LINK_LINUX_SLL, 9, 0);
+  idb(&w, NAT_LINK_RAW, 0x80 | 20, 10);
+  idb(&w, 147, 6, 0);
+  epb(&w, 0, T0 * 1000000 + 250000, f, frame(f, NAT_LINK_ETHERNET, 1));
+  other(&w, 0x0BAD0001, 40); /* unknown */
+  epb(&w, 1, T0 * 1000000000 + 123456789, f, frame(f, NAT_LINK_LINUX_SLL, 2));
+  epb(&w, 3, T0, f, frame(f, NAT_LINK_RAW, 9)); /* USER0: skipped */
+  other(&w, 5, 28);                             /* ISB */
+  other(&w, 0x0000000A, 16);                    /* DSB */
+  /* 2^-20 s ticks: T0 s + 0.5 s, then +10 s of if_tsoffset */
+  epb(&w, 2, (T0 << 20) + (1u << 19), f, frame(f, NAT_LINK_RAW, 3));
+  write_bw(&w);
+  nat_capture_reader *r = open_ok();
+  assert_int_equal(nat_capture_reader_linktype(r), NAT_LINK_ETHERNET);
+  want_pkt(r, 1, 0, NAT_LINK_ETHERNET, T0 * NAT_SECONDS + 250000000);
+  want_pkt(r, 2, 1, NAT_LINK_LINUX_SLL, T0 * NAT_SECONDS + 123456789);
+  want_pkt(r, 3, 2, NAT_LINK_RAW, (T0 + 10) * NAT_SECONDS + 500000000);
+  nat_capture_pkt p;
+  assert_int_equal(nat_capture_reader_next(r, &p), 0);
+  nat_capture_reader_stats(r, &st);
+  assert_int_equal(st.records, 4);
+  assert_int_equal(st.stun, 3);
+  assert_int_equal(st.reason[NAT_CAPR_LINKTYPE], 1);
+  nat_capture_reader_close(r);
+}
+
+/* A big-endian section then a little-endian one: each its own
+ * interfaces (indexes start again at 0), the second with a Simple
+ * Packet Block (no timestamp) and an obsolete Packet Block. */
+static void test_pcapng_sections(void **state) {
+  bw w = {0};
+  uint8_t f[256];
+  (void)state;
+  shb(&w, true);
+  idb(&w, NAT_LINK_RAW, 9, 0);
+  epb(&w, 0, T0 * 1000000000 + 7, f, frame(f, NAT_LINK_RAW, 1));
+  shb(&w, false);
+  idb(&w, NAT_LINK_ETHERNET, 3, -5); /* milliseconds, 5 s earlier */
+  spb(&w, f, frame(f, NAT_LINK_ETHERNET, 2));
+  pb(&w, 0, T0 * 1000 + 42, f, frame(f, NAT_LINK_ETHERNET, 3));
+  shb(&w, true);
+  idb(&w, NAT_LINK_LINUX_SLL, -1, 0);
+  epb(&w, 0, T0 * 1000000 + 1, f, frame(f, NAT_LINK_LINUX_SLL, 4));
+  write_bw(&w);
+  nat_capture_reader *r = open_ok();
+  assert_int_equal(nat_capture_reader_linktype(r), NAT_LINK_RAW);
+  want_pkt(r, 1, 0, NAT_LINK_RAW, T0 * NAT_SECONDS + 7);
+  want_pkt(r, 2, 0, NAT_LINK_ETHERNET, 0);
+  want_pkt(r, 3, 0, NAT_LINK_ETHERNET, (T0 - 5) * NAT_SECONDS + 42000000);
+  want_pkt(r, 4, 0, NAT_LINK_LINUX_SLL, T0 * NAT_SECONDS + 1000);
+  nat_capture_pkt p;
+  assert_int_equal(nat_capture_reader_next(r, &p), 0);
+  nat_capture_reader_close(r);
+}
+
+/* Only unsupported interfaces: the open fails as for a classic file. */
+static void test_pcapng_unsupported(void **state) {
+  bw w = {0};
+  uint8_t f[256];
+  nat_capture_reader *r = NULL;
+  char err[NAT_CAPTURE_ERRLEN];
+  (void)state;
+  shb(&w, false);
+  idb(&w, 147, -1, 0);
+  idb(&w, 105, -1, 0);
+  epb(&w, 0, 0, f, frame(f, NAT_LINK_RAW, 1));
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_EUNSUPPORTED);
+  assert_null(r);
+  print_message("pcapng link type: %s\n", err);
+  assert_non_null(strstr(err, tmp_path));
+  assert_non_null(strstr(err, "link type USER0 (147) is not supported"));
+  /* no interface at all before the first packet */
+  w.n = 0;
+  shb(&w, false);
+  epb(&w, 0, 0, f, frame(f, NAT_LINK_RAW, 1));
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  print_message("no IDB: %s\n", err);
+  assert_non_null(strstr(err, "not a readable pcap or pcapng capture"));
+  assert_non_null(strstr(err, "no interface description block"));
+}
+
+/* A good pcapng file: SHB (28 bytes), IDB (raw, ns), then two EPBs. */
+static void good_ng(bw *w, size_t *epb2) {
+  uint8_t f[256];
+  w->n = 0;
+  shb(w, false);
+  idb(w, NAT_LINK_RAW, 9, 0);
+  epb(w, 0, T0 * NAT_SECONDS, f, frame(f, NAT_LINK_RAW, 1));
+  *epb2 = w->n;
+  epb(w, 0, T0 * NAT_SECONDS, f, frame(f, NAT_LINK_RAW, 2));
+}
+
+static void put32le(uint8_t *p, uint32_t v) {
+  put_le32(p, v);
+}
+
+/* The second EPB damaged in one way: the first packet comes, then the
+ * damage is named with record 2 and the EPB's byte offset. */
+static void damaged_second(void (*damage)(bw *, size_t), const char *word) {
+  bw w;
+  size_t at;
+  char want[64];
+  nat_capture_pkt p;
+  good_ng(&w, &at);
+  damage(&w, at);
+  write_bw(&w);
+  nat_capture_reader *r = open_ok();
+  assert_int_equal(nat_capture_reader_next(r, &p), 1);
+  assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
+  const char *msg = nat_capture_reader_strerror(r);
+  print_message("%s: %s\n", word, msg);
+  snprintf(want, sizeof want, "record 2 (byte offset %zu)", at);
+  assert_non_null(strstr(msg, tmp_path));
+  assert_non_null(strstr(msg, want));
+  assert_non_null(strstr(msg, word));
+  assert_null(strchr(msg, '\n'));
+  assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
+  nat_capture_reader_close(r);
+}
+
+static void d_not4(bw *w, size_t at) {
+  put32le(w->b + at + 4, 61);
+}
+static void d_short(bw *w, size_t at) {
+  put32le(w->b + at + 4, 8);
+}
+static void d_huge(bw *w, size_t at) {
+  put32le(w->b + at + 4, 0x7FFFFFF0);
+}
+static void d_trail(bw *w, size_t at) {
+  (void)at;
+  put32le(w->b + w->n - 4, 1234);
+}
+static void d_caplen(bw *w, size_t at) {
+  put32le(w->b + at + 20, 4000);
+}
+static void d_ifid(bw *w, size_t at) {
+  put32le(w->b + at + 8, 1);
+}
+static void d_cut(bw *w, size_t at) {
+  w->n = at + 30;
+}
+static void d_cut_hdr(bw *w, size_t at) {
+  w->n = at + 6;
+}
+
+static void test_pcapng_damaged(void **state) {
+  (void)state;
+  damaged_second(d_not4, "not a multiple of 4");
+  damaged_second(d_short, "not a multiple of 4 of at least 12");
+  damaged_second(d_huge, "over the 327680-byte limit");
+  damaged_second(d_trail, "trailing length 1234 differs");
+  damaged_second(d_caplen, "captured length 4000 overruns");
+  damaged_second(d_ifid, "packet of interface 1, but the section describes 1");
+  damaged_second(d_cut, "truncated block");
+  damaged_second(d_cut_hdr, "truncated block header");
+}
+
+/* Damage before the first interface: the open fails with the reason. */
+static void test_pcapng_damaged_header(void **state) {
+  bw w;
+  size_t at;
+  nat_capture_reader *r = NULL;
+  char err[NAT_CAPTURE_ERRLEN];
+  (void)state;
+  good_ng(&w, &at);
+  put32le(w.b + 8, 0x11223344); /* byte-order magic */
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  print_message("bad BOM: %s\n", err);
+  assert_non_null(strstr(err, "not a readable pcap or pcapng capture"));
+  assert_non_null(strstr(err, "byte-order magic"));
+  good_ng(&w, &at);
+  put32le(w.b + 28 + 4, 0xFFFF); /* the IDB's total length */
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  print_message("bad IDB: %s\n", err);
+  assert_non_null(strstr(err, "not a multiple of 4"));
+  good_ng(&w, &at);
+  w.b[12] = 2; /* version 2.0 */
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  assert_non_null(strstr(err, "pcapng version 2.0"));
+  good_ng(&w, &at);
+  w.n = 20; /* inside the SHB */
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  assert_non_null(strstr(err, "truncated"));
+  /* an IDB option that overruns its block */
+  w.n = 0;
+  shb(&w, false);
+  size_t s = blk_begin(&w, 1);
+  w32(&w, 1), w32(&w, 0);
+  w16(&w, 9), w16(&w, 200), w32(&w, 0);
+  blk_end(&w, s);
+  write_bw(&w);
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  print_message("bad option: %s\n", err);
+  assert_non_null(strstr(err, "option 9 of 200 bytes overruns"));
+}
+
+/* Classic pcap written by hand: big-endian with microseconds, then
+ * little-endian with nanoseconds (Ethernet). */
+static void classic(bw *w, bool be, bool nano, uint32_t lt) {
+  w->n = 0;
+  w->be = be;
+  w32(w, nano ? 0xA1B23C4D : 0xA1B2C3D4);
+  w16(w, 2), w16(w, 4);
+  w32(w, 0), w32(w, 0), w32(w, 65535), w32(w, lt);
+}
+
+static void rec(bw *w, uint32_t sec, uint32_t frac, const uint8_t *f,
+                size_t n) {
+  w32(w, sec), w32(w, frac), w32(w, (uint32_t)n), w32(w, (uint32_t)n);
+  wbytes(w, f, n);
+}
+
+static void test_classic_byte_orders(void **state) {
+  bw w;
+  uint8_t f[256];
+  (void)state;
+  classic(&w, true, false, NAT_LINK_LINUX_SLL);
+  rec(&w, (uint32_t)T0, 999999, f, frame(f, NAT_LINK_LINUX_SLL, 1));
+  rec(&w, (uint32_t)T0 + 1, 5, f, frame(f, NAT_LINK_LINUX_SLL, 2));
+  write_bw(&w);
+  nat_capture_reader *r = open_ok();
+  assert_int_equal(nat_capture_reader_linktype(r), NAT_LINK_LINUX_SLL);
+  want_pkt(r, 1, 0, NAT_LINK_LINUX_SLL, T0 * NAT_SECONDS + 999999000);
+  want_pkt(r, 2, 0, NAT_LINK_LINUX_SLL, (T0 + 1) * NAT_SECONDS + 5000);
+  nat_capture_reader_close(r);
+  classic(&w, false, true, NAT_LINK_ETHERNET);
+  rec(&w, (uint32_t)T0, 999999999, f, frame(f, NAT_LINK_ETHERNET, 3));
+  write_bw(&w);
+  r = open_ok();
+  want_pkt(r, 3, 0, NAT_LINK_ETHERNET, T0 * NAT_SECONDS + 999999999);
+  nat_capture_reader_close(r);
+  /* Kuznetzov's patched format: 24-byte record headers, microseconds */
+  classic(&w, false, false, NAT_LINK_RAW);
+  w.n = 0;
+  w32(&w, 0xA1B2CD34);
+  w16(&w, 2), w16(&w, 4);
+  w32(&w, 0), w32(&w, 0), w32(&w, 65535), w32(&w, NAT_LINK_RAW);
+  for (unsigned i = 4; i <= 5; i++) {
+    size_t n = frame(f, NAT_LINK_RAW, i);
+    w32(&w, (uint32_t)T0), w32(&w, i), w32(&w, (uint32_t)n);
+    w32(&w, (uint32_t)n);
+    w32(&w, 2), w16(&w, 0x0800), w8(&w, 4), w8(&w, 0);
+    wbytes(&w, f, n);
+  }
+  write_bw(&w);
+  r = open_ok();
+  want_pkt(r, 4, 0, NAT_LINK_RAW, T0 * NAT_SECONDS + 4000);
+  want_pkt(r, 5, 0, NAT_LINK_RAW, T0 * NAT_SECONDS + 5000);
+  nat_capture_pkt p;
+  assert_int_equal(nat_capture_reader_next(r, &p), 0);
+  nat_capture_reader_close(r);
+  /* a version libpcap does not read either */
+  classic(&w, false, true, NAT_LINK_ETHERNET);
+  w.b[4] = 1;
+  write_bw(&w);
+  char err[NAT_CAPTURE_ERRLEN];
+  assert_int_equal(nat_capture_reader_open(&r, tmp_path, err, sizeof err),
+                   NAT_ECAPTURE);
+  assert_non_null(strstr(err, "pcap version 1.4"));
+}
+
+/* A pipe, written a few bytes at a time by a child: pcapng with two
+ * interfaces (one look at the magic, no seeking), then a classic file
+ * from an fmemopen stream. */
+static void test_streams(void **state) {
+  bw w = {0};
+  uint8_t f[256];
+  int fds[2];
+  nat_capture_reader *r = NULL;
+  char err[NAT_CAPTURE_ERRLEN];
+  nat_capture_pkt p;
+  (void)state;
+  shb(&w, false);
+  idb(&w, NAT_LINK_LINUX_SLL, 9, 0);
+  idb(&w, NAT_LINK_ETHERNET, 6, 0);
+  for (unsigned i = 1; i <= 40; i++)
+    epb(&w, i % 2, i % 2 ? T0 * 1000000 + i : T0 * NAT_SECONDS + i, f,
+        frame(f, i % 2 ? NAT_LINK_ETHERNET : NAT_LINK_LINUX_SLL, i));
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    for (size_t o = 0; o < w.n; o += 7) {
+      size_t n = w.n - o < 7 ? w.n - o : 7;
+      if (write(fds[1], w.b + o, n) != (ssize_t)n)
+        _exit(1);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  FILE *fp = fdopen(fds[0], "rb");
+  assert_non_null(fp);
+  assert_int_equal(nat_capture_reader_open_fp(&r, fp, "-", err, sizeof err), 0);
+  assert_int_equal(nat_capture_reader_linktype(r), NAT_LINK_LINUX_SLL);
+  for (unsigned i = 1; i <= 40; i++)
+    want_pkt(r, i, i % 2, i % 2 ? NAT_LINK_ETHERNET : NAT_LINK_LINUX_SLL,
+             T0 * NAT_SECONDS + (i % 2 ? 1000u * i : i));
+  assert_int_equal(nat_capture_reader_next(r, &p), 0);
+  nat_capture_reader_close(r);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* fmemopen, classic big-endian, cut inside the second record */
+  classic(&w, true, true, NAT_LINK_RAW);
+  rec(&w, (uint32_t)T0, 1, f, frame(f, NAT_LINK_RAW, 1));
+  size_t at = w.n;
+  rec(&w, (uint32_t)T0, 2, f, frame(f, NAT_LINK_RAW, 2));
+  fp = fmemopen(w.b, w.n - 3, "rb");
+  assert_non_null(fp);
+  assert_int_equal(nat_capture_reader_open_fp(&r, fp, "mem", err, sizeof err),
+                   0);
+  want_pkt(r, 1, 0, NAT_LINK_RAW, T0 * NAT_SECONDS + 1);
+  assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
+  char want[80];
+  snprintf(want, sizeof want,
+           "mem: damaged capture at record 2 (byte offset %zu)", at);
+  print_message("fmemopen: %s\n", nat_capture_reader_strerror(r));
+  assert_non_null(strstr(nat_capture_reader_strerror(r), want));
+  nat_capture_reader_close(r);
+}
+
 static void test_open_errors(void **state) {
   nat_capture_reader *r = NULL;
   nat_capture_writer *w = NULL;
@@ -427,6 +954,15 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_wrong_magic_and_garbage, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_pcapng_interfaces, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pcapng_sections, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pcapng_unsupported, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pcapng_damaged, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pcapng_damaged_header, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_classic_byte_orders, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* libnat -- captured traces: frame decoding, a streaming pcap/pcapng
- * reader and a pcap writer.
+ * reader and a pcap writer (no libpcap: libnat reads and writes the
+ * files itself).
  *
  * Three layers, used by `netcheck --record` and `netcheck --replay`:
  *
@@ -14,11 +15,16 @@
  *    Fragments (IPv4 MF/offset, the IPv6 fragment header) are refused and
  *    counted: STUN over fragmented UDP is not reassembled.
  *
- *  - nat_capture_reader (driver, libpcap): streams a pcap or pcapng file
- *    (pcap_fopen_offline) record by record and returns each datagram whose
- *    payload is a STUN message by CONTENT, on any port: nat_stun_decode()
- *    accepts it (RFC 5389/8489 messages and classic RFC 3489 ones). Memory
- *    stays flat whatever the file's size: one record at a time.
+ *  - nat_capture_reader (driver, stdio): streams a classic pcap file
+ *    (micro- or nanosecond, either byte order) or a pcapng file (several
+ *    sections in either byte order; interfaces each with its own link
+ *    type, if_tsresol and if_tsoffset; Enhanced, Simple and obsolete
+ *    Packet Blocks; other blocks skipped) record by record and returns
+ *    each datagram whose payload is a STUN message by CONTENT, on any
+ *    port: nat_stun_decode() accepts it (RFC 5389/8489 messages and
+ *    classic RFC 3489 ones). Memory stays flat whatever the file's size:
+ *    one bounded buffer (at most 384 KiB); a packet over 262,144 bytes or
+ *    a pcapng block over 327,680 is refused as damage.
  *
  *  - nat_capture_writer (driver, stdio): writes a classic pcap file
  *    (nanosecond timestamps) in which each datagram gets a synthesized
@@ -47,9 +53,9 @@
 extern "C" {
 #endif
 
-/** Link types, as the LINKTYPE_ values stored in pcap files (libpcap's
- * pcap_datalink() gives the DLT_ value, which differs only for raw IP:
- * both are accepted). */
+/** Link types, as the LINKTYPE_ values stored in pcap and pcapng files
+ * (the DLT_ value of raw IP, 12 on Linux, differs from its LINKTYPE_
+ * value 101: both are accepted). */
 typedef enum nat_linktype {
   NAT_LINK_NULL = 0,        /**< BSD loopback, family in host order */
   NAT_LINK_ETHERNET = 1,    /**< DLT_EN10MB */
@@ -128,15 +134,20 @@ typedef struct nat_capture_reader nat_capture_reader;
 /** One STUN datagram from a capture. Valid until the next call on the
  * reader. */
 typedef struct nat_capture_pkt {
-  nat_tstamp ts;     /**< record timestamp, ns since the Unix epoch */
-  uint64_t record;   /**< 1-based record number in the file */
+  nat_tstamp ts;     /**< record timestamp, ns since the Unix epoch
+                          (pcapng: from its interface's if_tsresol, plus
+                          its if_tsoffset; 0 for a Simple Packet Block,
+                          which has none) */
+  uint64_t record;   /**< 1-based record number in the file (pcapng:
+                          packet blocks only, over all sections) */
   nat_addr src, dst; /**< UDP endpoints */
   const uint8_t *payload;
   size_t len;
   const nat_stun_msg *msg; /**< the decoded STUN message (over payload) */
-  uint32_t linktype;       /**< the record's link type (pcapng: its
-                                interface's) */
-  uint32_t ifindex;        /**< pcapng interface index (0 in pcap) */
+  uint32_t linktype;       /**< the record's link type, as stored in the
+                                file (pcapng: its interface's) */
+  uint32_t ifindex;        /**< pcapng interface index within its section
+                                (0 in pcap) */
   uint8_t ttl;             /**< IPv4 TTL / IPv6 hop limit as captured */
   uint8_t dir;             /**< nat_capture_dir */
 } nat_capture_pkt;
@@ -150,18 +161,26 @@ typedef struct nat_capture_stats {
                                (cookie, length) but fail nat_stun_decode():
                                hostile or damaged, counted, not returned */
   uint64_t not_stun;       /**< other UDP payloads (QUIC, DNS, ...) */
-  uint64_t reason[NAT_CAPR_COUNT]; /**< frames refused, per reason */
+  uint64_t reason[NAT_CAPR_COUNT]; /**< frames refused, per reason
+                                       (a pcapng interface of an
+                                       unsupported link type: each of
+                                       its packets, NAT_CAPR_LINKTYPE) */
 } nat_capture_stats;
 
 /** Longest message nat_capture_reader_strerror() returns, with the NUL. */
 #define NAT_CAPTURE_ERRLEN 512
 
-/** Open the pcap or pcapng file @p path for streaming.
+/** Open the pcap or pcapng file @p path for streaming. Reads the file
+ * header (pcapng: the first section's blocks up to its first packet, so
+ * that the interfaces described before it are known).
  * @return 0; a negative errno (UV_ENOENT, UV_EACCES, ... -- libuv's codes
  *         are negative errno values) if the file cannot be opened;
- *         NAT_ECAPTURE if it is not a capture libpcap can read (wrong
- *         magic, damaged header); NAT_EUNSUPPORTED if its link type is not
- *         one nat_capture_decode() knows; NAT_ENOMEM; NAT_EINVAL. On every
+ *         NAT_ECAPTURE if it is not a capture the reader takes (empty,
+ *         wrong magic, unsupported version, damaged header or section
+ *         header, no interface described before the first packet, a read
+ *         error); NAT_EUNSUPPORTED if its link type (pcapng: that of every
+ *         interface described before the first packet) is not one
+ *         nat_capture_decode() knows; NAT_ENOMEM; NAT_EINVAL. On every
  *         error but NAT_EINVAL and NAT_ENOMEM, @p err (if not NULL) gets a
  *         one-line message naming the file (@p errlen bytes,
  *         NAT_CAPTURE_ERRLEN is enough). */
@@ -180,14 +199,18 @@ NAT_EXTERN int nat_capture_reader_open_fp(nat_capture_reader **out, FILE *fp,
 /** The next STUN datagram. Records that are not STUN are counted in the
  * stats and skipped.
  * @return 1 and @p out filled; 0 at the end of the file; NAT_ECAPTURE if
- *         the file is damaged (truncated record, garbage record header):
- *         nat_capture_reader_strerror() then names the record number and
- *         byte offset, and later calls return NAT_ECAPTURE again. */
+ *         the file is damaged (truncated record, garbage record header,
+ *         a pcapng block whose lengths do not add up, a packet of an
+ *         interface the section does not describe) or cannot be read:
+ *         nat_capture_reader_strerror() then names the record number (of
+ *         the next packet) and the byte offset (of the record or block at
+ *         fault), and later calls return NAT_ECAPTURE again. */
 NAT_EXTERN int nat_capture_reader_next(nat_capture_reader *r,
                                        nat_capture_pkt *out);
 
-/** The link type of the capture (LINKTYPE_ value; for pcapng, the first
- * interface's). */
+/** The link type of the capture (LINKTYPE_ value, DLT_RAW given as
+ * NAT_LINK_RAW; for pcapng, the first interface's, even when that one is
+ * not supported and a later one is). */
 NAT_EXTERN uint32_t nat_capture_reader_linktype(const nat_capture_reader *r);
 
 /** The last error message ("" if none). */
