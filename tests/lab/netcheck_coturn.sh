@@ -71,7 +71,7 @@ def expect(what, got, want):
     if got != want:
         sys.exit("%s: got %r, want %r" % (what, got, want))
 
-expect("schema_version", doc["schema_version"], 2)
+expect("schema_version", doc["schema_version"], 3)
 expect("tool", doc["tool"], "netcheck")
 expect("number of server entries", len(doc["servers"]), 1)
 s = doc["servers"][0]

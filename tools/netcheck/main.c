@@ -59,7 +59,7 @@ static const char usage_text[] =
     "                            gateway for 30 s, read it back, delete it\n"
     "      --basic               one Binding request per server only\n"
     "  -4, -6                    IPv4 only / IPv6 only (default: both)\n"
-    "  -j, --json                JSON report (schema_version 2)\n"
+    "  -j, --json                JSON report (schema_version 3)\n"
     "  -t, --timeout MS          overall deadline, 1..60000 (default 3000;\n"
     "                            --lifetime adds MAXSEC)\n"
     "      --software S          SOFTWARE attribute sent (default\n"
