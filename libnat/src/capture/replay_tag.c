@@ -55,6 +55,7 @@ typedef struct tagger {
   nat_addr *ips;  /* scratch: one socket's destination IPs (lazy) */
   size_t dropped; /* records whose server would be beyond the cap */
   bool filtering_ok;
+  size_t lifetime; /* lifetime probes found (lifetime_probes) */
 } tagger;
 
 static bool answered(const nat_obs *o) {
@@ -331,6 +332,42 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     }
   }
   free(mip);
+  if (gone == 0)
+    return 0;
+  for (i = j = 0; i < t->n; i++)
+    if (!(t->recs[i].flags & NAT__REC_DROP))
+      t->recs[j++] = t->recs[i];
+  t->n = j;
+  d->ignored += gone;
+  return index_build(t);
+}
+
+/* A request to a mapped address that equals its socket's own local
+ * address (no translation: a host with a public address) is not a
+ * hairpin test: nothing was translated that could turn back, and the
+ * request went straight to the socket. Such requests are left out of the
+ * log and counted as ignored, the diag's counters follow (a live run
+ * with no NAT makes no hairpin verdict either). @return 0 or
+ * NAT_ENOMEM. */
+static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
+  size_t i, j, gone = 0;
+  for (i = 0; i < t->n; i++) {
+    nat__rp_rec *r = &t->recs[i];
+    uint32_t id = t->ix.dst_id[i], first;
+    if (!(r->flags & NAT__REC_HAIRPIN) || id == NONE ||
+        (first = t->ix.first_map[id]) == NONE ||
+        !nat_addr_equal(&t->recs[first].o.local, &r->o.server))
+      continue;
+    r->flags |= NAT__REC_DROP;
+    gone++;
+    d->hairpin_requests--;
+    if (r->o.status == 0) {
+      d->hairpin_arrivals--;
+      d->responses--;
+    } else {
+      d->timeouts--;
+    }
+  }
   if (gone == 0)
     return 0;
   for (i = j = 0; i < t->n; i++)
@@ -655,15 +692,124 @@ static void ensure_basic(tagger *t) {
       t->srv[s].pick->tags |= TAG(NAT_OBS_BASIC);
 }
 
+/* The records of local socket @p local: by_sock[*a, *b), empty if none.
+ * Binary search: by_sock is sorted by local address. */
+static void sock_run(const tagger *t, const nat_addr *local, size_t *a,
+                     size_t *b) {
+  size_t lo = 0, hi = t->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (cmp_addr(&t->by_sock[mid]->o.local, local) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *a = lo;
+  for (hi = lo; hi < t->n && cmp_addr(&t->by_sock[hi]->o.local, local) == 0;
+       hi++)
+    ;
+  *b = hi;
+}
+
+/* The socket a plain request @p y with RESPONSE-PORT asked its answer to
+ * go to (X): where the answer was delivered (NAT__REC_RPORT), else the
+ * client socket of y's IP that has that port itself (no translation) or
+ * whose mapping has it (the first answer mapped to @p pub_ip at that
+ * port). @return false if none is in the capture. */
+static bool rport_target(const tagger *t, const nat__rp_rec *y,
+                         const nat_addr *pub_ip, nat_addr *x) {
+  nat_addr m;
+  uint32_t id;
+  size_t a, b;
+  *x = y->o.local;
+  if (y->flags & NAT__REC_RPORT) {
+    x->port = y->to_port;
+    return true;
+  }
+  x->port = y->o.response_port;
+  sock_run(t, x, &a, &b);
+  if (a < b)
+    return true;
+  if (pub_ip == NULL || pub_ip->family != y->o.local.family)
+    return false;
+  m = *pub_ip;
+  m.port = y->o.response_port;
+  id = index_find(&t->ix, &m);
+  if (id == NONE || t->ix.first_map[id] == NONE)
+    return false;
+  *x = t->recs[t->ix.first_map[id]].o.local;
+  return nat_addr_equal_ip(x, &y->o.local) && x->port != y->o.local.port;
+}
+
+/* How long socket @p x had been idle when @p at came: from its last
+ * datagram before @p at (a request's first transmission, or its answer's
+ * arrival) -- 0 if x had no answered request before @p at (no mapping
+ * known to have been made). */
+static nat_tstamp idle_since(const tagger *t, const nat_addr *x,
+                             nat_tstamp at) {
+  size_t a, b, i;
+  nat_tstamp last = 0;
+  bool mapped = false;
+  sock_run(t, x, &a, &b);
+  for (i = a; i < b; i++) {
+    const nat_obs *o = &t->by_sock[i]->o;
+    if (o->sent_at >= at)
+      continue;
+    if (o->sent_at > last)
+      last = o->sent_at;
+    if (answered(o) && o->sent_at + o->rtt < at) {
+      mapped = true;
+      if (o->sent_at + o->rtt > last)
+        last = o->sent_at + o->rtt;
+    }
+  }
+  return mapped ? at - last : 0;
+}
+
+/* Lifetime probes (turnutils_natdiscovery -t, netcheck --lifetime): a
+ * plain request from socket Y with RESPONSE-PORT asks the server to
+ * answer to another socket X of the client, which had been idle: the
+ * answer arriving at X shows X's mapping alive after that idle time
+ * (status 0), its absence shows it gone (NAT_ETIMEDOUT). o.idle gets X's
+ * idle time (Y's first transmission minus X's last datagram). An answer
+ * that came back to Y itself (a server that ignores RESPONSE-PORT), and
+ * a request whose X is not in the capture or was never answered before,
+ * are no probe. Needs the index and by_sock. */
+static void lifetime_probes(tagger *t) {
+  const nat_addr *pub = NULL;
+  size_t i;
+  for (i = 0; i < t->n && pub == NULL; i++)
+    if (answered(&t->recs[i].o) && !(t->recs[i].flags & NAT__REC_HAIRPIN))
+      pub = &t->recs[i].o.mapped;
+  for (i = 0; i < t->n; i++) {
+    nat__rp_rec *y = &t->recs[i];
+    nat_addr x;
+    nat_tstamp idle;
+    if (y->o.response_port == 0 || !plain(y) ||
+        (y->o.status == 0 && !(y->flags & NAT__REC_RPORT)) ||
+        (y->o.status != 0 && y->o.status != NAT_ETIMEDOUT))
+      continue;
+    if (!rport_target(t, y, pub, &x))
+      continue;
+    idle = idle_since(t, &x, y->o.sent_at);
+    if (idle <= 0)
+      continue;
+    y->o.idle = idle;
+    y->flags |= NAT__REC_LIFE;
+    t->lifetime++;
+  }
+}
+
 static int emit(const tagger *t, nat_obslog *log) {
   size_t i;
   uint8_t test;
   for (i = 0; i < t->n; i++) {
     nat_obs o = t->recs[i].o;
-    for (test = NAT_OBS_BASIC; test <= NAT_OBS_ALLOCATION; test++) {
+    for (test = NAT_OBS_BASIC; test <= NAT_OBS_LIFETIME; test++) {
       if (!(t->recs[i].tags & TAG(test)))
         continue;
       o.test = test;
+      o.idle = test == NAT_OBS_LIFETIME ? t->recs[i].o.idle : 0;
       if (nat_obslog_append(log, &o) != 0)
         return NAT_ENOMEM;
     }
@@ -806,6 +952,35 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
     d->measurable |= NAT_REPLAY_M_HAIRPIN;
   if (d->inside && alloc >= 2)
     d->measurable |= NAT_REPLAY_M_ALLOCATION;
+  /* a mapping's lifetime: only where there is a NAT (a translation), and
+   * from inside, where the answer's arrival at the idle socket is seen */
+  if (d->inside && d->saw_translation && t->lifetime > 0)
+    d->measurable |= NAT_REPLAY_M_LIFETIME;
+}
+
+/* Inside the NAT, allocation is measurable also when the analyzer's
+ * allocation rules decide over what the capture gave (the observations
+ * emitted from @p log[start..]): two fresh sockets asking one server are
+ * not the only evidence -- e.g. two sockets' preserved ports from a
+ * turnutils_natdiscovery -t capture, or the classic `stun` client's two
+ * sockets (nat/verdict.h, the rules for few samples). A verdict the
+ * analyzer leaves unknown adds nothing. @return 0 or NAT_ENOMEM. */
+static int alloc_decides(const nat_obslog *log, size_t start,
+                         nat_replay_diag *d) {
+  nat_obslog view;
+  nat_alloc_verdict av;
+  int rv;
+  if (!d->inside || (d->measurable & NAT_REPLAY_M_ALLOCATION) ||
+      log->n <= start)
+    return 0;
+  view.v = log->v + start;
+  view.n = view.cap = log->n - start;
+  rv = nat_analyze_allocation(&view, &av, NULL);
+  if (rv == NAT_ENOMEM)
+    return rv;
+  if (rv == 0 && av.kind != NAT_PA_UNKNOWN)
+    d->measurable |= NAT_REPLAY_M_ALLOCATION;
+  return 0;
 }
 
 static void tagger_free(tagger *t) {
@@ -834,6 +1009,8 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n,
   if ((rv = index_build(t)) != 0)
     return rv;
   if ((rv = late_hairpins(t, d)) != 0)
+    return rv;
+  if ((rv = untranslated_hairpins(t, d)) != 0)
     return rv;
   assign_servers(t);
   return drop_capped(t);
@@ -864,12 +1041,19 @@ int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
       ;
     tag_socket(&t, t.by_sock + a, b - a, ++g);
   }
+  lifetime_probes(&t);
   index_free(&t.ix); /* not needed any more: lower the peak of emit() */
   tag_alloc_and_basic(&t);
   ensure_basic(&t);
+  for (i = 0; i < n; i++)
+    if (recs[i].flags & NAT__REC_LIFE)
+      recs[i].tags |= TAG(NAT_OBS_LIFETIME);
   d->nservers = t.nsrv;
   measurable(&t, capture_point, d);
+  a = nat_obslog_count(log);
   rv = emit(&t, log);
+  if (rv == 0)
+    rv = alloc_decides(log, a, d);
   tagger_free(&t);
   return rv;
 }
@@ -917,10 +1101,18 @@ const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
                ? "no request to another socket's mapped address"
                : outside;
   case NAT_REPLAY_M_ALLOCATION:
-    return d->inside ? "fewer than two fresh sockets asked the same server"
+    return d->inside ? "fewer than two fresh sockets asked the same server, "
+                       "and the mappings answered are too few for the "
+                       "rules for few samples"
                      : outside;
   case NAT_REPLAY_M_LIFETIME:
-    return "mapping lifetime is not inferred from captures";
+    if (!d->inside)
+      return "the capture may have been taken outside the NAT, where the "
+             "arrival of an answer at an idle socket is not seen";
+    if (!d->saw_translation)
+      return "no NAT: a mapping lifetime does not apply";
+    return "no RESPONSE-PORT probe asked for an answer at a socket left "
+           "idle after its mapping was made";
   default:
     return "unknown";
   }
