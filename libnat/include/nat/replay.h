@@ -258,6 +258,8 @@ typedef struct nat_replay_diag {
   uint64_t other_client_obs; /**< observations of non-client requesters */
   uint64_t server_overflow;  /**< observations of servers beyond
                                   NAT_REPLAY_MAX_SERVERS, left out */
+  uint64_t hop_probes;       /**< the client's hop probes (nat/hops.h:
+                                  a small TTL), left out of the log */
   nat_addr client;           /**< the client's IP (port 0) */
   size_t nclients;           /**< requesting IPs seen (capped) */
   nat_addr clients[NAT_REPLAY_MAX_CLIENTS];

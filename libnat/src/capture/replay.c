@@ -27,6 +27,7 @@ typedef struct rp_entry {
   bool hairpin;
   bool arrived; /* seen again from another source to another destination */
   uint16_t response_port;
+  uint8_t ttl; /* of the first transmission, 0: not said */
   uint32_t change_flags;
   unsigned transmissions;
   nat_addr src, dst;
@@ -244,6 +245,7 @@ static nat__rp_rec *record(nat_replay *r, const rp_entry *e, int status,
   rec->o.response_port = e->response_port;
   rec->o.sent_at = e->sent_at - r->t0;
   rec->seq = r->seq++;
+  rec->ttl = e->ttl;
   rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
   if (e->arrived) {
     /* a hairpin request not known as one when it was sent (a capture
@@ -445,6 +447,7 @@ static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   if (nat_stun_msg_get_response_port(m, &rport) == 0)
     e->response_port = rport;
   e->transmissions = 1;
+  e->ttl = ttl;
   e->src = *src;
   e->dst = *dst;
   e->sent_at = e->last_tx = ts;

@@ -31,6 +31,8 @@ typedef struct nat__rp_rec {
   uint8_t pad;
   uint16_t to_port;   /* NAT__REC_RPORT: the local port (of the request's
                          source IP) the answer was delivered to */
+  uint8_t ttl;        /* IP TTL / hop limit of the first transmission as
+                         captured, 0: not said */
 } nat__rp_rec;
 
 /* True for a request that asked the server to answer from elsewhere. */

@@ -378,6 +378,39 @@ static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
   return index_build(t);
 }
 
+/* A hop probe's TTL: at most this, while the client's usual requests
+ * carry at least HOP_USUAL_TTL (nat/replay.h, "Hop probes"). */
+#define HOP_MAX_TTL   16
+#define HOP_USUAL_TTL 32
+
+/* netcheck's hop probes (nat/hops.h): Binding requests with TTL 1..N from
+ * the behaviour socket, mostly unanswered (routers answer with ICMP
+ * time-exceeded, which a capture's STUN reader skips). A live run keeps
+ * them out of the observation log (they go to its hop list); the replay
+ * recognizes a request whose first transmission was captured with a TTL
+ * of at most HOP_MAX_TTL while the client's usual TTL (request_ttl, the
+ * most common) is at least HOP_USUAL_TTL, and leaves it out, counted as
+ * hop_probes (its timeout or response no longer counted). Before
+ * anything else is tagged. */
+static void drop_hop_probes(tagger *t, nat_replay_diag *d) {
+  size_t i, j;
+  if (d->request_ttl < HOP_USUAL_TTL)
+    return;
+  for (i = j = 0; i < t->n; i++) {
+    nat__rp_rec *r = &t->recs[i];
+    if (r->ttl == 0 || r->ttl > HOP_MAX_TTL) {
+      t->recs[j++] = *r;
+      continue;
+    }
+    d->hop_probes++;
+    if (r->o.status == NAT_ETIMEDOUT && d->timeouts > 0)
+      d->timeouts--;
+    else if (r->o.status == 0 && d->responses > 0)
+      d->responses--;
+  }
+  t->n = j;
+}
+
 /* Number the servers, learn their alternates, give every record its
  * server_idx and role. Plain requests first, then change requests. */
 static void assign_servers(tagger *t) {
@@ -999,6 +1032,10 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n,
   memset(t, 0, sizeof *t);
   t->recs = recs;
   t->n = n;
+  if (n == 0)
+    return 0;
+  drop_hop_probes(t, d);
+  n = t->n;
   if (n == 0)
     return 0;
   qsort(recs, n, sizeof *recs, cmp_sent);
