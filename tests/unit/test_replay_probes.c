@@ -23,8 +23,8 @@
 /* Feed a Binding request with ID @p n carrying RESPONSE-PORT @p rport. */
 static void req_rport(nat_replay *r, nat_tstamp ms, const char *src,
                       const char *dst, unsigned n, uint16_t rport) {
-  uint8_t buf[256], tid[12], v[4] = {(uint8_t)(rport >> 8), (uint8_t)rport,
-                                     0, 0};
+  uint8_t buf[256], tid[12],
+      v[4] = {(uint8_t)(rport >> 8), (uint8_t)rport, 0, 0};
   nat_stun_builder b;
   nat_addr s = A(src), d = A(dst);
   ssize_t len;
@@ -276,11 +276,10 @@ static void ttl_pkt(nat_replay *r, nat_tstamp ms, const char *src,
   nat_addr map;
   ssize_t len;
   memset(tid, (int)n, sizeof tid);
-  assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                                         mapped ? NAT_STUN_SUCCESS
-                                                : NAT_STUN_REQUEST,
-                                         tid),
-                   0);
+  assert_int_equal(
+      nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
+                            mapped ? NAT_STUN_SUCCESS : NAT_STUN_REQUEST, tid),
+      0);
   if (mapped != NULL) {
     map = A(mapped);
     nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &map);

@@ -14,9 +14,10 @@
 #define NAT__REC_HAIRPIN 0x01u
 #define NAT__REC_DROP    0x02u /* tagger: its server is beyond the cap */
 #define NAT__REC_ARRIVED 0x04u /* unanswered, but seen arriving elsewhere */
-#define NAT__REC_RPORT   0x08u /* answered at another socket of the client,
-                                  as its RESPONSE-PORT asked: to_port */
-#define NAT__REC_LIFE    0x10u /* tagger: a lifetime probe (o.idle set) */
+#define NAT__REC_RPORT                                                         \
+  0x08u                     /* answered at another socket of the client,       \
+                               as its RESPONSE-PORT asked: to_port */
+#define NAT__REC_LIFE 0x10u /* tagger: a lifetime probe (o.idle set) */
 
 /* One finished transaction before tagging. */
 typedef struct nat__rp_rec {
@@ -29,10 +30,10 @@ typedef struct nat__rp_rec {
   uint8_t tags;       /* 1 << nat_obs_test, set by the tagger */
   uint8_t role;       /* tagger's scratch: destination role */
   uint8_t pad;
-  uint16_t to_port;   /* NAT__REC_RPORT: the local port (of the request's
-                         source IP) the answer was delivered to */
-  uint8_t ttl;        /* IP TTL / hop limit of the first transmission as
-                         captured, 0: not said */
+  uint16_t to_port; /* NAT__REC_RPORT: the local port (of the request's
+                       source IP) the answer was delivered to */
+  uint8_t ttl;      /* IP TTL / hop limit of the first transmission as
+                       captured, 0: not said */
 } nat__rp_rec;
 
 /* True for a request that asked the server to answer from elsewhere. */
