@@ -20,9 +20,11 @@
 #include "nat/verdict.h"
 #include "replay_test_util.h"
 
-/* Feed a Binding request with ID @p n carrying RESPONSE-PORT @p rport. */
-static void req_rport(nat_replay *r, nat_tstamp ms, const char *src,
-                      const char *dst, unsigned n, uint16_t rport) {
+/* Feed a Binding request with ID @p n carrying RESPONSE-PORT @p rport and
+ * CHANGE-REQUEST @p change (0: none). */
+static void req_rport_change(nat_replay *r, nat_tstamp ms, const char *src,
+                             const char *dst, unsigned n, uint16_t rport,
+                             uint32_t change) {
   uint8_t buf[256], tid[12],
       v[4] = {(uint8_t)(rport >> 8), (uint8_t)rport, 0, 0};
   nat_stun_builder b;
@@ -33,11 +35,19 @@ static void req_rport(nat_replay *r, nat_tstamp ms, const char *src,
   assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
                                          NAT_STUN_REQUEST, tid),
                    0);
-  assert_int_equal(nat_stun_add_attr(&b, NAT_ATTR_RESPONSE_PORT, v, 4), 0);
+  if (rport != 0)
+    assert_int_equal(nat_stun_add_attr(&b, NAT_ATTR_RESPONSE_PORT, v, 4), 0);
+  if (change != 0)
+    assert_int_equal(nat_stun_add_change_request(&b, change), 0);
   len = nat_stun_builder_finish(&b, true);
   assert_true(len > 0);
   assert_int_equal(nat_replay_feed(r, T0 + ms * MS, &s, &d, buf, (size_t)len),
                    0);
+}
+
+static void req_rport(nat_replay *r, nat_tstamp ms, const char *src,
+                      const char *dst, unsigned n, uint16_t rport) {
+  req_rport_change(r, ms, src, dst, n, rport, 0);
 }
 
 static bool same(const nat_addr *a, const char *s) {
@@ -180,6 +190,41 @@ static void test_lifetime_needs_nat_inside(void **state) {
   lifetime_run(r, 0);
   finish(r, &log, &d);
   assert_false(d.measurable & NAT_REPLAY_M_LIFETIME);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* turnutils_stunclient on a public host: socket 46326 asks IP1:P1, then
+ * change IP+port with RESPONSE-PORT 46327, answered from IP2:P2 at 46327;
+ * then 46327 sends its own change request, answered from IP2:P2. The
+ * answer delivered through RESPONSE-PORT pairs, comes from an IP neither
+ * socket sent to (EI filtering), and the two sockets' preserved ports
+ * show a preserving allocation. */
+static void test_stunclient_public(void **state) {
+  nat_replay_config cfg = {.capture_point = NAT_REPLAY_AT_CLIENT};
+  nat_replay *r = mk(&cfg);
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_verdict v;
+  (void)state;
+  req(r, 0, "198.51.100.2:46326", P, 1, 0, false);
+  resp(r, 1, P, "198.51.100.2:46326", 1, "198.51.100.2:46326", ALT, false);
+  req_rport_change(r, 2, "198.51.100.2:46326", P, 2, 46327, CIP | CPT);
+  resp(r, 3, ALT, "198.51.100.2:46327", 2, "198.51.100.2:46326", ALT, false);
+  req_rport_change(r, 4, "198.51.100.2:46327", P, 3, 0, CIP | CPT);
+  resp(r, 5, ALT, "198.51.100.2:46327", 3, "198.51.100.2:46327", ALT, false);
+  finish(r, &log, &d);
+  assert_int_equal(d.responses, 3);
+  assert_int_equal(d.copies + d.timeouts + d.spoofed, 0);
+  assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+  assert_true(d.measurable & NAT_REPLAY_M_ALLOCATION);
+  assert_false(d.measurable & NAT_REPLAY_M_LIFETIME);
+  nat_verdict_init(&v);
+  assert_int_equal(nat_replay_verdict(&v, &log, &d, NULL), 0);
+  assert_int_equal(v.filtering, NAT_BEH_EI);
+  assert_int_equal(v.alloc.kind, NAT_PA_PRESERVING);
+  assert_int_equal(v.basic.nat_present, NAT_TRI_NO);
+  nat_verdict_free(&v);
   nat_obslog_free(&log);
   nat_replay_free(r);
 }
@@ -349,6 +394,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lifetime_from_response_port),
       cmocka_unit_test(test_lifetime_needs_nat_inside),
+      cmocka_unit_test(test_stunclient_public),
       cmocka_unit_test(test_allocation_from_few_samples),
       cmocka_unit_test(test_untranslated_hairpin),
       cmocka_unit_test(test_hop_probes),
