@@ -245,15 +245,16 @@ static nat__rp_rec *record(nat_replay *r, const rp_entry *e, int status,
   rec->o.response_port = e->response_port;
   rec->o.sent_at = e->sent_at - r->t0;
   rec->seq = r->seq++;
-  rec->ttl = e->ttl;
   rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
+  if (e->ttl != 0 && e->ttl <= NAT__HOP_MAX_TTL)
+    rec->flags |= NAT__REC_LOWTTL;
   if (e->arrived) {
     /* a hairpin request not known as one when it was sent (a capture
      * that starts mid-run): the tagger may recognize it */
     rec->flags |= NAT__REC_ARRIVED;
     if (status == NAT_ETIMEDOUT)
       rec->o.from = e->arr_from;
-    rec->arr_rtt = e->arr_at - e->sent_at;
+    rec->u.arr_rtt = e->arr_at - e->sent_at;
   }
   return rec;
 }
@@ -489,7 +490,7 @@ static void response(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   rec = record(r, e, 0, m, src, ts);
   if (rec != NULL && rport) {
     rec->flags |= NAT__REC_RPORT;
-    rec->to_port = dst->port;
+    rec->u.to_port = dst->port; /* answered: arr_rtt unused */
   }
   if (!e->hairpin && nat_stun_msg_get_mapped(m, &mapped) == 0)
     learn_socket(r, &e->src, &mapped);

@@ -60,7 +60,6 @@ void nat__replay_infer_point(nat_replay_diag *d, const nat_obs *xl,
 
 /* A hop probe's TTL: at most this, while the client's usual requests
  * carry at least HOP_USUAL_TTL (nat/replay.h, "Hop probes"). */
-#define HOP_MAX_TTL   16
 #define HOP_USUAL_TTL 32
 
 /* netcheck's hop probes (nat/hops.h): Binding requests with TTL 1..N from
@@ -68,7 +67,7 @@ void nat__replay_infer_point(nat_replay_diag *d, const nat_obs *xl,
  * time-exceeded, which a capture's STUN reader skips). A live run keeps
  * them out of the observation log (they go to its hop list); the replay
  * recognizes a request whose first transmission was captured with a TTL
- * of at most HOP_MAX_TTL while the client's usual TTL (request_ttl, the
+ * of at most NAT__HOP_MAX_TTL while the client's usual TTL (request_ttl, the
  * most common) is at least HOP_USUAL_TTL, and leaves it out, counted as
  * hop_probes (its timeout or response no longer counted). Before
  * anything else is tagged. */
@@ -79,7 +78,7 @@ size_t nat__replay_drop_hop_probes(nat__rp_rec *recs, size_t n,
     return n;
   for (i = j = 0; i < n; i++) {
     nat__rp_rec *r = &recs[i];
-    if (r->ttl == 0 || r->ttl > HOP_MAX_TTL) {
+    if (!(r->flags & NAT__REC_LOWTTL)) {
       recs[j++] = *r;
       continue;
     }

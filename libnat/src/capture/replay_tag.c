@@ -324,7 +324,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     if (arrived) {
       r->o.status = 0;
       r->o.from = from;
-      r->o.rtt = r->arr_rtt;
+      r->o.rtt = r->u.arr_rtt;
       d->timeouts--;
       d->responses++;
       d->hairpin_arrivals++;
@@ -723,7 +723,7 @@ static bool rport_target(const tagger *t, const nat__rp_rec *y,
   size_t a, b;
   *x = y->o.local;
   if (y->flags & NAT__REC_RPORT) {
-    x->port = y->to_port;
+    x->port = y->u.to_port;
     return true;
   }
   x->port = y->o.response_port;
