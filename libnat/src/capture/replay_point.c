@@ -58,8 +58,9 @@ void nat__replay_infer_point(nat_replay_diag *d, const nat_obs *xl,
   }
 }
 
-/* A hop probe's TTL: at most this, while the client's usual requests
- * carry at least HOP_USUAL_TTL (nat/replay.h, "Hop probes"). */
+/* The usual request TTL a client must have for a request of TTL at most
+ * NAT__HOP_MAX_TTL to be taken for a hop probe (nat/replay.h, "Hop
+ * probes"). */
 #define HOP_USUAL_TTL 32
 
 /* netcheck's hop probes (nat/hops.h): Binding requests with TTL 1..N from
