@@ -229,6 +229,47 @@ static void test_stunclient_public(void **state) {
   nat_replay_free(r);
 }
 
+/* Behind a NAT: socket Y opens IP1:P1, then change requests that ask
+ * their answers at port + 1 (RESPONSE-PORT, as turnutils_stunclient
+ * does), unanswered: the answers went towards another mapping (none
+ * there), so their loss says nothing about Y's filter. They are left out
+ * of the log; the same requests without RESPONSE-PORT rate the filter
+ * (APD). */
+static void test_change_answer_elsewhere_lost(void **state) {
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_verdict v;
+  int with;
+  (void)state;
+  for (with = 0; with < 2; with++) {
+    uint16_t rp = with ? 5001 : 0;
+    r = mk(NULL);
+    req(r, 0, X, P, 1, 0, false);
+    resp(r, 1, P, X, 1, XM, ALT, false);
+    req_rport_change(r, 10, X, P, 2, rp, CIP | CPT);
+    req_rport_change(r, 20, X, P, 3, rp, CPT);
+    finish(r, &log, &d);
+    assert_int_equal(d.timeouts, 2);
+    nat_verdict_init(&v);
+    assert_int_equal(nat_replay_verdict(&v, &log, &d, NULL), 0);
+    if (with) {
+      /* only the opening request, as a basic observation */
+      assert_int_equal(nat_obslog_count(&log), 1);
+      assert_int_equal(nat_obslog_at(&log, 0)->change_flags, 0);
+      assert_false(d.measurable & NAT_REPLAY_M_FILTERING);
+      assert_int_equal(v.filtering, NAT_BEH_UNKNOWN);
+    } else {
+      assert_int_equal(count_test(&log, NAT_OBS_FILTERING, NULL), 3);
+      assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+      assert_int_equal(v.filtering, NAT_BEH_APD);
+    }
+    nat_verdict_free(&v);
+    nat_obslog_free(&log);
+    nat_replay_free(r);
+  }
+}
+
 /* natdiscovery -m -f's shape: socket A asks IP1:P1, IP2:P1, IP2:P2 (one
  * EI mapping), socket B opens IP1:P1 and sends change requests: no two
  * fresh single-destination sockets, but two mappings from two sockets.
@@ -395,6 +436,7 @@ int main(void) {
       cmocka_unit_test(test_lifetime_from_response_port),
       cmocka_unit_test(test_lifetime_needs_nat_inside),
       cmocka_unit_test(test_stunclient_public),
+      cmocka_unit_test(test_change_answer_elsewhere_lost),
       cmocka_unit_test(test_allocation_from_few_samples),
       cmocka_unit_test(test_untranslated_hairpin),
       cmocka_unit_test(test_hop_probes),

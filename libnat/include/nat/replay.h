@@ -146,6 +146,13 @@
  *    cone its change-IP answer makes filtering measurable (EI), behind
  *    other NATs, which drop that answer, its 7 + 7 unanswered (or
  *    change-port answered) tries make it measurable (AD / APD).
+ *    A change request that asked its answer at another port than its
+ *    socket's own (RESPONSE-PORT; its mapped port when known) and was
+ *    never answered is left out of the log: the answer went towards
+ *    another mapping (turnutils_stunclient asks for port + 1, which
+ *    behind a NAT has none), so its loss says nothing about the socket's
+ *    filter. One answered there is kept (an answer from an IP never
+ *    sent to, arriving, still shows an endpoint-independent filter).
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS

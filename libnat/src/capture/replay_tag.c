@@ -12,7 +12,9 @@
 #include "replay_tag.h"
 
 #define TAG(t) ((uint8_t)(1u << (t)))
-#define NONE   UINT32_MAX
+/* a tag that emits nothing: the record is left out of the log */
+#define TAG_LEFT_OUT 0x80u
+#define NONE         UINT32_MAX
 
 enum { ROLE_NONE = 0, ROLE_PRIMARY = 1, ROLE_ALT = 2 };
 
@@ -555,7 +557,7 @@ static bool change_shape(const tagger *t, nat__rp_rec *const *by, size_t k,
     const nat__rp_rec *r = by[i];
     const nat_addr *src;
     if (r->o.server_idx != fsrv || r->role != ROLE_PRIMARY ||
-        !nat__rp_changes(r->o.change_flags))
+        !nat__rp_changes(r->o.change_flags) || r->tags == TAG_LEFT_OUT)
       continue;
     if (r->o.change_flags & NAT_STUN_CHANGE_IP) {
       ip_lost += r->o.status != 0;
@@ -573,6 +575,20 @@ static bool change_shape(const tagger *t, nat__rp_rec *const *by, size_t k,
   return ip_lost >= SHAPE_TRIES && (port_lost >= SHAPE_TRIES || port_other);
 }
 
+/* A change request whose answer was asked (RESPONSE-PORT) to go to
+ * another port than the requesting socket's own (@p mport: its mapped
+ * port, 0 if not known), and that was never answered: the answer was sent
+ * towards another mapping (turnutils_stunclient asks for port + 1, where
+ * behind a NAT no mapping exists), so its loss says nothing about the
+ * requesting socket's filter. Left out of the log (still a timeout in
+ * the counters). */
+static bool answer_elsewhere_lost(const nat__rp_rec *r, uint16_t mport) {
+  const nat_obs *o = &r->o;
+  return nat__rp_changes(o->change_flags) && o->status != 0 &&
+         o->response_port != 0 && o->response_port != o->local.port &&
+         o->response_port != mport;
+}
+
 /* Tag one socket's records by[0..k): filtering, mapping, the rest basic;
  * a fresh socket that only asked one destination, or netcheck's
  * multi-destination one, is an allocation candidate (tagged later, when
@@ -581,12 +597,20 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
   size_t i, fsrv = SIZE_MAX;
   nat_tstamp open_at = 0;
   bool opened = false;
+  uint16_t mport = 0;
   sock_shape sh;
+  for (i = 0; i < k && mport == 0; i++)
+    if (answered(&by[i]->o) && !(by[i]->flags & NAT__REC_HAIRPIN))
+      mport = by[i]->o.mapped.port;
   for (i = 0; i < k; i++) {
     nat__rp_rec *r = by[i];
     tag_srv *s = &t->srv[r->o.server_idx];
     if (r->flags & NAT__REC_HAIRPIN) {
       assign_hairpin(t, r);
+      continue;
+    }
+    if (answer_elsewhere_lost(r, mport)) {
+      r->tags = TAG_LEFT_OUT;
       continue;
     }
     if (nat__rp_changes(r->o.change_flags)) {
@@ -601,7 +625,7 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
   for (i = 0; i < k; i++) {
     nat__rp_rec *r = by[i];
     tag_srv *s = &t->srv[r->o.server_idx];
-    if (r->flags & NAT__REC_HAIRPIN)
+    if ((r->flags & NAT__REC_HAIRPIN) || r->tags == TAG_LEFT_OUT)
       continue;
     if (r->o.server_idx == fsrv &&
         (nat__rp_changes(r->o.change_flags) || r->role == ROLE_PRIMARY)) {
@@ -622,7 +646,7 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
    * was answered from an IP this socket never sent to. */
   for (i = 0; opened && i < k; i++)
     if (by[i]->o.server_idx == fsrv && nat__rp_changes(by[i]->o.change_flags) &&
-        by[i]->o.sent_at >= open_at)
+        by[i]->tags != TAG_LEFT_OUT && by[i]->o.sent_at >= open_at)
       t->filtering_ok = true;
   if (!t->filtering_ok && blind_proof(t, by, k))
     t->filtering_ok = true;
