@@ -207,7 +207,10 @@
  *    probe. Lifetime is measurable only inside the NAT and where there is
  *    a translation (no NAT: a lifetime does not apply; outside: the
  *    arrival at X is not seen). Y's request keeps its other tags (its
- *    mapping is an allocation sample); idle is 0 on those.
+ *    mapping is an allocation sample); idle is 0 on those. At most 256
+ *    such requests are examined per client (each scans X's records; a
+ *    live run's ladder has a handful, -t one): a hostile capture cannot
+ *    make this quadratic.
  *  - Hop probes: netcheck sends Binding requests with TTL 1..N from its
  *    behaviour socket (nat/hops.h), mostly answered by routers with ICMP
  *    time-exceeded, which the capture reader skips. A live run keeps them

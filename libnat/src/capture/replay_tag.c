@@ -716,6 +716,9 @@ static void ensure_basic(tagger *t) {
       t->srv[s].pick->tags |= TAG(NAT_OBS_BASIC);
 }
 
+/* RESPONSE-PORT requests examined as lifetime probes at most. */
+#define MAX_LIFETIME_PROBES 256
+
 /* The records of local socket @p local: by_sock[*a, *b), empty if none.
  * Binary search: by_sock is sorted by local address. */
 static void sock_run(const tagger *t, const nat_addr *local, size_t *a,
@@ -798,10 +801,13 @@ static nat_tstamp idle_since(const tagger *t, const nat_addr *x,
  * idle time (Y's first transmission minus X's last datagram). An answer
  * that came back to Y itself (a server that ignores RESPONSE-PORT), and
  * a request whose X is not in the capture or was never answered before,
- * are no probe. Needs the index and by_sock. */
+ * are no probe. Each candidate scans X's records: at most
+ * MAX_LIFETIME_PROBES candidates are examined (a live run's ladder has a
+ * handful, natdiscovery -t one), so that a hostile capture cannot make
+ * this quadratic. Needs the index and by_sock. */
 static void lifetime_probes(tagger *t) {
   const nat_addr *pub = NULL;
-  size_t i;
+  size_t i, examined = 0;
   for (i = 0; i < t->n && pub == NULL; i++)
     if (answered(&t->recs[i].o) && !(t->recs[i].flags & NAT__REC_HAIRPIN))
       pub = &t->recs[i].o.mapped;
@@ -813,8 +819,9 @@ static void lifetime_probes(tagger *t) {
         (y->o.status == 0 && !(y->flags & NAT__REC_RPORT)) ||
         (y->o.status != 0 && y->o.status != NAT_ETIMEDOUT))
       continue;
-    if (!rport_target(t, y, pub, &x))
+    if (examined >= MAX_LIFETIME_PROBES || !rport_target(t, y, pub, &x))
       continue;
+    examined++;
     idle = idle_since(t, &x, y->o.sent_at);
     if (idle <= 0)
       continue;
