@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "nat/analyze.h"
@@ -32,6 +33,11 @@ static void req_rport_change(nat_replay *r, nat_tstamp ms, const char *src,
   ssize_t len;
   memset(tid, (int)n, sizeof tid);
   tid[0] = 0xA5;
+  if (n > 255) { /* IDs beyond one byte: bytes 1 and 2 (resp() never
+                    answers these) */
+    tid[1] = (uint8_t)(n >> 8);
+    tid[2] = (uint8_t)n;
+  }
   assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
                                          NAT_STUN_REQUEST, tid),
                    0);
@@ -190,6 +196,30 @@ static void test_lifetime_needs_nat_inside(void **state) {
   lifetime_run(r, 0);
   finish(r, &log, &d);
   assert_false(d.measurable & NAT_REPLAY_M_LIFETIME);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* Many RESPONSE-PORT requests to one idle socket (a hostile capture):
+ * at most 256 are examined as lifetime probes, the rest stay plain
+ * observations. */
+static void test_lifetime_probe_cap(void **state) {
+  nat_replay *r = mk(NULL);
+  nat_obslog log;
+  nat_replay_diag d;
+  unsigned i;
+  char src[32];
+  (void)state;
+  req(r, 0, X, P, 1, 0, false);
+  resp(r, 10, P, X, 1, XM, ALT, false);
+  for (i = 0; i < 300; i++) {
+    snprintf(src, sizeof src, "10.0.0.2:%u", 20000 + i);
+    req_rport(r, 2000 + i, src, P, 1000 + i, 6000);
+  }
+  finish(r, &log, &d);
+  assert_int_equal(d.timeouts, 300);
+  assert_int_equal(count_test(&log, NAT_OBS_LIFETIME, NULL), 256);
+  assert_true(d.measurable & NAT_REPLAY_M_LIFETIME);
   nat_obslog_free(&log);
   nat_replay_free(r);
 }
@@ -435,6 +465,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lifetime_from_response_port),
       cmocka_unit_test(test_lifetime_needs_nat_inside),
+      cmocka_unit_test(test_lifetime_probe_cap),
       cmocka_unit_test(test_stunclient_public),
       cmocka_unit_test(test_change_answer_elsewhere_lost),
       cmocka_unit_test(test_allocation_from_few_samples),
