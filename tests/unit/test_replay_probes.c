@@ -300,6 +300,46 @@ static void test_change_answer_elsewhere_lost(void **state) {
   }
 }
 
+/* A change-IP request answered at another socket X (RESPONSE-PORT): the
+ * answer from IP2 proves an endpoint-independent filter only if X never
+ * sent to IP2; if it did, the answer proves nothing and is left out (the
+ * analyzer would read it as the requesting socket's EI). */
+static void test_change_answer_elsewhere(void **state) {
+  nat_replay_config cfg = {.capture_point = NAT_REPLAY_AT_CLIENT};
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  nat_verdict v;
+  int x_asked_ip2;
+  (void)state;
+  for (x_asked_ip2 = 0; x_asked_ip2 < 2; x_asked_ip2++) {
+    const char *xdst = x_asked_ip2 ? IP2 : P;
+    r = mk(&cfg);
+    req(r, 0, "198.51.100.2:5002", xdst, 1, 0, false);
+    resp(r, 1, xdst, "198.51.100.2:5002", 1, "198.51.100.2:5002", ALT, false);
+    req(r, 10, "198.51.100.2:5001", P, 2, 0, false);
+    resp(r, 11, P, "198.51.100.2:5001", 2, "198.51.100.2:5001", ALT, false);
+    req_rport_change(r, 20, "198.51.100.2:5001", P, 3, 5002, CIP | CPT);
+    resp(r, 21, ALT, "198.51.100.2:5002", 3, "198.51.100.2:5001", ALT, false);
+    finish(r, &log, &d);
+    assert_int_equal(d.responses, 3);
+    assert_int_equal(d.copies, 0);
+    nat_verdict_init(&v);
+    assert_int_equal(nat_replay_verdict(&v, &log, &d, NULL), 0);
+    if (x_asked_ip2) {
+      for (size_t i = 0; i < nat_obslog_count(&log); i++)
+        assert_int_equal(nat_obslog_at(&log, i)->change_flags, 0);
+      assert_int_equal(v.filtering, NAT_BEH_UNKNOWN);
+    } else {
+      assert_true(d.measurable & NAT_REPLAY_M_FILTERING);
+      assert_int_equal(v.filtering, NAT_BEH_EI);
+    }
+    nat_verdict_free(&v);
+    nat_obslog_free(&log);
+    nat_replay_free(r);
+  }
+}
+
 /* natdiscovery -m -f's shape: socket A asks IP1:P1, IP2:P1, IP2:P2 (one
  * EI mapping), socket B opens IP1:P1 and sends change requests: no two
  * fresh single-destination sockets, but two mappings from two sockets.
@@ -468,6 +508,7 @@ int main(void) {
       cmocka_unit_test(test_lifetime_probe_cap),
       cmocka_unit_test(test_stunclient_public),
       cmocka_unit_test(test_change_answer_elsewhere_lost),
+      cmocka_unit_test(test_change_answer_elsewhere),
       cmocka_unit_test(test_allocation_from_few_samples),
       cmocka_unit_test(test_untranslated_hairpin),
       cmocka_unit_test(test_hop_probes),

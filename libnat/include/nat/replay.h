@@ -151,8 +151,13 @@
  *    never answered is left out of the log: the answer went towards
  *    another mapping (turnutils_stunclient asks for port + 1, which
  *    behind a NAT has none), so its loss says nothing about the socket's
- *    filter. One answered there is kept (an answer from an IP never
- *    sent to, arriving, still shows an endpoint-independent filter).
+ *    filter. One answered at another socket X is kept only as the proof
+ *    of an endpoint-independent filter: a change-IP answer from an IP
+ *    that X never sent to (turnutils_stunclient on a public host); any
+ *    other is left out too (it tested X's filter, which the analyzer
+ *    would read as the requesting socket's). At most 256 such answers
+ *    per client are checked against X's requests; further ones are left
+ *    out.
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS

@@ -10,79 +10,13 @@
 #include "nat/replay.h"
 #include "replay_rec.h"
 #include "replay_tag.h"
-
-#define TAG(t) ((uint8_t)(1u << (t)))
-/* a tag that emits nothing: the record is left out of the log */
-#define TAG_LEFT_OUT 0x80u
-#define NONE         UINT32_MAX
-
-enum { ROLE_NONE = 0, ROLE_PRIMARY = 1, ROLE_ALT = 2 };
-
-typedef struct tag_srv {
-  nat_addr primary;
-  bool has_alt;
-  nat_addr alt; /* OTHER-ADDRESS / CHANGED-ADDRESS */
-  bool has_basic;
-  size_t alloc_sockets; /* fresh sockets that asked only this server */
-  size_t multi_sockets; /* netcheck's multi-destination ones (shape_of) */
-  size_t stamp_prim, stamp_alt; /* last socket (group) that asked them */
-  nat__rp_rec *pick;            /* ensure_basic()'s choice */
-} tag_srv;
-
-/* One address of the index and where it came from (before dedup). */
-typedef struct ix_ent {
-  nat_addr a;
-  uint32_t ref; /* record index * 2, + 1 for a mapped address */
-} ix_ent;
-
-/* The addresses of the records, sorted (no hashing a hostile capture
- * could flood): every destination, and every answered mapped address.
- * An address with no IP has no id: it equals nothing (nat_addr_equal). */
-typedef struct addr_index {
-  ix_ent *u;           /* the distinct addresses, sorted */
-  size_t nu;           /* how many */
-  uint32_t *dst_id;    /* per record: the id of its destination, or NONE */
-  uint32_t *prim_of;   /* per id: the server it is the primary of */
-  uint32_t *alt_of;    /* per id: the lowest server it is an alternate of */
-  uint32_t *first_map; /* per id: the first answered record mapped to it */
-} addr_index;
-
-typedef struct tagger {
-  nat__rp_rec *recs;
-  size_t n;
-  tag_srv *srv;
-  size_t nsrv;
-  nat__rp_rec **by_sock;
-  addr_index ix;
-  nat_addr *ips;  /* scratch: one socket's destination IPs (lazy) */
-  size_t dropped; /* records whose server would be beyond the cap */
-  bool filtering_ok;
-  size_t lifetime; /* lifetime probes found (lifetime_probes) */
-} tagger;
-
-static bool answered(const nat_obs *o) {
-  return o->status == 0 && o->has_mapped;
-}
-
-static bool plain(const nat__rp_rec *r) {
-  return !nat__rp_changes(r->o.change_flags) && !(r->flags & NAT__REC_HAIRPIN);
-}
+#include "replay_tagger.h"
 
 static int cmp_sent(const void *a, const void *b) {
   const nat__rp_rec *x = a, *y = b;
   if (x->o.sent_at != y->o.sent_at)
     return x->o.sent_at < y->o.sent_at ? -1 : 1;
   return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int cmp_addr(const nat_addr *a, const nat_addr *b) {
-  int c;
-  if (a->family != b->family)
-    return a->family < b->family ? -1 : 1;
-  c = memcmp(a->ip, b->ip, sizeof a->ip);
-  if (c != 0)
-    return c;
-  return a->port < b->port ? -1 : a->port > b->port;
 }
 
 /* By local socket, then in sent order (the records are sorted already,
@@ -182,7 +116,7 @@ static int index_build(tagger *t) {
 }
 
 /* The id of address @p a, or NONE if no record has it. */
-static uint32_t index_find(const addr_index *ix, const nat_addr *a) {
+uint32_t nat__rp_index_find(const addr_index *ix, const nat_addr *a) {
   size_t lo = 0, hi = ix->nu;
   if (nat__addr_ip_len(a) == 0)
     return NONE;
@@ -201,7 +135,7 @@ static uint32_t index_find(const addr_index *ix, const nat_addr *a) {
 
 /* Address @p a now leads to server @p s, unless a lower one has it. */
 static void alt_note(tagger *t, const nat_addr *a, size_t s) {
-  uint32_t id = index_find(&t->ix, a);
+  uint32_t id = nat__rp_index_find(&t->ix, a);
   if (id != NONE && (t->ix.alt_of[id] == NONE || s < t->ix.alt_of[id]))
     t->ix.alt_of[id] = (uint32_t)s;
 }
@@ -487,14 +421,6 @@ static void shape_of(const tagger *t, nat__rp_rec *const *by, size_t k,
   sh->multi = !sh->single && p1p2;
 }
 
-/* The source of a response as the analyzer reads it: where it came
- * from, else RESPONSE-ORIGIN. */
-static const nat_addr *resp_source(const nat_obs *o) {
-  if (o->from.family != NAT_AF_NONE)
-    return &o->from;
-  return o->has_response_origin ? &o->response_origin : NULL;
-}
-
 static int cmp_ip(const void *pa, const void *pb) {
   return cmp_canon(pa, pb); /* ports are 0 */
 }
@@ -575,20 +501,6 @@ static bool change_shape(const tagger *t, nat__rp_rec *const *by, size_t k,
   return ip_lost >= SHAPE_TRIES && (port_lost >= SHAPE_TRIES || port_other);
 }
 
-/* A change request whose answer was asked (RESPONSE-PORT) to go to
- * another port than the requesting socket's own (@p mport: its mapped
- * port, 0 if not known), and that was never answered: the answer was sent
- * towards another mapping (turnutils_stunclient asks for port + 1, where
- * behind a NAT no mapping exists), so its loss says nothing about the
- * requesting socket's filter. Left out of the log (still a timeout in
- * the counters). */
-static bool answer_elsewhere_lost(const nat__rp_rec *r, uint16_t mport) {
-  const nat_obs *o = &r->o;
-  return nat__rp_changes(o->change_flags) && o->status != 0 &&
-         o->response_port != 0 && o->response_port != o->local.port &&
-         o->response_port != mport;
-}
-
 /* Tag one socket's records by[0..k): filtering, mapping, the rest basic;
  * a fresh socket that only asked one destination, or netcheck's
  * multi-destination one, is an allocation candidate (tagged later, when
@@ -609,7 +521,7 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
       assign_hairpin(t, r);
       continue;
     }
-    if (answer_elsewhere_lost(r, mport)) {
+    if (nat__rp_answer_elsewhere_unproven(t, r, mport)) {
       r->tags = TAG_LEFT_OUT;
       continue;
     }
@@ -714,121 +626,6 @@ static void ensure_basic(tagger *t) {
   for (s = 0; s < t->nsrv; s++)
     if (!t->srv[s].has_basic && t->srv[s].pick != NULL)
       t->srv[s].pick->tags |= TAG(NAT_OBS_BASIC);
-}
-
-/* RESPONSE-PORT requests examined as lifetime probes at most. */
-#define MAX_LIFETIME_PROBES 256
-
-/* The records of local socket @p local: by_sock[*a, *b), empty if none.
- * Binary search: by_sock is sorted by local address. */
-static void sock_run(const tagger *t, const nat_addr *local, size_t *a,
-                     size_t *b) {
-  size_t lo = 0, hi = t->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (cmp_addr(&t->by_sock[mid]->o.local, local) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  *a = lo;
-  for (hi = lo; hi < t->n && cmp_addr(&t->by_sock[hi]->o.local, local) == 0;
-       hi++)
-    ;
-  *b = hi;
-}
-
-/* The socket a plain request @p y with RESPONSE-PORT asked its answer to
- * go to (X): where the answer was delivered (NAT__REC_RPORT), else the
- * client socket of y's IP that has that port itself (no translation) or
- * whose mapping has it (the first answer mapped to @p pub_ip at that
- * port). @return false if none is in the capture. */
-static bool rport_target(const tagger *t, const nat__rp_rec *y,
-                         const nat_addr *pub_ip, nat_addr *x) {
-  nat_addr m;
-  uint32_t id;
-  size_t a, b;
-  *x = y->o.local;
-  if (y->flags & NAT__REC_RPORT) {
-    x->port = y->u.to_port;
-    return true;
-  }
-  x->port = y->o.response_port;
-  sock_run(t, x, &a, &b);
-  if (a < b)
-    return true;
-  if (pub_ip == NULL || pub_ip->family != y->o.local.family)
-    return false;
-  m = *pub_ip;
-  m.port = y->o.response_port;
-  id = index_find(&t->ix, &m);
-  if (id == NONE || t->ix.first_map[id] == NONE)
-    return false;
-  *x = t->recs[t->ix.first_map[id]].o.local;
-  return nat_addr_equal_ip(x, &y->o.local) && x->port != y->o.local.port;
-}
-
-/* How long socket @p x had been idle when @p at came: from its last
- * datagram before @p at (a request's first transmission, or its answer's
- * arrival) -- 0 if x had no answered request before @p at (no mapping
- * known to have been made). */
-static nat_tstamp idle_since(const tagger *t, const nat_addr *x,
-                             nat_tstamp at) {
-  size_t a, b, i;
-  nat_tstamp last = 0;
-  bool mapped = false;
-  sock_run(t, x, &a, &b);
-  for (i = a; i < b; i++) {
-    const nat_obs *o = &t->by_sock[i]->o;
-    if (o->sent_at >= at)
-      continue;
-    if (o->sent_at > last)
-      last = o->sent_at;
-    if (answered(o) && o->sent_at + o->rtt < at) {
-      mapped = true;
-      if (o->sent_at + o->rtt > last)
-        last = o->sent_at + o->rtt;
-    }
-  }
-  return mapped ? at - last : 0;
-}
-
-/* Lifetime probes (turnutils_natdiscovery -t, netcheck --lifetime): a
- * plain request from socket Y with RESPONSE-PORT asks the server to
- * answer to another socket X of the client, which had been idle: the
- * answer arriving at X shows X's mapping alive after that idle time
- * (status 0), its absence shows it gone (NAT_ETIMEDOUT). o.idle gets X's
- * idle time (Y's first transmission minus X's last datagram). An answer
- * that came back to Y itself (a server that ignores RESPONSE-PORT), and
- * a request whose X is not in the capture or was never answered before,
- * are no probe. Each candidate scans X's records: at most
- * MAX_LIFETIME_PROBES candidates are examined (a live run's ladder has a
- * handful, natdiscovery -t one), so that a hostile capture cannot make
- * this quadratic. Needs the index and by_sock. */
-static void lifetime_probes(tagger *t) {
-  const nat_addr *pub = NULL;
-  size_t i, examined = 0;
-  for (i = 0; i < t->n && pub == NULL; i++)
-    if (answered(&t->recs[i].o) && !(t->recs[i].flags & NAT__REC_HAIRPIN))
-      pub = &t->recs[i].o.mapped;
-  for (i = 0; i < t->n; i++) {
-    nat__rp_rec *y = &t->recs[i];
-    nat_addr x;
-    nat_tstamp idle;
-    if (y->o.response_port == 0 || !plain(y) ||
-        (y->o.status == 0 && !(y->flags & NAT__REC_RPORT)) ||
-        (y->o.status != 0 && y->o.status != NAT_ETIMEDOUT))
-      continue;
-    if (examined >= MAX_LIFETIME_PROBES || !rport_target(t, y, pub, &x))
-      continue;
-    examined++;
-    idle = idle_since(t, &x, y->o.sent_at);
-    if (idle <= 0)
-      continue;
-    y->o.idle = idle;
-    y->flags |= NAT__REC_LIFE;
-    t->lifetime++;
-  }
 }
 
 static int emit(const tagger *t, nat_obslog *log) {
@@ -998,7 +795,7 @@ int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
       ;
     tag_socket(&t, t.by_sock + a, b - a, ++g);
   }
-  lifetime_probes(&t);
+  nat__rp_lifetime_probes(&t);
   index_free(&t.ix); /* not needed any more: lower the peak of emit() */
   tag_alloc_and_basic(&t);
   ensure_basic(&t);
