@@ -113,6 +113,17 @@ COND = {
     "preserving": lambda d: d.get("alloc") == "preserving",
     "preserving-answered": lambda d: d.get("alloc") == "preserving" and
     d.get("filtering") in ("ei", "ad"),
+    # turnutils_natdiscovery -m -f: socket 1 makes 1 mapping (EI), 2 (AD:
+    # IP2:P1 and IP2:P2 share one) or 3 (APD), socket 2 one more; the
+    # rules for few samples (nat/verdict.h) need 2 preserved ones from 2
+    # sockets, 3 for sequential, 4 (none preserved) for random
+    "mf-alloc": lambda d: d.get("alloc") == "preserving" or
+    (d.get("alloc") == "sequential" and d.get("mapping") in ("ad", "apd")) or
+    (d.get("alloc") == "random" and d.get("mapping") == "apd"),
+    # -m alone: one socket, so never 2 local ports (no preserving); APD
+    # gives 3 mappings: sequential only
+    "m-alloc": lambda d: d.get("alloc") == "sequential" and
+    d.get("mapping") == "apd",
 }
 
 NEVER_IDLE = ("no mapping is left idle and then tested: idle times are not "
@@ -186,6 +197,17 @@ SUPPORTS = [
      "the XOR-MAPPED-ADDRESS of the answer delivered to X); two preserved "
      "ports show preservation, two others tell neither random nor "
      "sequential"),
+    ("turnutils_natdiscovery", "mapping+filtering|padding", "client",
+     "port_allocation.kind", "mf-alloc",
+     "-m -f: socket 1's mappings for IP1:P1, IP2:P1 and IP2:P2 (one, two "
+     "or three, by the mapping behaviour) and socket 2's: two preserved "
+     "ports from two sockets show preservation, three mappings a "
+     "sequential step, four unpreserved ones with large steps random"),
+    ("turnutils_natdiscovery", "mapping", "client", "port_allocation.kind",
+     "m-alloc",
+     "-m: one socket; an APD mapping makes three mappings (IP1:P1, IP2:P1, "
+     "IP2:P2): a sequential step shows; one local port never shows "
+     "preservation, three samples never random"),
     ("turnutils_natdiscovery", "collision", "client", "port_allocation.kind",
      "never",
      "-c: the second socket has the first one's port on another local IP: "
@@ -270,12 +292,31 @@ def mode_of(origin):
     return DEFAULT_MODE.get(origin.get("client"), "?")
 
 
+HOST_LINK = ("captured on the host's own link (no NAT in the topology, its "
+             "requests not forwarded yet: origin requests_forwarded false), "
+             "as on the client: ")
+
+
+def host_link(origin, d):
+    """An outside-labelled capture of a topology with no NAT whose requests
+    were not forwarded yet (origin "requests_forwarded": false: they carry
+    the TTL they were sent with): the router's link to the host is the
+    host's own link, and the servers saw the host's own address, so the
+    capture supports what a capture on the client supports."""
+    return origin.get("capture_point") == "outside" and not _nat(d) and \
+        origin.get("requests_forwarded") is False
+
+
 def support_rule(origin, key):
     """(supported, reason) of one key of one capture: the first SUPPORTS
     rule matching its client, mode, capture point and key."""
+    d = DECLARED.get(origin.get("topology"), {})
+    if host_link(origin, d):
+        o = dict(origin, capture_point="client")
+        ok, why = support_rule(o, key)
+        return ok, HOST_LINK + why if why else why
     client, point = origin.get("client"), origin.get("capture_point")
     mode = mode_of(origin)
-    d = DECLARED.get(origin.get("topology"), {})
     for c, m, cond, why in NOTHING:
         if c == client and m == mode and COND[cond](d):
             return False, why

@@ -122,7 +122,8 @@ static void test_full_rfc5780_run(void **state) {
                        NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION);
   assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_FILTERING), "");
   assert_string_equal(nat_replay_strerror(&d, NAT_REPLAY_M_LIFETIME),
-                      "mapping lifetime is not inferred from captures");
+                      "no RESPONSE-PORT probe asked for an answer at a "
+                      "socket left idle after its mapping was made");
   nat_obslog_free(&log);
   nat_replay_free(r);
 }

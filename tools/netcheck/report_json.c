@@ -405,6 +405,7 @@ static json_t *replay_diag_json(const nc_replay_info *info, bool *ok) {
   put(j, "obs_dropped", count_json(d->obs_dropped), ok);
   put(j, "other_client_obs", count_json(d->other_client_obs), ok);
   put(j, "hairpin_arrivals", count_json(d->hairpin_arrivals), ok);
+  put(j, "hop_probes", count_json(d->hop_probes), ok);
   put(j, "change_requests", count_json(d->change_requests), ok);
   put(j, "servers", count_json(d->nservers), ok);
   put(j, "not_stun", count_json(info->cap.not_stun), ok);

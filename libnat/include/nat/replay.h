@@ -19,6 +19,16 @@
  * evicted). Memory stays bounded: the table, a few small caches, and at
  * most `max_obs` observations.
  *
+ * A response goes to the request's source, with one exception: a request
+ * with RESPONSE-PORT (RFC 5780 section 7.5) asks the server to answer to
+ * that port of its mapped IP, so its answer, sent from where the request
+ * went, may arrive at another socket X of the same client IP: at that
+ * port itself (no translation: a public host, or a capture outside the
+ * NAT), or at the socket whose mapping an earlier answer showed with that
+ * port. It pairs with the request (the observation stays the requesting
+ * socket's: its mapped address is the requester's mapping); delivered
+ * anywhere else it is a copy, as before.
+ *
  * Hostile or odd packets are counted in nat_replay_diag and never trusted:
  *  - a response from an address the request did not go to, that is not
  *    where its CHANGE-REQUEST asked the answer to come from (the server's
@@ -136,6 +146,18 @@
  *    cone its change-IP answer makes filtering measurable (EI), behind
  *    other NATs, which drop that answer, its 7 + 7 unanswered (or
  *    change-port answered) tries make it measurable (AD / APD).
+ *    A change request that asked its answer at another port than its
+ *    socket's own (RESPONSE-PORT; its mapped port when known) and was
+ *    never answered is left out of the log: the answer went towards
+ *    another mapping (turnutils_stunclient asks for port + 1, which
+ *    behind a NAT has none), so its loss says nothing about the socket's
+ *    filter. One answered at another socket X is kept only as the proof
+ *    of an endpoint-independent filter: a change-IP answer from an IP
+ *    that X never sent to (turnutils_stunclient on a public host); any
+ *    other is left out too (it tested X's filter, which the analyzer
+ *    would read as the requesting socket's). At most 256 such answers
+ *    per client are checked against X's requests; further ones are left
+ *    out.
  *  - MAPPING: a socket that sent plain requests to at least two of one
  *    server's primary (IP1:P1), IP2:P1, IP2:P2 and IP1:P2 -- the server's
  *    alternates come from OTHER-ADDRESS (RFC 5780) or CHANGED-ADDRESS
@@ -146,6 +168,12 @@
  *    (see ALLOCATION). Inside the NAT, mapping is measurable when one
  *    socket's MAPPING or BASIC observations have answers from two
  *    destinations (outside: see above).
+ *  - Requests to a mapped address that equals the local address of the
+ *    socket it belongs to (no translation: a host with a public address)
+ *    are no hairpin test: nothing was translated that could turn back,
+ *    the request went straight to that socket. They are left out of the
+ *    log and counted as ignored (a live run with no NAT gives no hairpin
+ *    verdict either; turnutils_natdiscovery -H on a public host).
  *  - ALLOCATION: at least two fresh sockets that each sent plain requests
  *    to one and the same destination only (hairpin requests aside: the
  *    hairpin test's socket B is also a fresh allocation socket), and
@@ -154,11 +182,50 @@
  *    no RFC 5780 mapping test asks), no CHANGE-REQUEST -- when at least
  *    one such fresh socket asked that server. As the live probe plan
  *    does, all their plain requests are recorded as ALLOCATION only.
+ *    Inside the NAT, allocation is measurable when at least two answered
+ *    ALLOCATION observations were made, or when the analyzer's own
+ *    allocation rules (nat_analyze_allocation(), nat/verdict.h: the
+ *    classifier, else the rules for few samples) decide over the log the
+ *    replay gives: e.g. two sockets' preserved ports (the classic `stun`
+ *    client answered on both sockets, turnutils_natdiscovery -m -f or -t
+ *    behind a preserving NAT, turnutils_stunclient on a public host), or
+ *    one socket's three mappings with a sequential step (-m behind an APD
+ *    NAT). An undecided analyzer adds nothing.
  *  - BASIC: everything else. If a server has no BASIC observation in the
  *    end, a copy of its first plain request to the primary address is
  *    added as BASIC, so that reachability, public address and RTT are
  *    reported as a live run's first phase would.
- *  - LIFETIME is never inferred (nat_obs.idle is not in a capture).
+ *  - LIFETIME: only from a RESPONSE-PORT probe to an idle socket. A plain
+ *    request from socket Y with RESPONSE-PORT asks the server to answer
+ *    to another socket X of the client (turnutils_natdiscovery -t -T 2:
+ *    X asks IP1:P1, 2 s later Y asks IP1:P1 with RESPONSE-PORT = X's
+ *    mapped port): X is where the answer was delivered, else the client
+ *    socket whose own port, or whose mapping (the first answer mapped to
+ *    the client's public IP at that port), is the RESPONSE-PORT. If X had
+ *    an answered request before Y's, Y's request is also recorded as a
+ *    NAT_OBS_LIFETIME observation with nat_obs.idle = Y's first
+ *    transmission minus X's last datagram before it (a request's first
+ *    transmission or its answer's arrival): status 0 when the answer
+ *    arrived at X (X's mapping survived that idle time: lifetime_min),
+ *    NAT_ETIMEDOUT when it never did (lifetime_max). An answer that came
+ *    back to Y itself (a server that ignores RESPONSE-PORT) makes no
+ *    probe. Lifetime is measurable only inside the NAT and where there is
+ *    a translation (no NAT: a lifetime does not apply; outside: the
+ *    arrival at X is not seen). Y's request keeps its other tags (its
+ *    mapping is an allocation sample); idle is 0 on those. At most 256
+ *    such requests are examined per client (each scans X's records; a
+ *    live run's ladder has a handful, -t one): a hostile capture cannot
+ *    make this quadratic.
+ *  - Hop probes: netcheck sends Binding requests with TTL 1..N from its
+ *    behaviour socket (nat/hops.h), mostly answered by routers with ICMP
+ *    time-exceeded, which the capture reader skips. A live run keeps them
+ *    out of the observation log; the replay leaves out every request of
+ *    the client whose first transmission was captured with a TTL (hop
+ *    limit) of at most 16 while the client's usual one (request_ttl) is
+ *    at least 32, and counts it as hop_probes (its timeout or response is
+ *    no longer counted). Captured on the NAT's uplink they show with TTL
+ *    1..N-1 among the usual 63. Without TTLs (nat_replay_feed) none is
+ *    recognized.
  * Servers: every destination of a plain request that is not another
  * server's alternate, numbered (server_idx) in order of first appearance,
  * at most NAT_REPLAY_MAX_SERVERS of them.
@@ -222,7 +289,9 @@ enum {
   NAT_REPLAY_M_FILTERING = 1u << 3,  /**< filtering behaviour */
   NAT_REPLAY_M_HAIRPIN = 1u << 4,    /**< hairpinning */
   NAT_REPLAY_M_ALLOCATION = 1u << 5, /**< port allocation pattern */
-  NAT_REPLAY_M_LIFETIME = 1u << 6    /**< mapping lifetime: never */
+  NAT_REPLAY_M_LIFETIME = 1u << 6    /**< mapping lifetime: only from a
+                                          RESPONSE-PORT probe to an idle
+                                          socket (see LIFETIME above) */
 };
 
 /** Servers a replay numbers at most (nat_obs.server_idx is 16 bits):
@@ -258,6 +327,8 @@ typedef struct nat_replay_diag {
   uint64_t other_client_obs; /**< observations of non-client requesters */
   uint64_t server_overflow;  /**< observations of servers beyond
                                   NAT_REPLAY_MAX_SERVERS, left out */
+  uint64_t hop_probes;       /**< the client's hop probes (nat/hops.h:
+                                  a small TTL), left out of the log */
   nat_addr client;           /**< the client's IP (port 0) */
   size_t nclients;           /**< requesting IPs seen (capped) */
   nat_addr clients[NAT_REPLAY_MAX_CLIENTS];
@@ -359,7 +430,7 @@ NAT_EXTERN const char *nat_replay_strerror(const nat_replay_diag *d,
 
 /** The verdicts a replay withholds when the capture cannot show them:
  * every NAT_REPLAY_M_* bit but BASIC (without BASIC there is nothing to
- * replay). LIFETIME is never measurable, so always withheld. */
+ * replay). */
 #define NAT_REPLAY_M_MASKABLE                                                  \
   (NAT_REPLAY_M_NAT | NAT_REPLAY_M_MAPPING | NAT_REPLAY_M_FILTERING |          \
    NAT_REPLAY_M_HAIRPIN | NAT_REPLAY_M_ALLOCATION | NAT_REPLAY_M_LIFETIME)
@@ -402,7 +473,8 @@ NAT_EXTERN uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d);
  * nat_verdict_compute() over @p log (nat_replay_finish()'s), then
  * nat_replay_mask() with @p d (nat_replay_get_diag()'s). @p masked (may
  * be NULL) gets the bits withheld. Double NAT rests on the log's rules
- * only (nat/verdict.h): a capture holds no hop probe and no gateway
+ * only (nat/verdict.h): a replay keeps no hop probe (they are left out,
+ * see "Hop probes"; their ICMP answers are not read) and no gateway
  * answer, so an unknown double_nat_reason ends with "; no hop probe or
  * port-mapping answer in a capture".
  * @return 0, NAT_EINVAL (NULL @p v, @p log or @p d), NAT_ENOMEM. */

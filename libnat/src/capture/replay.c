@@ -27,6 +27,7 @@ typedef struct rp_entry {
   bool hairpin;
   bool arrived; /* seen again from another source to another destination */
   uint16_t response_port;
+  uint8_t ttl; /* of the first transmission, 0: not said */
   uint32_t change_flags;
   unsigned transmissions;
   nat_addr src, dst;
@@ -214,14 +215,14 @@ static nat__rp_rec *new_rec(nat_replay *r) {
 
 /* Record how transaction @p e ended: a response @p m from @p from at
  * @p now, or a timeout (@p m NULL, @p status NAT_ETIMEDOUT), or a hairpin
- * arrival (@p m NULL, status 0). */
-static void record(nat_replay *r, const rp_entry *e, int status,
-                   const nat_stun_msg *m, const nat_addr *from,
-                   nat_tstamp now) {
+ * arrival (@p m NULL, status 0). @return the record, NULL if not kept. */
+static nat__rp_rec *record(nat_replay *r, const rp_entry *e, int status,
+                           const nat_stun_msg *m, const nat_addr *from,
+                           nat_tstamp now) {
   nat_txn_result res;
   nat__rp_rec *rec = new_rec(r);
   if (rec == NULL)
-    return;
+    return NULL;
   memset(rec, 0, sizeof *rec);
   memset(&res, 0, sizeof res);
   res.status = status;
@@ -245,14 +246,17 @@ static void record(nat_replay *r, const rp_entry *e, int status,
   rec->o.sent_at = e->sent_at - r->t0;
   rec->seq = r->seq++;
   rec->flags = e->hairpin ? NAT__REC_HAIRPIN : 0;
+  if (e->ttl != 0 && e->ttl <= NAT__HOP_MAX_TTL)
+    rec->flags |= NAT__REC_LOWTTL;
   if (e->arrived) {
     /* a hairpin request not known as one when it was sent (a capture
      * that starts mid-run): the tagger may recognize it */
     rec->flags |= NAT__REC_ARRIVED;
     if (status == NAT_ETIMEDOUT)
       rec->o.from = e->arr_from;
-    rec->arr_rtt = e->arr_at - e->sent_at;
+    rec->u.arr_rtt = e->arr_at - e->sent_at;
   }
+  return rec;
 }
 
 /* A pending entry that will not be answered. */
@@ -289,6 +293,30 @@ static bool is_hairpin(const nat_replay *r, const nat_addr *src,
   const sock_slot *s = &r->sock[addr_hash(dst) % SOCK_CACHE];
   return s->used && nat_addr_equal(&s->mapped, dst) &&
          !nat_addr_equal(src, dst);
+}
+
+/* Is a response to @p dst, not request @p e's source, the answer that
+ * e's RESPONSE-PORT (RFC 5780 section 7.5) asked for? The server sends it
+ * to the request's mapped IP at that port: it must reach another socket
+ * of the same client IP -- the port itself when there is no translation
+ * (a host with a public address, or a capture outside the NAT), else the
+ * socket whose mapping has that port, as an earlier answer showed (the
+ * socket cache: mapped address -> local socket). */
+static bool rport_delivery(const nat_replay *r, const rp_entry *e,
+                           const nat_addr *dst, const nat_stun_msg *m) {
+  nat_addr mapped;
+  const sock_slot *s;
+  if (e->response_port == 0 || dst->family != e->src.family ||
+      !nat_addr_equal_ip(dst, &e->src) || dst->port == e->src.port)
+    return false;
+  if (dst->port == e->response_port)
+    return true;
+  if (nat_stun_msg_get_mapped(m, &mapped) != 0)
+    return false;
+  mapped.port = e->response_port; /* the socket the server sent it to */
+  s = &r->sock[addr_hash(&mapped) % SOCK_CACHE];
+  return s->used && nat_addr_equal(&s->mapped, &mapped) &&
+         nat_addr_equal(&s->local, dst);
 }
 
 /* Remember the alternate address a response from @p primary advertised
@@ -420,6 +448,7 @@ static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   if (nat_stun_msg_get_response_port(m, &rport) == 0)
     e->response_port = rport;
   e->transmissions = 1;
+  e->ttl = ttl;
   e->src = *src;
   e->dst = *dst;
   e->sent_at = e->last_tx = ts;
@@ -436,6 +465,8 @@ static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
 static void response(nat_replay *r, nat_tstamp ts, const nat_addr *src,
                      const nat_addr *dst, const nat_stun_msg *m, rp_entry *e) {
   nat_addr mapped;
+  nat__rp_rec *rec;
+  bool rport = false;
   if (e == NULL) {
     r->d.unmatched++;
     return;
@@ -445,15 +476,22 @@ static void response(nat_replay *r, nat_tstamp ts, const nat_addr *src,
     return;
   }
   if (!nat_addr_equal(dst, &e->src)) {
-    r->d.copies++; /* e.g. seen outside the NAT before translation */
-    return;
+    if (!rport_delivery(r, e, dst, m)) {
+      r->d.copies++; /* e.g. seen outside the NAT before translation */
+      return;
+    }
+    rport = true;
   }
   if (!source_ok(r, e, src)) {
     r->d.spoofed++;
     return;
   }
   r->d.responses++;
-  record(r, e, 0, m, src, ts);
+  rec = record(r, e, 0, m, src, ts);
+  if (rec != NULL && rport) {
+    rec->flags |= NAT__REC_RPORT;
+    rec->u.to_port = dst->port; /* answered: arr_rtt unused */
+  }
   if (!e->hairpin && nat_stun_msg_get_mapped(m, &mapped) == 0)
     learn_socket(r, &e->src, &mapped);
   if (!nat__rp_changes(e->change_flags))

@@ -10,76 +10,13 @@
 #include "nat/replay.h"
 #include "replay_rec.h"
 #include "replay_tag.h"
-
-#define TAG(t) ((uint8_t)(1u << (t)))
-#define NONE   UINT32_MAX
-
-enum { ROLE_NONE = 0, ROLE_PRIMARY = 1, ROLE_ALT = 2 };
-
-typedef struct tag_srv {
-  nat_addr primary;
-  bool has_alt;
-  nat_addr alt; /* OTHER-ADDRESS / CHANGED-ADDRESS */
-  bool has_basic;
-  size_t alloc_sockets; /* fresh sockets that asked only this server */
-  size_t multi_sockets; /* netcheck's multi-destination ones (shape_of) */
-  size_t stamp_prim, stamp_alt; /* last socket (group) that asked them */
-  nat__rp_rec *pick;            /* ensure_basic()'s choice */
-} tag_srv;
-
-/* One address of the index and where it came from (before dedup). */
-typedef struct ix_ent {
-  nat_addr a;
-  uint32_t ref; /* record index * 2, + 1 for a mapped address */
-} ix_ent;
-
-/* The addresses of the records, sorted (no hashing a hostile capture
- * could flood): every destination, and every answered mapped address.
- * An address with no IP has no id: it equals nothing (nat_addr_equal). */
-typedef struct addr_index {
-  ix_ent *u;           /* the distinct addresses, sorted */
-  size_t nu;           /* how many */
-  uint32_t *dst_id;    /* per record: the id of its destination, or NONE */
-  uint32_t *prim_of;   /* per id: the server it is the primary of */
-  uint32_t *alt_of;    /* per id: the lowest server it is an alternate of */
-  uint32_t *first_map; /* per id: the first answered record mapped to it */
-} addr_index;
-
-typedef struct tagger {
-  nat__rp_rec *recs;
-  size_t n;
-  tag_srv *srv;
-  size_t nsrv;
-  nat__rp_rec **by_sock;
-  addr_index ix;
-  nat_addr *ips;  /* scratch: one socket's destination IPs (lazy) */
-  size_t dropped; /* records whose server would be beyond the cap */
-  bool filtering_ok;
-} tagger;
-
-static bool answered(const nat_obs *o) {
-  return o->status == 0 && o->has_mapped;
-}
-
-static bool plain(const nat__rp_rec *r) {
-  return !nat__rp_changes(r->o.change_flags) && !(r->flags & NAT__REC_HAIRPIN);
-}
+#include "replay_tagger.h"
 
 static int cmp_sent(const void *a, const void *b) {
   const nat__rp_rec *x = a, *y = b;
   if (x->o.sent_at != y->o.sent_at)
     return x->o.sent_at < y->o.sent_at ? -1 : 1;
   return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int cmp_addr(const nat_addr *a, const nat_addr *b) {
-  int c;
-  if (a->family != b->family)
-    return a->family < b->family ? -1 : 1;
-  c = memcmp(a->ip, b->ip, sizeof a->ip);
-  if (c != 0)
-    return c;
-  return a->port < b->port ? -1 : a->port > b->port;
 }
 
 /* By local socket, then in sent order (the records are sorted already,
@@ -179,7 +116,7 @@ static int index_build(tagger *t) {
 }
 
 /* The id of address @p a, or NONE if no record has it. */
-static uint32_t index_find(const addr_index *ix, const nat_addr *a) {
+uint32_t nat__rp_index_find(const addr_index *ix, const nat_addr *a) {
   size_t lo = 0, hi = ix->nu;
   if (nat__addr_ip_len(a) == 0)
     return NONE;
@@ -198,7 +135,7 @@ static uint32_t index_find(const addr_index *ix, const nat_addr *a) {
 
 /* Address @p a now leads to server @p s, unless a lower one has it. */
 static void alt_note(tagger *t, const nat_addr *a, size_t s) {
-  uint32_t id = index_find(&t->ix, a);
+  uint32_t id = nat__rp_index_find(&t->ix, a);
   if (id != NONE && (t->ix.alt_of[id] == NONE || s < t->ix.alt_of[id]))
     t->ix.alt_of[id] = (uint32_t)s;
 }
@@ -323,7 +260,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     if (arrived) {
       r->o.status = 0;
       r->o.from = from;
-      r->o.rtt = r->arr_rtt;
+      r->o.rtt = r->u.arr_rtt;
       d->timeouts--;
       d->responses++;
       d->hairpin_arrivals++;
@@ -331,6 +268,42 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     }
   }
   free(mip);
+  if (gone == 0)
+    return 0;
+  for (i = j = 0; i < t->n; i++)
+    if (!(t->recs[i].flags & NAT__REC_DROP))
+      t->recs[j++] = t->recs[i];
+  t->n = j;
+  d->ignored += gone;
+  return index_build(t);
+}
+
+/* A request to a mapped address that equals its socket's own local
+ * address (no translation: a host with a public address) is not a
+ * hairpin test: nothing was translated that could turn back, and the
+ * request went straight to the socket. Such requests are left out of the
+ * log and counted as ignored, the diag's counters follow (a live run
+ * with no NAT makes no hairpin verdict either). @return 0 or
+ * NAT_ENOMEM. */
+static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
+  size_t i, j, gone = 0;
+  for (i = 0; i < t->n; i++) {
+    nat__rp_rec *r = &t->recs[i];
+    uint32_t id = t->ix.dst_id[i], first;
+    if (!(r->flags & NAT__REC_HAIRPIN) || id == NONE ||
+        (first = t->ix.first_map[id]) == NONE ||
+        !nat_addr_equal(&t->recs[first].o.local, &r->o.server))
+      continue;
+    r->flags |= NAT__REC_DROP;
+    gone++;
+    d->hairpin_requests--;
+    if (r->o.status == 0) {
+      d->hairpin_arrivals--;
+      d->responses--;
+    } else {
+      d->timeouts--;
+    }
+  }
   if (gone == 0)
     return 0;
   for (i = j = 0; i < t->n; i++)
@@ -448,14 +421,6 @@ static void shape_of(const tagger *t, nat__rp_rec *const *by, size_t k,
   sh->multi = !sh->single && p1p2;
 }
 
-/* The source of a response as the analyzer reads it: where it came
- * from, else RESPONSE-ORIGIN. */
-static const nat_addr *resp_source(const nat_obs *o) {
-  if (o->from.family != NAT_AF_NONE)
-    return &o->from;
-  return o->has_response_origin ? &o->response_origin : NULL;
-}
-
 static int cmp_ip(const void *pa, const void *pb) {
   return cmp_canon(pa, pb); /* ports are 0 */
 }
@@ -518,7 +483,7 @@ static bool change_shape(const tagger *t, nat__rp_rec *const *by, size_t k,
     const nat__rp_rec *r = by[i];
     const nat_addr *src;
     if (r->o.server_idx != fsrv || r->role != ROLE_PRIMARY ||
-        !nat__rp_changes(r->o.change_flags))
+        !nat__rp_changes(r->o.change_flags) || r->tags == TAG_LEFT_OUT)
       continue;
     if (r->o.change_flags & NAT_STUN_CHANGE_IP) {
       ip_lost += r->o.status != 0;
@@ -544,12 +509,20 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
   size_t i, fsrv = SIZE_MAX;
   nat_tstamp open_at = 0;
   bool opened = false;
+  uint16_t mport = 0;
   sock_shape sh;
+  for (i = 0; i < k && mport == 0; i++)
+    if (answered(&by[i]->o) && !(by[i]->flags & NAT__REC_HAIRPIN))
+      mport = by[i]->o.mapped.port;
   for (i = 0; i < k; i++) {
     nat__rp_rec *r = by[i];
     tag_srv *s = &t->srv[r->o.server_idx];
     if (r->flags & NAT__REC_HAIRPIN) {
       assign_hairpin(t, r);
+      continue;
+    }
+    if (nat__rp_answer_elsewhere_unproven(t, r, mport)) {
+      r->tags = TAG_LEFT_OUT;
       continue;
     }
     if (nat__rp_changes(r->o.change_flags)) {
@@ -564,7 +537,7 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
   for (i = 0; i < k; i++) {
     nat__rp_rec *r = by[i];
     tag_srv *s = &t->srv[r->o.server_idx];
-    if (r->flags & NAT__REC_HAIRPIN)
+    if ((r->flags & NAT__REC_HAIRPIN) || r->tags == TAG_LEFT_OUT)
       continue;
     if (r->o.server_idx == fsrv &&
         (nat__rp_changes(r->o.change_flags) || r->role == ROLE_PRIMARY)) {
@@ -585,7 +558,7 @@ static void tag_socket(tagger *t, nat__rp_rec **by, size_t k, size_t g) {
    * was answered from an IP this socket never sent to. */
   for (i = 0; opened && i < k; i++)
     if (by[i]->o.server_idx == fsrv && nat__rp_changes(by[i]->o.change_flags) &&
-        by[i]->o.sent_at >= open_at)
+        by[i]->tags != TAG_LEFT_OUT && by[i]->o.sent_at >= open_at)
       t->filtering_ok = true;
   if (!t->filtering_ok && blind_proof(t, by, k))
     t->filtering_ok = true;
@@ -660,10 +633,11 @@ static int emit(const tagger *t, nat_obslog *log) {
   uint8_t test;
   for (i = 0; i < t->n; i++) {
     nat_obs o = t->recs[i].o;
-    for (test = NAT_OBS_BASIC; test <= NAT_OBS_ALLOCATION; test++) {
+    for (test = NAT_OBS_BASIC; test <= NAT_OBS_LIFETIME; test++) {
       if (!(t->recs[i].tags & TAG(test)))
         continue;
       o.test = test;
+      o.idle = test == NAT_OBS_LIFETIME ? t->recs[i].o.idle : 0;
       if (nat_obslog_append(log, &o) != 0)
         return NAT_ENOMEM;
     }
@@ -719,55 +693,6 @@ static bool mapping_ok(const tagger *t, bool inside) {
   return false;
 }
 
-/* An initial TTL / hop limit: what a host sets before any router has
- * forwarded the datagram (64: Linux, macOS, the BSDs; 128: Windows; 255:
- * network equipment and some Unixes). 32 and 1 are not taken: 32 is
- * rare (old Windows) and 1 is a hop probe's, both also what a forwarded
- * datagram can carry. */
-static bool initial_ttl(uint8_t ttl) {
-  return ttl == 64 || ttl == 128 || ttl == 255;
-}
-
-/* Where the capture says it was taken (nat/replay.h, "Where the capture
- * was taken"): @p xl is a response that showed a translation (or NULL),
- * @p any_mapped whether some request was answered. */
-static void infer_point(nat_replay_diag *d, const nat_obs *xl,
-                        bool any_mapped) {
-  char a[NAT_ADDR_STRLEN], b[NAT_ADDR_STRLEN];
-  const char *no_nat = any_mapped ? " and the servers saw their source "
-                                    "address: no NAT"
-                                  : "; no request was answered";
-  d->point_inferred = NAT_REPLAY_AT_CLIENT;
-  if (xl != NULL) {
-    snprintf(d->point_reason, sizeof d->point_reason,
-             "a response maps %s to %s: captured inside the NAT",
-             nat_addr_format(&xl->local, a, sizeof a),
-             nat_addr_format(&xl->mapped, b, sizeof b));
-  } else if (initial_ttl(d->request_ttl)) {
-    snprintf(d->point_reason, sizeof d->point_reason,
-             "captured on the sending host or its link (requests leave "
-             "with TTL %u, no router forwarded them yet)%s",
-             d->request_ttl, no_nat);
-  } else if (d->requests_outgoing > 0 && d->requests_in == 0) {
-    snprintf(d->point_reason, sizeof d->point_reason,
-             "captured on the sending host (Linux cooked capture: its "
-             "requests are outgoing, never incoming)%s",
-             no_nat);
-  } else {
-    d->point_inferred = NAT_REPLAY_AUTO;
-    if (d->request_ttl != 0)
-      snprintf(d->point_reason, sizeof d->point_reason,
-               "requests carry TTL %u, forwarded by a router, and no "
-               "response shows a translation: outside a NAT, or on a path "
-               "with none; not known",
-               d->request_ttl);
-    else
-      snprintf(d->point_reason, sizeof d->point_reason,
-               "no response shows a translation, and the capture gives no "
-               "TTL or direction that places it");
-  }
-}
-
 /* The measurable bits, from the tags and where the capture was taken. */
 static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
   size_t i, alloc = 0;
@@ -789,7 +714,7 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
       }
     }
   }
-  infer_point(d, xl, any_mapped);
+  nat__replay_infer_point(d, xl, any_mapped);
   d->inside =
       point == NAT_REPLAY_AT_CLIENT ||
       (point == NAT_REPLAY_AUTO && d->point_inferred == NAT_REPLAY_AT_CLIENT);
@@ -806,6 +731,10 @@ static void measurable(const tagger *t, uint8_t point, nat_replay_diag *d) {
     d->measurable |= NAT_REPLAY_M_HAIRPIN;
   if (d->inside && alloc >= 2)
     d->measurable |= NAT_REPLAY_M_ALLOCATION;
+  /* a mapping's lifetime: only where there is a NAT (a translation), and
+   * from inside, where the answer's arrival at the idle socket is seen */
+  if (d->inside && d->saw_translation && t->lifetime > 0)
+    d->measurable |= NAT_REPLAY_M_LIFETIME;
 }
 
 static void tagger_free(tagger *t) {
@@ -823,7 +752,7 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n,
   int rv;
   memset(t, 0, sizeof *t);
   t->recs = recs;
-  t->n = n;
+  t->n = n = nat__replay_drop_hop_probes(recs, n, d);
   if (n == 0)
     return 0;
   qsort(recs, n, sizeof *recs, cmp_sent);
@@ -834,6 +763,8 @@ static int tagger_start(tagger *t, nat__rp_rec *recs, size_t n,
   if ((rv = index_build(t)) != 0)
     return rv;
   if ((rv = late_hairpins(t, d)) != 0)
+    return rv;
+  if ((rv = untranslated_hairpins(t, d)) != 0)
     return rv;
   assign_servers(t);
   return drop_capped(t);
@@ -864,64 +795,19 @@ int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
       ;
     tag_socket(&t, t.by_sock + a, b - a, ++g);
   }
+  nat__rp_lifetime_probes(&t);
   index_free(&t.ix); /* not needed any more: lower the peak of emit() */
   tag_alloc_and_basic(&t);
   ensure_basic(&t);
+  for (i = 0; i < n; i++)
+    if (recs[i].flags & NAT__REC_LIFE)
+      recs[i].tags |= TAG(NAT_OBS_LIFETIME);
   d->nservers = t.nsrv;
   measurable(&t, capture_point, d);
+  a = nat_obslog_count(log);
   rv = emit(&t, log);
+  if (rv == 0)
+    rv = nat__replay_alloc_decides(log, a, d);
   tagger_free(&t);
   return rv;
-}
-
-const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
-  const char *outside = "the capture may have been taken outside the NAT, "
-                        "where answers the NAT drops are still seen";
-  if (d == NULL || (d->measurable & bit) != 0)
-    return "";
-  switch (bit) {
-  case NAT_REPLAY_M_BASIC:
-    return "no Binding requests from the client in the capture";
-  case NAT_REPLAY_M_NAT:
-    if (d->capture_point == NAT_REPLAY_OUTSIDE)
-      return "captured outside the NAT: the client's own address is not "
-             "in the capture";
-    return d->responses == 0 ? "no request was answered"
-                             : "every mapped address equals the request's "
-                               "source: no NAT, or a capture taken outside "
-                               "the NAT";
-  case NAT_REPLAY_M_MAPPING:
-    return d->inside ? "no socket had answers from two destinations (RFC "
-                       "5780 section 4.3 probes)"
-                     : "the capture may have been taken outside the NAT, "
-                       "where a new mapping cannot be told from a new "
-                       "client socket, and no source was answered from two "
-                       "server IPs with one mapped address (which would "
-                       "show an endpoint-independent mapping)";
-  case NAT_REPLAY_M_FILTERING:
-    return d->change_requests == 0 ? "no CHANGE-REQUEST probes in the capture"
-           : d->inside
-               ? "no answered request opened the mapping before the "
-                 "CHANGE-REQUEST probes (the probing socket had no answered "
-                 "plain request to the server's primary address before "
-                 "them), no change-IP probe was answered from an IP its "
-                 "socket never sent to (which alone proves "
-                 "endpoint-independent filtering), and no socket's change "
-                 "probes to the primary address show a dependent filter "
-                 "(3 unanswered change-IP probes, and 3 unanswered "
-                 "change-port probes or a change-port answer from another "
-                 "port, with the server's alternate address known)"
-               : outside;
-  case NAT_REPLAY_M_HAIRPIN:
-    return d->hairpin_requests == 0
-               ? "no request to another socket's mapped address"
-               : outside;
-  case NAT_REPLAY_M_ALLOCATION:
-    return d->inside ? "fewer than two fresh sockets asked the same server"
-                     : outside;
-  case NAT_REPLAY_M_LIFETIME:
-    return "mapping lifetime is not inferred from captures";
-  default:
-    return "unknown";
-  }
 }

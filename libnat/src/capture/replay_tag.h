@@ -4,6 +4,7 @@
 #ifndef NAT_REPLAY_TAG_H
 #define NAT_REPLAY_TAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,24 @@
  * @return 0 or NAT_ENOMEM. */
 int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
                     nat_replay_diag *d, nat_obslog *log);
+
+/* Where the capture says it was taken (replay_point.c): fill
+ * @p d->point_inferred and point_reason from @p xl, a response that showed
+ * a translation (or NULL), @p any_mapped (some request was answered) and
+ * @p d's request_ttl, requests_outgoing and requests_in. */
+void nat__replay_infer_point(nat_replay_diag *d, const nat_obs *xl,
+                             bool any_mapped);
+
+/* Leave the client's hop probes out of @p recs[0..n) (replay_point.c,
+ * nat/replay.h "Hop probes"), counted in @p d->hop_probes.
+ * @return the records kept (moved to the front). */
+size_t nat__replay_drop_hop_probes(nat__rp_rec *recs, size_t n,
+                                   nat_replay_diag *d);
+
+/* Set NAT_REPLAY_M_ALLOCATION in @p d->measurable (inside the NAT) when
+ * the analyzer's allocation rules decide over @p log[start..], the
+ * observations just emitted. @return 0 or NAT_ENOMEM. */
+int nat__replay_alloc_decides(const nat_obslog *log, size_t start,
+                              nat_replay_diag *d);
 
 #endif
