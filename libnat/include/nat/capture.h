@@ -164,7 +164,39 @@ typedef struct nat_capture_stats {
   uint64_t reason[NAT_CAPR_COUNT]; /**< frames refused, per reason
                                        (a pcapng interface of an
                                        unsupported link type: each of
-                                       its packets, NAT_CAPR_LINKTYPE) */
+                                       its packets, NAT_CAPR_LINKTYPE);
+                                       a reassembled datagram that is
+                                       not UDP counts once here.
+                                       NAT_CAPR_FRAGMENT: fragment
+                                       records part of no whole
+                                       datagram (cut by the snaplen,
+                                       of a datagram dropped, identical
+                                       copies), counted when the reader
+                                       gives up on them */
+  /* IP fragment reassembly (IPv4 and IPv6). Once the end of the file is
+   * reached, records + frag_reassembled == udp + the sum of reason[] +
+   * frag_used (before it, the fragments still held count nowhere). */
+  uint64_t frag_reassembled; /**< datagrams rebuilt from fragments (each
+                                  then counted once in udp or reason[]) */
+  uint64_t frag_used;        /**< fragment records that went into them */
+  uint64_t frag_dropped;     /**< partial datagrams given up: the next
+                                  three, a buffer that could not be
+                                  allocated, and those unfinished at the
+                                  end of the file */
+  uint64_t frag_timeout;     /**< of which: no fragment completed them
+                                  within 30 s of capture time after
+                                  their first */
+  uint64_t frag_evicted;     /**< of which: the oldest of 64 in
+                                  reassembly, evicted for a new one */
+  uint64_t frag_bad;         /**< of which: an overlapping or inconsistent
+                                  fragment (RFC 5722: the whole datagram
+                                  goes; later fragments of it too), data
+                                  beyond 65,535 bytes, a non-last fragment
+                                  empty or not a multiple of 8 bytes,
+                                  over 64 fragments */
+  uint64_t frag_duplicate;   /**< fragments identical to one held
+                                  (retransmitted or captured twice):
+                                  ignored */
 } nat_capture_stats;
 
 /** Longest message nat_capture_reader_strerror() returns, with the NUL. */
