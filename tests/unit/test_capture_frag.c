@@ -38,8 +38,8 @@ static size_t udp_dgram(uint8_t *buf, size_t cap, unsigned n, size_t total) {
   assert_int_equal(nat_stun_add_attr(&b, NAT_ATTR_PADDING, pad, padlen), 0);
   ssize_t len = nat_stun_builder_finish(&b, false);
   assert_int_equal((size_t)len, total - 8);
-  buf[0] = 0x9c, buf[1] = 0x40;           /* 40000 */
-  buf[2] = 0x0d, buf[3] = 0x96;           /* 3478 */
+  buf[0] = 0x9c, buf[1] = 0x40; /* 40000 */
+  buf[2] = 0x0d, buf[3] = 0x96; /* 3478 */
   buf[4] = (uint8_t)(total >> 8), buf[5] = (uint8_t)total;
   buf[6] = buf[7] = 0;
   return total;
@@ -121,15 +121,13 @@ static void test_v6_out_of_order(void **state) {
   size_t n = udp_dgram(d, sizeof d, 2, 1500);
   nat__frag_table *t = table();
   (void)state;
-  assert_int_equal(add(t, piece_of(6, 0xdeadbeef, d, 1000, n - 1000, false),
-                       T0, &o),
-                   0);
+  assert_int_equal(
+      add(t, piece_of(6, 0xdeadbeef, d, 1000, n - 1000, false), T0, &o), 0);
   assert_int_equal(add(t, piece_of(6, 0xdeadbeef, d, 504, 496, true), T0, &o),
                    0);
   /* another datagram with the same id from IPv4: a different key */
   assert_int_equal(add(t, piece_of(4, 0xbeef, d, 0, 504, true), T0, &o), 0);
-  assert_int_equal(add(t, piece_of(6, 0xdeadbeef, d, 0, 504, true), T0, &o),
-                   1);
+  assert_int_equal(add(t, piece_of(6, 0xdeadbeef, d, 0, 504, true), T0, &o), 1);
   assert_int_equal(o.len, n);
   assert_memory_equal(o.data, d, n);
   assert_int_equal(o.version, 6);
@@ -151,8 +149,7 @@ static void test_overlap(void **state) {
   nat__frag_table *t = table();
   (void)state;
   assert_int_equal(add(t, piece_of(6, 1, d, 0, 1480, true), T0, &o), 0);
-  assert_int_equal(add(t, piece_of(6, 1, d, 1472, n - 1472, false), T0, &o),
-                   0);
+  assert_int_equal(add(t, piece_of(6, 1, d, 1472, n - 1472, false), T0, &o), 0);
   assert_int_equal(add(t, piece_of(6, 1, d, 1480, n - 1480, false), T0, &o),
                    0); /* would have completed it: too late (RFC 5722) */
   nat__frag_stats s = stats(t);
@@ -181,8 +178,7 @@ static void test_duplicate(void **state) {
   (void)state;
   assert_int_equal(add(t, piece_of(4, 5, d, 0, 1480, true), T0, &o), 0);
   assert_int_equal(add(t, piece_of(4, 5, d, 0, 1480, true), T0, &o), 0);
-  assert_int_equal(add(t, piece_of(4, 5, d, 1480, n - 1480, false), T0, &o),
-                   1);
+  assert_int_equal(add(t, piece_of(4, 5, d, 1480, n - 1480, false), T0, &o), 1);
   assert_memory_equal(o.data, d, n);
   nat__frag_stats s = stats(t);
   assert_int_equal(s.duplicate, 1);
@@ -190,8 +186,7 @@ static void test_duplicate(void **state) {
   assert_int_equal(s.used, 2);
   assert_int_equal(s.bad, 0);
   /* the last fragment copied with MF set is not identical: bad */
-  assert_int_equal(add(t, piece_of(4, 6, d, 1480, n - 1480, false), T0, &o),
-                   0);
+  assert_int_equal(add(t, piece_of(4, 6, d, 1480, n - 1480, false), T0, &o), 0);
   assert_int_equal(add(t, piece_of(4, 6, d, 1480, n - 1480, true), T0, &o), 0);
   assert_int_equal(stats(t).bad, 1);
   nat__frag_free(t);
@@ -248,8 +243,7 @@ static void test_table_full(void **state) {
   assert_int_equal(s.orphans, 1);
   /* id 0 was the oldest: its last fragment starts a new datagram (and
    * evicts id 1) */
-  assert_int_equal(add(t, piece_of(4, 0, d, 1480, n - 1480, false), T0, &o),
-                   0);
+  assert_int_equal(add(t, piece_of(4, 0, d, 1480, n - 1480, false), T0, &o), 0);
   assert_int_equal(stats(t).evicted, 2);
   assert_int_equal(add(t, piece_of(4, 1, d, 1480, n - 1480, false), T0, &o),
                    0); /* evicted too: evicts id 2 */
@@ -432,7 +426,7 @@ static void test_reader(void **state) {
   k = v4_frag(f, 0x2000, 42, d4, 1480);
   rec(fp, T0 + 3, f, k); /* completes the IPv4 one */
   k = v6_frag(f, 1448, false, 43, d6 + 1448, n6 - 1448);
-  rec(fp, T0 + 4, f, k); /* completes the IPv6 one */
+  rec(fp, T0 + 4, f, k);         /* completes the IPv6 one */
   k = v4_frag(f, 0, 44, dns, 8); /* not a fragment */
   rec(fp, T0 + 5, f, k);
   k = v6_frag(f, 0, true, 45, d6, 8); /* a lone first fragment */

@@ -188,8 +188,7 @@ static void frag_v4(const uint8_t *ip, size_t ihl, size_t total, size_t avail,
 }
 
 static int parse_ipv4(const uint8_t *f, size_t caplen, size_t off,
-                      nat_capture_frame *out, l4_span *s,
-                      nat__frag_in *frag) {
+                      nat_capture_frame *out, l4_span *s, nat__frag_in *frag) {
   const uint8_t *ip = f + off;
   size_t ihl, total;
   if (caplen - off < 20)
@@ -269,8 +268,7 @@ static int walk_v6_exthdrs(const uint8_t *f, uint8_t nh, nat_capture_frame *out,
 }
 
 static int parse_ipv6(const uint8_t *f, size_t caplen, size_t off,
-                      nat_capture_frame *out, l4_span *s,
-                      nat__frag_in *frag) {
+                      nat_capture_frame *out, l4_span *s, nat__frag_in *frag) {
   const uint8_t *ip = f + off;
   size_t plen;
   if (caplen - off < 40)
