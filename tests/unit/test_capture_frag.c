@@ -471,6 +471,43 @@ static void test_reader(void **state) {
   unlink(path);
 }
 
+/* A file damaged after a first fragment: the reader fails, and the
+ * fragment held is counted as dropped. */
+static void test_reader_damaged(void **state) {
+  char path[] = "/tmp/test_capture_frag.XXXXXX";
+  uint8_t d4[1600], f[1700];
+  nat_capture_reader *r = NULL;
+  nat_capture_pkt p;
+  nat_capture_stats st;
+  char err[NAT_CAPTURE_ERRLEN];
+  size_t k;
+  int fd = mkstemp(path);
+  (void)state;
+  udp_dgram(d4, sizeof d4, 11, 1508);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "wb");
+  assert_non_null(fp);
+  le32(fp, 0xA1B23C4Du);
+  le32(fp, 0x00040002u);
+  le32(fp, 0);
+  le32(fp, 0);
+  le32(fp, 65535);
+  le32(fp, NAT_LINK_RAW);
+  k = v4_frag(f, 0x2000, 42, d4, 1480);
+  rec(fp, T0, f, k);
+  le32(fp, 1); /* a record header cut short */
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(nat_capture_reader_open(&r, path, err, sizeof err), 0);
+  assert_int_equal(nat_capture_reader_next(r, &p), NAT_ECAPTURE);
+  nat_capture_reader_stats(r, &st);
+  assert_int_equal(st.records, 1);
+  assert_int_equal(st.frag_dropped, 1);
+  assert_int_equal(st.frag_reassembled, 0);
+  assert_int_equal(st.reason[NAT_CAPR_FRAGMENT], 1);
+  nat_capture_reader_close(r);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_v4_in_order),
@@ -483,6 +520,7 @@ int main(void) {
       cmocka_unit_test(test_atomic),
       cmocka_unit_test(test_decode_describes),
       cmocka_unit_test(test_reader),
+      cmocka_unit_test(test_reader_damaged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,8 +182,9 @@ typedef struct nat_capture_stats {
                                        copies), counted when the reader
                                        gives up on them */
   /* IP fragment reassembly (IPv4 and IPv6). Once the end of the file is
-   * reached, records + frag_reassembled == udp + the sum of reason[] +
-   * frag_used (before it, the fragments still held count nowhere). */
+   * reached or the reader failed (NAT_ECAPTURE), records +
+   * frag_reassembled == udp + the sum of reason[] + frag_used (before,
+   * the fragments still held count nowhere). */
   uint64_t frag_reassembled; /**< datagrams rebuilt from fragments (each
                                   then counted once in udp or reason[]) */
   uint64_t frag_used;        /**< fragment records that went into them */

@@ -178,6 +178,7 @@ static int record_failed(nat_capture_reader *r, const char *fmt, ...) {
           why, hint);
   one_line(r->err);
   r->failed = 1;
+  nat__frag_flush(r->frag); /* the reader stops: partial datagrams too */
   return NAT_ECAPTURE;
 }
 
