@@ -32,6 +32,10 @@
  * coverage 369 -> 399 edges, 1,600 features, corpus 637 units / 312 KB,
  * peak RSS 171 MB; no finding (no crash, leak, sanitizer report or broken
  * invariant).
+ * Again with IP fragment reassembly (2026-12-07, same build options, the
+ * 6 seeds with pcapng_fragments, -max_total_time=300): 11,065,295 runs
+ * in 301 s, 36,761 execs/s on average, coverage 529 edges, 2,019
+ * features, corpus 705 units / 1.2 MB, peak RSS 288 MB; no finding.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fmemopen */
