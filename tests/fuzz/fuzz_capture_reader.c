@@ -34,8 +34,8 @@
  * invariant).
  * Again with IP fragment reassembly (2026-12-07, same build options, the
  * 6 seeds with pcapng_fragments, -max_total_time=300): 11,065,295 runs
- * in 301 s, 36,761 execs/s on average, coverage 529 edges, 2,019
- * features, corpus 705 units / 1.2 MB, peak RSS 288 MB; no finding.
+ * in 301 s, 36,761 execs/s on average, coverage 529 edges, 2,055
+ * features, corpus 728 units / 1.2 MB, peak RSS 288 MB; no finding.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fmemopen */
