@@ -37,6 +37,11 @@ def main():
     # pcapng from tshark (turnutils_natdiscovery run), whole
     put("pcapng_natdiscovery",
         open(os.path.join(fix, "full-cone-natdiscovery.pcapng"), "rb").read())
+    # IPv4 fragments (turnutils_natdiscovery -P: each message two
+    # fragments), whole: reassembly through the reader
+    put("pcapng_fragments",
+        open(os.path.join(fix, "full-cone-natdiscovery-padding.pcapng"),
+             "rb").read())
     # the two-interface variant, 4 packets
     tmp = os.path.join(out, "pcapng_2if")
     mv.write_2if(tmp, recs, nano, snaplen)

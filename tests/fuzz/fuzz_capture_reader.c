@@ -10,12 +10,17 @@
  *   number grows, its STUN message decodes to its length;
  * - NAT_ECAPTURE comes with a one-line message naming the stream, the
  *   record and the byte offset, and stays (the next call gives it again);
- * - the stats add up: records = udp + refused frames, udp = stun +
- *   stun_malformed + not_stun.
+ * - the stats add up once the reader stopped (end or error): records +
+ *   frag_reassembled = udp + refused frames + frag_used (each record is
+ *   a whole datagram, a refused frame, or a fragment of a reassembled
+ *   datagram, which then counts once in udp or refused), udp = stun +
+ *   stun_malformed + not_stun, frag_dropped >= frag_timeout +
+ *   frag_evicted + frag_bad.
  *
  * Seeds (corpus/capture_reader): the first records of fixtures (classic
  * pcap, Linux cooked v2, little-endian, microseconds), the same in
- * big-endian nanoseconds, pcapng from tshark (natdiscovery), the two-
+ * big-endian nanoseconds, pcapng from tshark (natdiscovery; and its -P
+ * run, every message in two IPv4 fragments), the two-
  * interface pcapng variant of make-variants.py cut short, and hand-made
  * pcapng with several sections, SPB, the obsolete PB, unknown blocks and
  * if_tsresol 2^-20 (written by tests/fuzz/capture_reader_seeds.py).
@@ -27,6 +32,10 @@
  * coverage 369 -> 399 edges, 1,600 features, corpus 637 units / 312 KB,
  * peak RSS 171 MB; no finding (no crash, leak, sanitizer report or broken
  * invariant).
+ * Again with IP fragment reassembly (2026-12-07, same build options, the
+ * 6 seeds with pcapng_fragments, -max_total_time=300): 11,065,295 runs
+ * in 301 s, 36,761 execs/s on average, coverage 529 edges, 2,055
+ * features, corpus 728 units / 1.2 MB, peak RSS 288 MB; no finding.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fmemopen */
@@ -53,8 +62,10 @@ static void check_stats(const nat_capture_reader *r) {
   nat_capture_reader_stats(r, &st);
   for (int i = 0; i < NAT_CAPR_COUNT; i++)
     refused += st.reason[i];
-  if (st.records != st.udp + refused ||
-      st.udp != st.stun + st.stun_malformed + st.not_stun)
+  if (st.records + st.frag_reassembled != st.udp + refused + st.frag_used ||
+      st.udp != st.stun + st.stun_malformed + st.not_stun ||
+      st.frag_dropped < st.frag_timeout + st.frag_evicted + st.frag_bad ||
+      st.frag_reassembled > st.frag_used)
     abort();
 }
 

@@ -72,6 +72,10 @@ DECLARED = {
     # host's ports are its own (natlab: alloc=preserve)
     "public": dict(mapping="ei", filtering="ei", alloc="preserving",
                    nat=False),
+    # the same over IPv6, no namespace of natlab's: a veth pair between a
+    # client and coturn on two addresses (tests/replay/make-v6.sh)
+    "public-v6": dict(mapping="ei", filtering="ei", alloc="preserving",
+                      nat=False),
     "natbox-ad": dict(mapping="ad", filtering="ad", alloc="preserving",
                       hairpin=False, nat=True, engine="natbox"),
     "natbox-sequential": dict(mapping="apd", filtering="apd",

@@ -15,6 +15,7 @@ may know less, never something else:
 
     midrun.py NETCHECK FIXTURES_DIR       exit 0 pass, 1 fail
 """
+import ipaddress
 import json
 import os
 import struct
@@ -39,20 +40,25 @@ def keys(d):
             "hairpinning": d["hairpinning"],
             "port_allocation.kind": d["port_allocation"]["kind"],
             "nat_present": d["nat_present"], "public_v4": d["public_v4"],
+            "public_v6": d["public_v6"],
             "capture_point": d["replay"]["capture_point"]}
 
 
 def stun(frame):
-    """(class bits, transaction ID, source IP) of a Binding message, else
-    None."""
-    if len(frame) < STUN + 20 or frame[STUN + 4:STUN + 8] != \
-            b"\x21\x12\xa4\x42":
+    """(class bits, transaction ID, source IP) of a Binding message in an
+    Ethernet frame holding IPv4 or (netcheck --record's IPv6 header, no
+    extension header) IPv6, else None."""
+    eth = hostile.ETH
+    if frame[12:14] == b"\x86\xdd":
+        at, src = eth + 40 + 8, bytes(frame[eth + 8:eth + 24])
+    else:
+        at, src = STUN, bytes(frame[eth + 12:eth + 16])
+    if len(frame) < at + 20 or frame[at + 4:at + 8] != b"\x21\x12\xa4\x42":
         return None
-    t, = struct.unpack(">H", frame[STUN:STUN + 2])
+    t, = struct.unpack(">H", frame[at:at + 2])
     if t & ~0x0110 != 0x0001:  # Binding, any class
         return None
-    return (t & 0x0110, bytes(frame[STUN + 8:STUN + 20]),
-            bytes(frame[hostile.ETH + 12:hostile.ETH + 16]))
+    return (t & 0x0110, bytes(frame[at + 8:at + 20]), src)
 
 
 def main():
@@ -66,7 +72,7 @@ def main():
         hdr, recs = hostile.read_pcap(os.path.join(fix, name))
         rc, full = run(nc, os.path.join(fix, name))
         want = keys(full)
-        client = bytes(int(x) for x in full["replay"]["client"].split("."))
+        client = ipaddress.ip_address(full["replay"]["client"]).packed
         for k in range(2, len(recs) - 2, 2):
             kept = recs[k:]
             hostile.write_pcap(cut_path, hdr, kept)
@@ -79,9 +85,10 @@ def main():
                 if v not in ("unknown", None) and v != want[key]:
                     sys.exit("FAIL: %s: %s = %r, the full capture says %r"
                              % (where, key, v, want[key]))
-            pub = cut["public_v4"]
+            pubs = [cut["public_v4"], cut["public_v6"]]
             for s in cut["servers"]:
-                if pub and s["address"].split(":")[0] == pub:
+                host = s["address"].rsplit(":", 1)[0].strip("[]")
+                if host in pubs:
                     sys.exit("FAIL: %s: server %s at the client's public IP"
                              % (where, s["address"]))
             seen, orphans, client_ids = set(), 0, set()

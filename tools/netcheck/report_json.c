@@ -425,6 +425,16 @@ static json_t *replay_diag_json(const nc_replay_info *info, bool *ok) {
       put(refused, nat_capture_reason_name((uint8_t)i),
           count_json(info->cap.reason[i]), ok);
   put(j, "refused_frames", refused, ok);
+  put(j, "fragments",
+      json_pack("{sIsIsIsIsIsIsI}", "reassembled",
+                (json_int_t)info->cap.frag_reassembled, "used",
+                (json_int_t)info->cap.frag_used, "dropped",
+                (json_int_t)info->cap.frag_dropped, "timeout",
+                (json_int_t)info->cap.frag_timeout, "evicted",
+                (json_int_t)info->cap.frag_evicted, "bad",
+                (json_int_t)info->cap.frag_bad, "duplicate",
+                (json_int_t)info->cap.frag_duplicate),
+      ok);
   return j;
 }
 

@@ -12,8 +12,8 @@
  *    LINKTYPE_IPV4, LINKTYPE_IPV6), BSD loopback (DLT_NULL and DLT_LOOP,
  *    the family word in either byte order). IPv4 with options; IPv6 with
  *    hop-by-hop, routing and destination-options headers skipped.
- *    Fragments (IPv4 MF/offset, the IPv6 fragment header) are refused and
- *    counted: STUN over fragmented UDP is not reassembled.
+ *    Fragments (IPv4 MF/offset, the IPv6 fragment header) are refused
+ *    here (NAT_CAPR_FRAGMENT): a frame holds one fragment, not a datagram.
  *
  *  - nat_capture_reader (driver, stdio): streams a classic pcap file
  *    (micro- or nanosecond, either byte order) or a pcapng file (several
@@ -22,9 +22,14 @@
  *    Packet Blocks; other blocks skipped) record by record and returns
  *    each datagram whose payload is a STUN message by CONTENT, on any
  *    port: nat_stun_decode() accepts it (RFC 5389/8489 messages and
- *    classic RFC 3489 ones). Memory stays flat whatever the file's size:
- *    one bounded buffer (at most 384 KiB); a packet over 262,144 bytes or
- *    a pcapng block over 327,680 is refused as damage.
+ *    classic RFC 3489 ones). IP fragments (IPv4 and IPv6) are
+ *    reassembled first: at most 64 datagrams at a time, each at most
+ *    65,535 bytes, dropped 30 s of capture time after their first
+ *    fragment; overlaps drop the datagram (RFC 5722); all counted
+ *    (nat_capture_stats.frag_*). Memory stays flat whatever the file's
+ *    size: one bounded buffer (at most 384 KiB), plus, once fragments
+ *    appear, at most 4 MiB of reassembly buffers; a packet over 262,144
+ *    bytes or a pcapng block over 327,680 is refused as damage.
  *
  *  - nat_capture_writer (driver, stdio): writes a classic pcap file
  *    (nanosecond timestamps) in which each datagram gets a synthesized
@@ -33,7 +38,8 @@
  *    dissects it and nat_capture_reader reads it back unchanged.
  *
  * In the tree: libnat/src/capture/ (this header is its main one, with
- * replay.h): captures read (capture_pcap.c, capture_decode.c) and written
+ * replay.h): captures read (capture_pcap.c, capture_decode.c,
+ * capture_frag.c) and written
  * (capture_write.c), and replays: a capture's STUN exchanges paired into the
  * observation log that analyze/ judges (replay.c, then replay_tag.c), with
  * what a capture cannot show withheld (replay_mask.c). Uses stun/, txn/'s
@@ -132,7 +138,9 @@ NAT_EXTERN const char *nat_capture_reason_name(uint8_t reason);
 typedef struct nat_capture_reader nat_capture_reader;
 
 /** One STUN datagram from a capture. Valid until the next call on the
- * reader. */
+ * reader. A datagram reassembled from IP fragments has the timestamp and
+ * record number of the fragment that completed it, and the TTL and
+ * direction of its first fragment (offset 0). */
 typedef struct nat_capture_pkt {
   nat_tstamp ts;     /**< record timestamp, ns since the Unix epoch
                           (pcapng: from its interface's if_tsresol, plus
@@ -164,7 +172,40 @@ typedef struct nat_capture_stats {
   uint64_t reason[NAT_CAPR_COUNT]; /**< frames refused, per reason
                                        (a pcapng interface of an
                                        unsupported link type: each of
-                                       its packets, NAT_CAPR_LINKTYPE) */
+                                       its packets, NAT_CAPR_LINKTYPE);
+                                       a reassembled datagram that is
+                                       not UDP counts once here.
+                                       NAT_CAPR_FRAGMENT: fragment
+                                       records part of no whole
+                                       datagram (cut by the snaplen,
+                                       of a datagram dropped, identical
+                                       copies), counted when the reader
+                                       gives up on them */
+  /* IP fragment reassembly (IPv4 and IPv6). Once the end of the file is
+   * reached or the reader failed (NAT_ECAPTURE), records +
+   * frag_reassembled == udp + the sum of reason[] + frag_used (before,
+   * the fragments still held count nowhere). */
+  uint64_t frag_reassembled; /**< datagrams rebuilt from fragments (each
+                                  then counted once in udp or reason[]) */
+  uint64_t frag_used;        /**< fragment records that went into them */
+  uint64_t frag_dropped;     /**< partial datagrams given up: the next
+                                  three, a buffer that could not be
+                                  allocated, and those unfinished at the
+                                  end of the file */
+  uint64_t frag_timeout;     /**< of which: no fragment completed them
+                                  within 30 s of capture time after
+                                  their first */
+  uint64_t frag_evicted;     /**< of which: the oldest of 64 in
+                                  reassembly, evicted for a new one */
+  uint64_t frag_bad;         /**< of which: an overlapping or inconsistent
+                                  fragment (RFC 5722: the whole datagram
+                                  goes; later fragments of it too), data
+                                  beyond 65,535 bytes, a non-last fragment
+                                  empty or not a multiple of 8 bytes,
+                                  over 64 fragments */
+  uint64_t frag_duplicate;   /**< fragments identical to one held
+                                  (retransmitted or captured twice):
+                                  ignored */
 } nat_capture_stats;
 
 /** Longest message nat_capture_reader_strerror() returns, with the NUL. */

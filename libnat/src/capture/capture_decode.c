@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "capture/capture_frag.h"
 #include "nat/capture.h"
 #include "nat/error.h"
 
@@ -166,8 +167,28 @@ static void set_ip(nat_addr *a, uint8_t family, const uint8_t *ip, size_t len) {
   memcpy(a->ip, ip, len);
 }
 
+/* Describe the IPv4 fragment at @p ip (header @p ihl, total @p total,
+ * @p avail bytes captured) unless the snaplen cut it. */
+static void frag_v4(const uint8_t *ip, size_t ihl, size_t total, size_t avail,
+                    const nat_capture_frame *out, nat__frag_in *frag) {
+  unsigned ff = nat__get16(ip + 6);
+  if (frag == NULL || avail < total)
+    return;
+  frag->version = 4;
+  frag->proto = ip[9];
+  frag->ttl = out->ttl;
+  frag->dir = out->dir;
+  frag->id = nat__get16(ip + 4);
+  frag->src = out->src;
+  frag->dst = out->dst;
+  frag->offset = (uint32_t)(ff & 0x1FFFu) * 8;
+  frag->more = (ff & 0x2000u) != 0;
+  frag->data = ip + ihl;
+  frag->len = total - ihl;
+}
+
 static int parse_ipv4(const uint8_t *f, size_t caplen, size_t off,
-                      nat_capture_frame *out, l4_span *s) {
+                      nat_capture_frame *out, l4_span *s, nat__frag_in *frag) {
   const uint8_t *ip = f + off;
   size_t ihl, total;
   if (caplen - off < 20)
@@ -186,24 +207,48 @@ static int parse_ipv4(const uint8_t *f, size_t caplen, size_t off,
   set_ip(&out->dst, NAT_AF_INET, ip + 16, 4);
   if (ip[9] != IPPROTO_UDP_)
     return fail(out, NAT_CAPR_NOT_UDP);
-  if ((nat__get16(ip + 6) & 0x3FFFu) != 0) /* MF or a fragment offset */
+  if ((nat__get16(ip + 6) & 0x3FFFu) != 0) { /* MF or a fragment offset */
+    frag_v4(ip, ihl, total, caplen - off, out, frag);
     return fail(out, NAT_CAPR_FRAGMENT);
+  }
   s->off = off + ihl;
   s->claimed = off + total;
   s->avail = caplen < s->claimed ? caplen : s->claimed;
   return 0;
 }
 
+/* Describe the IPv6 Fragment header at f[s->off] unless the snaplen cut
+ * the packet. */
+static int frag_v6(const uint8_t *f, nat_capture_frame *out, const l4_span *s,
+                   nat__frag_in *frag) {
+  if (s->off + 8 > s->claimed)
+    return fail(out, NAT_CAPR_BAD_EXTHDR);
+  if (frag == NULL || s->avail < s->claimed)
+    return fail(out, NAT_CAPR_FRAGMENT);
+  frag->version = 6;
+  frag->proto = f[s->off];
+  frag->ttl = out->ttl;
+  frag->dir = out->dir;
+  frag->id = nat__get32(f + s->off + 4);
+  frag->src = out->src;
+  frag->dst = out->dst;
+  frag->offset = nat__get16(f + s->off + 2) & 0xFFF8u;
+  frag->more = (f[s->off + 3] & 1u) != 0;
+  frag->data = f + s->off + 8;
+  frag->len = s->claimed - s->off - 8;
+  return fail(out, NAT_CAPR_FRAGMENT);
+}
+
 /* Walk the IPv6 extension headers from @p nh at s->off up to UDP. */
 static int walk_v6_exthdrs(const uint8_t *f, uint8_t nh, nat_capture_frame *out,
-                           l4_span *s) {
+                           l4_span *s, nat__frag_in *frag) {
   int n;
   for (n = 0; n <= MAX_V6_EXTHDRS; n++) {
     size_t len;
     if (nh == IPPROTO_UDP_)
       return 0;
     if (nh == IPPROTO_FRAGMENT_)
-      return fail(out, NAT_CAPR_FRAGMENT);
+      return frag_v6(f, out, s, frag);
     if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_ROUTING_ &&
         nh != IPPROTO_DSTOPTS_)
       return fail(out, NAT_CAPR_NOT_UDP);
@@ -223,7 +268,7 @@ static int walk_v6_exthdrs(const uint8_t *f, uint8_t nh, nat_capture_frame *out,
 }
 
 static int parse_ipv6(const uint8_t *f, size_t caplen, size_t off,
-                      nat_capture_frame *out, l4_span *s) {
+                      nat_capture_frame *out, l4_span *s, nat__frag_in *frag) {
   const uint8_t *ip = f + off;
   size_t plen;
   if (caplen - off < 40)
@@ -240,7 +285,7 @@ static int parse_ipv6(const uint8_t *f, size_t caplen, size_t off,
   s->off = off + 40;
   s->claimed = off + 40 + plen;
   s->avail = caplen < s->claimed ? caplen : s->claimed;
-  return walk_v6_exthdrs(f, ip[6], out, s);
+  return walk_v6_exthdrs(f, ip[6], out, s, frag);
 }
 
 static int parse_udp(const uint8_t *f, const l4_span *s,
@@ -263,11 +308,14 @@ static int parse_udp(const uint8_t *f, const l4_span *s,
   return 0;
 }
 
-int nat_capture_decode(uint32_t linktype, const uint8_t *frame, size_t caplen,
-                       nat_capture_frame *out) {
+int nat__capture_decode_frag(uint32_t linktype, const uint8_t *frame,
+                             size_t caplen, nat_capture_frame *out,
+                             nat__frag_in *frag) {
   size_t off;
   l4_span s;
   int net, rv;
+  if (frag != NULL)
+    frag->version = 0;
   if (out == NULL)
     return NAT_EINVAL;
   memset(out, 0, sizeof *out);
@@ -289,10 +337,37 @@ int nat_capture_decode(uint32_t linktype, const uint8_t *frame, size_t caplen,
       return fail(out, NAT_CAPR_BAD_IP);
   }
   if (net == NET_V4)
-    rv = parse_ipv4(frame, caplen, off, out, &s);
+    rv = parse_ipv4(frame, caplen, off, out, &s, frag);
   else
-    rv = parse_ipv6(frame, caplen, off, out, &s);
+    rv = parse_ipv6(frame, caplen, off, out, &s, frag);
   if (rv != 0)
     return rv;
   return parse_udp(frame, &s, out);
+}
+
+int nat_capture_decode(uint32_t linktype, const uint8_t *frame, size_t caplen,
+                       nat_capture_frame *out) {
+  return nat__capture_decode_frag(linktype, frame, caplen, out, NULL);
+}
+
+int nat__capture_decode_l4(const nat__frag_out *d, nat_capture_frame *out) {
+  l4_span s;
+  int rv;
+  if (d == NULL || out == NULL)
+    return NAT_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->ip_version = d->version;
+  out->ttl = d->ttl;
+  out->dir = d->dir;
+  out->src = d->src;
+  out->dst = d->dst;
+  s.off = 0;
+  s.claimed = s.avail = d->len;
+  if (d->version == 6)
+    rv = walk_v6_exthdrs(d->data, d->proto, out, &s, NULL);
+  else
+    rv = d->proto == IPPROTO_UDP_ ? 0 : fail(out, NAT_CAPR_NOT_UDP);
+  if (rv != 0)
+    return rv;
+  return parse_udp(d->data, &s, out);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/capture_frag.h"
 #include "nat/capture.h"
 #include "nat/error.h"
 
@@ -70,6 +71,7 @@ struct nat_capture_reader {
   uint64_t record; /* packet records read so far */
   int failed;      /* sticky NAT_ECAPTURE */
   nat_capture_stats st;
+  nat__frag_table *frag; /* IP fragments in reassembly (at the first) */
   nat_stun_msg msg;
   char err[NAT_CAPTURE_ERRLEN];
   char why[256]; /* the reason alone, for open's message */
@@ -176,6 +178,7 @@ static int record_failed(nat_capture_reader *r, const char *fmt, ...) {
           why, hint);
   one_line(r->err);
   r->failed = 1;
+  nat__frag_flush(r->frag); /* the reader stops: partial datagrams too */
   return NAT_ECAPTURE;
 }
 
@@ -501,14 +504,40 @@ static int ng_packet(nat_capture_reader *r, uint32_t type, uint32_t total,
 
 /* ------------------------------------------------------------ decode */
 
+/* Fragment @p fi into the reassembly table: 1 and @p f filled when it
+ * completes a datagram that decodes as UDP, else 0 (counted). */
+static int reassemble(nat_capture_reader *r, const nat__frag_in *fi,
+                      nat_tstamp ts, nat_capture_frame *f) {
+  nat__frag_out d;
+  if (r->frag == NULL && nat__frag_new(&r->frag) != 0) {
+    r->st.reason[NAT_CAPR_FRAGMENT]++; /* no memory: part of nothing */
+    return 0;
+  }
+  if (nat__frag_add(r->frag, fi, ts, &d) != 1)
+    return 0;
+  if (nat__capture_decode_l4(&d, f) != 0) {
+    r->st.reason[f->reason < NAT_CAPR_COUNT ? f->reason : 0]++;
+    return 0;
+  }
+  return 1;
+}
+
 /* Decode one record; 1 if it holds STUN (out filled), else 0. */
 static int take_record(nat_capture_reader *r, uint32_t linktype, uint32_t ifidx,
                        nat_tstamp ts, const uint8_t *data, uint32_t caplen,
                        nat_capture_pkt *out) {
   nat_capture_frame f;
-  if (nat_capture_decode(linktype, data, caplen, &f) != 0) {
-    r->st.reason[f.reason < NAT_CAPR_COUNT ? f.reason : 0]++;
-    return 0;
+  nat__frag_in fi;
+  if (r->frag != NULL && nat__frag_pending(r->frag) > 0)
+    nat__frag_expire(r->frag, ts);
+  if (nat__capture_decode_frag(linktype, data, caplen, &f, &fi) != 0) {
+    if (f.reason == NAT_CAPR_FRAGMENT && fi.version != 0) {
+      if (!reassemble(r, &fi, ts, &f))
+        return 0;
+    } else {
+      r->st.reason[f.reason < NAT_CAPR_COUNT ? f.reason : 0]++;
+      return 0;
+    }
   }
   r->st.udp++;
   if (nat_stun_decode(&r->msg, f.payload, f.len) != (ssize_t)f.len) {
@@ -573,6 +602,8 @@ int nat_capture_reader_next(nat_capture_reader *r, nat_capture_pkt *out) {
     int rc;
     if (r->fmt == FMT_CLASSIC) {
       rc = classic_next(r, &ts, &data, &caplen);
+      if (rc == 0)
+        nat__frag_flush(r->frag); /* the end: partial datagrams dropped */
       if (rc <= 0)
         return rc;
       linktype = r->linktype;
@@ -581,6 +612,8 @@ int nat_capture_reader_next(nat_capture_reader *r, nat_capture_pkt *out) {
       uint32_t type = 0, total = 0;
       const iface *f = NULL;
       rc = ng_block(r, &type, &total);
+      if (rc == 0)
+        nat__frag_flush(r->frag); /* the end: partial datagrams dropped */
       if (rc <= 0)
         return rc;
       if (!is_packet_block(type)) {
@@ -776,10 +809,21 @@ void nat_capture_reader_stats(const nat_capture_reader *r,
                               nat_capture_stats *out) {
   if (out == NULL)
     return;
-  if (r == NULL)
+  nat__frag_stats fs;
+  if (r == NULL) {
     memset(out, 0, sizeof *out);
-  else
-    *out = r->st;
+    return;
+  }
+  *out = r->st;
+  nat__frag_get_stats(r->frag, &fs);
+  out->reason[NAT_CAPR_FRAGMENT] += fs.orphans;
+  out->frag_reassembled = fs.reassembled;
+  out->frag_used = fs.used;
+  out->frag_dropped = fs.dropped;
+  out->frag_timeout = fs.timeout;
+  out->frag_evicted = fs.evicted;
+  out->frag_bad = fs.bad;
+  out->frag_duplicate = fs.duplicate;
 }
 
 void nat_capture_reader_close(nat_capture_reader *r) {
@@ -787,6 +831,7 @@ void nat_capture_reader_close(nat_capture_reader *r) {
     return;
   if (r->fp != NULL)
     fclose(r->fp);
+  nat__frag_free(r->frag);
   free(r->ifs);
   free(r->buf);
   free(r);
