@@ -82,6 +82,10 @@ static void append(char *buf, size_t len, const char *s) {
     snprintf(buf + used, len - used, "%s", s);
 }
 
+bool nc_udp_unknown(const nc_result *res) {
+  return res->replay != NULL && nat_replay_udp_unknown(&res->replay->diag);
+}
+
 const char *nc_verdict(const nc_result *res, char *buf, size_t len) {
   const nat_analysis *a = &res->verdict.basic;
   size_t i, tried = 0;
@@ -91,9 +95,14 @@ const char *nc_verdict(const nc_result *res, char *buf, size_t len) {
       if (res->log.v[i].status == NAT_ETIMEDOUT ||
           res->log.v[i].status == NAT_ECANCELED)
         tried++;
-    append(buf, len,
-           tried > 0 ? "UDP blocked"
-                     : "check failed: no server could be tried");
+    if (nc_udp_unknown(res))
+      append(buf, len,
+             "UDP reachability unknown: no request was answered, and every "
+             "one came as IP fragments (dropped fragments look the same)");
+    else
+      append(buf, len,
+             tried > 0 ? "UDP blocked"
+                       : "check failed: no server could be tried");
     return buf;
   }
   if (a->nat_present == NAT_TRI_YES) {

@@ -151,6 +151,10 @@ const char *nc_family_name(uint8_t family); /* "ipv4", "ipv6" or NULL */
 const char *nc_no_family_strerror(const nc_server *s, char *buf, size_t len);
 /* Milliseconds with two decimals, rounded, from nanoseconds. */
 double nc_ms(nat_tstamp ns);
+/* A replay whose capture cannot tell whether UDP passes
+ * (nat_replay_udp_unknown): every request came as IP fragments and none
+ * was answered. The reports then say unknown, not "UDP blocked". */
+bool nc_udp_unknown(const nc_result *res);
 /* The verdict line of the text report. */
 const char *nc_verdict(const nc_result *res, char *buf, size_t len);
 /* The basic observations, sorted by server then family (the servers[]

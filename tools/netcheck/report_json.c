@@ -354,7 +354,8 @@ static void verdict_keys(json_t *root, const nc_result *res, bool *ok) {
   const nat_verdict *v = &res->verdict;
   char buf[400];
   put(root, "verdict", json_string(nc_headline(res, buf, sizeof buf)), ok);
-  put(root, "classic_name", json_string(nat_classic_name(v)), ok);
+  put(root, "classic_name",
+      json_string(nc_udp_unknown(res) ? "unknown" : nat_classic_name(v)), ok);
   put(root, "difficulty", difficulty_json(v), ok);
   put(root, "mapping", beh_json(v->mapping), ok);
   put(root, "filtering", beh_json(v->filtering), ok);
@@ -485,7 +486,9 @@ static json_t *clients_json(const nc_replay_info *info, bool *ok) {
     put(j, "main", json_boolean(c->main), ok);
     put(j, "requests", count_json(c->requests), ok);
     point_keys(j, &c->diag, ok);
-    put(j, "udp", json_boolean(c->udp), ok);
+    put(j, "udp",
+        nat_replay_udp_unknown(&c->diag) ? json_null() : json_boolean(c->udp),
+        ok);
     put(j, "nat_present", tri_json(c->nat_present), ok);
     put(j, "public_v4", public_json(&c->v4), ok);
     put(j, "public_v6", public_json(&c->v6), ok);
@@ -562,7 +565,8 @@ static json_t *report_json(const nc_options *opt, const nc_result *res,
   put(root, "tool", json_string("netcheck"), ok);
   put(root, "version", json_string(nat_version_string()), ok);
   put(root, "duration_ms", json_real(nc_ms(res->duration)), ok);
-  put(root, "udp", json_boolean(a->udp_reachable), ok);
+  put(root, "udp",
+      nc_udp_unknown(res) ? json_null() : json_boolean(a->udp_reachable), ok);
   put(root, "nat_present", tri_json(a->nat_present), ok);
   put(root, "nat_present_v4", tri_json(a->v4.nat_present), ok);
   put(root, "nat_present_v6", tri_json(a->v6.nat_present), ok);

@@ -158,6 +158,7 @@ typedef struct nat_capture_pkt {
                                 (0 in pcap) */
   uint8_t ttl;             /**< IPv4 TTL / IPv6 hop limit as captured */
   uint8_t dir;             /**< nat_capture_dir */
+  bool reassembled;        /**< the datagram came as IP fragments */
 } nat_capture_pkt;
 
 /** What the reader has seen so far. */

@@ -528,12 +528,14 @@ static int take_record(nat_capture_reader *r, uint32_t linktype, uint32_t ifidx,
                        nat_capture_pkt *out) {
   nat_capture_frame f;
   nat__frag_in fi;
+  bool frag = false;
   if (r->frag != NULL && nat__frag_pending(r->frag) > 0)
     nat__frag_expire(r->frag, ts);
   if (nat__capture_decode_frag(linktype, data, caplen, &f, &fi) != 0) {
     if (f.reason == NAT_CAPR_FRAGMENT && fi.version != 0) {
       if (!reassemble(r, &fi, ts, &f))
         return 0;
+      frag = true;
     } else {
       r->st.reason[f.reason < NAT_CAPR_COUNT ? f.reason : 0]++;
       return 0;
@@ -559,6 +561,7 @@ static int take_record(nat_capture_reader *r, uint32_t linktype, uint32_t ifidx,
   out->ifindex = ifidx;
   out->ttl = f.ttl;
   out->dir = f.dir;
+  out->reassembled = frag;
   return 1;
 }
 
