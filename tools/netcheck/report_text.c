@@ -300,10 +300,10 @@ static void summary(FILE *out, const nc_result *res) {
   if (a->udp_reachable && res->probed)
     behaviour(out, res);
   fprintf(out, LABEL "%s\n", "UDP reachable:",
-          nc_udp_unknown(res)    ? "unknown (every request came as IP "
-                                   "fragments and none was answered)"
-          : a->udp_reachable ? "yes"
-                             : "no");
+          nc_udp_unknown(res) ? "unknown (every request came as IP "
+                                "fragments and none was answered)"
+          : a->udp_reachable  ? "yes"
+                              : "no");
   fprintf(out, LABEL "%s\n",
           "Public IPv4:", public_ip(&a->v4, buf, sizeof buf));
   fprintf(out, LABEL "%s\n",

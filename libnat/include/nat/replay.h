@@ -329,9 +329,9 @@ typedef struct nat_replay_diag {
                                   NAT_REPLAY_MAX_SERVERS, left out */
   uint64_t hop_probes;       /**< the client's hop probes (nat/hops.h:
                                   a small TTL), left out of the log */
-  uint64_t fragmented_requests; /**< Binding requests (every transmission)
-                                     that came as IP fragments
-                                     (nat_capture_pkt.reassembled) */
+  uint64_t frag_requests;    /**< Binding requests (every transmission)
+                                  that came as IP fragments
+                                  (nat_capture_pkt.reassembled) */
   nat_addr client;           /**< the client's IP (port 0) */
   size_t nclients;           /**< requesting IPs seen (capped) */
   nat_addr clients[NAT_REPLAY_MAX_CLIENTS];
@@ -399,7 +399,7 @@ NAT_EXTERN int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p);
 
 /** True when the capture cannot tell whether UDP passes: no request was
  * answered and every transmission of every request came as IP fragments
- * (diag fragmented_requests). Dropped fragments (a NAT or firewall that
+ * (diag frag_requests). Dropped fragments (a NAT or firewall that
  * forwards no fragment: natbox, many middleboxes) cannot be told from a
  * path without UDP, so a caller should report UDP reachability as
  * unknown rather than "blocked" (netcheck --replay: JSON udp null). */

@@ -541,13 +541,13 @@ int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p) {
     return NAT_EINVAL;
   if (p->reassembled && p->msg->method == NAT_STUN_BINDING &&
       p->msg->cls == NAT_STUN_REQUEST)
-    r->d.fragmented_requests++;
+    r->d.frag_requests++;
   return feed(r, p->ts, &p->src, &p->dst, p->msg, p->ttl, p->dir);
 }
 
 bool nat_replay_udp_unknown(const nat_replay_diag *d) {
-  return d != NULL && d->responses == 0 && d->fragmented_requests > 0 &&
-         d->fragmented_requests >= d->requests + d->retransmissions;
+  return d != NULL && d->responses == 0 && d->frag_requests > 0 &&
+         d->frag_requests >= d->requests + d->retransmissions;
 }
 
 int nat_replay_feed(nat_replay *r, nat_tstamp ts, const nat_addr *src,
