@@ -24,8 +24,9 @@
 /* Feed a request (@p resp_mapped NULL) or a success response mapped to
  * @p resp_mapped, with ID @p n, as the capture reader gives it: with the
  * record's TTL and direction (nat_replay_feed_pkt). */
-static void pkt(nat_replay *r, nat_tstamp ms, const char *src, const char *dst,
-                unsigned n, const char *resp_mapped, uint8_t ttl, uint8_t dir) {
+static void pkt_ex(nat_replay *r, nat_tstamp ms, const char *src,
+                   const char *dst, unsigned n, const char *resp_mapped,
+                   uint8_t ttl, uint8_t dir, bool reassembled) {
   uint8_t buf[256], tid[12];
   nat_stun_builder b;
   nat_stun_msg m;
@@ -56,7 +57,13 @@ static void pkt(nat_replay *r, nat_tstamp ms, const char *src, const char *dst,
   p.linktype = dir != NAT_CAPDIR_UNKNOWN ? NAT_LINK_LINUX_SLL2 : NAT_LINK_RAW;
   p.ttl = ttl;
   p.dir = dir;
+  p.reassembled = reassembled;
   assert_int_equal(nat_replay_feed_pkt(r, &p), 0);
+}
+
+static void pkt(nat_replay *r, nat_tstamp ms, const char *src, const char *dst,
+                unsigned n, const char *resp_mapped, uint8_t ttl, uint8_t dir) {
+  pkt_ex(r, ms, src, dst, n, resp_mapped, ttl, dir, false);
 }
 
 /* One client socket to two server IPs, answered with @p mapped (NULL:
@@ -352,10 +359,42 @@ static void test_capture_starts_mid_run(void **state) {
   nat_replay_free(r);
 }
 
+/* Every request came as IP fragments and none was answered: dropped
+ * fragments (natbox forwards none) look like blocked UDP, so the replay
+ * says it cannot tell (nat_replay_udp_unknown); one whole request left
+ * unanswered, or one answer, decides it again. */
+static void test_udp_unknown_fragments(void **state) {
+  static const struct {
+    bool frag2;    /* the second request came as fragments */
+    bool answered; /* the first request was answered */
+    bool unknown;
+  } cases[] = {{true, false, true}, {false, false, false}, {true, true, false}};
+  size_t i;
+  (void)state;
+  assert_false(nat_replay_udp_unknown(NULL));
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    nat_replay *r = mk(NULL);
+    nat_obslog log = {0};
+    nat_replay_diag d;
+    pkt_ex(r, 0, "192.168.1.2:4000", P, 1, NULL, 64, 0, true);
+    pkt_ex(r, 3000, "192.168.1.2:4000", P, 1, NULL, 64, 0, true);
+    pkt_ex(r, 3100, "192.168.1.2:4000", IP2, 2, NULL, 64, 0, cases[i].frag2);
+    if (cases[i].answered)
+      pkt_ex(r, 3200, P, "192.168.1.2:4000", 1, "198.51.100.2:4000", 60, 0,
+             true);
+    finish(r, &log, &d);
+    assert_int_equal(d.frag_requests, cases[i].frag2 ? 3 : 2);
+    assert_int_equal(nat_replay_udp_unknown(&d), cases[i].unknown);
+    nat_obslog_free(&log);
+    nat_replay_free(r);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_capture_point_inferred),
       cmocka_unit_test(test_request_ttl_mode),
+      cmocka_unit_test(test_udp_unknown_fragments),
       cmocka_unit_test(test_per_client),
       cmocka_unit_test(test_capture_starts_mid_run),
   };
