@@ -21,46 +21,6 @@
 #include "nat/verdict.h"
 #include "replay_test_util.h"
 
-/* Feed a request (@p resp_mapped NULL) or a success response mapped to
- * @p resp_mapped, with ID @p n, as the capture reader gives it: with the
- * record's TTL and direction (nat_replay_feed_pkt). */
-static void pkt_ex(nat_replay *r, nat_tstamp ms, const char *src,
-                   const char *dst, unsigned n, const char *resp_mapped,
-                   uint8_t ttl, uint8_t dir, bool reassembled) {
-  uint8_t buf[256], tid[12];
-  nat_stun_builder b;
-  nat_stun_msg m;
-  nat_capture_pkt p;
-  nat_addr map;
-  ssize_t len;
-  memset(tid, (int)n, sizeof tid);
-  tid[0] = 0x5A;
-  assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                                         resp_mapped != NULL ? NAT_STUN_SUCCESS
-                                                             : NAT_STUN_REQUEST,
-                                         tid),
-                   0);
-  if (resp_mapped != NULL) {
-    map = A(resp_mapped);
-    nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &map);
-  }
-  len = nat_stun_builder_finish(&b, true);
-  assert_true(len > 0);
-  assert_int_equal(nat_stun_decode(&m, buf, (size_t)len), len);
-  memset(&p, 0, sizeof p);
-  p.ts = T0 + ms * MS;
-  p.src = A(src);
-  p.dst = A(dst);
-  p.payload = buf;
-  p.len = (size_t)len;
-  p.msg = &m;
-  p.linktype = dir != NAT_CAPDIR_UNKNOWN ? NAT_LINK_LINUX_SLL2 : NAT_LINK_RAW;
-  p.ttl = ttl;
-  p.dir = dir;
-  p.reassembled = reassembled;
-  assert_int_equal(nat_replay_feed_pkt(r, &p), 0);
-}
-
 static void pkt(nat_replay *r, nat_tstamp ms, const char *src, const char *dst,
                 unsigned n, const char *resp_mapped, uint8_t ttl, uint8_t dir) {
   pkt_ex(r, ms, src, dst, n, resp_mapped, ttl, dir, false);

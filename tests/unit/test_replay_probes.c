@@ -425,34 +425,7 @@ static void test_untranslated_hairpin(void **state) {
 static void ttl_pkt(nat_replay *r, nat_tstamp ms, const char *src,
                     const char *dst, unsigned n, const char *mapped,
                     uint8_t ttl) {
-  uint8_t buf[256], tid[12];
-  nat_stun_builder b;
-  nat_stun_msg m;
-  nat_capture_pkt p;
-  nat_addr map;
-  ssize_t len;
-  memset(tid, (int)n, sizeof tid);
-  assert_int_equal(
-      nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                            mapped ? NAT_STUN_SUCCESS : NAT_STUN_REQUEST, tid),
-      0);
-  if (mapped != NULL) {
-    map = A(mapped);
-    nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &map);
-  }
-  len = nat_stun_builder_finish(&b, true);
-  assert_true(len > 0);
-  assert_int_equal(nat_stun_decode(&m, buf, (size_t)len), len);
-  memset(&p, 0, sizeof p);
-  p.ts = T0 + ms * MS;
-  p.src = A(src);
-  p.dst = A(dst);
-  p.payload = buf;
-  p.len = (size_t)len;
-  p.msg = &m;
-  p.linktype = NAT_LINK_RAW;
-  p.ttl = ttl;
-  assert_int_equal(nat_replay_feed_pkt(r, &p), 0);
+  pkt_ex(r, ms, src, dst, n, mapped, ttl, NAT_CAPDIR_UNKNOWN, false);
 }
 
 /* netcheck's hop probes: TTL 1..4 from the behaviour socket (one

@@ -28,16 +28,6 @@ typedef struct pair {
   size_t idx;
 } pair;
 
-static int cmp_addr(const nat_addr *a, const nat_addr *b) {
-  int c;
-  if (a->family != b->family)
-    return a->family < b->family ? -1 : 1;
-  c = memcmp(a->ip, b->ip, nat__addr_ip_len(a));
-  if (c != 0)
-    return c;
-  return a->port < b->port ? -1 : a->port > b->port;
-}
-
 static int cmp_time(const pair *a, const pair *b) {
   if (a->at != b->at)
     return a->at < b->at ? -1 : 1;
@@ -46,9 +36,9 @@ static int cmp_time(const pair *a, const pair *b) {
 
 static int cmp_pair(const void *pa, const void *pb) {
   const pair *a = pa, *b = pb;
-  int c = cmp_addr(&a->local, &b->local);
+  int c = nat__addr_cmp(&a->local, &b->local);
   if (c == 0)
-    c = cmp_addr(&a->mapped, &b->mapped);
+    c = nat__addr_cmp(&a->mapped, &b->mapped);
   return c != 0 ? c : cmp_time(a, b);
 }
 
@@ -103,8 +93,8 @@ int nat__alloc_samples_any(const nat_obslog *log, nat_port_sample **out,
   }
   qsort(p, cnt, sizeof *p, cmp_pair); /* the first of each pair */
   for (i = 0; i < cnt; i++)
-    if (i == 0 || cmp_addr(&p[i].local, &p[m - 1].local) != 0 ||
-        cmp_addr(&p[i].mapped, &p[m - 1].mapped) != 0)
+    if (i == 0 || nat__addr_cmp(&p[i].local, &p[m - 1].local) != 0 ||
+        nat__addr_cmp(&p[i].mapped, &p[m - 1].mapped) != 0)
       p[m++] = p[i];
   qsort(p, m, sizeof *p, cmp_pair_time);
   for (i = 0; i < m; i++) {

@@ -16,14 +16,14 @@ static void sock_run(const tagger *t, const nat_addr *local, size_t *a,
   size_t lo = 0, hi = t->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (cmp_addr(&t->by_sock[mid]->o.local, local) < 0)
+    if (nat__addr_cmp(&t->by_sock[mid]->o.local, local) < 0)
       lo = mid + 1;
     else
       hi = mid;
   }
   *a = lo;
-  for (hi = lo; hi < t->n && cmp_addr(&t->by_sock[hi]->o.local, local) == 0;
-       hi++)
+  for (hi = lo;
+       hi < t->n && nat__addr_cmp(&t->by_sock[hi]->o.local, local) == 0; hi++)
     ;
   *b = hi;
 }

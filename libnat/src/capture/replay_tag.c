@@ -24,27 +24,15 @@ static int cmp_sent(const void *a, const void *b) {
 static int cmp_sock(const void *a, const void *b) {
   const nat__rp_rec *x = *(nat__rp_rec *const *)a;
   const nat__rp_rec *y = *(nat__rp_rec *const *)b;
-  int c = cmp_addr(&x->o.local, &y->o.local);
+  int c = nat__addr_cmp(&x->o.local, &y->o.local);
   if (c != 0)
     return c;
   return x < y ? -1 : x > y;
 }
 
-/* Orders addresses the way nat_addr_equal compares them: the family, the
- * IP bytes of that family, the port. */
-static int cmp_canon(const nat_addr *a, const nat_addr *b) {
-  int c;
-  if (a->family != b->family)
-    return a->family < b->family ? -1 : 1;
-  c = memcmp(a->ip, b->ip, nat__addr_ip_len(a));
-  if (c != 0)
-    return c;
-  return a->port < b->port ? -1 : a->port > b->port;
-}
-
 static int cmp_ent(const void *pa, const void *pb) {
   const ix_ent *a = pa, *b = pb;
-  int c = cmp_canon(&a->a, &b->a);
+  int c = nat__addr_cmp(&a->a, &b->a);
   if (c != 0)
     return c;
   return a->ref < b->ref ? -1 : a->ref > b->ref;
@@ -104,7 +92,7 @@ static int index_build(tagger *t) {
     qsort(ix->u, m, sizeof *ix->u, cmp_ent);
   for (i = 0; i < m; i++) { /* dedup in place, ids in sorted order */
     uint32_t ref = ix->u[i].ref, id;
-    if (ix->nu == 0 || cmp_canon(&ix->u[i].a, &ix->u[ix->nu - 1].a) != 0)
+    if (ix->nu == 0 || nat__addr_cmp(&ix->u[i].a, &ix->u[ix->nu - 1].a) != 0)
       ix->u[ix->nu++].a = ix->u[i].a;
     id = (uint32_t)(ix->nu - 1);
     if ((ref & 1) == 0)
@@ -122,7 +110,7 @@ uint32_t nat__rp_index_find(const addr_index *ix, const nat_addr *a) {
     return NONE;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = cmp_canon(a, &ix->u[mid].a);
+    int c = nat__addr_cmp(a, &ix->u[mid].a);
     if (c == 0)
       return (uint32_t)mid;
     if (c < 0)
@@ -215,6 +203,19 @@ static uint8_t *mapped_ip_ids(const tagger *t) {
   return f;
 }
 
+/* Leave out the @p gone records flagged NAT__REC_DROP (counted as
+ * ignored) and rebuild the index. @return 0 or NAT_ENOMEM. */
+static int drop_flagged(tagger *t, nat_replay_diag *d, size_t gone) {
+  size_t i, j;
+  if (gone == 0)
+    return 0;
+  for (i = j = 0; i < t->n; i++)
+    if (!(t->recs[i].flags & NAT__REC_DROP))
+      t->recs[j++] = t->recs[i];
+  t->n = j;
+  d->ignored += gone;
+  return index_build(t);
+}
 /* Hairpin requests the pairing could not know as such: the mapped address
  * they went to was learned only from a later answer (a capture that
  * starts mid-run, after the target socket's first answer). A plain
@@ -224,7 +225,7 @@ static uint8_t *mapped_ip_ids(const tagger *t) {
  * seen arriving at a client socket, it is answered as a hairpin arrival
  * is. The diag's counters follow. @return 0 or NAT_ENOMEM. */
 static int late_hairpins(tagger *t, nat_replay_diag *d) {
-  size_t i, j, gone = 0;
+  size_t i, gone = 0;
   uint8_t *mip = mapped_ip_ids(t);
   if (mip == NULL)
     return NAT_ENOMEM;
@@ -268,14 +269,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     }
   }
   free(mip);
-  if (gone == 0)
-    return 0;
-  for (i = j = 0; i < t->n; i++)
-    if (!(t->recs[i].flags & NAT__REC_DROP))
-      t->recs[j++] = t->recs[i];
-  t->n = j;
-  d->ignored += gone;
-  return index_build(t);
+  return drop_flagged(t, d, gone);
 }
 
 /* A request to a mapped address that equals its socket's own local
@@ -286,7 +280,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
  * with no NAT makes no hairpin verdict either). @return 0 or
  * NAT_ENOMEM. */
 static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
-  size_t i, j, gone = 0;
+  size_t i, gone = 0;
   for (i = 0; i < t->n; i++) {
     nat__rp_rec *r = &t->recs[i];
     uint32_t id = t->ix.dst_id[i], first;
@@ -304,14 +298,7 @@ static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
       d->timeouts--;
     }
   }
-  if (gone == 0)
-    return 0;
-  for (i = j = 0; i < t->n; i++)
-    if (!(t->recs[i].flags & NAT__REC_DROP))
-      t->recs[j++] = t->recs[i];
-  t->n = j;
-  d->ignored += gone;
-  return index_build(t);
+  return drop_flagged(t, d, gone);
 }
 
 /* Number the servers, learn their alternates, give every record its
@@ -422,7 +409,7 @@ static void shape_of(const tagger *t, nat__rp_rec *const *by, size_t k,
 }
 
 static int cmp_ip(const void *pa, const void *pb) {
-  return cmp_canon(pa, pb); /* ports are 0 */
+  return nat__addr_cmp(pa, pb); /* ports are 0 */
 }
 
 /* A filtering change-IP request answered from another IP. */
@@ -583,7 +570,8 @@ static void tag_alloc_and_basic(tagger *t) {
     const tag_srv *s;
     nat__rp_rec *r0 = t->by_sock[a];
     for (b = a;
-         b < t->n && cmp_addr(&t->by_sock[b]->o.local, &r0->o.local) == 0; b++)
+         b < t->n && nat__addr_cmp(&t->by_sock[b]->o.local, &r0->o.local) == 0;
+         b++)
       ;
     shape_of(t, t->by_sock + a, b - a, &sh);
     s = sh.first != NULL ? &t->srv[sh.first->o.server_idx] : NULL;
@@ -683,8 +671,8 @@ static bool socket_shows_mapping(nat__rp_rec *const *by, size_t k,
 static bool mapping_ok(const tagger *t, bool inside) {
   size_t a, b;
   for (a = 0; a < t->n; a = b) {
-    for (b = a; b < t->n &&
-                cmp_addr(&t->by_sock[b]->o.local, &t->by_sock[a]->o.local) == 0;
+    for (b = a; b < t->n && nat__addr_cmp(&t->by_sock[b]->o.local,
+                                          &t->by_sock[a]->o.local) == 0;
          b++)
       ;
     if (socket_shows_mapping(t->by_sock + a, b - a, inside))
@@ -789,8 +777,8 @@ int nat__replay_tag(nat__rp_rec *recs, size_t *np, uint8_t capture_point,
   if (n > 0)
     qsort(t.by_sock, n, sizeof *t.by_sock, cmp_sock);
   for (a = 0; a < n; a = b) {
-    for (b = a;
-         b < n && cmp_addr(&t.by_sock[b]->o.local, &t.by_sock[a]->o.local) == 0;
+    for (b = a; b < n && nat__addr_cmp(&t.by_sock[b]->o.local,
+                                       &t.by_sock[a]->o.local) == 0;
          b++)
       ;
     tag_socket(&t, t.by_sock + a, b - a, ++g);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/addr_internal.h"
 #include "nat/addr.h"
 #include "nat/obs.h"
 #include "replay_rec.h"
@@ -69,16 +70,6 @@ static inline bool answered(const nat_obs *o) {
 
 static inline bool plain(const nat__rp_rec *r) {
   return !nat__rp_changes(r->o.change_flags) && !(r->flags & NAT__REC_HAIRPIN);
-}
-
-static inline int cmp_addr(const nat_addr *a, const nat_addr *b) {
-  int c;
-  if (a->family != b->family)
-    return a->family < b->family ? -1 : 1;
-  c = memcmp(a->ip, b->ip, sizeof a->ip);
-  if (c != 0)
-    return c;
-  return a->port < b->port ? -1 : a->port > b->port;
 }
 
 /* The source of a response as the analyzer reads it: where it came
