@@ -41,9 +41,10 @@
 enum nl_kind { NL_WAN = 0, NL_NAT = 1, NL_HOST = 2 };
 enum nl_engine { NL_ENGINE_KERNEL = 0, NL_ENGINE_NATBOX = 1 };
 /* A mapping / filtering field holds a nat_beh (NAT_BEH_EI, NAT_BEH_AD,
- * NAT_BEH_APD; nat/common.h), NL_NO_NAT ("none": the host sees no NAT), or
- * -1 (any, unknown). */
-#define NL_NO_NAT 4
+ * NAT_BEH_APD; a netcheck verdict also NAT_BEH_DEPENDENT; nat/common.h),
+ * NL_NO_NAT ("none": the host sees no NAT), or -1 (any, unknown).
+ * NL_NO_NAT lies outside every nat_beh value. */
+#define NL_NO_NAT 16
 enum nl_alloc { NL_ALLOC_PRESERVE = 0, NL_ALLOC_SEQ = 1, NL_ALLOC_RANDOM = 2 };
 /* Port-mapping protocols a kernel NAT serves with miniupnpd (bit set). */
 enum nl_portmap {
