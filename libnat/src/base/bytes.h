@@ -37,7 +37,11 @@ static inline void nat__put64(uint8_t *p, uint64_t v) {
   nat__put32(p + 4, (uint32_t)v);
 }
 
-/** Little-endian 32/64-bit loads, for table-driven checksums. */
+/** Little-endian loads: table-driven checksums, capture file headers. */
+static inline uint16_t nat__get16le(const uint8_t *p) {
+  return (uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8);
+}
+
 static inline uint32_t nat__get32le(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "capture/capture_frag.h"
 #include "nat/capture.h"
 #include "nat/error.h"
@@ -98,15 +99,11 @@ static void one_line(char *s) {
 /* ------------------------------------------------------------ buffer */
 
 static uint32_t rd32(const nat_capture_reader *r, const uint8_t *p) {
-  if (r->be)
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-  return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 |
-         p[0];
+  return r->be ? nat__get32(p) : nat__get32le(p);
 }
 
 static uint16_t rd16(const nat_capture_reader *r, const uint8_t *p) {
-  return r->be ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
+  return r->be ? nat__get16(p) : nat__get16le(p);
 }
 
 static uint64_t rd64(const nat_capture_reader *r, const uint8_t *p) {
