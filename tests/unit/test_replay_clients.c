@@ -319,6 +319,15 @@ static void test_capture_starts_mid_run(void **state) {
   nat_replay_free(r);
 }
 
+/* Whether an explain line of @p v contains @p text. */
+static bool explains(const nat_verdict *v, const char *text) {
+  size_t i;
+  for (i = 0; i < v->nexplain; i++)
+    if (strstr(v->explain[i], text) != NULL)
+      return true;
+  return false;
+}
+
 /* Every request came as IP fragments and none was answered: dropped
  * fragments (natbox forwards none) look like blocked UDP, so the replay
  * says it cannot tell (nat_replay_udp_unknown); one whole request left
@@ -336,6 +345,8 @@ static void test_udp_unknown_fragments(void **state) {
     nat_replay *r = mk(NULL);
     nat_obslog log = {0};
     nat_replay_diag d;
+    nat_verdict v;
+    nat_verdict_init(&v);
     pkt_ex(r, 0, "192.168.1.2:4000", P, 1, NULL, 64, 0, true);
     pkt_ex(r, 3000, "192.168.1.2:4000", P, 1, NULL, 64, 0, true);
     pkt_ex(r, 3100, "192.168.1.2:4000", IP2, 2, NULL, 64, 0, cases[i].frag2);
@@ -345,6 +356,10 @@ static void test_udp_unknown_fragments(void **state) {
     finish(r, &log, &d);
     assert_int_equal(d.frag_requests, cases[i].frag2 ? 3 : 2);
     assert_int_equal(nat_replay_udp_unknown(&d), cases[i].unknown);
+    assert_int_equal(nat_replay_verdict(&v, &log, &d, NULL), 0);
+    assert_int_equal(explains(&v, "UDP reachability not measurable"),
+                     cases[i].unknown);
+    nat_verdict_free(&v);
     nat_obslog_free(&log);
     nat_replay_free(r);
   }

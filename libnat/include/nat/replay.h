@@ -402,7 +402,9 @@ NAT_EXTERN int nat_replay_feed_pkt(nat_replay *r, const nat_capture_pkt *p);
  * (diag frag_requests). Dropped fragments (a NAT or firewall that
  * forwards no fragment: natbox, many middleboxes) cannot be told from a
  * path without UDP, so a caller should report UDP reachability as
- * unknown rather than "blocked" (netcheck --replay: JSON udp null). */
+ * unknown rather than "blocked" (netcheck --replay: JSON udp null);
+ * nat_replay_mask() then adds the explain line "Replay: UDP reachability
+ * not measurable from this capture: ...". */
 NAT_EXTERN bool nat_replay_udp_unknown(const nat_replay_diag *d);
 
 /** End of the capture: pending requests become timeouts, tests are
@@ -476,7 +478,8 @@ NAT_EXTERN const char *nat_replay_bit_name(uint32_t bit);
  * the strategy table is redone (nat_strategy_for) from what is left.
  * Each withheld verdict but lifetime adds an explain line "Replay: NAME
  * not measurable from this capture: WHY" (nat_replay_bit_name,
- * nat_replay_strerror) while v->explain has room. Pure.
+ * nat_replay_strerror) while v->explain has room, and so does UDP
+ * reachability when nat_replay_udp_unknown(@p d). Pure.
  * @return the NAT_REPLAY_M_* bits withheld (0 if @p v or @p d is NULL). */
 NAT_EXTERN uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d);
 

@@ -103,6 +103,11 @@ uint32_t nat_replay_mask(nat_verdict *v, const nat_replay_diag *d) {
              "not measurable from this capture: %s",
              nat_replay_strerror(d, bits[i].bit));
   }
+  if (nat_replay_udp_unknown(d) && v->nexplain < NAT_EXPLAIN_MAX)
+    snprintf(v->explain[v->nexplain++], NAT_EXPLAIN_LEN,
+             "Replay: UDP reachability not measurable from this capture: "
+             "every request came as IP fragments and none was answered "
+             "(dropped fragments look like blocked UDP)");
   for (i = 0; i < NBITS && v->nexplain < NAT_EXPLAIN_MAX; i++) {
     if (!(m & bits[i].bit) || bits[i].bit == NAT_REPLAY_M_LIFETIME)
       continue;

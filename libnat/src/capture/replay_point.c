@@ -168,6 +168,8 @@ const char *nat_replay_strerror(const nat_replay_diag *d, uint32_t bit) {
     if (!d->inside)
       return "the capture may have been taken outside the NAT, where the "
              "arrival of an answer at an idle socket is not seen";
+    if (d->responses == 0)
+      return "no request was answered";
     if (!d->saw_translation)
       return "no NAT: a mapping lifetime does not apply";
     return "no RESPONSE-PORT probe asked for an answer at a socket left "
