@@ -23,9 +23,9 @@ static const char usage_text[] =
     "[--jobs N]\n"
     "       natlab run birthday [--pairs P,P... | --topology T [--set "
     "NAME=VALUE]...]\n"
-    "                  [--trials N] [--timeout S] [--tool punch|birthday] "
-    "[--json FILE]\n"
-    "                  [--md FILE] [--jobs N]\n"
+    "                  [--trials N] [--timeout S] [--sockets K] [--probes M]\n"
+    "                  [--tool punch|birthday] [--json FILE] [--md FILE] "
+    "[--jobs N]\n"
     "TOPOLOGY is a file or a shipped topology name (natlab list); the\n"
     "default is " NL_DEFAULT_TOPO ". Prefix: [a-z0-9]{1,6}.\n"
     "Exit: 0 ok, 1 experiment failed, 2 usage error, 3 environment error.\n";

@@ -257,6 +257,7 @@ struct nl_bday_plan {
   int trials;                  /* per pair */
   int timeout_s;               /* the peers' --timeout */
   const char *tool;            /* "punch" or "birthday" */
+  int sockets, probes;         /* the peers' --sockets/--probes, 0: theirs */
   const char *topology;        /* --topology: one pair of your own (-1) */
   struct nl_params set;        /* its --set NAME=VALUE */
 };

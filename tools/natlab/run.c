@@ -29,6 +29,7 @@
 #include "natlab.h"
 
 #include "../common/cli.h"
+#include "nat/birthday.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -432,6 +433,10 @@ static int bday_opt(struct runopts *o, const char *opt, const char *v) {
     return nl_params_add(&b->set, v);
   else if (strcmp(opt, "--timeout") == 0)
     return uint_opt(opt, v, 1, 600, &b->timeout_s);
+  else if (strcmp(opt, "--sockets") == 0)
+    return uint_opt(opt, v, 1, NAT_BDAY_SOCKETS_MAX, &b->sockets);
+  else if (strcmp(opt, "--probes") == 0)
+    return uint_opt(opt, v, 1, NAT_BDAY_PROBES_MAX, &b->probes);
   else if (strcmp(opt, "--tool") == 0 &&
            (strcmp(v, "punch") == 0 || strcmp(v, "birthday") == 0))
     b->tool = v;
@@ -444,8 +449,8 @@ static const char *const run_opts_text[] = {
     [PER_TOPOLOGY] = "--only TOPOLOGY",
     [PER_KINDS] = "--kinds KIND,KIND...",
     [PER_BDAY] = "--pairs PAIR,PAIR... or --topology FILE [--set "
-                 "NAME=VALUE]..., --trials N, --timeout S, --tool "
-                 "punch|birthday"};
+                 "NAME=VALUE]..., --trials N, --timeout S, --sockets K, "
+                 "--probes M, --tool punch|birthday"};
 
 static int parse_run(int argc, char **argv, struct runopts *o) {
   for (size_t i = 0; argc > 0 && i < sizeof experiments / sizeof experiments[0];
@@ -605,6 +610,12 @@ static int write_outputs(const struct runopts *o, json_t *cases, int pass,
       json_object_set_new(doc, "peer_timeout_s",
                           json_integer(o->bday.timeout_s));
       json_object_set_new(doc, "tool", json_string(o->bday.tool));
+      json_object_set_new(doc, "sockets", o->bday.sockets
+                                              ? json_integer(o->bday.sockets)
+                                              : json_null());
+      json_object_set_new(doc, "probes", o->bday.probes
+                                             ? json_integer(o->bday.probes)
+                                             : json_null());
       json_object_set_new(doc, "program",
                           json_string(strcmp(o->bday.tool, "birthday") == 0
                                           ? nl_birthday_path()

@@ -39,6 +39,7 @@
 #include "natlab.h"
 
 #include "nat/birthday.h"
+#include "nat/natbox.h"
 
 #include <limits.h>
 #include <math.h>
@@ -494,9 +495,46 @@ static bool judged_p(const struct bday_pair *x, const struct tally *c) {
          c->p_n;
 }
 
+/* The simulation of the spray the trials planned (the dialer's K, m,
+ * rate and range from the first trial that planned one): natbox's model
+ * of a NAT drawing ports at random from that range, the dialer spraying
+ * it (nat_bday_sim_run(), 100,000 trials, seed 1). Its rate, or NAN. */
+static double simulated_p(json_t *trials, double *lo, double *hi) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(trials, i, t) {
+    for (int s = 0; s < 2; s++) {
+      json_t *b = path(json_object_get(t, s ? "b" : "a"), "birthday");
+      const char *role = json_string_value(json_object_get(b, "role"));
+      json_t *range = json_object_get(b, "range");
+      if (!role || strcmp(role, "dialer") != 0 ||
+          json_array_size(range) != 2)
+        continue;
+      nat_bday_sim_config cfg = {
+          .sockets = (uint32_t)json_integer_value(json_object_get(b, "sockets")),
+          .probes = (uint32_t)json_integer_value(json_object_get(b, "probes")),
+          .rate = (uint32_t)json_integer_value(json_object_get(b, "rate")),
+          .alloc = NAT_ALLOC_RANDOM,
+          .port_min = (uint16_t)json_integer_value(json_array_get(range, 0)),
+          .port_max = (uint16_t)json_integer_value(json_array_get(range, 1)),
+          .dialer_knows_range = true,
+          .trials = 100000,
+          .seed = 1};
+      nat_bday_sim_result r;
+      if (nat_bday_sim_run(&cfg, &r) != 0)
+        return NAN;
+      *lo = r.ci_lo;
+      *hi = r.ci_hi;
+      return r.rate;
+    }
+  }
+  return NAN;
+}
+
 /* Does the pair meet its expectation? @p why says how not. */
 static bool judge(const struct bday_pair *x, const struct tally *c, int trials,
-                  double p, double lo, double hi, char *why, size_t len) {
+                  double p, double sim, double lo, double hi, char *why,
+                  size_t len) {
   why[0] = '\0';
   if (c->n[4] || c->n[3])
     snprintf(why, len, "%d trial(s) ended in error or one-sided",
@@ -524,6 +562,11 @@ static bool judge(const struct bday_pair *x, const struct tally *c, int trials,
              "predicted p %.4f outside the measured 95 %% interval "
              "[%.4f, %.4f]",
              p, lo, hi);
+  else if (judged_p(x, c) && isfinite(sim) && !(sim >= lo && sim <= hi))
+    snprintf(why, len,
+             "simulated p %.4f outside the measured 95 %% interval "
+             "[%.4f, %.4f]",
+             sim, lo, hi);
   else if (!c->planned && strcmp(x->expected, "connected") == 0 &&
            c->n[0] != trials)
     snprintf(why, len, "%d of %d trials connected without a spray", c->n[0],
@@ -542,7 +585,9 @@ static json_t *pair_case(const struct bday_pair *x, const char *prefix,
   int hits = c.planned ? c.planned_hits : c.n[0];
   wilson(hits, base, &lo, &hi);
   double p = c.p_n ? c.p_sum / c.p_n : NAN;
-  bool pass = !error && judge(x, &c, n, p, lo, hi, why, sizeof why);
+  double sim_lo = NAN, sim_hi = NAN;
+  double sim = c.planned ? simulated_p(trials, &sim_lo, &sim_hi) : NAN;
+  bool pass = !error && judge(x, &c, n, p, sim, lo, hi, why, sizeof why);
   json_t *counts = json_object();
   for (int k = 0; k < 5; k++)
     json_object_set_new(counts, outcomes[k], json_integer(c.n[k]));
@@ -565,6 +610,15 @@ static json_t *pair_case(const struct bday_pair *x, const char *prefix,
       : pass ? "pass"
              : "fail",
       "runs", json_incref(trials));
+  json_object_set_new(j, "simulated_p",
+                      isfinite(sim) ? json_real(sim) : json_null());
+  json_object_set_new(j, "simulated_ci95",
+                      isfinite(sim) ? json_pack("[f,f]", sim_lo, sim_hi)
+                                    : json_null());
+  json_object_set_new(j, "simulation_inside",
+                      judged_p(x, &c) && isfinite(sim)
+                          ? json_boolean(sim >= lo && sim <= hi)
+                          : json_null());
   json_object_set_new(j, "expectation", json_string(x->why));
   if (error || !pass)
     json_object_set_new(j, "mismatch", json_string(error ? error : why));
@@ -583,7 +637,7 @@ static json_t *one_trial(const struct nl_bday_plan *p, const struct nl_topo *t,
                          int k, char *err, size_t len) {
   struct nl_proc srv, peer[2];
   struct nl_peer_cmd cmd;
-  char room[48];
+  char room[48], sockets[12], probes[12];
   json_t *trial = NULL;
   if (nl_lab_up(t, prefix, params, true) != 0) {
     snprintf(err, len, "lab did not come up (trial %d)", k);
@@ -600,6 +654,16 @@ static json_t *one_trial(const struct nl_bday_plan *p, const struct nl_topo *t,
                      strcmp(p->tool, "birthday") == 0 ? nl_birthday_path()
                                                       : nl_punch_path(),
                      "connect", room, p->timeout_s);
+    if (p->sockets) {
+      snprintf(sockets, sizeof sockets, "%d", p->sockets);
+      nl_peer_cmd_add(&cmd, "--sockets");
+      nl_peer_cmd_add(&cmd, sockets);
+    }
+    if (p->probes) {
+      snprintf(probes, sizeof probes, "%d", p->probes);
+      nl_peer_cmd_add(&cmd, "--probes");
+      nl_peer_cmd_add(&cmd, probes);
+    }
     nl_peers_run(prefix, &cmd, (p->timeout_s + 20) * 1000.0, &srv, peer);
     trial = trial_json(k, peer);
     nl_proc_free(&peer[0]);
@@ -683,10 +747,10 @@ void nl_bday_markdown(FILE *f, json_t *cases, int pass, int fail) {
   size_t i;
   json_t *c;
   fprintf(f, "| pair (ha x hb) | expected | trials | connected | refused | "
-             "failed | other | strategy | predicted p | measured (95 %% CI) | "
-             "inside | ms median | ms p90 | packets median | estimate | "
+             "failed | other | strategy | predicted p | simulated p | "
+             "measured (95 %% CI) | inside | ms median | ms p90 | packets median | estimate | "
              "result |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- "
-             "| ---: | --- | --- | ---: | ---: | ---: | --- | --- |\n");
+             "| ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |\n");
   json_array_foreach(cases, i, c) {
     json_t *o = json_object_get(c, "outcomes"),
            *ci = json_object_get(c, "ci95");
@@ -694,6 +758,7 @@ void nl_bday_markdown(FILE *f, json_t *cases, int pass, int fail) {
     const char *strat =
         json_string_value(json_object_get(c, "expected_strategy"));
     json_t *inside = json_object_get(c, "prediction_inside");
+    json_t *sim_in = json_object_get(c, "simulation_inside");
     fprintf(f, "| %s | %s%s%s | %d | %d | %d | %d | %d | ",
             json_string_value(json_object_get(c, "pair")),
             json_string_value(json_object_get(c, "expected")),
@@ -734,11 +799,15 @@ void nl_bday_markdown(FILE *f, json_t *cases, int pass, int fail) {
     fprintf(f, "%s | ", any ? "" : "-");
     num(f, json_object_get(c, "predicted_p"), 4);
     fputs(" | ", f);
+    num(f, json_object_get(c, "simulated_p"), 4);
+    fputs(" | ", f);
     num(f, json_object_get(c, "measured_p"), 3);
-    fprintf(
-        f, " [%.3f, %.3f] | %s | ", json_number_value(json_array_get(ci, 0)),
-        json_number_value(json_array_get(ci, 1)),
-        json_is_boolean(inside) ? (json_is_true(inside) ? "yes" : "NO") : "-");
+    fprintf(f, " [%.3f, %.3f] | %s | ",
+            json_number_value(json_array_get(ci, 0)),
+            json_number_value(json_array_get(ci, 1)),
+            !json_is_boolean(inside) ? "-"
+            : json_is_true(inside) && !json_is_false(sim_in) ? "yes"
+                                                             : "NO");
     num(f, path(c, "time_ms.median"), 0);
     fputs(" | ", f);
     num(f, path(c, "time_ms.p90"), 0);

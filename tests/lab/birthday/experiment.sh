@@ -68,6 +68,9 @@ if c["result"] != "pass" or c["outcomes"]["connected"] != trials:
 if c["prediction_inside"] is not True or c["time_ms"]["median"] is None:
     bad.append("port-restricted:symmetric: prediction inside %r, median %r" % (
         c["prediction_inside"], c["time_ms"]["median"]))
+if not (c["simulated_p"] and 0.99 <= c["simulated_p"] <= 1) or c["simulation_inside"] is not True:
+    bad.append("port-restricted:symmetric: simulated p %r inside %r" % (
+        c["simulated_p"], c["simulation_inside"]))
 
 c = cases["symmetric:symmetric"]
 for r in c["runs"]:
