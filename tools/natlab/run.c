@@ -610,12 +610,12 @@ static int write_outputs(const struct runopts *o, json_t *cases, int pass,
       json_object_set_new(doc, "peer_timeout_s",
                           json_integer(o->bday.timeout_s));
       json_object_set_new(doc, "tool", json_string(o->bday.tool));
-      json_object_set_new(doc, "sockets", o->bday.sockets
-                                              ? json_integer(o->bday.sockets)
-                                              : json_null());
-      json_object_set_new(doc, "probes", o->bday.probes
-                                             ? json_integer(o->bday.probes)
-                                             : json_null());
+      json_object_set_new(doc, "sockets",
+                          o->bday.sockets ? json_integer(o->bday.sockets)
+                                          : json_null());
+      json_object_set_new(doc, "probes",
+                          o->bday.probes ? json_integer(o->bday.probes)
+                                         : json_null());
       json_object_set_new(doc, "program",
                           json_string(strcmp(o->bday.tool, "birthday") == 0
                                           ? nl_birthday_path()

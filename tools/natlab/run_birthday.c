@@ -507,11 +507,11 @@ static double simulated_p(json_t *trials, double *lo, double *hi) {
       json_t *b = path(json_object_get(t, s ? "b" : "a"), "birthday");
       const char *role = json_string_value(json_object_get(b, "role"));
       json_t *range = json_object_get(b, "range");
-      if (!role || strcmp(role, "dialer") != 0 ||
-          json_array_size(range) != 2)
+      if (!role || strcmp(role, "dialer") != 0 || json_array_size(range) != 2)
         continue;
       nat_bday_sim_config cfg = {
-          .sockets = (uint32_t)json_integer_value(json_object_get(b, "sockets")),
+          .sockets =
+              (uint32_t)json_integer_value(json_object_get(b, "sockets")),
           .probes = (uint32_t)json_integer_value(json_object_get(b, "probes")),
           .rate = (uint32_t)json_integer_value(json_object_get(b, "rate")),
           .alloc = NAT_ALLOC_RANDOM,
@@ -748,7 +748,8 @@ void nl_bday_markdown(FILE *f, json_t *cases, int pass, int fail) {
   json_t *c;
   fprintf(f, "| pair (ha x hb) | expected | trials | connected | refused | "
              "failed | other | strategy | predicted p | simulated p | "
-             "measured (95 %% CI) | inside | ms median | ms p90 | packets median | estimate | "
+             "measured (95 %% CI) | inside | ms median | ms p90 | packets "
+             "median | estimate | "
              "result |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- "
              "| ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |\n");
   json_array_foreach(cases, i, c) {
@@ -805,7 +806,7 @@ void nl_bday_markdown(FILE *f, json_t *cases, int pass, int fail) {
     fprintf(f, " [%.3f, %.3f] | %s | ",
             json_number_value(json_array_get(ci, 0)),
             json_number_value(json_array_get(ci, 1)),
-            !json_is_boolean(inside) ? "-"
+            !json_is_boolean(inside)                         ? "-"
             : json_is_true(inside) && !json_is_false(sim_in) ? "yes"
                                                              : "NO");
     num(f, path(c, "time_ms.median"), 0);
