@@ -74,6 +74,13 @@ nb 'natbox.delay=5' nb-link
 refused "$tmp/nb-link.topo" "natbox.delay is a link option: use a link line"
 nb 'natbox.per-host=on natbox.overload=off natbox.seed=7 natbox.pooling=arbitrary natbox.interleave=0.3:3 natbox.tun-queue=512 natbox.inbound-refresh=yes' nb-good
 accepted "$tmp/nb-good.topo"
+# link options: checked by natbox's parser too (queue=0 was the default)
+printf 'host h\nlink h delay=5 queue=0\n' >"$tmp/link-q.topo"
+refused "$tmp/link-q.topo" "link-q.topo:2: link queue=0: natbox says: --queue: '0' is not a whole number of packets 1..1000000"
+printf 'host h\nlink h seed=1.5\n' >"$tmp/link-seed.topo"
+refused "$tmp/link-seed.topo" "link seed=1.5: natbox says: --seed wants an unsigned integer"
+printf 'host h\nlink h up-delay=5 down-loss=0.1 queue=64 rate=1000 seed=3\n' >"$tmp/link-ok.topo"
+accepted "$tmp/link-ok.topo"
 # wan is reserved, not "declared twice"
 printf 'nat wan\nhost h\n' >"$tmp/wan.topo"
 refused "$tmp/wan.topo" "wan.topo:1: the node name 'wan' is reserved"

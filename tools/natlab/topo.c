@@ -281,23 +281,49 @@ static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
   return 0;
 }
 
+/* natbox's own option parser on the command line natlab would give it
+ * (--KEY VALUE after the devices, and --nat box for a NAT option): NULL,
+ * or natbox's reason in @p msg. */
+static const char *natbox_says(const char *k, const char *v, bool nat,
+                               char *msg, size_t len) {
+  char flag[40], val[sizeof((struct nl_opt *)0)->val], err[160], kb[48];
+  char *argv[] = {"natbox", "--lan", "a:lan", "--wan",    "b:wan",     flag,
+                  val,      "--nat", "box",   "--public", "192.0.2.1", NULL};
+  static nb_opts o;
+  int saved_optind = optind, saved_opterr = opterr, r;
+  snprintf(flag, sizeof flag, "--%s", k);
+  snprintf(val, sizeof val, "%s", v);
+  r = nb_parse_args(nat ? 11 : 7, argv, &o, err, sizeof err);
+  optind = saved_optind;
+  opterr = saved_opterr;
+  if (r == 0)
+    return NULL;
+  snprintf(msg, len, "%s%s=%s: natbox says: %s", nat ? "natbox." : "", k,
+           shown(v, kb), r < 0 ? err : "not an option value");
+  return msg;
+}
+
 /* natbox options a topology may pass as natbox.KEY=VALUE: the ones natlab
  * sets from no key of its own (flags take on/off). */
 static const struct {
   const char *key;
   bool flag;
-} natbox_keys[] = {{"pooling", false},  {"per-host", true},
-                   {"interleave", false}, {"overload", true},
+} natbox_keys[] = {{"pooling", false},        {"per-host", true},
+                   {"interleave", false},     {"overload", true},
                    {"inbound-refresh", true}, {"seed", false},
                    {"tun-queue", false}};
 
 /* natbox options natlab sets from a key of its own, and that key. */
 static const struct {
   const char *key, *use;
-} natbox_owned[] = {{"mapping", "mapping="},     {"filtering", "filtering="},
-                    {"alloc", "alloc="},         {"delta", "delta="},
-                    {"port-range", "range="},    {"port-block", "port-block="},
-                    {"hairpin", "hairpin="},     {"timeout", "timeout="},
+} natbox_owned[] = {{"mapping", "mapping="},
+                    {"filtering", "filtering="},
+                    {"alloc", "alloc="},
+                    {"delta", "delta="},
+                    {"port-range", "range="},
+                    {"port-block", "port-block="},
+                    {"hairpin", "hairpin="},
+                    {"timeout", "timeout="},
                     {"public", "nothing (natlab lays out the addresses)"},
                     {"lan", "nothing (natlab makes the devices)"},
                     {"wan", "nothing (natlab makes the devices)"},
@@ -349,23 +375,7 @@ static const char *natbox_opt_error(const char *k, const char *v, char *msg,
   }
   if (off)
     return NULL;
-  /* natbox's parser, on the command line natlab would give it */
-  char flag[40], val[sizeof((struct nl_opt *)0)->val], err[160];
-  char *argv[] = {"natbox", "--lan",     "a:lan", "--wan", "b:wan", "--nat",
-                  "box",    "--public",  "192.0.2.1", flag,   val,     NULL};
-  static nb_opts o;
-  int saved_optind = optind, saved_opterr = opterr, r;
-  snprintf(flag, sizeof flag, "--%s", k);
-  snprintf(val, sizeof val, "%s", v);
-  r = nb_parse_args(11, argv, &o, err, sizeof err);
-  optind = saved_optind;
-  opterr = saved_opterr;
-  if (r != 0) {
-    snprintf(msg, len, "natbox.%s=%s: natbox says: %s", k, shown(v, kb),
-             r < 0 ? err : "not an option value");
-    return msg;
-  }
-  return NULL;
+  return natbox_says(k, v, true, msg, len);
 }
 
 /* One key=value of a `nat` line. */
@@ -629,6 +639,9 @@ static int node_stmt(struct parser *p, char **tok, int ntok, bool link) {
                   tok[k]);
     if (!number_like(v))
       return perr(p, "link option %s wants a number, not '%s'", tok[k], v);
+    char msg[320];
+    if (natbox_says(tok[k], v, false, msg, sizeof msg))
+      return perr(p, "link %s", msg);
     if ((r = add_opt(p, n->link_opts, &n->n_link_opts, tok[k], v)))
       return r;
   }
@@ -882,7 +895,9 @@ int nl_topo_check(const struct nl_topo *t, char *err, size_t len) {
       why = "a host with NAT options";
     for (int k = 0; !why && k < n->n_link_opts; k++)
       if (!is_link_key(n->link_opts[k].key) ||
-          !number_like(n->link_opts[k].val))
+          !number_like(n->link_opts[k].val) ||
+          natbox_says(n->link_opts[k].key, n->link_opts[k].val, false, msg,
+                      sizeof msg))
         why = "a bad link option";
     for (int k = i + 1; !why && k < t->nnodes; k++)
       if (t->nodes[k].up_addr == n->up_addr)
@@ -910,8 +925,7 @@ int nl_topo_check(const struct nl_topo *t, char *err, size_t len) {
   if (!why)
     return 0;
   char tmp[900];
-  snprintf(tmp, sizeof tmp, "%s: node %d: %s", t->path, i > 0 ? i - 1 : 0,
-           why);
+  snprintf(tmp, sizeof tmp, "%s: node %d: %s", t->path, i > 0 ? i - 1 : 0, why);
   printable(tmp, err, len);
   return -1;
 }
