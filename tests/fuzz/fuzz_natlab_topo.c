@@ -13,7 +13,27 @@
  *   raw byte of the input), starting with the file's name;
  * - nothing leaks (ASan's leak check).
  *
- * FIGURES: filled in after the 10-minute run. */
+ * Seeds (tests/fuzz/corpus/natlab_topo/): every shipped topology
+ * (tools/natlab/topologies/*.topo), tests/bench/*.topo as bench-*.topo,
+ * and x-*.topo written by hand (natbox options, a tree of NATs, portmap,
+ * a NUL byte, binary words, natbox.=on, nat wan).
+ *
+ * Run locally (clang, ASan+UBSan, libnat and natlab_topo coverage-
+ * instrumented), 2026-12-08:
+ *   CC=clang cmake -S . -B build-fuzz -DNAT_FUZZ=ON \
+ *     -DNAT_SANITIZE=address,undefined && \
+ *     cmake --build build-fuzz --target fuzz_natlab_topo
+ *   build-fuzz/tests/fuzz/fuzz_natlab_topo -max_total_time=600 \
+ *     -print_final_stats=1 CORPUS_COPY (a copy of the seeds)
+ * Result (10 min, 2 cores shared with other helpers' fuzzers and a
+ * benchmark): 6,228,806 runs in 601 s, 10,364 execs/s on average, 5,791
+ * new units over the 44 seeds (corpus 370 units after merging), coverage
+ * from 294 edges / 660 features (the seeds) to 458 edges / 1,561
+ * features, peak RSS 371 MB, no crash, no invariant broken, no sanitizer
+ * or leak report. The defects this target's invariants describe (a NUL
+ * reported as "line too long", raw bytes of the file in errors,
+ * natbox.KEY=VALUE unchecked until `natlab up`) were fixed with it,
+ * before the run (tests/unit/natlab_topo_errors.sh). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
