@@ -13,9 +13,9 @@
  *   raw byte of the input), starting with the file's name;
  * - nothing leaks (ASan's leak check).
  *
- * Seeds (tests/fuzz/corpus/natlab_topo/): every shipped topology
- * (tools/natlab/topologies/*.topo), tests/bench/*.topo as bench-*.topo,
- * and x-*.topo written by hand (natbox options, a tree of NATs, portmap,
+ * Seeds (tests/fuzz/corpus/natlab_topo/): every shipped topology (the
+ * .topo files of tools/natlab/topologies), those of tests/bench as
+ * bench-NAME.topo, and x-NAME.topo written by hand (natbox options, a tree of NATs, portmap,
  * a NUL byte, binary words, natbox.=on, nat wan).
  *
  * Run locally (clang, ASan+UBSan, libnat and natlab_topo coverage-
