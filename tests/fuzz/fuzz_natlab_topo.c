@@ -15,8 +15,8 @@
  *
  * Seeds (tests/fuzz/corpus/natlab_topo/): every shipped topology (the
  * .topo files of tools/natlab/topologies), those of tests/bench as
- * bench-NAME.topo, and x-NAME.topo written by hand (natbox options, a tree of NATs, portmap,
- * a NUL byte, binary words, natbox.=on, nat wan).
+ * bench-NAME.topo, and x-NAME.topo written by hand (natbox options, a tree of
+ * NATs, portmap, a NUL byte, binary words, natbox.=on, nat wan).
  *
  * Run locally (clang, ASan+UBSan, libnat and natlab_topo coverage-
  * instrumented), 2026-12-08:
