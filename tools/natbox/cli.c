@@ -198,33 +198,38 @@ static int parse_interleave(const char *arg, nat_box_config *b) {
   return 0;
 }
 
+/* A-B, decimal digits only (nat_cli_range: no sign, no blanks). */
 static int parse_range(const char *arg, nat_box_config *b) {
   unsigned a, z;
-  char extra;
-  if (sscanf(arg, "%u-%u%c", &a, &z, &extra) != 2 || a < 1 || z > 65535 ||
-      a > z)
+  if (nat_cli_range(arg, 1, &a, &z))
     return -1;
   b->port_min = (uint16_t)a;
   b->port_max = (uint16_t)z;
   return 0;
 }
 
-/* An impairment option: check its range and remember it. */
+/* An impairment option: check its range and remember it. A value the link
+ * would take for another (a queue of 0 or a fraction of a packet, a rate
+ * that rounds to 0 bit/s, a reorder gap that rounds to 0 ns: the link's
+ * defaults) is refused, not rounded. */
 static int parse_imp(int code, const char *arg, imp_set *imp, char *err,
                      size_t cap) {
   int field = (code - OPT_IMP) / 3, dir = (code - OPT_IMP) % 3;
+  static const double lo[IMP_COUNT] = {0, 0, 0, 0, 1e-6, 0, 1e-3, 1};
   static const double hi[IMP_COUNT] = {3600e3, 3600e3, 1,   1,
                                        3600e3, 1,      1e9, 1e6};
-  static const char *const what[IMP_COUNT] = {"milliseconds",
-                                              "milliseconds",
-                                              "a probability 0..1",
-                                              "a probability 0..1",
-                                              "milliseconds",
-                                              "a probability 0..1",
-                                              "kbit/s",
-                                              "a packet count"};
+  static const char *const what[IMP_COUNT] = {
+      "milliseconds 0..3600000",
+      "milliseconds 0..3600000",
+      "a probability 0..1",
+      "a probability 0..1",
+      "milliseconds 0.000001..3600000",
+      "a probability 0..1",
+      "kbit/s 0.001..1000000000; omit it for no limit",
+      "a whole number of packets 1..1000000"};
   double v;
-  if (nat_cli_double(arg, 0, hi[field], &v))
+  if (nat_cli_double(arg, lo[field], hi[field], &v) ||
+      (field == IMP_QUEUE && v != floor(v)))
     return fail(err, cap, "--%s%s: '%s' is not %s",
                 dir == 0 ? "" : (dir == 1 ? "up-" : "down-"), imp_names[field],
                 arg, what[field]);
@@ -285,7 +290,9 @@ static int parse_nat_opt(int c, const char *arg, nat_box_config *b, char *err,
     return 0;
   case OPT_PORT_RANGE:
     if (parse_range(arg, b))
-      return fail(err, cap, "--port-range wants A-B, 1 <= A <= B <= 65535");
+      return fail(err, cap,
+                  "--port-range wants A-B, 1 <= A <= B <= 65535, got '%s'",
+                  arg);
     return 0;
   case OPT_PORT_BLOCK:
     if (nat_cli_uint(arg, 1, 65535, &n) != 0)

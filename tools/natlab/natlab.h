@@ -122,6 +122,17 @@ struct nl_params {
 int nl_topo_find(const char *arg, char *path, size_t len);
 int nl_topo_load(struct nl_topo *t, const char *path,
                  const struct nl_params *params);
+/* A parse error: one line of printable ASCII, without newline, at most
+ * NL_ERR_LINE - 1 bytes ("FILE:LINE: what"). */
+#define NL_ERR_LINE 256
+/** Read a topology from @p f (@p path names it in errors and gives the
+ * topology its name). nl_topo_load() is fopen() and this. @return 0, or
+ * NL_ERR_USAGE with the error in @p err (nothing is printed). */
+int nl_topo_parse(struct nl_topo *t, const char *path, FILE *f,
+                  const struct nl_params *params, char *err, size_t errlen);
+/** Check a parsed topology against the parser's rules (the fuzz target's
+ * invariant). @return 0, or -1 with one line in @p err. */
+int nl_topo_check(const struct nl_topo *t, char *err, size_t len);
 int nl_params_add(struct nl_params *p, const char *kv);
 int nl_topo_node(const struct nl_topo *t, const char *name);
 int nl_topo_hosts(const struct nl_topo *t);

@@ -3,6 +3,9 @@
 #include "natlab.h"
 
 #include "../common/cli.h"
+#include "../natbox/natbox_prog.h"
+
+#include <getopt.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -22,18 +25,49 @@ struct parser {
   int line;
   const struct nl_params *set; /* --set values */
   struct nl_params decl;       /* param lines: defaults */
+  char *err;                   /* the one-line error */
+  size_t errlen;
 };
+
+/* Copy @p in to @p out (@p len > 4) as printable ASCII: other bytes become
+ * \xHH; a text that does not fit ends in "...". */
+static void printable(const char *in, char *out, size_t len) {
+  size_t o = 0;
+  for (; *in; in++) {
+    unsigned char c = (unsigned char)*in;
+    size_t need = c >= 0x20 && c < 0x7f ? 1 : 4;
+    if (o + need + 4 > len) {
+      memcpy(out + o, "...", 4);
+      return;
+    }
+    if (need == 1)
+      out[o++] = (char)c;
+    else
+      o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+  }
+  out[o] = '\0';
+}
+
+/* A word of the file in an error: at most 40 bytes of it (printable()
+ * escapes the rest when the whole line is made). */
+static const char *shown(const char *s, char buf[48]) {
+  snprintf(buf, 48, "%.40s%s", s, strlen(s) > 40 ? "..." : "");
+  return buf;
+}
 
 static int perr(const struct parser *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The error: "FILE:LINE: what", one line of printable ASCII, bounded
+ * (NL_ERR_LINE), in p->err. */
 static int perr(const struct parser *p, const char *fmt, ...) {
+  char raw[2048];
   va_list ap;
-  fprintf(stderr, "%s:%d: ", p->file, p->line);
+  int n = snprintf(raw, sizeof raw, "%s:%d: ", p->file, p->line);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(raw + n, sizeof raw - (size_t)n, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  printable(raw, p->err, p->errlen);
   return NL_ERR_USAGE;
 }
 
@@ -247,6 +281,103 @@ static int portmap_key(const struct parser *p, struct nl_node *n, const char *k,
   return 0;
 }
 
+/* natbox's own option parser on the command line natlab would give it
+ * (--KEY VALUE after the devices, and --nat box for a NAT option): NULL,
+ * or natbox's reason in @p msg. */
+static const char *natbox_says(const char *k, const char *v, bool nat,
+                               char *msg, size_t len) {
+  char flag[40], val[sizeof((struct nl_opt *)0)->val], err[160], kb[48];
+  char *argv[] = {"natbox", "--lan", "a:lan", "--wan",    "b:wan",     flag,
+                  val,      "--nat", "box",   "--public", "192.0.2.1", NULL};
+  static nb_opts o;
+  int saved_optind = optind, saved_opterr = opterr, r;
+  snprintf(flag, sizeof flag, "--%s", k);
+  snprintf(val, sizeof val, "%s", v);
+  r = nb_parse_args(nat ? 11 : 7, argv, &o, err, sizeof err);
+  optind = saved_optind;
+  opterr = saved_opterr;
+  if (r == 0)
+    return NULL;
+  snprintf(msg, len, "%s%s=%s: natbox says: %s", nat ? "natbox." : "", k,
+           shown(v, kb), r < 0 ? err : "not an option value");
+  return msg;
+}
+
+/* natbox options a topology may pass as natbox.KEY=VALUE: the ones natlab
+ * sets from no key of its own (flags take on/off). */
+static const struct {
+  const char *key;
+  bool flag;
+} natbox_keys[] = {{"pooling", false},        {"per-host", true},
+                   {"interleave", false},     {"overload", true},
+                   {"inbound-refresh", true}, {"seed", false},
+                   {"tun-queue", false}};
+
+/* natbox options natlab sets from a key of its own, and that key. */
+static const struct {
+  const char *key, *use;
+} natbox_owned[] = {{"mapping", "mapping="},
+                    {"filtering", "filtering="},
+                    {"alloc", "alloc="},
+                    {"delta", "delta="},
+                    {"port-range", "range="},
+                    {"port-block", "port-block="},
+                    {"hairpin", "hairpin="},
+                    {"timeout", "timeout="},
+                    {"public", "nothing (natlab lays out the addresses)"},
+                    {"lan", "nothing (natlab makes the devices)"},
+                    {"wan", "nothing (natlab makes the devices)"},
+                    {"nat", "engine="},
+                    {"stats", "nothing (natlab keeps it in its state)"},
+                    {"ready-file", "nothing (natlab keeps it in its state)"}};
+
+/* natbox.KEY=VALUE: a natbox option natlab passes as --KEY [VALUE] (on:
+ * the flag alone, off: omitted). The value is checked by natbox's own
+ * option parser, so `natlab show` refuses what `natlab up` would. */
+static const char *natbox_opt_error(const char *k, const char *v, char *msg,
+                                    size_t len) {
+  size_t i;
+  char kb[48];
+  for (i = 0; i < sizeof natbox_owned / sizeof natbox_owned[0]; i++)
+    if (strcmp(k, natbox_owned[i].key) == 0) {
+      snprintf(msg, len, "natbox.%s is set by natlab: use %s", k,
+               natbox_owned[i].use);
+      return msg;
+    }
+  if (is_link_key(k) && strcmp(k, "seed") != 0) {
+    snprintf(msg, len, "natbox.%s is a link option: use a link line", k);
+    return msg;
+  }
+  for (i = 0; i < sizeof natbox_keys / sizeof natbox_keys[0]; i++)
+    if (strcmp(k, natbox_keys[i].key) == 0)
+      break;
+  if (i == sizeof natbox_keys / sizeof natbox_keys[0]) {
+    snprintf(msg, len,
+             "unknown natbox option 'natbox.%s' (natbox.pooling, "
+             "natbox.per-host, natbox.interleave, natbox.overload, "
+             "natbox.inbound-refresh, natbox.seed, natbox.tun-queue)",
+             shown(k, kb));
+    return msg;
+  }
+  bool on = strcmp(v, "on") == 0 || strcmp(v, "yes") == 0;
+  bool off = strcmp(v, "off") == 0 || strcmp(v, "no") == 0;
+  if (natbox_keys[i].flag) {
+    if (!on && !off) {
+      snprintf(msg, len, "natbox.%s must be on or off, not '%s'", k,
+               shown(v, kb));
+      return msg;
+    }
+    return NULL;
+  }
+  if (on) {
+    snprintf(msg, len, "natbox.%s wants a value, not '%s'", k, v);
+    return msg;
+  }
+  if (off)
+    return NULL;
+  return natbox_says(k, v, true, msg, len);
+}
+
 /* One key=value of a `nat` line. */
 static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
                    const char *v) {
@@ -306,6 +437,9 @@ static int nat_key(const struct parser *p, struct nl_node *n, const char *k,
       return perr(p, "portmap-stun must be on or off, not '%s'", v);
     n->portmap_stun = r;
   } else if (strncmp(k, "natbox.", 7) == 0) {
+    char msg[320];
+    if (natbox_opt_error(k + 7, v, msg, sizeof msg))
+      return perr(p, "%s", msg);
     return add_opt(p, n->nat_opts, &n->n_nat_opts, k + 7, v);
   } else {
     return perr(p, "unknown nat option '%s'", k);
@@ -346,47 +480,57 @@ static int expect_key(const struct parser *p, struct nl_expect *e,
   return 0;
 }
 
-/* Which NAT behaviours the kernel (nftables) engine can build. */
-static int kernel_check(const struct parser *p, const struct nl_node *n) {
+/* Which NAT behaviours the kernel (nftables) engine can build: NULL, or
+ * why not. */
+static const char *kernel_error(const struct nl_node *n) {
   int m = n->mapping, f = n->filtering, a = n->alloc;
   bool ranged = n->port_max != 0;
   if (m == NAT_BEH_AD)
-    return perr(p, "the kernel engine cannot do mapping=ad; use "
-                   "engine=natbox");
+    return "the kernel engine cannot do mapping=ad; use engine=natbox";
   if (m == NAT_BEH_APD && f != NAT_BEH_APD)
-    return perr(p, "the kernel engine does mapping=apd only with "
-                   "filtering=apd; use engine=natbox");
+    return "the kernel engine does mapping=apd only with filtering=apd; use "
+           "engine=natbox";
   if (a == NL_ALLOC_PRESERVE && (m != NAT_BEH_EI || ranged))
-    return perr(p, "the kernel engine preserves ports only with "
-                   "mapping=ei and no range");
+    return "the kernel engine preserves ports only with mapping=ei and no "
+           "range";
   if (a == NL_ALLOC_SEQ && (m != NAT_BEH_APD || !ranged))
-    return perr(p, "kernel sequential allocation needs mapping=apd and a "
-                   "range=LO-HI");
+    return "kernel sequential allocation needs mapping=apd and a range=LO-HI";
   if (a == NL_ALLOC_SEQ && n->port_max - n->port_min > 4095)
-    return perr(p, "kernel sequential range is at most 4096 ports");
+    return "kernel sequential range is at most 4096 ports";
   if (a == NL_ALLOC_RANDOM && m == NAT_BEH_EI && (!ranged || f != NAT_BEH_APD))
-    return perr(p, "kernel random allocation with mapping=ei needs a "
-                   "range=LO-HI and filtering=apd");
+    return "kernel random allocation with mapping=ei needs a range=LO-HI and "
+           "filtering=apd";
   if (n->hairpin && m != NAT_BEH_EI)
-    return perr(p, "kernel hairpinning needs mapping=ei");
+    return "kernel hairpinning needs mapping=ei";
   if (a != NL_ALLOC_SEQ && n->delta != 1)
-    return perr(p, "delta needs alloc=sequential");
+    return "delta needs alloc=sequential";
   if (n->n_nat_opts)
-    return perr(p, "natbox.* options need engine=natbox");
+    return "natbox.* options need engine=natbox";
   if (n->port_block)
-    return perr(p, "port-block (a carrier NAT's port blocks) needs "
-                   "engine=natbox");
-  return 0;
+    return "port-block (a carrier NAT's port blocks) needs engine=natbox";
+  return NULL;
 }
 
-/* natbox: a port block must fit in the NAT's range. */
-static int natbox_check(const struct parser *p, const struct nl_node *n) {
+/* What a NAT node must satisfy once its line is read, whatever its
+ * engine: NULL, or why not (in @p buf). */
+static const char *nat_error(const struct nl_node *n, char *buf, size_t len) {
+  if (n->engine == NL_ENGINE_KERNEL)
+    return kernel_error(n);
+  /* natbox: a port block must fit in the NAT's range */
   unsigned lo = n->port_max ? n->port_min : 1024;
   unsigned hi = n->port_max ? n->port_max : 65535;
-  if (n->port_block > hi - lo + 1)
-    return perr(p, "port-block %u is larger than the range %u-%u",
-                n->port_block, lo, hi);
-  return 0;
+  if (n->port_block > hi - lo + 1) {
+    snprintf(buf, len, "port-block %u is larger than the range %u-%u",
+             n->port_block, lo, hi);
+    return buf;
+  }
+  if (n->input_drop)
+    return "input=drop is for engine=kernel: natbox drops every inbound "
+           "packet no mapping admits already";
+  if (n->portmap)
+    return "portmap (miniupnpd) needs engine=kernel: miniupnpd programs "
+           "nftables";
+  return NULL;
 }
 
 static int split_kv(const struct parser *p, char *tok, char **v) {
@@ -421,6 +565,9 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
     return perr(p, "%s needs a name", tok[0]);
   if (!name_valid(tok[1]))
     return perr(p, "bad node name '%s' (want [a-z0-9-]{1,12})", tok[1]);
+  if (strcmp(tok[1], "wan") == 0)
+    return perr(p, "the node name 'wan' is reserved (the root every lab has; "
+                   "nodes hang below it with behind=wan)");
   if (nl_topo_node(t, tok[1]) >= 0)
     return perr(p, "node '%s' is declared twice", tok[1]);
   if (t->nnodes >= NL_MAX_NODES)
@@ -450,18 +597,10 @@ static int new_node(struct parser *p, char **tok, int ntok, int kind) {
     if ((r = split_kv(p, tok[i], &v)) || (r = nat_key(p, n, tok[i], v)))
       return r;
   }
-  if (kind == NL_NAT && n->engine == NL_ENGINE_KERNEL &&
-      (r = kernel_check(p, n)))
-    return r;
-  if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX &&
-      (r = natbox_check(p, n)))
-    return r;
-  if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->input_drop)
-    return perr(p, "input=drop is for engine=kernel: natbox drops every "
-                   "inbound packet no mapping admits already");
-  if (kind == NL_NAT && n->engine == NL_ENGINE_NATBOX && n->portmap)
-    return perr(p, "portmap (miniupnpd) needs engine=kernel: miniupnpd "
-                   "programs nftables");
+  char msg[96];
+  const char *why = kind == NL_NAT ? nat_error(n, msg, sizeof msg) : NULL;
+  if (why)
+    return perr(p, "%s", why);
   if (kind == NL_NAT && n->portmap_stun >= 0 && !n->portmap)
     return perr(p,
                 "portmap-stun=%s needs portmap= (it configures "
@@ -500,6 +639,9 @@ static int node_stmt(struct parser *p, char **tok, int ntok, bool link) {
                   tok[k]);
     if (!number_like(v))
       return perr(p, "link option %s wants a number, not '%s'", tok[k], v);
+    char msg[320];
+    if (natbox_says(tok[k], v, false, msg, sizeof msg))
+      return perr(p, "link %s", msg);
     if ((r = add_opt(p, n->link_opts, &n->n_link_opts, tok[k], v)))
       return r;
   }
@@ -589,10 +731,11 @@ static int parse_line(struct parser *p, char *raw) {
     return node_stmt(p, tok, ntok, true);
   if (strcmp(tok[0], "expect") == 0)
     return node_stmt(p, tok, ntok, false);
+  char w[48];
   return perr(p,
               "unknown statement '%s' (description, param, nat, host, "
               "link, expect)",
-              tok[0]);
+              shown(tok[0], w));
 }
 
 /* Addresses: children of wan get 198.51.100.4k+2/30-style point-to-point
@@ -644,36 +787,53 @@ static void init_topo(struct nl_topo *t, const char *path) {
   t->nodes[0].parent = -1;
 }
 
-int nl_topo_load(struct nl_topo *t, const char *path,
-                 const struct nl_params *params) {
+/* The next line of @p f into @p buf (its newline dropped). @return 1, 0 at
+ * the end of the file, or NL_ERR_USAGE (p->err says why). A topology is
+ * text: a NUL or another control byte (but tab and CR) is refused. */
+static int read_line(struct parser *p, FILE *f, char *buf, size_t cap) {
+  size_t n = 0;
+  int c;
+  while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+      return perr(p,
+                  "%s byte 0x%02x in column %zu: a topology is text, "
+                  "not binary",
+                  c == 0 ? "NUL" : "control", (unsigned)c, n + 1);
+    if (n + 1 >= cap)
+      return perr(p, "line too long (at most %zu bytes)", cap - 1);
+    buf[n++] = (char)c;
+  }
+  if (ferror(f))
+    return perr(p, "cannot read: %s", strerror(errno));
+  buf[n] = '\0';
+  return c == EOF && n == 0 ? 0 : 1;
+}
+
+int nl_topo_parse(struct nl_topo *t, const char *path, FILE *f,
+                  const struct nl_params *params, char *err, size_t errlen) {
   static const struct nl_params none;
-  struct parser p = {t, path, 0, params ? params : &none, {0}};
+  struct parser p = {t, path, 0, params ? params : &none, {0}, err, errlen};
   char buf[1024];
-  int r = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    fprintf(stderr, "natlab: cannot open topology %s: %s\n", path,
-            strerror(errno));
-    return NL_ERR_USAGE;
-  }
+  int r;
+  err[0] = '\0';
   init_topo(t, path);
-  while (r == 0 && fgets(buf, sizeof buf, f)) {
+  do {
     p.line++;
-    if (!strchr(buf, '\n') && !feof(f))
-      r = perr(&p, "line too long");
-    else
-      r = parse_line(&p, buf);
-  }
-  fclose(f);
+    r = read_line(&p, f, buf, sizeof buf);
+  } while (r == 1 && (r = parse_line(&p, buf)) == 0);
   if (r)
     return r;
+  p.line--; /* the end of the file is no line */
   for (int i = 0; i < p.set->n; i++) {
     int k;
     for (k = 0; k < p.decl.n; k++)
       if (strcmp(p.decl.name[k], p.set->name[i]) == 0)
         break;
     if (k == p.decl.n) {
-      fprintf(stderr, "natlab: %s has no param '%s'\n", path, p.set->name[i]);
+      char tmp[700];
+      snprintf(tmp, sizeof tmp, "natlab: %s has no param '%s'", path,
+               p.set->name[i]);
+      printable(tmp, err, errlen);
       return NL_ERR_USAGE;
     }
   }
@@ -682,10 +842,92 @@ int nl_topo_load(struct nl_topo *t, const char *path,
     return perr(&p, "the topology has no host");
   }
   if (layout(t)) {
-    fprintf(stderr, "%s: too many nodes behind wan (at most 63)\n", path);
-    return NL_ERR_USAGE;
+    p.line = p.line ? p.line : 1;
+    return perr(&p, "too many nodes behind wan (at most 63)");
   }
   return 0;
+}
+
+int nl_topo_load(struct nl_topo *t, const char *path,
+                 const struct nl_params *params) {
+  char err[NL_ERR_LINE];
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "natlab: cannot open topology %s: %s\n", path,
+            strerror(errno));
+    return NL_ERR_USAGE;
+  }
+  int r = nl_topo_parse(t, path, f, params, err, sizeof err);
+  fclose(f);
+  if (r)
+    fprintf(stderr, "%s\n", err);
+  return r;
+}
+
+/* Does a parsed topology hold what the parser promises? The same rules as
+ * the parser's, applied to the whole tree (the fuzz target's invariant). */
+int nl_topo_check(const struct nl_topo *t, char *err, size_t len) {
+  char msg[320];
+  const char *why = NULL;
+  int i = 0;
+  if (t->nnodes < 2 || t->nnodes > NL_MAX_NODES)
+    why = "the number of nodes is out of range";
+  else if (t->nodes[0].kind != NL_WAN || t->nodes[0].parent != -1 ||
+           strcmp(t->nodes[0].name, "wan") != 0)
+    why = "node 0 is not wan";
+  else if (nl_topo_hosts(t) == 0)
+    why = "no host";
+  for (i = 1; !why && i < t->nnodes; i++) {
+    const struct nl_node *n = &t->nodes[i];
+    if (!name_valid(n->name) || nl_topo_node(t, n->name) != i)
+      why = "a bad or repeated node name";
+    else if (n->kind != NL_NAT && n->kind != NL_HOST)
+      why = "a bad kind";
+    else if (n->parent < 0 || n->parent >= i ||
+             t->nodes[n->parent].kind == NL_HOST)
+      why = "a bad parent";
+    else if (n->up_addr == 0 || n->up_peer == 0 || n->index != i)
+      why = "no address";
+    else if (n->n_nat_opts < 0 || n->n_nat_opts > NL_MAX_OPTS ||
+             n->n_link_opts < 0 || n->n_link_opts > NL_MAX_OPTS)
+      why = "too many options";
+    else if (n->kind == NL_HOST && n->n_nat_opts)
+      why = "a host with NAT options";
+    for (int k = 0; !why && k < n->n_link_opts; k++)
+      if (!is_link_key(n->link_opts[k].key) ||
+          !number_like(n->link_opts[k].val) ||
+          natbox_says(n->link_opts[k].key, n->link_opts[k].val, false, msg,
+                      sizeof msg))
+        why = "a bad link option";
+    for (int k = i + 1; !why && k < t->nnodes; k++)
+      if (t->nodes[k].up_addr == n->up_addr)
+        why = "two nodes share an address";
+    if (why || n->kind != NL_NAT)
+      continue;
+    if (n->mapping < NAT_BEH_EI || n->mapping > NAT_BEH_APD ||
+        n->filtering < NAT_BEH_EI || n->filtering > NAT_BEH_APD ||
+        n->alloc < NL_ALLOC_PRESERVE || n->alloc > NL_ALLOC_RANDOM ||
+        n->delta < 1 || n->delta > 1000)
+      why = "a bad NAT behaviour";
+    else if (n->port_max && (n->port_min < 1024 || n->port_max > 65535 ||
+                             n->port_min > n->port_max))
+      why = "a bad port range";
+    else if (n->lan_addr == 0)
+      why = "a NAT without a LAN address";
+    else if (n->portmap_stun != 0 && n->portmap_stun != 1)
+      why = "portmap-stun unresolved";
+    else
+      why = nat_error(n, msg, sizeof msg);
+    for (int k = 0; !why && k < n->n_nat_opts; k++)
+      why = natbox_opt_error(n->nat_opts[k].key, n->nat_opts[k].val, msg,
+                             sizeof msg);
+  }
+  if (!why)
+    return 0;
+  char tmp[900];
+  snprintf(tmp, sizeof tmp, "%s: node %d: %s", t->path, i > 0 ? i - 1 : 0, why);
+  printable(tmp, err, len);
+  return -1;
 }
 
 /** Add --set NAME=VALUE to @p p. 0, or NL_ERR_USAGE after one line on

@@ -3,10 +3,13 @@
  * agent talks to the rendezvous itself), and the end of a run: the report
  * (report.c), after the agent's pipe with --pipe. See punch(1). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nat/error.h>
@@ -305,10 +308,15 @@ static void finish(punch_run *r, int code, const char *fmt, ...) {
 /* ------------------------------------------------------------ signals */
 
 static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
-static volatile sig_atomic_t read_stopped; /* a signal during read_line */
+static volatile sig_atomic_t read_stopped;   /* a signal during read_line */
+static volatile sig_atomic_t read_wake = -1; /* read_line's self-pipe */
 
 static void on_read_signal(int signum) {
+  int saved = errno;
   read_stopped = signum;
+  if (read_wake >= 0) /* wakes read_line's poll(), whichever thread runs */
+    (void)!write(read_wake, "", 1);
+  errno = saved;
 }
 
 /* While the ticket is read (a blocking read on the loop's thread), a stop
@@ -375,48 +383,133 @@ static void on_signal(uv_signal_t *h, int signum) {
   stopped(h->data, signum);
 }
 
-/* One line from stdin, read byte by byte so that what follows it stays
- * for --pipe. @return 0, -1 (none), or a stop signal's number. */
-static int read_line(char *buf, size_t cap) {
-  size_t n = 0;
-  char ch;
-  for (;;) {
-    ssize_t k = read(STDIN_FILENO, &ch, 1);
-    if (k < 0 && errno == EINTR && read_stopped != 0)
-      return read_stopped;
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0 || ch == '\n')
-      break;
-    if (n + 1 < cap)
-      buf[n++] = ch;
-  }
-  buf[n] = '\0';
-  return n > 0 ? 0 : -1;
+/* What read_line() found besides a line (0) or a stop signal (> 0). */
+enum {
+  LINE_EOF = -1,     /* end of input before any byte */
+  LINE_LONG = -2,    /* no newline within the buffer */
+  LINE_NUL = -3,     /* a NUL byte */
+  LINE_TIMEOUT = -4, /* nothing complete before the deadline */
+  LINE_ERROR = -5    /* read() or poll() failed: errno */
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Ticket mode: our ticket out, the peer's in (stdin). */
+/* One line from stdin before @p deadline (mono_ms()), read byte by byte so
+ * that what follows it stays for --pipe: poll() bounds the wait, and a
+ * stop signal wakes it through a self-pipe. Reading stops at the first
+ * byte that cannot belong to a line of at most @p cap - 1 bytes (a NUL,
+ * or one byte too many): `< /dev/zero` ends at once. @p *col: the column
+ * of a NUL. @return 0, a stop signal's number, or a LINE_* code. */
+static int read_line(char *buf, size_t cap, int64_t deadline, size_t *col) {
+  size_t n = 0;
+  int wake[2], rc = LINE_EOF;
+  char ch;
+  if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0)
+    return LINE_ERROR;
+  read_wake = wake[1];
+  for (;;) {
+    struct pollfd pfd[2] = {{STDIN_FILENO, POLLIN, 0}, {wake[0], POLLIN, 0}};
+    int64_t left = deadline - mono_ms();
+    ssize_t k;
+    if (read_stopped != 0) {
+      rc = read_stopped;
+      break;
+    }
+    if (left <= 0) {
+      rc = LINE_TIMEOUT;
+      break;
+    }
+    k = poll(pfd, 2, left > 60000 ? 60000 : (int)left);
+    if (k < 0 && errno != EINTR) {
+      rc = LINE_ERROR;
+      break;
+    }
+    if (k <= 0 || pfd[0].revents == 0)
+      continue; /* a signal (checked above) or the deadline */
+    k = read(STDIN_FILENO, &ch, 1);
+    if (k < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (k < 0) {
+      rc = LINE_ERROR;
+      break;
+    }
+    if (k == 0 || ch == '\n') {
+      rc = n > 0 ? 0 : LINE_EOF;
+      break;
+    }
+    if (ch == '\0') {
+      *col = n + 1;
+      rc = LINE_NUL;
+      break;
+    }
+    if (n + 1 >= cap) {
+      rc = LINE_LONG;
+      break;
+    }
+    buf[n++] = ch;
+  }
+  read_wake = -1;
+  int saved = errno;
+  close(wake[0]);
+  close(wake[1]);
+  errno = saved;
+  buf[n] = '\0';
+  return rc;
+}
+
+/* Ticket mode: our ticket out, the peer's in (stdin), within --timeout. */
 static void ticket_exchange(punch_run *r, nat_agent *a, const char *blob) {
   char text[NAT_AGENT_BLOB_MAX];
   FILE *out = r->opt.pipe ? stderr : stdout;
+  size_t col = 0;
   int rc;
+  /* the read below takes the stop signals, from before the ticket is out:
+   * one sent as soon as the ticket is seen must interrupt the wait (it
+   * used to fall between the loop's handlers and the read's, and was
+   * lost) */
+  signals_pause(r, true);
+  read_signals(true);
   fprintf(out, "%s\n", blob);
   fflush(out);
-  signals_pause(r, true); /* the read below takes them */
-  read_signals(true);
-  rc = read_line(text, sizeof text);
+  rc = read_line(text, sizeof text,
+                 mono_ms() + (int64_t)r->opt.timeout_s * 1000, &col);
   read_signals(false);
   signals_pause(r, false);
-  if (rc > 0) {
-    stopped(r, rc);
+  switch (rc) {
+  case 0:
+    (void)nat_agent_set_peer_blob(a, text, strlen(text)); /* or FAILED */
     return;
-  }
-  if (rc != 0) {
+  case LINE_EOF:
     finish(r, PUNCH_EXIT_USAGE,
            "no peer ticket on stdin: paste the peer's ticket line");
     return;
+  case LINE_LONG:
+    finish(r, PUNCH_EXIT_USAGE,
+           "the peer's ticket line is longer than %zu bytes: not a ticket",
+           sizeof text - 1);
+    return;
+  case LINE_NUL:
+    finish(r, PUNCH_EXIT_USAGE,
+           "the peer's ticket line holds a NUL byte (column %zu): not a "
+           "ticket",
+           col);
+    return;
+  case LINE_TIMEOUT:
+    finish(r, PUNCH_EXIT_FAIL, "no peer ticket on stdin within --timeout %u s",
+           r->opt.timeout_s);
+    return;
+  case LINE_ERROR:
+    finish(r, PUNCH_EXIT_ENV, "cannot read the peer's ticket from stdin: %s",
+           strerror(errno));
+    return;
+  default:
+    stopped(r, rc);
+    return;
   }
-  (void)nat_agent_set_peer_blob(a, text, strlen(text)); /* or FAILED */
 }
 
 /* On a tty: probes sent, rate, the odds so far, time left. */
