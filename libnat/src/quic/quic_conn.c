@@ -285,9 +285,8 @@ static void conn_do_close(nat_quic_conn *c, int error) {
  * packet's ECN marking. @return its result; the stream's offsets are
  * advanced by what ngtcp2 took. */
 static ngtcp2_ssize conn_write_one(nat_quic_conn *c, nat__quic_stream *s,
-                                   ngtcp2_path_storage *ps,
-                                   ngtcp2_pkt_info *pi, size_t max,
-                                   ngtcp2_tstamp ts) {
+                                   ngtcp2_path_storage *ps, ngtcp2_pkt_info *pi,
+                                   size_t max, ngtcp2_tstamp ts) {
   ngtcp2_vec v = {NULL, 0};
   ngtcp2_ssize n, ndatalen = -1;
   uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
