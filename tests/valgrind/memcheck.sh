@@ -13,6 +13,9 @@
 #   MEMCHECK_ARGS   extra valgrind options, e.g. --track-origins=yes
 #   MEMCHECK_LOG    keep valgrind's report in this file (default: a
 #                   temporary file, removed)
+#   NAT_TEST_SLOW   exported (default 20): the tests' real-time budgets
+#                   that must let work finish are that many times longer
+#                   (tests/unit/test_slow.h)
 #   MEMCHECK_NOFILE start with this RLIMIT_NOFILE, soft and hard: valgrind
 #                   3.19 refuses a program's own new hard limit
 #                   (test_agent_spray's test_rlimit then goes above it)
@@ -25,6 +28,7 @@ fi
 if [ -n "${MEMCHECK_NOFILE:-}" ]; then
   ulimit -n "$MEMCHECK_NOFILE" || exit 3
 fi
+export NAT_TEST_SLOW=${NAT_TEST_SLOW:-20}
 log=${MEMCHECK_LOG:-$(mktemp "${TMPDIR:-/tmp}/memcheck.XXXXXX")}
 # shellcheck disable=SC2086
 valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
