@@ -11,7 +11,12 @@
  * (nat_udp_recv_ecn). With a clean path, the last datagrams of a 256 KB
  * transfer are still ECT(0) both ways; through a bleaching relay, marking
  * stops after the validation sample. QUIC runs on the fixture's fake
- * clock; no sleeps; a guard turns a hang into a failure. */
+ * clock; no sleeps; a guard turns a hang into a failure.
+ * Seen here (2026-12-08, ngtcp2 0.12.1): clean path, client to server 200
+ * datagrams, 198 ECT(0), the last 182 in a row; server to client 103,
+ * 101, 97. Bleached: one ECT(0) datagram each way, then none. Before the
+ * fix (pkt_info's marking dropped, Not-ECT handed to read_pkt): no mark
+ * at all; with marks sent but Not-ECT handed in: one each way. */
 #include "quic_fixture.h"
 
 #include <errno.h>
