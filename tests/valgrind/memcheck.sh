@@ -8,9 +8,10 @@
 # definitely lost block...): its report then goes to stderr.
 # Build: gcc Debug (-O0, .ci/run's build-ci-memcheck): at -O2 valgrind did
 # not see issue 14's uninitialised ngtcp2_pkt_info, -O0 shows it.
-# Measured 2026-12-08 (51 entries, -j2, 2 cores loaded by other work, load
-# 8): 15 min 16 s wall, 6 min 37 s CPU; the slowest, test_bday_sim (a
-# 400,000-trial Monte Carlo, 4.4 s natively), 12 min 15 s of it.
+# Measured 2026-12-08 (51 entries, ctest -j2, 2 cores shared with other
+# work): 15 min 16 s wall, 6 min 37 s CPU at load 8; 8 min 38 s wall,
+# 5 min 27 s CPU at load 5. The slowest, test_bday_sim (a 400,000-trial
+# Monte Carlo, 4.4 s natively), takes 7 to 12 min of that wall time.
 # Suppressions: tests/valgrind/crypto.supp only (what the crypto libraries
 # keep by design, each with its reason).
 #
