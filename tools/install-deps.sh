@@ -13,6 +13,7 @@ PACKAGES=(
   libminiupnpc-dev libnatpmp-dev
   # tests
   libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3-jsonschema
+  valgrind
   # lab and reference clients
   iproute2 nftables conntrack coturn miniupnpd-nftables miniupnpc natpmpc
   tcpdump tshark stun-client

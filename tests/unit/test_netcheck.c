@@ -203,7 +203,9 @@ static void test_run(void **state) {
 }
 
 /* Without the hop probe: each answered request is one datagram out and
- * one in, and the hop list says it did not run. */
+ * one in, and the hop list says it did not run. A retransmission (a slow
+ * run, e.g. under valgrind, outlasts the RTO measured on the loopback) may
+ * be answered too (a late duplicate), or still be on its way at the end. */
 static void test_no_hops(void **state) {
   fx *f = *state;
   nat_netcheck_server s;
@@ -214,8 +216,9 @@ static void test_no_hops(void **state) {
   run(f, &cfg);
   assert_int_equal(f->status, 0);
   assert_int_equal(f->res.hops.target.family, NAT_AF_NONE);
-  assert_int_equal(f->res.stats.responses, f->served);
-  assert_true(f->datagrams >= 2 * f->served);
+  assert_true(f->res.stats.responses <= f->served);
+  assert_true(f->served <= f->res.stats.responses + f->res.stats.retransmits);
+  assert_true(f->datagrams >= f->served + f->res.stats.responses);
   cfg.hops_max_ttl = NAT_HOPS_MAX + 1;
   {
     nat_netcheck *nc;

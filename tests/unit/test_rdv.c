@@ -9,6 +9,7 @@
  * the loop runs until callbacks fire, a guard timer turns a hang into a
  * failure. */
 #include "quic_fixture.h"
+#include "test_slow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,7 +259,9 @@ static void test_different_codes_time_out(void **state) {
     cc.code = codes[i];
     cc.blob = (const uint8_t *)"blob";
     cc.blob_len = 4;
-    cc.timeout = 400 * NAT_MILLISECONDS;
+    /* long enough to join a room (a QUIC handshake), even under
+     * valgrind (NAT_TEST_SLOW, set by tests/valgrind/memcheck.sh) */
+    cc.timeout = 400 * NAT_MILLISECONDS * test_slow();
     assert_int_equal(nat_rdv_client_new(&k[i]->c, &f->q.loop, &cc), 0);
   }
   run_until(f, &f->done, 2);

@@ -135,6 +135,31 @@ NAT_EXTERN int nat_udp_send(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
 NAT_EXTERN int nat_udp_send_ttl(nat_udp *u, const nat_addr *dst,
                                 const uint8_t *buf, size_t len, int ttl);
 
+/** ECN codepoints (RFC 3168 section 5): the two low bits of the IPv4 TOS
+ * byte or the IPv6 traffic class. */
+#define NAT_ECN_NOT_ECT 0x0
+#define NAT_ECN_ECT1    0x1
+#define NAT_ECN_ECT0    0x2
+#define NAT_ECN_CE      0x3
+
+/** Send a raw datagram (copied) marked with the ECN codepoint @p ecn (the
+ * other bits of the TOS / traffic class byte are 0), as QUIC does once
+ * its ECN validation (RFC 9000 section 13.4) asks for ECT(0). Only this
+ * datagram is marked: the socket's other sends stay Not-ECT. A datagram
+ * that must wait behind queued ones (the socket would block) is queued
+ * like nat_udp_send()'s and leaves unmarked (libuv's queued send takes no
+ * control data): QUIC's validation then sees the mark lost and stops
+ * marking, as for a path that clears it.
+ * @return 0, NAT_EINVAL (@p ecn above 3), NAT_ECLOSING, NAT_ENOMEM,
+ *         NAT_EBADFAMILY. */
+NAT_EXTERN int nat_udp_send_ecn(nat_udp *u, const nat_addr *dst,
+                                const uint8_t *buf, size_t len, unsigned ecn);
+
+/** The ECN codepoint (NAT_ECN_*) the datagram being delivered to the
+ * receive callback arrived with (IP_RECVTOS / IPV6_RECVTCLASS); valid
+ * during the receive callback only, NAT_ECN_NOT_ECT outside it. */
+NAT_EXTERN unsigned nat_udp_recv_ecn(const nat_udp *u);
+
 /** Set the callback for datagrams that are not for this socket's
  * transactions (non-STUN, requests, indications, unmatched responses).
  * NULL drops them. */

@@ -2,12 +2,22 @@
  * nat_txn_mgr. Datagrams due from the manager are sent at once with
  * uv_udp_try_send() or queued (uv_udp_send) when the socket would block;
  * received datagrams are demultiplexed between the transaction layer and the
- * receive callback (see udp.h). */
+ * receive callback (see udp.h).
+ *
+ * ECN (RFC 3168, RFC 9000 section 13.4): libuv 1.44 neither sets nor
+ * reports a datagram's IP TOS / traffic class byte, so the driver reads
+ * with recvmsg() itself (IP_RECVTOS / IPV6_RECVTCLASS ancillary data),
+ * through a uv_poll_t on a duplicate of the socket's descriptor (libuv
+ * keeps one watcher per descriptor number: the uv_udp_t keeps the original
+ * for its queued sends), and nat_udp_send_ecn() marks a datagram with a
+ * sendmsg() IP_TOS / IPV6_TCLASS control message. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "nat/error.h"
 #include "nat/udp.h"
@@ -19,6 +29,9 @@
 #define UDP_BINDING_CAP (NAT_STUN_HEADER_LEN + 8 + 4 + UDP_SOFTWARE_MAX + 1 + 8)
 #define UDP_SBUF_INIT   2048
 #define UDP_RBUF_LEN    65536
+/* Datagrams read in one readable callback (libuv reads 32 too). */
+#define UDP_READS_MAX 32
+#define UDP_ECN_MASK  0x3
 
 /* What a transaction started through the driver calls back; given to the
  * manager as the transaction's `user` pointer. */
@@ -39,6 +52,9 @@ struct nat_udp {
   uv_loop_t *loop;
   uv_udp_t udp;
   uv_timer_t timer;
+  uv_poll_t poll; /* readable: on rfd, a duplicate of udp's descriptor */
+  int rfd;        /* -1 until the poll handle is made */
+  uint8_t rx_ecn; /* ECN of the datagram being delivered (nat_udp_recv_ecn) */
   nat_txn_mgr *mgr;
   uint8_t family;
   bool closing;
@@ -79,6 +95,12 @@ static void udp_on_handle_closed(uv_handle_t *h) {
 
 /* Close whatever handles are open; the last close callback frees @p u. */
 static void udp_close_handles(nat_udp *u) {
+  if (u->rfd >= 0) { /* before udp: its close takes the original out of
+                      * epoll while the duplicate is gone */
+    uv_close((uv_handle_t *)&u->poll, udp_on_handle_closed);
+    (void)close(u->rfd);
+    u->rfd = -1;
+  }
   if (!uv_is_closing((uv_handle_t *)&u->udp))
     uv_close((uv_handle_t *)&u->udp, udp_on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&u->timer))
@@ -205,13 +227,6 @@ static void udp_flush(nat_udp *u) {
 
 /* -------------------------------------------------------------- receive */
 
-static void udp_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  nat_udp *u = h->data;
-  (void)suggested;
-  buf->base = (char *)u->rbuf;
-  buf->len = sizeof u->rbuf;
-}
-
 /* The class bits of a STUN header (RFC 8489 section 5). */
 static uint8_t udp_stun_class(const uint8_t *p) {
   unsigned type = ((unsigned)p[0] << 8) | p[1];
@@ -270,22 +285,105 @@ static void udp_dispatch(nat_udp *u, const nat_addr *from, const uint8_t *p,
     u->recv_cb(u, u->recv_arg, from, p, len, view);
 }
 
-static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-                        const struct sockaddr *sa, unsigned flags) {
-  nat_udp *u = h->data;
-  nat_addr from;
-  (void)buf;
-  if (u->closing)
-    return;
-  if (nread == 0 && sa == NULL)
-    return; /* libuv: nothing more to read */
-  if (nread < 0 || (flags & UV_UDP_PARTIAL) || sa == NULL ||
-      nat_addr_from_sockaddr(&from, sa) != 0) {
+/* The ECN codepoint in @p mh's IP_TOS / IPV6_TCLASS control message
+ * (NAT_ECN_NOT_ECT when there is none). */
+static uint8_t udp_cmsg_ecn(struct msghdr *mh) {
+  struct cmsghdr *c;
+  for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+        c->cmsg_len >= CMSG_LEN(1))
+      return (uint8_t)(CMSG_DATA(c)[0] & UDP_ECN_MASK);
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int tc;
+      memcpy(&tc, CMSG_DATA(c), sizeof tc);
+      return (uint8_t)(tc & UDP_ECN_MASK);
+    }
+  }
+  return NAT_ECN_NOT_ECT;
+}
+
+/* Read one datagram into u->rbuf. @return its length, or -1 when nothing
+ * more is to be read now (would block, or a failed read: counted). */
+static ssize_t udp_read_one(nat_udp *u, nat_addr *from) {
+  struct sockaddr_storage ss;
+  union {
+    struct cmsghdr align;
+    uint8_t buf[CMSG_SPACE(sizeof(int)) * 2];
+  } ctl;
+  struct iovec iov = {u->rbuf, sizeof u->rbuf};
+  struct msghdr mh;
+  ssize_t n;
+  for (;;) {
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = &ss;
+    mh.msg_namelen = sizeof ss;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof ctl.buf;
+    n = recvmsg(u->rfd, &mh, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        u->stats.recv_errors++;
+      return -1;
+    }
+    if ((mh.msg_flags & MSG_TRUNC) || mh.msg_namelen == 0 ||
+        nat_addr_from_sockaddr(from, (const struct sockaddr *)&ss) != 0) {
+      u->stats.recv_errors++; /* truncated, or no usable source: dropped */
+      continue;
+    }
+    u->rx_ecn = udp_cmsg_ecn(&mh);
+    return n;
+  }
+}
+
+/* The socket is readable: deliver what is there (at most UDP_READS_MAX
+ * datagrams, then back to the loop). */
+static void udp_on_readable(uv_poll_t *p, int status, int events) {
+  nat_udp *u = p->data;
+  (void)events;
+  if (status < 0) {
     u->stats.recv_errors++;
     return;
   }
-  u->stats.datagrams_in++;
-  udp_dispatch(u, &from, u->rbuf, (size_t)nread);
+  for (int i = 0; i < UDP_READS_MAX && !u->closing; i++) {
+    nat_addr from;
+    ssize_t n = udp_read_one(u, &from);
+    if (n < 0)
+      return;
+    u->stats.datagrams_in++;
+    udp_dispatch(u, &from, u->rbuf, (size_t)n);
+    u->rx_ecn = NAT_ECN_NOT_ECT;
+  }
+}
+
+/* Ask for each datagram's TOS / traffic class byte and start reading on a
+ * duplicate of the socket's descriptor. On failure the caller closes the
+ * handles (the poll handle too once made). */
+static int udp_start_reading(nat_udp *u) {
+  uv_os_fd_t fd;
+  int on = 1, rc, rfd;
+  if ((rc = uv_fileno((uv_handle_t *)&u->udp, &fd)) != 0)
+    return rc;
+  if (u->family == NAT_AF_INET6)
+    rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof on);
+  else
+    rc = setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
+  if (rc != 0)
+    return uv_translate_sys_error(errno);
+  if ((rfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+    return uv_translate_sys_error(errno);
+  if ((rc = uv_poll_init_socket(u->loop, &u->poll, rfd)) < 0) {
+    (void)close(rfd);
+    return rc;
+  }
+  u->rfd = rfd;
+  u->poll.data = u;
+  u->open_handles++;
+  return uv_poll_start(&u->poll, UV_READABLE, udp_on_readable);
 }
 
 /* --------------------------------------------------------- transactions */
@@ -329,7 +427,7 @@ static int udp_open_socket(nat_udp *u, const nat_addr *bind) {
   u->open_handles = 2;
   rc = uv_udp_bind(&u->udp, (const struct sockaddr *)&ss, flags);
   if (rc == 0)
-    rc = uv_udp_recv_start(&u->udp, udp_on_alloc, udp_on_recv);
+    rc = udp_start_reading(u);
   if (rc < 0) {
     u->closing = true;
     udp_close_handles(u);
@@ -351,6 +449,7 @@ int nat_udp_new(nat_udp **out, uv_loop_t *loop, const nat_udp_config *cfg) {
   if (!u)
     return NAT_ENOMEM;
   u->loop = loop;
+  u->rfd = -1;
   u->family = cfg->bind.family;
   u->rand = cfg->rand ? cfg->rand : nat_rand_system;
   u->rand_ctx = cfg->rand ? cfg->rand_ctx : NULL;
@@ -477,6 +576,74 @@ int nat_udp_send(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
   return udp_send_raw(u, dst, buf, len);
 }
 
+/* Send @p buf to @p sa now with the ECN codepoint @p ecn in an IP_TOS /
+ * IPV6_TCLASS control message (the other six bits, DSCP, stay 0).
+ * @return bytes sent, or a negative UV code (UV_EAGAIN: would block). */
+static ssize_t udp_sendmsg_ecn(nat_udp *u, const struct sockaddr *sa,
+                               const uint8_t *buf, size_t len, unsigned ecn) {
+  union {
+    struct cmsghdr align;
+    uint8_t buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  struct iovec iov = {(void *)(uintptr_t)buf, len};
+  struct msghdr mh;
+  struct cmsghdr *c;
+  int tos = (int)ecn;
+  ssize_t n;
+  memset(&mh, 0, sizeof mh);
+  memset(&ctl, 0, sizeof ctl);
+  mh.msg_name = (void *)(uintptr_t)sa;
+  mh.msg_namelen = u->family == NAT_AF_INET6 ? sizeof(struct sockaddr_in6)
+                                             : sizeof(struct sockaddr_in);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.buf;
+  mh.msg_controllen = sizeof ctl.buf;
+  c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = u->family == NAT_AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  c->cmsg_type = u->family == NAT_AF_INET6 ? IPV6_TCLASS : IP_TOS;
+  c->cmsg_len = CMSG_LEN(sizeof tos);
+  memcpy(CMSG_DATA(c), &tos, sizeof tos);
+  do
+    n = sendmsg(u->rfd, &mh, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? uv_translate_sys_error(errno) : n;
+}
+
+/** Send a raw datagram with an ECN codepoint; see udp.h. */
+int nat_udp_send_ecn(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
+                     size_t len, unsigned ecn) {
+  struct sockaddr_storage ss;
+  ssize_t n;
+  int rc;
+  if (!u || !dst || (!buf && len > 0) || ecn > UDP_ECN_MASK)
+    return NAT_EINVAL;
+  if ((rc = udp_check_dst(u, dst)) < 0)
+    return rc;
+  if (ecn == NAT_ECN_NOT_ECT || u->queued > 0)
+    return udp_send_raw(u, dst, buf, len); /* behind the queue: unmarked */
+  if (nat_addr_to_sockaddr(dst, (struct sockaddr *)&ss, sizeof ss) < 0) {
+    u->stats.send_errors++;
+    return 0;
+  }
+  /* sendmsg(), not uv_udp_try_send(): libuv 1.44 takes no control data */
+  n = udp_sendmsg_ecn(u, (const struct sockaddr *)&ss, buf, len, ecn);
+  if (n >= 0) {
+    u->stats.datagrams_out++;
+    return 0;
+  }
+  if (n != UV_EAGAIN) {
+    u->stats.send_errors++;
+    return 0;
+  }
+  return udp_queue(u, (const struct sockaddr *)&ss, buf, len);
+}
+
+/** The ECN codepoint of the datagram being delivered; see udp.h. */
+unsigned nat_udp_recv_ecn(const nat_udp *u) {
+  return u ? u->rx_ecn : NAT_ECN_NOT_ECT;
+}
+
 /** Set the callback for datagrams that are not transaction responses. */
 void nat_udp_set_recv_cb(nat_udp *u, nat_udp_recv_cb cb, void *arg) {
   if (!u)
@@ -514,7 +681,8 @@ void nat_udp_close(nat_udp *u, nat_udp_close_cb cb, void *arg) {
   u->close_cb = cb;
   u->close_arg = arg;
   nat_txn_cancel_all(u->mgr);
-  uv_udp_recv_stop(&u->udp);
+  if (u->rfd >= 0)
+    uv_poll_stop(&u->poll);
   uv_timer_stop(&u->timer);
   udp_close_handles(u);
 }

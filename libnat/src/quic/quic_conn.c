@@ -33,6 +33,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "nat/error.h"
+#include "nat/udp.h"
 #include "quic_internal.h"
 
 /* Inherent cycle with quic_endpoint.c: it routes to us, we send via it. */
@@ -215,6 +216,18 @@ int nat__quic_conn_discard(nat_quic_conn *c, int rv) {
 
 /* ------------------------------------------------------------- sending */
 
+/* Send a packet ngtcp2 wrote to the path's remote address, with the ECN
+ * codepoint it asked for in @p pi (ECT(0) while it validates ECN and once
+ * the path proved it keeps the mark, RFC 9000 section 13.4.2; else
+ * Not-ECT): ngtcp2 counts the marks it asked for against the peer's ACK
+ * ECN counts, so a mark must not be dropped silently. */
+static void conn_send(nat_quic_conn *c, const ngtcp2_addr *dst,
+                      const ngtcp2_pkt_info *pi, size_t len) {
+  nat_addr a;
+  if (nat_addr_from_sockaddr(&a, (const struct sockaddr *)dst->addr) == 0)
+    nat_udp_send_ecn(c->ep->udp, &a, c->txbuf, len, pi->ecn & NGTCP2_ECN_MASK);
+}
+
 /* Send CONNECTION_CLOSE carrying @p ccerr, if the state allows one, and
  * keep the datagram for the closing period (c->close_pkt). ngtcp2 puts it
  * in every packet number space the peer may be reading (Initial and
@@ -223,7 +236,7 @@ int nat__quic_conn_discard(nat_quic_conn *c, int rv) {
 static void conn_send_close(nat_quic_conn *c,
                             const ngtcp2_connection_close_error *ccerr) {
   ngtcp2_path_storage ps;
-  ngtcp2_pkt_info pi;
+  ngtcp2_pkt_info pi = {NGTCP2_ECN_NOT_ECT};
   ngtcp2_ssize n;
   if (ngtcp2_conn_is_in_closing_period(c->conn) ||
       ngtcp2_conn_is_in_draining_period(c->conn))
@@ -235,7 +248,7 @@ static void conn_send_close(nat_quic_conn *c,
   c->in_ngtcp2--;
   if (n <= 0)
     return;
-  nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n);
+  conn_send(c, &ps.path.remote, &pi, (size_t)n);
   if (c->close_pkt || c->ep->closing ||
       nat_addr_from_sockaddr(
           &c->close_dst, (const struct sockaddr *)ps.path.remote.addr) < 0 ||
@@ -268,12 +281,12 @@ static void conn_do_close(nat_quic_conn *c, int error) {
            (const uint8_t *)c->close_reason, c->close_reason_len);
 }
 
-/* One writev_stream() call for stream @p s (or none). @return its result;
- * the stream's offsets are advanced by what ngtcp2 took. */
+/* One writev_stream() call for stream @p s (or none); @p pi gets the
+ * packet's ECN marking. @return its result; the stream's offsets are
+ * advanced by what ngtcp2 took. */
 static ngtcp2_ssize conn_write_one(nat_quic_conn *c, nat__quic_stream *s,
-                                   ngtcp2_path_storage *ps, size_t max,
-                                   ngtcp2_tstamp ts) {
-  ngtcp2_pkt_info pi;
+                                   ngtcp2_path_storage *ps, ngtcp2_pkt_info *pi,
+                                   size_t max, ngtcp2_tstamp ts) {
   ngtcp2_vec v = {NULL, 0};
   ngtcp2_ssize n, ndatalen = -1;
   uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
@@ -285,7 +298,7 @@ static ngtcp2_ssize conn_write_one(nat_quic_conn *c, nat__quic_stream *s,
       flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
   }
   c->in_ngtcp2++;
-  n = ngtcp2_conn_writev_stream(c->conn, &ps->path, &pi, c->txbuf, max,
+  n = ngtcp2_conn_writev_stream(c->conn, &ps->path, pi, c->txbuf, max,
                                 &ndatalen, flags, s ? s->id : -1,
                                 vcnt ? &v : NULL, vcnt, ts);
   c->in_ngtcp2--;
@@ -309,7 +322,8 @@ void nat__quic_conn_write(nat_quic_conn *c) {
   ngtcp2_path_storage_zero(&ps);
   for (;;) {
     nat__quic_stream *s = nat__quic_stream_next_to_send(c);
-    ngtcp2_ssize n = conn_write_one(c, s, &ps, max, ts);
+    ngtcp2_pkt_info pi = {NGTCP2_ECN_NOT_ECT};
+    ngtcp2_ssize n = conn_write_one(c, s, &ps, &pi, max, ts);
     if (n == NGTCP2_ERR_WRITE_MORE)
       continue;
     if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED && s) {
@@ -327,7 +341,7 @@ void nat__quic_conn_write(nat_quic_conn *c) {
     }
     if (n == 0)
       break;
-    nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n);
+    conn_send(c, &ps.path.remote, &pi, (size_t)n);
   }
   /* Pace only once the handshake is confirmed: pacing from the initial RTT
    * guess (333 ms) held the client's second flight back by ~20 ms (a
@@ -477,12 +491,14 @@ static void conn_read_error(nat_quic_conn *c, int rv) {
 }
 
 /* Feed one datagram from @p from (its real source: NAT-translated, maybe a
- * new path) to the connection. */
+ * new path) to the connection, with the ECN codepoint it arrived with
+ * (called from the socket's receive callback: nat_udp_recv_ecn() is the
+ * datagram's), which ngtcp2 counts in its ACKs' ECN counts. */
 void nat__quic_conn_recv(nat_quic_conn *c, const nat_addr *from,
                          const uint8_t *buf, size_t len) {
   struct sockaddr_storage ss;
   ngtcp2_path path;
-  ngtcp2_pkt_info pi = {0};
+  ngtcp2_pkt_info pi = {nat_udp_recv_ecn(c->ep->udp)};
   int rv;
   if (c->state == NAT__QUIC_CLOSING || c->state == NAT__QUIC_DRAINING) {
     conn_late(c);
