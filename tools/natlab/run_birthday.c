@@ -495,40 +495,58 @@ static bool judged_p(const struct bday_pair *x, const struct tally *c) {
          c->p_n;
 }
 
-/* The simulation of the spray the trials planned (the dialer's K, m,
- * rate and range from the first trial that planned one): natbox's model
- * of a NAT drawing ports at random from that range, the dialer spraying
- * it (nat_bday_sim_run(), 100,000 trials, seed 1). Its rate, or NAN. */
-static double simulated_p(json_t *trials, double *lo, double *hi) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(trials, i, t) {
-    for (int s = 0; s < 2; s++) {
-      json_t *b = path(json_object_get(t, s ? "b" : "a"), "birthday");
-      const char *role = json_string_value(json_object_get(b, "role"));
-      json_t *range = json_object_get(b, "range");
-      if (!role || strcmp(role, "dialer") != 0 || json_array_size(range) != 2)
-        continue;
-      nat_bday_sim_config cfg = {
-          .sockets =
-              (uint32_t)json_integer_value(json_object_get(b, "sockets")),
-          .probes = (uint32_t)json_integer_value(json_object_get(b, "probes")),
-          .rate = (uint32_t)json_integer_value(json_object_get(b, "rate")),
-          .alloc = NAT_ALLOC_RANDOM,
-          .port_min = (uint16_t)json_integer_value(json_array_get(range, 0)),
-          .port_max = (uint16_t)json_integer_value(json_array_get(range, 1)),
-          .dialer_knows_range = true,
-          .trials = 100000,
-          .seed = 1};
-      nat_bday_sim_result r;
-      if (nat_bday_sim_run(&cfg, &r) != 0)
-        return NAN;
-      *lo = r.ci_lo;
-      *hi = r.ci_hi;
-      return r.rate;
-    }
+/* The dialer's birthday object of trial @p t, or NULL. */
+static json_t *dialer_of(json_t *t) {
+  for (int s = 0; s < 2; s++) {
+    json_t *b = path(json_object_get(t, s ? "b" : "a"), "birthday");
+    const char *role = json_string_value(json_object_get(b, "role"));
+    if (role && strcmp(role, "dialer") == 0 &&
+        json_array_size(json_object_get(b, "range")) == 2)
+      return b;
   }
-  return NAN;
+  return NULL;
+}
+
+/* The simulation of the sprays the trials planned: for each trial whose
+ * dialer planned one, nat_bday_sim_run() on its plan (K, m, rate and the
+ * range it sprayed: natbox's model of a NAT drawing ports at random from
+ * that range, the dialer spraying it), 100,000 simulated trials shared
+ * out among them (at least 1,000 each), seed 1 plus the trial's number.
+ * Each trial's own plan, since the range a dialer measures varies from
+ * trial to trial, as the predicted p (the mean of the trials') does. The
+ * rate over all simulated trials and its Wilson 95 % interval, or NAN. */
+static double simulated_p(json_t *trials, double *lo, double *hi) {
+  size_t i, nplans = 0;
+  json_t *t;
+  uint64_t hits = 0, all = 0;
+  json_array_foreach(trials, i, t) nplans += dialer_of(t) != NULL;
+  if (nplans == 0)
+    return NAN;
+  uint32_t each = (uint32_t)(100000 / nplans);
+  if (each < 1000)
+    each = 1000;
+  json_array_foreach(trials, i, t) {
+    json_t *b = dialer_of(t), *range = json_object_get(b, "range");
+    if (!b)
+      continue;
+    nat_bday_sim_config cfg = {
+        .sockets = (uint32_t)json_integer_value(json_object_get(b, "sockets")),
+        .probes = (uint32_t)json_integer_value(json_object_get(b, "probes")),
+        .rate = (uint32_t)json_integer_value(json_object_get(b, "rate")),
+        .alloc = NAT_ALLOC_RANDOM,
+        .port_min = (uint16_t)json_integer_value(json_array_get(range, 0)),
+        .port_max = (uint16_t)json_integer_value(json_array_get(range, 1)),
+        .dialer_knows_range = true,
+        .trials = each,
+        .seed = 1 + i};
+    nat_bday_sim_result r;
+    if (nat_bday_sim_run(&cfg, &r) != 0)
+      return NAN;
+    hits += r.hits;
+    all += r.trials;
+  }
+  nat_bday_wilson((uint32_t)hits, (uint32_t)all, lo, hi);
+  return (double)hits / (double)all;
 }
 
 /* Does the pair meet its expectation? @p why says how not. */
