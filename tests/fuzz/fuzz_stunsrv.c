@@ -60,14 +60,14 @@ static const uint8_t key[] = "stunsrv-fuzz-pwd";
 static const uint8_t wrong_key[] = "stunsrv-wrong";
 static const char software[] = "libnat fuzz";
 
-#define F_OTHER   0x01u
-#define F_LOCAL   0x02u
-#define F_KEY     0x04u
-#define F_SOFT    0x08u
-#define F_V6      0x10u
-#define F_SAMEIP  0x20u
-#define F_MSG     0x40u
-#define F_STRUCT  0x80u
+#define F_OTHER  0x01u
+#define F_LOCAL  0x02u
+#define F_KEY    0x04u
+#define F_SOFT   0x08u
+#define F_V6     0x10u
+#define F_SAMEIP 0x20u
+#define F_MSG    0x40u
+#define F_STRUCT 0x80u
 
 /* structured request flags */
 #define R_CLASSIC 0x01u
@@ -101,8 +101,8 @@ static size_t build_request(const uint8_t *s, size_t n, uint8_t *buf,
   if (n < 25)
     return 0;
   f = s[0];
-  change = (uint32_t)s[1] << 24 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 8 |
-           s[4];
+  change =
+      (uint32_t)s[1] << 24 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 8 | s[4];
   rport = (uint16_t)(s[5] << 8 | s[6]);
   memcpy(tid, s + 7, 16);
   utype = (uint16_t)((s[23] << 8 | s[24]) & 0x7FFF);
@@ -122,10 +122,9 @@ static size_t build_request(const uint8_t *s, size_t n, uint8_t *buf,
   if (f & R_CHANGE)
     nat_stun_add_change_request(&b, change);
   if (f & R_RPORT)
-    nat_stun_add_attr(&b, NAT_ATTR_RESPONSE_PORT,
-                      (const uint8_t[4]){(uint8_t)(rport >> 8), (uint8_t)rport,
-                                         0, 0},
-                      4);
+    nat_stun_add_attr(
+        &b, NAT_ATTR_RESPONSE_PORT,
+        (const uint8_t[4]){(uint8_t)(rport >> 8), (uint8_t)rport, 0, 0}, 4);
   if (f & R_UNKNOWN)
     nat_stun_add_attr(&b, utype, "abcd", 4);
   if (f & R_MI)
@@ -287,7 +286,8 @@ static void check(uint8_t cfg, const nat_addr *from, const uint8_t *req,
     if (nat_stun_msg_get_error(&r, &code, NULL, NULL) != 0 || code != 420)
       abort();
     if (nat_stun_msg_get_unknown_attrs(&r, types, NAT_STUN_MAX_UNKNOWN + 4,
-                                       &nt) != 0 || nt != listed)
+                                       &nt) != 0 ||
+        nt != listed)
       abort();
     for (k = 0; k < nt; k++) /* only types the request carried */
       if (nat_stun_msg_find(&m, types[k]) == NULL)
@@ -301,24 +301,21 @@ static void check(uint8_t cfg, const nat_addr *from, const uint8_t *req,
   }
 
   /* a success: the mapped address is the source */
-  if (nat_stun_msg_get_addr(&r,
-                            m.classic ? NAT_ATTR_MAPPED_ADDRESS
-                                      : NAT_ATTR_XOR_MAPPED_ADDRESS,
-                            &a) != 0 ||
+  if (nat_stun_msg_get_addr(
+          &r, m.classic ? NAT_ATTR_MAPPED_ADDRESS : NAT_ATTR_XOR_MAPPED_ADDRESS,
+          &a) != 0 ||
       !nat_addr_equal(&a, from))
     abort();
   expect = 20 + addr_attr(from) + soft;
   if (rfc5780 && o.local != NULL) {
-    if (nat_stun_msg_get_addr(&r,
-                              m.classic ? NAT_ATTR_SOURCE_ADDRESS
-                                        : NAT_ATTR_RESPONSE_ORIGIN,
-                              &a) != 0 ||
+    if (nat_stun_msg_get_addr(
+            &r, m.classic ? NAT_ATTR_SOURCE_ADDRESS : NAT_ATTR_RESPONSE_ORIGIN,
+            &a) != 0 ||
         !nat_addr_equal(&a, &w.src))
       abort();
-    if (nat_stun_msg_get_addr(&r,
-                              m.classic ? NAT_ATTR_CHANGED_ADDRESS
-                                        : NAT_ATTR_OTHER_ADDRESS,
-                              &a) != 0 ||
+    if (nat_stun_msg_get_addr(
+            &r, m.classic ? NAT_ATTR_CHANGED_ADDRESS : NAT_ATTR_OTHER_ADDRESS,
+            &a) != 0 ||
         !nat_addr_equal(&a, &other))
       abort();
     expect += addr_attr(&w.src) + addr_attr(&other);

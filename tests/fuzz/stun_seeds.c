@@ -20,8 +20,7 @@
 
 static const char *root;
 
-static void put(const char *dir, const char *name, const uint8_t *d,
-                size_t n) {
+static void put(const char *dir, const char *name, const uint8_t *d, size_t n) {
   char path[4096];
   FILE *f;
   snprintf(path, sizeof path, "%s/%s", root, dir);
@@ -87,10 +86,9 @@ static size_t req_plain(uint8_t *out, bool classic, bool fp, uint32_t change,
   if (change != UINT32_MAX)
     nat_stun_add_change_request(&b, change);
   if (rport != 0)
-    nat_stun_add_attr(&b, NAT_ATTR_RESPONSE_PORT,
-                      (const uint8_t[4]){(uint8_t)(rport >> 8), (uint8_t)rport,
-                                         0, 0},
-                      4);
+    nat_stun_add_attr(
+        &b, NAT_ATTR_RESPONSE_PORT,
+        (const uint8_t[4]){(uint8_t)(rport >> 8), (uint8_t)rport, 0, 0}, 4);
   if (unknown)
     nat_stun_add_attr(&b, 0x7F01, "xyzw", 4);
   if (key != NULL)
@@ -291,8 +289,8 @@ static void check_seeds(void) {
   b_u16(&b, (uint16_t)n);
   b_put(&b, m, (size_t)n);
   n = nat__check_msg_response(m, sizeof m, tid_a + 4,
-                              &(nat_addr){.family = NAT_AF_INET, .port = 1},
-                              0, NULL, "rpwd-fuzz");
+                              &(nat_addr){.family = NAT_AF_INET, .port = 1}, 0,
+                              NULL, "rpwd-fuzz");
   b_u8(&b, 0);
   b_u8(&b, 0);
   b_u16(&b, (uint16_t)n);
@@ -332,7 +330,7 @@ static void txn_probe_seeds(void) {
   b_u8(&b, 0x00);
   b_u8(&b, 0x13); /* rc 3, 3 transactions */
   b_u8(&b, 0x05); /* opts bits */
-  b_u8(&b, 1); /* time */
+  b_u8(&b, 1);    /* time */
   b_u16(&b, 0);
   b_u8(&b, 2); /* answer txn 0, success, from its destination */
   b_u8(&b, 0);
@@ -362,7 +360,7 @@ static void txn_probe_seeds(void) {
   b_u8(&b, 2);
   b_u8(&b, 3);
   b_u8(&b, 0x01); /* error response */
-  b_u8(&b, 5); /* cancel all */
+  b_u8(&b, 5);    /* cancel all */
   b_u8(&b, 1);
   b_u16(&b, 100);
   put("txn_probe", "txn-error-cancel", b.d, b.n);
@@ -376,10 +374,9 @@ static void txn_probe_seeds(void) {
   b_u16(&b, 0);
   nat_stun_builder_init(&sb, m, sizeof m, NAT_STUN_BINDING, NAT_STUN_SUCCESS,
                         tid_a + 4);
-  nat_stun_add_addr(&sb, NAT_ATTR_XOR_MAPPED_ADDRESS,
-                    &(nat_addr){.family = NAT_AF_INET,
-                                .port = 5000,
-                                .ip = {203, 0, 113, 5}});
+  nat_stun_add_addr(
+      &sb, NAT_ATTR_XOR_MAPPED_ADDRESS,
+      &(nat_addr){.family = NAT_AF_INET, .port = 5000, .ip = {203, 0, 113, 5}});
   n = nat_stun_builder_finish(&sb, true);
   b_u8(&b, 0); /* raw */
   b_u8(&b, 0);
@@ -392,8 +389,8 @@ static void txn_probe_seeds(void) {
   b_u8(&b, 0x01);
   b_u8(&b, 0x3F); /* every test */
   b_u8(&b, 0x01); /* one IPv4 server */
-  b_u8(&b, 0); /* actions */
-  b_u8(&b, 2); /* answer sent request 0: mapped 0, with OTHER-ADDRESS */
+  b_u8(&b, 0);    /* actions */
+  b_u8(&b, 2);    /* answer sent request 0: mapped 0, with OTHER-ADDRESS */
   b_u8(&b, 0);
   b_u8(&b, 0x03);
   b_u8(&b, 0);
