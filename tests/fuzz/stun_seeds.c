@@ -270,7 +270,7 @@ static void check_seeds(void) {
   b_u8(&b, 0);
   b_u8(&b, 2);
   b_u8(&b, 1);
-  b_u8(&b, 0x11); /* 401 unauthenticated */
+  b_u8(&b, 0x10); /* 401 unauthenticated */
   b_u8(&b, 0);
   b_u8(&b, 3);
   b_u16(&b, 60000);
@@ -388,46 +388,51 @@ static void txn_probe_seeds(void) {
   b.n = 0;
   b_u8(&b, 0x01);
   b_u8(&b, 0x3F); /* every test */
-  b_u8(&b, 0x01); /* one IPv4 server */
+  b_u8(&b, 0x11); /* two IPv4 servers, the first named RFC 5780 */
   b_u8(&b, 0);    /* actions */
-  b_u8(&b, 2);    /* answer sent request 0: mapped 0, with OTHER-ADDRESS */
-  b_u8(&b, 0);
-  b_u8(&b, 0x03);
-  b_u8(&b, 0);
-  b_u8(&b, 0);
+  for (int k = 0; k < 6; k++) {
+    b_u8(&b, 2); /* answer sent request k: mapped, OTHER, ORIGIN */
+    b_u8(&b, (uint8_t)k);
+    b_u8(&b, 0x07);
+    b_u8(&b, (uint8_t)k);
+    b_u8(&b, 0);
+  }
   b_u8(&b, 1); /* time */
   b_u16(&b, 30);
-  b_u8(&b, 0);
-  b_u8(&b, 2);
+  for (int k = 6; k < 14; k++) {
+    b_u8(&b, 2);
+    b_u8(&b, (uint8_t)k);
+    b_u8(&b, 0x03);
+    b_u8(&b, 0);
+    b_u8(&b, 0);
+  }
   b_u8(&b, 1);
-  b_u8(&b, 0x01);
-  b_u8(&b, 1);
-  b_u8(&b, 2);
-  b_u8(&b, 2);
-  b_u8(&b, 0x05);
-  b_u8(&b, 1);
+  b_u16(&b, 2500);
   b_u8(&b, 1);
   b_u16(&b, 65535);
-  b_u8(&b, 0);
-  put("txn_probe", "probe-basic", b.d, b.n);
+  put("txn_probe", "probe-all", b.d, b.n);
 
   b.n = 0;
   b_u8(&b, 0x03);
   b_u8(&b, 0x24); /* basic + hairpin */
-  b_u8(&b, 0x0B); /* two servers, one IPv6 */
+  b_u8(&b, 0x09); /* two servers, the second IPv6 */
   b_u8(&b, 0);
   b_u8(&b, 2);
   b_u8(&b, 0);
   b_u8(&b, 0x01);
+  b_u8(&b, 0);
+  b_u8(&b, 0);
   b_u8(&b, 2);
-  b_u8(&b, 3);
-  b_u8(&b, 0);
-  b_u8(&b, 4); /* a Binding request to socket 0 */
-  b_u8(&b, 0);
   b_u8(&b, 1);
+  b_u8(&b, 0x19); /* MAPPED-ADDRESS, from another address */
+  b_u8(&b, 1);
+  b_u8(&b, 0);
+  b_u8(&b, 4); /* a Binding request to a socket */
+  b_u8(&b, 0);
+  b_u8(&b, 5);
   b_u8(&b, 1);
   b_u16(&b, 500);
-  b_u8(&b, 0);
+  b_u8(&b, 5); /* cancel */
   put("txn_probe", "probe-hairpin-v6", b.d, b.n);
 }
 
