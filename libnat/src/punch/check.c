@@ -144,6 +144,7 @@ int nat_check_new(nat_check **out, const nat_check_config *cfg, nat_check_cb cb,
       c->cfg.rto < 50 * NAT_MILLISECONDS ? c->cfg.rto : 50 * NAT_MILLISECONDS;
   tc.rc = c->cfg.rc;
   tc.rm = c->cfg.rm;
+  tc.max_txns = NAT__CHECK_MAX_TXNS;
   if (nat_txn_mgr_new(&c->txn, &tc, txn_done, c) != 0) {
     free(c);
     return NAT_ENOMEM;
