@@ -416,8 +416,8 @@ static void run_txn(in *s, uint8_t b0) {
     }
     txn_check(&t);
   }
+  t.freed = true; /* freeing drops live transactions without callbacks */
   nat_txn_mgr_free(t.m);
-  t.freed = true;
 }
 
 /* ============================================================ probe */
