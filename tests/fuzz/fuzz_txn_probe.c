@@ -314,7 +314,7 @@ static void run_txn(in *s, uint8_t b0) {
   memset(&t, 0, sizeof t);
   t.flags = b0;
   t.rc = 1 + ((b1 >> 4) & 7);
-  ntx = 1 + (b1 & 0x0F) % 6;
+  ntx = 1 + (size_t)((b1 & 0x0F) % 6);
   memset(&cfg, 0, sizeof cfg);
   cfg.rto = 10 * MS;
   cfg.rto_min = 5 * MS;
