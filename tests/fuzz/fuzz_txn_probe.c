@@ -39,8 +39,9 @@
  *   2 an answer to sent request k: flags (bit 0 success else a 400,
  *     bit 1 OTHER-ADDRESS, bit 2 RESPONSE-ORIGIN, bit 3 from another
  *     address, bit 4 MAPPED-ADDRESS rather than XOR-MAPPED-ADDRESS,
- *     bit 5 none), an address index, a socket choice (0: the one that
- *     sent it);
+ *     bit 5 none, bits 6 and 7: the mapped address and OTHER-ADDRESS
+ *     picked from odd ones: the other family, port 0, unspecified), an
+ *     address index, a socket choice (0: the one that sent it);
  *   3 raw datagram: socket, source index, 2-byte length, the bytes;
  *   4 a Binding request to a socket (the hairpin target answers it):
  *     socket, source index;
@@ -51,7 +52,9 @@
  * observations (status 0 or a STUN error) carry them; the answered
  * observations are no more than the responses fed with the ID of a
  * request the plan sent; the log only grows; a served answer goes to the
- * source of a request fed.
+ * source of a request fed; every datagram goes out of an open socket to
+ * an address of that socket's family, not port 0, not unspecified,
+ * whatever the answers said.
  *
  * Run locally: see the figures at the end of this comment. */
 #include <stdint.h>
@@ -108,6 +111,23 @@ static void setup_addrs(void) {
   addrs[7] = addrs[2];
   addrs[7].ip[15] = 6;
   addrs[7].port = 3479;
+}
+
+/* Addresses a server may put in an answer that are no use as a
+ * destination: the other family, port 0, unspecified. */
+#define NODD 6
+static nat_addr odd[NODD];
+
+static void setup_odd(void) {
+  memset(odd, 0, sizeof odd);
+  odd[0] = addrs[2]; /* IPv6 */
+  odd[0].port = 3479;
+  nat_addr_set_v4(&odd[1], 0xCB007165u, 0); /* port 0 */
+  nat_addr_set_v4(&odd[2], 0, 3479);        /* 0.0.0.0 */
+  odd[3].family = NAT_AF_INET6;             /* :: */
+  odd[3].port = 3479;
+  nat_addr_set_v4(&odd[4], 0xCB007166u, 3479); /* usable IPv4 */
+  odd[5] = addrs[7];                           /* usable IPv6 */
 }
 
 static bool has_addr(const nat_addr *v, size_t n, const nat_addr *a) {
@@ -484,7 +504,10 @@ static void p_actions(pst *t) {
         t->opened[a.sock] = true;
       }
     } else if (a.kind == NAT_PROBE_ACT_SEND) {
+      /* from an open socket, to a usable address of its family */
       if (a.sock >= NAT_PROBE_MAX_SOCKETS || !t->opened[a.sock] ||
+          a.dst.family != t->local[a.sock].family || a.dst.port == 0 ||
+          nat_addr_is_unspecified(&a.dst) ||
           nat_stun_decode(&m, a.data, a.len) != (ssize_t)a.len)
         abort();
       if (m.cls == NAT_STUN_REQUEST) {
@@ -610,10 +633,12 @@ static void p_answer(pst *t, in *s) {
   else if (!(f & 0x20))
     nat_stun_add_addr(
         &b, (f & 0x10) ? NAT_ATTR_MAPPED_ADDRESS : NAT_ATTR_XOR_MAPPED_ADDRESS,
-        &addrs[5 + ai % 2]);
+        (f & 0x40) ? &odd[ai % NODD] : &addrs[5 + ai % 2]);
   if (f & 0x02)
     nat_stun_add_addr(&b, NAT_ATTR_OTHER_ADDRESS,
-                      e->dst.family == NAT_AF_INET6 ? &addrs[7] : &addrs[3]);
+                      (f & 0x80)                      ? &odd[(ai >> 3) % NODD]
+                      : e->dst.family == NAT_AF_INET6 ? &addrs[7]
+                                                      : &addrs[3]);
   if (f & 0x04)
     nat_stun_add_addr(&b, NAT_ATTR_RESPONSE_ORIGIN, &e->dst);
   n = nat_stun_builder_finish(&b, !e->classic);
@@ -724,8 +749,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t b0;
   if (size < 3)
     return 0;
-  if (addrs[0].family == 0)
+  if (addrs[0].family == 0) {
     setup_addrs();
+    setup_odd();
+  }
   b0 = take(&s);
   if (b0 & 1)
     run_probe(&s, b0);
