@@ -44,7 +44,10 @@
  *   sent there; its local candidate is ours or the mapped address such an
  *   answer carried; the pairs' answered counts add up to at most the
  *   authenticated checks fed;
- * - the outcome is final once reached; SELECTED means a succeeded pair;
+ * - the outcome is final once reached; SELECTED means a succeeded pair,
+ *   nominated: controlled, by an authenticated USE-CANDIDATE check of the
+ *   peer on it; controlling, by a USE-CANDIDATE check of ours on it that
+ *   the peer answered with the right key;
  *   at most one SELECTED or FAILED event; no callback after free.
  *
  * Run locally: see the figures at the end of this comment. */
@@ -72,6 +75,7 @@ typedef struct sent {
   uint8_t tid[NAT_STUN_TID_LEN];
   nat_addr dst;
   bool ctl; /* claimed ICE-CONTROLLING */
+  bool nom; /* carried USE-CANDIDATE */
 } sent;
 
 typedef struct st {
@@ -91,6 +95,10 @@ typedef struct st {
   size_t nokfrom;
   nat_addr okmap[NMAP]; /* mapped addresses they carried */
   size_t nokmap;
+  /* nominations: authenticated USE-CANDIDATE checks of the peer taken
+   * while controlled, and authenticated success answers to ours */
+  nat_addr peernom[NSENT], oknom[NSENT];
+  size_t npeernom, noknom;
   unsigned authok; /* authenticated requests fed */
   /* the request just fed: its answer is expected in the next drain */
   bool want_answer;
@@ -121,6 +129,8 @@ static uint64_t take64(st *s) {
   return v;
 }
 
+static bool has_addr(const nat_addr *v, size_t n, const nat_addr *a);
+
 static void on_event(void *arg, const nat_check_event *ev) {
   st *s = arg;
   if (s->freed)
@@ -135,6 +145,13 @@ static void on_event(void *arg, const nat_check_event *ev) {
       abort();
     if (ev->type == NAT_CHECK_EV_SELECTED &&
         (ev->info == NULL || ev->info->state != NAT_PAIR_SUCCEEDED))
+      abort();
+    /* selected only once nominated: controlled, by the peer; controlling,
+     * by our nominating check that the peer answered */
+    if (ev->type == NAT_CHECK_EV_SELECTED &&
+        !(ev->controlling
+              ? has_addr(s->oknom, s->noknom, &ev->info->remote.addr)
+              : has_addr(s->peernom, s->npeernom, &ev->info->remote.addr)))
       abort();
     break;
   case NAT_CHECK_EV_PAIR_SUCCEEDED:
@@ -219,6 +236,7 @@ static void outgoing(st *s, const uint8_t *buf, size_t len,
       memcpy(e->tid, m.tid, NAT_STUN_TID_LEN);
       e->dst = *dst;
       e->ctl = ctl;
+      e->nom = nat_stun_msg_find(&m, NAT_ATTR_USE_CANDIDATE) != NULL;
     }
     return;
   }
@@ -341,9 +359,18 @@ static void feed(st *s, const nat_addr *from, const uint8_t *buf, size_t len) {
           s->okfrom[s->nokfrom++] = *from;
         if (nat_stun_msg_get_mapped(&m, &a) == 0 && s->nokmap < NMAP)
           s->okmap[s->nokmap++] = a;
+        if (sn->nom && s->noknom < NSENT)
+          s->oknom[s->noknom++] = *from;
       }
     }
   }
+  /* an authenticated USE-CANDIDATE check that leaves us controlled
+   * nominates (the selection may come inside the call) */
+  if (req && ok && s->want_code == 0 &&
+      nat_stun_msg_find(&m, NAT_ATTR_USE_CANDIDATE) != NULL &&
+      (before ? (claim_ctl && s->tb < tb) : !(claim_cld && s->tb >= tbc)) &&
+      s->npeernom < NSENT)
+    s->peernom[s->npeernom++] = *from;
   rc = nat_check_recv(s->chk, s->now, from, buf, len);
   after = nat_check_is_controlling(s->chk);
   if (req && rc != 0)
