@@ -44,6 +44,7 @@
  *   sent there; its local candidate is ours or the mapped address such an
  *   answer carried; the pairs' answered counts add up to at most the
  *   authenticated checks fed;
+ * - a pair's local candidate and mapped address are of its family;
  * - the outcome is final once reached; SELECTED means a succeeded pair,
  *   nominated: controlled, by an authenticated USE-CANDIDATE check of the
  *   peer on it; controlling, by a USE-CANDIDATE check of ours on it that
@@ -302,6 +303,11 @@ static void consistent(st *s) {
     if (nat_check_pair_get(s->chk, i, &p) != 0)
       abort();
     answered += p.answered;
+    /* a pair is of one family, its local candidate and mapped address too */
+    if (p.local.addr.family != p.remote.addr.family ||
+        (p.mapped.family != NAT_AF_NONE &&
+         p.mapped.family != p.remote.addr.family))
+      abort();
     if (p.state == NAT_PAIR_SUCCEEDED || p.succeeded_at != 0) {
       if (!has_addr(s->okfrom, s->nokfrom, &p.remote.addr))
         abort();
