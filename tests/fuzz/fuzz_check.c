@@ -45,6 +45,8 @@
  *   answer carried; the pairs' answered counts add up to at most the
  *   authenticated checks fed;
  * - a pair's local candidate and mapped address are of its family;
+ * - nat_check_explain() stays within its buffer, NUL-terminated, and a
+ *   hint is given exactly when the run failed;
  * - the outcome is final once reached; SELECTED means a succeeded pair,
  *   nominated: controlled, by an authenticated USE-CANDIDATE check of the
  *   peer on it; controlling, by a USE-CANDIDATE check of ours on it that
@@ -592,6 +594,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     default:
       break;
     }
+  }
+  { /* the explanation: NUL-terminated, within the buffer; a hint only
+     * for a failed run */
+    char text[700];
+    size_t len = 1 + (size % sizeof text), n;
+    int st = nat_check_status_get(s.chk), hint = nat_check_hint_get(s.chk);
+    n = nat_check_explain(s.chk, text, len);
+    if (n >= len || text[n] != '\0' || strlen(text) != n)
+      abort();
+    if (st == NAT_CHECK_FAILED
+            ? hint < NAT_CHECK_HINT_BIRTHDAY || hint > NAT_CHECK_HINT_NO_PAIRS
+            : hint != NAT_CHECK_HINT_NONE)
+      abort();
   }
   s.freed = true; /* freeing the agent calls nothing back */
   nat_check_free(s.chk);

@@ -50,7 +50,8 @@
  * OTHER-ADDRESS and RESPONSE-ORIGIN are addresses some datagram fed to
  * the plan carried (its source, or the attribute); only answered
  * observations (status 0 or a STUN error) carry them; the answered
- * observations are no more than the responses fed with the ID of a
+ * observations (and the responses the counters show) are no more than
+ * the responses fed with the ID of a
  * request the plan sent; the log only grows; a served answer goes to the
  * source of a request fed; every datagram goes out of an open socket to
  * an address of that socket's family, not port 0, not unspecified,
@@ -471,6 +472,8 @@ static void add(nat_addr *v, size_t *n, const nat_addr *a) {
     v[(*n)++] = *a;
 }
 
+static bool tid_sent(const pst *t, const uint8_t *buf, size_t len);
+
 static void p_actions(pst *t) {
   nat_probe_action a;
   nat_stun_msg m;
@@ -510,7 +513,7 @@ static void p_actions(pst *t) {
           nat_addr_is_unspecified(&a.dst) ||
           nat_stun_decode(&m, a.data, a.len) != (ssize_t)a.len)
         abort();
-      if (m.cls == NAT_STUN_REQUEST) {
+      if (m.cls == NAT_STUN_REQUEST && !tid_sent(t, a.data, a.len)) {
         psent *e = &t->sent[t->nsent < NSENT ? t->nsent++ : NSENT - 1];
         e->sock = a.sock;
         e->dst = a.dst;
@@ -569,6 +572,13 @@ static void p_check(pst *t) {
   }
   if (answered > t->matched)
     abort();
+  {
+    nat_probe_stats st;
+    nat_probe_stats_get(t->p, &st);
+    if (st.responses > t->matched || st.responses > st.received ||
+        st.served > st.received)
+      abort();
+  }
 }
 
 static void p_feed(pst *t, unsigned sock, const nat_addr *from,
