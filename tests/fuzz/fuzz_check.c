@@ -599,11 +599,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
      * for a failed run */
     char text[700];
     size_t len = 1 + (size % sizeof text), n;
-    int st = nat_check_status_get(s.chk), hint = nat_check_hint_get(s.chk);
+    int status = nat_check_status_get(s.chk);
+    int hint = nat_check_hint_get(s.chk);
     n = nat_check_explain(s.chk, text, len);
     if (n >= len || text[n] != '\0' || strlen(text) != n)
       abort();
-    if (st == NAT_CHECK_FAILED
+    if (status == NAT_CHECK_FAILED
             ? hint < NAT_CHECK_HINT_BIRTHDAY || hint > NAT_CHECK_HINT_NO_PAIRS
             : hint != NAT_CHECK_HINT_NONE)
       abort();
