@@ -53,7 +53,26 @@
  *   the peer answered with the right key;
  *   at most one SELECTED or FAILED event; no callback after free.
  *
- * Run locally: see the figures at the end of this comment. */
+ * Run locally (clang, ASan+UBSan, libnat coverage-instrumented), 2026-12-08,
+ * through the shared fuzz slot (2 cores shared by five helpers and a
+ * benchmark):
+ *   CC=clang cmake -S . -B build-fuzz -DNAT_WERROR=ON -DNAT_FUZZ=ON \
+ *     -DNAT_SANITIZE=address,undefined && \
+ *     cmake --build build-fuzz --target fuzz_check
+ *   build-fuzz/tests/fuzz/fuzz_check -max_total_time=600 \
+ *     -print_final_stats=1 CORPUS_COPY   (a copy of corpus/check)
+ * Result: 1,086,844 runs in 601 s, 1,808 execs/s on average (an agent
+ * per input, up to 512 records each with HMAC-SHA1 on every message in
+ * and out; the 2 cores were busy with other fuzzers, wall time about 5x
+ * CPU time), 4,649 new units over the 6 seeds; the final corpus (908
+ * units once reloaded) covers 877 edges / 4,811 features; peak RSS
+ * 421 MB; no crash, no invariant broken, no sanitizer report in the run.
+ * Found before it, by this target and fixed: a success answer whose
+ * mapped address was of the other family made an IPv6 peer-reflexive
+ * local candidate on an IPv4 pair (test_check.mapped_other_family).
+ * Speed: nat_check_new() allocated the transaction manager's default 1024
+ * slots (~170 KB, an mmap per agent under ASan); 512 now (8 per pair):
+ * about 3x the execs/s. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

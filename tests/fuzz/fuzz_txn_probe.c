@@ -57,7 +57,24 @@
  * an address of that socket's family, not port 0, not unspecified,
  * whatever the answers said.
  *
- * Run locally: see the figures at the end of this comment. */
+ * Run locally (clang, ASan+UBSan, libnat coverage-instrumented), 2026-12-08,
+ * through the shared fuzz slot (2 cores shared by five helpers and a
+ * benchmark):
+ *   CC=clang cmake -S . -B build-fuzz -DNAT_WERROR=ON -DNAT_FUZZ=ON \
+ *     -DNAT_SANITIZE=address,undefined && \
+ *     cmake --build build-fuzz --target fuzz_txn_probe
+ *   build-fuzz/tests/fuzz/fuzz_txn_probe -max_total_time=600 \
+ *     -print_final_stats=1 CORPUS_COPY   (a copy of corpus/txn_probe)
+ * Result: 1,530,594 runs in 601 s, 2,546 execs/s on average (a plan or a
+ * manager per input; the 2 cores were busy with other fuzzers, wall time
+ * about 5x CPU time), 5,782 new units over the 5 seeds; coverage 1,021
+ * edges / 5,817 features at the end (1,120 units); peak RSS 397 MB; no
+ * crash, no invariant broken, no sanitizer report in the run.
+ * Found before it, by this target and fixed: the plan sent the mapping
+ * test from the IPv4 socket to an IPv6 OTHER-ADDRESS a server named (and
+ * recorded it as unanswered); an OTHER-ADDRESS or mapped address of the
+ * other family, port 0 or unspecified now counts as absent
+ * (test_probe.unusable_answer_address). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
