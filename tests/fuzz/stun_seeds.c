@@ -328,8 +328,8 @@ static void txn_probe_seeds(void) {
   /* txn mode (byte 0 even): config, transactions, then records */
   b.n = 0;
   b_u8(&b, 0x00);
-  b_u8(&b, 0x13); /* rc 3, 3 transactions */
-  b_u8(&b, 0x05); /* opts bits */
+  b_u8(&b, 0x13); /* Rc 2, 4 transactions */
+  b_u8(&b, 0x05); /* any source for the first two */
   b_u8(&b, 1);    /* time */
   b_u16(&b, 0);
   b_u8(&b, 2); /* answer txn 0, success, from its destination */
@@ -351,9 +351,9 @@ static void txn_probe_seeds(void) {
 
   b.n = 0;
   b_u8(&b, 0x02);
-  b_u8(&b, 0x25);
-  b_u8(&b, 0xFF);
-  b_u8(&b, 4); /* start one more */
+  b_u8(&b, 0x25); /* Rc 3, 6 transactions */
+  b_u8(&b, 0xFF); /* each with its own RTO and Rc */
+  b_u8(&b, 4);    /* start one more */
   b_u8(&b, 1);
   b_u8(&b, 1);
   b_u16(&b, 0);
@@ -368,7 +368,7 @@ static void txn_probe_seeds(void) {
   /* a raw response made by the builder, to an ID the harness uses */
   b.n = 0;
   b_u8(&b, 0x00);
-  b_u8(&b, 0x11);
+  b_u8(&b, 0x11); /* Rc 2, 2 transactions */
   b_u8(&b, 0x00);
   b_u8(&b, 1);
   b_u16(&b, 0);
