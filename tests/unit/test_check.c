@@ -802,6 +802,70 @@ static void test_foreign_response(void **state) {
   net_free(&n);
 }
 
+static void counter_rand(void *ctx, uint8_t *buf, size_t len) {
+  unsigned *x = ctx;
+  size_t i;
+  for (i = 0; i < len; i++)
+    buf[i] = (uint8_t)(++*x * 131u);
+}
+
+/* An authenticated success answer whose XOR-MAPPED-ADDRESS is of the other
+ * family: the check succeeded, but that address is no candidate of the
+ * pair (RFC 8445 7.2.5.3.1 pairs addresses of one family); the pair keeps
+ * its base as local candidate and no mapped address (fuzz_check: the pair
+ * reported an IPv6 peer-reflexive local candidate on an IPv4 base). */
+static void test_mapped_other_family(void **state) {
+  static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 9};
+  nat_check_config cfg;
+  nat_check *c = NULL;
+  nat_check_pair p;
+  nat_cand host, remote;
+  nat_addr base, peer, dst, mapped;
+  nat_stun_builder b;
+  uint8_t buf[512], resp[256];
+  unsigned ctr = 0;
+  ssize_t n;
+  (void)state;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.controlling = true;
+  cfg.tie_breaker = 5;
+  cfg.local_ufrag = "L";
+  cfg.local_pwd = "lpwd-test-1";
+  cfg.remote_ufrag = "R";
+  cfg.remote_pwd = "rpwd-test-1";
+  cfg.rand = counter_rand;
+  cfg.rand_ctx = &ctr;
+  assert_int_equal(nat_check_new(&c, &cfg, NULL, NULL), 0);
+  nat_addr_set_v4(&base, 0x0A000001u, 5000);
+  nat_addr_set_v4(&peer, 0xCB00710Au, 7000);
+  nat_cand_make(&host, NAT_CAND_HOST, &base, &base, NULL, 65535);
+  nat_cand_make(&remote, NAT_CAND_HOST, &peer, NULL, NULL, 65535);
+  assert_int_equal(nat_check_add_local(c, &host), 0);
+  assert_int_equal(nat_check_add_remote(c, 0, &remote), 0);
+  assert_int_equal(nat_check_start(c, 0), 0);
+  nat_check_handle_expiry(c, 0);
+  n = nat_check_next_send(c, 0, buf, sizeof buf, &dst);
+  assert_true(n > 0);
+  assert_true(nat_addr_equal(&dst, &peer));
+  memset(&mapped, 0, sizeof mapped);
+  mapped.family = NAT_AF_INET6;
+  memcpy(mapped.ip, v6, 16);
+  mapped.port = 6000;
+  nat_stun_builder_init(&b, resp, sizeof resp, NAT_STUN_BINDING,
+                        NAT_STUN_SUCCESS, buf + 8);
+  nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &mapped);
+  nat_stun_add_integrity(&b, (const uint8_t *)"rpwd-test-1", 11);
+  n = nat_stun_builder_finish(&b, true);
+  assert_true(n > 0);
+  assert_int_equal(nat_check_recv(c, 5 * MS, &peer, resp, (size_t)n), 0);
+  assert_int_equal(nat_check_pair_get(c, 0, &p), 0);
+  assert_int_equal(p.state, NAT_PAIR_SUCCEEDED);
+  assert_int_equal(p.local.type, NAT_CAND_HOST);
+  assert_true(nat_addr_equal(&p.local.addr, &base));
+  assert_int_equal(p.mapped.family, NAT_AF_NONE);
+  nat_check_free(c);
+}
+
 /* Config from two tickets: credentials crossed, opposite roles. */
 static void test_config_from_tickets(void **state) {
   nat_ticket ta, tb;
@@ -880,6 +944,7 @@ int main(void) {
       cmocka_unit_test(test_loss),
       cmocka_unit_test(test_demux_and_args),
       cmocka_unit_test(test_foreign_response),
+      cmocka_unit_test(test_mapped_other_family),
       cmocka_unit_test(test_config_from_tickets),
       cmocka_unit_test(test_hint_names),
       cmocka_unit_test(test_passive),

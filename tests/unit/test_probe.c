@@ -434,6 +434,76 @@ static void test_hostile(void **state) {
   world_free(&w);
 }
 
+/* A server's answer names the addresses the plan sends to next
+ * (OTHER-ADDRESS for the mapping test, the mapped address for the hairpin
+ * test). One of the other family, with port 0 or unspecified is no
+ * destination: the plan must not send there (found by fuzz_txn_probe: an
+ * IPv6 OTHER-ADDRESS from an IPv4 server made the mapping test send from
+ * the IPv4 socket to an IPv6 address). */
+static void test_unusable_answer_address(void **state) {
+  static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7};
+  nat_addr bad[4], from, mapped, l;
+  size_t i;
+  (void)state;
+  memset(bad, 0, sizeof bad);
+  bad[0].family = NAT_AF_INET6; /* the other family */
+  memcpy(bad[0].ip, v6, 16);
+  bad[0].port = P2;
+  nat_addr_set_v4(&bad[1], IP2, 0); /* port 0 */
+  nat_addr_set_v4(&bad[2], 0, P2);  /* 0.0.0.0 */
+  bad[3] = bad[0];                  /* the other family, as mapped */
+  for (i = 0; i < 4; i++) {
+    world w;
+    nat_probe_action a;
+    nat_stun_builder b;
+    uint8_t req[128], resp[256];
+    size_t reqlen = 0;
+    unsigned sends = 0;
+    ssize_t n;
+    world_init(&w, &kinds[0], 20 * MS, 0, 7);
+    start(&w, one_server, 1,
+          i == 3 ? NAT_PROBE_HAIRPIN | NAT_PROBE_ALLOCATION
+                 : NAT_PROBE_MAPPING);
+    while (nat_probe_next_action(w.p, 0, &a) > 0)
+      if (a.kind == NAT_PROBE_ACT_OPEN) {
+        nat_addr_set_v4(&l, LANIP, (uint16_t)(40000 + a.sock));
+        assert_int_equal(nat_probe_socket_opened(w.p, 0, a.sock, 0, &l), 0);
+      } else if (a.sock == 0 && reqlen == 0) {
+        memcpy(req, a.data, a.len);
+        reqlen = a.len;
+      }
+    assert_true(reqlen > 0);
+    /* S0's basic request answered: mapped address, OTHER-ADDRESS */
+    nat_addr_set_v4(&mapped, 0xC6336401u, 6000);
+    nat_stun_builder_init(&b, resp, sizeof resp, NAT_STUN_BINDING,
+                          NAT_STUN_SUCCESS, req + 8);
+    nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS,
+                      i == 3 ? &bad[3] : &mapped);
+    if (i < 3)
+      nat_stun_add_addr(&b, NAT_ATTR_OTHER_ADDRESS, &bad[i]);
+    n = nat_stun_builder_finish(&b, true);
+    assert_true(n > 0);
+    nat_addr_set_v4(&from, IP1, P1);
+    assert_int_equal(nat_probe_recv(w.p, 20 * MS, 0, &from, resp, (size_t)n),
+                     0);
+    while (nat_probe_next_action(w.p, 20 * MS, &a) > 0) {
+      if (a.kind != NAT_PROBE_ACT_SEND)
+        continue;
+      sends++;
+      assert_int_equal(a.dst.family, NAT_AF_INET);
+      assert_int_not_equal(a.dst.port, 0);
+      assert_false(nat_addr_is_unspecified(&a.dst));
+    }
+    if (i < 3) { /* no mapping test towards it: it counts as absent */
+      nat_probe_test_info inf;
+      assert_int_equal(nat_probe_test_info_get(w.p, NAT_OBS_MAPPING, &inf), 0);
+      assert_int_equal(inf.transactions, 0);
+      assert_non_null(inf.skipped);
+    }
+    world_free(&w);
+  }
+}
+
 /* A server without RFC 5780: the filtering test says why it did not run,
  * and with two servers the mapping test compares them. */
 static void test_no_rfc5780(void **state) {
@@ -726,6 +796,7 @@ int main(void) {
       cmocka_unit_test(test_loss),
       cmocka_unit_test(test_loss20),
       cmocka_unit_test(test_hostile),
+      cmocka_unit_test(test_unusable_answer_address),
       cmocka_unit_test(test_no_rfc5780),
       cmocka_unit_test(test_ignores_change),
       cmocka_unit_test(test_forced_server),

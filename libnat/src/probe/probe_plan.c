@@ -16,6 +16,15 @@ static bool eligible(const nat_probe *p, const probe_fam *f, int s) {
   return !f->forced || p->servers[s].s.rfc5780;
 }
 
+/* May @p a, an address a server's answer gave, be a destination for a
+ * socket of @p family? Answers are not trusted beyond that: an
+ * OTHER-ADDRESS or mapped address of the other family, with port 0 or
+ * unspecified is no address to send to (the request would fail to send
+ * and be recorded as unanswered), and counts as absent. */
+static bool usable(const nat_addr *a, uint8_t family) {
+  return a->family == family && a->port != 0 && !nat_addr_is_unspecified(a);
+}
+
 static size_t request(nat_probe *p, nat_tstamp now, uint8_t f, unsigned sock,
                       int server, const nat_addr *dst, uint8_t test,
                       uint8_t step) {
@@ -155,7 +164,7 @@ static void on_alloc(nat_probe *p, nat_tstamp now, uint8_t fi, unsigned sock,
   probe_fam *f = &p->fams[fi];
   if (sock != f->sb || f->b_have)
     return;
-  if (o->status != 0 || !o->has_mapped) {
+  if (o->status != 0 || !o->has_mapped || !usable(&o->mapped, f->family)) {
     nat__probe_skip(p, NAT_OBS_HAIRPIN,
                     "the hairpin test's second socket got no mapping");
     return;
@@ -169,12 +178,14 @@ static void on_basic(nat_probe *p, nat_tstamp now, uint8_t fi, int s,
                      const nat_obs *o) {
   probe_fam *f = &p->fams[fi];
   f->basic_live--;
-  if (o->status == 0 && o->has_mapped && !f->have_mapped) {
+  if (o->status == 0 && o->has_mapped && !f->have_mapped &&
+      usable(&o->mapped, f->family)) {
     f->have_mapped = true;
     f->mapped = o->mapped;
     hairpin_maybe(p, now, fi);
   }
-  if (o->status == 0 && o->has_other_address && f->rfc < 0 && eligible(p, f, s))
+  if (o->status == 0 && o->has_other_address &&
+      usable(&o->other_address, f->family) && f->rfc < 0 && eligible(p, f, s))
     choose_rfc(p, now, fi, s, &o->other_address);
   if (f->basic_live == 0 && f->rfc < 0)
     no_rfc(p, now, fi);
@@ -190,7 +201,8 @@ static void on_filtering_open(nat_probe *p, nat_tstamp now, uint8_t fi, int s,
                     "the filtering test's first request was not answered");
     return;
   }
-  if (f->rfc < 0 && o->has_other_address && eligible(p, f, s))
+  if (f->rfc < 0 && o->has_other_address &&
+      usable(&o->other_address, f->family) && eligible(p, f, s))
     choose_rfc(p, now, fi, s, &o->other_address);
 }
 
@@ -217,7 +229,7 @@ static void alloc_multi(nat_probe *p, nat_tstamp now, uint8_t fi, unsigned sock,
   if (o->status != 0 || f->multi_started)
     return;
   f->multi_started = true;
-  if (o->has_other_address) {
+  if (o->has_other_address && usable(&o->other_address, f->family)) {
     a = *base;
     a.port = o->other_address.port; /* IP1:P2 */
     add_dst(dst, &n, &a, base);

@@ -144,6 +144,7 @@ int nat_check_new(nat_check **out, const nat_check_config *cfg, nat_check_cb cb,
       c->cfg.rto < 50 * NAT_MILLISECONDS ? c->cfg.rto : 50 * NAT_MILLISECONDS;
   tc.rc = c->cfg.rc;
   tc.rm = c->cfg.rm;
+  tc.max_txns = NAT__CHECK_MAX_TXNS;
   if (nat_txn_mgr_new(&c->txn, &tc, txn_done, c) != 0) {
     free(c);
     return NAT_ENOMEM;
@@ -463,6 +464,8 @@ ssize_t nat_check_next_send(nat_check *c, nat_tstamp now, uint8_t *buf,
  * mapped address, else a new peer-reflexive one. */
 static void learn_local(nat_check *c, nat__check_pair *p, const nat_addr *m) {
   size_t i;
+  if (m->family != p->base.addr.family)
+    return; /* no candidate of this pair: pairs are of one family */
   p->pub.mapped = *m;
   for (i = 0; i < c->nlocal; i++)
     if (nat_addr_equal(&c->local[i].addr, m)) {

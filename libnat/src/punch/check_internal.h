@@ -9,6 +9,11 @@
 #define NAT__CHECK_OUTQ     32
 #define NAT__CHECK_MSG_MAX  256
 #define NAT__CHECK_MAX_ROLE 4 /* 487s on one pair before it fails */
+/* Live checks at once: per pair the ordinary and the nominating one, plus
+ * ordinary ones left running when a 487 to a committed nomination sent
+ * the pair back to waiting (at most NAT__CHECK_MAX_ROLE). The txn
+ * manager's default (1024 slots, ~170 KB) is far more than that. */
+#define NAT__CHECK_MAX_TXNS (8 * NAT_CHECK_MAX_PAIRS)
 
 typedef struct nat__check_pair {
   nat_check_pair pub;

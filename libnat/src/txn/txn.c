@@ -462,7 +462,9 @@ void nat_txn_mgr_free(nat_txn_mgr *m) {
   }
   if (m->slots != NULL) {
     for (i = 0; i < m->nslots; i++) {
-      free(m->slots[i].req);
+      if (m->slots[i].req != NULL) { /* live ones only */
+        free(m->slots[i].req);
+      }
     }
   }
   free(m->slots);
