@@ -643,6 +643,56 @@ static void test_identity_and_pins(void **state) {
   assert_int_equal(nat_quic_pin_to_hex(p, hex, 10), NAT_ENOBUFS);
 }
 
+/* An empty UDP datagram (libuv delivers it: nread 0 with an address) is
+ * dropped and counted as undecodable: ngtcp2 0.12 asserts a non-empty
+ * buffer in ngtcp2_pkt_decode_version_cid(), so the endpoint must never
+ * hand it one (found by tests/fuzz/fuzz_quic_demux.c: any peer could abort
+ * the process with one empty datagram). The endpoint still accepts a
+ * client afterwards. */
+static void on_raw_closed(nat_udp *u, void *arg) {
+  (void)u;
+  (*(int *)arg)++;
+}
+
+static void test_empty_datagram(void **state) {
+  fx *f = *state;
+  nat_addr sa;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
+  nat_quic_endpoint *srv = ep_new(f, &cfg, &sa), *cli;
+  nat_udp_config ucfg;
+  nat_udp *raw = NULL;
+  nat_quic_stats st;
+  uint8_t junk[21];
+  int raw_closed = 0;
+  rec *c;
+
+  memset(&ucfg, 0, sizeof ucfg);
+  assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
+  assert_int_equal(nat_udp_new(&raw, &f->q.loop, &ucfg), 0);
+  memset(junk, 0x5a, sizeof junk);
+  junk[0] = 0x41; /* a short header for no connection, after the empty one */
+  assert_int_equal(nat_udp_send(raw, &sa, NULL, 0), 0);
+  assert_int_equal(nat_udp_send(raw, &sa, junk, sizeof junk), 0);
+  qfx_guard_start(&f->q);
+  nat_quic_endpoint_stats(srv, &st);
+  while (st.datagrams_in < 2 && !f->q.expired) {
+    qfx_step(&f->q);
+    nat_quic_endpoint_stats(srv, &st);
+  }
+  qfx_guard_stop(&f->q, __LINE__, "two datagrams", st.datagrams_in, 2);
+  assert_int_equal(st.undecodable, 1);
+  assert_int_equal(st.unknown_cid, 1);
+  assert_int_equal(st.quic_in + st.stun_in + st.accepted, 0);
+  nat_udp_close(raw, on_raw_closed, &raw_closed);
+  run_until(f, &raw_closed, 1);
+
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
+  cli = ep_new(f, &cfg, NULL);
+  c = dial(f, cli, &sa, f->q.pinb);
+  run_until(f, &c->connected, 1);
+  run_until(f, &server_rec(f, 0)->connected, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_identity_and_pins, fx_setup,
@@ -667,6 +717,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_many_clients_and_endpoint_close,
                                       fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_close_during_handshake, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_empty_datagram, fx_setup,
                                       fx_teardown),
   };
   if (getenv("NAT_TEST_FILTER")) /* run a subset: a glob on test names */
