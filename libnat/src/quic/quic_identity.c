@@ -98,6 +98,24 @@ int nat_quic_identity_new(nat_quic_identity **out, const char *common_name) {
   return 0;
 }
 
+/* A loaded key must be valid (for EC, its public point belongs to its
+ * private scalar) and its public key must be the certificate's. GnuTLS
+ * 3.7's gnutls_certificate_set_x509_key() refuses some such pairs itself
+ * but leaks the key it copied when it does (found by
+ * tests/fuzz/fuzz_quic_identity.c), so they never get that far. */
+static int id_check_pair(const nat_quic_identity *id) {
+  uint8_t a[64], b[64];
+  size_t alen = sizeof a, blen = sizeof b;
+  if (gnutls_x509_privkey_verify_params(id->key) < 0 ||
+      gnutls_x509_privkey_get_key_id(id->key, GNUTLS_KEYID_USE_SHA256, a,
+                                     &alen) < 0 ||
+      gnutls_x509_crt_get_key_id(id->crt, GNUTLS_KEYID_USE_SHA256, b, &blen) <
+          0 ||
+      alen != blen || memcmp(a, b, alen) != 0)
+    return NAT_ECRYPTO;
+  return 0;
+}
+
 /** Load an identity from a PEM certificate and key; see quic.h. */
 int nat_quic_identity_load(nat_quic_identity **out, const char *cert_path,
                            const char *key_path) {
@@ -121,7 +139,8 @@ int nat_quic_identity_load(nat_quic_identity **out, const char *cert_path,
         gnutls_x509_crt_init(&id->crt) >= 0 &&
         gnutls_x509_crt_import(id->crt, &cert, GNUTLS_X509_FMT_PEM) >= 0 &&
         gnutls_x509_privkey_import2(id->key, &key, GNUTLS_X509_FMT_PEM, NULL,
-                                    GNUTLS_PKCS_PLAIN) >= 0)
+                                    GNUTLS_PKCS_PLAIN) >= 0 &&
+        (rv = id_check_pair(id)) == 0)
       rv = id_finish(id);
   }
   gnutls_free(cert.data);
