@@ -737,6 +737,79 @@ static void test_identity_bad_pair(void **state) {
   rmdir(dir);
 }
 
+/* A certificate whose encoding GnuTLS accepts but would encode otherwise
+ * (found by tests/fuzz/fuzz_quic_identity.c: one length byte of its
+ * extensions changed): the pin of the loaded identity is the SHA-256 of
+ * the bytes a peer receives in the handshake, so a client pinning it
+ * connects (with the pin of the re-encoded certificate the client
+ * refused the server with NAT_EPIN). */
+static void test_identity_pin_as_sent(void **state) {
+  static const char cert_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
+    "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
+    "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABOqWkO0e\n"
+    "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
+    "C7V/RKEulYKSpWGjKDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
+    "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
+    "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
+    "-----END CERTIFICATE-----\n"
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
+    "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
+    "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
+    "oS6VgpKlYQ==\n"
+    "-----END PRIVATE KEY-----\n";
+  static const char key_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
+    "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
+    "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
+    "oS6VgpKlYQ==\n"
+    "-----END PRIVATE KEY-----\n";
+  fx *f = *state;
+  char dir[] = "/tmp/natquicXXXXXX", cert[64], key[64];
+  nat_quic_identity *id = NULL;
+  nat_quic_endpoint *cli;
+  uint8_t pin[NAT_QUIC_PIN_LEN];
+  nat_quic_config cfg;
+  nat_addr sa;
+  FILE *fp;
+  rec *c;
+  assert_non_null(mkdtemp(dir));
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  assert_non_null(fp = fopen(cert, "w"));
+  assert_int_equal(fputs(cert_pem, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_non_null(fp = fopen(key, "w"));
+  assert_int_equal(fputs(key_pem, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(nat_quic_identity_load(&id, cert, key), 0);
+  unlink(cert);
+  unlink(key);
+  rmdir(dir);
+  nat_quic_identity_pin(id, pin);
+
+  cfg = srv_cfg(f, "127.0.0.1");
+  cfg.identity = id;
+  ep_new(f, &cfg, &sa);
+  nat_quic_identity_free(id); /* the endpoint holds its own reference */
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
+  cli = ep_new(f, &cfg, NULL);
+  c = dial(f, cli, &sa, pin);
+  c->send = "pinned";
+  qfx_guard_start(&f->q);
+  while (!c->connected && !c->closed && !f->q.expired)
+    qfx_step(&f->q);
+  qfx_guard_stop(&f->q, __LINE__, "the handshake's end", 0, 1);
+  assert_int_equal(c->ci.error, 0); /* not NAT_EPIN */
+  assert_int_equal(c->closed, 0);
+  assert_int_equal(c->connected, 1);
+  run_until(f, &c->rx_fin, 1);
+  assert_memory_equal(c->rx, "pinned", 6);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_identity_and_pins, fx_setup,
@@ -765,6 +838,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_empty_datagram, fx_setup,
                                       fx_teardown),
       cmocka_unit_test(test_identity_bad_pair),
+      cmocka_unit_test_setup_teardown(test_identity_pin_as_sent, fx_setup,
+                                      fx_teardown),
   };
   if (getenv("NAT_TEST_FILTER")) /* run a subset: a glob on test names */
     cmocka_set_test_filter(getenv("NAT_TEST_FILTER"));

@@ -31,13 +31,20 @@ static void id_destroy(nat_quic_identity *id) {
   free(id);
 }
 
-/* Credentials and pin from id->crt and id->key. */
+/* Credentials and pin from id->crt and id->key. The pin hashes the
+ * certificate's bytes as the handshake sends them (its DER export, the
+ * bytes it was read from), which is what a peer hashes (quic_tls.c): not
+ * gnutls_x509_crt_get_fingerprint(), which hashes a fresh encoding and
+ * differs for a certificate whose encoding GnuTLS accepts but would write
+ * otherwise (found by tests/fuzz/fuzz_quic_identity.c). */
 static int id_finish(nat_quic_identity *id) {
-  size_t len = NAT_QUIC_PIN_LEN;
-  int rv = gnutls_x509_crt_get_fingerprint(id->crt, GNUTLS_DIG_SHA256, id->pin,
-                                           &len);
-  if (rv < 0 || len != NAT_QUIC_PIN_LEN)
-    return NAT_ECRYPTO;
+  gnutls_datum_t der = {NULL, 0};
+  int rv = gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_DER, &der);
+  if (rv >= 0)
+    rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, id->pin);
+  gnutls_free(der.data);
+  if (rv < 0)
+    return id_gnutls_err(rv);
   if ((rv = gnutls_certificate_allocate_credentials(&id->cred)) < 0)
     return id_gnutls_err(rv);
   if ((rv = gnutls_certificate_set_x509_key(id->cred, &id->crt, 1, id->key)) <
