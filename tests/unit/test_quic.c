@@ -810,6 +810,30 @@ static void test_identity_pin_as_sent(void **state) {
   assert_memory_equal(c->rx, "pinned", 6);
 }
 
+/* A pin whose base64 begins with "sha256/" (any case): it is not the
+ * prefix, and the base64 nat_quic_pin_to_base64() writes parses back
+ * (found by tests/fuzz/fuzz_quic_identity.c: the prefix was always cut,
+ * and the 36 characters left were refused). */
+static void test_pin_b64_like_prefix(void **state) {
+  static const char s43[] = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  uint8_t p[NAT_QUIC_PIN_LEN], q[NAT_QUIC_PIN_LEN];
+  char b64[NAT_QUIC_PIN_B64_LEN], pre[64];
+  (void)state;
+  assert_int_equal(strlen(s43), 43);
+  assert_int_equal(nat_quic_pin_parse(p, s43), 0);
+  assert_int_equal(p[0], 0xb2); /* 's' 'h' 'a' '2' = 44 33 26 54 */
+  assert_int_equal(nat_quic_pin_to_base64(p, b64, sizeof b64), 0);
+  assert_memory_equal(b64, s43, 43);
+  assert_string_equal(b64 + 43, "=");
+  assert_int_equal(nat_quic_pin_parse(q, b64), 0);
+  assert_memory_equal(p, q, NAT_QUIC_PIN_LEN);
+  /* with the prefix in front too */
+  snprintf(pre, sizeof pre, "SHA256/%s", b64);
+  assert_int_equal(nat_quic_pin_parse(q, pre), 0);
+  assert_memory_equal(p, q, NAT_QUIC_PIN_LEN);
+  assert_int_equal(nat_quic_pin_parse(q, "sha256/"), NAT_EBADATTR);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_identity_and_pins, fx_setup,
@@ -840,6 +864,7 @@ int main(void) {
       cmocka_unit_test(test_identity_bad_pair),
       cmocka_unit_test_setup_teardown(test_identity_pin_as_sent, fx_setup,
                                       fx_teardown),
+      cmocka_unit_test(test_pin_b64_like_prefix),
   };
   if (getenv("NAT_TEST_FILTER")) /* run a subset: a glob on test names */
     cmocka_set_test_filter(getenv("NAT_TEST_FILTER"));

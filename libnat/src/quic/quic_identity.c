@@ -327,19 +327,27 @@ static int parse_b64(uint8_t *pin, const char *s, size_t len) {
   return acc == 0 && n == NAT_QUIC_PIN_LEN ? 0 : NAT_EBADATTR;
 }
 
-/** Parse a pin from hex or base64; see quic.h. */
+static int parse_forms(uint8_t *pin, const char *s) {
+  size_t len = strlen(s);
+  int rv = parse_hex(pin, s, len);
+  if (rv < 0)
+    rv = parse_b64(pin, s, len);
+  return rv;
+}
+
+/** Parse a pin from hex or base64; see quic.h. "sha256/" is also how a
+ * base64 pin may begin (1 in 2^39): a string that is no pin once the
+ * prefix is cut is tried whole (the two never both parse: their lengths
+ * differ by 7). */
 int nat_quic_pin_parse(uint8_t pin[NAT_QUIC_PIN_LEN], const char *s) {
   uint8_t tmp[NAT_QUIC_PIN_LEN];
-  size_t len;
-  int rv;
+  int rv = NAT_EBADATTR;
   if (!pin || !s)
     return NAT_EINVAL;
   if (strncasecmp(s, "sha256:", 7) == 0 || strncasecmp(s, "sha256/", 7) == 0)
-    s += 7;
-  len = strlen(s);
-  rv = parse_hex(tmp, s, len);
+    rv = parse_forms(tmp, s + 7);
   if (rv < 0)
-    rv = parse_b64(tmp, s, len);
+    rv = parse_forms(tmp, s);
   if (rv == 0)
     memcpy(pin, tmp, NAT_QUIC_PIN_LEN);
   return rv;
