@@ -239,7 +239,10 @@ static bool h_any(nat_quic_conn *c, void *arg,
   return true;
 }
 
-static void handshake(void) {
+/* A handshake between a client (ALPN @p alpn, NULL: the default) and a
+ * server (the default ALPN); @return whether the client connected. The
+ * client's datagrams are in H.client_sent. */
+static bool handshake(const char *alpn) {
   nat_quic_identity *ida, *idb;
   uint8_t pinb[NAT_QUIC_PIN_LEN];
   nat_quic_endpoint *client, *server;
@@ -247,7 +250,13 @@ static void handshake(void) {
   nat_addr ca, sa;
   nat_quic_conn *conn;
 
-  uv_loop_init(&H.loop);
+  static bool loop_init;
+  if (!loop_init) {
+    uv_loop_init(&H.loop);
+    loop_init = true;
+  }
+  H.qn = H.qhead = H.ncs = 0;
+  H.connected = false;
   H.now = 1000 * NAT_SECONDS;
   nat_addr_parse(&ca, "198.51.100.1:40000", 0); /* the fuzzer's source 0 */
   nat_addr_parse(&sa, "192.0.2.1:4433", 0);
@@ -263,6 +272,7 @@ static void handshake(void) {
   cc.clock = h_clock;
   cc.cb.on_connected = h_connected;
   sc = cc;
+  cc.alpn = alpn;
   sc.udp = &H.su;
   sc.identity = idb;
   sc.accept = true;
@@ -272,7 +282,8 @@ static void handshake(void) {
       nat_quic_endpoint_new(&server, &H.loop, &sc) != 0 ||
       nat_quic_connect(client, &sa, pinb, NULL, &conn) != 0)
     DIE("cannot start the handshake");
-  for (int step = 0; step < 1000 && !(H.connected && H.qhead == H.qn);
+  for (int step = 0; step < 1000 && !(H.connected && H.qhead == H.qn) &&
+                     !(alpn && H.ncs > 0 && H.qhead == H.qn);
        step++) {
     if (H.qhead < H.qn) {
       dgram *g = &H.q[H.qhead++];
@@ -291,7 +302,7 @@ static void handshake(void) {
     }
     uv_run(&H.loop, UV_RUN_NOWAIT);
   }
-  if (!H.connected || H.ncs < 2)
+  if (!alpn && (!H.connected || H.ncs < 2))
     DIE("the handshake did not complete (%zu client datagrams)", H.ncs);
   nat_quic_endpoint_close(client, NULL, NULL);
   nat_quic_endpoint_close(server, NULL, NULL);
@@ -299,9 +310,14 @@ static void handshake(void) {
     uv_run(&H.loop, UV_RUN_NOWAIT);
   nat_quic_identity_free(ida);
   nat_quic_identity_free(idb);
+  return H.connected;
 }
 
 /* ------------------------------------------------------- demux seeds */
+
+/* The first Initial of a client asking for another ALPN: the server
+ * refuses it with CONNECTION_CLOSE and enters its closing period. */
+static dgram other_alpn;
 
 static void rec(buf *b, uint8_t h, const uint8_t *d, size_t len) {
   put1(b, h);
@@ -438,6 +454,21 @@ static void demux_seeds(const char *dir) {
   p[3] = 8;
   demux_seed(dir, "stun_malformed", 0, p, 28);
 
+  /* refused for its ALPN (CONNECTION_CLOSE), then late packets for the
+   * closed connection from the client and from elsewhere: the close is
+   * sent again to the client (1st, 2nd, 4th... late packet) */
+  b.len = 0;
+  put1(&b, 0);
+  rec(&b, 0x00, other_alpn.d, other_alpn.len);
+  rec(&b, 0x00, other_alpn.d, other_alpn.len);
+  rec(&b, 0x10, other_alpn.d, 40);
+  rec(&b, 0x05, other_alpn.d, 30);
+  rec(&b, 0x00, other_alpn.d, 30);
+  rec(&b, 0x00, other_alpn.d, 30);
+  rec(&b, 0x80, other_alpn.d, other_alpn.len);
+  write_seed(dir, "alpn_refused_late", &b);
+  demux_seed(dir, "alpn_refused", 0, other_alpn.d, other_alpn.len);
+
   /* a mix from several sources, the clock moving */
   b.len = 0;
   put1(&b, 0);
@@ -467,7 +498,12 @@ int main(int argc, char **argv) {
   mkdir(id_dir, 0755);
   mkdir(dm_dir, 0755);
   identity_seeds(id_dir);
-  handshake();
+  if (handshake("nat-other"))
+    DIE("a client of another ALPN connected");
+  if (H.ncs == 0)
+    DIE("the client of another ALPN sent nothing");
+  other_alpn = H.client_sent[0];
+  handshake(NULL);
   demux_seeds(dm_dir);
   printf("quic_seeds: wrote %s and %s (%zu client datagrams)\n", id_dir,
          dm_dir, H.ncs);
