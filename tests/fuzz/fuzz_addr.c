@@ -112,8 +112,7 @@ static void check_parsed(const nat_addr *a, uint16_t dp) {
 
   n = nat_addr_to_sockaddr(a, (struct sockaddr *)&ss, sizeof ss);
   CHECK(n > 0);
-  CHECK(nat_addr_from_sockaddr(&b, (struct sockaddr *)&ss) == 0 &&
-        same(a, &b));
+  CHECK(nat_addr_from_sockaddr(&b, (struct sockaddr *)&ss) == 0 && same(a, &b));
   CHECK(nat_addr_equal(a, &b) && nat_addr_equal_ip(a, &b));
   CHECK(nat_addr_space_of(a) >= NAT_SPACE_PUBLIC &&
         nat_addr_space_of(a) <= NAT_SPACE_OTHER);

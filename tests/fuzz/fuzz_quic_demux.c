@@ -198,8 +198,7 @@ static void fz_datagram(nat_quic_endpoint *ep, int si, const uint8_t *buf,
     CHECK(S.stun_calls == stun_calls + 1 && b.stun_in == a.stun_in + 1);
     CHECK(b.quic_in == a.quic_in && b.undecodable == a.undecodable &&
           b.unknown_cid == a.unknown_cid && b.accepted == a.accepted &&
-          b.version_negotiation == a.version_negotiation &&
-          S.sends == sends);
+          b.version_negotiation == a.version_negotiation && S.sends == sends);
     return;
   }
   CHECK(S.stun_calls == stun_calls && b.stun_in == a.stun_in);
@@ -241,7 +240,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   S.ep_closed = false;
   S.refuse = data[0] & 1;
   for (int i = 0; i < NSRC; i++) {
-    nat_addr_set_v4(&S.src[i], 0xC6336401u + (uint32_t)(i & 3), /* 198.51.100.x */
+    nat_addr_set_v4(&S.src[i],
+                    0xC6336401u + (uint32_t)(i & 3), /* 198.51.100.x */
                     (uint16_t)(40000 + 1111 * (i >> 2)));
   }
 

@@ -131,10 +131,8 @@ static void identity_seeds(const char *dir) {
   id_seed(dir, "id_combined", &a.cert, a.cert.len, &a.key, a.key.len, false);
   id_seed(dir, "id_mismatch", &a.cert, a.cert.len, &b.key, b.key.len, true);
   id_seed(dir, "id_swapped", &a.key, a.key.len, &a.cert, a.cert.len, true);
-  id_seed(dir, "id_cert_cut", &a.cert, a.cert.len / 2, &a.key, a.key.len,
-          true);
-  id_seed(dir, "id_key_cut", &a.cert, a.cert.len, &a.key, a.key.len - 40,
-          true);
+  id_seed(dir, "id_cert_cut", &a.cert, a.cert.len / 2, &a.key, a.key.len, true);
+  id_seed(dir, "id_key_cut", &a.cert, a.cert.len, &a.key, a.key.len - 40, true);
   id_seed(dir, "id_empty", &a.cert, 0, &a.key, 0, true);
   /* a base64 character of the certificate's body changed */
   put(&g, a.cert.d, a.cert.len);
@@ -383,9 +381,9 @@ static size_t stun_msg(uint8_t *p, uint16_t type, bool cookie,
 
 static void demux_seeds(const char *dir) {
   /* Initial: token length 16, a token, Length 1100, then zeros */
-  static const uint8_t tok[] = {16, 't', 'o', 'k', 'e', 'n', 't', 'o', 'k',
-                                'e', 'n', 't', 'o', 'k', 'e', 'n', '!',
-                                0x44, 0x4c};
+  static const uint8_t tok[] = {16,  't', 'o', 'k',  'e', 'n', 't',
+                                'o', 'k', 'e', 'n',  't', 'o', 'k',
+                                'e', 'n', '!', 0x44, 0x4c};
   static const uint8_t no_tok[] = {0, 0x44, 0x4c};
   static const uint8_t xma[] = {0x00, 0x20, 0x00, 0x08, 0x00, 0x01,
                                 0xA1, 0x47, 0xE1, 0x12, 0xA6, 0x43};
@@ -505,7 +503,7 @@ int main(int argc, char **argv) {
   other_alpn = H.client_sent[0];
   handshake(NULL);
   demux_seeds(dm_dir);
-  printf("quic_seeds: wrote %s and %s (%zu client datagrams)\n", id_dir,
-         dm_dir, H.ncs);
+  printf("quic_seeds: wrote %s and %s (%zu client datagrams)\n", id_dir, dm_dir,
+         H.ncs);
   return 0;
 }

@@ -701,22 +701,22 @@ static void test_empty_datagram(void **state) {
  * test in the sanitizer build without the library's own check). */
 static void test_identity_bad_pair(void **state) {
   static const char cert_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
-    "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
-    "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwE/A0IABOqWkO0e\n"
-    "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
-    "C7V/RKEulYKSpWGjHDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
-    "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
-    "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
-    "-----END CERTIFICATE-----\n";
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
+      "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
+      "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwE/A0IABOqWkO0e\n"
+      "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
+      "C7V/RKEulYKSpWGjHDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
+      "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
+      "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
+      "-----END CERTIFICATE-----\n";
   static const char key_pem[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgOLTAZBEXmrZDGLaD\n"
-    "4xwpIkQMANVeULX8mw1XD+uP8F6gCgYIKoZIzj0DAQehRANCAARY+HLu10zq0RLN\n"
-    "AYx1J8AlsAc0V/6O2Vgo5RKRbbtobDALD4GjxjxAIaf+z38Udx5FYjGik1Kc49W4\n"
-    "/cQYyDSM\n"
-    "-----END PRIVATE KEY-----\n";
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgOLTAZBEXmrZDGLaD\n"
+      "4xwpIkQMANVeULX8mw1XD+uP8F6gCgYIKoZIzj0DAQehRANCAARY+HLu10zq0RLN\n"
+      "AYx1J8AlsAc0V/6O2Vgo5RKRbbtobDALD4GjxjxAIaf+z38Udx5FYjGik1Kc49W4\n"
+      "/cQYyDSM\n"
+      "-----END PRIVATE KEY-----\n";
   char dir[] = "/tmp/natquicXXXXXX", cert[64], key[64];
   nat_quic_identity *id = (nat_quic_identity *)cert;
   FILE *fp;
@@ -745,28 +745,28 @@ static void test_identity_bad_pair(void **state) {
  * refused the server with NAT_EPIN). */
 static void test_identity_pin_as_sent(void **state) {
   static const char cert_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
-    "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
-    "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABOqWkO0e\n"
-    "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
-    "C7V/RKEulYKSpWGjKDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
-    "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
-    "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
-    "-----END CERTIFICATE-----\n"
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
-    "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
-    "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
-    "oS6VgpKlYQ==\n"
-    "-----END PRIVATE KEY-----\n";
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
+      "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
+      "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABOqWkO0e\n"
+      "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
+      "C7V/RKEulYKSpWGjKDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
+      "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
+      "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
+      "-----END CERTIFICATE-----\n"
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
+      "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
+      "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
+      "oS6VgpKlYQ==\n"
+      "-----END PRIVATE KEY-----\n";
   static const char key_pem[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
-    "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
-    "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
-    "oS6VgpKlYQ==\n"
-    "-----END PRIVATE KEY-----\n";
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
+      "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
+      "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
+      "oS6VgpKlYQ==\n"
+      "-----END PRIVATE KEY-----\n";
   fx *f = *state;
   char dir[] = "/tmp/natquicXXXXXX", cert[64], key[64];
   nat_quic_identity *id = NULL;
