@@ -30,7 +30,16 @@
  * the parsers name (empty host, bad or out-of-range ports, unbalanced
  * brackets, v4 in brackets, extra colons).
  *
- * Run locally: see the figures at the end of this comment.
+ * Run locally (clang, ASan+UBSan, libnat coverage-instrumented), 2026-12-08:
+ *   CC=clang cmake -S . -B build-fuzz -DNAT_FUZZ=ON \
+ *     -DNAT_SANITIZE=address,undefined && cmake --build build-fuzz
+ *   build-fuzz/tests/fuzz/fuzz_addr -max_total_time=600 \
+ *     -print_final_stats=1 COPY_OF_corpus/addr
+ * Result (10 min, 2 cores shared by five helpers' fuzzers): 36,079,145
+ * runs in 601 s, 60,031 execs/s on average, coverage flat at 175 edges /
+ * 279 features from the first seconds (addr.c and resolve.c's parsers are
+ * small), corpus 76 units / 1.6 KB from the 57 seeds, peak RSS 505 MB; no
+ * crash, no broken invariant, no sanitizer report.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
