@@ -9,13 +9,17 @@
  *
  * Input: a flags byte (bit 0: on_accept refuses every connection; bit 1:
  * the endpoint does not accept connections), then datagrams, each as a
- * header byte, a length (2 bytes, big endian, at most 1500 used) and the
- * bytes. Header byte: bits 0-3 pick the source among 16 addresses (4 IPs
- * x 4 ports: one peer moving between ports too), bits 4-6 move the clock
- * on by 2^k ms - 1 before the datagram, bit 7 runs the timers due after it.
- * At the end the clock moves on, deadline by deadline, over 60 s (past the
- * 10 s handshake timeout and the closing periods), then the endpoint
- * closes and the loop runs until its close callback.
+ * header byte, a length (15 bits, big endian, at most 1500 used) and the
+ * bytes. With the length's top bit set the bytes are a client Initial's
+ * CIDs and plaintext frames, sealed here with the Initial keys of its
+ * DCID (quic_initial.h, fz_sealed), so that mutated frames and TLS
+ * ClientHellos get past the AEAD into ngtcp2 and GnuTLS. Header byte: bits 0-3
+ * pick the source among 16 addresses (4 IPs x 4 ports: one peer moving between
+ * ports too), bits 4-6 move the clock on by 2^k ms - 1 before the datagram, bit
+ * 7 runs the timers due after it. At the end the clock moves on, deadline by
+ * deadline, over 60 s (past the 10 s handshake timeout and the closing
+ * periods), then the endpoint closes and the loop runs until its close
+ * callback.
  *
  * Invariants that must hold abort() when broken:
  * - the demultiplexing rule (LAB-NOTES "STUN/QUIC demultiplexing rule",
@@ -43,7 +47,9 @@
  *
  * Seeds (corpus/quic_demux, written by quic_seeds.c from a real handshake
  * between two endpoints on this fake socket): the client's first Initial,
- * all its datagrams of the handshake in order, the Initial coming again
+ * all its datagrams of the handshake in order, its Initial's frames to be
+ * sealed here (and those of a client asking for another ALPN, refused
+ * with CONNECTION_CLOSE, then late packets), the Initial coming again
  * from another port and another IP, an Initial of an unknown version
  * (Version Negotiation), a Version Negotiation packet, Initials with a
  * token and with short CIDs, short headers for unknown CIDs, stateless-
@@ -66,6 +72,7 @@
 #include "nat/stun.h"
 #include "nat/udp.h"
 #include "quic_fake_udp.h"
+#include "quic_initial.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -220,6 +227,27 @@ static void fz_datagram(nat_quic_endpoint *ep, int si, const uint8_t *buf,
   CHECK(b.conns <= b.accepted);
 }
 
+/* A client Initial sealed here (quic_initial.h) from @p d: DCID length
+ * (8 + d[0] % 13), SCID length (d[1] % 21), packet number (d[2]), the
+ * DCID, the SCID, then the plaintext frames (PADDING added to 1200
+ * bytes). */
+static void fz_sealed(nat_quic_endpoint *ep, int si, const uint8_t *d,
+                      size_t len) {
+  uint8_t pkt[1500 + 64];
+  size_t dl, sl, n;
+  if (len < 3)
+    return;
+  dl = 8 + d[0] % 13;
+  sl = d[1] % 21;
+  if (len < 3 + dl + sl)
+    return;
+  n = len - 3 - dl - sl;
+  n = qi_seal(pkt, d + 3, dl, d + 3 + dl, sl, d[2], d + 3 + dl + sl,
+              n > 1300 ? 1300 : n);
+  CHECK(n > 0 && n <= sizeof pkt);
+  fz_datagram(ep, si, pkt, n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool init;
   nat_quic_config cfg;
@@ -258,12 +286,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   while (off + 3 <= size) {
     uint8_t h = data[off];
-    size_t len = (size_t)data[off + 1] << 8 | data[off + 2];
+    bool seal = data[off + 1] & 0x80;
+    size_t len = (size_t)(data[off + 1] & 0x7f) << 8 | data[off + 2];
     off += 3;
     if (len > size - off)
       len = size - off;
     S.now += (((nat_tstamp)1 << ((h >> 4) & 7)) - 1) * NAT_MILLISECONDS;
-    fz_datagram(ep, h & 15, data + off, len > 1500 ? 1500 : len);
+    if (seal)
+      fz_sealed(ep, h & 15, data + off, len);
+    else
+      fz_datagram(ep, h & 15, data + off, len > 1500 ? 1500 : len);
     off += len;
     if (h & 0x80)
       fz_expire(ep);

@@ -24,6 +24,7 @@
 #include "nat/stun.h"
 #include "nat/udp.h"
 #include "quic_fake_udp.h"
+#include "quic_initial.h"
 
 #define DIE(...)                                                               \
   do {                                                                         \
@@ -379,6 +380,35 @@ static size_t stun_msg(uint8_t *p, uint16_t type, bool cookie,
   return 20 + alen;
 }
 
+static void sealed_seed(const char *dir, const char *name, const dgram *g) {
+  uint8_t plain[1500], dcid[20], scid[20];
+  size_t dl, sl, n = qi_open(g->d, g->len, plain, dcid, &dl, scid, &sl);
+  buf b = {0};
+  if (n == 0 || dl < 8 || dl > 20)
+    DIE("cannot open the client's Initial for %s", name);
+  while (n > 0 && plain[n - 1] == 0)
+    n--;
+  { /* what the fuzzer will seal opens to the same frames */
+    uint8_t pkt[1500 + 64], back[1500], d2[20], s2[20];
+    size_t dl2, sl2, m = qi_seal(pkt, dcid, dl, scid, sl, 0, plain, n);
+    if (m < 1200 || qi_open(pkt, m, back, d2, &dl2, s2, &sl2) < n ||
+        memcmp(back, plain, n) != 0 || dl2 != dl || sl2 != sl)
+      DIE("sealing %s does not round-trip", name);
+  }
+  put1(&b, 0);
+  put1(&b, 0);
+  put1(&b, (uint8_t)(0x80 | ((3 + dl + sl + n) >> 8)));
+  put1(&b, (uint8_t)(3 + dl + sl + n));
+  put1(&b, (uint8_t)(dl - 8));
+  put1(&b, (uint8_t)sl);
+  put1(&b, 0);
+  put(&b, dcid, dl);
+  put(&b, scid, sl);
+  put(&b, plain, n);
+  write_seed(dir, name, &b);
+  free(b.d);
+}
+
 static void demux_seeds(const char *dir) {
   /* Initial: token length 16, a token, Length 1100, then zeros */
   static const uint8_t tok[] = {16,  't', 'o', 'k',  'e', 'n', 't',
@@ -466,6 +496,12 @@ static void demux_seeds(const char *dir) {
   rec(&b, 0x80, other_alpn.d, other_alpn.len);
   write_seed(dir, "alpn_refused_late", &b);
   demux_seed(dir, "alpn_refused", 0, other_alpn.d, other_alpn.len);
+
+  /* the two Initials again as plaintext frames for fuzz_quic_demux to
+   * seal (length bit 15): DCID length, SCID length, PN, DCID, SCID,
+   * frames (trailing PADDING cut) */
+  sealed_seed(dir, "sealed_initial", ini);
+  sealed_seed(dir, "sealed_alpn_refused", &other_alpn);
 
   /* a mix from several sources, the clock moving */
   b.len = 0;

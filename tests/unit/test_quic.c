@@ -22,6 +22,8 @@
 #include "nat/error.h"
 #include "nat/quic.h"
 #include "nat/udp.h"
+/* Initial packet protection, shared with the fuzz targets */
+#include "../fuzz/quic_initial.h"
 
 #define MAXREC 128
 
@@ -834,6 +836,112 @@ static void test_pin_b64_like_prefix(void **state) {
   assert_int_equal(nat_quic_pin_parse(q, "sha256/"), NAT_EBADATTR);
 }
 
+/* A client Initial whose ClientHello carries no QUIC transport parameters
+ * (a real client's first Initial, opened, its quic_transport_parameters
+ * extension renamed to an unknown type, sealed again): the server refuses
+ * it with CONNECTION_CLOSE missing_extension (0x100 + 109, RFC 9001
+ * section 8.2). ngtcp2 0.12 went on with it and aborted the process on an
+ * assertion writing its answer (found by tests/fuzz/fuzz_quic_demux.c). */
+typedef struct raw_catch {
+  int n;
+  nat_addr from;
+  uint8_t buf[1500];
+  size_t len;
+} raw_catch;
+
+static void raw_catch_recv(nat_udp *u, void *arg, const nat_addr *from,
+                           const uint8_t *buf, size_t len,
+                           const nat_stun_msg *msg) {
+  raw_catch *r = arg;
+  (void)u, (void)msg;
+  if (r->n++ == 0 && len <= sizeof r->buf) {
+    memcpy(r->buf, buf, len);
+    r->len = len;
+    r->from = *from;
+  }
+}
+
+/* Rename extension 0x0039 of the ClientHello in the CRYPTO frame that
+ * starts @p p (after PADDING). @return whether it was found. */
+static bool drop_transport_params(uint8_t *p, size_t len) {
+  size_t o = 0, n;
+  uint64_t off, clen;
+  while (o < len && p[o] == 0)
+    o++;
+  if (o >= len || p[o++] != 0x06 || !(n = qi_varint(p + o, len - o, &off)))
+    return false;
+  o += n;
+  if (!(n = qi_varint(p + o, len - o, &clen)) || off != 0)
+    return false;
+  o += n;
+  if (o + clen > len || p[o] != 1) /* ClientHello */
+    return false;
+  len = o + (size_t)clen;
+  o += 4 + 2 + 32;       /* type, length, legacy_version, random */
+  o += 1 + (size_t)p[o]; /* legacy_session_id */
+  o += 2 + ((size_t)p[o] << 8 | p[o + 1]); /* cipher_suites */
+  o += 1 + (size_t)p[o];                   /* legacy_compression_methods */
+  o += 2;                                  /* extensions length */
+  while (o + 4 <= len) {
+    size_t type = (size_t)p[o] << 8 | p[o + 1];
+    size_t elen = (size_t)p[o + 2] << 8 | p[o + 3];
+    if (type == 0x39) {
+      p[o] = 0x7a, p[o + 1] = 0x7a; /* a type nobody knows */
+      return true;
+    }
+    o += 4 + elen;
+  }
+  return false;
+}
+
+static void test_client_hello_without_transport_params(void **state) {
+  fx *f = *state;
+  nat_addr sa, ra;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
+  nat_quic_endpoint *cli;
+  nat_udp_config ucfg;
+  nat_udp *raw = NULL;
+  raw_catch rc;
+  uint8_t plain[1500], dcid[20], scid[20], pkt[1500 + 64];
+  size_t n, dl = 0, sl = 0, m;
+  int raw_closed = 0;
+  rec *s;
+
+  ep_new(f, &cfg, &sa);
+  memset(&rc, 0, sizeof rc);
+  memset(&ucfg, 0, sizeof ucfg);
+  assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
+  assert_int_equal(nat_udp_new(&raw, &f->q.loop, &ucfg), 0);
+  assert_int_equal(nat_udp_local_addr(raw, &ra), 0);
+  nat_udp_set_recv_cb(raw, raw_catch_recv, &rc);
+  /* a real client's first Initial, caught by the raw socket */
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
+  cli = ep_new(f, &cfg, NULL);
+  dial(f, cli, &ra, f->q.pinb);
+  run_until(f, &rc.n, 1);
+  n = qi_open(rc.buf, rc.len, plain, dcid, &dl, scid, &sl);
+  assert_true(n > 0);
+  assert_true(drop_transport_params(plain, n));
+  m = qi_seal(pkt, dcid, dl, scid, sl, 0, plain, n);
+  assert_true(m >= 1200);
+  /* sent to the server from the raw socket */
+  rc.n = 0;
+  assert_int_equal(nat_udp_send(raw, &sa, pkt, m), 0);
+  run_until(f, &f->accepts, 1);
+  s = server_rec(f, 0);
+  run_until(f, &s->closed, 1);
+  assert_int_equal(s->connected, 0);
+  assert_int_equal(s->ci.error, NAT_ETLS);
+  assert_false(s->ci.by_peer);
+  assert_int_equal(s->ci.code, 0x100 + 109);
+  run_until(f, &rc.n, 1); /* the CONNECTION_CLOSE, an Initial */
+  assert_true(nat_addr_equal(&rc.from, &sa));
+  assert_int_equal(rc.buf[0] & 0xf0, 0xc0);
+  assert_true(rc.len < 3 * m);
+  nat_udp_close(raw, on_raw_closed, &raw_closed);
+  run_until(f, &raw_closed, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_identity_and_pins, fx_setup,
@@ -865,6 +973,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_identity_pin_as_sent, fx_setup,
                                       fx_teardown),
       cmocka_unit_test(test_pin_b64_like_prefix),
+      cmocka_unit_test_setup_teardown(
+          test_client_hello_without_transport_params, fx_setup, fx_teardown),
   };
   if (getenv("NAT_TEST_FILTER")) /* run a subset: a glob on test names */
     cmocka_set_test_filter(getenv("NAT_TEST_FILTER"));
