@@ -22,6 +22,8 @@
 #include "nat/error.h"
 #include "nat/quic.h"
 #include "nat/udp.h"
+/* Initial packet protection, shared with the fuzz targets */
+#include "../fuzz/quic_initial.h"
 
 #define MAXREC 128
 
@@ -643,6 +645,303 @@ static void test_identity_and_pins(void **state) {
   assert_int_equal(nat_quic_pin_to_hex(p, hex, 10), NAT_ENOBUFS);
 }
 
+/* An empty UDP datagram (libuv delivers it: nread 0 with an address) is
+ * dropped and counted as undecodable: ngtcp2 0.12 asserts a non-empty
+ * buffer in ngtcp2_pkt_decode_version_cid(), so the endpoint must never
+ * hand it one (found by tests/fuzz/fuzz_quic_demux.c: any peer could abort
+ * the process with one empty datagram). The endpoint still accepts a
+ * client afterwards. */
+static void on_raw_closed(nat_udp *u, void *arg) {
+  (void)u;
+  (*(int *)arg)++;
+}
+
+static void test_empty_datagram(void **state) {
+  fx *f = *state;
+  nat_addr sa;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
+  nat_quic_endpoint *srv = ep_new(f, &cfg, &sa), *cli;
+  nat_udp_config ucfg;
+  nat_udp *raw = NULL;
+  nat_quic_stats st;
+  uint8_t junk[21];
+  int raw_closed = 0;
+  rec *c;
+
+  memset(&ucfg, 0, sizeof ucfg);
+  assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
+  assert_int_equal(nat_udp_new(&raw, &f->q.loop, &ucfg), 0);
+  memset(junk, 0x5a, sizeof junk);
+  junk[0] = 0x41; /* a short header for no connection, after the empty one */
+  assert_int_equal(nat_udp_send(raw, &sa, NULL, 0), 0);
+  assert_int_equal(nat_udp_send(raw, &sa, junk, sizeof junk), 0);
+  qfx_guard_start(&f->q);
+  nat_quic_endpoint_stats(srv, &st);
+  while (st.datagrams_in < 2 && !f->q.expired) {
+    qfx_step(&f->q);
+    nat_quic_endpoint_stats(srv, &st);
+  }
+  qfx_guard_stop(&f->q, __LINE__, "two datagrams", st.datagrams_in, 2);
+  assert_int_equal(st.undecodable, 1);
+  assert_int_equal(st.unknown_cid, 1);
+  assert_int_equal(st.quic_in + st.stun_in + st.accepted, 0);
+  nat_udp_close(raw, on_raw_closed, &raw_closed);
+  run_until(f, &raw_closed, 1);
+
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
+  cli = ep_new(f, &cfg, NULL);
+  c = dial(f, cli, &sa, f->q.pinb);
+  run_until(f, &c->connected, 1);
+  run_until(f, &server_rec(f, 0)->connected, 1);
+}
+
+/* A certificate and key pair that GnuTLS 3.7 imports but
+ * gnutls_certificate_set_x509_key() refuses (found by
+ * tests/fuzz/fuzz_quic_identity.c: the certificate's curve OID and the
+ * key's body garbled): refused with NAT_ECRYPTO, and without the leak
+ * GnuTLS makes when its own check refuses it (LeakSanitizer fails this
+ * test in the sanitizer build without the library's own check). */
+static void test_identity_bad_pair(void **state) {
+  static const char cert_pem[] =
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
+      "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
+      "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwE/A0IABOqWkO0e\n"
+      "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
+      "C7V/RKEulYKSpWGjHDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
+      "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
+      "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
+      "-----END CERTIFICATE-----\n";
+  static const char key_pem[] =
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgOLTAZBEXmrZDGLaD\n"
+      "4xwpIkQMANVeULX8mw1XD+uP8F6gCgYIKoZIzj0DAQehRANCAARY+HLu10zq0RLN\n"
+      "AYx1J8AlsAc0V/6O2Vgo5RKRbbtobDALD4GjxjxAIaf+z38Udx5FYjGik1Kc49W4\n"
+      "/cQYyDSM\n"
+      "-----END PRIVATE KEY-----\n";
+  char dir[] = "/tmp/natquicXXXXXX", cert[64], key[64];
+  nat_quic_identity *id = (nat_quic_identity *)cert;
+  FILE *fp;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  assert_non_null(fp = fopen(cert, "w"));
+  assert_int_equal(fputs(cert_pem, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_non_null(fp = fopen(key, "w"));
+  assert_int_equal(fputs(key_pem, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(nat_quic_identity_load(&id, cert, key), NAT_ECRYPTO);
+  assert_null(id);
+  unlink(cert);
+  unlink(key);
+  rmdir(dir);
+}
+
+/* A certificate whose encoding GnuTLS accepts but would encode otherwise
+ * (found by tests/fuzz/fuzz_quic_identity.c: one length byte of its
+ * extensions changed): the pin of the loaded identity is the SHA-256 of
+ * the bytes a peer receives in the handshake, so a client pinning it
+ * connects (with the pin of the re-encoded certificate the client
+ * refused the server with NAT_EPIN). */
+static void test_identity_pin_as_sent(void **state) {
+  static const char cert_pem[] =
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIBPzCB5qADAgECAhBZfOPxcXkcGeDNUcf8lWhDMAoGCCqGSM49BAMCMBExDzAN\n"
+      "BgNVBAMTBnNlZWQtYTAeFw0yNjEyMDcyMzU0MTJaFw0yNzAxMDcwMDU0MTJaMBEx\n"
+      "DzANBgNVBAMTBnNlZWQtYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABOqWkO0e\n"
+      "DTj/oUwyByadB4v85VG/TQ53u6LgJlDIYmH3562Bn48lgbWb7umnig7C9vlBj1vu\n"
+      "C7V/RKEulYKSpWGjKDAeMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMAoG\n"
+      "CCqGSM49BAMCA0gAMEUCIATKNbwAiYfCuOYXrL0kOL+p+1bSxQspSSLGpHX9OPwG\n"
+      "AiEAgrVFKIBOZYTeAQK9KjtQ7DeZC1FPMqzJUO43VmyUZMk=\n"
+      "-----END CERTIFICATE-----\n"
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
+      "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
+      "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
+      "oS6VgpKlYQ==\n"
+      "-----END PRIVATE KEY-----\n";
+  static const char key_pem[] =
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MIGUAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHoweAIBAQQhAID7K29Rnw886px0\n"
+      "mTgI9HPZj9sMKOKzQX9pkNMvDhacoAoGCCqGSM49AwEHoUQDQgAE6paQ7R4NOP+h\n"
+      "TDIHJp0Hi/zlUb9NDne7ouAmUMhiYffnrYGfjyWBtZvu6aeKDsL2+UGPW+4LtX9E\n"
+      "oS6VgpKlYQ==\n"
+      "-----END PRIVATE KEY-----\n";
+  fx *f = *state;
+  char dir[] = "/tmp/natquicXXXXXX", cert[64], key[64];
+  nat_quic_identity *id = NULL;
+  nat_quic_endpoint *cli;
+  uint8_t pin[NAT_QUIC_PIN_LEN];
+  nat_quic_config cfg;
+  nat_addr sa;
+  FILE *fp;
+  rec *c;
+  assert_non_null(mkdtemp(dir));
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  assert_non_null(fp = fopen(cert, "w"));
+  assert_int_equal(fputs(cert_pem, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_non_null(fp = fopen(key, "w"));
+  assert_int_equal(fputs(key_pem, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(nat_quic_identity_load(&id, cert, key), 0);
+  unlink(cert);
+  unlink(key);
+  rmdir(dir);
+  nat_quic_identity_pin(id, pin);
+
+  cfg = srv_cfg(f, "127.0.0.1");
+  cfg.identity = id;
+  ep_new(f, &cfg, &sa);
+  nat_quic_identity_free(id); /* the endpoint holds its own reference */
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
+  cli = ep_new(f, &cfg, NULL);
+  c = dial(f, cli, &sa, pin);
+  c->send = "pinned";
+  qfx_guard_start(&f->q);
+  while (!c->connected && !c->closed && !f->q.expired)
+    qfx_step(&f->q);
+  qfx_guard_stop(&f->q, __LINE__, "the handshake's end", 0, 1);
+  assert_int_equal(c->ci.error, 0); /* not NAT_EPIN */
+  assert_int_equal(c->closed, 0);
+  assert_int_equal(c->connected, 1);
+  run_until(f, &c->rx_fin, 1);
+  assert_memory_equal(c->rx, "pinned", 6);
+}
+
+/* A pin whose base64 begins with "sha256/" (any case): it is not the
+ * prefix, and the base64 nat_quic_pin_to_base64() writes parses back
+ * (found by tests/fuzz/fuzz_quic_identity.c: the prefix was always cut,
+ * and the 36 characters left were refused). */
+static void test_pin_b64_like_prefix(void **state) {
+  static const char s43[] = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  uint8_t p[NAT_QUIC_PIN_LEN], q[NAT_QUIC_PIN_LEN];
+  char b64[NAT_QUIC_PIN_B64_LEN], pre[64];
+  (void)state;
+  assert_int_equal(strlen(s43), 43);
+  assert_int_equal(nat_quic_pin_parse(p, s43), 0);
+  assert_int_equal(p[0], 0xb2); /* 's' 'h' 'a' '2' = 44 33 26 54 */
+  assert_int_equal(nat_quic_pin_to_base64(p, b64, sizeof b64), 0);
+  assert_memory_equal(b64, s43, 43);
+  assert_string_equal(b64 + 43, "=");
+  assert_int_equal(nat_quic_pin_parse(q, b64), 0);
+  assert_memory_equal(p, q, NAT_QUIC_PIN_LEN);
+  /* with the prefix in front too */
+  snprintf(pre, sizeof pre, "SHA256/%s", b64);
+  assert_int_equal(nat_quic_pin_parse(q, pre), 0);
+  assert_memory_equal(p, q, NAT_QUIC_PIN_LEN);
+  assert_int_equal(nat_quic_pin_parse(q, "sha256/"), NAT_EBADATTR);
+}
+
+/* A client Initial whose ClientHello carries no QUIC transport parameters
+ * (a real client's first Initial, opened, its quic_transport_parameters
+ * extension renamed to an unknown type, sealed again): the server refuses
+ * it with CONNECTION_CLOSE missing_extension (0x100 + 109, RFC 9001
+ * section 8.2). ngtcp2 0.12 went on with it and aborted the process on an
+ * assertion writing its answer (found by tests/fuzz/fuzz_quic_demux.c). */
+typedef struct raw_catch {
+  int n;
+  nat_addr from;
+  uint8_t buf[1500];
+  size_t len;
+} raw_catch;
+
+static void raw_catch_recv(nat_udp *u, void *arg, const nat_addr *from,
+                           const uint8_t *buf, size_t len,
+                           const nat_stun_msg *msg) {
+  raw_catch *r = arg;
+  (void)u, (void)msg;
+  if (r->n++ == 0 && len <= sizeof r->buf) {
+    memcpy(r->buf, buf, len);
+    r->len = len;
+    r->from = *from;
+  }
+}
+
+/* Rename extension 0x0039 of the ClientHello in the CRYPTO frame that
+ * starts @p p (after PADDING). @return whether it was found. */
+static bool drop_transport_params(uint8_t *p, size_t len) {
+  size_t o = 0, n;
+  uint64_t off, clen;
+  while (o < len && p[o] == 0)
+    o++;
+  if (o >= len || p[o++] != 0x06 || !(n = qi_varint(p + o, len - o, &off)))
+    return false;
+  o += n;
+  if (!(n = qi_varint(p + o, len - o, &clen)) || off != 0)
+    return false;
+  o += n;
+  if (o + clen > len || p[o] != 1) /* ClientHello */
+    return false;
+  len = o + (size_t)clen;
+  o += 4 + 2 + 32;       /* type, length, legacy_version, random */
+  o += 1 + (size_t)p[o]; /* legacy_session_id */
+  o += 2 + ((size_t)p[o] << 8 | p[o + 1]); /* cipher_suites */
+  o += 1 + (size_t)p[o];                   /* legacy_compression_methods */
+  o += 2;                                  /* extensions length */
+  while (o + 4 <= len) {
+    size_t type = (size_t)p[o] << 8 | p[o + 1];
+    size_t elen = (size_t)p[o + 2] << 8 | p[o + 3];
+    if (type == 0x39) {
+      p[o] = 0x7a, p[o + 1] = 0x7a; /* a type nobody knows */
+      return true;
+    }
+    o += 4 + elen;
+  }
+  return false;
+}
+
+static void test_client_hello_without_transport_params(void **state) {
+  fx *f = *state;
+  nat_addr sa, ra;
+  nat_quic_config cfg = srv_cfg(f, "127.0.0.1");
+  nat_quic_endpoint *cli;
+  nat_udp_config ucfg;
+  nat_udp *raw = NULL;
+  raw_catch rc;
+  uint8_t plain[1500], dcid[20], scid[20], pkt[1500 + 64];
+  size_t n, dl = 0, sl = 0, m;
+  int raw_closed = 0;
+  rec *s;
+
+  ep_new(f, &cfg, &sa);
+  memset(&rc, 0, sizeof rc);
+  memset(&ucfg, 0, sizeof ucfg);
+  assert_int_equal(nat_addr_parse(&ucfg.bind, "127.0.0.1", 0), 0);
+  assert_int_equal(nat_udp_new(&raw, &f->q.loop, &ucfg), 0);
+  assert_int_equal(nat_udp_local_addr(raw, &ra), 0);
+  nat_udp_set_recv_cb(raw, raw_catch_recv, &rc);
+  /* a real client's first Initial, caught by the raw socket */
+  cfg = base_cfg(f, f->q.ida, "127.0.0.1");
+  cli = ep_new(f, &cfg, NULL);
+  dial(f, cli, &ra, f->q.pinb);
+  run_until(f, &rc.n, 1);
+  n = qi_open(rc.buf, rc.len, plain, dcid, &dl, scid, &sl);
+  assert_true(n > 0);
+  assert_true(drop_transport_params(plain, n));
+  m = qi_seal(pkt, dcid, dl, scid, sl, 0, plain, n);
+  assert_true(m >= 1200);
+  /* sent to the server from the raw socket */
+  rc.n = 0;
+  assert_int_equal(nat_udp_send(raw, &sa, pkt, m), 0);
+  run_until(f, &f->accepts, 1);
+  s = server_rec(f, 0);
+  run_until(f, &s->closed, 1);
+  assert_int_equal(s->connected, 0);
+  assert_int_equal(s->ci.error, NAT_ETLS);
+  assert_false(s->ci.by_peer);
+  assert_int_equal(s->ci.code, 0x100 + 109);
+  run_until(f, &rc.n, 1); /* the CONNECTION_CLOSE, an Initial */
+  assert_true(nat_addr_equal(&rc.from, &sa));
+  assert_int_equal(rc.buf[0] & 0xf0, 0xc0);
+  assert_true(rc.len < 3 * m);
+  nat_udp_close(raw, on_raw_closed, &raw_closed);
+  run_until(f, &raw_closed, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_identity_and_pins, fx_setup,
@@ -668,6 +967,14 @@ int main(void) {
                                       fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_close_during_handshake, fx_setup,
                                       fx_teardown),
+      cmocka_unit_test_setup_teardown(test_empty_datagram, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test(test_identity_bad_pair),
+      cmocka_unit_test_setup_teardown(test_identity_pin_as_sent, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test(test_pin_b64_like_prefix),
+      cmocka_unit_test_setup_teardown(
+          test_client_hello_without_transport_params, fx_setup, fx_teardown),
   };
   if (getenv("NAT_TEST_FILTER")) /* run a subset: a glob on test names */
     cmocka_set_test_filter(getenv("NAT_TEST_FILTER"));

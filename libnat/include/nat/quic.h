@@ -42,11 +42,12 @@
  * idle timeout or handshake timeout frees the state at once, silently; so
  * does nat_quic_endpoint_close().
  *
- * Refusals: a handshake we refuse (pin mismatch, no common ALPN, another
- * TLS failure) sends CONNECTION_CLOSE with the TLS alert as a crypto error
- * (0x100 + alert, e.g. 0x12a for bad_certificate) and a reason phrase, so
- * that the peer fails at once with NAT_EPEERPIN, NAT_EALPN or NAT_ETLS
- * instead of waiting for its handshake or idle timeout.
+ * Refusals: a handshake we refuse (pin mismatch, no common ALPN, a
+ * ClientHello without QUIC transport parameters -- missing_extension,
+ * 0x16d --, another TLS failure) sends CONNECTION_CLOSE with the TLS alert as a
+ * crypto error (0x100 + alert, e.g. 0x12a for bad_certificate) and a reason
+ * phrase, so that the peer fails at once with NAT_EPEERPIN, NAT_EALPN or
+ * NAT_ETLS instead of waiting for its handshake or idle timeout.
  *
  * Paths: each received datagram is given to the connection with its real
  * source address, and each packet goes where the connection's current path

@@ -167,6 +167,12 @@ static void ep_on_recv(nat_udp *u, void *arg, const nat_addr *from,
       ep->cfg.cb.on_stun(ep, ep->cfg.arg, from, buf, len, msg);
     return;
   }
+  /* An empty datagram (UDP allows it) is no QUIC packet, and ngtcp2 0.12
+   * asserts a non-empty buffer in the call below. */
+  if (len == 0) {
+    ep->stats.undecodable++;
+    return;
+  }
   rv = ngtcp2_pkt_decode_version_cid(&vc, buf, len, NAT_QUIC_CID_LEN);
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
     ep_version_negotiation(ep, from, &vc, len);

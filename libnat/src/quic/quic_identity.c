@@ -31,13 +31,20 @@ static void id_destroy(nat_quic_identity *id) {
   free(id);
 }
 
-/* Credentials and pin from id->crt and id->key. */
+/* Credentials and pin from id->crt and id->key. The pin hashes the
+ * certificate's bytes as the handshake sends them (its DER export, the
+ * bytes it was read from), which is what a peer hashes (quic_tls.c): not
+ * gnutls_x509_crt_get_fingerprint(), which hashes a fresh encoding and
+ * differs for a certificate whose encoding GnuTLS accepts but would write
+ * otherwise (found by tests/fuzz/fuzz_quic_identity.c). */
 static int id_finish(nat_quic_identity *id) {
-  size_t len = NAT_QUIC_PIN_LEN;
-  int rv = gnutls_x509_crt_get_fingerprint(id->crt, GNUTLS_DIG_SHA256, id->pin,
-                                           &len);
-  if (rv < 0 || len != NAT_QUIC_PIN_LEN)
-    return NAT_ECRYPTO;
+  gnutls_datum_t der = {NULL, 0};
+  int rv = gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_DER, &der);
+  if (rv >= 0)
+    rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, id->pin);
+  gnutls_free(der.data);
+  if (rv < 0)
+    return id_gnutls_err(rv);
   if ((rv = gnutls_certificate_allocate_credentials(&id->cred)) < 0)
     return id_gnutls_err(rv);
   if ((rv = gnutls_certificate_set_x509_key(id->cred, &id->crt, 1, id->key)) <
@@ -98,6 +105,24 @@ int nat_quic_identity_new(nat_quic_identity **out, const char *common_name) {
   return 0;
 }
 
+/* A loaded key must be valid (for EC, its public point belongs to its
+ * private scalar) and its public key must be the certificate's. GnuTLS
+ * 3.7's gnutls_certificate_set_x509_key() refuses some such pairs itself
+ * but leaks the key it copied when it does (found by
+ * tests/fuzz/fuzz_quic_identity.c), so they never get that far. */
+static int id_check_pair(const nat_quic_identity *id) {
+  uint8_t a[64], b[64];
+  size_t alen = sizeof a, blen = sizeof b;
+  if (gnutls_x509_privkey_verify_params(id->key) < 0 ||
+      gnutls_x509_privkey_get_key_id(id->key, GNUTLS_KEYID_USE_SHA256, a,
+                                     &alen) < 0 ||
+      gnutls_x509_crt_get_key_id(id->crt, GNUTLS_KEYID_USE_SHA256, b, &blen) <
+          0 ||
+      alen != blen || memcmp(a, b, alen) != 0)
+    return NAT_ECRYPTO;
+  return 0;
+}
+
 /** Load an identity from a PEM certificate and key; see quic.h. */
 int nat_quic_identity_load(nat_quic_identity **out, const char *cert_path,
                            const char *key_path) {
@@ -121,7 +146,8 @@ int nat_quic_identity_load(nat_quic_identity **out, const char *cert_path,
         gnutls_x509_crt_init(&id->crt) >= 0 &&
         gnutls_x509_crt_import(id->crt, &cert, GNUTLS_X509_FMT_PEM) >= 0 &&
         gnutls_x509_privkey_import2(id->key, &key, GNUTLS_X509_FMT_PEM, NULL,
-                                    GNUTLS_PKCS_PLAIN) >= 0)
+                                    GNUTLS_PKCS_PLAIN) >= 0 &&
+        (rv = id_check_pair(id)) == 0)
       rv = id_finish(id);
   }
   gnutls_free(cert.data);
@@ -301,19 +327,27 @@ static int parse_b64(uint8_t *pin, const char *s, size_t len) {
   return acc == 0 && n == NAT_QUIC_PIN_LEN ? 0 : NAT_EBADATTR;
 }
 
-/** Parse a pin from hex or base64; see quic.h. */
+static int parse_forms(uint8_t *pin, const char *s) {
+  size_t len = strlen(s);
+  int rv = parse_hex(pin, s, len);
+  if (rv < 0)
+    rv = parse_b64(pin, s, len);
+  return rv;
+}
+
+/** Parse a pin from hex or base64; see quic.h. "sha256/" is also how a
+ * base64 pin may begin (1 in 2^39): a string that is no pin once the
+ * prefix is cut is tried whole (the two never both parse: their lengths
+ * differ by 7). */
 int nat_quic_pin_parse(uint8_t pin[NAT_QUIC_PIN_LEN], const char *s) {
   uint8_t tmp[NAT_QUIC_PIN_LEN];
-  size_t len;
-  int rv;
+  int rv = NAT_EBADATTR;
   if (!pin || !s)
     return NAT_EINVAL;
   if (strncasecmp(s, "sha256:", 7) == 0 || strncasecmp(s, "sha256/", 7) == 0)
-    s += 7;
-  len = strlen(s);
-  rv = parse_hex(tmp, s, len);
+    rv = parse_forms(tmp, s + 7);
   if (rv < 0)
-    rv = parse_b64(tmp, s, len);
+    rv = parse_forms(tmp, s);
   if (rv == 0)
     memcpy(pin, tmp, NAT_QUIC_PIN_LEN);
   return rv;

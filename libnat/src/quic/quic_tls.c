@@ -56,6 +56,28 @@ static int tls_verify(gnutls_session_t session) {
   return tls_check_pin(ref->user_data, fp) ? 0 : GNUTLS_E_CERTIFICATE_ERROR;
 }
 
+/* Server: a ClientHello without QUIC transport parameters is refused with
+ * missing_extension (RFC 9001 section 8.2). ngtcp2 0.12 does not check:
+ * it went on and aborted the process on an assertion
+ * (conn->negotiated_version, conn_write_pkt) when writing its answer, so
+ * one crafted Initial killed a server (found by
+ * tests/fuzz/fuzz_quic_demux.c). Runs once GnuTLS has read the
+ * ClientHello's extensions, before it answers. */
+static int tls_client_hello_hook(gnutls_session_t session, unsigned htype,
+                                 unsigned when, unsigned incoming,
+                                 const gnutls_datum_t *msg) {
+  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+  nat_quic_conn *c = ref ? ref->user_data : NULL;
+  (void)htype, (void)when, (void)incoming, (void)msg;
+  if (!c || !c->conn)
+    return GNUTLS_E_INTERNAL_ERROR;
+  if (!ngtcp2_conn_get_remote_transport_params(c->conn)) {
+    ngtcp2_conn_set_tls_alert(c->conn, GNUTLS_A_MISSING_EXTENSION);
+    return GNUTLS_E_MISSING_EXTENSION;
+  }
+  return 0;
+}
+
 /* A GnuTLS session for @p c, tied to its ngtcp2_crypto_conn_ref.
  * @return 0, NAT_ENOMEM, NAT_ECRYPTO. */
 int nat__quic_tls_new(nat_quic_conn *c, gnutls_session_t *out) {
@@ -80,8 +102,11 @@ int nat__quic_tls_new(nat_quic_conn *c, gnutls_session_t *out) {
   }
   gnutls_session_set_ptr(tls, &c->ref);
   gnutls_session_set_verify_function(tls, tls_verify);
-  if (c->server) /* mutual: the client must show its (pinned) certificate */
+  if (c->server) { /* mutual: the client must show its (pinned) certificate */
     gnutls_certificate_server_set_request(tls, GNUTLS_CERT_REQUIRE);
+    gnutls_handshake_set_hook_function(tls, GNUTLS_HANDSHAKE_CLIENT_HELLO,
+                                       GNUTLS_HOOK_POST, tls_client_hello_hook);
+  }
   *out = tls;
   return 0;
 }
