@@ -222,7 +222,9 @@ static void fz_datagram(nat_quic_endpoint *ep, int si, const uint8_t *buf,
   nat_quic_endpoint_stats(ep, &a);
   S.cur = buf;
   S.cur_len = len;
+  S.udp.ecn = (unsigned)si & 3u; /* each source its own ECN codepoint */
   fake_udp_deliver(&S.udp, &S.src[si], buf, len);
+  S.udp.ecn = 0;
   S.cur = NULL;
   nat_quic_endpoint_stats(ep, &b);
   CHECK(b.datagrams_in == a.datagrams_in + 1);
