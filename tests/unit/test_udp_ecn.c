@@ -237,6 +237,67 @@ static void test_recv_codepoints_v6(void **state) {
   recv_codepoints(*state, "::1");
 }
 
+/* The descriptor of the socket bound to @p a (the test's own search:
+ * the driver has no accessor), or -1. */
+static int fd_bound_to(const nat_addr *a) {
+  for (int fd = 3; fd < 1024; fd++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    nat_addr got;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+        type != SOCK_DGRAM ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        nat_addr_from_sockaddr(&got, (struct sockaddr *)&ss) != 0)
+      continue;
+    if (nat_addr_equal(&got, a))
+      return fd;
+  }
+  return -1;
+}
+
+/* An ICMP error queued on the socket (IP_RECVERR, as a hop probe sets:
+ * port unreachable from a closed loopback port) makes the poll report
+ * POLLERR, on which libuv stops the handle: the driver takes the error
+ * off and reads on, so the next datagram still arrives. */
+static void test_reads_after_icmp_error(void **state) {
+  fx *f = *state;
+  nat_addr closed;
+  nat_udp_stats st;
+  int on = 1, ufd, tmp;
+  uint8_t b = 7;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  open_pair(f, "127.0.0.1");
+  ufd = fd_bound_to(&f->u_addr);
+  assert_true(ufd >= 0);
+  assert_int_equal(setsockopt(ufd, IPPROTO_IP, IP_RECVERR, &on, sizeof on), 0);
+  /* a port that was bound and is closed again: nothing listens there */
+  tmp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(tmp >= 0);
+  assert_int_equal(nat_addr_parse(&closed, "127.0.0.1", 0), 0);
+  sl = (socklen_t)nat_addr_to_sockaddr(&closed, (struct sockaddr *)&ss,
+                                       sizeof ss);
+  assert_int_equal(bind(tmp, (struct sockaddr *)&ss, sl), 0);
+  sl = sizeof ss;
+  assert_int_equal(getsockname(tmp, (struct sockaddr *)&ss, &sl), 0);
+  assert_int_equal(nat_addr_from_sockaddr(&closed, (struct sockaddr *)&ss), 0);
+  close(tmp);
+  assert_int_equal(nat_udp_send(f->u, &closed, &b, 1), 0);
+  /* the error is queued at once on loopback; then a datagram to read */
+  plain_send(f, 1, 0);
+  run_until(f, 1);
+  assert_int_equal(f->first[0], 1);
+  nat_udp_stats_get(f->u, &st);
+  assert_int_equal(st.datagrams_in, 1);
+  assert_true(st.recv_errors >= 1); /* the error, taken off and counted */
+  /* and the socket keeps reading */
+  plain_send(f, 2, 0);
+  run_until(f, 2);
+  assert_int_equal(f->first[1], 2);
+}
+
 static void test_errors(void **state) {
   fx *f = *state;
   nat_addr v6;
@@ -260,6 +321,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_send_marks_v6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recv_codepoints_v4, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recv_codepoints_v6, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reads_after_icmp_error, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

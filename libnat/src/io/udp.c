@@ -346,7 +346,19 @@ static void udp_on_readable(uv_poll_t *p, int status, int events) {
   nat_udp *u = p->data;
   (void)events;
   if (status < 0) {
+    /* libuv stops a poll handle on POLLERR: take the pending error (and
+     * anything in the error queue) off the socket, count it, and read
+     * on, or the socket would stay deaf for the rest of its life */
+    uint8_t junk[64];
+    int err = 0;
+    socklen_t elen = sizeof err;
     u->stats.recv_errors++;
+    (void)getsockopt(u->rfd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    for (int i = 0; i < UDP_READS_MAX; i++)
+      if (recv(u->rfd, junk, sizeof junk, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+        break;
+    if (!u->closing)
+      (void)uv_poll_start(&u->poll, UV_READABLE, udp_on_readable);
     return;
   }
   for (int i = 0; i < UDP_READS_MAX && !u->closing; i++) {
