@@ -455,6 +455,39 @@ static void test_timeouts_and_eviction(void **state) {
 
 /* The tags of the observations of local socket @p local, in log order,
  * as a string of test digits ("14": one MAPPING, one ALLOCATION). */
+/* A full table that drops an answered request's entry (kept to tell
+ * duplicates) closes no request early: evicted counts only pending
+ * requests closed as timeouts ("of which"), never more than timeouts. */
+static void test_eviction_of_answered(void **state) {
+  nat_replay_config cfg = {0};
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  (void)state;
+  cfg.max_pending = 2;
+  r = mk(&cfg);
+  req(r, 0, "10.0.0.2:5000", P, 1, 0, false);
+  resp(r, 1, P, "10.0.0.2:5000", 1, "198.51.100.7:6000", NULL, false);
+  req(r, 2, "10.0.0.2:5000", P, 2, 0, false);
+  resp(r, 3, P, "10.0.0.2:5000", 2, "198.51.100.7:6000", NULL, false);
+  req(r, 4, "10.0.0.2:5000", P, 3, 0, false); /* drops 1's entry */
+  nat_replay_get_diag(r, &d);
+  assert_int_equal(d.evicted, 0);
+  assert_int_equal(d.timeouts, 0);
+  req(r, 5, "10.0.0.2:5000", P, 4, 0, false); /* drops 2's entry */
+  req(r, 6, "10.0.0.2:5000", P, 5, 0, false); /* closes 3, unanswered */
+  nat_replay_get_diag(r, &d);
+  assert_int_equal(d.evicted, 1);
+  assert_int_equal(d.timeouts, 1);
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, 5);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.timeouts, 3);
+  assert_int_equal(d.evicted, 1);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
 static void sock_tests(const nat_obslog *log, const char *local, char *out,
                        size_t len) {
   nat_addr l = A(local);
@@ -935,6 +968,7 @@ int main(void) {
       cmocka_unit_test(test_client_choice),
       cmocka_unit_test(test_copies_across_the_nat),
       cmocka_unit_test(test_timeouts_and_eviction),
+      cmocka_unit_test(test_eviction_of_answered),
       cmocka_unit_test(test_netcheck_allocation_sockets),
       cmocka_unit_test(test_p1p2_socket_without_fresh_sockets),
       cmocka_unit_test(test_outside_address_dependent),

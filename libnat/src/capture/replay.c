@@ -432,8 +432,10 @@ static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   uint32_t i, flags = 0;
   uint16_t rport = 0;
   rp_entry *e;
-  if (r->freelist == NIL) {
-    r->d.evicted++;
+  if (r->freelist == NIL) { /* full: drop the oldest entry */
+    if (r->e[r->head].state == E_PENDING)
+      r->d.evicted++; /* a request closed early; an answered one's entry
+                         (kept to tell duplicates) closes no request */
     close_timeout(r, r->head);
   }
   i = r->freelist;
