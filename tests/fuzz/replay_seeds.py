@@ -8,7 +8,8 @@ layout tests/fuzz/fuzz_replay.c reads, over its 16 addresses:
   3, 4  A's mappings 198.51.100.2:27820/27821; 9 B's; 10 another NAT IP
   5-8   the server: 203.0.113.1:3478, .2:3478, .1:3479, .2:3479
   11,12 IPv6 client and server; 13 100.64.0.5 (CGN); 14 loopback
-Deterministic.
+Deterministic. The corpus also holds, not written here, the inputs of
+the defects fuzz_replay found (regress_*), kept as they were found.
 
   replay_seeds.py CORPUS_DIR
 """

@@ -488,6 +488,38 @@ static void test_eviction_of_answered(void **state) {
   nat_replay_free(r);
 }
 
+/* A host with a public address (no translation) whose second socket
+ * sends a request to the first one's address, which answers it (an ICE
+ * agent does): the request looks like a hairpin test and is left out as
+ * untranslated, but it was answered by a response, not seen arriving as
+ * a hairpin request: hairpin_arrivals stays 0 (it wrapped below zero),
+ * responses loses that one answer. */
+static void test_untranslated_hairpin_answered(void **state) {
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  (void)state;
+  r = mk(NULL);
+  req(r, 0, "203.0.113.50:5000", P, 1, 0, false);
+  resp(r, 10, P, "203.0.113.50:5000", 1, "203.0.113.50:5000", NULL, false);
+  req(r, 20, "203.0.113.50:5001", "203.0.113.50:5000", 2, 0, false);
+  resp(r, 21, "203.0.113.50:5000", "203.0.113.50:5001", 2, "203.0.113.50:5001",
+       NULL, false);
+  nat_replay_get_diag(r, &d);
+  assert_int_equal(d.hairpin_requests, 1);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.hairpin_arrivals, 0);
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, 2);
+  assert_int_equal(d.hairpin_requests, 0);
+  assert_int_equal(d.hairpin_arrivals, 0);
+  assert_int_equal(d.responses, 1);
+  assert_int_equal(d.timeouts, 0);
+  assert_int_equal(nat_obslog_count(&log), 1);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
 static void sock_tests(const nat_obslog *log, const char *local, char *out,
                        size_t len) {
   nat_addr l = A(local);
@@ -969,6 +1001,7 @@ int main(void) {
       cmocka_unit_test(test_copies_across_the_nat),
       cmocka_unit_test(test_timeouts_and_eviction),
       cmocka_unit_test(test_eviction_of_answered),
+      cmocka_unit_test(test_untranslated_hairpin_answered),
       cmocka_unit_test(test_netcheck_allocation_sockets),
       cmocka_unit_test(test_p1p2_socket_without_fresh_sockets),
       cmocka_unit_test(test_outside_address_dependent),

@@ -410,9 +410,12 @@ static void request_again(nat_replay *r, rp_entry *e, nat_tstamp ts,
   }
   if (e->state == E_PENDING && e->hairpin && !nat_addr_equal(dst, &e->dst)) {
     /* the hairpin request came back in through the NAT */
+    nat__rp_rec *rec;
     r->d.hairpin_arrivals++;
     r->d.responses++;
-    record(r, e, 0, NULL, src, ts);
+    rec = record(r, e, 0, NULL, src, ts);
+    if (rec != NULL)
+      rec->flags |= NAT__REC_HPARRIVAL;
     e->state = E_DONE;
     touch(r, e, ts);
     return;

@@ -259,6 +259,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     r->flags |= NAT__REC_HAIRPIN;
     d->hairpin_requests++;
     if (arrived) {
+      r->flags |= NAT__REC_HPARRIVAL;
       r->o.status = 0;
       r->o.from = from;
       r->o.rtt = r->u.arr_rtt;
@@ -291,8 +292,10 @@ static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
     r->flags |= NAT__REC_DROP;
     gone++;
     d->hairpin_requests--;
-    if (r->o.status == 0) {
-      d->hairpin_arrivals--;
+    if (r->o.status == 0) { /* seen arriving, or answered by a response
+                               (the target socket answers requests) */
+      if (r->flags & NAT__REC_HPARRIVAL)
+        d->hairpin_arrivals--;
       d->responses--;
     } else {
       d->timeouts--;
