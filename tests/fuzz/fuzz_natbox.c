@@ -48,7 +48,22 @@
  * - the table never holds more than max_mappings live mappings, and
  *   live = created - expired.
  *
- * Run: see the end of this comment (filled in after the 10-minute run).
+ * Per-input setup is a nat_box_new() (its port table is 4 bytes per
+ * port and public address: small ranges are drawn more often than wide
+ * ones) and a few memsets; the checks' loops are kept out of coverage.
+ *
+ * Run (clang, -DNAT_FUZZ=ON -DNAT_SANITIZE=address,undefined), 2026-12-08:
+ *   build-fuzz/tests/fuzz/fuzz_natbox -max_total_time=600 \
+ *     -print_final_stats=1 COPY_OF_corpus/natbox
+ *   2,350,625 runs in 601 s, 3,911 exec/s on average by the wall clock,
+ *   on 2 cores shared with four other helpers' fuzzers and builds (load
+ *   average about 9), peak RSS 223 MB, 1,166 corpus units (371 KB: some
+ *   80 packets an input on average) from the 14 seeds, cov 591, ft 3,973:
+ *   no crash, no leak, no invariant broken, nothing to fix. Per CPU second
+ *   (-seed=7 -runs=200000 over that corpus, user + sys time): 6,450
+ *   inputs, about half a million packets through the NAT; the time is the
+ *   NAT's own packet path under coverage tracing and libFuzzer's feature
+ *   bookkeeping, not setup.
  */
 #include <stdbool.h>
 #include <stddef.h>
