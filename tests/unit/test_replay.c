@@ -520,6 +520,49 @@ static void test_untranslated_hairpin_answered(void **state) {
   nat_replay_free(r);
 }
 
+/* Feed an error response (420) to ID @p n. */
+static void err_resp(nat_replay *r, nat_tstamp ms, const char *src,
+                     const char *dst, unsigned n) {
+  uint8_t buf[256], tid[16];
+  nat_stun_builder b;
+  nat_addr s = A(src), d = A(dst);
+  memset(tid, (int)n, sizeof tid);
+  tid[0] = 0xA5;
+  assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
+                                         NAT_STUN_ERROR, tid),
+                   0);
+  nat_stun_add_error(&b, 420, "Unknown Attribute");
+  ssize_t len = nat_stun_builder_finish(&b, true);
+  assert_true(len > 0);
+  assert_int_equal(nat_replay_feed(r, T0 + ms * MS, &s, &d, buf, (size_t)len),
+                   0);
+}
+
+/* A capture that starts mid-run: a request to A1's mapped address, sent
+ * before any answer shows that mapping, is seen arriving at A1 and is
+ * answered with an error response. Tagging recognizes it as a hairpin
+ * request, but it was answered (an error is an answer): it is no timeout
+ * to turn into a hairpin arrival (timeouts wrapped below zero). */
+static void test_late_hairpin_error_answered(void **state) {
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  (void)state;
+  r = mk(NULL);
+  req(r, 0, "192.168.1.2:27821", "198.51.100.2:27820", 1, 0, false);
+  req(r, 1, "198.51.100.2:27821", "192.168.1.2:27820", 1, 0, false);
+  err_resp(r, 2, "198.51.100.2:27820", "192.168.1.2:27821", 1);
+  req(r, 10, "192.168.1.2:27820", P, 2, 0, false);
+  resp(r, 20, P, "192.168.1.2:27820", 2, "198.51.100.2:27820", NULL, false);
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, 2);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.timeouts, 0);
+  assert_int_equal(d.hairpin_arrivals, 0);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
 static void sock_tests(const nat_obslog *log, const char *local, char *out,
                        size_t len) {
   nat_addr l = A(local);
@@ -1002,6 +1045,7 @@ int main(void) {
       cmocka_unit_test(test_timeouts_and_eviction),
       cmocka_unit_test(test_eviction_of_answered),
       cmocka_unit_test(test_untranslated_hairpin_answered),
+      cmocka_unit_test(test_late_hairpin_error_answered),
       cmocka_unit_test(test_netcheck_allocation_sockets),
       cmocka_unit_test(test_p1p2_socket_without_fresh_sockets),
       cmocka_unit_test(test_outside_address_dependent),
