@@ -42,7 +42,30 @@
  *   its diag names that client;
  * - no leak (LeakSanitizer).
  *
- * Run: see the end of this comment (filled in after the 10-minute run).
+ * Per-input setup: a replay with a pending table of 2-62 entries and
+ * 4-244 observations (nat_replay_config: eviction and the cap are
+ * reached), not the defaults sized for big captures.
+ *
+ * Found and fixed (unit tests in tests/unit/test_replay.c, the inputs kept
+ * as corpus/replay/regress_*): evicted counted the answered entries a
+ * full table drops (evicted > timeouts); an untranslated "hairpin"
+ * request answered by a response took a hairpin arrival it never counted
+ * (hairpin_arrivals wrapped below zero); a late-recognized hairpin
+ * request answered by an error response was turned into a hairpin
+ * arrival and taken from timeouts (timeouts wrapped below zero).
+ *
+ * Run (clang, -DNAT_FUZZ=ON -DNAT_SANITIZE=address,undefined), 2026-12-08,
+ * after those fixes:
+ *   build-fuzz/tests/fuzz/fuzz_replay -max_total_time=600 \
+ *     -print_final_stats=1 COPY_OF_corpus/replay
+ *   1,410,441 runs in 601 s, 2,346 exec/s on average by the wall clock,
+ *   on 2 cores shared with four other helpers' fuzzers and builds (load
+ *   average about 9), peak RSS 405 MB, 2,164 corpus units (545 KB) from
+ *   the 14 files, cov 2,043, ft 11,433: no crash, no leak, no invariant
+ *   broken. Per CPU second (-seed=7 -runs=100000 over that corpus): 1,900
+ *   inputs of some 60 datagrams, each through pairing, tagging and one
+ *   verdict per client; the time is those and libFuzzer's bookkeeping of
+ *   11,000 features, not setup.
  */
 #include <stdbool.h>
 #include <stdint.h>
