@@ -6,7 +6,24 @@
  * - failure gives a reason in range and no payload; NAT_EUNSUPPORTED only
  *   for the link-type reason;
  * - a decoded payload that is STUN is fed to the replay, which must
- *   accept it. */
+ *   accept it.
+ *
+ * Per-input setup: the replay of a decoded STUN datagram gets a pending
+ * table of 4 entries and 4 observations (nat_replay_config max_pending,
+ * max_obs), not the defaults sized for big captures (4,096 entries and
+ * 8,192 hash buckets allocated, cleared and freed per input: 3,800
+ * exec/s before).
+ *
+ * Run (clang, -DNAT_FUZZ=ON -DNAT_SANITIZE=address,undefined), 2026-12-08:
+ *   build-fuzz/tests/fuzz/fuzz_capture_decode -max_total_time=600 \
+ *     -print_final_stats=1 COPY_OF_corpus/capture_decode
+ *   19,307,226 runs in 601 s, 32,125 exec/s on average by the wall clock,
+ *   on 2 cores shared with four other helpers' fuzzers and builds (load
+ *   average about 9), peak RSS 348 MB, 181 corpus units (11 KB), cov 508,
+ *   ft 641: no crash, no leak, no invariant broken. Per CPU second
+ *   (-seed=7 -runs=300000 over that corpus, user + sys time, same build
+ *   flags): 107,000 execs, against 10,400 with the default-sized replay
+ *   (10x; most of that time was the kernel mapping and unmapping it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +56,14 @@ static void check_ok(const uint8_t *f, size_t n, const nat_capture_frame *o) {
 
 static void replay_one(const nat_capture_frame *o) {
   nat_replay *r = NULL;
+  nat_replay_config cfg;
   nat_obslog log;
-  if (nat_replay_new(&r, NULL) != 0)
+  /* One datagram: a tiny pending table, not the 4096 entries (and 8192
+   * buckets) a real capture gets, keeps per-input setup cheap. */
+  memset(&cfg, 0, sizeof cfg);
+  cfg.max_pending = 4;
+  cfg.max_obs = 4;
+  if (nat_replay_new(&r, &cfg) != 0)
     return;
   nat_obslog_init(&log);
   if (nat_replay_feed(r, 1, &o->src, &o->dst, o->payload, o->len) != 0)

@@ -508,6 +508,67 @@ static void test_reader_damaged(void **state) {
   unlink(path);
 }
 
+/* Datagrams begun 0, 10 and 20 s in: each times out on its own 30 s
+ * (the table's cached oldest time is recomputed after each expiry),
+ * whatever order the slots were taken in. */
+static void test_timeout_staggered(void **state) {
+  uint8_t d[1600];
+  nat__frag_out o;
+  nat__frag_table *t = table();
+  (void)state;
+  udp_dgram(d, sizeof d, 9, 1508);
+  assert_int_equal(add(t, piece_of(4, 1, d, 0, 1480, true), T0, &o), 0);
+  assert_int_equal(
+      add(t, piece_of(4, 2, d, 0, 1480, true), T0 + 10 * NAT_SECONDS, &o), 0);
+  assert_int_equal(
+      add(t, piece_of(4, 3, d, 0, 1480, true), T0 + 20 * NAT_SECONDS, &o), 0);
+  nat__frag_expire(t, T0 + 30 * NAT_SECONDS);
+  assert_int_equal(nat__frag_pending(t), 3);
+  nat__frag_expire(t, T0 + 31 * NAT_SECONDS);
+  assert_int_equal(nat__frag_pending(t), 2);
+  nat__frag_expire(t, T0 + 40 * NAT_SECONDS);
+  assert_int_equal(nat__frag_pending(t), 2);
+  nat__frag_expire(t, T0 + 41 * NAT_SECONDS);
+  assert_int_equal(nat__frag_pending(t), 1);
+  /* a datagram begun earlier than the others (capture time went back) */
+  assert_int_equal(
+      add(t, piece_of(4, 4, d, 0, 1480, true), T0 + 5 * NAT_SECONDS, &o), 0);
+  nat__frag_expire(t, T0 + 36 * NAT_SECONDS);
+  assert_int_equal(nat__frag_pending(t), 1); /* id 4 gone, id 3 kept */
+  nat__frag_expire(t, T0 + 51 * NAT_SECONDS);
+  assert_int_equal(nat__frag_pending(t), 0);
+  assert_int_equal(stats(t).timeout, 4);
+  nat__frag_free(t);
+}
+
+/* Reset: nothing pending, counters zero, and the table works as new
+ * (the slot buffers kept are reused). */
+static void test_reset(void **state) {
+  uint8_t d[1600];
+  nat__frag_out o;
+  size_t n = udp_dgram(d, sizeof d, 10, 1508);
+  nat__frag_table *t = table();
+  (void)state;
+  for (uint32_t id = 0; id < 3; id++)
+    assert_int_equal(add(t, piece_of(4, id, d, 0, 1480, true), T0, &o), 0);
+  assert_int_equal(add(t, piece_of(4, 0, d, 1480, n - 1480, false), T0, &o), 1);
+  assert_int_equal(nat__frag_pending(t), 2);
+  nat__frag_reset(t);
+  nat__frag_reset(NULL);
+  assert_int_equal(nat__frag_pending(t), 0);
+  nat__frag_stats s = stats(t);
+  assert_int_equal(s.reassembled + s.used + s.dropped + s.orphans, 0);
+  /* id 1's last fragment no longer completes anything */
+  assert_int_equal(add(t, piece_of(4, 1, d, 1480, n - 1480, false), T0, &o), 0);
+  assert_int_equal(add(t, piece_of(4, 1, d, 0, 1480, true), T0, &o), 1);
+  assert_memory_equal(o.data, d, n);
+  for (uint32_t id = 0; id <= NAT__FRAG_SLOTS; id++)
+    assert_int_equal(add(t, piece_of(4, id, d, 0, 1480, true), T0, &o), 0);
+  assert_int_equal(nat__frag_pending(t), NAT__FRAG_SLOTS);
+  assert_int_equal(stats(t).evicted, 1);
+  nat__frag_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_v4_in_order),
@@ -516,6 +577,8 @@ int main(void) {
       cmocka_unit_test(test_duplicate),
       cmocka_unit_test(test_timeout),
       cmocka_unit_test(test_table_full),
+      cmocka_unit_test(test_timeout_staggered),
+      cmocka_unit_test(test_reset),
       cmocka_unit_test(test_bad_shapes),
       cmocka_unit_test(test_atomic),
       cmocka_unit_test(test_decode_describes),

@@ -455,6 +455,114 @@ static void test_timeouts_and_eviction(void **state) {
 
 /* The tags of the observations of local socket @p local, in log order,
  * as a string of test digits ("14": one MAPPING, one ALLOCATION). */
+/* A full table that drops an answered request's entry (kept to tell
+ * duplicates) closes no request early: evicted counts only pending
+ * requests closed as timeouts ("of which"), never more than timeouts. */
+static void test_eviction_of_answered(void **state) {
+  nat_replay_config cfg = {0};
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  (void)state;
+  cfg.max_pending = 2;
+  r = mk(&cfg);
+  req(r, 0, "10.0.0.2:5000", P, 1, 0, false);
+  resp(r, 1, P, "10.0.0.2:5000", 1, "198.51.100.7:6000", NULL, false);
+  req(r, 2, "10.0.0.2:5000", P, 2, 0, false);
+  resp(r, 3, P, "10.0.0.2:5000", 2, "198.51.100.7:6000", NULL, false);
+  req(r, 4, "10.0.0.2:5000", P, 3, 0, false); /* drops 1's entry */
+  nat_replay_get_diag(r, &d);
+  assert_int_equal(d.evicted, 0);
+  assert_int_equal(d.timeouts, 0);
+  req(r, 5, "10.0.0.2:5000", P, 4, 0, false); /* drops 2's entry */
+  req(r, 6, "10.0.0.2:5000", P, 5, 0, false); /* closes 3, unanswered */
+  nat_replay_get_diag(r, &d);
+  assert_int_equal(d.evicted, 1);
+  assert_int_equal(d.timeouts, 1);
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, 5);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.timeouts, 3);
+  assert_int_equal(d.evicted, 1);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* A host with a public address (no translation) whose second socket
+ * sends a request to the first one's address, which answers it (an ICE
+ * agent does): the request looks like a hairpin test and is left out as
+ * untranslated, but it was answered by a response, not seen arriving as
+ * a hairpin request: hairpin_arrivals stays 0 (it wrapped below zero),
+ * responses loses that one answer. */
+static void test_untranslated_hairpin_answered(void **state) {
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  (void)state;
+  r = mk(NULL);
+  req(r, 0, "203.0.113.50:5000", P, 1, 0, false);
+  resp(r, 10, P, "203.0.113.50:5000", 1, "203.0.113.50:5000", NULL, false);
+  req(r, 20, "203.0.113.50:5001", "203.0.113.50:5000", 2, 0, false);
+  resp(r, 21, "203.0.113.50:5000", "203.0.113.50:5001", 2, "203.0.113.50:5001",
+       NULL, false);
+  nat_replay_get_diag(r, &d);
+  assert_int_equal(d.hairpin_requests, 1);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.hairpin_arrivals, 0);
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, 2);
+  assert_int_equal(d.hairpin_requests, 0);
+  assert_int_equal(d.hairpin_arrivals, 0);
+  assert_int_equal(d.responses, 1);
+  assert_int_equal(d.timeouts, 0);
+  assert_int_equal(nat_obslog_count(&log), 1);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
+/* Feed an error response (420) to ID @p n. */
+static void err_resp(nat_replay *r, nat_tstamp ms, const char *src,
+                     const char *dst, unsigned n) {
+  uint8_t buf[256], tid[16];
+  nat_stun_builder b;
+  nat_addr s = A(src), d = A(dst);
+  memset(tid, (int)n, sizeof tid);
+  tid[0] = 0xA5;
+  assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
+                                         NAT_STUN_ERROR, tid),
+                   0);
+  nat_stun_add_error(&b, 420, "Unknown Attribute");
+  ssize_t len = nat_stun_builder_finish(&b, true);
+  assert_true(len > 0);
+  assert_int_equal(nat_replay_feed(r, T0 + ms * MS, &s, &d, buf, (size_t)len),
+                   0);
+}
+
+/* A capture that starts mid-run: a request to A1's mapped address, sent
+ * before any answer shows that mapping, is seen arriving at A1 and is
+ * answered with an error response. Tagging recognizes it as a hairpin
+ * request, but it was answered (an error is an answer): it is no timeout
+ * to turn into a hairpin arrival (timeouts wrapped below zero). */
+static void test_late_hairpin_error_answered(void **state) {
+  nat_replay *r;
+  nat_obslog log;
+  nat_replay_diag d;
+  (void)state;
+  r = mk(NULL);
+  req(r, 0, "192.168.1.2:27821", "198.51.100.2:27820", 1, 0, false);
+  req(r, 1, "198.51.100.2:27821", "192.168.1.2:27820", 1, 0, false);
+  err_resp(r, 2, "198.51.100.2:27820", "192.168.1.2:27821", 1);
+  req(r, 10, "192.168.1.2:27820", P, 2, 0, false);
+  resp(r, 20, P, "192.168.1.2:27820", 2, "198.51.100.2:27820", NULL, false);
+  finish(r, &log, &d);
+  assert_int_equal(d.requests, 2);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.timeouts, 0);
+  assert_int_equal(d.hairpin_arrivals, 0);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+}
+
 static void sock_tests(const nat_obslog *log, const char *local, char *out,
                        size_t len) {
   nat_addr l = A(local);
@@ -935,6 +1043,9 @@ int main(void) {
       cmocka_unit_test(test_client_choice),
       cmocka_unit_test(test_copies_across_the_nat),
       cmocka_unit_test(test_timeouts_and_eviction),
+      cmocka_unit_test(test_eviction_of_answered),
+      cmocka_unit_test(test_untranslated_hairpin_answered),
+      cmocka_unit_test(test_late_hairpin_error_answered),
       cmocka_unit_test(test_netcheck_allocation_sockets),
       cmocka_unit_test(test_p1p2_socket_without_fresh_sockets),
       cmocka_unit_test(test_outside_address_dependent),

@@ -10,6 +10,23 @@
 
 enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DEAD = 2 };
 
+/* The slot masks are one uint64_t: scans visit only the slots in use. */
+typedef char nat__frag_slots_are_64[NAT__FRAG_SLOTS == 64 ? 1 : -1];
+
+/* The index of the lowest bit set in @p m (not 0). */
+static unsigned low_bit(uint64_t m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return (unsigned)__builtin_ctzll(m);
+#else
+  unsigned i = 0;
+  while (!(m & 1)) {
+    m >>= 1;
+    i++;
+  }
+  return i;
+#endif
+}
+
 typedef struct piece {
   uint32_t off, len;
 } piece;
@@ -34,7 +51,12 @@ typedef struct slot {
 struct nat__frag_table {
   slot slots[NAT__FRAG_SLOTS];
   unsigned used; /* slots not free */
+  uint64_t live; /* bit i: slots[i] not free (NAT__FRAG_SLOTS is 64) */
+  uint64_t bufs; /* bit i: slots[i].buf allocated */
   uint64_t seq;
+  nat_tstamp min_born; /* at most the oldest born of the slots not free
+                          (when used > 0): expiry skips the scan before
+                          min_born + NAT__FRAG_TIMEOUT */
   nat__frag_stats st;
 };
 
@@ -69,10 +91,21 @@ void nat__frag_get_stats(const nat__frag_table *t, nat__frag_stats *out) {
 /* Free slot @p s (its buffer stays for reuse). */
 static void release(nat__frag_table *t, slot *s) {
   uint8_t *buf = s->buf;
-  if (s->state != SLOT_FREE)
+  if (s->state != SLOT_FREE) {
     t->used--;
+    t->live &= ~((uint64_t)1 << (s - t->slots));
+  }
   memset(s, 0, sizeof *s);
   s->buf = buf;
+}
+
+void nat__frag_reset(nat__frag_table *t) {
+  if (t == NULL)
+    return;
+  while (t->live != 0) /* a free slot is already clear */
+    release(t, &t->slots[low_bit(t->live)]);
+  t->seq = 0;
+  memset(&t->st, 0, sizeof t->st);
 }
 
 /* Give up the live datagram in @p s: its fragments become orphans. The
@@ -94,22 +127,25 @@ static void give_up(nat__frag_table *t, slot *s, uint64_t *why, bool keep) {
 }
 
 void nat__frag_expire(nat__frag_table *t, nat_tstamp now) {
-  if (t == NULL || t->used == 0)
-    return;
-  for (unsigned i = 0; i < NAT__FRAG_SLOTS; i++) {
-    slot *s = &t->slots[i];
-    if (s->state != SLOT_FREE && now > s->born &&
-        now - s->born > NAT__FRAG_TIMEOUT)
+  nat_tstamp min = UINT64_MAX;
+  if (t == NULL || t->used == 0 || now <= t->min_born ||
+      now - t->min_born <= NAT__FRAG_TIMEOUT)
+    return; /* nothing can be that old */
+  for (uint64_t m = t->live; m != 0; m &= m - 1) {
+    slot *s = &t->slots[low_bit(m)];
+    if (now > s->born && now - s->born > NAT__FRAG_TIMEOUT)
       give_up(t, s, &t->st.timeout, false);
+    else if (s->born < min)
+      min = s->born;
   }
+  t->min_born = min;
 }
 
 void nat__frag_flush(nat__frag_table *t) {
   if (t == NULL)
     return;
-  for (unsigned i = 0; i < NAT__FRAG_SLOTS; i++)
-    if (t->slots[i].state != SLOT_FREE)
-      give_up(t, &t->slots[i], NULL, false);
+  while (t->live != 0)
+    give_up(t, &t->slots[low_bit(t->live)], NULL, false);
 }
 
 static bool same_key(const slot *s, const nat__frag_in *in) {
@@ -125,26 +161,28 @@ static bool same_key(const slot *s, const nat__frag_in *in) {
 static slot *find_or_take(nat__frag_table *t, const nat__frag_in *in,
                           nat_tstamp now) {
   slot *free_s = NULL, *oldest = NULL;
-  for (unsigned i = 0; i < NAT__FRAG_SLOTS; i++) {
-    slot *s = &t->slots[i];
+  uint64_t m, fr;
+  for (m = t->live; m != 0; m &= m - 1) {
+    slot *s = &t->slots[low_bit(m)];
     if (same_key(s, in))
       return s;
-    if (s->state == SLOT_FREE) {
-      if (free_s == NULL || (free_s->buf == NULL && s->buf != NULL))
-        free_s = s; /* prefer a slot whose buffer exists */
-    } else if (oldest == NULL || s->seq < oldest->seq) {
+    if (oldest == NULL || s->seq < oldest->seq)
       oldest = s;
-    }
   }
-  if (free_s == NULL) {
+  fr = ~t->live;
+  if (fr == 0) {
     free_s = oldest;
     give_up(t, free_s, &t->st.evicted, false);
+  } else { /* the first free slot whose buffer exists, else the first */
+    free_s = &t->slots[low_bit((fr & t->bufs) != 0 ? fr & t->bufs : fr)];
   }
   if (free_s->buf == NULL) {
     free_s->buf = malloc(NAT__FRAG_MAX);
     if (free_s->buf == NULL)
       return NULL;
+    t->bufs |= (uint64_t)1 << (free_s - t->slots);
   }
+  t->live |= (uint64_t)1 << (free_s - t->slots);
   free_s->state = SLOT_LIVE;
   free_s->version = in->version;
   free_s->proto = in->proto;
@@ -153,7 +191,8 @@ static slot *find_or_take(nat__frag_table *t, const nat__frag_in *in,
   free_s->dst = in->dst;
   free_s->born = now;
   free_s->seq = t->seq++;
-  t->used++;
+  if (t->used++ == 0 || now < t->min_born)
+    t->min_born = now;
   return free_s;
 }
 

@@ -89,6 +89,12 @@ int nat__frag_new(nat__frag_table **out);
 /** Free @p t and its buffers (NULL is fine). */
 void nat__frag_free(nat__frag_table *t);
 
+/** Empty @p t (NULL is fine): every slot free, counters zero, as
+ * nat__frag_new() gives it, but the slot buffers already allocated are
+ * kept for reuse (a fuzz target resets one table per input instead of
+ * allocating up to NAT__FRAG_SLOTS buffers of NAT__FRAG_MAX bytes). */
+void nat__frag_reset(nat__frag_table *t);
+
 /** Take fragment @p in captured at @p now (ns). Expires first.
  * @return 1: @p out holds a whole datagram (its data valid until the next
  *         call on @p t); 0: held, ignored or dropped (counted). */

@@ -410,9 +410,12 @@ static void request_again(nat_replay *r, rp_entry *e, nat_tstamp ts,
   }
   if (e->state == E_PENDING && e->hairpin && !nat_addr_equal(dst, &e->dst)) {
     /* the hairpin request came back in through the NAT */
+    nat__rp_rec *rec;
     r->d.hairpin_arrivals++;
     r->d.responses++;
-    record(r, e, 0, NULL, src, ts);
+    rec = record(r, e, 0, NULL, src, ts);
+    if (rec != NULL)
+      rec->flags |= NAT__REC_HPARRIVAL;
     e->state = E_DONE;
     touch(r, e, ts);
     return;
@@ -432,8 +435,10 @@ static void request_new(nat_replay *r, nat_tstamp ts, const nat_addr *src,
   uint32_t i, flags = 0;
   uint16_t rport = 0;
   rp_entry *e;
-  if (r->freelist == NIL) {
-    r->d.evicted++;
+  if (r->freelist == NIL) { /* full: drop the oldest entry */
+    if (r->e[r->head].state == E_PENDING)
+      r->d.evicted++; /* a request closed early; an answered one's entry
+                         (kept to tell duplicates) closes no request */
     close_timeout(r, r->head);
   }
   i = r->freelist;

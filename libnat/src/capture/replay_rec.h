@@ -21,6 +21,9 @@
 /* first transmission captured with a TTL / hop limit of 1..
  * NAT__HOP_MAX_TTL: maybe a hop probe (nat/replay.h, "Hop probes") */
 #define NAT__REC_LOWTTL 0x20u
+/* answered by its own arrival (a hairpin request seen coming back in,
+ * counted in hairpin_arrivals), not by a response */
+#define NAT__REC_HPARRIVAL 0x40u
 
 /* The largest TTL a hop probe is taken to have. */
 #define NAT__HOP_MAX_TTL 16

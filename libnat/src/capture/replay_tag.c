@@ -233,7 +233,8 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     nat__rp_rec *r = &t->recs[i];
     uint32_t id = t->ix.dst_id[i];
     bool seen = (r->flags & NAT__REC_ARRIVED) != 0;
-    bool arrived = seen && r->o.status != 0;
+    bool arrived = seen && r->o.status == NAT_ETIMEDOUT; /* unanswered:
+                            an error response is an answer too */
     nat_addr from = r->o.from;
     if (arrived)
       memset(&r->o.from, 0, sizeof r->o.from); /* unless a hairpin below */
@@ -259,6 +260,7 @@ static int late_hairpins(tagger *t, nat_replay_diag *d) {
     r->flags |= NAT__REC_HAIRPIN;
     d->hairpin_requests++;
     if (arrived) {
+      r->flags |= NAT__REC_HPARRIVAL;
       r->o.status = 0;
       r->o.from = from;
       r->o.rtt = r->u.arr_rtt;
@@ -291,11 +293,13 @@ static int untranslated_hairpins(tagger *t, nat_replay_diag *d) {
     r->flags |= NAT__REC_DROP;
     gone++;
     d->hairpin_requests--;
-    if (r->o.status == 0) {
-      d->hairpin_arrivals--;
-      d->responses--;
-    } else {
+    if (r->o.status == NAT_ETIMEDOUT) {
       d->timeouts--;
+    } else { /* seen arriving, or answered by a response (success or
+                error: the target socket answers requests) */
+      if (r->flags & NAT__REC_HPARRIVAL)
+        d->hairpin_arrivals--;
+      d->responses--;
     }
   }
   return drop_flagged(t, d, gone);
