@@ -93,6 +93,8 @@ int nat_udp_send_ecn(nat_udp *u, const nat_addr *dst, const uint8_t *buf,
   return nat_udp_send(u, dst, buf, len);
 }
 
-unsigned nat_udp_recv_ecn(const nat_udp *u) { return u->ecn; }
+unsigned nat_udp_recv_ecn(const nat_udp *u) {
+  return u->ecn;
+}
 
 #endif
