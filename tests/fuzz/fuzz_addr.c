@@ -58,11 +58,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_util.h"
 
 static bool same(const nat_addr *a, const nat_addr *b) {
   return a->family == b->family && a->port == b->port &&

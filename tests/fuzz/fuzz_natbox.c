@@ -75,14 +75,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The checks' own loops and compares (over the packet bytes and the log
- * of mappings used) are not coverage: instrumented, they cost most of the
- * time and fill the corpus with features of the oracle, not of the NAT. */
-#if defined(__clang__) && __clang_major__ >= 13
-#define ORACLE __attribute__((no_sanitize("coverage")))
-#else
-#define ORACLE
-#endif
+#include "fuzz_util.h"
 
 #define MAXEV  1024
 #define NSEEN  8

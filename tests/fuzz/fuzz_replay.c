@@ -79,11 +79,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#if defined(__clang__) && __clang_major__ >= 13
-#define ORACLE __attribute__((no_sanitize("coverage")))
-#else
-#define ORACLE
-#endif
+#include "fuzz_util.h"
 
 #define MAXREC 256
 
