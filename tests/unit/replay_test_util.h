@@ -81,13 +81,14 @@ static inline void resp(nat_replay *r, nat_tstamp ms, const char *src,
                    0);
 }
 
-/* Feed a request (@p resp_mapped NULL) or a success response mapped to
- * @p resp_mapped, with ID @p n, as the capture reader gives it: with the
- * record's TTL, direction and whether it came as IP fragments
- * (nat_replay_feed_pkt). */
-static inline void pkt_ex(nat_replay *r, nat_tstamp ms, const char *src,
-                          const char *dst, unsigned n, const char *resp_mapped,
-                          uint8_t ttl, uint8_t dir, bool reassembled) {
+/* Feed a message of class @p cls with ID @p n, as the capture reader
+ * gives it: with the record's TTL, direction and whether it came as IP
+ * fragments (nat_replay_feed_pkt). A success response carries
+ * XOR-MAPPED-ADDRESS @p resp_mapped, an error response ERROR-CODE 420. */
+static inline void pkt_msg(nat_replay *r, nat_tstamp ms, const char *src,
+                           const char *dst, unsigned n, uint8_t cls,
+                           const char *resp_mapped, uint8_t ttl, uint8_t dir,
+                           bool reassembled) {
   uint8_t buf[256], tid[12];
   nat_stun_builder b;
   nat_stun_msg m;
@@ -96,14 +97,14 @@ static inline void pkt_ex(nat_replay *r, nat_tstamp ms, const char *src,
   ssize_t len;
   memset(tid, (int)n, sizeof tid);
   tid[0] = 0x5A;
-  assert_int_equal(nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING,
-                                         resp_mapped != NULL ? NAT_STUN_SUCCESS
-                                                             : NAT_STUN_REQUEST,
-                                         tid),
-                   0);
-  if (resp_mapped != NULL) {
+  assert_int_equal(
+      nat_stun_builder_init(&b, buf, sizeof buf, NAT_STUN_BINDING, cls, tid),
+      0);
+  if (cls == NAT_STUN_SUCCESS) {
     map = A(resp_mapped);
     nat_stun_add_addr(&b, NAT_ATTR_XOR_MAPPED_ADDRESS, &map);
+  } else if (cls == NAT_STUN_ERROR) {
+    nat_stun_add_error(&b, 420, "Unknown Attribute");
   }
   len = nat_stun_builder_finish(&b, true);
   assert_true(len > 0);
@@ -120,6 +121,16 @@ static inline void pkt_ex(nat_replay *r, nat_tstamp ms, const char *src,
   p.dir = dir;
   p.reassembled = reassembled;
   assert_int_equal(nat_replay_feed_pkt(r, &p), 0);
+}
+
+/* A request (@p resp_mapped NULL) or a success response mapped to
+ * @p resp_mapped (pkt_msg). */
+static inline void pkt_ex(nat_replay *r, nat_tstamp ms, const char *src,
+                          const char *dst, unsigned n, const char *resp_mapped,
+                          uint8_t ttl, uint8_t dir, bool reassembled) {
+  pkt_msg(r, ms, src, dst, n,
+          resp_mapped != NULL ? NAT_STUN_SUCCESS : NAT_STUN_REQUEST,
+          resp_mapped, ttl, dir, reassembled);
 }
 
 static inline nat_replay *mk(const nat_replay_config *cfg) {

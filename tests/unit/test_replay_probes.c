@@ -462,6 +462,25 @@ static void test_hop_probes(void **state) {
   nat_obslog_free(&log);
   nat_replay_free(r);
 
+  /* a hop probe answered by an error response (the server refused it)
+   * leaves the responses with the probe: the responses counted are the
+   * two servers' answers only (it stayed 3, one answer too many) */
+  r = mk(NULL);
+  ttl_pkt(r, 0, X, P, 1, NULL, 64);
+  ttl_pkt(r, 1, P, X, 1, XM, 60);
+  ttl_pkt(r, 2, X, IP2, 2, NULL, 64);
+  ttl_pkt(r, 3, IP2, X, 2, XM, 60);
+  ttl_pkt(r, 10, X, P, 13, NULL, 4);
+  pkt_msg(r, 11, P, X, 13, NAT_STUN_ERROR, NULL, 60, NAT_CAPDIR_UNKNOWN, false);
+  finish(r, &log, &d);
+  assert_int_equal(d.hop_probes, 1);
+  assert_int_equal(d.requests, 3);
+  assert_int_equal(d.responses, 2);
+  assert_int_equal(d.timeouts, 0);
+  assert_int_equal(nat_obslog_count(&log), 2);
+  nat_obslog_free(&log);
+  nat_replay_free(r);
+
   /* every request with a small TTL (a path of routers that set it so, or
    * only hop probes): no usual TTL to tell them apart, none dropped */
   r = mk(NULL);

@@ -84,10 +84,12 @@ size_t nat__replay_drop_hop_probes(nat__rp_rec *recs, size_t n,
       continue;
     }
     d->hop_probes++;
-    if (r->o.status == NAT_ETIMEDOUT && d->timeouts > 0)
-      d->timeouts--;
-    else if (r->o.status == 0 && d->responses > 0)
+    if (r->o.status == NAT_ETIMEDOUT) {
+      if (d->timeouts > 0)
+        d->timeouts--;
+    } else if (d->responses > 0) { /* answered: success or error */
       d->responses--;
+    }
   }
   return j;
 }
