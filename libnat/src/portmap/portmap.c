@@ -90,7 +90,7 @@ static int pcp_request(nat_portmap *pm, nat__pm_req kind, uint32_t lifetime) {
     return rc;
   pm->req[NAT_PM_PCP] = kind;
   pm->pcp_tries = 1;
-  pm->pcp_rto_ms = PCP_FIRST_RTO_MS;
+  pm->pcp_rto_ms = pm->hooks.pcp_first_rto_ms;
   pm->pcp_waited_ms = 0;
   pm->pcp_sent_at = nat__pm_now(pm);
   uv_timer_start(&pm->pcp_timer, pcp_on_timer, pm->pcp_rto_ms, 0);
@@ -117,7 +117,9 @@ static void pcp_on_timer(uv_timer_t *t) {
   pm->pcp_tries++;
   pm->pcp_rto_ms *= 2;
   if (pm->pcp_rto_ms > PCP_MAX_RTO_MS)
-    pm->pcp_rto_ms = PCP_MAX_RTO_MS;
+    pm->pcp_rto_ms = PCP_MAX_RTO_MS > pm->hooks.pcp_first_rto_ms
+                         ? PCP_MAX_RTO_MS
+                         : pm->hooks.pcp_first_rto_ms;
   if (pm->pcp_rto_ms > PCP_REQ_WAIT_MS - pm->pcp_waited_ms)
     pm->pcp_rto_ms = PCP_REQ_WAIT_MS - pm->pcp_waited_ms;
   uv_timer_start(&pm->pcp_timer, pcp_on_timer, pm->pcp_rto_ms, 0);
@@ -700,6 +702,8 @@ int nat__portmap_new_hooked(nat_portmap **out, uv_loop_t *loop,
     pm->hooks = *hooks;
   if (pm->hooks.ms_per_second == 0)
     pm->hooks.ms_per_second = 1000;
+  if (pm->hooks.pcp_first_rto_ms == 0)
+    pm->hooks.pcp_first_rto_ms = PCP_FIRST_RTO_MS;
   pm->start = nat__pm_now(pm);
   rc = pm_find_gateway(pm);
   if (rc < 0) {

@@ -59,13 +59,16 @@ bool nat__gateway_is_private(const nat_addr *gw);
 
 /* ---------------------------------------------------------- driver */
 
-/** Test hooks: a clock (default nat_udp_now) and how many milliseconds
- * of timer a second of lease lasts (default 1000), so that a unit test
- * runs a refresh at half a 60 s lease in 30 ms. */
+/** Test hooks: a clock (default nat_udp_now), how many milliseconds of
+ * timer a second of lease lasts (default 1000), so that a unit test runs
+ * a refresh at half a 60 s lease in 30 ms, and the first PCP
+ * retransmission's wait (default 50 ms), which a test under valgrind
+ * lengthens so that its slowed fake gateway answers first. */
 typedef struct nat__portmap_hooks {
   nat_clock_fn now;
   void *now_ctx;
   uint64_t ms_per_second;
+  uint64_t pcp_first_rto_ms;
 } nat__portmap_hooks;
 
 int nat__portmap_new_hooked(nat_portmap **out, uv_loop_t *loop,
