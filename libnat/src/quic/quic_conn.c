@@ -216,18 +216,6 @@ int nat__quic_conn_discard(nat_quic_conn *c, int rv) {
 
 /* ------------------------------------------------------------- sending */
 
-/* Send a packet ngtcp2 wrote to the path's remote address, with the ECN
- * codepoint it asked for in @p pi (ECT(0) while it validates ECN and once
- * the path proved it keeps the mark, RFC 9000 section 13.4.2; else
- * Not-ECT): ngtcp2 counts the marks it asked for against the peer's ACK
- * ECN counts, so a mark must not be dropped silently. */
-static void conn_send(nat_quic_conn *c, const ngtcp2_addr *dst,
-                      const ngtcp2_pkt_info *pi, size_t len) {
-  nat_addr a;
-  if (nat_addr_from_sockaddr(&a, (const struct sockaddr *)dst->addr) == 0)
-    nat_udp_send_ecn(c->ep->udp, &a, c->txbuf, len, pi->ecn & NGTCP2_ECN_MASK);
-}
-
 /* Send CONNECTION_CLOSE carrying @p ccerr, if the state allows one, and
  * keep the datagram for the closing period (c->close_pkt). ngtcp2 puts it
  * in every packet number space the peer may be reading (Initial and
@@ -248,7 +236,7 @@ static void conn_send_close(nat_quic_conn *c,
   c->in_ngtcp2--;
   if (n <= 0)
     return;
-  conn_send(c, &ps.path.remote, &pi, (size_t)n);
+  nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n, pi.ecn);
   if (c->close_pkt || c->ep->closing ||
       nat_addr_from_sockaddr(
           &c->close_dst, (const struct sockaddr *)ps.path.remote.addr) < 0 ||
@@ -341,7 +329,7 @@ void nat__quic_conn_write(nat_quic_conn *c) {
     }
     if (n == 0)
       break;
-    conn_send(c, &ps.path.remote, &pi, (size_t)n);
+    nat__quic_ep_send(c->ep, &ps.path.remote, c->txbuf, (size_t)n, pi.ecn);
   }
   /* Pace only once the handshake is confirmed: pacing from the initial RTT
    * guess (333 ms) held the client's second flight back by ~20 ms (a

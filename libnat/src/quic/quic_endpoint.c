@@ -100,11 +100,17 @@ void nat__quic_cid_remove_all(nat_quic_conn *c) {
 
 /* ------------------------------------------------------------- sending */
 
+/* A packet ngtcp2 wrote, to the path's remote address, with the ECN
+ * codepoint it asked for (ECT(0) while it validates ECN and once the path
+ * proved it keeps the mark, RFC 9000 section 13.4.2; else Not-ECT):
+ * ngtcp2 counts the marks it asked for against the peer's ACK ECN counts,
+ * so a mark must not be dropped silently. Queued when the socket would
+ * block, counted by the udp. */
 void nat__quic_ep_send(nat_quic_endpoint *ep, const ngtcp2_addr *dst,
-                       const uint8_t *buf, size_t len) {
+                       const uint8_t *buf, size_t len, uint32_t ecn) {
   nat_addr a;
   if (nat_addr_from_sockaddr(&a, (const struct sockaddr *)dst->addr) == 0)
-    nat_udp_send(ep->udp, &a, buf, len); /* queued, counted by the udp */
+    nat_udp_send_ecn(ep->udp, &a, buf, len, ecn & NGTCP2_ECN_MASK);
 }
 
 /* --------------------------------------------------------------- demux */

@@ -163,7 +163,7 @@ int nat__quic_cid_add(nat_quic_conn *c, const uint8_t *data, size_t len);
 void nat__quic_cid_remove(nat_quic_conn *c, const uint8_t *data, size_t len);
 void nat__quic_cid_remove_all(nat_quic_conn *c);
 void nat__quic_ep_send(nat_quic_endpoint *ep, const ngtcp2_addr *dst,
-                       const uint8_t *buf, size_t len);
+                       const uint8_t *buf, size_t len, uint32_t ecn);
 void nat__quic_ep_conn_gone(nat_quic_endpoint *ep, nat_quic_conn *c);
 
 /* quic_open.c */

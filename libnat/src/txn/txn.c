@@ -462,9 +462,7 @@ void nat_txn_mgr_free(nat_txn_mgr *m) {
   }
   if (m->slots != NULL) {
     for (i = 0; i < m->nslots; i++) {
-      if (m->slots[i].req != NULL) { /* live ones only */
-        free(m->slots[i].req);
-      }
+      free(m->slots[i].req);
     }
   }
   free(m->slots);
